@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that wasp's build, tests and benchmarks need.
+# Idempotent: packages already installed are skipped, so a second run takes a moment.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential make pkg-config
+  clang-14 lld-14 libclang-rt-14-dev   # sanitizers and libFuzzer (make fuzz, make test)
+  wabt                                  # wast2json for the spec testsuite
+  libjansson-dev                        # JSON reader for the spec runner's command lists
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

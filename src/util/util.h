@@ -1,0 +1,74 @@
+/*
+ * util.h - the small pieces every layer of wasp uses: a bump arena for data
+ * that lives as long as its owner, LEB128 readers bounded exactly as the
+ * WebAssembly spec bounds them, and a UTF-8 checker.
+ *
+ * Nothing here allocates behind the caller's back except the arena, and
+ * nothing here prints or exits: failures are return values.
+ */
+#ifndef WASP_UTIL_H
+#define WASP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- arena ------------------------------------------------------------ */
+
+/* A bump allocator. Every block it hands out lives until util_arena_free();
+ * there is no per-block free. Zero-initialise the struct to start. */
+typedef struct util_arena_chunk util_arena_chunk;
+typedef struct util_arena {
+    util_arena_chunk *head;
+    size_t total; /* bytes handed out, for reporting */
+} util_arena;
+
+/* Returns `size` bytes aligned to 16, zero-filled, or NULL when out of
+ * memory (or when size overflows). The arena owns the block. */
+void *util_arena_alloc(util_arena *a, size_t size);
+/* Like util_arena_alloc for `n` elements of `size` bytes; NULL on overflow. */
+void *util_arena_calloc(util_arena *a, size_t n, size_t size);
+/* Copies `len` bytes into the arena and appends a NUL (the copy may contain
+ * NULs itself; callers keep the length). NULL when out of memory. */
+char *util_arena_strndup(util_arena *a, const void *s, size_t len);
+/* Frees every block of the arena; the arena is empty and reusable after. */
+void util_arena_free(util_arena *a);
+
+/* ---- LEB128 ----------------------------------------------------------- */
+
+/* Result codes of the LEB128 readers. */
+typedef enum {
+    UTIL_LEB_OK = 0,
+    UTIL_LEB_EOF,      /* input ended inside the number */
+    UTIL_LEB_TOO_LONG, /* more bytes than ceil(N/7) */
+    UTIL_LEB_UNUSED,   /* the last byte sets bits beyond N (or, signed, not a
+                        * sign extension) */
+} util_leb_status;
+
+/* Each reader decodes one number starting at *p, not reading at or past
+ * `end`, and on success advances *p past it. On failure *p is left at the
+ * byte where the problem was found. N is the bit width named in the
+ * function (s33 is the block-type index encoding). */
+util_leb_status util_leb_u32(const uint8_t **p, const uint8_t *end, uint32_t *out);
+util_leb_status util_leb_u64(const uint8_t **p, const uint8_t *end, uint64_t *out);
+util_leb_status util_leb_s32(const uint8_t **p, const uint8_t *end, int32_t *out);
+util_leb_status util_leb_s33(const uint8_t **p, const uint8_t *end, int64_t *out);
+util_leb_status util_leb_s64(const uint8_t **p, const uint8_t *end, int64_t *out);
+/* A short phrase for a status, e.g. "integer representation too long". */
+const char *util_leb_strerror(util_leb_status s);
+
+/* Encodes `v` as unsigned LEB128 into buf (at least 10 bytes); returns the
+ * number of bytes written. For tests and tools that build modules. */
+size_t util_leb_put_u64(uint8_t *buf, uint64_t v);
+/* Signed counterpart of util_leb_put_u64. */
+size_t util_leb_put_s64(uint8_t *buf, int64_t v);
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* True when s[0..len) is well-formed UTF-8 as Unicode defines it: no
+ * overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
+ * When false and bad_at is not NULL, *bad_at is the offset of the first bad
+ * byte. */
+bool util_utf8_valid(const uint8_t *s, size_t len, size_t *bad_at);
+
+#endif

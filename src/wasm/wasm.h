@@ -1,0 +1,238 @@
+/*
+ * wasm.h - the one public face of wasp's WebAssembly engine.
+ *
+ * The engine turns the bytes of a binary module into a wasm_module:
+ *
+ *     bytes --decode--> wasm_module --validate--> (valid) wasm_module
+ *
+ * wasm_module_load() does both. A module is immutable once loaded and may be
+ * shared by any number of threads. Its description (types, imports, exports,
+ * functions, tables, memories, globals, segments, custom sections) is
+ * exposed below as read-only structs so that tools such as `wasp inspect`
+ * need no private header. Nothing in this layer knows about WASI, HTTP or
+ * files: callers hand in bytes.
+ *
+ * Errors are values: every function that can fail fills a wasm_error with
+ * its kind, the byte offset in the module where it was found, and a message
+ * a person can act on. Nothing here prints, aborts or exits.
+ */
+#ifndef WASP_WASM_H
+#define WASP_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ----------------------------------------------------------- */
+
+typedef enum {
+    WASM_OK = 0,
+    WASM_ERR_MALFORMED, /* the bytes are not a module (decoding failed) */
+    WASM_ERR_INVALID,   /* a well-formed module that fails validation */
+    WASM_ERR_NOMEM,     /* the engine ran out of memory */
+    WASM_ERR_LIMIT,     /* beyond an implementation limit of wasp */
+} wasm_errkind;
+
+typedef struct wasm_error {
+    wasm_errkind kind;
+    size_t offset;  /* byte offset in the module where the error was found */
+    char msg[256];  /* e.g. "unexpected end of section or function" */
+} wasm_error;
+
+/* "malformed", "invalid", ... for messages. */
+const char *wasm_errkind_name(wasm_errkind k);
+
+/* ---- types ------------------------------------------------------------ */
+
+/* Value types, numbered by their binary encoding. */
+typedef uint8_t wasm_valtype;
+enum {
+    WASM_I32 = 0x7f,
+    WASM_I64 = 0x7e,
+    WASM_F32 = 0x7d,
+    WASM_F64 = 0x7c,
+    WASM_V128 = 0x7b,
+    WASM_FUNCREF = 0x70,
+    WASM_EXTERNREF = 0x6f,
+};
+/* "i32", "funcref", ...; "?" for anything else. */
+const char *wasm_valtype_name(wasm_valtype t);
+
+typedef struct wasm_functype {
+    uint32_t nparams, nresults;
+    const wasm_valtype *params;  /* nparams entries */
+    const wasm_valtype *results; /* nresults entries */
+} wasm_functype;
+
+typedef struct wasm_limits {
+    uint64_t min, max; /* max is meaningful only when has_max */
+    bool has_max;
+} wasm_limits;
+
+typedef struct wasm_tabletype {
+    wasm_valtype elem; /* WASM_FUNCREF or WASM_EXTERNREF */
+    wasm_limits limits;
+} wasm_tabletype;
+
+typedef struct wasm_memtype {
+    wasm_limits limits; /* in 64 KiB pages */
+} wasm_memtype;
+
+typedef struct wasm_globaltype {
+    wasm_valtype type;
+    bool mut;
+} wasm_globaltype;
+
+typedef enum {
+    WASM_EXTERN_FUNC = 0,
+    WASM_EXTERN_TABLE = 1,
+    WASM_EXTERN_MEMORY = 2,
+    WASM_EXTERN_GLOBAL = 3,
+} wasm_externkind;
+/* "func", "table", "memory", "global". */
+const char *wasm_externkind_name(wasm_externkind k);
+
+/* A name from the module: UTF-8, not necessarily free of NUL bytes, so the
+ * length is authoritative. `str` is NUL-terminated for convenience. */
+typedef struct wasm_name {
+    const char *str;
+    uint32_t len;
+} wasm_name;
+
+/* A constant expression (global initialisers, segment offsets, element
+ * items): the raw, validated instruction bytes up to and including `end`. */
+typedef struct wasm_constexpr {
+    const uint8_t *code;
+    uint32_t len;
+    uint32_t offset; /* where it starts in the module */
+} wasm_constexpr;
+
+/* ---- module description ----------------------------------------------- */
+
+typedef struct wasm_import {
+    wasm_name module, name;
+    wasm_externkind kind;
+    union {
+        uint32_t func_type; /* type index, for WASM_EXTERN_FUNC */
+        wasm_tabletype table;
+        wasm_memtype memory;
+        wasm_globaltype global;
+    } desc;
+} wasm_import;
+
+typedef struct wasm_export {
+    wasm_name name;
+    wasm_externkind kind;
+    uint32_t index; /* into the index space of its kind (imports first) */
+} wasm_export;
+
+/* Every function of the module's index space, imports first. */
+typedef struct wasm_func {
+    uint32_t type;       /* index into wasm_module.types */
+    bool imported;       /* then body_* are zero */
+    uint32_t body_offset; /* start of the body (its local declarations) */
+    uint32_t body_size;   /* bytes, from body_offset, ending with `end` */
+    wasm_name debug_name; /* from the `name` custom section, if any */
+} wasm_func;
+
+typedef struct wasm_global {
+    wasm_globaltype type;
+    bool imported;
+    wasm_constexpr init; /* empty for imported globals */
+} wasm_global;
+
+typedef enum {
+    WASM_SEG_ACTIVE = 0,
+    WASM_SEG_PASSIVE = 1,
+    WASM_SEG_DECLARATIVE = 2, /* elements only */
+} wasm_segmode;
+
+typedef struct wasm_elem {
+    wasm_segmode mode;
+    wasm_valtype type;     /* WASM_FUNCREF or WASM_EXTERNREF */
+    uint32_t table;        /* active only */
+    wasm_constexpr offset; /* active only */
+    uint32_t count;
+    /* Exactly one of these is set: function indices (the compact encoding)
+     * or one constant expression per item. */
+    const uint32_t *funcs;
+    const wasm_constexpr *exprs;
+} wasm_elem;
+
+typedef struct wasm_data {
+    wasm_segmode mode;
+    uint32_t memory;       /* active only */
+    wasm_constexpr offset; /* active only */
+    const uint8_t *bytes;
+    uint32_t len;
+} wasm_data;
+
+typedef struct wasm_custom {
+    wasm_name name;
+    uint32_t offset; /* of the section's payload, after the name */
+    uint32_t size;   /* of that payload */
+} wasm_custom;
+
+/* A decoded module. All fields are read-only for callers and live until
+ * wasm_module_free(). Index spaces put imports first, so funcs[0..
+ * nfunc_imports) are the imported functions, and likewise for tables,
+ * memories and globals. */
+typedef struct wasm_module {
+    const uint8_t *bytes; /* the module's own copy of its binary */
+    size_t size;
+
+    uint32_t ntypes;
+    const wasm_functype *types;
+    uint32_t nimports;
+    const wasm_import *imports;
+    uint32_t nfuncs, nfunc_imports;
+    const wasm_func *funcs;
+    uint32_t ntables, ntable_imports;
+    const wasm_tabletype *tables;
+    uint32_t nmemories, nmemory_imports;
+    const wasm_memtype *memories;
+    uint32_t nglobals, nglobal_imports;
+    const wasm_global *globals;
+    uint32_t nexports;
+    const wasm_export *exports;
+    bool has_start;
+    uint32_t start;
+    uint32_t nelems;
+    const wasm_elem *elems;
+    bool has_data_count;
+    uint32_t data_count;
+    uint32_t ndatas;
+    const wasm_data *datas;
+    uint32_t ncustoms;
+    const wasm_custom *customs;
+    wasm_name module_name; /* from the `name` section; len 0 if none */
+
+    bool validated; /* set by wasm_module_validate() on success */
+} wasm_module;
+
+/* ---- loading ---------------------------------------------------------- */
+
+/* Decodes `len` bytes into a module. The bytes are copied; the caller keeps
+ * ownership of its buffer. Returns the module (free it with
+ * wasm_module_free) or NULL with *err filled: WASM_ERR_MALFORMED for bytes
+ * that are not a well-formed binary module, WASM_ERR_NOMEM, WASM_ERR_LIMIT.
+ * The module is not yet validated. */
+wasm_module *wasm_module_decode(const uint8_t *bytes, size_t len, wasm_error *err);
+
+/* Validates a decoded module with the spec's algorithm (every function
+ * body, constant expressions, limits, exports, start, data count, element
+ * references). Returns true when valid; otherwise false with *err filled
+ * (WASM_ERR_INVALID, or WASM_ERR_MALFORMED for a body whose instruction
+ * bytes cannot be decoded, or WASM_ERR_NOMEM). */
+bool wasm_module_validate(wasm_module *m, wasm_error *err);
+
+/* Decode then validate: NULL with *err filled on any failure. */
+wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err);
+
+/* Frees the module and everything it points to. NULL is allowed. */
+void wasm_module_free(wasm_module *m);
+
+/* Looks up an export by name; NULL when there is none. */
+const wasm_export *wasm_module_find_export(const wasm_module *m, const char *name);
+
+#endif
