@@ -1,0 +1,170 @@
+/*
+ * internal.h - what the engine's files share with each other and with no
+ * one else: the opcode enum and its info table, the byte reader with its
+ * error reporting, the instruction decoder, and the validator's per-body
+ * pass with the hooks the compiler (issue 3) plugs into.
+ *
+ * Nothing outside src/wasm/ includes this file.
+ */
+#ifndef WASP_WASM_INTERNAL_H
+#define WASP_WASM_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "util/util.h"
+#include "wasm/opcodes.h"
+#include "wasm/wasm.h"
+
+/* ---- opcodes ---------------------------------------------------------- */
+
+typedef enum wasm_op {
+#define X(id, pre, code, name, imm, sig, arg) WASM_OP_##id,
+    WASM_OPCODES(X)
+#undef X
+        WASM_OP_COUNT_
+} wasm_op;
+
+typedef enum wasm_imm {
+#define I(k) WASM_IMM_##k,
+    WASM_IMMS(I)
+#undef I
+} wasm_imm;
+
+typedef enum wasm_sig {
+#define S(id, p0, p1, p2, r) WASM_SIG_##id,
+    WASM_SIGS(S)
+#undef S
+} wasm_sig;
+
+typedef struct wasm_opinfo {
+    const char *name;
+    uint8_t prefix;
+    uint8_t imm;  /* wasm_imm */
+    uint8_t sig;  /* wasm_sig */
+    uint8_t arg;  /* natural alignment log2, or lane count */
+    uint32_t code;
+} wasm_opinfo;
+
+extern const wasm_opinfo wasm_opinfo_table[WASM_OP_COUNT_];
+
+/* Operand types of a fixed signature: params (0 = none) and result. */
+typedef struct wasm_siginfo {
+    wasm_valtype params[3];
+    uint8_t nparams;
+    wasm_valtype result; /* 0 = none */
+} wasm_siginfo;
+extern const wasm_siginfo wasm_siginfo_table[];
+
+/* ---- reader ----------------------------------------------------------- */
+
+/* A cursor over the module's bytes. `base` is the start of the module so
+ * that every error can name its absolute offset. */
+typedef struct wasm_reader {
+    const uint8_t *base, *p, *end;
+    wasm_error *err;
+} wasm_reader;
+
+/* Records an error of `kind` at byte `at` (absolute pointer) with a printf
+ * message, and returns false so callers can `return wasm_fail(...)`.
+ * Only the first error is kept. */
+bool wasm_fail_at(wasm_reader *r, const uint8_t *at, wasm_errkind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define wasm_malformed(r, ...) wasm_fail_at((r), (r)->p, WASM_ERR_MALFORMED, __VA_ARGS__)
+
+bool wasm_read_u8(wasm_reader *r, uint8_t *out);
+bool wasm_read_u32(wasm_reader *r, uint32_t *out);
+bool wasm_read_s32(wasm_reader *r, int32_t *out);
+bool wasm_read_s33(wasm_reader *r, int64_t *out);
+bool wasm_read_s64(wasm_reader *r, int64_t *out);
+bool wasm_read_bytes(wasm_reader *r, size_t n, const uint8_t **out);
+/* A value type byte; "malformed value type" otherwise. */
+bool wasm_read_valtype(wasm_reader *r, wasm_valtype *out);
+/* funcref/externref; "malformed reference type" otherwise. */
+bool wasm_read_reftype(wasm_reader *r, wasm_valtype *out);
+
+static inline bool wasm_is_reftype(wasm_valtype t) {
+    return t == WASM_FUNCREF || t == WASM_EXTERNREF;
+}
+
+/* ---- instructions ----------------------------------------------------- */
+
+/* Block type: no value, one value type, or a type index. */
+typedef struct wasm_blocktype {
+    enum { WASM_BT_EMPTY, WASM_BT_VALUE, WASM_BT_INDEX } kind;
+    wasm_valtype value;
+    uint32_t index;
+} wasm_blocktype;
+
+/* One decoded instruction. br_table targets are not copied: `targets`
+ * points at their LEB bytes and wasm_br_table_next() walks them. */
+typedef struct wasm_instr {
+    wasm_op op;
+    const uint8_t *at; /* first byte of the instruction */
+    union {
+        wasm_blocktype block;
+        uint32_t index; /* label, func, local, global, table, elem, data */
+        struct { uint32_t a, b; } pair; /* call_indirect (type, table),
+                                         * table.copy (dst, src), table.init
+                                         * (elem, table) */
+        struct { uint32_t ntargets; const uint8_t *targets; } br_table;
+        struct { uint32_t align; uint32_t offset; uint8_t lane; } mem;
+        uint8_t lane;
+        uint8_t bytes[16]; /* v128.const value, shuffle lanes */
+        int32_t i32;
+        int64_t i64;
+        uint32_t f32; /* raw bits: NaN payloads survive */
+        uint64_t f64;
+        wasm_valtype type; /* select t, ref.null t */
+    } imm;
+} wasm_instr;
+
+/* Decodes the instruction at r->p into *ins and advances past it.
+ * False with a WASM_ERR_MALFORMED error on unknown opcodes or bad
+ * immediates. */
+bool wasm_read_instr(wasm_reader *r, wasm_instr *ins);
+
+/* ---- validation pass -------------------------------------------------- */
+
+/* What the validator knows after each instruction, for a compiler riding
+ * the same pass: the operand stack of types (0 = unknown, in unreachable
+ * code), the control stack depth, and whether the code is reachable. */
+typedef struct wasm_vstate wasm_vstate;
+
+/* Hooks called by wasm_validate_body(). `on_instr` runs after the
+ * instruction's immediates are decoded and checked, before its effect is
+ * applied to the operand stack; returning false aborts validation with
+ * whatever the hook put in *err. NULL hooks are allowed. */
+typedef struct wasm_body_hooks {
+    void *ud;
+    bool (*on_locals)(void *ud, uint32_t nlocals, const wasm_valtype *types);
+    bool (*on_instr)(void *ud, const wasm_instr *ins, const wasm_vstate *vs);
+} wasm_body_hooks;
+
+/* Read-only views of the validator state for hooks. */
+uint32_t wasm_vstate_height(const wasm_vstate *vs);
+bool wasm_vstate_unreachable(const wasm_vstate *vs);
+
+/* Validates the body of defined function `func_index` in one pass,
+ * calling hooks along the way. Needs the module's context (types, funcs,
+ * tables, memories, globals, elems, data count, declared references),
+ * which wasm_module_validate() sets up; exposed here for the compiler. */
+bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_body_hooks *hooks,
+                        wasm_error *err);
+
+/* ---- module internals -------------------------------------------------- */
+
+/* The allocation that backs a wasm_module: the public struct first, so a
+ * wasm_module * can be converted back. */
+typedef struct wasm_module_impl {
+    wasm_module pub;
+    util_arena arena;
+    /* declared function references (C.refs): bitmap over funcs, built by
+     * the validator from exports, element segments and global inits */
+    uint8_t *refs;
+} wasm_module_impl;
+
+static inline wasm_module_impl *wasm_impl(const wasm_module *m) {
+    return (wasm_module_impl *)m;
+}
+
+#endif
