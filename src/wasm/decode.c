@@ -29,21 +29,32 @@
 #define MAX_LOCALS 50000u
 
 enum {
-    SEC_CUSTOM = 0, SEC_TYPE, SEC_IMPORT, SEC_FUNCTION, SEC_TABLE, SEC_MEMORY, SEC_GLOBAL,
-    SEC_EXPORT, SEC_START, SEC_ELEMENT, SEC_CODE, SEC_DATA, SEC_DATACOUNT,
+    SEC_CUSTOM = 0,
+    SEC_TYPE,
+    SEC_IMPORT,
+    SEC_FUNCTION,
+    SEC_TABLE,
+    SEC_MEMORY,
+    SEC_GLOBAL,
+    SEC_EXPORT,
+    SEC_START,
+    SEC_ELEMENT,
+    SEC_CODE,
+    SEC_DATA,
+    SEC_DATACOUNT,
 };
 
 /* Where each section may appear: the data count section sits between
  * element and code. */
 static const uint8_t section_rank[] = {
-    [SEC_TYPE] = 1, [SEC_IMPORT] = 2, [SEC_FUNCTION] = 3, [SEC_TABLE] = 4,
-    [SEC_MEMORY] = 5, [SEC_GLOBAL] = 6, [SEC_EXPORT] = 7, [SEC_START] = 8,
-    [SEC_ELEMENT] = 9, [SEC_DATACOUNT] = 10, [SEC_CODE] = 11, [SEC_DATA] = 12,
+    [SEC_TYPE] = 1,    [SEC_IMPORT] = 2,     [SEC_FUNCTION] = 3, [SEC_TABLE] = 4,
+    [SEC_MEMORY] = 5,  [SEC_GLOBAL] = 6,     [SEC_EXPORT] = 7,   [SEC_START] = 8,
+    [SEC_ELEMENT] = 9, [SEC_DATACOUNT] = 10, [SEC_CODE] = 11,    [SEC_DATA] = 12,
 };
 
 static const char *const section_names[] = {
-    "custom", "type", "import", "function", "table", "memory", "global",
-    "export", "start", "element", "code", "data", "data count",
+    "custom", "type",  "import",  "function", "table", "memory",     "global",
+    "export", "start", "element", "code",     "data",  "data count",
 };
 
 typedef struct decoder {
@@ -81,12 +92,13 @@ static bool read_count(decoder *d, uint32_t *n, uint32_t min_size, uint32_t limi
     const uint8_t *at = R->p;
     if (!wasm_read_u32(R, n)) return false;
     if ((uint64_t)*n * min_size > (uint64_t)(R->end - R->p))
-        return wasm_fail_at(R, at, WASM_ERR_MALFORMED,
-                            "unexpected end: %u %s declared but the section has only %zu bytes left",
-                            *n, what, (size_t)(R->end - R->p));
+        return wasm_fail_at(
+            R, at, WASM_ERR_MALFORMED,
+            "unexpected end: %u %s declared but the section has only %zu bytes left", *n, what,
+            (size_t)(R->end - R->p));
     if (*n > limit)
-        return wasm_fail_at(R, at, WASM_ERR_LIMIT, "too many %s: %u (wasp's limit is %u)", what,
-                            *n, limit);
+        return wasm_fail_at(R, at, WASM_ERR_LIMIT, "too many %s: %u (wasp's limit is %u)", what, *n,
+                            limit);
     return true;
 }
 
@@ -215,9 +227,7 @@ static bool read_import_section(decoder *d) {
             if (!read_globaltype(d, &im->desc.global)) return false;
             m->nglobal_imports++;
             break;
-        default:
-            R->p--;
-            return wasm_malformed(R, "malformed import kind 0x%02x", kind);
+        default: R->p--; return wasm_malformed(R, "malformed import kind 0x%02x", kind);
         }
         im->kind = (wasm_externkind)kind;
     }
@@ -379,8 +389,9 @@ static bool read_code_section(decoder *d) {
         uint32_t size;
         if (!wasm_read_u32(R, &size)) return false;
         if (size > (size_t)(R->end - R->p))
-            return wasm_malformed(R, "unexpected end: body of function %u is %u bytes, the "
-                                     "section has %zu left",
+            return wasm_malformed(R,
+                                  "unexpected end: body of function %u is %u bytes, the "
+                                  "section has %zu left",
                                   i, size, (size_t)(R->end - R->p));
         if (size == 0) return wasm_malformed(R, "unexpected end: empty function body");
         /* Local declarations are checked here so that "too many locals"
@@ -395,8 +406,7 @@ static bool read_code_section(decoder *d) {
             if (!wasm_read_u32(&body, &cnt)) return false;
             total += cnt;
             if (total > UINT32_MAX)
-                return wasm_malformed(&body, "too many locals: more than 2^32-1 in function %u",
-                                      i);
+                return wasm_malformed(&body, "too many locals: more than 2^32-1 in function %u", i);
             if (!wasm_read_valtype(&body, &t)) return false;
         }
         if (total > MAX_LOCALS)
@@ -437,8 +447,9 @@ static bool read_data_section(decoder *d) {
         uint32_t len;
         if (!wasm_read_u32(R, &len)) return false;
         if (len > (size_t)(R->end - R->p))
-            return wasm_malformed(R, "unexpected end of section or function: data segment %u "
-                                     "has %u bytes, %zu left",
+            return wasm_malformed(R,
+                                  "unexpected end of section or function: data segment %u "
+                                  "has %u bytes, %zu left",
                                   i, len, (size_t)(R->end - R->p));
         if (!wasm_read_bytes(R, len, &ds->bytes)) return false;
         ds->len = len;
@@ -501,10 +512,14 @@ static bool build_index_spaces(decoder *d) {
     for (uint32_t i = 0; i < m->nimports; i++) {
         const wasm_import *im = &m->imports[i];
         switch (im->kind) {
-        case WASM_EXTERN_FUNC: funcs[fi++] = (wasm_func){.type = im->desc.func_type, .imported = true}; break;
+        case WASM_EXTERN_FUNC:
+            funcs[fi++] = (wasm_func){.type = im->desc.func_type, .imported = true};
+            break;
         case WASM_EXTERN_TABLE: tables[ti++] = im->desc.table; break;
         case WASM_EXTERN_MEMORY: mems[mi++] = im->desc.memory; break;
-        case WASM_EXTERN_GLOBAL: globals[gi++] = (wasm_global){.type = im->desc.global, .imported = true}; break;
+        case WASM_EXTERN_GLOBAL:
+            globals[gi++] = (wasm_global){.type = im->desc.global, .imported = true};
+            break;
         }
     }
     for (uint32_t i = 0; i < d->nfunc_decls; i++) {
@@ -567,8 +582,8 @@ static bool read_sections(decoder *d, wasm_custom **customs, uint32_t *ncustoms,
                 *customs = grown;
                 cap = ncap;
             }
-            (*customs)[(*ncustoms)++] = (wasm_custom){nm, (uint32_t)(R->p - R->base),
-                                                      (uint32_t)(sec_end - R->p)};
+            (*customs)[(*ncustoms)++] =
+                (wasm_custom){nm, (uint32_t)(R->p - R->base), (uint32_t)(sec_end - R->p)};
             if (nm.len == 4 && memcmp(nm.str, "name", 4) == 0) {
                 *name_sec = R->p;
                 *name_end = sec_end;
@@ -591,8 +606,9 @@ static bool read_sections(decoder *d, wasm_custom **customs, uint32_t *ncustoms,
         }
         if (!ok) return false;
         if (R->p != sec_end)
-            return wasm_malformed(R, "section size mismatch: %s section ends at offset %zu but "
-                                     "its contents end at %zu",
+            return wasm_malformed(R,
+                                  "section size mismatch: %s section ends at offset %zu but "
+                                  "its contents end at %zu",
                                   section_names[id], (size_t)(sec_end - R->base),
                                   (size_t)(R->p - R->base));
         *R = outer;
@@ -632,13 +648,15 @@ wasm_module *wasm_module_decode(const uint8_t *bytes, size_t len, wasm_error *er
     const uint8_t *name_sec = NULL, *name_end = NULL;
     if (!wasm_read_bytes(R, 4, &hdr)) goto fail;
     if (memcmp(hdr, magic, 4) != 0) {
-        wasm_fail_at(R, hdr, WASM_ERR_MALFORMED, "magic header not detected: not a WebAssembly binary module");
+        wasm_fail_at(R, hdr, WASM_ERR_MALFORMED,
+                     "magic header not detected: not a WebAssembly binary module");
         goto fail;
     }
     if (!wasm_read_bytes(R, 4, &hdr)) goto fail;
     if (memcmp(hdr, version, 4) != 0) {
-        wasm_fail_at(R, hdr, WASM_ERR_MALFORMED, "unknown binary version %02x %02x %02x %02x (expected 01 00 00 00)",
-                     hdr[0], hdr[1], hdr[2], hdr[3]);
+        wasm_fail_at(R, hdr, WASM_ERR_MALFORMED,
+                     "unknown binary version %02x %02x %02x %02x (expected 01 00 00 00)", hdr[0],
+                     hdr[1], hdr[2], hdr[3]);
         goto fail;
     }
     if (!read_sections(d, &customs, &ncustoms, &name_sec, &name_end)) goto fail;

@@ -9,9 +9,13 @@
 #include "wasm/internal.h"
 
 const wasm_opinfo wasm_opinfo_table[WASM_OP_COUNT_] = {
-#define X(id, pre, code_, name_, imm_, sig_, arg_)                                         \
-    [WASM_OP_##id] = {.name = name_, .prefix = pre, .imm = WASM_IMM_##imm_,                \
-                      .sig = WASM_SIG_##sig_, .arg = arg_, .code = code_},
+#define X(id, pre, code_, name_, imm_, sig_, arg_)                                                 \
+    [WASM_OP_##id] = {.name = name_,                                                               \
+                      .prefix = pre,                                                               \
+                      .imm = WASM_IMM_##imm_,                                                      \
+                      .sig = WASM_SIG_##sig_,                                                      \
+                      .arg = arg_,                                                                 \
+                      .code = code_},
     WASM_OPCODES(X)
 #undef X
 };
@@ -23,9 +27,9 @@ const wasm_opinfo wasm_opinfo_table[WASM_OP_COUNT_] = {
 #define T_F64 WASM_F64
 #define T_V128 WASM_V128
 const wasm_siginfo wasm_siginfo_table[] = {
-#define S(id, p0, p1, p2, r)                                                               \
-    [WASM_SIG_##id] = {.params = {T_##p0, T_##p1, T_##p2},                                  \
-                       .nparams = (T_##p0 != 0) + (T_##p1 != 0) + (T_##p2 != 0),            \
+#define S(id, p0, p1, p2, r)                                                                       \
+    [WASM_SIG_##id] = {.params = {T_##p0, T_##p1, T_##p2},                                         \
+                       .nparams = (T_##p0 != 0) + (T_##p1 != 0) + (T_##p2 != 0),                   \
                        .result = T_##r},
     WASM_SIGS(S)
 #undef S
@@ -42,9 +46,12 @@ static void build_tables(void) {
     memset(fd_ops, 0xff, sizeof fd_ops);
     for (int i = 0; i < WASM_OP_COUNT_; i++) {
         const wasm_opinfo *o = &wasm_opinfo_table[i];
-        if (o->prefix == 0) plain_ops[o->code] = (uint16_t)i;
-        else if (o->prefix == 0xfc) fc_ops[o->code] = (uint16_t)i;
-        else fd_ops[o->code] = (uint16_t)i;
+        if (o->prefix == 0)
+            plain_ops[o->code] = (uint16_t)i;
+        else if (o->prefix == 0xfc)
+            fc_ops[o->code] = (uint16_t)i;
+        else
+            fd_ops[o->code] = (uint16_t)i;
     }
     __atomic_store_n(&tables_ready, true, __ATOMIC_RELEASE);
 }
@@ -104,8 +111,10 @@ bool wasm_read_instr(wasm_reader *r, wasm_instr *ins) {
     if (b == 0xfc || b == 0xfd) {
         uint32_t sub;
         if (!wasm_read_u32(r, &sub)) return false;
-        if (b == 0xfc) op = sub < 32 ? fc_ops[sub] : NO_OP;
-        else op = sub < 256 ? fd_ops[sub] : NO_OP;
+        if (b == 0xfc)
+            op = sub < 32 ? fc_ops[sub] : NO_OP;
+        else
+            op = sub < 256 ? fd_ops[sub] : NO_OP;
         if (op == NO_OP)
             return wasm_fail_at(r, ins->at, WASM_ERR_MALFORMED, "illegal opcode 0x%02x 0x%x", b,
                                 sub);
@@ -146,8 +155,7 @@ bool wasm_read_instr(wasm_reader *r, wasm_instr *ins) {
     case WASM_IMM_MEM: return read_zero_byte(r);
     case WASM_IMM_MEM_MEM: return read_zero_byte(r) && read_zero_byte(r);
     case WASM_IMM_MEMARG: return read_memarg(r, ins);
-    case WASM_IMM_MEMARG_LANE:
-        return read_memarg(r, ins) && wasm_read_u8(r, &ins->imm.mem.lane);
+    case WASM_IMM_MEMARG_LANE: return read_memarg(r, ins) && wasm_read_u8(r, &ins->imm.mem.lane);
     case WASM_IMM_LANE: return wasm_read_u8(r, &ins->imm.lane);
     case WASM_IMM_SHUFFLE:
     case WASM_IMM_V128:

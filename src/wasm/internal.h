@@ -39,9 +39,9 @@ typedef enum wasm_sig {
 typedef struct wasm_opinfo {
     const char *name;
     uint8_t prefix;
-    uint8_t imm;  /* wasm_imm */
-    uint8_t sig;  /* wasm_sig */
-    uint8_t arg;  /* natural alignment log2, or lane count */
+    uint8_t imm; /* wasm_imm */
+    uint8_t sig; /* wasm_sig */
+    uint8_t arg; /* natural alignment log2, or lane count */
     uint32_t code;
 } wasm_opinfo;
 
@@ -103,11 +103,20 @@ typedef struct wasm_instr {
     union {
         wasm_blocktype block;
         uint32_t index; /* label, func, local, global, table, elem, data */
-        struct { uint32_t a, b; } pair; /* call_indirect (type, table),
-                                         * table.copy (dst, src), table.init
-                                         * (elem, table) */
-        struct { uint32_t ntargets; const uint8_t *targets; } br_table;
-        struct { uint32_t align; uint32_t offset; uint8_t lane; } mem;
+        struct {
+            uint32_t a, b;
+        } pair; /* call_indirect (type, table),
+                 * table.copy (dst, src), table.init
+                 * (elem, table) */
+        struct {
+            uint32_t ntargets;
+            const uint8_t *targets;
+        } br_table;
+        struct {
+            uint32_t align;
+            uint32_t offset;
+            uint8_t lane;
+        } mem;
         uint8_t lane;
         uint8_t bytes[16]; /* v128.const value, shuffle lanes */
         int32_t i32;

@@ -22,6 +22,7 @@
 #ifndef WASP_WASM_OPCODES_H
 #define WASP_WASM_OPCODES_H
 
+/* clang-format off */
 /* Signatures: params before the underscore, result after it.
  * i = i32, l = i64, f = f32, d = f64, v = v128. */
 #define WASM_SIGS(S)                                                                       \
@@ -78,7 +79,6 @@
     I(SELECT_T)     /* vec(valtype), which must hold one type */                           \
     I(REFTYPE)      /* reference type */
 
-/* clang-format off */
 #define WASM_OPCODES(X) \
     X(UNREACHABLE, 0, 0x00, "unreachable", NONE, SPECIAL, 0) \
     X(NOP, 0, 0x01, "nop", NONE, _, 0) \
@@ -522,6 +522,7 @@
     X(I32X4_TRUNC_SAT_F64X2_U_ZERO, 0xfd, 0xfd, "i32x4.trunc_sat_f64x2_u_zero", NONE, v_v, 0) \
     X(F64X2_CONVERT_LOW_I32X4_S, 0xfd, 0xfe, "f64x2.convert_low_i32x4_s", NONE, v_v, 0) \
     X(F64X2_CONVERT_LOW_I32X4_U, 0xfd, 0xff, "f64x2.convert_low_i32x4_u", NONE, v_v, 0)
+
 /* clang-format on */
 
 #endif

@@ -65,10 +65,13 @@ bool wasm_read_valtype(wasm_reader *r, wasm_valtype *out) {
     uint8_t b = 0;
     if (!wasm_read_u8(r, &b)) return false;
     switch (b) {
-    case WASM_I32: case WASM_I64: case WASM_F32: case WASM_F64: case WASM_V128:
-    case WASM_FUNCREF: case WASM_EXTERNREF:
-        *out = b;
-        return true;
+    case WASM_I32:
+    case WASM_I64:
+    case WASM_F32:
+    case WASM_F64:
+    case WASM_V128:
+    case WASM_FUNCREF:
+    case WASM_EXTERNREF: *out = b; return true;
     }
     r->p--;
     return wasm_malformed(r, "malformed value type 0x%02x", b);

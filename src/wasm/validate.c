@@ -45,7 +45,9 @@ struct wasm_vstate {
     const uint8_t *at; /* the instruction being validated, for errors */
 };
 
-uint32_t wasm_vstate_height(const wasm_vstate *vs) { return vs->nvals; }
+uint32_t wasm_vstate_height(const wasm_vstate *vs) {
+    return vs->nvals;
+}
 bool wasm_vstate_unreachable(const wasm_vstate *vs) {
     return vs->nctrls && vs->ctrls[vs->nctrls - 1].unreachable;
 }
@@ -53,7 +55,9 @@ bool wasm_vstate_unreachable(const wasm_vstate *vs) {
 #define INVALID(v, ...) wasm_fail_at(&(v)->r, (v)->at, WASM_ERR_INVALID, __VA_ARGS__)
 #define MALFORMED(v, ...) wasm_fail_at(&(v)->r, (v)->at, WASM_ERR_MALFORMED, __VA_ARGS__)
 
-static const char *tname(wasm_valtype t) { return t == UNKNOWN ? "unknown" : wasm_valtype_name(t); }
+static const char *tname(wasm_valtype t) {
+    return t == UNKNOWN ? "unknown" : wasm_valtype_name(t);
+}
 
 static bool is_num_or_vec(wasm_valtype t) {
     return t == WASM_I32 || t == WASM_I64 || t == WASM_F32 || t == WASM_F64 || t == WASM_V128;
@@ -192,8 +196,12 @@ static bool read_blocktype_types(wasm_vstate *v, const wasm_blocktype *bt, uint3
                                  const wasm_valtype **params, uint32_t *nr,
                                  const wasm_valtype **results) {
     static const wasm_valtype single[256] = {
-        [WASM_I32] = WASM_I32, [WASM_I64] = WASM_I64, [WASM_F32] = WASM_F32,
-        [WASM_F64] = WASM_F64, [WASM_V128] = WASM_V128, [WASM_FUNCREF] = WASM_FUNCREF,
+        [WASM_I32] = WASM_I32,
+        [WASM_I64] = WASM_I64,
+        [WASM_F32] = WASM_F32,
+        [WASM_F64] = WASM_F64,
+        [WASM_V128] = WASM_V128,
+        [WASM_FUNCREF] = WASM_FUNCREF,
         [WASM_EXTERNREF] = WASM_EXTERNREF,
     };
     *np = *nr = 0;
@@ -279,8 +287,7 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
     case WASM_IMM_TABLE:
         if (!check_table(v, ins->imm.index)) return false;
         break;
-    default:
-        break;
+    default: break;
     }
     if (info->sig != WASM_SIG_SPECIAL) {
         const wasm_siginfo *s = &wasm_siginfo_table[info->sig];
@@ -290,8 +297,9 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
         case WASM_OP_TABLE_INIT: {
             if (!check_elem(v, ins->imm.pair.a) || !check_table(v, ins->imm.pair.b)) return false;
             if (m->elems[ins->imm.pair.a].type != m->tables[ins->imm.pair.b].elem)
-                return INVALID(v, "type mismatch: element segment %u and table %u hold different "
-                                  "reference types",
+                return INVALID(v,
+                               "type mismatch: element segment %u and table %u hold different "
+                               "reference types",
                                ins->imm.pair.a, ins->imm.pair.b);
             break;
         }
@@ -301,16 +309,13 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
                 return INVALID(v, "type mismatch: tables %u and %u hold different reference types",
                                ins->imm.pair.a, ins->imm.pair.b);
             break;
-        default:
-            break;
+        default: break;
         }
         return true;
     }
 
     switch (ins->op) {
-    case WASM_OP_UNREACHABLE:
-        set_unreachable(v);
-        return true;
+    case WASM_OP_UNREACHABLE: set_unreachable(v); return true;
     case WASM_OP_BLOCK:
     case WASM_OP_LOOP:
     case WASM_OP_IF: {
@@ -319,7 +324,7 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
         if (!read_blocktype_types(v, &ins->imm.block, &np, &params, &nr, &results)) return false;
         if (ins->op == WASM_OP_IF && !pop_expect(v, WASM_I32, NULL)) return false;
         if (!pop_vals(v, np, params)) return false;
-        ctrl_kind k = ins->op == WASM_OP_BLOCK ? CTRL_BLOCK
+        ctrl_kind k = ins->op == WASM_OP_BLOCK  ? CTRL_BLOCK
                       : ins->op == WASM_OP_LOOP ? CTRL_LOOP
                                                 : CTRL_IF;
         return push_ctrl(v, k, np, params, nr, results);
@@ -356,7 +361,8 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
         wasm_reader tr = {v->r.base, ins->imm.br_table.targets, v->r.end, v->r.err};
         uint32_t nt = ins->imm.br_table.ntargets, def, depth;
         /* the default comes last in the encoding but fixes the arity */
-        for (uint32_t i = 0; i <= nt; i++) wasm_read_u32(&tr, &def);
+        for (uint32_t i = 0; i <= nt; i++)
+            wasm_read_u32(&tr, &def);
         if (!get_label(v, def, &c)) return false;
         uint32_t arity;
         const wasm_valtype *dtypes;
@@ -367,8 +373,9 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
             if (!get_label(v, depth, &c)) return false;
             label_types(c, &n, &types);
             if (n != arity)
-                return INVALID(v, "type mismatch: br_table targets carry different numbers of "
-                                  "values (%u and %u)",
+                return INVALID(v,
+                               "type mismatch: br_table targets carry different numbers of "
+                               "values (%u and %u)",
                                n, arity);
             /* check against this label without consuming: pop, then push
              * back what was popped (unknowns included), as the spec does */
@@ -408,14 +415,14 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
     case WASM_OP_RETURN_CALL_INDIRECT:
         if (!check_table(v, ins->imm.pair.b) || !check_type(v, ins->imm.pair.a)) return false;
         if (m->tables[ins->imm.pair.b].elem != WASM_FUNCREF)
-            return INVALID(v, "type mismatch: call_indirect needs a funcref table, table %u holds "
-                              "%s",
+            return INVALID(v,
+                           "type mismatch: call_indirect needs a funcref table, table %u holds "
+                           "%s",
                            ins->imm.pair.b, tname(m->tables[ins->imm.pair.b].elem));
         if (!pop_expect(v, WASM_I32, NULL)) return false;
         return validate_call(v, &m->types[ins->imm.pair.a],
                              ins->op == WASM_OP_RETURN_CALL_INDIRECT);
-    case WASM_OP_DROP:
-        return pop(v, &t);
+    case WASM_OP_DROP: return pop(v, &t);
     case WASM_OP_SELECT:
         if (!pop_expect(v, WASM_I32, NULL) || !pop(v, &t) || !pop(v, &t2)) return false;
         if ((t != UNKNOWN && !is_num_or_vec(t)) || (t2 != UNKNOWN && !is_num_or_vec(t2)))
@@ -426,8 +433,8 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
         return push(v, t == UNKNOWN ? t2 : t);
     case WASM_OP_SELECT_T:
         t = ins->imm.type;
-        return pop_expect(v, WASM_I32, NULL) && pop_expect(v, t, NULL) &&
-               pop_expect(v, t, NULL) && push(v, t);
+        return pop_expect(v, WASM_I32, NULL) && pop_expect(v, t, NULL) && pop_expect(v, t, NULL) &&
+               push(v, t);
     case WASM_OP_LOCAL_GET:
     case WASM_OP_LOCAL_SET:
     case WASM_OP_LOCAL_TEE:
@@ -447,17 +454,14 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
     case WASM_OP_TABLE_GET:
         return pop_expect(v, WASM_I32, NULL) && push(v, m->tables[ins->imm.index].elem);
     case WASM_OP_TABLE_SET:
-        return pop_expect(v, m->tables[ins->imm.index].elem, NULL) &&
-               pop_expect(v, WASM_I32, NULL);
+        return pop_expect(v, m->tables[ins->imm.index].elem, NULL) && pop_expect(v, WASM_I32, NULL);
     case WASM_OP_TABLE_GROW:
         return pop_expect(v, WASM_I32, NULL) &&
                pop_expect(v, m->tables[ins->imm.index].elem, NULL) && push(v, WASM_I32);
     case WASM_OP_TABLE_FILL:
         return pop_expect(v, WASM_I32, NULL) &&
-               pop_expect(v, m->tables[ins->imm.index].elem, NULL) &&
-               pop_expect(v, WASM_I32, NULL);
-    case WASM_OP_REF_NULL:
-        return push(v, ins->imm.type);
+               pop_expect(v, m->tables[ins->imm.index].elem, NULL) && pop_expect(v, WASM_I32, NULL);
+    case WASM_OP_REF_NULL: return push(v, ins->imm.type);
     case WASM_OP_REF_IS_NULL:
         if (!pop(v, &t)) return false;
         if (t != UNKNOWN && !wasm_is_reftype(t))
@@ -466,12 +470,12 @@ static bool validate_instr(wasm_vstate *v, const wasm_instr *ins) {
     case WASM_OP_REF_FUNC:
         if (!check_func(v, ins->imm.index)) return false;
         if (!(wasm_impl(m)->refs[ins->imm.index / 8] & (1u << (ins->imm.index % 8))))
-            return INVALID(v, "undeclared function reference: function %u must appear in an "
-                              "element segment, export or global initializer before ref.func",
+            return INVALID(v,
+                           "undeclared function reference: function %u must appear in an "
+                           "element segment, export or global initializer before ref.func",
                            ins->imm.index);
         return push(v, WASM_FUNCREF);
-    default:
-        return MALFORMED(v, "illegal opcode %s", info->name);
+    default: return MALFORMED(v, "illegal opcode %s", info->name);
     }
 }
 
@@ -528,8 +532,9 @@ bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_bo
     wasm_instr ins;
     while (ok && v->nctrls > 0) {
         if (v->r.p >= v->r.end) {
-            ok = wasm_malformed(&v->r, "unexpected end of section or function: function %u "
-                                       "body ends before its final `end`",
+            ok = wasm_malformed(&v->r,
+                                "unexpected end of section or function: function %u "
+                                "body ends before its final `end`",
                                 func_index);
             break;
         }
@@ -545,8 +550,9 @@ bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_bo
         ok = validate_instr(v, &ins);
     }
     if (ok && v->r.p != v->r.end)
-        ok = wasm_malformed(&v->r, "section size mismatch: function %u has %zu bytes after its "
-                                   "final `end`",
+        ok = wasm_malformed(&v->r,
+                            "section size mismatch: function %u has %zu bytes after its "
+                            "final `end`",
                             func_index, (size_t)(v->r.end - v->r.p));
     vstate_free(v);
     return ok;
@@ -596,14 +602,17 @@ static bool scan_body(const wasm_module *m, uint32_t func_index, wasm_error *err
                 is_if = n;
                 cap = ncap;
             }
-            if (ins.op == WASM_OP_IF) is_if[depth / 8] |= (uint8_t)(1u << (depth % 8));
-            else is_if[depth / 8] &= (uint8_t)~(1u << (depth % 8));
+            if (ins.op == WASM_OP_IF)
+                is_if[depth / 8] |= (uint8_t)(1u << (depth % 8));
+            else
+                is_if[depth / 8] &= (uint8_t) ~(1u << (depth % 8));
             depth++;
             break;
         case WASM_OP_ELSE:
             if (depth < 2 || !(is_if[(depth - 1) / 8] & (1u << ((depth - 1) % 8))))
                 ok = wasm_fail_at(&r, ins.at, WASM_ERR_MALFORMED, "else without a matching if");
-            else is_if[(depth - 1) / 8] &= (uint8_t)~(1u << ((depth - 1) % 8));
+            else
+                is_if[(depth - 1) / 8] &= (uint8_t) ~(1u << ((depth - 1) % 8));
             break;
         case WASM_OP_END: depth--; break;
         case WASM_OP_MEMORY_INIT:
@@ -677,8 +686,12 @@ static bool validate_constexpr(const wasm_module *m, const wasm_constexpr *ce, w
                                     ins.imm.index);
             push_t = m->globals[ins.imm.index].type.type;
             break;
-        case WASM_OP_I32_ADD: case WASM_OP_I32_SUB: case WASM_OP_I32_MUL:
-        case WASM_OP_I64_ADD: case WASM_OP_I64_SUB: case WASM_OP_I64_MUL: {
+        case WASM_OP_I32_ADD:
+        case WASM_OP_I32_SUB:
+        case WASM_OP_I32_MUL:
+        case WASM_OP_I64_ADD:
+        case WASM_OP_I64_SUB:
+        case WASM_OP_I64_MUL: {
             wasm_valtype t = wasm_siginfo_table[wasm_opinfo_table[ins.op].sig].result;
             if (n < 2 || stack[n - 1] != t || stack[n - 2] != t)
                 return wasm_fail_at(&r, ins.at, WASM_ERR_INVALID,
@@ -716,7 +729,7 @@ static void declare_ref(wasm_module_impl *mi, uint32_t f) {
 /* ---- module ------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4))) static bool fail(wasm_error *err, size_t offset,
-                                                        const char *fmt, ...) {
+                                                       const char *fmt, ...) {
     err->kind = WASM_ERR_INVALID;
     err->offset = offset;
     va_list ap;
@@ -726,14 +739,12 @@ __attribute__((format(printf, 3, 4))) static bool fail(wasm_error *err, size_t o
     return false;
 }
 
-static bool check_limits(const wasm_limits *l, uint64_t bound, const char *what,
-                         wasm_error *err) {
+static bool check_limits(const wasm_limits *l, uint64_t bound, const char *what, wasm_error *err) {
     if (l->min > bound || (l->has_max && l->max > bound)) {
         err->kind = WASM_ERR_INVALID;
         snprintf(err->msg, sizeof err->msg,
-                 bound == MAX_MEMORY_PAGES
-                     ? "memory size must be at most 65536 pages (4GiB)"
-                     : "%s size out of range",
+                 bound == MAX_MEMORY_PAGES ? "memory size must be at most 65536 pages (4GiB)"
+                                           : "%s size out of range",
                  what);
         return false;
     }
@@ -766,7 +777,8 @@ static bool validate_module(wasm_module *m, wasm_error *err) {
         if (!check_limits(&m->tables[i].limits, UINT32_MAX, "table", err)) return false;
     for (uint32_t i = 0; i < m->nmemories; i++)
         if (!check_limits(&m->memories[i].limits, MAX_MEMORY_PAGES, "memory", err)) return false;
-    if (m->nmemories > 1) return fail(err, 0, "multiple memories (%u) are not supported", m->nmemories);
+    if (m->nmemories > 1)
+        return fail(err, 0, "multiple memories (%u) are not supported", m->nmemories);
 
     /* C.refs: function indices that ref.func may name */
     mi->refs = util_arena_calloc(&mi->arena, m->nfuncs / 8 + 1, 1);
@@ -782,8 +794,10 @@ static bool validate_module(wasm_module *m, wasm_error *err) {
     for (uint32_t i = 0; i < m->nelems; i++) {
         const wasm_elem *e = &m->elems[i];
         for (uint32_t k = 0; k < e->count; k++) {
-            if (e->funcs) declare_ref(mi, e->funcs[k]);
-            else declare_refs_in(mi, &e->exprs[k]);
+            if (e->funcs)
+                declare_ref(mi, e->funcs[k]);
+            else
+                declare_refs_in(mi, &e->exprs[k]);
         }
     }
 
@@ -795,7 +809,8 @@ static bool validate_module(wasm_module *m, wasm_error *err) {
     for (uint32_t i = 0; i < m->nelems; i++) {
         const wasm_elem *e = &m->elems[i];
         if (e->mode == WASM_SEG_ACTIVE) {
-            if (e->table >= m->ntables) return fail(err, e->offset.offset, "unknown table %u", e->table);
+            if (e->table >= m->ntables)
+                return fail(err, e->offset.offset, "unknown table %u", e->table);
             if (m->tables[e->table].elem != e->type)
                 return fail(err, e->offset.offset,
                             "type mismatch: element segment of %s does not fit table %u",
@@ -837,7 +852,8 @@ static bool validate_module(wasm_module *m, wasm_error *err) {
             snprintf(err->msg, sizeof err->msg, "out of memory");
             return false;
         }
-        for (uint32_t i = 0; i < m->nexports; i++) names[i] = &m->exports[i].name;
+        for (uint32_t i = 0; i < m->nexports; i++)
+            names[i] = &m->exports[i].name;
         qsort(names, m->nexports, sizeof *names, cmp_names);
         for (uint32_t i = 1; i < m->nexports; i++) {
             if (cmp_names(&names[i - 1], &names[i]) == 0) {

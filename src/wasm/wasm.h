@@ -35,8 +35,8 @@ typedef enum {
 
 typedef struct wasm_error {
     wasm_errkind kind;
-    size_t offset;  /* byte offset in the module where the error was found */
-    char msg[256];  /* e.g. "unexpected end of section or function" */
+    size_t offset; /* byte offset in the module where the error was found */
+    char msg[256]; /* e.g. "unexpected end of section or function" */
 } wasm_error;
 
 /* "malformed", "invalid", ... for messages. */
@@ -128,8 +128,8 @@ typedef struct wasm_export {
 
 /* Every function of the module's index space, imports first. */
 typedef struct wasm_func {
-    uint32_t type;       /* index into wasm_module.types */
-    bool imported;       /* then body_* are zero */
+    uint32_t type;        /* index into wasm_module.types */
+    bool imported;        /* then body_* are zero */
     uint32_t body_offset; /* start of the body (its local declarations) */
     uint32_t body_size;   /* bytes, from body_offset, ending with `end` */
     wasm_name debug_name; /* from the `name` custom section, if any */
