@@ -17,6 +17,7 @@ struct util_arena_chunk {
 #define ARENA_MIN_CHUNK 4096
 
 void *util_arena_alloc(util_arena *a, size_t size) {
+    if (size > SIZE_MAX - 15) return NULL;
     size = (size + 15) & ~(size_t)15;
     if (size == 0) size = 16;
     util_arena_chunk *c = a->head;

@@ -9,6 +9,7 @@
 #ifndef WASP_WASM_INTERNAL_H
 #define WASP_WASM_INTERNAL_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 
 #include "util/util.h"
@@ -159,6 +160,54 @@ bool wasm_vstate_unreachable(const wasm_vstate *vs);
  * which wasm_module_validate() sets up; exposed here for the compiler. */
 bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_body_hooks *hooks,
                         wasm_error *err);
+
+/* ---- linear memory (memory.c) ------------------------------------------ */
+
+#define WASM_PAGE_SIZE 65536u
+/* A 32-bit memory is reserved as 4 GiB plus a 4 GiB guard: any address a
+ * load or store can form (u32 base + u32 offset + access size) lands inside
+ * the reservation, so accesses need no bounds check and a stray one faults
+ * in the guard and becomes a trap (trap.c). */
+#define WASM_MEMORY_RESERVE (8ull << 30)
+
+typedef struct wasm_memory {
+    uint8_t *base;      /* start of the reservation; accessible bytes follow */
+    uint64_t pages;     /* current size in pages */
+    uint64_t max_pages; /* hard cap: the declared max, or 65536 */
+} wasm_memory;
+
+/* Reserves the address space and makes `min_pages` pages accessible
+ * (zeroed). `max_pages` is the cap that grow may reach. False with *err
+ * (WASM_ERR_NOMEM, naming the size) when the reservation fails. */
+bool wasm_memory_init(wasm_memory *mem, uint32_t min_pages, uint32_t max_pages, wasm_error *err);
+/* Grows by `delta` pages by changing protections only (the base never
+ * moves). Returns the old size in pages, or -1 if the cap would be passed
+ * or the kernel refuses, as memory.grow wants. */
+int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
+/* Unmaps the whole reservation. Safe on a zeroed or released memory. */
+void wasm_memory_release(wasm_memory *mem);
+
+/* ---- traps from faults (trap.c) ------------------------------------------ */
+
+/* A region of address space where a fault means "the guest went out of
+ * bounds", and where to resume when it does. Frames nest per thread (a
+ * host function may call back into Wasm). */
+typedef struct wasm_trap_frame {
+    sigjmp_buf jb;
+    const uint8_t *lo, *hi; /* faults in [lo, hi) become traps */
+    struct wasm_trap_frame *prev;
+} wasm_trap_frame;
+
+/* Installs the SIGSEGV/SIGBUS handler once per process (thread-safe),
+ * chaining to whatever handler was there before for faults that are not
+ * ours. False with *err if sigaction fails. */
+bool wasm_trap_init(wasm_error *err);
+/* Makes `f` the calling thread's innermost frame for faults in [lo, hi).
+ * Call after sigsetjmp(f->jb, 0) returned 0; a fault in the range then
+ * returns from that sigsetjmp with WASM_TRAP_OOB_MEMORY. */
+void wasm_trap_enter(wasm_trap_frame *f, const void *lo, const void *hi);
+/* Pops `f`; call on every exit path, trapped or not. */
+void wasm_trap_leave(wasm_trap_frame *f);
 
 /* ---- module internals -------------------------------------------------- */
 

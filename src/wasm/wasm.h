@@ -42,6 +42,30 @@ typedef struct wasm_error {
 /* "malformed", "invalid", ... for messages. */
 const char *wasm_errkind_name(wasm_errkind k);
 
+/* ---- traps ------------------------------------------------------------ */
+
+/* Why a call into WebAssembly stopped early. A trap is an expected outcome
+ * of running untrusted code, reported as a value; it never crashes wasp. */
+typedef enum {
+    WASM_TRAP_NONE = 0,
+    WASM_TRAP_UNREACHABLE,        /* `unreachable` executed */
+    WASM_TRAP_OOB_MEMORY,         /* load/store/bulk op outside linear memory */
+    WASM_TRAP_OOB_TABLE,          /* table access outside the table */
+    WASM_TRAP_DIV_ZERO,           /* integer division or remainder by zero */
+    WASM_TRAP_INT_OVERFLOW,       /* signed division overflow */
+    WASM_TRAP_BAD_CONVERSION,     /* float-to-int of NaN or out of range */
+    WASM_TRAP_NULL_CALL,          /* call_indirect through a null entry */
+    WASM_TRAP_SIGNATURE_MISMATCH, /* call_indirect with the wrong type */
+    WASM_TRAP_NULL_REFERENCE,     /* use of a null reference */
+    WASM_TRAP_STACK_EXHAUSTED,    /* call depth or value stack exhausted */
+    WASM_TRAP_INTERRUPTED,        /* deadline passed or wasm_interrupt() */
+    WASM_TRAP_FUEL_EXHAUSTED,     /* the fuel budget ran out */
+    WASM_TRAP_HOST,               /* a host function reported an error */
+} wasm_trap_code;
+
+/* The spec's wording for a trap, e.g. "out of bounds memory access". */
+const char *wasm_trap_message(wasm_trap_code code);
+
 /* ---- types ------------------------------------------------------------ */
 
 /* Value types, numbered by their binary encoding. */

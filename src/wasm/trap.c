@@ -1,0 +1,102 @@
+/*
+ * trap.c - turning hardware faults in guest memory into traps.
+ *
+ * Loads and stores carry no bounds checks: an out-of-bounds access touches
+ * the guard region of its memory reservation (memory.c) and the kernel
+ * sends SIGSEGV (or SIGBUS). The handler looks at the faulting thread's
+ * innermost wasm_trap_frame; if the address lies in that frame's region it
+ * jumps back to the frame's sigsetjmp with WASM_TRAP_OOB_MEMORY, and the
+ * call returns a trap. Any other fault is not ours: it goes to the handler
+ * that was installed before us, or, if there was none, the default action
+ * runs and the process dies as it would have without wasp.
+ *
+ * The handler is installed with SA_NODEFER so the signal stays unblocked
+ * after we jump out of it; that lets frames use sigsetjmp(jb, 0) and skip
+ * a sigprocmask system call on every call into Wasm.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wasm/internal.h"
+
+static _Thread_local wasm_trap_frame *current;
+static struct sigaction prev_segv, prev_bus;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_errno;
+
+static void chain(int sig, siginfo_t *info, void *uctx) {
+    struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    if (prev->sa_flags & SA_SIGINFO) {
+        prev->sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    /* No handler before us: restore the default and return, so the faulting
+     * instruction runs again and the process dies with the real signal. */
+    signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *info, void *uctx) {
+    wasm_trap_frame *f = current;
+    const uint8_t *addr = info->si_addr;
+    if (f && addr >= f->lo && addr < f->hi) siglongjmp(f->jb, WASM_TRAP_OOB_MEMORY);
+    chain(sig, info, uctx);
+}
+
+static void install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &prev_segv) || sigaction(SIGBUS, &sa, &prev_bus))
+        init_errno = errno ? errno : EINVAL;
+}
+
+bool wasm_trap_init(wasm_error *err) {
+    pthread_once(&init_once, install);
+    if (init_errno) {
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg, "cannot install the fault handler: %s",
+                 strerror(init_errno));
+        return false;
+    }
+    return true;
+}
+
+void wasm_trap_enter(wasm_trap_frame *f, const void *lo, const void *hi) {
+    f->lo = lo;
+    f->hi = hi;
+    f->prev = current;
+    current = f;
+}
+
+void wasm_trap_leave(wasm_trap_frame *f) {
+    current = f->prev;
+}
+
+const char *wasm_trap_message(wasm_trap_code code) {
+    switch (code) {
+    case WASM_TRAP_NONE: return "no trap";
+    case WASM_TRAP_UNREACHABLE: return "unreachable";
+    case WASM_TRAP_OOB_MEMORY: return "out of bounds memory access";
+    case WASM_TRAP_OOB_TABLE: return "out of bounds table access";
+    case WASM_TRAP_DIV_ZERO: return "integer divide by zero";
+    case WASM_TRAP_INT_OVERFLOW: return "integer overflow";
+    case WASM_TRAP_BAD_CONVERSION: return "invalid conversion to integer";
+    case WASM_TRAP_NULL_CALL: return "uninitialized element";
+    case WASM_TRAP_SIGNATURE_MISMATCH: return "indirect call type mismatch";
+    case WASM_TRAP_NULL_REFERENCE: return "null reference";
+    case WASM_TRAP_STACK_EXHAUSTED: return "call stack exhausted";
+    case WASM_TRAP_INTERRUPTED: return "interrupted: deadline exceeded";
+    case WASM_TRAP_FUEL_EXHAUSTED: return "fuel exhausted";
+    case WASM_TRAP_HOST: return "host function error";
+    }
+    return "trap";
+}
