@@ -7,8 +7,9 @@ set -euo pipefail
 PKGS=(
   build-essential make pkg-config
   clang-14 lld-14 libclang-rt-14-dev   # sanitizers and libFuzzer (make fuzz, make test)
-  wabt                                  # wast2json for the spec testsuite
+  wabt                                  # wast2json for the spec testsuite, wat2wasm for examples/
   libjansson-dev                        # JSON reader for the spec runner's command lists
+  jq                                    # checks `wasp inspect --json` output (tests/cli)
 )
 
 missing=()

@@ -48,7 +48,10 @@ static const char usage_text[] =
 static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, cmd ? "wasp %s: " : "wasp: %s", cmd ? cmd : "");
+    if (cmd)
+        fprintf(stderr, "wasp %s: ", cmd);
+    else
+        fputs("wasp: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -75,8 +78,7 @@ typedef struct file_args {
 } file_args;
 
 /* Returns EXIT_OK with *a filled, or EXIT_USAGE after printing why. */
-static int parse_file_args(const char *cmd, int argc, char **argv, bool allow_json,
-                           file_args *a) {
+static int parse_file_args(const char *cmd, int argc, char **argv, bool allow_json, file_args *a) {
     bool options = true;
     *a = (file_args){0};
     for (int i = 0; i < argc; i++) {

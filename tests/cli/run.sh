@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# run.sh - tests of the `wasp` command line, run against a built binary:
+#
+#   bash tests/cli/run.sh build/wasp          (make cli-test)
+#   bash tests/cli/run.sh build/asan/wasp     (make asan-test)
+#
+# Checks what a user sees: exit statuses (0 success, 1 bad file or module,
+# 2 bad command line), messages, and that `inspect --json` is JSON. Then it
+# attacks the binary with broken input: every kind of truncation, about 200
+# single-bit flips, hand-made modules with hostile names, huge files. For
+# broken input the command may say "valid" or "not valid" but must never
+# die by a signal, hang, or (in a sanitized build) report a memory error.
+#
+# Needs only bash, coreutils, jq and wat2wasm (the Makefile's own tools);
+# modules are built with printf, bytes are read with od. The last line is
+# always "cli: N passed, N failed"; the exit status is non-zero on failure.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: tests/cli/run.sh WASP_BINARY" >&2
+    exit 2
+fi
+WASP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+EXAMPLES_DIR=$ROOT/build/examples
+T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-cli-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+# A sanitizer's report must not pass for "exit 1, module rejected": give it
+# an exit status of its own, and look for its words on stderr as well.
+SAN_EXIT=86
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=$SAN_EXIT:detect_leaks=1"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:exitcode=$SAN_EXIT"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$SAN_EXIT"
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); }
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "FAIL: $1" >&2
+    shift
+    for line in "$@"; do echo "      $line" >&2; done
+}
+
+# run ARGS...: runs wasp with a time limit; sets RC, OUT (stdout file) and
+# ERR (stderr file).
+OUT=$T/stdout
+ERR=$T/stderr
+RC=0
+run() {
+    timeout 20 "$WASP" "$@" >"$OUT" 2>"$ERR"
+    RC=$?
+}
+
+# What went wrong with the last run if it crashed, hung or tripped a
+# sanitizer; empty when it ended normally.
+crash_reason() {
+    if [ "$RC" -eq 124 ]; then
+        echo "timed out after 20 s"
+    elif [ "$RC" -eq "$SAN_EXIT" ] || grep -qaE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$ERR"; then
+        echo "sanitizer report (exit $RC): $(grep -aE 'Sanitizer|runtime error' "$ERR" | head -n 2 | tr '\n' ' ')"
+    elif [ "$RC" -ge 128 ]; then
+        echo "killed by signal $((RC - 128))"
+    fi
+}
+
+stderr_head() { head -c 300 "$ERR" | tr '\n' ' '; }
+
+# expect NAME STATUS [REGEX_ON_STDERR]: the last run ended with STATUS, and
+# its stderr matches REGEX when one is given.
+expect() {
+    local name=$1 want=$2 re=${3:-}
+    local why
+    why=$(crash_reason)
+    if [ -n "$why" ]; then
+        fail "$name" "$why" "stderr: $(stderr_head)"
+    elif [ "$RC" -ne "$want" ]; then
+        fail "$name" "expected exit $want, got $RC" "stderr: $(stderr_head)"
+    elif [ -n "$re" ] && ! grep -qaE "$re" "$ERR"; then
+        fail "$name" "expected stderr to match /$re/" "stderr: $(stderr_head)"
+    else
+        pass
+    fi
+}
+
+# check NAME COMMAND...: passes when COMMAND succeeds.
+check() {
+    local name=$1
+    shift
+    if "$@"; then pass; else fail "$name" "failed: $*"; fi
+}
+
+# ---- module building helpers -------------------------------------------
+
+HDR='\x00\x61\x73\x6d\x01\x00\x00\x00'
+
+# leb N: N as unsigned LEB128, in printf %b escapes.
+leb() {
+    local n=$1 out="" byte
+    while :; do
+        byte=$((n & 127))
+        n=$((n >> 7))
+        if [ "$n" -ne 0 ]; then byte=$((byte | 128)); fi
+        out+=$(printf '\\x%02x' "$byte")
+        if [ "$n" -eq 0 ]; then break; fi
+    done
+    printf '%s' "$out"
+}
+
+# section ID PAYLOAD_ESCAPES: a section with its size computed.
+section() {
+    local id=$1 payload=$2 len
+    len=$(printf '%b' "$payload" | wc -c)
+    printf '\\x%02x%s%s' "$id" "$(leb "$len")" "$payload"
+}
+
+# name ESCAPES: a length-prefixed name.
+name() {
+    local len
+    len=$(printf '%b' "$1" | wc -c)
+    printf '%s%s' "$(leb "$len")" "$1"
+}
+
+# module FILE ESCAPES...: writes the header and the given escapes to FILE.
+module() {
+    local f=$1
+    shift
+    printf '%b' "$HDR" "$@" >"$f"
+}
+
+# bytes FILE: the file's bytes as decimal numbers, one per line.
+bytes() { od -An -v -tu1 -w1 "$1" | tr -d ' '; }
+
+# Offsets at which a cut leaves only whole sections: 8 (the header alone)
+# and the end of each section.
+section_ends() {
+    local -a octets
+    mapfile -t octets < <(bytes "$1")
+    local n=${#octets[@]} p=8 size shift byte
+    echo 8
+    while [ "$p" -lt "$n" ]; do
+        p=$((p + 1))
+        size=0
+        shift=0
+        while [ "$p" -lt "$n" ]; do
+            byte=${octets[p]}
+            p=$((p + 1))
+            size=$((size | ((byte & 127) << shift)))
+            shift=$((shift + 7))
+            if [ "$byte" -lt 128 ]; then break; fi
+        done
+        p=$((p + size))
+        if [ "$p" -le "$n" ]; then echo "$p"; fi
+    done
+}
+
+json_ok() { jq -e 'type == "object"' "$OUT" >/dev/null 2>&1; }
+
+# codepoints JQ_PATH: the code points of a string in the last JSON output,
+# comma-separated (a way to compare strings that hold NUL).
+codepoints() { jq -r "$1 | explode | map(tostring) | join(\",\")" "$OUT" 2>/dev/null; }
+
+# ---- the command line ----------------------------------------------------
+
+run version
+expect "wasp version exits 0" 0
+check "wasp version prints 'wasp 0.1.0'" grep -qx 'wasp 0.1.0' "$OUT"
+run --version
+expect "wasp --version exits 0" 0
+check "wasp --version prints 'wasp 0.1.0'" grep -qx 'wasp 0.1.0' "$OUT"
+
+for h in help --help -h; do
+    run "$h"
+    expect "wasp $h exits 0" 0
+    check "wasp $h names validate and inspect" grep -q 'validate' "$OUT"
+    check "wasp $h names inspect" grep -q 'inspect' "$OUT"
+    check "wasp $h says run and serve come later" grep -qE 'run.*serve.*later|later.*run.*serve' <(tr '\n' ' ' <"$OUT")
+done
+run validate --help
+expect "wasp validate --help exits 0" 0
+check "wasp validate --help prints the usage" grep -q 'usage' "$OUT"
+
+run
+expect "wasp with no command exits 2 with the usage" 2 'usage'
+run frobnicate
+expect "unknown command exits 2 with the usage on stderr" 2 'usage'
+check "unknown command is named" grep -q "frobnicate" "$ERR"
+check "unknown command prints nothing on stdout" test ! -s "$OUT"
+run run x.wasm
+expect "'wasp run' (not yet) exits 2" 2 'usage'
+run validate
+expect "validate without FILE exits 2" 2 'FILE'
+run inspect --json
+expect "inspect --json without FILE exits 2" 2 'FILE'
+run validate a.wasm b.wasm
+expect "validate with two files exits 2" 2 'usage'
+run validate --frob a.wasm
+expect "validate with an unknown option exits 2" 2 'frob'
+run validate --json a.wasm
+expect "validate does not take --json" 2 'json'
+
+run validate "$T/no-such-file.wasm"
+expect "missing file exits 1 with strerror" 1 'no-such-file\.wasm.*No such file or directory'
+run inspect "$T/no-such-file.wasm"
+expect "inspect of a missing file exits 1" 1 'No such file or directory'
+run inspect --json "$T/no-such-file.wasm"
+expect "inspect --json of a missing file exits 1" 1 'No such file or directory'
+run validate "$T"
+expect "a directory exits 1" 1 'Is a directory'
+if [ "$(id -u)" -ne 0 ]; then
+    printf '%b' "$HDR" >"$T/unreadable.wasm"
+    chmod 000 "$T/unreadable.wasm"
+    run validate "$T/unreadable.wasm"
+    expect "an unreadable file exits 1" 1 'Permission denied'
+fi
+
+# ---- the example modules -------------------------------------------------
+
+shopt -s nullglob
+EXAMPLES=("$EXAMPLES_DIR"/*.wasm)
+if [ ${#EXAMPLES[@]} -lt 3 ]; then
+    fail "example modules are built" "expected 3 or more in $EXAMPLES_DIR (make examples)"
+fi
+
+for f in "${EXAMPLES[@]}"; do
+    b=$(basename "$f")
+    run validate "$f"
+    expect "validate $b" 0
+    check "validate $b prints '$f: valid'" grep -qxF "$f: valid" "$OUT"
+
+    run inspect --json "$f"
+    expect "inspect --json $b" 0
+    check "inspect --json $b parses with jq" json_ok
+    check "inspect --json $b says valid" jq -e '.valid == true and .error == null' "$OUT" >/dev/null
+    check "inspect --json $b has functions" jq -e '(.functions | length) > 0' "$OUT" >/dev/null
+    jq -r '.exports[] | select(.kind == "func") | .name' "$OUT" >"$T/exports" 2>/dev/null
+    check "inspect --json $b lists exported functions" test -s "$T/exports"
+
+    run inspect "$f"
+    expect "inspect $b" 0
+    while IFS= read -r ex; do
+        check "inspect $b mentions exported function \"$ex\"" grep -qF "exported as \"$ex\"" "$OUT"
+    done <"$T/exports"
+done
+
+hello=$EXAMPLES_DIR/hello.wasm
+fib=$EXAMPLES_DIR/fib.wasm
+features=$EXAMPLES_DIR/features.wasm
+if [ -f "$hello" ]; then
+    run inspect "$hello"
+    check "inspect hello.wasm shows the import env.print" grep -qF 'func "env" "print": type 0 (i32, i32) -> ()' "$OUT"
+    check "inspect hello.wasm shows the active data segment" grep -qF '0: active, memory 0, offset expression 3 bytes, 13 bytes' "$OUT"
+fi
+if [ -f "$fib" ]; then
+    run inspect --json "$fib"
+    check "inspect --json fib.wasm: fib_recursive is (i32) -> (i64)" \
+        jq -e '.functions[0] | .params == ["i32"] and .results == ["i64"] and .exports == ["fib_recursive"]' "$OUT" >/dev/null
+fi
+if [ -f "$features" ]; then
+    run inspect --json "$features"
+    check "inspect --json features.wasm: an active and a declarative element segment" \
+        jq -e '[.elements[].mode] == ["active", "declarative"]' "$OUT" >/dev/null
+    check "inspect --json features.wasm: a passive data segment and a data count" \
+        jq -e '.data[0].mode == "passive" and .data_count == 1' "$OUT" >/dev/null
+    check "inspect --json features.wasm: a mutable exported global" \
+        jq -e '.globals[0] | .mutable and .exports == ["counter"]' "$OUT" >/dev/null
+    check "inspect --json features.wasm: a multi-value function" \
+        jq -e 'any(.functions[]; (.results | length) == 2)' "$OUT" >/dev/null
+    check "inspect --json features.wasm: a funcref table" \
+        jq -e '.tables[0].elem == "funcref"' "$OUT" >/dev/null
+fi
+
+# Debug names come from the `name` section, which wat2wasm writes on request.
+if command -v wat2wasm >/dev/null && [ -f "$ROOT/examples/fib.wat" ]; then
+    if wat2wasm --debug-names "$ROOT/examples/fib.wat" -o "$T/fib-names.wasm" 2>"$ERR"; then
+        run inspect "$T/fib-names.wasm"
+        expect "inspect a module with a name section" 0
+        check "inspect shows debug names" grep -qF 'name "fib_iterative"' "$OUT"
+        check "inspect lists the name section" grep -qF '"name": ' "$OUT"
+        run inspect --json "$T/fib-names.wasm"
+        check "inspect --json shows debug names" jq -e '.functions[1].name == "fib_iterative"' "$OUT" >/dev/null
+    else
+        fail "wat2wasm --debug-names fib.wat" "$(stderr_head)"
+    fi
+fi
+
+# Reading from a pipe rather than a regular file.
+if [ -f "$fib" ]; then
+    timeout 20 "$WASP" validate /dev/stdin < <(cat "$fib") >"$OUT" 2>"$ERR"
+    RC=$?
+    expect "validate reads a pipe" 0
+fi
+
+# A file name that looks like an option, after `--`.
+if [ -f "$fib" ]; then
+    cp "$fib" "$T/-fib.wasm"
+    (cd "$T" && timeout 20 "$WASP" validate -- -fib.wasm >"$OUT" 2>"$ERR")
+    RC=$?
+    expect "validate -- -fib.wasm" 0
+fi
+
+# Output that cannot be written is an error, not silence.
+if [ -f "$features" ] && [ -w /dev/full ]; then
+    timeout 20 "$WASP" inspect "$features" >/dev/full 2>"$ERR"
+    RC=$?
+    expect "inspect to a full disk exits 1" 1 'cannot write'
+fi
+
+# ---- hand-made modules -----------------------------------------------------
+
+# A valid module whose export name holds every character JSON must escape.
+# The name is: a " b \ c NUL d U+0001 e newline é (UTF-8) ✓ (UTF-8) DEL
+hostile='a\x22b\x5cc\x00d\x01e\x0a\xc3\xa9\xe2\x9c\x93\x7f'
+hostile_cps='97,34,98,92,99,0,100,1,101,10,233,10003,127'
+module "$T/names.wasm" \
+    "$(section 5 '\x01\x00\x01')" \
+    "$(section 7 "\\x01$(name "$hostile")\\x02\\x00")" \
+    "$(section 0 "$(name "$hostile")payload")"
+run validate "$T/names.wasm"
+expect "a module with a hostile export name is valid" 0
+run inspect --json "$T/names.wasm"
+expect "inspect --json of hostile names" 0
+check "inspect --json of hostile names parses with jq" json_ok
+check "the export name survives JSON escaping" test "$(codepoints '.exports[0].name')" = "$hostile_cps"
+check "the custom section name survives JSON escaping" test "$(codepoints '.customs[0].name')" = "$hostile_cps"
+check "the memory lists its export" test "$(codepoints '.memories[0].exports[0]')" = "$hostile_cps"
+run inspect "$T/names.wasm"
+expect "inspect of hostile names" 0
+check "inspect escapes control characters in names" bash -c "! LC_ALL=C grep -qa '[[:cntrl:]]' '$OUT'"
+check "inspect shows the escaped name" grep -qF '"a\"b\\c\00d\01e\n' "$OUT"
+
+# Decodes but fails validation: a function typed () -> i32 whose body is empty.
+invalid_module() {
+    module "$1" \
+        "$(section 1 '\x01\x60\x00\x01\x7f')" \
+        "$(section 3 '\x01\x00')" \
+        "$(section 7 "\\x01$(name 'answer')\\x00\\x00")" \
+        "$(section 10 '\x01\x02\x00\x0b')"
+}
+invalid_module "$T/invalid.wasm"
+run validate "$T/invalid.wasm"
+expect "validate of an ill-typed module exits 1" 1 'invalid module at byte offset [0-9]+ \(0x[0-9a-f]+\): '
+run inspect "$T/invalid.wasm"
+expect "inspect of an ill-typed module exits 1 with the error" 1 'invalid module at byte offset'
+check "inspect of an ill-typed module still prints what decoded" grep -qF 'exported as "answer"' "$OUT"
+run inspect --json "$T/invalid.wasm"
+expect "inspect --json of an ill-typed module exits 1" 1 'invalid module at byte offset'
+check "inspect --json of an ill-typed module: decoded, not valid, error kind invalid" \
+    jq -e '.decoded and (.valid | not) and .error.kind == "invalid" and (.error.offset | type) == "number" and (.functions | length) == 1' "$OUT" >/dev/null
+
+# Not a module at all.
+printf 'not wasm at all' >"$T/text.wasm"
+run validate "$T/text.wasm"
+expect "validate of a text file exits 1" 1 "^$T/text\\.wasm: malformed module at byte offset 0 \\(0x0\\): "
+run inspect "$T/text.wasm"
+expect "inspect of a text file exits 1" 1 'malformed module at byte offset 0'
+check "inspect of a text file prints nothing on stdout" test ! -s "$OUT"
+run inspect --json "$T/text.wasm"
+expect "inspect --json of a text file exits 1" 1 'malformed'
+check "inspect --json of a text file: not decoded, error kind malformed" \
+    jq -e '(.decoded | not) and (.valid | not) and .error.kind == "malformed" and .error.offset == 0' "$OUT" >/dev/null
+
+# Lengths and counts far beyond the bytes present.
+module "$T/huge-section.wasm" '\x01\xff\xff\xff\xff\x0f'
+run validate "$T/huge-section.wasm"
+expect "a section claiming 4 GiB exits 1" 1 'offset'
+module "$T/huge-count.wasm" "$(section 1 '\x80\x94\xeb\xdc\x03')"
+run inspect --json "$T/huge-count.wasm"
+expect "a type section claiming a billion types exits 1" 1 'offset'
+check "... and inspect --json still prints JSON" json_ok
+module "$T/huge-count2.wasm" "$(section 3 '\xff\xff\xff\xff\x0f\x00')"
+run validate "$T/huge-count2.wasm"
+expect "a function section claiming 4 billion functions exits 1" 1 'offset'
+
+# Huge files: 16 MiB of zeros, and a valid module with a 16 MiB custom section.
+head -c $((16 << 20)) /dev/zero >"$T/zeros.wasm"
+run validate "$T/zeros.wasm"
+expect "16 MiB of zeros exits 1" 1 'malformed module at byte offset 0'
+big=$((16 << 20))
+{
+    printf '%b' "$HDR" "\\x00$(leb $((big + 4)))$(name 'big')"
+    head -c "$big" /dev/zero
+} >"$T/big.wasm"
+run inspect --json "$T/big.wasm"
+expect "a valid module with a 16 MiB custom section" 0
+check "inspect --json reports the 16 MiB custom section" jq -e ".customs[0].size == $big" "$OUT" >/dev/null
+
+# ---- truncated modules ----------------------------------------------------
+
+# A cut inside a section must be rejected with an offset; a cut between
+# sections may leave a valid module (the 8-byte header alone is a valid,
+# empty module) or an inconsistent one.
+truncate_check() {
+    local f=$1 len=$2 label=$3 ends=$4
+    head -c "$len" "$f" >"$T/cut.wasm"
+    run validate "$T/cut.wasm"
+    if grep -qx "$len" <<<"$ends"; then
+        local why
+        why=$(crash_reason)
+        if [ -n "$why" ]; then
+            fail "$label: cut at $len (a section boundary)" "$why"
+        elif [ "$RC" -eq 0 ] || { [ "$RC" -eq 1 ] && grep -q 'offset' "$ERR"; }; then
+            pass
+        else
+            fail "$label: cut at $len (a section boundary)" "exit $RC" "stderr: $(stderr_head)"
+        fi
+    else
+        expect "$label: cut at $len of $(stat -c %s "$f") bytes" 1 'offset'
+    fi
+}
+
+for f in "${EXAMPLES[@]}"; do
+    b=$(basename "$f")
+    n=$(stat -c %s "$f")
+    ends=$(section_ends "$f")
+    for len in 0 4 8 9 $((n / 2)) $((n - 1)); do
+        truncate_check "$f" "$len" "validate truncated $b" "$ends"
+    done
+done
+# Every prefix of one example, under inspect too.
+if [ -f "$fib" ]; then
+    ends=$(section_ends "$fib")
+    n=$(stat -c %s "$fib")
+    bad=0
+    for ((len = 0; len < n; len++)); do
+        head -c "$len" "$fib" >"$T/cut.wasm"
+        for mode in "inspect" "inspect --json"; do
+            # shellcheck disable=SC2086
+            run $mode "$T/cut.wasm"
+            why=$(crash_reason)
+            if [ -n "$why" ] || { [ "$RC" -ne 0 ] && [ "$RC" -ne 1 ]; }; then
+                bad=$((bad + 1))
+                echo "      $mode of fib.wasm cut at $len: exit $RC ${why}" >&2
+            elif [ "$RC" -eq 1 ] && ! grep -qx "$len" <<<"$ends" && ! grep -q offset "$ERR"; then
+                bad=$((bad + 1))
+                echo "      $mode of fib.wasm cut at $len: no offset in: $(stderr_head)" >&2
+            elif [ "$mode" = "inspect --json" ] && ! json_ok; then
+                bad=$((bad + 1))
+                echo "      $mode of fib.wasm cut at $len: output is not JSON" >&2
+            fi
+        done
+    done
+    if [ "$bad" -eq 0 ]; then pass; else fail "inspect of every prefix of fib.wasm ($bad bad runs)"; fi
+fi
+
+# ---- bit flips --------------------------------------------------------------
+
+# About 200 mutants: in each example, up to 72 bytes spread evenly over the
+# file, one bit of each flipped. validate, inspect and inspect --json must
+# agree (exit 0 or 1), never crash, and --json must stay JSON.
+PER_EXAMPLE=72
+total_mutants=0
+for f in "${EXAMPLES[@]}"; do
+    b=$(basename "$f")
+    mapfile -t orig < <(bytes "$f")
+    n=${#orig[@]}
+    count=$((n < PER_EXAMPLE ? n : PER_EXAMPLE))
+    bad=0
+    for ((i = 0; i < count; i++)); do
+        off=$((i * n / count))
+        bit=$(((i * 3 + off) % 8))
+        flipped=$((orig[off] ^ (1 << bit)))
+        cp "$f" "$T/flip.wasm"
+        printf '%b' "$(printf '\\x%02x' "$flipped")" |
+            dd of="$T/flip.wasm" bs=1 seek="$off" conv=notrunc status=none
+        total_mutants=$((total_mutants + 1))
+        what="$b with bit $bit of byte $off flipped"
+        statuses=""
+        for mode in "validate" "inspect" "inspect --json"; do
+            # shellcheck disable=SC2086
+            run $mode "$T/flip.wasm"
+            why=$(crash_reason)
+            if [ -n "$why" ] || { [ "$RC" -ne 0 ] && [ "$RC" -ne 1 ]; }; then
+                bad=$((bad + 1))
+                echo "      $mode of $what: exit $RC ${why}" >&2
+            elif [ "$RC" -eq 1 ] && ! grep -q offset "$ERR"; then
+                bad=$((bad + 1))
+                echo "      $mode of $what: exit 1 without an offset: $(stderr_head)" >&2
+            elif [ "$mode" = "inspect --json" ]; then
+                if ! json_ok; then
+                    bad=$((bad + 1))
+                    echo "      $mode of $what: output is not JSON" >&2
+                elif ! jq -e --argjson ok "$([ "$RC" -eq 0 ] && echo true || echo false)" \
+                    '.valid == $ok' "$OUT" >/dev/null; then
+                    bad=$((bad + 1))
+                    echo "      $mode of $what: \"valid\" disagrees with exit $RC" >&2
+                fi
+            fi
+            statuses+="$RC "
+        done
+        case "$statuses" in
+        "0 0 0 " | "1 1 1 ") ;;
+        *)
+            bad=$((bad + 1))
+            echo "      $what: validate, inspect, inspect --json disagree (exits $statuses)" >&2
+            ;;
+        esac
+    done
+    if [ "$bad" -eq 0 ]; then pass; else fail "bit flips in $b ($bad bad runs of $count mutants)"; fi
+done
+if [ "$total_mutants" -lt 150 ]; then
+    fail "bit flips: at least 150 mutants" "only $total_mutants"
+fi
+
+echo "cli: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
