@@ -715,6 +715,8 @@ const char *wasm_errkind_name(wasm_errkind k) {
     case WASM_ERR_INVALID: return "invalid";
     case WASM_ERR_NOMEM: return "out of memory";
     case WASM_ERR_LIMIT: return "over limit";
+    case WASM_ERR_LINK: return "unlinkable";
+    case WASM_ERR_TRAP: return "trapped";
     }
     return "error";
 }

@@ -209,6 +209,34 @@ void wasm_trap_enter(wasm_trap_frame *f, const void *lo, const void *hi);
 /* Pops `f`; call on every exit path, trapped or not. */
 void wasm_trap_leave(wasm_trap_frame *f);
 
+/* ---- values in frames ---------------------------------------------------- */
+
+/* The interpreter's frames are arrays of 64-bit cells. An i32 or f32 sits
+ * in the low 32 bits of one cell (f32 as raw bits), an i64 or f64 fills
+ * one, a reference is a pointer in one, and a v128 takes two consecutive
+ * cells holding its 16 bytes in memory order (lane 0 first). */
+typedef uint64_t wasm_cell;
+
+/* ---- SIMD (simd.c) ---------------------------------------------------------- */
+
+/* Executes a SIMD instruction that does not touch memory: every 0xFD
+ * opcode except the loads and stores. a, b, c point at the operands'
+ * cells in stack order (unused ones may be NULL); `imm` is the lane index
+ * (1 byte) or the 16 shuffle lane indices, already validated. The result
+ * goes to `out` (2 cells for v128, 1 for a scalar) and may overlap any
+ * input. */
+void wasm_simd_exec(wasm_op op, const uint8_t *imm, const wasm_cell *a, const wasm_cell *b,
+                    const wasm_cell *c, wasm_cell *out);
+/* The v128 loads: V128_LOAD, LOAD8X8_S/U, LOAD16X4_S/U, LOAD32X2_S/U,
+ * LOAD8/16/32/64_SPLAT, LOAD32/64_ZERO. `p` is the effective address in
+ * linear memory (it may fault; the fault handler turns that into a trap). */
+void wasm_simd_load(wasm_op op, const uint8_t *p, wasm_cell *out);
+/* V128_LOAD8/16/32/64_LANE: `v` is the vector operand, `out` the result. */
+void wasm_simd_load_lane(wasm_op op, const uint8_t *p, uint8_t lane, const wasm_cell *v,
+                         wasm_cell *out);
+/* V128_STORE and V128_STORE8/16/32/64_LANE (lane ignored for V128_STORE). */
+void wasm_simd_store(wasm_op op, uint8_t *p, uint8_t lane, const wasm_cell *v);
+
 /* ---- module internals -------------------------------------------------- */
 
 /* The allocation that backs a wasm_module: the public struct first, so a

@@ -31,12 +31,15 @@ typedef enum {
     WASM_ERR_INVALID,   /* a well-formed module that fails validation */
     WASM_ERR_NOMEM,     /* the engine ran out of memory */
     WASM_ERR_LIMIT,     /* beyond an implementation limit of wasp */
+    WASM_ERR_LINK,      /* instantiation: an import is missing or has the wrong type */
+    WASM_ERR_TRAP,      /* instantiation: a segment or the start function trapped */
 } wasm_errkind;
 
 typedef struct wasm_error {
     wasm_errkind kind;
     size_t offset; /* byte offset in the module where the error was found */
     char msg[256]; /* e.g. "unexpected end of section or function" */
+    int trap;      /* a wasm_trap_code when kind is WASM_ERR_TRAP */
 } wasm_error;
 
 /* "malformed", "invalid", ... for messages. */
@@ -258,5 +261,93 @@ void wasm_module_free(wasm_module *m);
 
 /* Looks up an export by name; NULL when there is none. */
 const wasm_export *wasm_module_find_export(const wasm_module *m, const char *name);
+
+/* ---- execution ---------------------------------------------------------- */
+
+/* A value crossing the host boundary. Floats travel as raw bits so NaN
+ * payloads survive. A funcref is an opaque handle (NULL = null); an
+ * externref is whatever pointer the host chose (NULL = null). */
+typedef struct wasm_value {
+    wasm_valtype type;
+    union {
+        uint32_t i32;
+        uint64_t i64;
+        uint32_t f32;
+        uint64_t f64;
+        uint8_t v128[16];
+        void *ref;
+    } of;
+} wasm_value;
+
+typedef struct wasm_instance wasm_instance;
+typedef struct wasm_linker wasm_linker;
+
+/* A function, table, memory or global that can be imported or exported.
+ * `obj` is opaque and belongs to the instance or linker that made it. */
+typedef struct wasm_extern {
+    wasm_externkind kind;
+    void *obj;
+} wasm_extern;
+
+/* A host function. `args` holds the parameters, `results` must be filled
+ * with the results (types as declared). `caller` is the instance whose code
+ * made the call (NULL when called from the host), for memory access.
+ * Returns WASM_TRAP_NONE, or a trap code that ends the guest's call. */
+typedef wasm_trap_code (*wasm_host_fn)(void *env, wasm_instance *caller, const wasm_value *args,
+                                       wasm_value *results);
+
+/* A linker maps (module, name) pairs to externs for instantiation. It owns
+ * the host functions, memories, tables and globals defined in it, so it
+ * must outlive every instance created with it. Definitions with the same
+ * (module, name) replace earlier ones. All wasm_linker_* return false only
+ * when out of memory (or, for memories, when the reservation fails), with
+ * *err filled. */
+wasm_linker *wasm_linker_new(void);
+void wasm_linker_free(wasm_linker *l);
+bool wasm_linker_func(wasm_linker *l, const char *module, const char *name, uint32_t nparams,
+                      const wasm_valtype *params, uint32_t nresults, const wasm_valtype *results,
+                      wasm_host_fn fn, void *env, wasm_error *err);
+bool wasm_linker_memory(wasm_linker *l, const char *module, const char *name, uint32_t min,
+                        uint32_t max, bool has_max, wasm_error *err);
+bool wasm_linker_table(wasm_linker *l, const char *module, const char *name, wasm_valtype elem,
+                       uint32_t min, uint32_t max, bool has_max, wasm_error *err);
+bool wasm_linker_global(wasm_linker *l, const char *module, const char *name, wasm_value init,
+                        bool mut, wasm_error *err);
+/* Defines every export of `inst` under `module` (the spec's `register`).
+ * `inst` must outlive the instances that import from it. */
+bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *inst, wasm_error *err);
+
+/* Instantiates a validated module: resolves imports through `l` (may be
+ * NULL when there are none), allocates memories, tables and globals,
+ * applies the segments and runs the start function. Returns the instance,
+ * or NULL with *err: WASM_ERR_LINK naming the import that is missing or
+ * does not match, WASM_ERR_TRAP (err->trap set) when a segment was out of
+ * bounds or the start function trapped - segments applied before that
+ * stay applied, as the spec says - or WASM_ERR_NOMEM. */
+wasm_instance *wasm_instance_new(const wasm_module *m, const wasm_linker *l, wasm_error *err);
+void wasm_instance_free(wasm_instance *inst);
+
+/* Looks up an export of the instance; false when there is none. */
+bool wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *out);
+
+/* The type of a function extern. */
+const wasm_functype *wasm_func_type(wasm_extern fn);
+
+/* Calls a function extern with `args` (as many as its parameters, of its
+ * types) and stores its results in `results`. Returns WASM_TRAP_NONE or
+ * the trap that stopped it; nothing the guest does can crash the caller.
+ * Only one call may run on an instance at a time. */
+wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *results);
+
+/* Reads or writes a global extern (set ignores mutability: host only). */
+wasm_value wasm_global_get(wasm_extern g);
+void wasm_global_set(wasm_extern g, wasm_value v);
+
+/* The bytes of a memory extern and their number. */
+uint8_t *wasm_memory_data(wasm_extern mem, uint64_t *size);
+
+/* Memory 0 of an instance, for host functions; NULL and *size 0 when it
+ * has none. */
+uint8_t *wasm_instance_memory(wasm_instance *inst, uint64_t *size);
 
 #endif
