@@ -14,7 +14,7 @@ CC        ?= gcc
 CLANG     ?= clang-14
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
-CFLAGS    ?= -O2 -g
+CFLAGS    ?= -O2 -g -fno-strict-aliasing
 INCLUDES  := -Isrc
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer

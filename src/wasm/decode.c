@@ -686,6 +686,11 @@ fail:
 void wasm_module_free(wasm_module *m) {
     if (!m) return;
     wasm_module_impl *mi = wasm_impl(m);
+    if (mi->codes) {
+        for (uint32_t i = 0; i < m->nfuncs - m->nfunc_imports; i++)
+            wasm_code_free(&mi->codes[i]);
+        free(mi->codes);
+    }
     util_arena_free(&mi->arena);
     free((void *)m->bytes);
     free(mi);
@@ -693,7 +698,7 @@ void wasm_module_free(wasm_module *m) {
 
 wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err) {
     wasm_module *m = wasm_module_decode(bytes, len, err);
-    if (m && !wasm_module_validate(m, err)) {
+    if (m && !wasm_module_validate_and_compile(m, err)) {
         wasm_module_free(m);
         return NULL;
     }

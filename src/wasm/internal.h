@@ -140,10 +140,11 @@ bool wasm_read_instr(wasm_reader *r, wasm_instr *ins);
  * code), the control stack depth, and whether the code is reachable. */
 typedef struct wasm_vstate wasm_vstate;
 
-/* Hooks called by wasm_validate_body(). `on_instr` runs after the
- * instruction's immediates are decoded and checked, before its effect is
- * applied to the operand stack; returning false aborts validation with
- * whatever the hook put in *err. NULL hooks are allowed. */
+/* Hooks called by wasm_validate_body(). `on_instr` runs after each
+ * instruction has been validated (so every index in it is in range and the
+ * operands it consumes are there, in reachable code); returning false
+ * aborts validation with whatever the hook put in *err. NULL hooks are
+ * allowed. */
 typedef struct wasm_body_hooks {
     void *ud;
     bool (*on_locals)(void *ud, uint32_t nlocals, const wasm_valtype *types);
@@ -174,6 +175,7 @@ typedef struct wasm_memory {
     uint8_t *base;      /* start of the reservation; accessible bytes follow */
     uint64_t pages;     /* current size in pages */
     uint64_t max_pages; /* hard cap: the declared max, or 65536 */
+    bool has_max;       /* a max was declared (import matching needs it) */
 } wasm_memory;
 
 /* Reserves the address space and makes `min_pages` pages accessible
@@ -237,6 +239,115 @@ void wasm_simd_load_lane(wasm_op op, const uint8_t *p, uint8_t lane, const wasm_
 /* V128_STORE and V128_STORE8/16/32/64_LANE (lane ignored for V128_STORE). */
 void wasm_simd_store(wasm_op op, uint8_t *p, uint8_t lane, const wasm_cell *v);
 
+/* ---- runtime objects (instance.c) ------------------------------------------ */
+
+/* Compiled code of one defined function (compile.c). The frame of a call
+ * is laid out as [params+locals | operand temporaries | constants]: the
+ * caller's argument cells become the callee's first cells, locals are
+ * zeroed and the constant pool copied in at entry. */
+typedef struct wasm_code {
+    uint32_t *ops; /* the internal instruction stream (interp.c's format) */
+    uint32_t nops;
+    uint32_t nparam_cells, nresult_cells;
+    uint32_t nlocal_cells; /* params + declared locals */
+    uint32_t const_base;   /* first cell of the constant pool */
+    uint32_t frame_cells;  /* whole frame: locals, temporaries, constants */
+    wasm_cell *consts;
+    uint32_t nconsts;
+} wasm_code;
+
+typedef struct wasm_funcinst {
+    const wasm_functype *type;
+    wasm_instance *inst;   /* the instance whose code this is; NULL for host */
+    const wasm_code *code; /* NULL for host functions */
+    wasm_host_fn host;
+    void *env;
+} wasm_funcinst;
+
+typedef struct wasm_table_obj {
+    wasm_valtype elem;
+    uint32_t size, max; /* max = UINT32_MAX when unbounded */
+    void **elems;       /* malloc'd; funcref: wasm_funcinst *; externref: host pointer */
+} wasm_table_obj;
+
+typedef struct wasm_global_obj {
+    wasm_valtype type;
+    bool mut;
+    wasm_cell val[2]; /* two cells for v128 */
+} wasm_global_obj;
+
+/* An instance: the hot part first, at fixed offsets, so that compiled code
+ * (and a later native tier) reaches memory, globals, tables and functions
+ * with one load each. */
+struct wasm_instance {
+    uint8_t *mem_base;         /* memory 0's bytes, NULL if none */
+    wasm_memory *mem;          /* memory 0 (owned or imported) */
+    wasm_global_obj **globals; /* index space, imports first */
+    wasm_table_obj **tables;
+    wasm_funcinst **funcs;
+    const wasm_module *module;
+    uint8_t *elem_dropped;  /* one flag per element segment */
+    uint8_t *data_dropped;  /* one flag per data segment */
+    volatile int interrupt; /* set by wasm_interrupt() */
+    util_arena arena;       /* everything below lives here */
+    wasm_memory own_mem;
+};
+
+/* Internal opcodes beyond the Wasm ones. Compiled code reuses the wasm_op
+ * numbers for instructions it keeps as they are (numeric ops, scalar loads
+ * and stores, memory, table and reference ops), each followed by its
+ * operands as frame-cell indices; these are the rest (formats in interp.c). */
+enum {
+    WASM_IOP_MOV = WASM_OP_COUNT_,
+    WASM_IOP_MOV2,
+    WASM_IOP_JMP,
+    WASM_IOP_BR_IF,
+    WASM_IOP_BR_UNLESS,
+    WASM_IOP_BR_TABLE,
+    WASM_IOP_RET,
+    WASM_IOP_CALL,
+    WASM_IOP_CALL_INDIRECT,
+    WASM_IOP_RETURN_CALL,
+    WASM_IOP_RETURN_CALL_INDIRECT,
+    WASM_IOP_CHECK,
+    WASM_IOP_SELECT2,
+    WASM_IOP_GLOBAL_GET2,
+    WASM_IOP_GLOBAL_SET2,
+    WASM_IOP_SIMD,
+    WASM_IOP_SIMD_LOAD,
+    WASM_IOP_SIMD_LOAD_LANE,
+    WASM_IOP_SIMD_STORE,
+    WASM_IOP_COUNT_
+};
+
+/* Grows a table by n entries set to `init`; returns the old size, or -1
+ * past its maximum or when out of memory (table.grow). */
+int64_t wasm_table_grow(wasm_table_obj *t, uint32_t n, void *init);
+/* Item k of an expression-based element segment, evaluated (table.init). */
+void *wasm_elem_item(wasm_instance *inst, const wasm_elem *e, uint32_t k);
+
+/* Cells a value of type t takes in a frame. */
+static inline uint32_t wasm_cells(wasm_valtype t) {
+    return t == WASM_V128 ? 2 : 1;
+}
+
+/* wasm_module_validate plus compilation, sharing one pass over each body:
+ * what wasm_module_load uses. */
+bool wasm_module_validate_and_compile(wasm_module *m, wasm_error *err);
+
+/* Compiles every defined function of a module in the validator's pass
+ * (compile.c); called by wasm_module_load. False with *err on a validation
+ * error or when out of memory. */
+bool wasm_compile_module(wasm_module *m, wasm_error *err);
+void wasm_code_free(wasm_code *code);
+
+/* Runs `fn` (interp.c). args/results are cells laid out as the function's
+ * frame expects. Returns a trap code. */
+wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results);
+
+/* Structural equality of function types (call_indirect, imports). */
+bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b);
+
 /* ---- module internals -------------------------------------------------- */
 
 /* The allocation that backs a wasm_module: the public struct first, so a
@@ -247,6 +358,8 @@ typedef struct wasm_module_impl {
     /* declared function references (C.refs): bitmap over funcs, built by
      * the validator from exports, element segments and global inits */
     uint8_t *refs;
+    /* compiled code, one per defined function, when loaded for execution */
+    wasm_code *codes;
 } wasm_module_impl;
 
 static inline wasm_module_impl *wasm_impl(const wasm_module *m) {

@@ -543,11 +543,8 @@ bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_bo
             ok = false;
             break;
         }
-        if (hooks && hooks->on_instr && !hooks->on_instr(hooks->ud, &ins, v)) {
-            ok = false;
-            break;
-        }
         ok = validate_instr(v, &ins);
+        if (ok && hooks && hooks->on_instr) ok = hooks->on_instr(hooks->ud, &ins, v);
     }
     if (ok && v->r.p != v->r.end)
         ok = wasm_malformed(&v->r,
@@ -764,7 +761,7 @@ static int cmp_names(const void *a, const void *b) {
     return memcmp(x->str, y->str, x->len);
 }
 
-static bool validate_module(wasm_module *m, wasm_error *err) {
+static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
     wasm_module_impl *mi = wasm_impl(m);
 
     for (uint32_t i = 0; i < m->nimports; i++)
@@ -874,9 +871,8 @@ static bool validate_module(wasm_module *m, wasm_error *err) {
                         m->start);
     }
 
-    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++)
+    for (uint32_t i = m->nfunc_imports; bodies && i < m->nfuncs; i++)
         if (!wasm_validate_body(m, i, NULL, err)) return false;
-    m->validated = true;
     return true;
 }
 
@@ -884,7 +880,20 @@ bool wasm_module_validate(wasm_module *m, wasm_error *err) {
     wasm_error local_err;
     if (!err) err = &local_err;
     memset(err, 0, sizeof *err);
-    if (validate_module(m, err)) return true;
+    if (validate_module(m, err, true)) {
+        m->validated = true;
+        return true;
+    }
+    if (err->kind == WASM_ERR_INVALID) prefer_malformed(m, err);
+    return false;
+}
+
+bool wasm_module_validate_and_compile(wasm_module *m, wasm_error *err) {
+    memset(err, 0, sizeof *err);
+    if (validate_module(m, err, false) && wasm_compile_module(m, err)) {
+        m->validated = true;
+        return true;
+    }
     if (err->kind == WASM_ERR_INVALID) prefer_malformed(m, err);
     return false;
 }

@@ -327,8 +327,10 @@ bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *ins
 wasm_instance *wasm_instance_new(const wasm_module *m, const wasm_linker *l, wasm_error *err);
 void wasm_instance_free(wasm_instance *inst);
 
-/* Looks up an export of the instance; false when there is none. */
+/* Looks up an export of the instance; false when there is none. The _n
+ * form takes a length, for names that hold NUL bytes. */
 bool wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *out);
+bool wasm_instance_export_n(wasm_instance *inst, const char *name, size_t len, wasm_extern *out);
 
 /* The type of a function extern. */
 const wasm_functype *wasm_func_type(wasm_extern fn);

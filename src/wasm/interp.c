@@ -1,0 +1,1027 @@
+/*
+ * interp.c - the dispatch loop over compile.c's internal code.
+ *
+ * Code is a stream of 32-bit words: an opcode, then its operands, most of
+ * them frame-cell indices (see compile.c for the frame layout). Dispatch is
+ * computed goto. Wasm-to-Wasm calls and returns never recurse in C: they
+ * push and pop records on a per-thread call stack, and the callee's frame
+ * starts at the caller's argument cells, so arguments are not copied.
+ *
+ * Operand formats (words after the opcode):
+ *   unary/binary numeric op       dst a [b]
+ *   scalar load / store           dst addr offset | addr value offset
+ *   MOV, MOV2                     dst src          (1 or 2 cells)
+ *   JMP                           target
+ *   BR_IF, BR_UNLESS              cond target
+ *   BR_TABLE                      index n target0 .. target_n (last: default)
+ *   RET                           src ncells       (results to the frame base)
+ *   CALL                          func argslot
+ *   CALL_INDIRECT                 type table index argslot
+ *   RETURN_CALL                   func argslot ncells
+ *   RETURN_CALL_INDIRECT          type table index argslot ncells
+ *   CHECK                         (loop header: interruption and fuel)
+ *   SELECT, SELECT2               dst a b cond
+ *   GLOBAL_GET(2) / GLOBAL_SET(2) dst global | global src
+ *   SIMD                          wasm_op dst a b c imm[4 words]
+ *   SIMD_LOAD                     wasm_op dst addr offset
+ *   SIMD_LOAD_LANE                wasm_op dst addr offset vec lane
+ *   SIMD_STORE                    wasm_op addr vec offset lane
+ *   table, memory, reference ops: see their handlers.
+ *
+ * Loads and stores are not bounds-checked: the memory reservation
+ * (memory.c) makes any out-of-bounds access fault, and trap.c returns here
+ * through sigsetjmp with the trap. Bulk memory and table operations check
+ * their ranges explicitly, before writing anything, as the spec requires.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wasm/internal.h"
+
+#define STACK_CELLS (8u << 20) /* 64 MiB of address space per thread, committed lazily */
+#define MAX_DEPTH 50000u
+
+typedef union ucell {
+    uint64_t u64;
+    int64_t s64;
+    uint32_t u32;
+    int32_t s32;
+    float f32;
+    double f64;
+    void *ref;
+} ucell;
+
+typedef struct callrec {
+    const uint32_t *ip;
+    ucell *fp;
+    const wasm_funcinst *fn;
+    uint32_t ret_slot; /* where the caller wants the results */
+} callrec;
+
+typedef struct thread_stack {
+    ucell *cells, *limit, *top; /* top: first cell free for a new entry */
+    callrec *calls;
+    uint32_t depth;
+} thread_stack;
+
+static _Thread_local thread_stack ts;
+
+__attribute__((noinline)) static bool stack_init(void) {
+    if (ts.cells) return true;
+    void *p = mmap(NULL, (size_t)STACK_CELLS * sizeof(ucell), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    callrec *calls = malloc((size_t)MAX_DEPTH * sizeof *calls);
+    if (p == MAP_FAILED || !calls) {
+        if (p != MAP_FAILED) munmap(p, (size_t)STACK_CELLS * sizeof(ucell));
+        free(calls);
+        return false;
+    }
+    ts.cells = ts.top = p;
+    ts.limit = ts.cells + STACK_CELLS;
+    ts.calls = calls;
+    return true;
+}
+
+/* ---- numeric helpers with the spec's semantics ------------------------------ */
+
+static inline float f32_min(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == 0 && b == 0) return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+static inline float f32_max(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == 0 && b == 0) return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+static inline double f64_min(double a, double b) {
+    if (a != a || b != b) return a + b;
+    if (a == 0 && b == 0) return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+static inline double f64_max(double a, double b) {
+    if (a != a || b != b) return a + b;
+    if (a == 0 && b == 0) return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+static inline uint32_t rotl32(uint32_t x, uint32_t n) {
+    n &= 31;
+    return n ? (x << n) | (x >> (32 - n)) : x;
+}
+static inline uint32_t rotr32(uint32_t x, uint32_t n) {
+    n &= 31;
+    return n ? (x >> n) | (x << (32 - n)) : x;
+}
+static inline uint64_t rotl64(uint64_t x, uint64_t n) {
+    n &= 63;
+    return n ? (x << n) | (x >> (64 - n)) : x;
+}
+static inline uint64_t rotr64(uint64_t x, uint64_t n) {
+    n &= 63;
+    return n ? (x >> n) | (x << (64 - n)) : x;
+}
+
+/* Saturating float-to-int conversions: NaN -> 0, out of range -> bound. */
+#define SAT(NAME, FT, IT, LO, HI, MINV, MAXV)                                                      \
+    static inline IT NAME(FT x) {                                                                  \
+        if (x != x) return 0;                                                                      \
+        if (!(x > LO)) return MINV;                                                                \
+        if (!(x < HI)) return MAXV;                                                                \
+        return (IT)x;                                                                              \
+    }
+SAT(sat_i32_f32, float, int32_t, -2147483904.0f, 2147483648.0f, INT32_MIN, INT32_MAX)
+SAT(sat_u32_f32, float, uint32_t, -1.0f, 4294967296.0f, 0, UINT32_MAX)
+SAT(sat_i32_f64, double, int32_t, -2147483649.0, 2147483648.0, INT32_MIN, INT32_MAX)
+SAT(sat_u32_f64, double, uint32_t, -1.0, 4294967296.0, 0, UINT32_MAX)
+SAT(sat_i64_f32, float, int64_t, -9223373136366403584.0f, 9223372036854775808.0f, INT64_MIN,
+    INT64_MAX)
+SAT(sat_u64_f32, float, uint64_t, -1.0f, 18446744073709551616.0f, 0, UINT64_MAX)
+SAT(sat_i64_f64, double, int64_t, -9223372036854777856.0, 9223372036854775808.0, INT64_MIN,
+    INT64_MAX)
+SAT(sat_u64_f64, double, uint64_t, -1.0, 18446744073709551616.0, 0, UINT64_MAX)
+
+/* ---- host calls ----------------------------------------------------------------- */
+
+static wasm_trap_code call_host(const wasm_funcinst *f, wasm_instance *caller, ucell *args) {
+    const wasm_functype *ft = f->type;
+    wasm_value inbuf[16], outbuf[16];
+    wasm_value *in = ft->nparams <= 16 ? inbuf : malloc(ft->nparams * sizeof *in);
+    wasm_value *out = ft->nresults <= 16 ? outbuf : malloc(ft->nresults * sizeof *out);
+    wasm_trap_code t = WASM_TRAP_HOST;
+    if (in && out) {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < ft->nparams; i++) {
+            in[i].type = ft->params[i];
+            if (ft->params[i] == WASM_V128)
+                memcpy(in[i].of.v128, &args[k], 16);
+            else
+                in[i].of.i64 = args[k].u64;
+            if (ft->params[i] == WASM_I32 || ft->params[i] == WASM_F32) in[i].of.i64 = args[k].u32;
+            k += wasm_cells(ft->params[i]);
+        }
+        t = f->host(f->env, caller, in, out);
+        k = 0;
+        for (uint32_t i = 0; t == WASM_TRAP_NONE && i < ft->nresults; i++) {
+            if (ft->results[i] == WASM_V128)
+                memcpy(&args[k], out[i].of.v128, 16);
+            else if (ft->results[i] == WASM_I32 || ft->results[i] == WASM_F32)
+                args[k].u64 = out[i].of.i32;
+            else
+                args[k].u64 = out[i].of.i64;
+            k += wasm_cells(ft->results[i]);
+        }
+    }
+    if (in != inbuf) free(in);
+    if (out != outbuf) free(out);
+    return t;
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+static void set_fault_range(wasm_trap_frame *tf, const wasm_instance *inst) {
+    tf->lo = inst->mem ? inst->mem->base : NULL;
+    tf->hi = inst->mem ? inst->mem->base + WASM_MEMORY_RESERVE : NULL;
+}
+
+static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_depth,
+                          wasm_trap_frame *tf) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#define L(op) [op] = &&L_##op
+#define H(id) [WASM_OP_##id] = &&L_WASM_OP_##id
+    static const void *const labels[WASM_IOP_COUNT_] = {
+        [0 ... WASM_IOP_COUNT_ - 1] = &&L_BAD,
+        H(DATA_DROP),
+        H(ELEM_DROP),
+        H(F32_ABS),
+        H(F32_ADD),
+        H(F32_CEIL),
+        H(F32_CONVERT_I32_S),
+        H(F32_CONVERT_I32_U),
+        H(F32_CONVERT_I64_S),
+        H(F32_CONVERT_I64_U),
+        H(F32_COPYSIGN),
+        H(F32_DEMOTE_F64),
+        H(F32_DIV),
+        H(F32_EQ),
+        H(F32_FLOOR),
+        H(F32_GE),
+        H(F32_GT),
+        H(F32_LE),
+        H(F32_LOAD),
+        H(F32_LT),
+        H(F32_MAX),
+        H(F32_MIN),
+        H(F32_MUL),
+        H(F32_NE),
+        H(F32_NEAREST),
+        H(F32_NEG),
+        H(F32_REINTERPRET_I32),
+        H(F32_SQRT),
+        H(F32_STORE),
+        H(F32_SUB),
+        H(F32_TRUNC),
+        H(F64_ABS),
+        H(F64_ADD),
+        H(F64_CEIL),
+        H(F64_CONVERT_I32_S),
+        H(F64_CONVERT_I32_U),
+        H(F64_CONVERT_I64_S),
+        H(F64_CONVERT_I64_U),
+        H(F64_COPYSIGN),
+        H(F64_DIV),
+        H(F64_EQ),
+        H(F64_FLOOR),
+        H(F64_GE),
+        H(F64_GT),
+        H(F64_LE),
+        H(F64_LOAD),
+        H(F64_LT),
+        H(F64_MAX),
+        H(F64_MIN),
+        H(F64_MUL),
+        H(F64_NE),
+        H(F64_NEAREST),
+        H(F64_NEG),
+        H(F64_PROMOTE_F32),
+        H(F64_REINTERPRET_I64),
+        H(F64_SQRT),
+        H(F64_STORE),
+        H(F64_SUB),
+        H(F64_TRUNC),
+        H(GLOBAL_GET),
+        H(GLOBAL_SET),
+        H(I32_ADD),
+        H(I32_AND),
+        H(I32_CLZ),
+        H(I32_CTZ),
+        H(I32_DIV_S),
+        H(I32_DIV_U),
+        H(I32_EQ),
+        H(I32_EQZ),
+        H(I32_EXTEND16_S),
+        H(I32_EXTEND8_S),
+        H(I32_GE_S),
+        H(I32_GE_U),
+        H(I32_GT_S),
+        H(I32_GT_U),
+        H(I32_LE_S),
+        H(I32_LE_U),
+        H(I32_LOAD),
+        H(I32_LOAD16_S),
+        H(I32_LOAD16_U),
+        H(I32_LOAD8_S),
+        H(I32_LOAD8_U),
+        H(I32_LT_S),
+        H(I32_LT_U),
+        H(I32_MUL),
+        H(I32_NE),
+        H(I32_OR),
+        H(I32_POPCNT),
+        H(I32_REINTERPRET_F32),
+        H(I32_REM_S),
+        H(I32_REM_U),
+        H(I32_ROTL),
+        H(I32_ROTR),
+        H(I32_SHL),
+        H(I32_SHR_S),
+        H(I32_SHR_U),
+        H(I32_STORE),
+        H(I32_STORE16),
+        H(I32_STORE8),
+        H(I32_SUB),
+        H(I32_TRUNC_F32_S),
+        H(I32_TRUNC_F32_U),
+        H(I32_TRUNC_F64_S),
+        H(I32_TRUNC_F64_U),
+        H(I32_TRUNC_SAT_F32_S),
+        H(I32_TRUNC_SAT_F32_U),
+        H(I32_TRUNC_SAT_F64_S),
+        H(I32_TRUNC_SAT_F64_U),
+        H(I32_WRAP_I64),
+        H(I32_XOR),
+        H(I64_ADD),
+        H(I64_AND),
+        H(I64_CLZ),
+        H(I64_CTZ),
+        H(I64_DIV_S),
+        H(I64_DIV_U),
+        H(I64_EQ),
+        H(I64_EQZ),
+        H(I64_EXTEND16_S),
+        H(I64_EXTEND32_S),
+        H(I64_EXTEND8_S),
+        H(I64_EXTEND_I32_S),
+        H(I64_EXTEND_I32_U),
+        H(I64_GE_S),
+        H(I64_GE_U),
+        H(I64_GT_S),
+        H(I64_GT_U),
+        H(I64_LE_S),
+        H(I64_LE_U),
+        H(I64_LOAD),
+        H(I64_LOAD16_S),
+        H(I64_LOAD16_U),
+        H(I64_LOAD32_S),
+        H(I64_LOAD32_U),
+        H(I64_LOAD8_S),
+        H(I64_LOAD8_U),
+        H(I64_LT_S),
+        H(I64_LT_U),
+        H(I64_MUL),
+        H(I64_NE),
+        H(I64_OR),
+        H(I64_POPCNT),
+        H(I64_REINTERPRET_F64),
+        H(I64_REM_S),
+        H(I64_REM_U),
+        H(I64_ROTL),
+        H(I64_ROTR),
+        H(I64_SHL),
+        H(I64_SHR_S),
+        H(I64_SHR_U),
+        H(I64_STORE),
+        H(I64_STORE16),
+        H(I64_STORE32),
+        H(I64_STORE8),
+        H(I64_SUB),
+        H(I64_TRUNC_F32_S),
+        H(I64_TRUNC_F32_U),
+        H(I64_TRUNC_F64_S),
+        H(I64_TRUNC_F64_U),
+        H(I64_TRUNC_SAT_F32_S),
+        H(I64_TRUNC_SAT_F32_U),
+        H(I64_TRUNC_SAT_F64_S),
+        H(I64_TRUNC_SAT_F64_U),
+        H(I64_XOR),
+        H(MEMORY_COPY),
+        H(MEMORY_FILL),
+        H(MEMORY_GROW),
+        H(MEMORY_INIT),
+        H(MEMORY_SIZE),
+        H(REF_FUNC),
+        H(REF_IS_NULL),
+        H(SELECT),
+        H(TABLE_COPY),
+        H(TABLE_FILL),
+        H(TABLE_GET),
+        H(TABLE_GROW),
+        H(TABLE_INIT),
+        H(TABLE_SET),
+        H(TABLE_SIZE),
+        H(UNREACHABLE),
+        L(WASM_IOP_MOV),
+        L(WASM_IOP_MOV2),
+        L(WASM_IOP_JMP),
+        L(WASM_IOP_BR_IF),
+        L(WASM_IOP_BR_UNLESS),
+        L(WASM_IOP_BR_TABLE),
+        L(WASM_IOP_RET),
+        L(WASM_IOP_CALL),
+        L(WASM_IOP_CALL_INDIRECT),
+        L(WASM_IOP_RETURN_CALL),
+        L(WASM_IOP_RETURN_CALL_INDIRECT),
+        L(WASM_IOP_CHECK),
+        L(WASM_IOP_SELECT2),
+        L(WASM_IOP_GLOBAL_GET2),
+        L(WASM_IOP_GLOBAL_SET2),
+        L(WASM_IOP_SIMD),
+        L(WASM_IOP_SIMD_LOAD),
+        L(WASM_IOP_SIMD_LOAD_LANE),
+        L(WASM_IOP_SIMD_STORE),
+    };
+#undef L
+#undef H
+#pragma GCC diagnostic pop
+
+    wasm_instance *inst = fn->inst;
+    const wasm_code *code = fn->code;
+    uint8_t *mb = inst->mem_base;
+    const uint32_t *ip;
+    wasm_trap_code trap = WASM_TRAP_NONE;
+    uint32_t depth = base_depth;
+    uint32_t ret_src, ret_n;
+
+#define NEXT goto *labels[*ip++]
+#define C(i) fp[ip[i]]
+#define EA(i, off) (mb + (uint64_t)C(i).u32 + (off))
+#define TRAP(code_)                                                                                \
+    do {                                                                                           \
+        trap = code_;                                                                              \
+        goto done;                                                                                 \
+    } while (0)
+
+enter:
+    if ((size_t)(ts.limit - fp) < code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    memset(fp + code->nparam_cells, 0,
+           (size_t)(code->nlocal_cells - code->nparam_cells) * sizeof(ucell));
+    memcpy(fp + code->const_base, code->consts, (size_t)code->nconsts * sizeof(ucell));
+    ip = code->ops;
+    if (inst->interrupt) TRAP(WASM_TRAP_INTERRUPTED);
+    NEXT;
+
+L_BAD:
+    TRAP(WASM_TRAP_UNREACHABLE);
+
+    /* ---- control ---- */
+L_WASM_IOP_MOV:
+    C(0) = C(1);
+    ip += 2;
+    NEXT;
+L_WASM_IOP_MOV2 : {
+    ucell lo = C(1), hi = fp[ip[1] + 1];
+    C(0) = lo;
+    fp[ip[0] + 1] = hi;
+    ip += 2;
+    NEXT;
+}
+L_WASM_IOP_JMP:
+    ip = code->ops + ip[0];
+    NEXT;
+L_WASM_IOP_BR_IF:
+    ip = C(0).u32 ? code->ops + ip[1] : ip + 2;
+    NEXT;
+L_WASM_IOP_BR_UNLESS:
+    ip = C(0).u32 ? ip + 2 : code->ops + ip[1];
+    NEXT;
+L_WASM_IOP_BR_TABLE : {
+    uint32_t i = C(0).u32, n = ip[1];
+    ip = code->ops + ip[2 + (i < n ? i : n)];
+    NEXT;
+}
+L_WASM_IOP_CHECK:
+    if (inst->interrupt) TRAP(WASM_TRAP_INTERRUPTED);
+    NEXT;
+L_WASM_OP_UNREACHABLE:
+    TRAP(WASM_TRAP_UNREACHABLE);
+L_WASM_IOP_RET:
+    ret_src = ip[0];
+    ret_n = ip[1];
+do_return:
+    if (depth == base_depth) {
+        if (ret_src) memmove(fp, fp + ret_src, (size_t)ret_n * sizeof(ucell));
+        goto done;
+    }
+    {
+        callrec *r = &ts.calls[--depth];
+        memcpy(r->fp + r->ret_slot, fp + ret_src, (size_t)ret_n * sizeof(ucell));
+        ip = r->ip;
+        fp = r->fp;
+        fn = r->fn;
+        if (fn->inst != inst) {
+            inst = fn->inst;
+            mb = inst->mem_base;
+            set_fault_range(tf, inst);
+        }
+        code = fn->code;
+    }
+    NEXT;
+L_WASM_IOP_CALL : {
+    const wasm_funcinst *f = inst->funcs[ip[0]];
+    ucell *args = fp + ip[1];
+    ip += 2;
+    if (f->host) {
+        ts.top = fp + code->frame_cells;
+        ts.depth = depth;
+        wasm_trap_code t = call_host(f, inst, args);
+        if (t != WASM_TRAP_NONE) TRAP(t);
+        NEXT;
+    }
+    if (depth >= MAX_DEPTH) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    ts.calls[depth++] = (callrec){ip, fp, fn, (uint32_t)(args - fp)};
+    fp += code->frame_cells;
+    if ((size_t)(ts.limit - fp) < f->code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    memcpy(fp, args, (size_t)f->code->nparam_cells * sizeof(ucell));
+    fn = f;
+    if (f->inst != inst) {
+        inst = f->inst;
+        mb = inst->mem_base;
+        set_fault_range(tf, inst);
+    }
+    code = f->code;
+    goto enter;
+}
+L_WASM_IOP_CALL_INDIRECT : {
+    const wasm_table_obj *t = inst->tables[ip[1]];
+    uint32_t i = C(2).u32;
+    if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+    const wasm_funcinst *f = t->elems[i];
+    if (!f) TRAP(WASM_TRAP_NULL_CALL);
+    if (!wasm_functype_eq(f->type, &inst->module->types[ip[0]])) TRAP(WASM_TRAP_SIGNATURE_MISMATCH);
+    ucell *args = fp + ip[3];
+    ip += 4;
+    if (f->host) {
+        ts.top = fp + code->frame_cells;
+        ts.depth = depth;
+        wasm_trap_code tr = call_host(f, inst, args);
+        if (tr != WASM_TRAP_NONE) TRAP(tr);
+        NEXT;
+    }
+    if (depth >= MAX_DEPTH) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    ts.calls[depth++] = (callrec){ip, fp, fn, (uint32_t)(args - fp)};
+    fp += code->frame_cells;
+    if ((size_t)(ts.limit - fp) < f->code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    memcpy(fp, args, (size_t)f->code->nparam_cells * sizeof(ucell));
+    fn = f;
+    if (f->inst != inst) {
+        inst = f->inst;
+        mb = inst->mem_base;
+        set_fault_range(tf, inst);
+    }
+    code = f->code;
+    goto enter;
+}
+L_WASM_IOP_RETURN_CALL:
+L_WASM_IOP_RETURN_CALL_INDIRECT : {
+    const wasm_funcinst *f;
+    uint32_t argslot, ncells;
+    if (ip[-1] == WASM_IOP_RETURN_CALL) {
+        f = inst->funcs[ip[0]];
+        argslot = ip[1];
+        ncells = ip[2];
+    } else {
+        const wasm_table_obj *t = inst->tables[ip[1]];
+        uint32_t i = C(2).u32;
+        if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+        f = t->elems[i];
+        if (!f) TRAP(WASM_TRAP_NULL_CALL);
+        if (!wasm_functype_eq(f->type, &inst->module->types[ip[0]]))
+            TRAP(WASM_TRAP_SIGNATURE_MISMATCH);
+        argslot = ip[3];
+        ncells = ip[4];
+    }
+    memmove(fp, fp + argslot, (size_t)ncells * sizeof(ucell));
+    if (f->host) {
+        ts.top = fp + code->frame_cells;
+        ts.depth = depth;
+        wasm_trap_code tr = call_host(f, inst, fp);
+        if (tr != WASM_TRAP_NONE) TRAP(tr);
+        /* hand the host's results (now at fp[0..]) to our caller */
+        ret_src = 0;
+        ret_n = 0;
+        for (uint32_t k = 0; k < f->type->nresults; k++)
+            ret_n += wasm_cells(f->type->results[k]);
+        goto do_return;
+    }
+    fn = f;
+    if (f->inst != inst) {
+        inst = f->inst;
+        mb = inst->mem_base;
+        set_fault_range(tf, inst);
+    }
+    code = f->code;
+    goto enter;
+}
+
+    /* ---- parametric and variables ---- */
+L_WASM_OP_SELECT:
+    C(0) = C(3).u32 ? C(1) : C(2);
+    ip += 4;
+    NEXT;
+L_WASM_IOP_SELECT2 : {
+    uint32_t s = C(3).u32 ? ip[1] : ip[2];
+    ucell lo = fp[s], hi = fp[s + 1];
+    C(0) = lo;
+    fp[ip[0] + 1] = hi;
+    ip += 4;
+    NEXT;
+}
+L_WASM_OP_GLOBAL_GET:
+    C(0).u64 = inst->globals[ip[1]]->val[0];
+    ip += 2;
+    NEXT;
+L_WASM_OP_GLOBAL_SET:
+    inst->globals[ip[0]]->val[0] = C(1).u64;
+    ip += 2;
+    NEXT;
+L_WASM_IOP_GLOBAL_GET2:
+    C(0).u64 = inst->globals[ip[1]]->val[0];
+    fp[ip[0] + 1].u64 = inst->globals[ip[1]]->val[1];
+    ip += 2;
+    NEXT;
+L_WASM_IOP_GLOBAL_SET2:
+    inst->globals[ip[0]]->val[0] = C(1).u64;
+    inst->globals[ip[0]]->val[1] = fp[ip[1] + 1].u64;
+    ip += 2;
+    NEXT;
+
+    /* ---- memory ---- */
+#define LOAD(ID, T, FIELD, CAST)                                                                   \
+    L_WASM_OP_##ID : {                                                                             \
+        T v;                                                                                       \
+        memcpy(&v, EA(1, ip[2]), sizeof v);                                                        \
+        C(0).FIELD = CAST v;                                                                       \
+        ip += 3;                                                                                   \
+        NEXT;                                                                                      \
+    }
+    LOAD(I32_LOAD, uint32_t, u32, )
+    LOAD(I64_LOAD, uint64_t, u64, )
+    LOAD(F32_LOAD, uint32_t, u32, )
+    LOAD(F64_LOAD, uint64_t, u64, )
+    LOAD(I32_LOAD8_S, int8_t, s32, (int32_t))
+    LOAD(I32_LOAD8_U, uint8_t, u32, (uint32_t))
+    LOAD(I32_LOAD16_S, int16_t, s32, (int32_t))
+    LOAD(I32_LOAD16_U, uint16_t, u32, (uint32_t))
+    LOAD(I64_LOAD8_S, int8_t, s64, (int64_t))
+    LOAD(I64_LOAD8_U, uint8_t, u64, (uint64_t))
+    LOAD(I64_LOAD16_S, int16_t, s64, (int64_t))
+    LOAD(I64_LOAD16_U, uint16_t, u64, (uint64_t))
+    LOAD(I64_LOAD32_S, int32_t, s64, (int64_t))
+    LOAD(I64_LOAD32_U, uint32_t, u64, (uint64_t))
+#define STORE(ID, T, FIELD)                                                                        \
+    L_WASM_OP_##ID : {                                                                             \
+        T v = (T)C(1).FIELD;                                                                       \
+        memcpy(EA(0, ip[2]), &v, sizeof v);                                                        \
+        ip += 3;                                                                                   \
+        NEXT;                                                                                      \
+    }
+    STORE(I32_STORE, uint32_t, u32)
+    STORE(I64_STORE, uint64_t, u64)
+    STORE(F32_STORE, uint32_t, u32)
+    STORE(F64_STORE, uint64_t, u64)
+    STORE(I32_STORE8, uint8_t, u32)
+    STORE(I32_STORE16, uint16_t, u32)
+    STORE(I64_STORE8, uint8_t, u64)
+    STORE(I64_STORE16, uint16_t, u64)
+    STORE(I64_STORE32, uint32_t, u64)
+L_WASM_OP_MEMORY_SIZE:
+    C(0).u64 = (uint32_t)inst->mem->pages;
+    ip += 1;
+    NEXT;
+L_WASM_OP_MEMORY_GROW : {
+    int64_t old = wasm_memory_grow(inst->mem, C(1).u32);
+    C(0).u64 = (uint32_t)old;
+    ip += 2;
+    NEXT;
+}
+L_WASM_OP_MEMORY_FILL : {
+    uint64_t d = C(0).u32, n = C(2).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
+    if (d + n > size) TRAP(WASM_TRAP_OOB_MEMORY);
+    memset(mb + d, (int)(C(1).u32 & 0xff), n);
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_MEMORY_COPY : {
+    uint64_t d = C(0).u32, s = C(1).u32, n = C(2).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
+    if (d + n > size || s + n > size) TRAP(WASM_TRAP_OOB_MEMORY);
+    memmove(mb + d, mb + s, n);
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_MEMORY_INIT : {
+    const wasm_data *ds = &inst->module->datas[ip[0]];
+    uint64_t len = inst->data_dropped[ip[0]] ? 0 : ds->len;
+    uint64_t d = C(1).u32, s = C(2).u32, n = C(3).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
+    if (d + n > size || s + n > len) TRAP(WASM_TRAP_OOB_MEMORY);
+    if (n) memcpy(mb + d, ds->bytes + s, n);
+    ip += 4;
+    NEXT;
+}
+L_WASM_OP_DATA_DROP:
+    inst->data_dropped[ip[0]] = 1;
+    ip += 1;
+    NEXT;
+
+    /* ---- tables and references ---- */
+L_WASM_OP_TABLE_GET : {
+    const wasm_table_obj *t = inst->tables[ip[1]];
+    uint32_t i = C(2).u32;
+    if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+    C(0).ref = t->elems[i];
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_TABLE_SET : {
+    wasm_table_obj *t = inst->tables[ip[0]];
+    uint32_t i = C(1).u32;
+    if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+    t->elems[i] = C(2).ref;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_TABLE_SIZE:
+    C(0).u64 = inst->tables[ip[1]]->size;
+    ip += 2;
+    NEXT;
+L_WASM_OP_TABLE_GROW : {
+    wasm_table_obj *t = inst->tables[ip[1]];
+    C(0).u64 = (uint32_t)wasm_table_grow(t, C(3).u32, C(2).ref);
+    ip += 4;
+    NEXT;
+}
+L_WASM_OP_TABLE_FILL : {
+    wasm_table_obj *t = inst->tables[ip[0]];
+    uint64_t i = C(1).u32, n = C(3).u32;
+    if (i + n > t->size) TRAP(WASM_TRAP_OOB_TABLE);
+    for (uint64_t k = 0; k < n; k++)
+        t->elems[i + k] = C(2).ref;
+    ip += 4;
+    NEXT;
+}
+L_WASM_OP_TABLE_COPY : {
+    wasm_table_obj *dt = inst->tables[ip[0]], *st = inst->tables[ip[1]];
+    uint64_t d = C(2).u32, s = C(3).u32, n = C(4).u32;
+    if (d + n > dt->size || s + n > st->size) TRAP(WASM_TRAP_OOB_TABLE);
+    if (n) memmove(dt->elems + d, st->elems + s, n * sizeof(void *));
+    ip += 5;
+    NEXT;
+}
+L_WASM_OP_TABLE_INIT : {
+    const wasm_elem *e = &inst->module->elems[ip[0]];
+    wasm_table_obj *t = inst->tables[ip[1]];
+    uint64_t len = inst->elem_dropped[ip[0]] ? 0 : e->count;
+    uint64_t d = C(2).u32, s = C(3).u32, n = C(4).u32;
+    if (d + n > t->size || s + n > len) TRAP(WASM_TRAP_OOB_TABLE);
+    for (uint64_t k = 0; k < n; k++)
+        t->elems[d + k] = e->funcs ? (void *)inst->funcs[e->funcs[s + k]]
+                                   : wasm_elem_item(inst, e, (uint32_t)(s + k));
+    ip += 5;
+    NEXT;
+}
+L_WASM_OP_ELEM_DROP:
+    inst->elem_dropped[ip[0]] = 1;
+    ip += 1;
+    NEXT;
+L_WASM_OP_REF_IS_NULL:
+    C(0).u64 = C(1).ref == NULL;
+    ip += 2;
+    NEXT;
+L_WASM_OP_REF_FUNC:
+    C(0).ref = inst->funcs[ip[1]];
+    ip += 2;
+    NEXT;
+
+    /* ---- numeric ---- */
+#define UN(ID, DST, EXPR)                                                                          \
+    L_WASM_OP_##ID : {                                                                             \
+        ucell a = C(1);                                                                            \
+        C(0).DST = (EXPR);                                                                         \
+        ip += 2;                                                                                   \
+        NEXT;                                                                                      \
+    }
+#define BIN(ID, DST, EXPR)                                                                         \
+    L_WASM_OP_##ID : {                                                                             \
+        ucell a = C(1), b = C(2);                                                                  \
+        C(0).DST = (EXPR);                                                                         \
+        ip += 3;                                                                                   \
+        NEXT;                                                                                      \
+    }
+    UN(I32_EQZ, u64, a.u32 == 0)
+    BIN(I32_EQ, u64, a.u32 == b.u32)
+    BIN(I32_NE, u64, a.u32 != b.u32)
+    BIN(I32_LT_S, u64, a.s32 < b.s32)
+    BIN(I32_LT_U, u64, a.u32 < b.u32)
+    BIN(I32_GT_S, u64, a.s32 > b.s32)
+    BIN(I32_GT_U, u64, a.u32 > b.u32)
+    BIN(I32_LE_S, u64, a.s32 <= b.s32)
+    BIN(I32_LE_U, u64, a.u32 <= b.u32)
+    BIN(I32_GE_S, u64, a.s32 >= b.s32)
+    BIN(I32_GE_U, u64, a.u32 >= b.u32)
+    UN(I64_EQZ, u64, a.u64 == 0)
+    BIN(I64_EQ, u64, a.u64 == b.u64)
+    BIN(I64_NE, u64, a.u64 != b.u64)
+    BIN(I64_LT_S, u64, a.s64 < b.s64)
+    BIN(I64_LT_U, u64, a.u64 < b.u64)
+    BIN(I64_GT_S, u64, a.s64 > b.s64)
+    BIN(I64_GT_U, u64, a.u64 > b.u64)
+    BIN(I64_LE_S, u64, a.s64 <= b.s64)
+    BIN(I64_LE_U, u64, a.u64 <= b.u64)
+    BIN(I64_GE_S, u64, a.s64 >= b.s64)
+    BIN(I64_GE_U, u64, a.u64 >= b.u64)
+    BIN(F32_EQ, u64, a.f32 == b.f32)
+    BIN(F32_NE, u64, a.f32 != b.f32)
+    BIN(F32_LT, u64, a.f32 < b.f32)
+    BIN(F32_GT, u64, a.f32 > b.f32)
+    BIN(F32_LE, u64, a.f32 <= b.f32)
+    BIN(F32_GE, u64, a.f32 >= b.f32)
+    BIN(F64_EQ, u64, a.f64 == b.f64)
+    BIN(F64_NE, u64, a.f64 != b.f64)
+    BIN(F64_LT, u64, a.f64 < b.f64)
+    BIN(F64_GT, u64, a.f64 > b.f64)
+    BIN(F64_LE, u64, a.f64 <= b.f64)
+    BIN(F64_GE, u64, a.f64 >= b.f64)
+    UN(I32_CLZ, u64, a.u32 ? (uint32_t)__builtin_clz(a.u32) : 32u)
+    UN(I32_CTZ, u64, a.u32 ? (uint32_t)__builtin_ctz(a.u32) : 32u)
+    UN(I32_POPCNT, u64, (uint32_t)__builtin_popcount(a.u32))
+    BIN(I32_ADD, u32, a.u32 + b.u32)
+    BIN(I32_SUB, u32, a.u32 - b.u32)
+    BIN(I32_MUL, u32, a.u32 * b.u32)
+    BIN(I32_AND, u32, a.u32 & b.u32)
+    BIN(I32_OR, u32, a.u32 | b.u32)
+    BIN(I32_XOR, u32, a.u32 ^ b.u32)
+    BIN(I32_SHL, u32, a.u32 << (b.u32 & 31))
+    BIN(I32_SHR_S, s32, a.s32 >> (b.u32 & 31))
+    BIN(I32_SHR_U, u32, a.u32 >> (b.u32 & 31))
+    BIN(I32_ROTL, u32, rotl32(a.u32, b.u32))
+    BIN(I32_ROTR, u32, rotr32(a.u32, b.u32))
+L_WASM_OP_I32_DIV_S : {
+    int32_t a = C(1).s32, b = C(2).s32;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    if (a == INT32_MIN && b == -1) TRAP(WASM_TRAP_INT_OVERFLOW);
+    C(0).s32 = a / b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I32_DIV_U : {
+    uint32_t a = C(1).u32, b = C(2).u32;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).u32 = a / b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I32_REM_S : {
+    int32_t a = C(1).s32, b = C(2).s32;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).s32 = b == -1 ? 0 : a % b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I32_REM_U : {
+    uint32_t a = C(1).u32, b = C(2).u32;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).u32 = a % b;
+    ip += 3;
+    NEXT;
+}
+    UN(I64_CLZ, u64, a.u64 ? (uint64_t)__builtin_clzll(a.u64) : 64u)
+    UN(I64_CTZ, u64, a.u64 ? (uint64_t)__builtin_ctzll(a.u64) : 64u)
+    UN(I64_POPCNT, u64, (uint64_t)__builtin_popcountll(a.u64))
+    BIN(I64_ADD, u64, a.u64 + b.u64)
+    BIN(I64_SUB, u64, a.u64 - b.u64)
+    BIN(I64_MUL, u64, a.u64 * b.u64)
+    BIN(I64_AND, u64, a.u64 & b.u64)
+    BIN(I64_OR, u64, a.u64 | b.u64)
+    BIN(I64_XOR, u64, a.u64 ^ b.u64)
+    BIN(I64_SHL, u64, a.u64 << (b.u64 & 63))
+    BIN(I64_SHR_S, s64, a.s64 >> (b.u64 & 63))
+    BIN(I64_SHR_U, u64, a.u64 >> (b.u64 & 63))
+    BIN(I64_ROTL, u64, rotl64(a.u64, b.u64))
+    BIN(I64_ROTR, u64, rotr64(a.u64, b.u64))
+L_WASM_OP_I64_DIV_S : {
+    int64_t a = C(1).s64, b = C(2).s64;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    if (a == INT64_MIN && b == -1) TRAP(WASM_TRAP_INT_OVERFLOW);
+    C(0).s64 = a / b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I64_DIV_U : {
+    uint64_t a = C(1).u64, b = C(2).u64;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).u64 = a / b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I64_REM_S : {
+    int64_t a = C(1).s64, b = C(2).s64;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).s64 = b == -1 ? 0 : a % b;
+    ip += 3;
+    NEXT;
+}
+L_WASM_OP_I64_REM_U : {
+    uint64_t a = C(1).u64, b = C(2).u64;
+    if (b == 0) TRAP(WASM_TRAP_DIV_ZERO);
+    C(0).u64 = a % b;
+    ip += 3;
+    NEXT;
+}
+    /* abs, neg and copysign work on the bits: NaN payloads pass unchanged.
+     * Rounding functions get NaNs quieted (x + x), since libm may hand a
+     * signalling NaN back as it is and the spec wants an arithmetic NaN. */
+    UN(F32_ABS, u32, a.u32 & 0x7fffffffu)
+    UN(F32_NEG, u32, a.u32 ^ 0x80000000u)
+    UN(F32_CEIL, f32, (a.f32 != a.f32 ? a.f32 + a.f32 : ceilf(a.f32)))
+    UN(F32_FLOOR, f32, (a.f32 != a.f32 ? a.f32 + a.f32 : floorf(a.f32)))
+    UN(F32_TRUNC, f32, (a.f32 != a.f32 ? a.f32 + a.f32 : truncf(a.f32)))
+    UN(F32_NEAREST, f32, (a.f32 != a.f32 ? a.f32 + a.f32 : nearbyintf(a.f32)))
+    UN(F32_SQRT, f32, sqrtf(a.f32))
+    BIN(F32_ADD, f32, a.f32 + b.f32)
+    BIN(F32_SUB, f32, a.f32 - b.f32)
+    BIN(F32_MUL, f32, a.f32 * b.f32)
+    BIN(F32_DIV, f32, a.f32 / b.f32)
+    BIN(F32_MIN, f32, f32_min(a.f32, b.f32))
+    BIN(F32_MAX, f32, f32_max(a.f32, b.f32))
+    BIN(F32_COPYSIGN, u32, (a.u32 & 0x7fffffffu) | (b.u32 & 0x80000000u))
+    UN(F64_ABS, u64, a.u64 & 0x7fffffffffffffffull)
+    UN(F64_NEG, u64, a.u64 ^ 0x8000000000000000ull)
+    UN(F64_CEIL, f64, (a.f64 != a.f64 ? a.f64 + a.f64 : ceil(a.f64)))
+    UN(F64_FLOOR, f64, (a.f64 != a.f64 ? a.f64 + a.f64 : floor(a.f64)))
+    UN(F64_TRUNC, f64, (a.f64 != a.f64 ? a.f64 + a.f64 : trunc(a.f64)))
+    UN(F64_NEAREST, f64, (a.f64 != a.f64 ? a.f64 + a.f64 : nearbyint(a.f64)))
+    UN(F64_SQRT, f64, sqrt(a.f64))
+    BIN(F64_ADD, f64, a.f64 + b.f64)
+    BIN(F64_SUB, f64, a.f64 - b.f64)
+    BIN(F64_MUL, f64, a.f64 * b.f64)
+    BIN(F64_DIV, f64, a.f64 / b.f64)
+    BIN(F64_MIN, f64, f64_min(a.f64, b.f64))
+    BIN(F64_MAX, f64, f64_max(a.f64, b.f64))
+    BIN(F64_COPYSIGN, u64, (a.u64 & 0x7fffffffffffffffull) | (b.u64 & 0x8000000000000000ull))
+    UN(I32_WRAP_I64, u64, (uint32_t)a.u64)
+#define TRUNC(ID, DST, SRC, LO, HI, CAST)                                                          \
+    L_WASM_OP_##ID : {                                                                             \
+        ucell a = C(1);                                                                            \
+        if (a.SRC != a.SRC) TRAP(WASM_TRAP_BAD_CONVERSION);                                        \
+        if (!(a.SRC > LO && a.SRC < HI)) TRAP(WASM_TRAP_INT_OVERFLOW);                             \
+        C(0).DST = CAST a.SRC;                                                                     \
+        ip += 2;                                                                                   \
+        NEXT;                                                                                      \
+    }
+    TRUNC(I32_TRUNC_F32_S, s64, f32, -2147483904.0f, 2147483648.0f, (uint32_t)(int32_t))
+    TRUNC(I32_TRUNC_F32_U, u64, f32, -1.0f, 4294967296.0f, (uint32_t))
+    TRUNC(I32_TRUNC_F64_S, s64, f64, -2147483649.0, 2147483648.0, (uint32_t)(int32_t))
+    TRUNC(I32_TRUNC_F64_U, u64, f64, -1.0, 4294967296.0, (uint32_t))
+    TRUNC(I64_TRUNC_F32_S, s64, f32, -9223373136366403584.0f, 9223372036854775808.0f, (int64_t))
+    TRUNC(I64_TRUNC_F32_U, u64, f32, -1.0f, 18446744073709551616.0f, (uint64_t))
+    TRUNC(I64_TRUNC_F64_S, s64, f64, -9223372036854777856.0, 9223372036854775808.0, (int64_t))
+    TRUNC(I64_TRUNC_F64_U, u64, f64, -1.0, 18446744073709551616.0, (uint64_t))
+    UN(I32_TRUNC_SAT_F32_S, u64, (uint32_t)sat_i32_f32(a.f32))
+    UN(I32_TRUNC_SAT_F32_U, u64, sat_u32_f32(a.f32))
+    UN(I32_TRUNC_SAT_F64_S, u64, (uint32_t)sat_i32_f64(a.f64))
+    UN(I32_TRUNC_SAT_F64_U, u64, sat_u32_f64(a.f64))
+    UN(I64_TRUNC_SAT_F32_S, s64, sat_i64_f32(a.f32))
+    UN(I64_TRUNC_SAT_F32_U, u64, sat_u64_f32(a.f32))
+    UN(I64_TRUNC_SAT_F64_S, s64, sat_i64_f64(a.f64))
+    UN(I64_TRUNC_SAT_F64_U, u64, sat_u64_f64(a.f64))
+    UN(I64_EXTEND_I32_S, s64, (int64_t)a.s32)
+    UN(I64_EXTEND_I32_U, u64, (uint64_t)a.u32)
+    UN(F32_CONVERT_I32_S, f32, (float)a.s32)
+    UN(F32_CONVERT_I32_U, f32, (float)a.u32)
+    UN(F32_CONVERT_I64_S, f32, (float)a.s64)
+    UN(F32_CONVERT_I64_U, f32, (float)a.u64)
+    UN(F32_DEMOTE_F64, f32, (float)a.f64)
+    UN(F64_CONVERT_I32_S, f64, (double)a.s32)
+    UN(F64_CONVERT_I32_U, f64, (double)a.u32)
+    UN(F64_CONVERT_I64_S, f64, (double)a.s64)
+    UN(F64_CONVERT_I64_U, f64, (double)a.u64)
+    UN(F64_PROMOTE_F32, f64, (double)a.f32)
+    UN(I32_REINTERPRET_F32, u64, a.u32)
+    UN(I64_REINTERPRET_F64, u64, a.u64)
+    UN(F32_REINTERPRET_I32, u64, a.u32)
+    UN(F64_REINTERPRET_I64, u64, a.u64)
+    UN(I32_EXTEND8_S, u64, (uint32_t)(int32_t)(int8_t)a.u32)
+    UN(I32_EXTEND16_S, u64, (uint32_t)(int32_t)(int16_t)a.u32)
+    UN(I64_EXTEND8_S, s64, (int64_t)(int8_t)a.u64)
+    UN(I64_EXTEND16_S, s64, (int64_t)(int16_t)a.u64)
+    UN(I64_EXTEND32_S, s64, (int64_t)(int32_t)a.u64)
+
+    /* ---- SIMD ---- */
+L_WASM_IOP_SIMD : {
+    wasm_op op = (wasm_op)ip[0];
+    const wasm_cell *a = ip[2] != UINT32_MAX ? &fp[ip[2]].u64 : NULL;
+    const wasm_cell *b = ip[3] != UINT32_MAX ? &fp[ip[3]].u64 : NULL;
+    const wasm_cell *c = ip[4] != UINT32_MAX ? &fp[ip[4]].u64 : NULL;
+    wasm_simd_exec(op, (const uint8_t *)(ip + 5), a, b, c, &fp[ip[1]].u64);
+    ip += 9;
+    NEXT;
+}
+L_WASM_IOP_SIMD_LOAD:
+    wasm_simd_load((wasm_op)ip[0], mb + (uint64_t)fp[ip[2]].u32 + ip[3], &fp[ip[1]].u64);
+    ip += 4;
+    NEXT;
+L_WASM_IOP_SIMD_LOAD_LANE : {
+    wasm_cell v[2];
+    memcpy(v, &fp[ip[4]], sizeof v);
+    wasm_simd_load_lane((wasm_op)ip[0], mb + (uint64_t)fp[ip[2]].u32 + ip[3], (uint8_t)ip[5], v,
+                        &fp[ip[1]].u64);
+    ip += 6;
+    NEXT;
+}
+L_WASM_IOP_SIMD_STORE:
+    wasm_simd_store((wasm_op)ip[0], mb + (uint64_t)fp[ip[1]].u32 + ip[3], (uint8_t)ip[4],
+                    &fp[ip[2]].u64);
+    ip += 5;
+    NEXT;
+
+done:
+    return trap;
+}
+
+wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results) {
+    if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
+    const wasm_code *code = fn->code;
+    ucell *fp = ts.top;
+    if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) return WASM_TRAP_STACK_EXHAUSTED;
+    memcpy(fp, args_results, (size_t)code->nparam_cells * sizeof(ucell));
+    ucell *saved_top = ts.top;
+    uint32_t saved_depth = ts.depth;
+    wasm_trap_frame tf;
+    volatile wasm_trap_code trap;
+    int sig = sigsetjmp(tf.jb, 0);
+    if (sig == 0) {
+        wasm_trap_enter(&tf, NULL, NULL);
+        set_fault_range(&tf, fn->inst);
+        trap = run(fn, fp, saved_depth, &tf);
+    } else {
+        trap = (wasm_trap_code)sig;
+    }
+    wasm_trap_leave(&tf);
+    ts.top = saved_top;
+    ts.depth = saved_depth;
+    if (trap == WASM_TRAP_NONE)
+        memcpy(args_results, fp, (size_t)code->nresult_cells * sizeof(ucell));
+    return trap;
+}
