@@ -287,6 +287,7 @@ static bool read_export_section(decoder *d) {
     if (!exps) return false;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t kind;
+        exps[i].offset = (uint32_t)(R->p - R->base);
         if (!read_name(d, &exps[i].name) || !wasm_read_u8(R, &kind)) return false;
         if (kind > WASM_EXTERN_GLOBAL) {
             R->p--;
@@ -567,6 +568,8 @@ static bool read_sections(decoder *d, wasm_custom **customs, uint32_t *ncustoms,
                                     section_names[id]);
             last_rank = section_rank[id];
         }
+        if (!d->mi->pub.section_offset[id])
+            d->mi->pub.section_offset[id] = (uint32_t)(sec_at - R->base);
         wasm_reader outer = *R;
         R->end = sec_end;
         bool ok = true;

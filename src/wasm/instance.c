@@ -258,6 +258,15 @@ bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b) {
 /* ---- calls from the host -------------------------------------------------- */
 
 wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *results) {
+    return wasm_call_ex(fn, args, results, NULL);
+}
+
+void wasm_interrupt(wasm_instance *inst) {
+    __atomic_store_n(&inst->interrupt, 1, __ATOMIC_RELAXED);
+}
+
+wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *results,
+                            const wasm_call_opts *opts) {
     const wasm_funcinst *f = fn.obj;
     const wasm_functype *ft = f->type;
     if (f->host) return f->host(f->env, NULL, args, results);
@@ -278,7 +287,7 @@ wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *res
         memcpy(cells + k, tmp, wasm_cells(ft->params[i]) * sizeof(wasm_cell));
         k += wasm_cells(ft->params[i]);
     }
-    wasm_trap_code trap = wasm_interp_call(f, cells);
+    wasm_trap_code trap = wasm_interp_call(f, cells, opts);
     if (trap == WASM_TRAP_NONE) {
         k = 0;
         for (uint32_t i = 0; i < ft->nresults; i++) {

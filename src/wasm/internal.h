@@ -343,7 +343,8 @@ void wasm_code_free(wasm_code *code);
 
 /* Runs `fn` (interp.c). args/results are cells laid out as the function's
  * frame expects. Returns a trap code. */
-wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results);
+wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
+                                const wasm_call_opts *opts);
 
 /* Structural equality of function types (call_indirect, imports). */
 bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b);

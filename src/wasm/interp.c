@@ -34,6 +34,8 @@
  * their ranges explicitly, before writing anything, as the spec requires.
  */
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -67,6 +69,35 @@ typedef struct thread_stack {
 } thread_stack;
 
 static _Thread_local thread_stack ts;
+
+/* ---- interruption: epoch, deadline, fuel ------------------------------------- */
+
+/* Milliseconds since the ticker started; read relaxed at every check. */
+static uint64_t epoch;
+static pthread_once_t ticker_once = PTHREAD_ONCE_INIT;
+
+static void *ticker(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        __atomic_fetch_add(&epoch, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void start_ticker(void) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_create(&t, &attr, ticker, NULL);
+    pthread_attr_destroy(&attr);
+}
+
+/* The limits of the calls running on this thread. */
+static _Thread_local uint64_t deadline = UINT64_MAX, fuel = UINT64_MAX;
 
 __attribute__((noinline)) static bool stack_init(void) {
     if (ts.cells) return true;
@@ -420,8 +451,7 @@ enter:
            (size_t)(code->nlocal_cells - code->nparam_cells) * sizeof(ucell));
     memcpy(fp + code->const_base, code->consts, (size_t)code->nconsts * sizeof(ucell));
     ip = code->ops;
-    if (inst->interrupt) TRAP(WASM_TRAP_INTERRUPTED);
-    NEXT;
+    goto check;
 
 L_BAD:
     TRAP(WASM_TRAP_UNREACHABLE);
@@ -453,7 +483,14 @@ L_WASM_IOP_BR_TABLE : {
     NEXT;
 }
 L_WASM_IOP_CHECK:
-    if (inst->interrupt) TRAP(WASM_TRAP_INTERRUPTED);
+check:
+    if (__builtin_expect(__atomic_load_n(&epoch, __ATOMIC_RELAXED) >= deadline ||
+                             __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED),
+                         0)) {
+        __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
+        TRAP(WASM_TRAP_INTERRUPTED);
+    }
+    if (__builtin_expect(--fuel == 0, 0)) TRAP(WASM_TRAP_FUEL_EXHAUSTED);
     NEXT;
 L_WASM_OP_UNREACHABLE:
     TRAP(WASM_TRAP_UNREACHABLE);
@@ -1000,8 +1037,17 @@ done:
     return trap;
 }
 
-wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results) {
+wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
+                                const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
+    uint64_t saved_deadline = deadline, saved_fuel = fuel;
+    if (opts && opts->deadline_ms) {
+        pthread_once(&ticker_once, start_ticker);
+        uint64_t d = __atomic_load_n(&epoch, __ATOMIC_RELAXED) + opts->deadline_ms;
+        if (d < deadline) deadline = d;
+    }
+    if (opts && opts->fuel) fuel = opts->fuel + 1;
+    if (ts.depth == 0) __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;
     if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) return WASM_TRAP_STACK_EXHAUSTED;
@@ -1021,6 +1067,8 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     wasm_trap_leave(&tf);
     ts.top = saved_top;
     ts.depth = saved_depth;
+    deadline = saved_deadline;
+    if (opts && opts->fuel) fuel = saved_fuel;
     if (trap == WASM_TRAP_NONE)
         memcpy(args_results, fp, (size_t)code->nresult_cells * sizeof(ucell));
     return trap;

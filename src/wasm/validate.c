@@ -13,6 +13,7 @@
  * depth, reachability) - everything a register-allocating compiler needs to
  * turn stack positions into frame slots - so no body is walked twice.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -736,7 +737,9 @@ __attribute__((format(printf, 3, 4))) static bool fail(wasm_error *err, size_t o
     return false;
 }
 
-static bool check_limits(const wasm_limits *l, uint64_t bound, const char *what, wasm_error *err) {
+static bool check_limits(const wasm_limits *l, uint64_t bound, const char *what, size_t offset,
+                         wasm_error *err) {
+    err->offset = offset;
     if (l->min > bound || (l->has_max && l->max > bound)) {
         err->kind = WASM_ERR_INVALID;
         snprintf(err->msg, sizeof err->msg,
@@ -766,16 +769,22 @@ static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
 
     for (uint32_t i = 0; i < m->nimports; i++)
         if (m->imports[i].kind == WASM_EXTERN_FUNC && m->imports[i].desc.func_type >= m->ntypes)
-            return fail(err, 0, "unknown type %u in function import", m->imports[i].desc.func_type);
+            return fail(err, m->section_offset[2], "unknown type %u in function import",
+                        m->imports[i].desc.func_type);
     for (uint32_t i = 0; i < m->nfuncs; i++)
         if (m->funcs[i].type >= m->ntypes)
             return fail(err, m->funcs[i].body_offset, "unknown type %u", m->funcs[i].type);
     for (uint32_t i = 0; i < m->ntables; i++)
-        if (!check_limits(&m->tables[i].limits, UINT32_MAX, "table", err)) return false;
+        if (!check_limits(&m->tables[i].limits, UINT32_MAX, "table",
+                          m->section_offset[i < m->ntable_imports ? 2 : 4], err))
+            return false;
     for (uint32_t i = 0; i < m->nmemories; i++)
-        if (!check_limits(&m->memories[i].limits, MAX_MEMORY_PAGES, "memory", err)) return false;
+        if (!check_limits(&m->memories[i].limits, MAX_MEMORY_PAGES, "memory",
+                          m->section_offset[i < m->nmemory_imports ? 2 : 5], err))
+            return false;
     if (m->nmemories > 1)
-        return fail(err, 0, "multiple memories (%u) are not supported", m->nmemories);
+        return fail(err, m->section_offset[5] ? m->section_offset[5] : m->section_offset[2],
+                    "multiple memories (%u) are not supported", m->nmemories);
 
     /* C.refs: function indices that ref.func may name */
     mi->refs = util_arena_calloc(&mi->arena, m->nfuncs / 8 + 1, 1);
@@ -818,7 +827,8 @@ static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
         for (uint32_t k = 0; k < e->count; k++) {
             if (e->funcs) {
                 if (e->funcs[k] >= m->nfuncs)
-                    return fail(err, 0, "unknown function %u in element segment", e->funcs[k]);
+                    return fail(err, m->section_offset[9], "unknown function %u in element segment",
+                                e->funcs[k]);
             } else if (!validate_constexpr(m, &e->exprs[k], e->type, err, "an element item")) {
                 return false;
             }
@@ -840,7 +850,8 @@ static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
                          : e->kind == WASM_EXTERN_MEMORY ? m->nmemories
                                                          : m->nglobals;
         if (e->index >= limit)
-            return fail(err, 0, "unknown %s %u in export", wasm_externkind_name(e->kind), e->index);
+            return fail(err, e->offset, "unknown %s %u in export", wasm_externkind_name(e->kind),
+                        e->index);
     }
     if (m->nexports > 1) {
         const wasm_name **names = malloc(m->nexports * sizeof *names);
@@ -854,7 +865,10 @@ static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
         qsort(names, m->nexports, sizeof *names, cmp_names);
         for (uint32_t i = 1; i < m->nexports; i++) {
             if (cmp_names(&names[i - 1], &names[i]) == 0) {
+                const wasm_export *dup =
+                    (const wasm_export *)((const char *)names[i] - offsetof(wasm_export, name));
                 err->kind = WASM_ERR_INVALID;
+                err->offset = dup->offset;
                 snprintf(err->msg, sizeof err->msg, "duplicate export name \"%.*s\"",
                          (int)(names[i]->len > 100 ? 100 : names[i]->len), names[i]->str);
                 free(names);
@@ -864,11 +878,12 @@ static bool validate_module(wasm_module *m, wasm_error *err, bool bodies) {
         free(names);
     }
     if (m->has_start) {
-        if (m->start >= m->nfuncs) return fail(err, 0, "unknown function %u as start", m->start);
+        if (m->start >= m->nfuncs)
+            return fail(err, m->section_offset[8], "unknown function %u as start", m->start);
         const wasm_functype *ft = &m->types[m->funcs[m->start].type];
         if (ft->nparams || ft->nresults)
-            return fail(err, 0, "start function %u must take no parameters and return nothing",
-                        m->start);
+            return fail(err, m->section_offset[8],
+                        "start function %u must take no parameters and return nothing", m->start);
     }
 
     for (uint32_t i = m->nfunc_imports; bodies && i < m->nfuncs; i++)

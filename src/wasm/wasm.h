@@ -148,6 +148,7 @@ typedef struct wasm_import {
 } wasm_import;
 
 typedef struct wasm_export {
+    uint32_t offset; /* of this entry in the module, for messages */
     wasm_name name;
     wasm_externkind kind;
     uint32_t index; /* into the index space of its kind (imports first) */
@@ -233,6 +234,10 @@ typedef struct wasm_module {
     uint32_t ncustoms;
     const wasm_custom *customs;
     wasm_name module_name; /* from the `name` section; len 0 if none */
+    /* Where each section starts (its id byte), indexed by section id
+     * (0 custom: the first one; 12 data count); 0 when absent. For
+     * messages about a whole section's contents. */
+    uint32_t section_offset[13];
 
     bool validated; /* set by wasm_module_validate() on success */
 } wasm_module;
@@ -340,6 +345,25 @@ const wasm_functype *wasm_func_type(wasm_extern fn);
  * the trap that stopped it; nothing the guest does can crash the caller.
  * Only one call may run on an instance at a time. */
 wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *results);
+
+/* Limits for one call. A deadline is measured on an engine-wide epoch
+ * clock that ticks every millisecond (a thread started on first use) and
+ * checked at function entries and loop headers, so even a tight infinite
+ * loop stops within about a millisecond of it with WASM_TRAP_INTERRUPTED.
+ * Fuel counts function entries and loop iterations; running out gives
+ * WASM_TRAP_FUEL_EXHAUSTED. Zero means no limit for either. Calls that
+ * the guest makes back into Wasm through host functions share them. */
+typedef struct wasm_call_opts {
+    uint32_t deadline_ms;
+    uint64_t fuel;
+} wasm_call_opts;
+wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *results,
+                            const wasm_call_opts *opts);
+
+/* Asks the call running on `inst` (from any thread) to stop: it traps
+ * with WASM_TRAP_INTERRUPTED at its next function entry or loop header.
+ * The request is consumed by that trap, or by the next call's start. */
+void wasm_interrupt(wasm_instance *inst);
 
 /* Reads or writes a global extern (set ignores mutability: host only). */
 wasm_value wasm_global_get(wasm_extern g);

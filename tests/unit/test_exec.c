@@ -1,0 +1,158 @@
+/*
+ * test_exec.c - running code: a deadline stops an infinite loop, another
+ * thread can interrupt one, fuel runs out, endless recursion traps with
+ * stack exhaustion, an out-of-bounds store traps and leaves the process
+ * and the instance usable, and a host function can be called and trap.
+ * Modules are written out as bytes so the tests need no toolchain.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "wasm/wasm.h"
+
+#define HEADER 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00
+#define TYPE_VOID 0x01, 0x04, 0x01, 0x60, 0x00, 0x00 /* type 0: [] -> [] */
+#define ONE_FUNC 0x03, 0x02, 0x01, 0x00              /* func 0: type 0 */
+#define EXPORT_F 0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x00
+
+/* (func (export "f") (loop (br 0))) */
+static const uint8_t loop_mod[] = {HEADER, TYPE_VOID, ONE_FUNC, EXPORT_F, 0x0a, 0x09, 0x01, 0x07,
+                                   0x00,   0x03,      0x40,     0x0c,     0x00, 0x0b, 0x0b};
+/* (func (export "f") (call 0)) */
+static const uint8_t recurse_mod[] = {HEADER, TYPE_VOID, ONE_FUNC, EXPORT_F, 0x0a, 0x06,
+                                      0x01,   0x04,      0x00,     0x10,     0x00, 0x0b};
+/* (memory 1) (func (export "f") (i32.store (i32.const 65536) (i32.const 1))) */
+static const uint8_t oob_mod[] = {HEADER,   TYPE_VOID, ONE_FUNC, 0x05, 0x03, 0x01, 0x00, 0x01,
+                                  EXPORT_F, 0x0a,      0x0d,     0x01, 0x0b, 0x00, 0x41, 0x80,
+                                  0x80,     0x04,      0x41,     0x01, 0x36, 0x02, 0x00, 0x0b};
+/* (import "env" "h" (func)) (func (export "f") (call 0)) */
+static const uint8_t host_mod[] = {HEADER, TYPE_VOID, 0x02, 0x09, 0x01, 0x03,     'e',  'n',
+                                   'v',    0x01,      'h',  0x00, 0x00, ONE_FUNC, 0x07, 0x05,
+                                   0x01,   0x01,      'f',  0x00, 0x01, 0x0a,     0x06, 0x01,
+                                   0x04,   0x00,      0x10, 0x00, 0x0b};
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+typedef struct loaded {
+    wasm_module *m;
+    wasm_instance *inst;
+    wasm_extern f;
+} loaded;
+
+static bool load(loaded *l, const uint8_t *bytes, size_t len, const wasm_linker *linker) {
+    wasm_error err;
+    l->m = wasm_module_load(bytes, len, &err);
+    if (!l->m) return unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    l->inst = wasm_instance_new(l->m, linker, &err);
+    if (!l->inst) return unit_fail(__FILE__, __LINE__, "instantiate: %s", err.msg);
+    return wasm_instance_export(l->inst, "f", &l->f) ||
+           unit_fail(__FILE__, __LINE__, "no export f");
+}
+
+static void unload(loaded *l) {
+    wasm_instance_free(l->inst);
+    wasm_module_free(l->m);
+}
+
+TEST(exec_deadline_stops_infinite_loop) {
+    loaded l;
+    REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
+    wasm_call_opts opts = {.deadline_ms = 100};
+    double t0 = now_ms();
+    wasm_trap_code t = wasm_call_ex(l.f, NULL, NULL, &opts);
+    double elapsed = now_ms() - t0;
+    CHECK_EQ_S64(t, WASM_TRAP_INTERRUPTED);
+    /* the bound: a 100 ms deadline traps within 200 ms */
+    CHECK(elapsed >= 99.0);
+    CHECK(elapsed < 200.0);
+    unload(&l);
+}
+
+static void *interrupt_later(void *arg) {
+    usleep(30000);
+    wasm_interrupt(arg);
+    return NULL;
+}
+
+TEST(exec_interrupt_from_another_thread) {
+    loaded l;
+    REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, interrupt_later, l.inst) == 0);
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_INTERRUPTED);
+    pthread_join(th, NULL);
+    unload(&l);
+}
+
+TEST(exec_fuel_runs_out) {
+    loaded l;
+    REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
+    wasm_call_opts opts = {.fuel = 100000};
+    CHECK_EQ_S64(wasm_call_ex(l.f, NULL, NULL, &opts), WASM_TRAP_FUEL_EXHAUSTED);
+    unload(&l);
+}
+
+TEST(exec_endless_recursion_exhausts_stack) {
+    loaded l;
+    REQUIRE(load(&l, recurse_mod, sizeof recurse_mod, NULL));
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED);
+    /* and again: the thread's stack was unwound */
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED);
+    unload(&l);
+}
+
+TEST(exec_out_of_bounds_store_traps) {
+    loaded l;
+    REQUIRE(load(&l, oob_mod, sizeof oob_mod, NULL));
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+    uint64_t size;
+    uint8_t *mem = wasm_instance_memory(l.inst, &size);
+    CHECK_EQ_U64(size, 65536);
+    CHECK_EQ_U64(mem[65535], 0);
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+    CHECK_STR(wasm_trap_message(WASM_TRAP_OOB_MEMORY), "out of bounds memory access");
+    unload(&l);
+}
+
+static int host_calls;
+static wasm_trap_code host_h(void *env, wasm_instance *caller, const wasm_value *args,
+                             wasm_value *results) {
+    (void)args, (void)results;
+    host_calls++;
+    CHECK(caller != NULL);
+    return env ? WASM_TRAP_HOST : WASM_TRAP_NONE;
+}
+
+TEST(exec_host_function_called_and_can_trap) {
+    for (int trap = 0; trap < 2; trap++) {
+        wasm_error err;
+        wasm_linker *lk = wasm_linker_new();
+        REQUIRE(lk);
+        REQUIRE(wasm_linker_func(lk, "env", "h", 0, NULL, 0, NULL, host_h, trap ? (void *)1 : NULL,
+                                 &err));
+        loaded l;
+        REQUIRE(load(&l, host_mod, sizeof host_mod, lk));
+        host_calls = 0;
+        CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), trap ? WASM_TRAP_HOST : WASM_TRAP_NONE);
+        CHECK_EQ_S64(host_calls, 1);
+        unload(&l);
+        wasm_linker_free(lk);
+    }
+}
+
+TEST(exec_missing_import_is_a_link_error) {
+    wasm_error err;
+    wasm_module *m = wasm_module_load(host_mod, sizeof host_mod, &err);
+    REQUIRE(m);
+    CHECK(wasm_instance_new(m, NULL, &err) == NULL);
+    CHECK_EQ_U64(err.kind, WASM_ERR_LINK);
+    CHECK(strstr(err.msg, "\"env\" \"h\"") != NULL);
+    wasm_module_free(m);
+}
