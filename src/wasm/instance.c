@@ -31,6 +31,11 @@ struct wasm_linker {
     uint32_t nmems;
     wasm_table_obj **tables; /* host tables whose entries to free */
     uint32_t ntables;
+    /* Instances whose instantiation trapped after their segments reached
+     * imported tables or memories: their functions may be referenced from
+     * there, so they live as long as the linker (as in the spec's store). */
+    wasm_instance **orphans;
+    uint32_t norphans;
 };
 
 wasm_linker *wasm_linker_new(void) {
@@ -42,6 +47,12 @@ void wasm_linker_free(wasm_linker *l) {
     for (uint32_t i = 0; i < l->nmems; i++)
         wasm_memory_release(l->mems[i]);
     free(l->mems);
+    for (uint32_t i = 0; i < l->ntables; i++)
+        free(l->tables[i]->elems);
+    free(l->tables);
+    for (uint32_t i = 0; i < l->norphans; i++)
+        wasm_instance_free(l->orphans[i]);
+    free(l->orphans);
     free(l->defs);
     util_arena_free(&l->arena);
     free(l);
@@ -94,8 +105,8 @@ bool wasm_linker_func(wasm_linker *l, const char *module, const char *name, uint
     wasm_functype *ft = util_arena_alloc(&l->arena, sizeof *ft);
     wasm_valtype *types = util_arena_alloc(&l->arena, nparams + nresults + 1);
     if (!f || !ft || !types) return oom(err);
-    memcpy(types, params, nparams);
-    memcpy(types + nparams, results, nresults);
+    if (nparams) memcpy(types, params, nparams);
+    if (nresults) memcpy(types + nparams, results, nresults);
     *ft = (wasm_functype){nparams, nresults, types, types + nparams};
     *f = (wasm_funcinst){.type = ft, .host = fn, .env = env};
     return define(l, module, name, (wasm_extern){WASM_EXTERN_FUNC, f}, err);
@@ -325,7 +336,7 @@ static bool limits_match(uint64_t size, uint64_t max, bool has_max, const wasm_l
     return true;
 }
 
-static bool resolve_imports(wasm_instance *inst, const wasm_linker *l, wasm_error *err) {
+static bool resolve_imports(wasm_instance *inst, wasm_linker *l, wasm_error *err) {
     const wasm_module *m = inst->module;
     uint32_t fi = 0, ti = 0, gi = 0;
     for (uint32_t i = 0; i < m->nimports; i++) {
@@ -500,7 +511,7 @@ static bool apply_segments(wasm_instance *inst, wasm_error *err) {
     return true;
 }
 
-wasm_instance *wasm_instance_new(const wasm_module *m, const wasm_linker *l, wasm_error *err) {
+wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_error *err) {
     wasm_error local_err;
     if (!err) err = &local_err;
     memset(err, 0, sizeof *err);
@@ -534,6 +545,14 @@ wasm_instance *wasm_instance_new(const wasm_module *m, const wasm_linker *l, was
     }
     return inst;
 fail:
+    if (err->kind == WASM_ERR_TRAP && l && (m->ntable_imports || m->nmemory_imports)) {
+        wasm_instance **no = realloc(l->orphans, (l->norphans + 1) * sizeof *no);
+        if (no) {
+            l->orphans = no;
+            l->orphans[l->norphans++] = inst;
+            return NULL;
+        }
+    }
     wasm_instance_free(inst);
     return NULL;
 }

@@ -449,7 +449,8 @@ enter:
     if ((size_t)(ts.limit - fp) < code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
     memset(fp + code->nparam_cells, 0,
            (size_t)(code->nlocal_cells - code->nparam_cells) * sizeof(ucell));
-    memcpy(fp + code->const_base, code->consts, (size_t)code->nconsts * sizeof(ucell));
+    if (code->nconsts)
+        memcpy(fp + code->const_base, code->consts, (size_t)code->nconsts * sizeof(ucell));
     ip = code->ops;
     goto check;
 

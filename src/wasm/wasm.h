@@ -328,8 +328,10 @@ bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *ins
  * or NULL with *err: WASM_ERR_LINK naming the import that is missing or
  * does not match, WASM_ERR_TRAP (err->trap set) when a segment was out of
  * bounds or the start function trapped - segments applied before that
- * stay applied, as the spec says - or WASM_ERR_NOMEM. */
-wasm_instance *wasm_instance_new(const wasm_module *m, const wasm_linker *l, wasm_error *err);
+ * stay applied, as the spec says, and the half-made instance then lives
+ * on in the linker, since imported tables may refer to its functions - or
+ * WASM_ERR_NOMEM. */
+wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_error *err);
 void wasm_instance_free(wasm_instance *inst);
 
 /* Looks up an export of the instance; false when there is none. The _n
