@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
 #   make run        install what is missing, build, validate and inspect the examples
 #   make bench      run the benchmarks (bench/)
-#   make fuzz       run the decode+validate fuzzer for FUZZ_SECONDS (default 60)
+#   make fuzz       run each fuzz target (decode+validate; whole engine) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
 #   make clean      remove build/
 #
@@ -17,7 +17,7 @@ WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g -fno-strict-aliasing
 INCLUDES  := -Isrc
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 WASM_TESTSUITE ?= ../shared/wasm-testsuite
 FUZZ_SECONDS ?= 60
 
@@ -71,9 +71,9 @@ $(B)/asan/unit_tests: $(UNIT_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 $(B)/asan/spec_runner: $(SPEC_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 	$(CLANG) $(ASAN_FLAGS) -o $@ $^ -ljansson -lm
 
-$(B)/fuzz_decode: tests/fuzz/fuzz_decode.c $(LIB_SRC) $(HDRS)
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(B)
-	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ tests/fuzz/fuzz_decode.c $(LIB_SRC) -lm
+	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< $(LIB_SRC) -lm -lpthread
 
 # Example modules are built from their text source with wabt's wat2wasm.
 EXAMPLES_WAT := $(sort $(wildcard examples/*.wat))
@@ -111,11 +111,19 @@ run: setup
 	  echo "== $$m"; $(B)/wasp validate $$m && $(B)/wasp inspect $$m || exit 1; \
 	done
 
-fuzz: setup $(B)/fuzz_decode
-	@mkdir -p $(B)/fuzz-corpus
+# Runs each fuzz target (decode+validate, then the whole engine) for
+# FUZZ_SECONDS; findings land in build/fuzz-artifacts/.
+FUZZ_TARGETS ?= decode exec
+fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
+	@mkdir -p $(B)/fuzz-artifacts
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds
-	$(B)/fuzz_decode -max_total_time=$(FUZZ_SECONDS) -timeout=1 -rss_limit_mb=2048 \
-	  $(B)/fuzz-corpus $(B)/fuzz-seeds
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(B)/fuzz-corpus-$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  UBSAN_OPTIONS=halt_on_error=1 $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
+	    -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz-artifacts/ -print_final_stats=1 \
+	    $(B)/fuzz-corpus-$$t $(B)/fuzz-seeds || exit 1; \
+	done
 
 bench:
 	@echo "make bench: the benchmark suite arrives with the interpreter (issue 3); nothing to run yet." >&2

@@ -36,7 +36,12 @@ struct wasm_linker {
      * there, so they live as long as the linker (as in the spec's store). */
     wasm_instance **orphans;
     uint32_t norphans;
+    uint32_t mem_cap_pages; /* 0: no cap beyond the module's */
 };
+
+void wasm_linker_limit_memory(wasm_linker *l, uint32_t max_pages) {
+    l->mem_cap_pages = max_pages;
+}
 
 wasm_linker *wasm_linker_new(void) {
     return calloc(1, sizeof(wasm_linker));
@@ -435,7 +440,7 @@ static bool alloc_spaces(wasm_instance *inst, wasm_error *err) {
     return true;
 }
 
-static bool create_own(wasm_instance *inst, wasm_error *err) {
+static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
     const wasm_module *m = inst->module;
     const wasm_module_impl *mi = wasm_impl(m);
     util_arena *a = &inst->arena;
@@ -458,9 +463,16 @@ static bool create_own(wasm_instance *inst, wasm_error *err) {
     }
     if (m->nmemories > m->nmemory_imports) {
         const wasm_limits *lim = &m->memories[m->nmemory_imports].limits;
-        if (!wasm_memory_init(&inst->own_mem, (uint32_t)lim->min,
-                              lim->has_max ? (uint32_t)lim->max : 65536, err))
+        uint32_t max = lim->has_max ? (uint32_t)lim->max : 65536;
+        if (cap && max > cap) max = cap;
+        if (lim->min > max) {
+            err->kind = WASM_ERR_LIMIT;
+            snprintf(err->msg, sizeof err->msg,
+                     "memory of %llu pages is over this host's limit of %u pages",
+                     (unsigned long long)lim->min, max);
             return false;
+        }
+        if (!wasm_memory_init(&inst->own_mem, (uint32_t)lim->min, max, err)) return false;
         inst->own_mem.has_max = lim->has_max;
         inst->mem = &inst->own_mem;
     }
@@ -532,8 +544,8 @@ wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_erro
         return NULL;
     }
     inst->module = m;
-    if (!alloc_spaces(inst, err) || !resolve_imports(inst, l, err) || !create_own(inst, err) ||
-        !apply_segments(inst, err))
+    if (!alloc_spaces(inst, err) || !resolve_imports(inst, l, err) ||
+        !create_own(inst, l ? l->mem_cap_pages : 0, err) || !apply_segments(inst, err))
         goto fail;
     if (m->has_start) {
         wasm_trap_code t =

@@ -545,7 +545,7 @@ L_WASM_IOP_CALL : {
 L_WASM_IOP_CALL_INDIRECT : {
     const wasm_table_obj *t = inst->tables[ip[1]];
     uint32_t i = C(2).u32;
-    if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+    if (i >= t->size) TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
     const wasm_funcinst *f = t->elems[i];
     if (!f) TRAP(WASM_TRAP_NULL_CALL);
     if (!wasm_functype_eq(f->type, &inst->module->types[ip[0]])) TRAP(WASM_TRAP_SIGNATURE_MISMATCH);
@@ -583,7 +583,7 @@ L_WASM_IOP_RETURN_CALL_INDIRECT : {
     } else {
         const wasm_table_obj *t = inst->tables[ip[1]];
         uint32_t i = C(2).u32;
-        if (i >= t->size) TRAP(WASM_TRAP_OOB_TABLE);
+        if (i >= t->size) TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
         f = t->elems[i];
         if (!f) TRAP(WASM_TRAP_NULL_CALL);
         if (!wasm_functype_eq(f->type, &inst->module->types[ip[0]]))

@@ -10,7 +10,7 @@
  * Every instruction copies its vector operands into v128 unions, computes
  * lane by lane into a fresh one and copies that out, so a result may
  * overlap its operands. The lane loops are written plainly, grouped by lane
- * shape (the compiler vectorises the simple ones). What needs care is the
+ * shape (compilers vectorise the simple ones). What needs care is the
  * spec's exact arithmetic, which C does not give for free:
  *   - integer lanes are computed in unsigned or wider types, so wrapping is
  *     defined and nothing overflows a signed int;
@@ -154,6 +154,7 @@ static v128 vget(const wasm_cell *c) {
 /* Whether operand `k` of `op` is a vector (only those are read as two cells:
  * a scalar operand is a single cell and may end its frame). */
 static bool operand_is_v128(wasm_op op, unsigned k) {
+    if ((unsigned)op >= WASM_OP_COUNT_) return false; /* an internal opcode: not ours */
     const wasm_siginfo *s = &wasm_siginfo_table[wasm_opinfo_table[op].sig];
     return k < s->nparams && s->params[k] == WASM_V128;
 }

@@ -90,6 +90,7 @@ const char *wasm_trap_message(wasm_trap_code code) {
     case WASM_TRAP_DIV_ZERO: return "integer divide by zero";
     case WASM_TRAP_INT_OVERFLOW: return "integer overflow";
     case WASM_TRAP_BAD_CONVERSION: return "invalid conversion to integer";
+    case WASM_TRAP_UNDEFINED_ELEMENT: return "undefined element";
     case WASM_TRAP_NULL_CALL: return "uninitialized element";
     case WASM_TRAP_SIGNATURE_MISMATCH: return "indirect call type mismatch";
     case WASM_TRAP_NULL_REFERENCE: return "null reference";

@@ -57,6 +57,7 @@ typedef enum {
     WASM_TRAP_DIV_ZERO,           /* integer division or remainder by zero */
     WASM_TRAP_INT_OVERFLOW,       /* signed division overflow */
     WASM_TRAP_BAD_CONVERSION,     /* float-to-int of NaN or out of range */
+    WASM_TRAP_UNDEFINED_ELEMENT,  /* call_indirect past the end of the table */
     WASM_TRAP_NULL_CALL,          /* call_indirect through a null entry */
     WASM_TRAP_SIGNATURE_MISMATCH, /* call_indirect with the wrong type */
     WASM_TRAP_NULL_REFERENCE,     /* use of a null reference */
@@ -318,6 +319,12 @@ bool wasm_linker_table(wasm_linker *l, const char *module, const char *name, was
                        uint32_t min, uint32_t max, bool has_max, wasm_error *err);
 bool wasm_linker_global(wasm_linker *l, const char *module, const char *name, wasm_value init,
                         bool mut, wasm_error *err);
+/* Caps the memory of every instance created with this linker at
+ * `max_pages` 64 KiB pages: memory.grow fails beyond it, and a module
+ * whose memory starts larger fails to instantiate (WASM_ERR_LIMIT).
+ * 0 (the default) means the module's own maximum, or 4 GiB. */
+void wasm_linker_limit_memory(wasm_linker *l, uint32_t max_pages);
+
 /* Defines every export of `inst` under `module` (the spec's `register`).
  * `inst` must outlive the instances that import from it. */
 bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *inst, wasm_error *err);

@@ -13,10 +13,12 @@
  * instance; actions invoke exported functions or read exported globals, and
  * assertions compare what came back (results, traps, link and instantiation
  * errors) with what the script expects. The instances of a script live until
- * its last command, then are freed, instances before the linker. Assertions
- * about the text format (.wat modules) are not applicable to a binary-only
- * engine and are counted apart, never as passed. "Skipped" is kept for a
- * command type the runner does not know, which is printed with the reason.
+ * its last command, then are freed, instances before the linker. Each
+ * script runs in a forked process, so an engine crash costs that script
+ * one reported failure (at the command under way) and the run goes on.
+ * Assertions about the text format (.wat modules) are not applicable to a
+ * binary-only engine and are counted apart, never as passed. "Skipped" is
+ * kept for a command type the runner does not know, printed with why.
  *
  * Values cross the JSON as decimal strings of their bits (wast2json's
  * encoding), NaN patterns ("nan:canonical", "nan:arithmetic") are matched
