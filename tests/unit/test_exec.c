@@ -46,7 +46,7 @@ typedef struct loaded {
     wasm_extern f;
 } loaded;
 
-static bool load(loaded *l, const uint8_t *bytes, size_t len, const wasm_linker *linker) {
+static bool load(loaded *l, const uint8_t *bytes, size_t len, wasm_linker *linker) {
     wasm_error err;
     l->m = wasm_module_load(bytes, len, &err);
     if (!l->m) return unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
