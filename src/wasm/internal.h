@@ -242,9 +242,9 @@ void wasm_simd_store(wasm_op op, uint8_t *p, uint8_t lane, const wasm_cell *v);
 /* ---- runtime objects (instance.c) ------------------------------------------ */
 
 /* Compiled code of one defined function (compile.c). The frame of a call
- * is laid out as [params+locals | operand temporaries | constants]: the
- * caller's argument cells become the callee's first cells, locals are
- * zeroed and the constant pool copied in at entry. */
+ * is laid out as [params+locals | operand temporaries | constants | saved
+ * if-params]: the arguments are copied into the first cells, the other
+ * locals zeroed and the constant pool copied in at entry. */
 typedef struct wasm_code {
     uint32_t *ops; /* the internal instruction stream (interp.c's format) */
     uint32_t nops;

@@ -4,8 +4,10 @@
  * Code is a stream of 32-bit words: an opcode, then its operands, most of
  * them frame-cell indices (see compile.c for the frame layout). Dispatch is
  * computed goto. Wasm-to-Wasm calls and returns never recurse in C: they
- * push and pop records on a per-thread call stack, and the callee's frame
- * starts at the caller's argument cells, so arguments are not copied.
+ * push and pop records on a per-thread call stack. A callee's frame starts
+ * just past the caller's whole frame (the constant pool sits at the top of
+ * every frame, so frames must not overlap): CALL copies the arguments
+ * there and RET copies the results back to the caller's argument cells.
  *
  * Operand formats (words after the opcode):
  *   unary/binary numeric op       dst a [b]
