@@ -125,9 +125,16 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	    $(B)/fuzz-corpus-$$t $(B)/fuzz-seeds || exit 1; \
 	done
 
-bench:
-	@echo "make bench: the benchmark suite arrives with the interpreter (issue 3); nothing to run yet." >&2
-	@exit 1
+# The benchmark suite (bench/README.md): bench/run.sh builds the programs
+# for wasm32 and natively, checks that native, wasp and node agree, times
+# them with hyperfine and writes bench/RESULTS.md.
+$(B)/bench/wasp_run: bench/wasp_run.c $(B)/libwasp.a src/wasm/wasm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -g $(INCLUDES) -o $@ $< $(B)/libwasp.a -lm -lpthread
+
+bench: setup
+	$(MAKE) --no-print-directory $(B)/bench/wasp_run
+	bash bench/run.sh $(B)/bench
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)
