@@ -505,6 +505,7 @@ static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
     const wasm_opinfo *info = &wasm_opinfo_table[ins->op];
     centry a, b, v, n;
     uint32_t dst = NONE;
+    uint64_t bits;
     switch (ins->op) {
     case WASM_OP_NOP: return true;
     case WASM_OP_UNREACHABLE: top->dead = true; return emit(c, ins->op);
@@ -556,12 +557,12 @@ static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
         v = pop(c);
         return emit(c, wasm_cells(v.type) == 2 ? WASM_IOP_GLOBAL_SET2 : WASM_OP_GLOBAL_SET) &&
                emit(c, ins->imm.index) && emit_src(c, &v);
-    case WASM_OP_I32_CONST: return add_const(c, WASM_I32, &(uint64_t){(uint32_t)ins->imm.i32});
-    case WASM_OP_I64_CONST: return add_const(c, WASM_I64, &(uint64_t){(uint64_t)ins->imm.i64});
-    case WASM_OP_F32_CONST: return add_const(c, WASM_F32, &(uint64_t){ins->imm.f32});
-    case WASM_OP_F64_CONST: return add_const(c, WASM_F64, &(uint64_t){ins->imm.f64});
+    case WASM_OP_I32_CONST: bits = (uint32_t)ins->imm.i32; return add_const(c, WASM_I32, &bits);
+    case WASM_OP_I64_CONST: bits = (uint64_t)ins->imm.i64; return add_const(c, WASM_I64, &bits);
+    case WASM_OP_F32_CONST: bits = ins->imm.f32; return add_const(c, WASM_F32, &bits);
+    case WASM_OP_F64_CONST: bits = ins->imm.f64; return add_const(c, WASM_F64, &bits);
     case WASM_OP_V128_CONST: return add_const(c, WASM_V128, ins->imm.bytes);
-    case WASM_OP_REF_NULL: return add_const(c, ins->imm.type, &(uint64_t){0});
+    case WASM_OP_REF_NULL: bits = 0; return add_const(c, ins->imm.type, &bits);
     case WASM_OP_REF_FUNC:
         if (!emit(c, ins->op)) return false;
         c->last_dst = c->nops;

@@ -1058,6 +1058,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     ucell *saved_top = ts.top;
     uint32_t saved_depth = ts.depth;
     wasm_trap_frame tf;
+    memset(&tf, 0, sizeof tf);
     volatile wasm_trap_code trap;
     int sig = sigsetjmp(tf.jb, 0);
     if (sig == 0) {
