@@ -75,6 +75,7 @@ typedef struct compiler {
     uint32_t *relocs;
     uint32_t nrelocs, rcap;
     uint32_t last_dst; /* position of the previous instruction's result word */
+    uint32_t last_op;  /* position of the previous numeric instruction's opcode */
 } compiler;
 
 static bool nomem(compiler *c) {
@@ -344,14 +345,53 @@ static bool do_else(compiler *c) {
     return true;
 }
 
-static bool do_block(compiler *c, const wasm_instr *ins) {
+/* If `cond` is the result of the integer comparison just emitted (at
+ * `prev_op`, writing `prev_dst`), turns that comparison into a
+ * compare-and-branch taken when the comparison holds (or, with `negate`,
+ * when it does not) and returns true; the caller then emits the target. */
+static bool fuse_compare(compiler *c, const centry *cond, uint32_t prev_dst, uint32_t prev_op,
+                         bool negate) {
+    if (cond->kind != K_STACK || prev_dst == NONE || prev_op == NONE || prev_dst != prev_op + 1 ||
+        c->ops[prev_dst] != cond->home)
+        return false;
+    static const struct {
+        uint16_t op, br, negated;
+    } fusable[] = {
+#define X(id, field, cmp) {WASM_OP_##id, WASM_IOP_BR_##id, 0},
+        WASM_FUSED_COMPARES(X)
+#undef X
+    };
+    /* the negation of each comparison, by position in WASM_FUSED_COMPARES:
+     * eq<->ne, lt<->ge, gt<->le (signedness kept) */
+    static const uint8_t negation[] = {1, 0, 8, 9, 6, 7, 4, 5, 2, 3};
+    uint32_t op = c->ops[prev_op];
+    if (op == WASM_OP_I32_EQZ || op == WASM_OP_I64_EQZ) {
+        bool is32 = op == WASM_OP_I32_EQZ;
+        c->ops[prev_op] = negate ? (is32 ? WASM_IOP_BR_I32_NEZ : WASM_IOP_BR_I64_NEZ)
+                                 : (is32 ? WASM_IOP_BR_I32_EQZ : WASM_IOP_BR_I64_EQZ);
+        return true;
+    }
+    for (uint32_t i = 0; i < sizeof fusable / sizeof fusable[0]; i++) {
+        if (fusable[i].op != op) continue;
+        uint32_t k = negate ? (i / 10) * 10 + negation[i % 10] : i;
+        c->ops[prev_op] = fusable[k].br;
+        return true;
+    }
+    return false;
+}
+
+static bool do_block(compiler *c, const wasm_instr *ins, uint32_t prev_dst, uint32_t prev_op) {
     uint32_t np, nr;
     const wasm_valtype *p, *r;
     blocktype(c, &ins->imm.block, &np, &p, &nr, &r);
     if (c->ctrls[c->nctrls - 1].dead) return push_ctrl(c, C_BLOCK, false, np, p, nr, r);
     centry cond = {0};
     if (ins->op == WASM_OP_IF) cond = pop(c);
+    uint32_t before = c->nops;
     if (!materialize_from(c, 0)) return false;
+    /* a compare-and-branch may replace the compare only if nothing was
+     * emitted between them */
+    if (c->nops != before) prev_op = NONE;
     uint8_t kind = ins->op == WASM_OP_BLOCK ? C_BLOCK : ins->op == WASM_OP_LOOP ? C_LOOP : C_IF;
     if (!push_ctrl(c, kind, true, np, p, nr, r)) return false;
     cctrl *t = &c->ctrls[c->nctrls - 1];
@@ -370,19 +410,25 @@ static bool do_block(compiler *c, const wasm_instr *ins) {
                 c->nsave += wasm_cells(e->type);
             }
         }
-        if (!emit(c, WASM_IOP_BR_UNLESS) || !emit_src(c, &cond)) return false;
+        if (!fuse_compare(c, &cond, prev_dst, prev_op, true) &&
+            (!emit(c, WASM_IOP_BR_UNLESS) || !emit_src(c, &cond)))
+            return false;
         t->else_patch = c->nops;
         return emit(c, NONE);
     }
     return true;
 }
 
-static bool do_br_if(compiler *c, uint32_t depth) {
+static bool do_br_if(compiler *c, uint32_t depth, uint32_t prev_dst, uint32_t prev_op) {
     centry cond = pop(c);
     cctrl *t = &c->ctrls[c->nctrls - 1 - depth];
-    if (branch_in_place(c, t))
+    if (branch_in_place(c, t)) {
+        if (fuse_compare(c, &cond, prev_dst, prev_op, false)) return emit_target(c, t);
         return emit(c, WASM_IOP_BR_IF) && emit_src(c, &cond) && emit_target(c, t);
-    if (!emit(c, WASM_IOP_BR_UNLESS) || !emit_src(c, &cond)) return false;
+    }
+    if (!fuse_compare(c, &cond, prev_dst, prev_op, true) &&
+        (!emit(c, WASM_IOP_BR_UNLESS) || !emit_src(c, &cond)))
+        return false;
     uint32_t skip = c->nops;
     if (!emit(c, NONE) || !emit_branch(c, t)) return false;
     c->ops[skip] = c->nops;
@@ -485,17 +531,69 @@ static bool emit_sig_op(compiler *c, uint32_t op, const wasm_siginfo *s, uint32_
     return !s->result || push_result(c, s->result);
 }
 
+/* The fused form of each scalar load and store, by Wasm opcode. */
+static uint32_t fused_memory_op(wasm_op op) {
+    switch (op) {
+#define X(id)                                                                                      \
+    case WASM_OP_##id: return WASM_IOP_X_##id;
+        WASM_SCALAR_MEMORY_OPS(X)
+#undef X
+    default: return NONE;
+    }
+}
+
+/* A scalar load or store. When its address is the i32.add just emitted,
+ * the add is rewritten in place into the access (see
+ * WASM_SCALAR_MEMORY_OPS): array indexing costs one dispatch less. */
+static bool do_scalar_memory(compiler *c, const wasm_instr *ins, uint32_t prev_dst,
+                             uint32_t prev_op) {
+    const wasm_siginfo *s = &wasm_siginfo_table[wasm_opinfo_table[ins->op].sig];
+    centry v = {0};
+    if (!s->result) v = pop(c);
+    centry a = pop(c);
+    bool fuse = a.kind == K_STACK && prev_dst != NONE && prev_op != NONE &&
+                prev_dst == prev_op + 1 && c->ops[prev_dst] == a.home &&
+                c->ops[prev_op] == WASM_OP_I32_ADD;
+    if (fuse) {
+        /* [add dst x y] becomes [X_load dst x y offset] or [X_store x y v offset] */
+        c->ops[prev_op] = fused_memory_op(ins->op);
+        if (s->result) {
+            c->ops[prev_dst] = next_home(c);
+            c->last_dst = prev_dst;
+            return emit(c, ins->imm.mem.offset) && push_result(c, s->result);
+        }
+        c->ops[prev_dst] = c->ops[prev_dst + 1];
+        c->ops[prev_dst + 1] = c->ops[prev_dst + 2];
+        /* the operands moved down one word: so do their relocations */
+        for (uint32_t i = c->nrelocs; i-- > 0;) {
+            uint32_t pos = c->relocs[i] & ~RELOC_SAVE;
+            if (pos <= prev_dst) break; /* relocations are in code order */
+            c->relocs[i]--;
+        }
+        c->nops--;
+        return emit_src(c, &v) && emit(c, ins->imm.mem.offset);
+    }
+    if (!emit(c, ins->op)) return false;
+    if (s->result) {
+        c->last_dst = c->nops;
+        return emit(c, next_home(c)) && emit_src(c, &a) && emit(c, ins->imm.mem.offset) &&
+               push_result(c, s->result);
+    }
+    return emit_src(c, &a) && emit_src(c, &v) && emit(c, ins->imm.mem.offset);
+}
+
 static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
     (void)vs;
     compiler *c = ud;
-    uint32_t prev_dst = c->last_dst;
+    uint32_t prev_dst = c->last_dst, prev_op = c->last_op;
     c->last_dst = NONE;
+    c->last_op = NONE;
     cctrl *top = &c->ctrls[c->nctrls - 1];
     const wasm_module *m = c->m;
     switch (ins->op) {
     case WASM_OP_BLOCK:
     case WASM_OP_LOOP:
-    case WASM_OP_IF: return do_block(c, ins);
+    case WASM_OP_IF: return do_block(c, ins, prev_dst, prev_op);
     case WASM_OP_ELSE: return do_else(c);
     case WASM_OP_END: return do_end(c);
     default: break;
@@ -512,7 +610,7 @@ static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
     case WASM_OP_BR:
         top->dead = true;
         return emit_branch(c, &c->ctrls[c->nctrls - 1 - ins->imm.index]);
-    case WASM_OP_BR_IF: return do_br_if(c, ins->imm.index);
+    case WASM_OP_BR_IF: return do_br_if(c, ins->imm.index, prev_dst, prev_op);
     case WASM_OP_BR_TABLE: top->dead = true; return do_br_table(c, ins);
     case WASM_OP_RETURN: top->dead = true; return emit_return(c);
     case WASM_OP_CALL:
@@ -630,6 +728,8 @@ static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
     }
 
     const wasm_siginfo *s = &wasm_siginfo_table[info->sig];
+    if (info->imm == WASM_IMM_MEMARG && info->prefix == 0)
+        return do_scalar_memory(c, ins, prev_dst, prev_op);
     if (info->imm == WASM_IMM_MEMARG || info->imm == WASM_IMM_MEMARG_LANE) {
         bool simd = info->prefix == 0xfd;
         if (s->result) { /* a load, possibly of a lane into a vector */
@@ -750,7 +850,11 @@ bool wasm_compile_module(wasm_module *m, wasm_error *err) {
     }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t fi = m->nfunc_imports + i;
-        compiler c = {.m = m, .err = err, .ft = &m->types[m->funcs[fi].type], .last_dst = NONE};
+        compiler c = {.m = m,
+                      .err = err,
+                      .ft = &m->types[m->funcs[fi].type],
+                      .last_dst = NONE,
+                      .last_op = NONE};
         wasm_body_hooks hooks = {.ud = &c, .on_locals = on_locals, .on_instr = on_instr};
         bool ok = wasm_validate_body(m, fi, &hooks, err) && finish(&c, &mi->codes[i]);
         compiler_free(&c);

@@ -293,6 +293,43 @@ struct wasm_instance {
     wasm_memory own_mem;
 };
 
+/* Integer comparisons that compile.c fuses with the br_if or if that
+ * consumes them into one compare-and-branch: `BR_<cmp> dst a b target`
+ * jumps when `a cmp b` (dst is unused; keeping the compare's layout lets
+ * the compiler rewrite it in place). Each row: the comparison, the cell
+ * field it reads, the C operator. */
+#define WASM_FUSED_COMPARES(X)                                                                     \
+    X(I32_EQ, u32, ==)                                                                             \
+    X(I32_NE, u32, !=)                                                                             \
+    X(I32_LT_S, s32, <)                                                                            \
+    X(I32_LT_U, u32, <)                                                                            \
+    X(I32_GT_S, s32, >)                                                                            \
+    X(I32_GT_U, u32, >)                                                                            \
+    X(I32_LE_S, s32, <=)                                                                           \
+    X(I32_LE_U, u32, <=)                                                                           \
+    X(I32_GE_S, s32, >=)                                                                           \
+    X(I32_GE_U, u32, >=)                                                                           \
+    X(I64_EQ, u64, ==)                                                                             \
+    X(I64_NE, u64, !=)                                                                             \
+    X(I64_LT_S, s64, <)                                                                            \
+    X(I64_LT_U, u64, <)                                                                            \
+    X(I64_GT_S, s64, >)                                                                            \
+    X(I64_GT_U, u64, >)                                                                            \
+    X(I64_LE_S, s64, <=)                                                                           \
+    X(I64_LE_U, u64, <=)                                                                           \
+    X(I64_GE_S, s64, >=)                                                                           \
+    X(I64_GE_U, u64, >=)
+
+/* Scalar loads and stores that compile.c fuses with the i32.add computing
+ * their address: `X_<load> dst x y offset` reads at x + y + offset (the
+ * sum wrapped to 32 bits, as i32.add does), `X_<store> x y value offset`. */
+#define WASM_SCALAR_MEMORY_OPS(X)                                                                  \
+    X(I32_LOAD)                                                                                    \
+    X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S)              \
+        X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U)              \
+            X(I64_LOAD32_S) X(I64_LOAD32_U) X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE)    \
+                X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
+
 /* Internal opcodes beyond the Wasm ones. Compiled code reuses the wasm_op
  * numbers for instructions it keeps as they are (numeric ops, scalar loads
  * and stores, memory, table and reference ops), each followed by its
@@ -317,7 +354,17 @@ enum {
     WASM_IOP_SIMD_LOAD,
     WASM_IOP_SIMD_LOAD_LANE,
     WASM_IOP_SIMD_STORE,
-    WASM_IOP_COUNT_
+#define X(id, field, cmp) WASM_IOP_BR_##id,
+    WASM_FUSED_COMPARES(X)
+#undef X
+        WASM_IOP_BR_I32_EQZ,
+    WASM_IOP_BR_I32_NEZ,
+    WASM_IOP_BR_I64_EQZ,
+    WASM_IOP_BR_I64_NEZ,
+#define X(id) WASM_IOP_X_##id,
+    WASM_SCALAR_MEMORY_OPS(X)
+#undef X
+        WASM_IOP_COUNT_
 };
 
 /* Grows a table by n entries set to `init`; returns the old size, or -1
