@@ -10,6 +10,7 @@ PKGS=(
   wabt                                  # wast2json for the spec testsuite, wat2wasm for examples/
   libjansson-dev                        # JSON reader for the spec runner's command lists
   jq                                    # checks `wasp inspect --json` output (tests/cli)
+  hyperfine nodejs                      # make bench: timing, and V8 as the reference engine
 )
 
 missing=()

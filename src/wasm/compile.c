@@ -521,6 +521,7 @@ static bool emit_sig_op(compiler *c, uint32_t op, const wasm_siginfo *s, uint32_
     centry in[3];
     for (uint32_t i = s->nparams; i-- > 0;)
         in[i] = pop(c);
+    c->last_op = c->nops;
     if (!emit(c, op)) return false;
     if (s->result) {
         *dst_pos = c->nops;
