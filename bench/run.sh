@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench/run.sh - the interpreter benchmark suite (`make bench`).
+#
+#     bash bench/run.sh [OUTDIR]        (OUTDIR defaults to build/bench)
+#
+# 1. Builds every program in bench/programs/ twice: for wasm32 (clang-14,
+#    freestanding, linked by wasm-ld-14 directly so that binaryen's wasm-opt
+#    never runs, whether or not it is installed) and natively (gcc -O2).
+# 2. Runs each once natively, under wasp (OUTDIR/wasp_run, built by `make
+#    bench`) and under Node.js, and fails unless all three print the same.
+# 3. Times each with hyperfine and writes bench/RESULTS.md (medians, ratios
+#    to native, their geometric means); hyperfine's JSON stays in OUTDIR.
+#    programs/startup.c, which does nothing, is timed too, to show what
+#    start-up costs each runner; it is not in the table.
+#
+# Knobs (environment): BENCH_RUNS (timed runs per command, default 5),
+# BENCH_WARMUP (default 1), BENCH_PROGRAMS (space-separated subset).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:-$ROOT/build/bench}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+SRC=$ROOT/bench/programs
+RESULTS=$ROOT/bench/RESULTS.md
+RUNS=${BENCH_RUNS:-5}
+WARMUP=${BENCH_WARMUP:-1}
+read -r -a PROGRAMS <<<"${BENCH_PROGRAMS:-fib sieve matmul sort crc32 hashmap json simd}"
+
+CLANG=clang-14
+WASM_LD=wasm-ld-14
+CC_NATIVE=gcc
+NODE=node
+WASP_RUN=$OUT/wasp_run
+NODE_RUN=$ROOT/bench/node/run.mjs
+
+WASM_CFLAGS=(--target=wasm32 -std=c11 -O2 -Wall -Wextra)
+# rt.c implements memcpy & co.: no builtins there, or the loops become calls to themselves.
+WASM_RT_CFLAGS=("${WASM_CFLAGS[@]}" -fno-builtin)
+# 64 MiB of memory: the 1 MiB stack first (an overflow traps instead of corrupting
+# data), then data and the 40 MiB arena of rt.c.
+WASM_LDFLAGS=(--no-entry --export=run --stack-first -z stack-size=1048576
+  --initial-memory=67108864)
+NATIVE_CFLAGS=(-std=c11 -O2 -Wall -Wextra)
+
+die() {
+  echo "bench: $*" >&2
+  exit 1
+}
+
+for tool in "$CLANG" "$WASM_LD" "$CC_NATIVE" "$NODE" hyperfine jq awk; do
+  command -v "$tool" >/dev/null || die "'$tool' not found: run 'make setup' (scripts/setup.sh)"
+done
+[ -x "$WASP_RUN" ] || die "$WASP_RUN is missing: run this through 'make bench'"
+for p in "${PROGRAMS[@]}"; do
+  [ -f "$SRC/$p.c" ] || die "no program $SRC/$p.c"
+done
+ALL=("${PROGRAMS[@]}" startup)
+
+# Runs a command quietly; on failure shows its output and stops.
+quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    die "failed: $*"
+  fi
+  rm -f "$log"
+}
+
+# ---- 1. build ----------------------------------------------------------------
+
+mkdir -p "$OUT/wasm" "$OUT/native" "$OUT/out" "$OUT/json"
+quiet "$CLANG" "${WASM_RT_CFLAGS[@]}" -c -o "$OUT/wasm/rt.o" "$SRC/rt.c"
+for p in "${ALL[@]}"; do
+  extra=()
+  [ "$p" = simd ] && extra=(-msimd128)
+  quiet "$CLANG" "${WASM_CFLAGS[@]}" "${extra[@]}" -c -o "$OUT/wasm/$p.o" "$SRC/$p.c"
+  quiet "$WASM_LD" "${WASM_LDFLAGS[@]}" -o "$OUT/wasm/$p.wasm" "$OUT/wasm/$p.o" "$OUT/wasm/rt.o"
+  quiet "$CC_NATIVE" "${NATIVE_CFLAGS[@]}" -o "$OUT/native/$p" "$SRC/$p.c" "$SRC/rt.c"
+done
+echo "bench: built ${ALL[*]} into $OUT/{wasm,native}"
+
+# ---- 2. check that native, wasp and node agree -------------------------------
+
+native_cmd() { echo "$OUT/native/$1"; }
+wasp_cmd() { echo "$WASP_RUN $OUT/wasm/$1.wasm"; }
+node_cmd() { echo "$NODE $NODE_RUN $OUT/wasm/$1.wasm"; }
+
+for p in "${ALL[@]}"; do
+  for r in native wasp node; do
+    read -r -a cmd <<<"$("${r}_cmd" "$p")"
+    status=0
+    "${cmd[@]}" >"$OUT/out/$p.$r" 2>"$OUT/out/$p.$r.err" || status=$?
+    if [ "$status" -ne 0 ]; then
+      cat "$OUT/out/$p.$r.err" >&2
+      die "$p under $r failed (exit status $status): ${cmd[*]}"
+    fi
+  done
+  for r in wasp node; do
+    if ! cmp -s "$OUT/out/$p.native" "$OUT/out/$p.$r"; then
+      echo "--- $p: native vs $r" >&2
+      diff "$OUT/out/$p.native" "$OUT/out/$p.$r" >&2 || true
+      die "$p prints something else under $r than natively (outputs in $OUT/out/)"
+    fi
+  done
+done
+echo "bench: native, wasp and node print the same for every program"
+
+# ---- 3. time -------------------------------------------------------------------
+
+start=$(date +%s)
+rows=()
+for p in "${PROGRAMS[@]}"; do
+  json=$OUT/json/$p.json
+  quiet hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$json" \
+    -n native "$(native_cmd "$p")" -n wasp "$(wasp_cmd "$p")" -n node "$(node_cmd "$p")"
+  row=$(jq -r '[.results[] | .median] | @tsv' "$json")
+  rows+=("$p	$row")
+  printf 'bench: %-8s %s\n' "$p" "$(echo "$row" | awk '{printf "native %.3fs  wasp %.3fs  node %.3fs", $1, $2, $3}')"
+done
+quiet hyperfine -N --warmup 2 --runs 10 --export-json "$OUT/json/startup.json" \
+  -n native "$(native_cmd startup)" -n wasp "$(wasp_cmd startup)" -n node "$(node_cmd startup)"
+startup=$(jq -r '[.results[] | .median * 1000] | @tsv' "$OUT/json/startup.json" |
+  awk '{printf "native %.1f ms, wasp %.1f ms, node %.1f ms", $1, $2, $3}')
+elapsed=$(($(date +%s) - start))
+
+# ---- 4. RESULTS.md -----------------------------------------------------------
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ]; then
+  commit="$commit (src/ modified)"
+fi
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by \`bench/run.sh\` (\`make bench\`); do not edit by hand."
+  echo
+  echo "- command: \`make bench\` (hyperfine -N --warmup $WARMUP --runs $RUNS; times are medians of wall-clock time, process start-up included)"
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- machine: $(nproc) cores, ${cpu:-unknown CPU} (2 cores, shared, noisy: differences under ~10% mean little)"
+  echo "- wasp: commit $commit, interpreter (\`bench/wasp_run\`, gcc -O2)"
+  echo "- native: $("$CC_NATIVE" --version | head -n 1), \`-O2\`"
+  echo "- wasm: $("$CLANG" --version | head -n 1), \`--target=wasm32 -O2\` (+ \`-msimd128\` for simd), linked by wasm-ld-14 directly: no wasm-opt"
+  echo "- node: $("$NODE" --version) (V8: Liftoff, then TurboFan)"
+  echo "- start-up alone (\`programs/startup.c\`, an empty run): $startup; included in every time below"
+  echo "- timing took ${elapsed}s"
+  echo
+  echo "| program | native (s) | wasp (s) | node (s) | wasp/native | node/native |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}" | awk -F'\t' '
+    { printf "| %s | %.3f | %.3f | %.3f | %.1f | %.2f |\n", $1, $2, $3, $4, $3 / $2, $4 / $2
+      lw += log($3 / $2); ln += log($4 / $2); n++ }
+    END { printf "| **geometric mean** | | | | **%.1f** | **%.2f** |\n", exp(lw / n), exp(ln / n) }'
+  echo
+  echo "What each program exercises:"
+  echo
+  for p in "${PROGRAMS[@]}"; do
+    # the first line of the file comment: "name.c - what it is."
+    echo "- \`$p\`: $(sed -n '2s/^ \* [a-z0-9_]*\.c - //p' "$SRC/$p.c")"
+  done
+} >"$RESULTS"
+echo "bench: wrote $RESULTS (hyperfine JSON in $OUT/json/)"
