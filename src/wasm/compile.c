@@ -207,31 +207,6 @@ static bool push_ctrl(compiler *c, uint8_t kind, bool live, uint32_t np, const w
     return true;
 }
 
-static void blocktype(const compiler *c, const wasm_blocktype *bt, uint32_t *np,
-                      const wasm_valtype **p, uint32_t *nr, const wasm_valtype **r) {
-    static const wasm_valtype single[256] = {
-        [WASM_I32] = WASM_I32,
-        [WASM_I64] = WASM_I64,
-        [WASM_F32] = WASM_F32,
-        [WASM_F64] = WASM_F64,
-        [WASM_V128] = WASM_V128,
-        [WASM_FUNCREF] = WASM_FUNCREF,
-        [WASM_EXTERNREF] = WASM_EXTERNREF,
-    };
-    *np = *nr = 0;
-    *p = *r = NULL;
-    if (bt->kind == WASM_BT_VALUE) {
-        *nr = 1;
-        *r = &single[bt->value];
-    } else if (bt->kind == WASM_BT_INDEX) {
-        const wasm_functype *ft = &c->m->types[bt->index];
-        *np = ft->nparams;
-        *p = ft->params;
-        *nr = ft->nresults;
-        *r = ft->results;
-    }
-}
-
 /* Emits a branch target word for ctrl `t`. */
 static bool emit_target(compiler *c, cctrl *t) {
     if (t->kind == C_LOOP) return emit(c, t->start_pc);
@@ -383,7 +358,7 @@ static bool fuse_compare(compiler *c, const centry *cond, uint32_t prev_dst, uin
 static bool do_block(compiler *c, const wasm_instr *ins, uint32_t prev_dst, uint32_t prev_op) {
     uint32_t np, nr;
     const wasm_valtype *p, *r;
-    blocktype(c, &ins->imm.block, &np, &p, &nr, &r);
+    wasm_blocktype_types(c->m, &ins->imm.block, &np, &p, &nr, &r);
     if (c->ctrls[c->nctrls - 1].dead) return push_ctrl(c, C_BLOCK, false, np, p, nr, r);
     centry cond = {0};
     if (ins->op == WASM_OP_IF) cond = pop(c);

@@ -188,3 +188,28 @@ bool wasm_read_instr(wasm_reader *r, wasm_instr *ins) {
     }
     return wasm_fail_at(r, ins->at, WASM_ERR_MALFORMED, "illegal opcode");
 }
+
+void wasm_blocktype_types(const wasm_module *m, const wasm_blocktype *bt, uint32_t *np,
+                          const wasm_valtype **params, uint32_t *nr, const wasm_valtype **results) {
+    static const wasm_valtype single[256] = {
+        [WASM_I32] = WASM_I32,
+        [WASM_I64] = WASM_I64,
+        [WASM_F32] = WASM_F32,
+        [WASM_F64] = WASM_F64,
+        [WASM_V128] = WASM_V128,
+        [WASM_FUNCREF] = WASM_FUNCREF,
+        [WASM_EXTERNREF] = WASM_EXTERNREF,
+    };
+    *np = *nr = 0;
+    *params = *results = NULL;
+    if (bt->kind == WASM_BT_VALUE) {
+        *nr = 1;
+        *results = &single[bt->value];
+    } else if (bt->kind == WASM_BT_INDEX) {
+        const wasm_functype *ft = &m->types[bt->index];
+        *np = ft->nparams;
+        *params = ft->params;
+        *nr = ft->nresults;
+        *results = ft->results;
+    }
+}

@@ -128,6 +128,12 @@ typedef struct wasm_instr {
     } imm;
 } wasm_instr;
 
+/* The parameter and result types of a block type (which must be valid:
+ * a type index in range). The arrays live in the module or in a static
+ * table. */
+void wasm_blocktype_types(const wasm_module *m, const wasm_blocktype *bt, uint32_t *np,
+                          const wasm_valtype **params, uint32_t *nr, const wasm_valtype **results);
+
 /* Decodes the instruction at r->p into *ins and advances past it.
  * False with a WASM_ERR_MALFORMED error on unknown opcodes or bad
  * immediates. */
@@ -325,10 +331,11 @@ struct wasm_instance {
  * sum wrapped to 32 bits, as i32.add does), `X_<store> x y value offset`. */
 #define WASM_SCALAR_MEMORY_OPS(X)                                                                  \
     X(I32_LOAD)                                                                                    \
-    X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S)              \
-        X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U)              \
-            X(I64_LOAD32_S) X(I64_LOAD32_U) X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE)    \
-                X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
+    X(I64_LOAD)                                                                                    \
+    X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U)          \
+        X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S)              \
+            X(I64_LOAD32_U) X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8)      \
+                X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
 
 /* Internal opcodes beyond the Wasm ones. Compiled code reuses the wasm_op
  * numbers for instructions it keeps as they are (numeric ops, scalar loads

@@ -463,6 +463,8 @@ static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_dept
     wasm_trap_code trap = WASM_TRAP_NONE;
     uint32_t depth = base_depth;
     uint32_t ret_src, ret_n;
+    const wasm_funcinst *callee;
+    ucell *args;
 
 #define NEXT goto *labels[*ip++]
 #define C(i) fp[ip[i]]
@@ -574,61 +576,44 @@ do_return:
         code = fn->code;
     }
     NEXT;
-L_WASM_IOP_CALL : {
-    const wasm_funcinst *f = inst->funcs[ip[0]];
-    ucell *args = fp + ip[1];
+L_WASM_IOP_CALL:
+    callee = inst->funcs[ip[0]];
+    args = fp + ip[1];
     ip += 2;
-    if (f->host) {
+    goto call;
+L_WASM_IOP_CALL_INDIRECT : {
+    const wasm_table_obj *t = inst->tables[ip[1]];
+    uint32_t i = C(2).u32;
+    if (i >= t->size) TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
+    callee = t->elems[i];
+    if (!callee) TRAP(WASM_TRAP_NULL_CALL);
+    if (!wasm_functype_eq(callee->type, &inst->module->types[ip[0]]))
+        TRAP(WASM_TRAP_SIGNATURE_MISMATCH);
+    args = fp + ip[3];
+    ip += 4;
+}
+call:
+    /* callee, args and ip (past the operands) are set */
+    if (callee->host) {
         ts.top = fp + code->frame_cells;
         ts.depth = depth;
-        wasm_trap_code t = call_host(f, inst, args);
+        wasm_trap_code t = call_host(callee, inst, args);
         if (t != WASM_TRAP_NONE) TRAP(t);
         NEXT;
     }
     if (depth >= MAX_DEPTH) TRAP(WASM_TRAP_STACK_EXHAUSTED);
     ts.calls[depth++] = (callrec){ip, fp, fn, (uint32_t)(args - fp)};
     fp += code->frame_cells;
-    if ((size_t)(ts.limit - fp) < f->code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    copy_cells(fp, args, f->code->nparam_cells);
-    fn = f;
-    if (f->inst != inst) {
-        inst = f->inst;
+    if ((size_t)(ts.limit - fp) < callee->code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
+    copy_cells(fp, args, callee->code->nparam_cells);
+    fn = callee;
+    if (callee->inst != inst) {
+        inst = callee->inst;
         mb = inst->mem_base;
         set_fault_range(tf, inst);
     }
-    code = f->code;
+    code = callee->code;
     goto enter;
-}
-L_WASM_IOP_CALL_INDIRECT : {
-    const wasm_table_obj *t = inst->tables[ip[1]];
-    uint32_t i = C(2).u32;
-    if (i >= t->size) TRAP(WASM_TRAP_UNDEFINED_ELEMENT);
-    const wasm_funcinst *f = t->elems[i];
-    if (!f) TRAP(WASM_TRAP_NULL_CALL);
-    if (!wasm_functype_eq(f->type, &inst->module->types[ip[0]])) TRAP(WASM_TRAP_SIGNATURE_MISMATCH);
-    ucell *args = fp + ip[3];
-    ip += 4;
-    if (f->host) {
-        ts.top = fp + code->frame_cells;
-        ts.depth = depth;
-        wasm_trap_code tr = call_host(f, inst, args);
-        if (tr != WASM_TRAP_NONE) TRAP(tr);
-        NEXT;
-    }
-    if (depth >= MAX_DEPTH) TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    ts.calls[depth++] = (callrec){ip, fp, fn, (uint32_t)(args - fp)};
-    fp += code->frame_cells;
-    if ((size_t)(ts.limit - fp) < f->code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
-    copy_cells(fp, args, f->code->nparam_cells);
-    fn = f;
-    if (f->inst != inst) {
-        inst = f->inst;
-        mb = inst->mem_base;
-        set_fault_range(tf, inst);
-    }
-    code = f->code;
-    goto enter;
-}
 L_WASM_IOP_RETURN_CALL:
 L_WASM_IOP_RETURN_CALL_INDIRECT : {
     const wasm_funcinst *f;

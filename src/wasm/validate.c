@@ -196,28 +196,8 @@ static bool check_data(wasm_vstate *v, uint32_t idx) {
 static bool read_blocktype_types(wasm_vstate *v, const wasm_blocktype *bt, uint32_t *np,
                                  const wasm_valtype **params, uint32_t *nr,
                                  const wasm_valtype **results) {
-    static const wasm_valtype single[256] = {
-        [WASM_I32] = WASM_I32,
-        [WASM_I64] = WASM_I64,
-        [WASM_F32] = WASM_F32,
-        [WASM_F64] = WASM_F64,
-        [WASM_V128] = WASM_V128,
-        [WASM_FUNCREF] = WASM_FUNCREF,
-        [WASM_EXTERNREF] = WASM_EXTERNREF,
-    };
-    *np = *nr = 0;
-    *params = *results = NULL;
-    if (bt->kind == WASM_BT_VALUE) {
-        *nr = 1;
-        *results = &single[bt->value];
-    } else if (bt->kind == WASM_BT_INDEX) {
-        if (!check_type(v, bt->index)) return false;
-        const wasm_functype *ft = &v->m->types[bt->index];
-        *np = ft->nparams;
-        *params = ft->params;
-        *nr = ft->nresults;
-        *results = ft->results;
-    }
+    if (bt->kind == WASM_BT_INDEX && !check_type(v, bt->index)) return false;
+    wasm_blocktype_types(v->m, bt, np, params, nr, results);
     return true;
 }
 
