@@ -22,7 +22,7 @@ WASM_TESTSUITE ?= ../shared/wasm-testsuite
 FUZZ_SECONDS ?= 60
 
 B := build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c))
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 SPEC_SRC  := $(sort $(wildcard tests/spec/*.c))

@@ -11,6 +11,8 @@ PKGS=(
   libjansson-dev                        # JSON reader for the spec runner's command lists
   jq                                    # checks `wasp inspect --json` output (tests/cli)
   hyperfine nodejs                      # make bench: timing, and V8 as the reference engine
+  wasi-libc libclang-rt-14-dev-wasm32   # C guests for wasm32-wasi (tests/wasi, examples)
+  rustc libstd-rust-dev-wasm32          # Rust guests for wasm32-wasi (tests/wasi, examples)
 )
 
 missing=()

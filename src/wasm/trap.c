@@ -98,6 +98,7 @@ const char *wasm_trap_message(wasm_trap_code code) {
     case WASM_TRAP_INTERRUPTED: return "interrupted: deadline exceeded";
     case WASM_TRAP_FUEL_EXHAUSTED: return "fuel exhausted";
     case WASM_TRAP_HOST: return "host function error";
+    case WASM_TRAP_EXIT: return "exit";
     }
     return "trap";
 }

@@ -65,6 +65,7 @@ typedef enum {
     WASM_TRAP_INTERRUPTED,        /* deadline passed or wasm_interrupt() */
     WASM_TRAP_FUEL_EXHAUSTED,     /* the fuel budget ran out */
     WASM_TRAP_HOST,               /* a host function reported an error */
+    WASM_TRAP_EXIT,               /* the guest asked to exit (WASI proc_exit) */
 } wasm_trap_code;
 
 /* The spec's wording for a trap, e.g. "out of bounds memory access". */

@@ -1,0 +1,82 @@
+/*
+ * wasi.h - WASI preview 1 (`wasi_snapshot_preview1`) for wasp's engine.
+ *
+ * A wasi_ctx is everything one running module may see: its arguments, the
+ * environment variables it was granted, the directories it was granted
+ * (preopens, each optionally read-only), and its stdio (host descriptors or
+ * in-memory buffers). Nothing else is reachable: paths resolve only beneath
+ * a preopen, never through `..`, absolute paths or symlinks that leave it.
+ *
+ * wasi_link() defines every preview-1 function in a wasm_linker; the
+ * module is then instantiated as usual and its `_start` called. proc_exit
+ * ends the call with WASM_TRAP_EXIT and records the exit code here.
+ *
+ * This layer uses only wasm/wasm.h. It never prints or exits: errors are
+ * returned with a message naming what failed.
+ */
+#ifndef WASP_WASI_H
+#define WASP_WASI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wasm/wasm.h"
+
+typedef struct wasi_preopen {
+    const char *host_path;  /* a directory on the host */
+    const char *guest_path; /* the name the guest sees, e.g. "." or "/data" */
+    bool readonly;          /* refuse every write, create, rename, unlink... */
+} wasi_preopen;
+
+/* Where a standard stream goes. */
+typedef enum {
+    WASI_STDIO_INHERIT = 0, /* the host's own fd 0, 1 or 2 */
+    WASI_STDIO_FD,          /* a host descriptor given in `fd` (not closed by wasi) */
+    WASI_STDIO_BUFFER,      /* stdin: read from `data`/`len`; stdout/stderr: captured */
+    WASI_STDIO_CLOSED,      /* reads give EOF, writes are refused with EBADF */
+} wasi_stdio_kind;
+
+typedef struct wasi_stdio {
+    wasi_stdio_kind kind;
+    int fd;              /* WASI_STDIO_FD */
+    const uint8_t *data; /* WASI_STDIO_BUFFER, stdin: the bytes (borrowed) */
+    size_t len;
+    size_t cap; /* WASI_STDIO_BUFFER, stdout/stderr: at most this many
+                 * bytes are kept (0: 1 MiB); beyond it writes fail with
+                 * ENOSPC, so a guest cannot exhaust host memory */
+} wasi_stdio;
+
+typedef struct wasi_config {
+    int argc;
+    const char *const *argv; /* argv[0] is the program name the guest sees */
+    int envc;
+    const char *const *envp; /* "KEY=VALUE" strings, exactly what is granted */
+    int npreopens;
+    const wasi_preopen *preopens;
+    wasi_stdio stdio[3];
+} wasi_config;
+
+typedef struct wasi_ctx wasi_ctx;
+
+/* Creates a context: copies the configuration and opens every preopen.
+ * Returns NULL with a message in err (e.g. "--dir ./data: No such file or
+ * directory") when a preopen cannot be opened or memory runs out. */
+wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen);
+/* Closes every descriptor the context opened and frees it. NULL is fine. */
+void wasi_ctx_free(wasi_ctx *ctx);
+
+/* Defines all of wasi_snapshot_preview1 in `l`, bound to `ctx` (which must
+ * outlive the instances linked with it). False with *err when out of
+ * memory. */
+bool wasi_link(wasi_ctx *ctx, wasm_linker *l, wasm_error *err);
+
+/* After a call ended with WASM_TRAP_EXIT: true and the code proc_exit was
+ * given. False when the module has not called proc_exit. */
+bool wasi_exit_code(const wasi_ctx *ctx, int *code);
+
+/* The bytes captured from stdout (fd 1) or stderr (fd 2) when configured
+ * as WASI_STDIO_BUFFER; NULL otherwise. Owned by the context. */
+const uint8_t *wasi_captured(const wasi_ctx *ctx, int fd, size_t *len);
+
+#endif
