@@ -75,12 +75,19 @@ $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(B)
 	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< $(LIB_SRC) -lm -lpthread
 
-# Example modules are built from their text source with wabt's wat2wasm.
+# Example modules are built next to their source (examples/NAME.wasm, not
+# tracked by git), so that `wasp run examples/hello.wasm` works as the docs
+# say: text-format ones through wabt's wat2wasm, C ones through clang-14 for
+# wasm32-wasi with Debian's wasi-libc. wasm-opt is kept off PATH so the
+# output does not depend on whether binaryen is installed.
 EXAMPLES_WAT := $(sort $(wildcard examples/*.wat))
-EXAMPLES     := $(EXAMPLES_WAT:examples/%.wat=$(B)/examples/%.wasm)
-$(B)/examples/%.wasm: examples/%.wat
-	@mkdir -p $(dir $@)
+EXAMPLES_C   := $(sort $(wildcard examples/*.c))
+EXAMPLES     := $(EXAMPLES_WAT:.wat=.wasm) $(EXAMPLES_C:.c=.wasm)
+WASI_CC      := env PATH=/usr/bin:/bin clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-debug
+examples/%.wasm: examples/%.wat
 	wat2wasm $< -o $@
+examples/%.wasm: examples/%.c
+	$(WASI_CC) -o $@ $<
 examples: $(EXAMPLES)
 
 unit: $(B)/unit_tests
@@ -142,4 +149,4 @@ lint:
 	  --suppress=assignBoolToPointer:src/wasm/interp.c -Isrc src tests
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(EXAMPLES)

@@ -80,4 +80,8 @@ int cli_inspect_text(FILE *out, const char *path, const wasm_module *m, const wa
 int cli_inspect_json(FILE *out, const char *path, size_t size, const wasm_module *m,
                      const wasm_error *err);
 
+/* `wasp run ...` (run.c): argc/argv are the arguments after "run".
+ * Returns the exit status: the module's own, or 1/2/134 as run.c says. */
+int cli_run(int argc, char **argv);
+
 #endif

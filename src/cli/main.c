@@ -2,8 +2,8 @@
  * main.c - the `wasp` command: turns its arguments into calls on the
  * engine and the engine's answers into output and an exit status.
  *
- * Subcommands today: validate, inspect, version, help. `run` and `serve`
- * arrive with the interpreter and the server. Every judgement about a
+ * Subcommands today: validate, inspect, run (run.c), version, help.
+ * `serve` arrives with the server. Every judgement about a
  * module is the engine's (wasm/wasm.h); this file reads the file, calls
  * the engine, hands the module to a renderer (inspect.c, json.c) and picks
  * the exit status: 0 success, 1 the file is unreadable or not a valid
@@ -34,11 +34,16 @@ static const char usage_text[] =
     "                              tables, memories, globals, exports, start,\n"
     "                              element and data segments, custom sections;\n"
     "                              --json prints the same as one JSON object\n"
+    "  run [OPTIONS] FILE.wasm [ARGS...]\n"
+    "                              run a WASI command (or --invoke a function of\n"
+    "                              a reactor) with only the capabilities granted:\n"
+    "                              --dir HOST[::GUEST][:ro], --env K=V,\n"
+    "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
+    "                              --fuel N; exit status is the module's\n"
     "  version                     print wasp's version (also --version)\n"
     "  help                        print this help (also --help, -h)\n"
     "\n"
-    "`wasp run` (execute a module) and `wasp serve` (the HTTP server) come\n"
-    "later; they do not exist yet.\n"
+    "`wasp serve` (the HTTP server) comes later; it does not exist yet.\n"
     "\n"
     "exit status: 0 success; 1 the file cannot be read or is not a valid\n"
     "module; 2 the command line is wrong.\n";
@@ -176,7 +181,8 @@ int main(int argc, char **argv) {
         }
         return is_validate ? cmd_validate(a.file) : cmd_inspect(a.file, a.json);
     }
-    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "serve") == 0)
+    if (strcmp(cmd, "run") == 0) return cli_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
         return usage_error(NULL, "'%s' does not exist yet; it comes in a later release", cmd);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

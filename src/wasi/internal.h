@@ -173,6 +173,22 @@ uint64_t wasi_rights_for(uint8_t filetype, bool readonly);
 bool wasi_link_core(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* wasi.c, fd.c */
 bool wasi_link_path(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* path.c */
 
+/* ---- added with wasi.c/fd.c: how a file registers its functions ---- */
+/* One preview-1 function: its name, its signature as "params>results"
+ * with 'i' for i32 and 'I' for i64 (e.g. "iIii>i" for fd_seek), its code. */
+typedef struct wasi_func {
+    const char *name;
+    const char *sig;
+    wasm_host_fn fn;
+} wasi_func;
+/* Defines n functions under wasi_snapshot_preview1, each bound to ctx
+ * (common.c). False with *err when out of memory. */
+bool wasi_define_all(wasi_ctx *ctx, wasm_linker *l, const wasi_func *fs, size_t n,
+                     wasm_error *err);
+/* fd.c's share of wasi_link_core: fd_* (not fd_readdir), poll, sock_*. */
+bool wasi_link_fd(wasi_ctx *ctx, wasm_linker *l, wasm_error *err);
+/* ---- end of addition ---- */
+
 /* A host-function result: stores the errno in results[0] and returns
  * WASM_TRAP_NONE, as every preview-1 function does. */
 static inline wasm_trap_code wasi_ret(wasm_value *results, uint16_t err) {

@@ -22,7 +22,7 @@ if [ $# -ne 1 ]; then
 fi
 WASP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-EXAMPLES_DIR=$ROOT/build/examples
+EXAMPLES_DIR=$ROOT/examples
 T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-cli-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
@@ -175,7 +175,8 @@ for h in help --help -h; do
     expect "wasp $h exits 0" 0
     check "wasp $h names validate and inspect" grep -q 'validate' "$OUT"
     check "wasp $h names inspect" grep -q 'inspect' "$OUT"
-    check "wasp $h says run and serve come later" grep -qE 'run.*serve.*later|later.*run.*serve' <(tr '\n' ' ' <"$OUT")
+    check "wasp $h names run" grep -qE '^  run ' "$OUT"
+    check "wasp $h says serve comes later" grep -qE 'serve.*later' <(tr '\n' ' ' <"$OUT")
 done
 run validate --help
 expect "wasp validate --help exits 0" 0
@@ -187,8 +188,14 @@ run frobnicate
 expect "unknown command exits 2 with the usage on stderr" 2 'usage'
 check "unknown command is named" grep -q "frobnicate" "$ERR"
 check "unknown command prints nothing on stdout" test ! -s "$OUT"
-run run x.wasm
-expect "'wasp run' (not yet) exits 2" 2 'usage'
+run run
+expect "'wasp run' without a module exits 2" 2 'usage'
+run run --frob x.wasm
+expect "'wasp run' with an unknown option exits 2" 2 'frob'
+run run missing.wasm
+expect "'wasp run' on a missing file exits 1" 1 'missing.wasm'
+run serve x.wasm
+expect "'wasp serve' (not yet) exits 2" 2 'usage'
 run validate
 expect "validate without FILE exits 2" 2 'FILE'
 run inspect --json
@@ -244,13 +251,16 @@ for f in "${EXAMPLES[@]}"; do
     done <"$T/exports"
 done
 
-hello=$EXAMPLES_DIR/hello.wasm
+hello=$EXAMPLES_DIR/print.wasm
 fib=$EXAMPLES_DIR/fib.wasm
 features=$EXAMPLES_DIR/features.wasm
+for f in "$hello" "$fib" "$features"; do
+    [ -f "$f" ] || fail "example $(basename "$f") is built" "missing: $f (make examples)"
+done
 if [ -f "$hello" ]; then
     run inspect "$hello"
-    check "inspect hello.wasm shows the import env.print" grep -qF 'func "env" "print": type 0 (i32, i32) -> ()' "$OUT"
-    check "inspect hello.wasm shows the active data segment" grep -qF '0: active, memory 0, offset expression 3 bytes, 13 bytes' "$OUT"
+    check "inspect print.wasm shows the import env.print" grep -qF 'func "env" "print": type 0 (i32, i32) -> ()' "$OUT"
+    check "inspect print.wasm shows the active data segment" grep -qF '0: active, memory 0, offset expression 3 bytes, 13 bytes' "$OUT"
 fi
 if [ -f "$fib" ]; then
     run inspect --json "$fib"

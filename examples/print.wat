@@ -1,4 +1,4 @@
-;; hello.wat - the smallest useful wasp guest: prints "hello, world".
+;; print.wat - the smallest guest of a host print: prints "hello, world".
 ;;
 ;; The host provides env.print(ptr, len), which writes len bytes of this
 ;; module's exported memory starting at ptr. _start is the entry point a

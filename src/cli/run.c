@@ -1,0 +1,369 @@
+/*
+ * run.c - `wasp run`: runs a WASI command (or calls into a reactor) with
+ * exactly the capabilities the command line grants.
+ *
+ *   wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]
+ *            [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]
+ *            [--] MODULE.wasm [ARGS...]
+ *
+ * Nothing is visible to the module unless granted: no directory without
+ * --dir, no environment variable without --env or --inherit-env. The
+ * exit status is the module's: its proc_exit code, 0 when _start returns,
+ * 1 when wasp could not load, link or set up the module (the message says
+ * why, naming the missing import or grant), and 134 when it trapped (the
+ * trap is printed), as wasmtime does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "wasi/wasi.h"
+
+extern char **environ;
+
+enum { RUN_SETUP_FAILED = 1, RUN_USAGE = 2, RUN_TRAPPED = 134 };
+
+typedef struct run_args {
+    wasi_preopen *dirs;
+    int ndirs;
+    const char **env;
+    int nenv;
+    bool inherit_env;
+    const char *stdin_path;
+    const char *invoke;
+    uint32_t deadline_ms;
+    uint64_t fuel;
+    const char *module;
+    int nargs;
+    char **args; /* after the module */
+} run_args;
+
+static int run_usage(const char *fmt, const char *arg) {
+    fputs("wasp run: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
+          "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
+          "                [--] MODULE.wasm [ARGS...]\n",
+          stderr);
+    return RUN_USAGE;
+}
+
+/* "HOST", "HOST:ro", "HOST::GUEST", "HOST::GUEST:ro" -> a preopen. The
+ * strings point into (a copy of) the argument. */
+static bool parse_dir(const char *arg, wasi_preopen *out) {
+    char *s = strdup(arg);
+    if (!s || !*s) return false;
+    size_t n = strlen(s);
+    out->readonly = false;
+    if (n > 3 && strcmp(s + n - 3, ":ro") == 0) {
+        out->readonly = true;
+        s[n - 3] = '\0';
+    }
+    char *sep = strstr(s, "::");
+    if (sep) {
+        *sep = '\0';
+        out->host_path = s;
+        out->guest_path = sep + 2;
+    } else {
+        out->host_path = s;
+        out->guest_path = s;
+    }
+    return *out->host_path && *out->guest_path;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') return false;
+    *out = v;
+    return true;
+}
+
+static int parse_run_args(int argc, char **argv, run_args *a) {
+    memset(a, 0, sizeof *a);
+    a->dirs = calloc((size_t)argc + 1, sizeof *a->dirs);
+    a->env = calloc((size_t)argc + 1, sizeof *a->env);
+    if (!a->dirs || !a->env) return run_usage("%s", "out of memory");
+    int i = 0;
+    for (; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(o, "--") == 0) {
+            i++;
+            break;
+        }
+        if (o[0] != '-' || o[1] == '\0') break;
+        if (strcmp(o, "--inherit-env") == 0) {
+            a->inherit_env = true;
+            continue;
+        }
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            run_usage("%s", "runs a WASI module with the capabilities given");
+            return -1;
+        }
+        if (!v) return run_usage("option %s needs a value", o);
+        i++;
+        if (strcmp(o, "--dir") == 0) {
+            if (!parse_dir(v, &a->dirs[a->ndirs++]))
+                return run_usage("bad --dir '%s' (want HOST[::GUEST][:ro])", v);
+        } else if (strcmp(o, "--env") == 0) {
+            if (!strchr(v, '=') || v[0] == '=') return run_usage("bad --env '%s' (want K=V)", v);
+            a->env[a->nenv++] = v;
+        } else if (strcmp(o, "--stdin") == 0) {
+            a->stdin_path = v;
+        } else if (strcmp(o, "--invoke") == 0) {
+            a->invoke = v;
+        } else if (strcmp(o, "--deadline-ms") == 0) {
+            uint64_t ms;
+            if (!parse_u64(v, &ms) || ms == 0 || ms > UINT32_MAX)
+                return run_usage("bad --deadline-ms '%s'", v);
+            a->deadline_ms = (uint32_t)ms;
+        } else if (strcmp(o, "--fuel") == 0) {
+            if (!parse_u64(v, &a->fuel) || a->fuel == 0) return run_usage("bad --fuel '%s'", v);
+        } else {
+            return run_usage("unknown option '%s'", o);
+        }
+    }
+    if (i >= argc) return run_usage("%s", "no module given");
+    a->module = argv[i];
+    a->args = argv + i + 1;
+    a->nargs = argc - i - 1;
+    return 0;
+}
+
+/* Parses a command-line argument as a value of type t (for --invoke). */
+static bool parse_value(const char *s, wasm_valtype t, wasm_value *v) {
+    char *end;
+    errno = 0;
+    v->type = t;
+    switch (t) {
+    case WASM_I32: {
+        long long x = strtoll(s, &end, 0);
+        if (errno || *end || x < INT32_MIN || x > UINT32_MAX) return false;
+        v->of.i32 = (uint32_t)x;
+        return true;
+    }
+    case WASM_I64: {
+        long long x = strtoll(s, &end, 0);
+        if (errno || *end) return false;
+        v->of.i64 = (uint64_t)x;
+        return true;
+    }
+    case WASM_F32: {
+        float f = strtof(s, &end);
+        if (*end) return false;
+        memcpy(&v->of.f32, &f, 4);
+        return true;
+    }
+    case WASM_F64: {
+        double d = strtod(s, &end);
+        if (*end) return false;
+        memcpy(&v->of.f64, &d, 8);
+        return true;
+    }
+    default: return false;
+    }
+}
+
+static void print_value(const wasm_value *v) {
+    switch (v->type) {
+    case WASM_I32: printf("%" PRId32 "\n", (int32_t)v->of.i32); break;
+    case WASM_I64: printf("%" PRId64 "\n", (int64_t)v->of.i64); break;
+    case WASM_F32: {
+        float f;
+        memcpy(&f, &v->of.f32, 4);
+        printf("%.9g\n", f);
+        break;
+    }
+    case WASM_F64: {
+        double d;
+        memcpy(&d, &v->of.f64, 8);
+        printf("%.17g\n", d);
+        break;
+    }
+    default: printf("<%s>\n", wasm_valtype_name(v->type)); break;
+    }
+}
+
+/* Calls `name` with arguments parsed from the command line and prints its
+ * results, one per line. */
+static int invoke(wasm_instance *inst, const char *name, int nargs, char **args,
+                  const wasm_call_opts *opts, wasm_trap_code *trap) {
+    wasm_extern fn;
+    if (!wasm_instance_export(inst, name, &fn) || fn.kind != WASM_EXTERN_FUNC) {
+        fprintf(stderr, "wasp run: the module exports no function '%s'\n", name);
+        return RUN_SETUP_FAILED;
+    }
+    const wasm_functype *ft = wasm_func_type(fn);
+    if ((uint32_t)nargs != ft->nparams) {
+        fprintf(stderr, "wasp run: '%s' takes %u arguments, %d given\n", name, ft->nparams, nargs);
+        return RUN_USAGE;
+    }
+    wasm_value *in = calloc(ft->nparams + 1, sizeof *in);
+    wasm_value *out = calloc(ft->nresults + 1, sizeof *out);
+    if (!in || !out) {
+        free(in);
+        free(out);
+        return RUN_SETUP_FAILED;
+    }
+    for (uint32_t i = 0; i < ft->nparams; i++) {
+        if (!parse_value(args[i], ft->params[i], &in[i])) {
+            fprintf(stderr, "wasp run: argument %u of '%s' must be %s, got '%s'\n", i + 1, name,
+                    wasm_valtype_name(ft->params[i]), args[i]);
+            free(in);
+            free(out);
+            return RUN_USAGE;
+        }
+    }
+    *trap = wasm_call_ex(fn, in, out, opts);
+    if (*trap == WASM_TRAP_NONE)
+        for (uint32_t i = 0; i < ft->nresults; i++)
+            print_value(&out[i]);
+    free(in);
+    free(out);
+    return 0;
+}
+
+int cli_run(int argc, char **argv) {
+    run_args a;
+    int status = parse_run_args(argc, argv, &a);
+    if (status) {
+        for (int i = 0; i < a.ndirs; i++)
+            free((void *)a.dirs[i].host_path);
+        free(a.dirs);
+        free(a.env);
+        return status < 0 ? 0 : status;
+    }
+    status = RUN_SETUP_FAILED;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    wasm_error err;
+    wasm_module *m = NULL;
+    wasi_ctx *ctx = NULL;
+    wasm_linker *l = NULL;
+    wasm_instance *inst = NULL;
+    const char **envp = NULL;
+    const char **guest_argv = NULL;
+    int stdin_fd = -1;
+
+    int e = cli_read_file(a.module, &bytes, &len);
+    if (e) {
+        fprintf(stderr, "wasp run: %s: %s\n", a.module, strerror(e));
+        goto done;
+    }
+    m = wasm_module_load(bytes, len, &err);
+    if (!m) {
+        cli_print_error(stderr, a.module, &err);
+        goto done;
+    }
+
+    /* the environment: only what was granted */
+    int nenv = a.nenv, k = 0;
+    if (a.inherit_env)
+        for (char **p = environ; *p; p++)
+            nenv++;
+    envp = calloc((size_t)nenv + 1, sizeof *envp);
+    guest_argv = calloc((size_t)a.nargs + 2, sizeof *guest_argv);
+    if (!envp || !guest_argv) goto oom;
+    if (a.inherit_env)
+        for (char **p = environ; *p; p++)
+            envp[k++] = *p;
+    for (int i = 0; i < a.nenv; i++)
+        envp[k++] = a.env[i];
+    guest_argv[0] = a.module;
+    for (int i = 0; i < a.nargs; i++)
+        guest_argv[i + 1] = a.args[i];
+
+    wasi_config cfg = {.argc = a.nargs + 1,
+                       .argv = guest_argv,
+                       .envc = k,
+                       .envp = envp,
+                       .npreopens = a.ndirs,
+                       .preopens = a.dirs};
+    if (a.stdin_path) {
+        stdin_fd = open(a.stdin_path, O_RDONLY | O_CLOEXEC);
+        if (stdin_fd < 0) {
+            fprintf(stderr, "wasp run: --stdin %s: %s\n", a.stdin_path, strerror(errno));
+            goto done;
+        }
+        cfg.stdio[0] = (wasi_stdio){.kind = WASI_STDIO_FD, .fd = stdin_fd};
+    }
+    char msg[512];
+    ctx = wasi_ctx_new(&cfg, msg, sizeof msg);
+    if (!ctx) {
+        fprintf(stderr, "wasp run: %s\n", msg);
+        goto done;
+    }
+    l = wasm_linker_new();
+    if (!l || !wasi_link(ctx, l, &err)) goto oom;
+    inst = wasm_instance_new(m, l, &err);
+    if (!inst) {
+        if (err.kind == WASM_ERR_TRAP) {
+            fprintf(stderr, "wasp run: %s: %s\n", a.module, err.msg);
+            status = RUN_TRAPPED;
+        } else {
+            fprintf(stderr, "wasp run: %s: cannot instantiate: %s\n", a.module, err.msg);
+        }
+        goto done;
+    }
+
+    wasm_call_opts opts = {.deadline_ms = a.deadline_ms, .fuel = a.fuel};
+    wasm_trap_code trap = WASM_TRAP_NONE;
+    wasm_extern fn;
+    if (a.invoke) {
+        if (wasm_instance_export(inst, "_initialize", &fn))
+            trap = wasm_call_ex(fn, NULL, NULL, &opts);
+        if (trap == WASM_TRAP_NONE) {
+            int s = invoke(inst, a.invoke, a.nargs, a.args, &opts, &trap);
+            if (s) {
+                status = s;
+                goto done;
+            }
+        }
+    } else if (wasm_instance_export(inst, "_start", &fn) && fn.kind == WASM_EXTERN_FUNC) {
+        trap = wasm_call_ex(fn, NULL, NULL, &opts);
+    } else {
+        fprintf(stderr,
+                "wasp run: %s exports no _start: it is not a WASI command (for a reactor, "
+                "name the function to call with --invoke NAME)\n",
+                a.module);
+        goto done;
+    }
+    fflush(stdout);
+    int code;
+    if (trap == WASM_TRAP_NONE) {
+        status = 0;
+    } else if (trap == WASM_TRAP_EXIT && wasi_exit_code(ctx, &code)) {
+        status = code;
+    } else {
+        fprintf(stderr, "wasp run: %s trapped: %s\n", a.module, wasm_trap_message(trap));
+        status = RUN_TRAPPED;
+    }
+    if (status != 0 && a.ndirs == 0 && a.nargs > 0)
+        fprintf(stderr,
+                "wasp run: note: no directory was granted to the module; if it needed a file, "
+                "grant its folder with --dir HOST[::GUEST]\n");
+    goto done;
+oom:
+    fprintf(stderr, "wasp run: out of memory\n");
+done:
+    wasm_instance_free(inst);
+    wasm_linker_free(l);
+    wasi_ctx_free(ctx);
+    wasm_module_free(m);
+    free(bytes);
+    free(envp);
+    free(guest_argv);
+    if (stdin_fd >= 0) close(stdin_fd);
+    for (int i = 0; i < a.ndirs; i++)
+        free((void *)a.dirs[i].host_path);
+    free(a.dirs);
+    free(a.env);
+    return status;
+}
