@@ -183,8 +183,7 @@ typedef struct wasi_func {
 } wasi_func;
 /* Defines n functions under wasi_snapshot_preview1, each bound to ctx
  * (common.c). False with *err when out of memory. */
-bool wasi_define_all(wasi_ctx *ctx, wasm_linker *l, const wasi_func *fs, size_t n,
-                     wasm_error *err);
+bool wasi_define_all(wasi_ctx *ctx, wasm_linker *l, const wasi_func *fs, size_t n, wasm_error *err);
 /* fd.c's share of wasi_link_core: fd_* (not fd_readdir), poll, sock_*. */
 bool wasi_link_fd(wasi_ctx *ctx, wasm_linker *l, wasm_error *err);
 /* ---- end of addition ---- */

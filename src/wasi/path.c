@@ -2,7 +2,8 @@
  * path.c - the preview-1 functions that name things by path (path_*) and
  * fd_readdir: every name a guest hands in is resolved beneath one of its
  * directory descriptors, and nothing outside that directory is ever
- * reached, read, changed or even stat'ed.
+ * opened, looked up, changed or stat'ed (fd_readdir's ".." entry still
+ * carries the parent's inode number, as on every host).
  *
  * The one rule this file must never break, and how it keeps it:
  * - A guest path is relative to a directory descriptor the guest holds (a
@@ -19,10 +20,12 @@
  *   then call the *at() syscall on that single component; none of those
  *   follows a final symlink. A last component of "." or ".." is resolved
  *   as a directory first, so no *at() call ever sees "..".
- * - Functions that may follow a final symlink (path_open, and the stat,
- *   utimes and readlink ones) open the object itself with openat2 (O_PATH
- *   when no data is needed), following it only when asked, and then work
- *   on that descriptor.
+ * - Functions on the object a path names (path_open, path_filestat_get,
+ *   path_filestat_set_times, path_readlink) open the object itself with
+ *   openat2 (O_PATH when no data is needed), following a final symlink
+ *   only when asked, and then work on that descriptor. path_link with
+ *   SYMLINK_FOLLOW reads the final symlinks itself and links what they
+ *   name, resolved beneath like any other path.
  * - Where openat2 is missing (Linux before 5.6, or a seccomp filter older
  *   than it, which answers ENOSYS or EPERM), walk_beneath() does the same
  *   lookup in user space, one component at a time with O_NOFOLLOW, reading
@@ -419,7 +422,11 @@ static wasm_trap_code path_open(void *env, wasm_instance *caller, const wasm_val
     uint64_t need = R_PATH_OPEN;
     if (oflags & OFLAG_CREAT) need |= R_PATH_CREATE_FILE;
     if (oflags & OFLAG_TRUNC) need |= R_PATH_FILESTAT_SET_SIZE;
-    bool writes = (oflags & (OFLAG_CREAT | OFLAG_TRUNC)) || (base & R_WRITE_MODE);
+    /* A directory is never opened for writing, so writing rights asked
+     * with OFLAG_DIRECTORY (blanket rights, as many programs pass) are no
+     * write for a read-only grant; they are simply not granted. */
+    bool writes = (oflags & (OFLAG_CREAT | OFLAG_TRUNC)) ||
+                  (!(oflags & OFLAG_DIRECTORY) && (base & R_WRITE_MODE));
     uint16_t e;
     wasi_fd *d = dir_get(ctx, a[0].of.i32, need, writes, &e);
     if (!d) return wasi_ret(r, e);
@@ -429,7 +436,7 @@ static wasm_trap_code path_open(void *env, wasm_instance *caller, const wasm_val
     if (!out) return wasi_ret(r, WASI_EFAULT);
 
     uint64_t granted = base & d->inheriting;
-    bool rd = granted & R_READ_MODE, wr = granted & R_WRITE_MODE;
+    bool rd = granted & R_READ_MODE, wr = !d->readonly && (granted & R_WRITE_MODE);
     int flags = wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
     if (oflags & OFLAG_DIRECTORY) flags = O_RDONLY | O_DIRECTORY;
     if (oflags & OFLAG_CREAT) flags |= O_CREAT;
@@ -754,9 +761,8 @@ static wasm_trap_code fd_readdir(void *env, wasm_instance *caller, const wasm_va
                                  wasm_value *r) {
     wasi_ctx *ctx = env;
     uint16_t e;
-    wasi_fd *f = wasi_fd_get(ctx, a[0].of.i32, R_FD_READDIR, &e);
+    wasi_fd *f = dir_get(ctx, a[0].of.i32, R_FD_READDIR, false, &e);
     if (!f) return wasi_ret(r, e);
-    if (f->filetype != WASI_FILETYPE_DIRECTORY || f->host < 0) return wasi_ret(r, WASI_ENOTDIR);
     uint32_t len = a[2].of.i32;
     uint64_t cookie = a[3].of.i64;
     uint8_t *buf = wasi_mem(caller, a[1].of.i32, len);

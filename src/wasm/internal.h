@@ -329,13 +329,32 @@ struct wasm_instance {
 /* Scalar loads and stores that compile.c fuses with the i32.add computing
  * their address: `X_<load> dst x y offset` reads at x + y + offset (the
  * sum wrapped to 32 bits, as i32.add does), `X_<store> x y value offset`. */
-#define WASM_SCALAR_MEMORY_OPS(X)                                                                  \
-    X(I32_LOAD)                                                                                    \
-    X(I64_LOAD)                                                                                    \
-    X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U)          \
-        X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S)              \
-            X(I64_LOAD32_U) X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8)      \
-                X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
+/* clang-format off */
+#define WASM_SCALAR_MEMORY_OPS(X) \
+    X(I32_LOAD) \
+    X(I64_LOAD) \
+    X(F32_LOAD) \
+    X(F64_LOAD) \
+    X(I32_LOAD8_S) \
+    X(I32_LOAD8_U) \
+    X(I32_LOAD16_S) \
+    X(I32_LOAD16_U) \
+    X(I64_LOAD8_S) \
+    X(I64_LOAD8_U) \
+    X(I64_LOAD16_S) \
+    X(I64_LOAD16_U) \
+    X(I64_LOAD32_S) \
+    X(I64_LOAD32_U) \
+    X(I32_STORE) \
+    X(I64_STORE) \
+    X(F32_STORE) \
+    X(F64_STORE) \
+    X(I32_STORE8) \
+    X(I32_STORE16) \
+    X(I64_STORE8) \
+    X(I64_STORE16) \
+    X(I64_STORE32)
+/* clang-format on */
 
 /* Internal opcodes beyond the Wasm ones. Compiled code reuses the wasm_op
  * numbers for instructions it keeps as they are (numeric ops, scalar loads
