@@ -2,7 +2,7 @@
 #
 #   make            build build/wasp (release: -O2 with debug info)
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
-#   make run        install what is missing, build, validate and inspect the examples
+#   make run        install what is missing, build, and validate, inspect and run the examples
 #   make bench      run the benchmarks (bench/)
 #   make fuzz       run each fuzz target (decode+validate; whole engine) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
@@ -31,7 +31,7 @@ HDRS      := $(wildcard src/*/*.h tests/*/*.h)
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_ASAN := $(LIB_SRC:%.c=$(B)/asan/%.o)
 
-.PHONY: all test run bench fuzz lint clean setup unit spec cli-test asan-test examples
+.PHONY: all test run bench fuzz lint clean setup unit spec cli-test wasi-test asan-test examples
 all: $(B)/wasp
 
 setup:
@@ -78,16 +78,22 @@ $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 # Example modules are built next to their source (examples/NAME.wasm, not
 # tracked by git), so that `wasp run examples/hello.wasm` works as the docs
 # say: text-format ones through wabt's wat2wasm, C ones through clang-14 for
-# wasm32-wasi with Debian's wasi-libc. wasm-opt is kept off PATH so the
-# output does not depend on whether binaryen is installed.
+# wasm32-wasi with Debian's wasi-libc. C is compiled at -O2 but linked at
+# -O0, because clang's driver runs binaryen's wasm-opt on -O2 links when it
+# finds one, and the output must not depend on whether binaryen is installed.
 EXAMPLES_WAT := $(sort $(wildcard examples/*.wat))
 EXAMPLES_C   := $(sort $(wildcard examples/*.c))
-EXAMPLES     := $(EXAMPLES_WAT:.wat=.wasm) $(EXAMPLES_C:.c=.wasm)
-WASI_CC      := env PATH=/usr/bin:/bin clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--strip-debug
+EXAMPLES_RS  := $(sort $(wildcard examples/*.rs))
+EXAMPLES     := $(EXAMPLES_WAT:.wat=.wasm) $(EXAMPLES_C:.c=.wasm) $(EXAMPLES_RS:.rs=.wasm)
+WASI_CC      := clang-14 --target=wasm32-wasi --sysroot=/usr
 examples/%.wasm: examples/%.wat
 	wat2wasm $< -o $@
 examples/%.wasm: examples/%.c
-	$(WASI_CC) -o $@ $<
+	$(WASI_CC) -O2 -c -o $(@:.wasm=.o) $<
+	$(WASI_CC) -O0 -Wl,--strip-debug -o $@ $(@:.wasm=.o)
+	@rm -f $(@:.wasm=.o)
+examples/%.wasm: examples/%.rs
+	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols -o $@ $<
 examples: $(EXAMPLES)
 
 unit: $(B)/unit_tests
@@ -99,24 +105,37 @@ spec: $(B)/spec_runner
 cli-test: $(B)/wasp $(EXAMPLES)
 	bash tests/cli/run.sh $(B)/wasp
 
+wasi-test: $(B)/wasp $(EXAMPLES)
+	bash tests/wasi/run.sh $(B)/wasp
+
 asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	$(B)/asan/unit_tests
 	$(B)/asan/spec_runner --testsuite $(WASM_TESTSUITE)
 	bash tests/cli/run.sh $(B)/asan/wasp
+	bash tests/wasi/run.sh $(B)/asan/wasp
 
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup
 	$(MAKE) --no-print-directory all $(B)/unit_tests $(B)/spec_runner examples
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory cli-test
+	$(MAKE) --no-print-directory wasi-test
 	$(MAKE) --no-print-directory spec
 	$(MAKE) --no-print-directory asan-test
 
 run: setup
 	$(MAKE) --no-print-directory all examples
-	@for m in $(EXAMPLES); do \
-	  echo "== $$m"; $(B)/wasp validate $$m && $(B)/wasp inspect $$m || exit 1; \
-	done
+	@for m in $(EXAMPLES); do $(B)/wasp validate $$m || exit 1; done
+	@echo "== wasp inspect examples/fib.wasm"
+	@$(B)/wasp inspect examples/fib.wasm
+	@echo "== wasp run examples/hello.wasm"
+	@$(B)/wasp run examples/hello.wasm
+	@echo "== wasp run examples/hello-rs.wasm"
+	@$(B)/wasp run examples/hello-rs.wasm
+	@echo "== wasp run --dir examples examples/cat.wasm examples/hello.c | head -3"
+	@$(B)/wasp run --dir examples examples/cat.wasm examples/hello.c | head -3
+	@echo "== wasp run --invoke fib_iterative examples/fib.wasm 50"
+	@$(B)/wasp run --invoke fib_iterative examples/fib.wasm 50
 
 # Runs each fuzz target (decode+validate, then the whole engine) for
 # FUZZ_SECONDS; findings land in build/fuzz-artifacts/.

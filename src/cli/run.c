@@ -137,6 +137,20 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
     return 0;
 }
 
+/* Adds "K=V" to envp[0..n), replacing an entry with the same K (the last
+ * definition wins, as in a shell); returns the new count. */
+static int env_put(const char **envp, int n, const char *kv) {
+    size_t klen = strcspn(kv, "=");
+    for (int i = 0; i < n; i++) {
+        if (strncmp(envp[i], kv, klen) == 0 && envp[i][klen] == '=') {
+            envp[i] = kv;
+            return n;
+        }
+    }
+    envp[n] = kv;
+    return n + 1;
+}
+
 /* Parses a command-line argument as a value of type t (for --invoke). */
 static bool parse_value(const char *s, wasm_valtype t, wasm_value *v) {
     char *end;
@@ -273,9 +287,9 @@ int cli_run(int argc, char **argv) {
     if (!envp || !guest_argv) goto oom;
     if (a.inherit_env)
         for (char **p = environ; *p; p++)
-            envp[k++] = *p;
+            k = env_put(envp, k, *p);
     for (int i = 0; i < a.nenv; i++)
-        envp[k++] = a.env[i];
+        k = env_put(envp, k, a.env[i]);
     guest_argv[0] = a.module;
     for (int i = 0; i < a.nargs; i++)
         guest_argv[i + 1] = a.args[i];
@@ -341,6 +355,12 @@ int cli_run(int argc, char **argv) {
         status = 0;
     } else if (trap == WASM_TRAP_EXIT && wasi_exit_code(ctx, &code)) {
         status = code;
+        if (code < 0 || code > 255) {
+            /* the host keeps only 8 bits: 256 would read as success */
+            fprintf(stderr, "wasp run: %s exited with %d, out of 0..255; exiting with 1\n",
+                    a.module, code);
+            status = 1;
+        }
     } else {
         fprintf(stderr, "wasp run: %s trapped: %s\n", a.module, wasm_trap_message(trap));
         status = RUN_TRAPPED;
