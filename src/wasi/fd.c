@@ -32,38 +32,6 @@
 
 #include "wasi/internal.h"
 
-/* rights (witx `rights`, u64) */
-#define R_FD_DATASYNC (1ull << 0)
-#define R_FD_READ (1ull << 1)
-#define R_FD_SEEK (1ull << 2)
-#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
-#define R_FD_SYNC (1ull << 4)
-#define R_FD_TELL (1ull << 5)
-#define R_FD_WRITE (1ull << 6)
-#define R_FD_ADVISE (1ull << 7)
-#define R_FD_ALLOCATE (1ull << 8)
-#define R_PATH_CREATE_DIRECTORY (1ull << 9)
-#define R_PATH_CREATE_FILE (1ull << 10)
-#define R_PATH_LINK_SOURCE (1ull << 11)
-#define R_PATH_LINK_TARGET (1ull << 12)
-#define R_PATH_OPEN (1ull << 13)
-#define R_FD_READDIR (1ull << 14)
-#define R_PATH_READLINK (1ull << 15)
-#define R_PATH_RENAME_SOURCE (1ull << 16)
-#define R_PATH_RENAME_TARGET (1ull << 17)
-#define R_PATH_FILESTAT_GET (1ull << 18)
-#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
-#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
-#define R_FD_FILESTAT_GET (1ull << 21)
-#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
-#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
-#define R_PATH_SYMLINK (1ull << 24)
-#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
-#define R_PATH_UNLINK_FILE (1ull << 26)
-#define R_POLL_FD_READWRITE (1ull << 27)
-#define R_SOCK_SHUTDOWN (1ull << 28)
-#define R_SOCK_ACCEPT (1ull << 29)
-
 /* What a regular file (or block device) may do. */
 #define RIGHTS_FILE                                                                                \
     (R_FD_DATASYNC | R_FD_READ | R_FD_SEEK | R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | R_FD_TELL |       \
@@ -286,74 +254,46 @@ static uint16_t write_iovs(wasi_ctx *ctx, wasi_fd *f, const iov_list *l, int64_t
     return WASI_ESUCCESS;
 }
 
-/* fd_read(fd, iovs, iovs_len, nread_ptr) */
+/* fd_read, fd_pread, fd_write and fd_pwrite: (fd, iovs, iovs_len,
+ * [offset: u64,] count_ptr). `positioned` adds the offset argument and the
+ * R_FD_SEEK right; the count is written only on success. */
+static wasm_trap_code transfer(void *env, wasm_instance *caller, const wasm_value *a, wasm_value *r,
+                               bool write, bool positioned) {
+    uint16_t e;
+    uint64_t rights = (write ? R_FD_WRITE : R_FD_READ) | (positioned ? R_FD_SEEK : 0);
+    wasi_fd *f = wasi_fd_get(env, a[0].of.i32, rights, &e);
+    if (!f) return wasi_ret(r, e);
+    uint8_t *out = wasi_mem(caller, a[positioned ? 4 : 3].of.i32, 4);
+    if (!out) return wasi_ret(r, WASI_EFAULT);
+    if (positioned && a[3].of.i64 > INT64_MAX) return wasi_ret(r, WASI_EINVAL);
+    int64_t offset = positioned ? (int64_t)a[3].of.i64 : -1;
+    iov_list l;
+    if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
+    size_t n;
+    e = write ? write_iovs(env, f, &l, offset, &n) : read_iovs(env, f, &l, offset, &n);
+    iovs_free(&l);
+    if (!e) wasi_put_u32(out, (uint32_t)n);
+    return wasi_ret(r, e);
+}
+
 static wasm_trap_code fd_read(void *env, wasm_instance *caller, const wasm_value *a,
                               wasm_value *r) {
-    uint16_t e;
-    wasi_fd *f = wasi_fd_get(env, a[0].of.i32, R_FD_READ, &e);
-    if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[3].of.i32, 4);
-    if (!out) return wasi_ret(r, WASI_EFAULT);
-    iov_list l;
-    if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
-    size_t n;
-    e = read_iovs(env, f, &l, -1, &n);
-    iovs_free(&l);
-    if (!e) wasi_put_u32(out, (uint32_t)n);
-    return wasi_ret(r, e);
+    return transfer(env, caller, a, r, false, false);
 }
 
-/* fd_pread(fd, iovs, iovs_len, offset: u64, nread_ptr) */
 static wasm_trap_code fd_pread(void *env, wasm_instance *caller, const wasm_value *a,
                                wasm_value *r) {
-    uint16_t e;
-    wasi_fd *f = wasi_fd_get(env, a[0].of.i32, R_FD_READ | R_FD_SEEK, &e);
-    if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[4].of.i32, 4);
-    if (!out) return wasi_ret(r, WASI_EFAULT);
-    if (a[3].of.i64 > INT64_MAX) return wasi_ret(r, WASI_EINVAL);
-    iov_list l;
-    if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
-    size_t n;
-    e = read_iovs(env, f, &l, (int64_t)a[3].of.i64, &n);
-    iovs_free(&l);
-    if (!e) wasi_put_u32(out, (uint32_t)n);
-    return wasi_ret(r, e);
+    return transfer(env, caller, a, r, false, true);
 }
 
-/* fd_write(fd, iovs, iovs_len, nwritten_ptr) */
 static wasm_trap_code fd_write(void *env, wasm_instance *caller, const wasm_value *a,
                                wasm_value *r) {
-    uint16_t e;
-    wasi_fd *f = wasi_fd_get(env, a[0].of.i32, R_FD_WRITE, &e);
-    if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[3].of.i32, 4);
-    if (!out) return wasi_ret(r, WASI_EFAULT);
-    iov_list l;
-    if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
-    size_t n;
-    e = write_iovs(env, f, &l, -1, &n);
-    iovs_free(&l);
-    if (!e) wasi_put_u32(out, (uint32_t)n);
-    return wasi_ret(r, e);
+    return transfer(env, caller, a, r, true, false);
 }
 
-/* fd_pwrite(fd, iovs, iovs_len, offset: u64, nwritten_ptr) */
 static wasm_trap_code fd_pwrite(void *env, wasm_instance *caller, const wasm_value *a,
                                 wasm_value *r) {
-    uint16_t e;
-    wasi_fd *f = wasi_fd_get(env, a[0].of.i32, R_FD_WRITE | R_FD_SEEK, &e);
-    if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[4].of.i32, 4);
-    if (!out) return wasi_ret(r, WASI_EFAULT);
-    if (a[3].of.i64 > INT64_MAX) return wasi_ret(r, WASI_EINVAL);
-    iov_list l;
-    if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
-    size_t n;
-    e = write_iovs(env, f, &l, (int64_t)a[3].of.i64, &n);
-    iovs_free(&l);
-    if (!e) wasi_put_u32(out, (uint32_t)n);
-    return wasi_ret(r, e);
+    return transfer(env, caller, a, r, true, true);
 }
 
 /* ---- position ------------------------------------------------------------ */

@@ -109,6 +109,38 @@ enum {
     WASI_FILETYPE_SYMBOLIC_LINK = 7,
 };
 
+/* rights (witx `rights`, u64): one bit per operation a descriptor allows */
+#define R_FD_DATASYNC (1ull << 0)
+#define R_FD_READ (1ull << 1)
+#define R_FD_SEEK (1ull << 2)
+#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
+#define R_FD_SYNC (1ull << 4)
+#define R_FD_TELL (1ull << 5)
+#define R_FD_WRITE (1ull << 6)
+#define R_FD_ADVISE (1ull << 7)
+#define R_FD_ALLOCATE (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_LINK_SOURCE (1ull << 11)
+#define R_PATH_LINK_TARGET (1ull << 12)
+#define R_PATH_OPEN (1ull << 13)
+#define R_FD_READDIR (1ull << 14)
+#define R_PATH_READLINK (1ull << 15)
+#define R_PATH_RENAME_SOURCE (1ull << 16)
+#define R_PATH_RENAME_TARGET (1ull << 17)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define R_FD_FILESTAT_GET (1ull << 21)
+#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
+#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
+#define R_PATH_SYMLINK (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define R_PATH_UNLINK_FILE (1ull << 26)
+#define R_POLL_FD_READWRITE (1ull << 27)
+#define R_SOCK_SHUTDOWN (1ull << 28)
+#define R_SOCK_ACCEPT (1ull << 29)
+
 /* One entry of the guest's descriptor table. */
 typedef struct wasi_fd {
     bool used;

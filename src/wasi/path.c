@@ -55,28 +55,6 @@
 /* The answer to any write beneath a read-only grant (see above). */
 #define RO_ERRNO WASI_EROFS
 
-/* rights (witx `rights`, u64) that these functions check or hand out */
-#define R_FD_DATASYNC (1ull << 0)
-#define R_FD_READ (1ull << 1)
-#define R_FD_WRITE (1ull << 6)
-#define R_FD_ALLOCATE (1ull << 8)
-#define R_PATH_CREATE_DIRECTORY (1ull << 9)
-#define R_PATH_CREATE_FILE (1ull << 10)
-#define R_PATH_LINK_SOURCE (1ull << 11)
-#define R_PATH_LINK_TARGET (1ull << 12)
-#define R_PATH_OPEN (1ull << 13)
-#define R_FD_READDIR (1ull << 14)
-#define R_PATH_READLINK (1ull << 15)
-#define R_PATH_RENAME_SOURCE (1ull << 16)
-#define R_PATH_RENAME_TARGET (1ull << 17)
-#define R_PATH_FILESTAT_GET (1ull << 18)
-#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
-#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
-#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
-#define R_PATH_SYMLINK (1ull << 24)
-#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
-#define R_PATH_UNLINK_FILE (1ull << 26)
-
 /* The rights that make path_open ask the host for a writable descriptor,
  * as wasmtime and Rust's std bucket them. */
 #define R_WRITE_MODE (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE)
