@@ -558,8 +558,7 @@ static bool do_scalar_memory(compiler *c, const wasm_instr *ins, uint32_t prev_d
     return emit_src(c, &a) && emit_src(c, &v) && emit(c, ins->imm.mem.offset);
 }
 
-static bool on_instr(void *ud, const wasm_instr *ins, const wasm_vstate *vs) {
-    (void)vs;
+static bool on_instr(void *ud, const wasm_instr *ins) {
     compiler *c = ud;
     uint32_t prev_dst = c->last_dst, prev_op = c->last_op;
     c->last_dst = NONE;

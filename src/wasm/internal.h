@@ -141,11 +141,6 @@ bool wasm_read_instr(wasm_reader *r, wasm_instr *ins);
 
 /* ---- validation pass -------------------------------------------------- */
 
-/* What the validator knows after each instruction, for a compiler riding
- * the same pass: the operand stack of types (0 = unknown, in unreachable
- * code), the control stack depth, and whether the code is reachable. */
-typedef struct wasm_vstate wasm_vstate;
-
 /* Hooks called by wasm_validate_body(). `on_instr` runs after each
  * instruction has been validated (so every index in it is in range and the
  * operands it consumes are there, in reachable code); returning false
@@ -154,12 +149,8 @@ typedef struct wasm_vstate wasm_vstate;
 typedef struct wasm_body_hooks {
     void *ud;
     bool (*on_locals)(void *ud, uint32_t nlocals, const wasm_valtype *types);
-    bool (*on_instr)(void *ud, const wasm_instr *ins, const wasm_vstate *vs);
+    bool (*on_instr)(void *ud, const wasm_instr *ins);
 } wasm_body_hooks;
-
-/* Read-only views of the validator state for hooks. */
-uint32_t wasm_vstate_height(const wasm_vstate *vs);
-bool wasm_vstate_unreachable(const wasm_vstate *vs);
 
 /* Validates the body of defined function `func_index` in one pass,
  * calling hooks along the way. Needs the module's context (types, funcs,

@@ -33,7 +33,7 @@ typedef struct ctrl {
     const wasm_valtype *params, *results;
 } ctrl;
 
-struct wasm_vstate {
+typedef struct wasm_vstate {
     const wasm_module *m;
     wasm_reader r;
     wasm_valtype *vals;
@@ -44,14 +44,7 @@ struct wasm_vstate {
     uint32_t nlocals;
     const wasm_functype *ft;
     const uint8_t *at; /* the instruction being validated, for errors */
-};
-
-uint32_t wasm_vstate_height(const wasm_vstate *vs) {
-    return vs->nvals;
-}
-bool wasm_vstate_unreachable(const wasm_vstate *vs) {
-    return vs->nctrls && vs->ctrls[vs->nctrls - 1].unreachable;
-}
+} wasm_vstate;
 
 #define INVALID(v, ...) wasm_fail_at(&(v)->r, (v)->at, WASM_ERR_INVALID, __VA_ARGS__)
 #define MALFORMED(v, ...) wasm_fail_at(&(v)->r, (v)->at, WASM_ERR_MALFORMED, __VA_ARGS__)
@@ -525,7 +518,7 @@ bool wasm_validate_body(const wasm_module *m, uint32_t func_index, const wasm_bo
             break;
         }
         ok = validate_instr(v, &ins);
-        if (ok && hooks && hooks->on_instr) ok = hooks->on_instr(hooks->ud, &ins, v);
+        if (ok && hooks && hooks->on_instr) ok = hooks->on_instr(hooks->ud, &ins);
     }
     if (ok && v->r.p != v->r.end)
         ok = wasm_malformed(&v->r,
