@@ -152,15 +152,11 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	done
 
 # The benchmark suite (bench/README.md): bench/run.sh builds the programs
-# for wasm32 and natively, checks that native, wasp and node agree, times
-# them with hyperfine and writes bench/RESULTS.md.
-$(B)/bench/wasp_run: bench/wasp_run.c $(B)/libwasp.a src/wasm/wasm.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -g $(INCLUDES) -o $@ $< $(B)/libwasp.a -lm -lpthread
-
+# as wasm32-wasi commands and natively, checks that native, `wasp run` and
+# node agree, times them with hyperfine and writes bench/RESULTS.md.
 bench: setup
-	$(MAKE) --no-print-directory $(B)/bench/wasp_run
-	bash bench/run.sh $(B)/bench
+	$(MAKE) --no-print-directory $(B)/wasp
+	bash bench/run.sh $(B)/bench $(B)/wasp
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh - the interpreter benchmark suite (`make bench`).
 #
-#     bash bench/run.sh [OUTDIR]        (OUTDIR defaults to build/bench)
+#     bash bench/run.sh [OUTDIR [WASP]]  (defaults: build/bench, build/wasp)
 #
-# 1. Builds every program in bench/programs/ twice: for wasm32 (clang-14,
-#    freestanding, linked by wasm-ld-14 directly so that binaryen's wasm-opt
-#    never runs, whether or not it is installed) and natively (gcc -O2).
-# 2. Runs each once natively, under wasp (OUTDIR/wasp_run, built by `make
-#    bench`) and under Node.js, and fails unless all three print the same.
+# 1. Builds every program in bench/programs/ twice: as a wasm32-wasi command
+#    (clang-14 and Debian's wasi-libc; compiled at -O2, linked at -O0 so that
+#    clang's driver never runs binaryen's wasm-opt, whether or not it is
+#    installed) and natively (gcc -O2, glibc).
+# 2. Runs each once natively, under wasp (`wasp run`, with a copy of WASP,
+#    which `make bench` builds) and under Node.js (node:wasi), and fails
+#    unless all three print the same.
 # 3. Times each with hyperfine and writes bench/RESULTS.md (medians, ratios
 #    to native, their geometric means); hyperfine's JSON stays in OUTDIR.
 #    programs/startup.c, which does nothing, is timed too, to show what
@@ -21,6 +23,18 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/build/bench}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+WASP=${2:-$ROOT/build/wasp}
+[ -x "$WASP" ] || {
+  echo "bench: $WASP is missing: run this through 'make bench'" >&2
+  exit 1
+}
+# Time a snapshot, so that a rebuild of wasp during the run cannot mix versions.
+cp "$WASP" "$OUT/wasp"
+WASP=$OUT/wasp
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ]; then
+  commit="$commit (src/ modified)"
+fi
 SRC=$ROOT/bench/programs
 RESULTS=$ROOT/bench/RESULTS.md
 RUNS=${BENCH_RUNS:-5}
@@ -28,19 +42,17 @@ WARMUP=${BENCH_WARMUP:-1}
 read -r -a PROGRAMS <<<"${BENCH_PROGRAMS:-fib sieve matmul sort crc32 hashmap json simd}"
 
 CLANG=clang-14
-WASM_LD=wasm-ld-14
 CC_NATIVE=gcc
 NODE=node
-WASP_RUN=$OUT/wasp_run
 NODE_RUN=$ROOT/bench/node/run.mjs
 
-WASM_CFLAGS=(--target=wasm32 -std=c11 -O2 -Wall -Wextra)
-# rt.c implements memcpy & co.: no builtins there, or the loops become calls to themselves.
-WASM_RT_CFLAGS=("${WASM_CFLAGS[@]}" -fno-builtin)
-# 64 MiB of memory: the 1 MiB stack first (an overflow traps instead of corrupting
-# data), then data and the 40 MiB arena of rt.c.
-WASM_LDFLAGS=(--no-entry --export=run --stack-first -z stack-size=1048576
-  --initial-memory=67108864)
+WASI_CC=("$CLANG" --target=wasm32-wasi --sysroot=/usr)
+WASM_CFLAGS=(-std=c11 -O2 -Wall -Wextra)
+# Linked at -O0: at -O1 and up clang's driver runs binaryen's wasm-opt when it
+# finds one on PATH, and the modules must not depend on whether it is installed.
+# The 1 MiB stack comes first, so that an overflow traps instead of corrupting
+# data; the 40 MiB arena of rt.c follows with the other static data.
+WASM_LDFLAGS=(-O0 -Wl,--strip-debug -Wl,--stack-first -Wl,-z,stack-size=1048576)
 NATIVE_CFLAGS=(-std=c11 -O2 -Wall -Wextra)
 
 die() {
@@ -48,10 +60,10 @@ die() {
   exit 1
 }
 
-for tool in "$CLANG" "$WASM_LD" "$CC_NATIVE" "$NODE" hyperfine jq awk; do
+for tool in "$CLANG" "$CC_NATIVE" "$NODE" hyperfine jq awk; do
   command -v "$tool" >/dev/null || die "'$tool' not found: run 'make setup' (scripts/setup.sh)"
 done
-[ -x "$WASP_RUN" ] || die "$WASP_RUN is missing: run this through 'make bench'"
+[ -f /usr/lib/wasm32-wasi/libc.a ] || die "wasi-libc is missing: run 'make setup' (scripts/setup.sh)"
 for p in "${PROGRAMS[@]}"; do
   [ -f "$SRC/$p.c" ] || die "no program $SRC/$p.c"
 done
@@ -72,12 +84,12 @@ quiet() {
 # ---- 1. build ----------------------------------------------------------------
 
 mkdir -p "$OUT/wasm" "$OUT/native" "$OUT/out" "$OUT/json"
-quiet "$CLANG" "${WASM_RT_CFLAGS[@]}" -c -o "$OUT/wasm/rt.o" "$SRC/rt.c"
+quiet "${WASI_CC[@]}" "${WASM_CFLAGS[@]}" -c -o "$OUT/wasm/rt.o" "$SRC/rt.c"
 for p in "${ALL[@]}"; do
   extra=()
   [ "$p" = simd ] && extra=(-msimd128)
-  quiet "$CLANG" "${WASM_CFLAGS[@]}" "${extra[@]}" -c -o "$OUT/wasm/$p.o" "$SRC/$p.c"
-  quiet "$WASM_LD" "${WASM_LDFLAGS[@]}" -o "$OUT/wasm/$p.wasm" "$OUT/wasm/$p.o" "$OUT/wasm/rt.o"
+  quiet "${WASI_CC[@]}" "${WASM_CFLAGS[@]}" "${extra[@]}" -c -o "$OUT/wasm/$p.o" "$SRC/$p.c"
+  quiet "${WASI_CC[@]}" "${WASM_LDFLAGS[@]}" -o "$OUT/wasm/$p.wasm" "$OUT/wasm/$p.o" "$OUT/wasm/rt.o"
   quiet "$CC_NATIVE" "${NATIVE_CFLAGS[@]}" -o "$OUT/native/$p" "$SRC/$p.c" "$SRC/rt.c"
 done
 echo "bench: built ${ALL[*]} into $OUT/{wasm,native}"
@@ -85,7 +97,7 @@ echo "bench: built ${ALL[*]} into $OUT/{wasm,native}"
 # ---- 2. check that native, wasp and node agree -------------------------------
 
 native_cmd() { echo "$OUT/native/$1"; }
-wasp_cmd() { echo "$WASP_RUN $OUT/wasm/$1.wasm"; }
+wasp_cmd() { echo "$WASP run $OUT/wasm/$1.wasm"; }
 node_cmd() { echo "$NODE $NODE_RUN $OUT/wasm/$1.wasm"; }
 
 for p in "${ALL[@]}"; do
@@ -129,10 +141,6 @@ elapsed=$(($(date +%s) - start))
 # ---- 4. RESULTS.md -----------------------------------------------------------
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ]; then
-  commit="$commit (src/ modified)"
-fi
 {
   echo "# Benchmark results"
   echo
@@ -141,10 +149,10 @@ fi
   echo "- command: \`make bench\` (hyperfine -N --warmup $WARMUP --runs $RUNS; times are medians of wall-clock time, process start-up included)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, ${cpu:-unknown CPU} (2 cores, shared, noisy: differences under ~10% mean little)"
-  echo "- wasp: commit $commit, interpreter (\`bench/wasp_run\`, gcc -O2)"
-  echo "- native: $("$CC_NATIVE" --version | head -n 1), \`-O2\`"
-  echo "- wasm: $("$CLANG" --version | head -n 1), \`--target=wasm32 -O2\` (+ \`-msimd128\` for simd), linked by wasm-ld-14 directly: no wasm-opt"
-  echo "- node: $("$NODE" --version) (V8: Liftoff, then TurboFan)"
+  echo "- wasp: commit $commit, interpreter (\`wasp run\`, \`build/wasp\` built with gcc -O2)"
+  echo "- native: $("$CC_NATIVE" --version | head -n 1), \`-O2\`, glibc"
+  echo "- wasm: wasm32-wasi commands: $("$CLANG" --version | head -n 1), \`--target=wasm32-wasi -O2\` (+ \`-msimd128\` for simd), Debian's wasi-libc $(dpkg-query -W -f='${Version}' wasi-libc 2>/dev/null || echo '(version unknown)'), linked at \`-O0\`: no wasm-opt"
+  echo "- node: $("$NODE" --version) (V8: Liftoff, then TurboFan), through node:wasi (\`bench/node/run.mjs\`)"
   echo "- start-up alone (\`programs/startup.c\`, an empty run): $startup; included in every time below"
   echo "- timing took ${elapsed}s"
   echo

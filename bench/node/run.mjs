@@ -1,44 +1,45 @@
-// run.mjs - runs one benchmark module under Node.js (V8), the reference.
+// run.mjs - runs one benchmark program, a wasm32-wasi command, under Node.js
+// (V8) through node:wasi, as the reference.
 //
-//     node bench/node/run.mjs module.wasm
+//     node bench/node/run.mjs module.wasm [args...]
 //
-// The same contract as bench/wasp_run.c: the module imports print_i64(i64)
-// and print_str(i32 ptr, i32 len) from "env" and exports `run` and its
-// memory. Output goes to stdout; exit status 1 when the module cannot be
-// loaded, 2 when it traps (message on stderr).
-import { readFileSync, writeSync } from 'node:fs';
+// The module's arguments are its path and args; its environment is empty
+// and it sees no directories, as under `wasp run module.wasm`. Its stdout and
+// stderr are ours. Exit status: the module's (proc_exit or 0 when _start
+// returns), 1 when it cannot be loaded, 134 when it traps (message on
+// stderr), like `wasp run`.
+
+// node:wasi is experimental in Node 20: drop the listener that would print
+// the ExperimentalWarning before loading it.
+process.removeAllListeners('warning');
+const { WASI } = await import('node:wasi');
+const { readFileSync } = await import('node:fs');
 
 const path = process.argv[2];
-if (!path || process.argv.length !== 3) {
-  process.stderr.write('usage: node run.mjs module.wasm\n');
+if (!path) {
+  process.stderr.write('usage: node run.mjs module.wasm [args...]\n');
   process.exit(1);
 }
 
-let memory = null;
-const out = (s) => writeSync(1, s);
-const env = {
-  print_i64: (v) => out(`${v}\n`),
-  print_str: (ptr, len) => {
-    const bytes = new Uint8Array(memory.buffer, ptr >>> 0, len >>> 0);
-    writeSync(1, bytes);
-  },
-};
+const wasi = new WASI({
+  version: 'preview1',
+  args: process.argv.slice(2),
+  env: {},
+  returnOnExit: true,
+});
 
 let instance;
 try {
-  ({ instance } = await WebAssembly.instantiate(readFileSync(path), { env }));
+  ({ instance } = await WebAssembly.instantiate(readFileSync(path), wasi.getImportObject()));
 } catch (e) {
   process.stderr.write(`run.mjs: ${path}: ${e.message}\n`);
   process.exit(1);
 }
-memory = instance.exports.memory;
-if (typeof instance.exports.run !== 'function' || !memory) {
-  process.stderr.write(`run.mjs: ${path}: no export \`run\` or \`memory\`\n`);
-  process.exit(1);
-}
+let status;
 try {
-  instance.exports.run();
+  status = wasi.start(instance);
 } catch (e) {
   process.stderr.write(`run.mjs: ${path}: trap: ${e.message}\n`);
-  process.exit(2);
+  process.exit(134);
 }
+process.exit(status);
