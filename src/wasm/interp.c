@@ -108,8 +108,25 @@ static void start_ticker(void) {
 /* The limits of the calls running on this thread. */
 static _Thread_local uint64_t deadline = UINT64_MAX, fuel = UINT64_MAX;
 
+/* A thread's stack is released when the thread exits: the key's
+ * destructor runs with the stack's base as its value. */
+static pthread_key_t stack_key;
+static pthread_once_t stack_key_once = PTHREAD_ONCE_INIT;
+
+static void stack_release(void *cells) {
+    munmap(cells, (size_t)STACK_CELLS * sizeof(ucell));
+    free(ts.calls);
+    ts.cells = ts.top = ts.limit = NULL;
+    ts.calls = NULL;
+}
+
+static void stack_key_create(void) {
+    pthread_key_create(&stack_key, stack_release);
+}
+
 __attribute__((noinline)) static bool stack_init(void) {
     if (ts.cells) return true;
+    pthread_once(&stack_key_once, stack_key_create);
     void *p = mmap(NULL, (size_t)STACK_CELLS * sizeof(ucell), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     callrec *calls = malloc((size_t)MAX_DEPTH * sizeof *calls);
@@ -121,6 +138,7 @@ __attribute__((noinline)) static bool stack_init(void) {
     ts.cells = ts.top = p;
     ts.limit = ts.cells + STACK_CELLS;
     ts.calls = calls;
+    pthread_setspecific(stack_key, p);
     return true;
 }
 

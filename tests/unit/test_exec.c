@@ -156,3 +156,23 @@ TEST(exec_missing_import_is_a_link_error) {
     CHECK(strstr(err.msg, "\"env\" \"h\"") != NULL);
     wasm_module_free(m);
 }
+
+static void *call_in_thread(void *arg) {
+    loaded *l = arg;
+    return (void *)(intptr_t)wasm_call(l->f, NULL, NULL);
+}
+
+/* Each thread that runs Wasm gets its own value and call stacks; they are
+ * released when it exits (LeakSanitizer, in the ASan build, checks that). */
+TEST(exec_threads_run_and_release_their_stacks) {
+    loaded l;
+    REQUIRE(load(&l, oob_mod, sizeof oob_mod, NULL));
+    for (int i = 0; i < 8; i++) {
+        pthread_t th;
+        void *ret;
+        REQUIRE(pthread_create(&th, NULL, call_in_thread, &l) == 0);
+        pthread_join(th, &ret);
+        CHECK_EQ_S64((intptr_t)ret, WASM_TRAP_OOB_MEMORY);
+    }
+    unload(&l);
+}
