@@ -13,6 +13,8 @@ PKGS=(
   hyperfine nodejs                      # make bench: timing, and V8 as the reference engine
   wasi-libc libclang-rt-14-dev-wasm32   # C guests for wasm32-wasi (tests/wasi, examples)
   rustc libstd-rust-dev-wasm32          # Rust guests for wasm32-wasi (tests/wasi, examples)
+  libh2o-evloop-dev libssl-dev          # HTTP front end (docs/design/http.md); h2o.h includes openssl/ssl.h
+  libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
 )
 
 missing=()
