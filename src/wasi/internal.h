@@ -167,6 +167,12 @@ struct wasi_ctx {
     size_t out_len[3], out_cap[3];
     bool exited;
     int exit_code;
+    /* For wasi_ctx_reset: entries [0, ninit) are stdio and the preopens.
+     * `tmpl` owns a duplicate of each (host descriptor and name) to rebuild
+     * them from; `clean` is a non-owning copy of the live entries as last
+     * rebuilt, to tell cheaply whether the guest changed anything. */
+    uint32_t ninit;
+    wasi_fd *tmpl, *clean;
 };
 
 /* The guest bytes [ptr, ptr+len) of the calling instance's memory, or NULL

@@ -141,6 +141,80 @@ static bool open_preopen(wasi_ctx *ctx, const wasi_preopen *p, char *err, size_t
     return true;
 }
 
+/* A copy of entry `e` owning its own host descriptor and name; false
+ * (errno set) when the descriptor cannot be duplicated. */
+static bool copy_entry(const wasi_fd *e, wasi_fd *out) {
+    *out = *e;
+    out->dir = NULL;
+    out->dir_cookie = 0;
+    out->host = -1;
+    out->preopen = NULL;
+    if (e->host >= 0 && (out->host = fcntl(e->host, F_DUPFD_CLOEXEC, 0)) < 0) return false;
+    if (e->preopen && !(out->preopen = strdup(e->preopen))) {
+        if (out->host >= 0) close(out->host);
+        out->host = -1;
+        return false;
+    }
+    return true;
+}
+
+static bool save_template(wasi_ctx *ctx) {
+    uint32_t n = 0;
+    while (n < ctx->nfds && ctx->fds[n].used)
+        n++;
+    ctx->tmpl = calloc(n + 1, sizeof *ctx->tmpl);
+    ctx->clean = calloc(n + 1, sizeof *ctx->clean);
+    if (!ctx->tmpl || !ctx->clean) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!copy_entry(&ctx->fds[i], &ctx->tmpl[i])) return false;
+        ctx->ninit = i + 1;
+    }
+    memcpy(ctx->clean, ctx->fds, n * sizeof *ctx->fds);
+    return true;
+}
+
+bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t errlen) {
+    bool dirty = memcmp(ctx->fds, ctx->clean, ctx->ninit * sizeof *ctx->fds) != 0;
+    for (uint32_t i = ctx->ninit; i < ctx->nfds && !dirty; i++)
+        dirty = ctx->fds[i].used;
+    if (dirty) {
+        for (uint32_t i = 0; i < ctx->nfds; i++)
+            wasi_fd_release(&ctx->fds[i]);
+        for (uint32_t i = 0; i < ctx->ninit; i++) {
+            if (!copy_entry(&ctx->tmpl[i], &ctx->fds[i])) {
+                snprintf(err, errlen, "cannot restore the guest's descriptors: %s",
+                         strerror_r(errno, (char[128]){0}, 128));
+                return false;
+            }
+            ctx->fds[i].used = true;
+        }
+        memcpy(ctx->clean, ctx->fds, ctx->ninit * sizeof *ctx->fds);
+    }
+    ctx->stdin_pos = 0;
+    ctx->out_len[1] = ctx->out_len[2] = 0;
+    ctx->exited = false;
+    ctx->exit_code = 0;
+    if (ctx->stdio[0].kind == WASI_STDIO_BUFFER) {
+        ctx->stdio[0].data = req->stdin_data;
+        ctx->stdio[0].len = req->stdin_data ? req->stdin_len : 0;
+    }
+    char **argv = copy_strings(req->argc, req->argv);
+    char **envp = copy_strings(req->envc, req->envp);
+    if (!argv || !envp) {
+        free_strings(req->argc, argv);
+        free_strings(req->envc, envp);
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    free_strings(ctx->argc, ctx->argv);
+    free_strings(ctx->envc, ctx->envp);
+    ctx->argv = argv;
+    ctx->argc = req->argc;
+    ctx->envp = envp;
+    ctx->envc = req->envc;
+    return true;
+}
+
 wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen) {
     wasi_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
@@ -163,6 +237,11 @@ wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen) {
         if (!open_stdio(ctx, i, &cfg->stdio[i], err, errlen)) goto fail;
     for (int i = 0; i < cfg->npreopens; i++)
         if (!open_preopen(ctx, &cfg->preopens[i], err, errlen)) goto fail;
+    if (!save_template(ctx)) {
+        snprintf(err, errlen, "cannot duplicate the context's descriptors: %s",
+                 strerror_r(errno, (char[128]){0}, 128));
+        goto fail;
+    }
     return ctx;
 fail:
     wasi_ctx_free(ctx);
@@ -174,6 +253,10 @@ void wasi_ctx_free(wasi_ctx *ctx) {
     for (uint32_t i = 0; i < ctx->nfds; i++)
         wasi_fd_release(&ctx->fds[i]);
     free(ctx->fds);
+    for (uint32_t i = 0; i < ctx->ninit; i++)
+        wasi_fd_release(&ctx->tmpl[i]);
+    free(ctx->tmpl);
+    free(ctx->clean);
     free_strings(ctx->argc, ctx->argv);
     free_strings(ctx->envc, ctx->envp);
     for (int i = 0; i < 3; i++)

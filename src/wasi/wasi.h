@@ -63,6 +63,28 @@ typedef struct wasi_ctx wasi_ctx;
  * Returns NULL with a message in err (e.g. "--dir ./data: No such file or
  * directory") when a preopen cannot be opened or memory runs out. */
 wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen);
+/* What changes from one request to the next when a server reuses a
+ * context (wasi_ctx_reset). */
+typedef struct wasi_request {
+    int argc;
+    const char *const *argv;
+    int envc;
+    const char *const *envp;
+    const uint8_t *stdin_data; /* borrowed until the next reset; used when
+                                * stdin is WASI_STDIO_BUFFER */
+    size_t stdin_len;
+} wasi_request;
+
+/* Makes the context as wasi_ctx_new left it, for the next request:
+ * descriptors the guest opened are closed; stdio and preopens that it
+ * closed, renumbered or changed come back; captured output is emptied and
+ * the exit code forgotten. The arguments and environment become req's
+ * (copied) and a buffered stdin reads req's bytes. When the guest left
+ * the descriptor table untouched this makes no system call. False with a
+ * message when memory or descriptors run out; the context must then be
+ * freed. */
+bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t errlen);
+
 /* Closes every descriptor the context opened and frees it. NULL is fine. */
 void wasi_ctx_free(wasi_ctx *ctx);
 

@@ -523,6 +523,21 @@ static bool apply_segments(wasm_instance *inst, wasm_error *err) {
     return true;
 }
 
+wasm_instance *wasm_instance_alloc(const wasm_module *m, wasm_linker *l, wasm_error *err) {
+    wasm_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) {
+        oom(err);
+        return NULL;
+    }
+    inst->module = m;
+    if (!alloc_spaces(inst, err) || !resolve_imports(inst, l, err) ||
+        !create_own(inst, l ? l->mem_cap_pages : 0, err)) {
+        wasm_instance_free(inst);
+        return NULL;
+    }
+    return inst;
+}
+
 wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_error *err) {
     wasm_error local_err;
     if (!err) err = &local_err;
@@ -538,15 +553,9 @@ wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_erro
         *err = trap_msg;
         return NULL;
     }
-    wasm_instance *inst = calloc(1, sizeof *inst);
-    if (!inst) {
-        oom(err);
-        return NULL;
-    }
-    inst->module = m;
-    if (!alloc_spaces(inst, err) || !resolve_imports(inst, l, err) ||
-        !create_own(inst, l ? l->mem_cap_pages : 0, err) || !apply_segments(inst, err))
-        goto fail;
+    wasm_instance *inst = wasm_instance_alloc(m, l, err);
+    if (!inst) return NULL;
+    if (!apply_segments(inst, err)) goto fail;
     if (m->has_start) {
         wasm_trap_code t =
             wasm_call((wasm_extern){WASM_EXTERN_FUNC, inst->funcs[m->start]}, NULL, NULL);

@@ -186,6 +186,20 @@ int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta);
 /* Unmaps the whole reservation. Safe on a zeroed or released memory. */
 void wasm_memory_release(wasm_memory *mem);
 
+/* Copy-on-write images (snapshot.c uses these). An image is a memfd
+ * holding `pages` pages of memory contents. Mapping it makes the first
+ * `pages` pages a private copy-on-write view of the file: reading costs a
+ * minor fault, writing copies one 4 KiB page, and nothing else is copied.
+ * wasm_memory_map_image grows `mem` to `pages` first (false with *err when
+ * that passes its cap or the kernel refuses). */
+bool wasm_memory_map_image(wasm_memory *mem, int fd, uint64_t pages, wasm_error *err);
+/* Puts `mem` back to the state wasm_memory_map_image left: pages grown
+ * since are discarded and closed again, and every page of the image that
+ * was written (it became a private copy) gets the image's bytes again.
+ * `image` is a read-only view of the same file. Costs work only for the
+ * pages that were written. False only when the kernel refuses. */
+bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image);
+
 /* ---- traps from faults (trap.c) ------------------------------------------ */
 
 /* A region of address space where a fault means "the guest went out of
@@ -387,6 +401,11 @@ enum {
 /* Grows a table by n entries set to `init`; returns the old size, or -1
  * past its maximum or when out of memory (table.grow). */
 int64_t wasm_table_grow(wasm_table_obj *t, uint32_t n, void *init);
+/* The first steps of instantiation: resolves the imports through `l` and
+ * creates the instance's own functions, tables, memory (at its minimum
+ * size) and globals (evaluated), but applies no segment and runs nothing.
+ * snapshot.c finishes such an instance from a snapshot. */
+wasm_instance *wasm_instance_alloc(const wasm_module *m, wasm_linker *l, wasm_error *err);
 /* Item k of an expression-based element segment, evaluated (table.init). */
 void *wasm_elem_item(wasm_instance *inst, const wasm_elem *e, uint32_t k);
 

@@ -10,9 +10,12 @@
  * cost memory only once touched.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "wasm/internal.h"
 
@@ -55,6 +58,92 @@ int64_t wasm_memory_grow(wasm_memory *mem, uint32_t delta) {
     if (mprotect(start, (size_t)delta * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE)) return -1;
     mem->pages = old + delta;
     return (int64_t)old;
+}
+
+bool wasm_memory_map_image(wasm_memory *mem, int fd, uint64_t pages, wasm_error *err) {
+    if (pages > mem->max_pages) {
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg,
+                 "the snapshot's memory of %llu pages exceeds the cap of %llu pages",
+                 (unsigned long long)pages, (unsigned long long)mem->max_pages);
+        return false;
+    }
+    if (pages > mem->pages && wasm_memory_grow(mem, (uint32_t)(pages - mem->pages)) < 0) {
+        err->kind = WASM_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "cannot commit %llu pages of linear memory: %s",
+                 (unsigned long long)pages, strerror(errno));
+        return false;
+    }
+    if (pages == 0) return true;
+    void *p = mmap(mem->base, pages * WASM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        err->kind = WASM_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "cannot map a memory image of %llu pages: %s",
+                 (unsigned long long)pages, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Which pages of the image were written is read from /proc/self/pagemap:
+ * a written page of a private file mapping is an anonymous copy (present,
+ * not "file-page or shared-anon", bit 61), an untouched one is the file's
+ * page or not mapped at all. Copying the image back over the few written
+ * pages keeps them mapped and writable, so the next request neither
+ * faults nor makes the kernel flush other CPUs' TLBs, which is what
+ * MADV_DONTNEED costs in a process whose threads run on several cores:
+ * with two workers it halved throughput. Large images, many written
+ * pages, or no /proc fall back to MADV_DONTNEED, which drops the copies
+ * and lets the next access fault the image back in. */
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_FILE (1ull << 61)
+#define SCAN_MAX_PAGES 2048u /* 8 MiB of image: 16 KiB of pagemap to read */
+#define COPY_MAX_PAGES 64u   /* beyond this, dropping beats copying */
+
+static int pagemap_fd = -2;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void pagemap_open(void) {
+    pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Copies the image over its written pages; false when that is not
+ * possible or not worth it (the caller then drops them instead). */
+static bool restore_written(uint8_t *base, const uint8_t *image, size_t len) {
+    size_t npages = len / 4096;
+    if (!image || npages > SCAN_MAX_PAGES) return false;
+    pthread_once(&pagemap_once, pagemap_open);
+    if (pagemap_fd < 0) return false;
+    uint64_t entries[SCAN_MAX_PAGES];
+    off_t off = (off_t)((uintptr_t)base / 4096 * 8);
+    size_t want = npages * 8;
+    if (pread(pagemap_fd, entries, want, off) != (ssize_t)want) return false;
+    uint32_t written[COPY_MAX_PAGES], n = 0;
+    for (size_t i = 0; i < npages; i++) {
+        if ((entries[i] & (PAGEMAP_PRESENT | PAGEMAP_FILE)) != PAGEMAP_PRESENT) continue;
+        if (n == COPY_MAX_PAGES) return false;
+        written[n++] = (uint32_t)i;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        memcpy(base + (size_t)written[k] * 4096, image + (size_t)written[k] * 4096, 4096);
+    return true;
+}
+
+bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image) {
+    bool ok = true;
+    if (mem->pages > pages) {
+        /* Grown since: those pages are anonymous; drop them and close them
+         * again so an access faults as it would have before the growth. */
+        uint8_t *start = mem->base + pages * WASM_PAGE_SIZE;
+        size_t len = (size_t)(mem->pages - pages) * WASM_PAGE_SIZE;
+        ok = !madvise(start, len, MADV_DONTNEED) && !mprotect(start, len, PROT_NONE);
+        mem->pages = pages;
+    }
+    size_t len = (size_t)pages * WASM_PAGE_SIZE;
+    if (len && !restore_written(mem->base, image, len) && madvise(mem->base, len, MADV_DONTNEED))
+        ok = false;
+    return ok;
 }
 
 void wasm_memory_release(wasm_memory *mem) {

@@ -342,6 +342,47 @@ bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *ins
 wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_error *err);
 void wasm_instance_free(wasm_instance *inst);
 
+/* ---- snapshots: instances in microseconds --------------------------------
+ *
+ * A snapshot is the state of an instance at one moment - memory 0 (kept in
+ * a sealed memfd), its own globals and tables, which segments are dropped
+ * - from which identical instances are made and to which they are put
+ * back. wasp serve takes one after instantiation and pre-initialisation,
+ * then serves every request from an instance reset to it:
+ *
+ *   inst = wasm_snapshot_instantiate(snap, linker, &err);   once per slot
+ *   ... wasm_call(...) ...                                   one request
+ *   wasm_snapshot_reset(snap, inst);                         back to clean
+ *
+ * Memory is a private copy-on-write mapping of the image, so making or
+ * resetting an instance costs only the pages a request touched, never a
+ * copy of the whole memory. Neither the start function nor the segments
+ * run again. A module that imports a memory or a table cannot be
+ * snapshotted (that state is not its own); imported globals are left
+ * as they are. */
+typedef struct wasm_snapshot wasm_snapshot;
+
+/* Captures `inst`, which must not be running. NULL with *err
+ * (WASM_ERR_LINK when the module imports a memory or table or a table
+ * holds a function of another instance, WASM_ERR_NOMEM) otherwise. The
+ * snapshot refers to inst's module, which must outlive it; `inst` itself
+ * may be freed. */
+wasm_snapshot *wasm_snapshot_take(wasm_instance *inst, wasm_error *err);
+void wasm_snapshot_free(wasm_snapshot *s);
+/* Bytes of memory the snapshot holds (its memory size). */
+uint64_t wasm_snapshot_memory_size(const wasm_snapshot *s);
+/* A new instance in the snapshot's state, its imports resolved through
+ * `l` (so host functions may be bound to other contexts than the
+ * original's). NULL with *err as for wasm_instance_new (no trap can
+ * happen: nothing runs). The linker's memory cap applies: a snapshot
+ * larger than it fails with WASM_ERR_LIMIT. */
+wasm_instance *wasm_snapshot_instantiate(const wasm_snapshot *s, wasm_linker *l, wasm_error *err);
+/* Puts an instance made by wasm_snapshot_instantiate(s, ...) back into
+ * the snapshot's state, whatever its calls did (including trapping).
+ * False only if the kernel refuses to discard pages; the instance must
+ * then be freed, not reused. */
+bool wasm_snapshot_reset(const wasm_snapshot *s, wasm_instance *inst);
+
 /* Looks up an export of the instance; false when there is none. The _n
  * form takes a length, for names that hold NUL bytes. */
 bool wasm_instance_export(wasm_instance *inst, const char *name, wasm_extern *out);
