@@ -2,7 +2,7 @@
 #
 #   make            build build/wasp (release: -O2 with debug info)
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
-#   make run        install what is missing, build, and validate, inspect and run the examples
+#   make run        install what is missing, build, run the examples and serve the HTTP ones on :8080
 #   make bench      run the benchmarks (bench/)
 #   make fuzz       run each fuzz target (decode+validate; whole engine) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
@@ -22,8 +22,11 @@ WASM_TESTSUITE ?= ../shared/wasm-testsuite
 FUZZ_SECONDS ?= 60
 
 B := build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c))
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/server/*.c))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+# The server's libraries (docs/design/http.md): h2o's event-loop flavour
+# for HTTP/1.1, libyaml for manifests.
+SRV_LIBS  := -lh2o-evloop -lyaml -lpthread
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 SPEC_SRC  := $(sort $(wildcard tests/spec/*.c))
 HDRS      := $(wildcard src/*/*.h tests/*/*.h)
@@ -31,7 +34,7 @@ HDRS      := $(wildcard src/*/*.h tests/*/*.h)
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_ASAN := $(LIB_SRC:%.c=$(B)/asan/%.o)
 
-.PHONY: all test run bench fuzz lint clean setup unit spec cli-test wasi-test asan-test examples
+.PHONY: all test run bench bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test asan-test examples
 all: $(B)/wasp
 
 setup:
@@ -54,26 +57,30 @@ $(B)/asan/libwasp.a: $(LIB_OBJ_ASAN)
 	ar rcs $@ $^
 
 $(B)/wasp: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
-	$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) -o $@ $^ $(SRV_LIBS) -lm
 
 $(B)/unit_tests: $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
-	$(CC) $(CFLAGS) -o $@ $^ -lm
+	$(CC) $(CFLAGS) -o $@ $^ $(SRV_LIBS) -lm
 
 $(B)/spec_runner: $(SPEC_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
 	$(CC) $(CFLAGS) -o $@ $^ -ljansson -lm
 
+# Instance creation+reset micro-benchmark (bench/instance.c), run by bench-http.
+$(B)/bench_instance: bench/instance.c $(B)/libwasp.a $(HDRS)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INCLUDES) -o $@ bench/instance.c $(B)/libwasp.a $(SRV_LIBS) -lm
+
 $(B)/asan/wasp: $(CLI_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
-	$(CLANG) $(ASAN_FLAGS) -o $@ $^ -lm
+	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(SRV_LIBS) -lm
 
 $(B)/asan/unit_tests: $(UNIT_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
-	$(CLANG) $(ASAN_FLAGS) -o $@ $^ -lm
+	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(SRV_LIBS) -lm
 
 $(B)/asan/spec_runner: $(SPEC_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 	$(CLANG) $(ASAN_FLAGS) -o $@ $^ -ljansson -lm
 
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(B)
-	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< $(LIB_SRC) -lm -lpthread
+	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< $(LIB_SRC) $(SRV_LIBS) -lm
 
 # Example modules are built next to their source (examples/NAME.wasm, not
 # tracked by git), so that `wasp run examples/hello.wasm` works as the docs
@@ -94,6 +101,23 @@ examples/%.wasm: examples/%.c
 	@rm -f $(@:.wasm=.o)
 examples/%.wasm: examples/%.rs
 	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols -o $@ $<
+
+# HTTP handlers served by `wasp serve` (examples/serve/, docs/abi.md):
+# wagi-*.c are WASI commands (WAGI); the other C files are reactors that
+# export wasp_handle and include sdk/c/wasp.h; *.rs are WAGI commands.
+SERVE_C      := $(sort $(wildcard examples/serve/*.c))
+SERVE_RS     := $(sort $(wildcard examples/serve/*.rs))
+EXAMPLES     += $(SERVE_C:.c=.wasm) $(SERVE_RS:.rs=.wasm)
+examples/serve/wagi-%.wasm: examples/serve/wagi-%.c
+	$(WASI_CC) -O2 -c -o $(@:.wasm=.o) $<
+	$(WASI_CC) -O0 -Wl,--strip-debug -o $@ $(@:.wasm=.o)
+	@rm -f $(@:.wasm=.o)
+examples/serve/%.wasm: examples/serve/%.c sdk/c/wasp.h
+	$(WASI_CC) -O2 -Isdk/c -c -o $(@:.wasm=.o) $<
+	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
+	@rm -f $(@:.wasm=.o)
+examples/serve/%.wasm: examples/serve/%.rs
+	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols -o $@ $<
 examples: $(EXAMPLES)
 
 unit: $(B)/unit_tests
@@ -108,11 +132,16 @@ cli-test: $(B)/wasp $(EXAMPLES)
 wasi-test: $(B)/wasp $(EXAMPLES)
 	bash tests/wasi/run.sh $(B)/wasp
 
+# End-to-end tests of `wasp serve` over real HTTP on loopback (tests/serve/).
+serve-test: $(B)/wasp $(EXAMPLES)
+	bash tests/serve/run.sh $(B)/wasp
+
 asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	$(B)/asan/unit_tests
 	$(B)/asan/spec_runner --testsuite $(WASM_TESTSUITE)
 	bash tests/cli/run.sh $(B)/asan/wasp
 	bash tests/wasi/run.sh $(B)/asan/wasp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp bash tests/serve/run.sh $(B)/asan/wasp
 
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup
@@ -120,26 +149,33 @@ test: setup
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory wasi-test
+	$(MAKE) --no-print-directory serve-test
 	$(MAKE) --no-print-directory spec
 	$(MAKE) --no-print-directory asan-test
 
+# Builds everything, shows the engine and `wasp run` on the examples, then
+# serves the HTTP examples (examples/serve/wasp.yaml) on 127.0.0.1:8080,
+# admin on 127.0.0.1:9090, until Ctrl-C. LISTEN/ADMIN override the addresses.
+LISTEN ?= 127.0.0.1:8080
+ADMIN  ?= 127.0.0.1:9090
 run: setup
 	$(MAKE) --no-print-directory all examples
-	@for m in $(EXAMPLES); do $(B)/wasp validate $$m || exit 1; done
-	@echo "== wasp inspect examples/fib.wasm"
-	@$(B)/wasp inspect examples/fib.wasm
+	@for m in $(EXAMPLES); do $(B)/wasp validate $$m >/dev/null || exit 1; done
 	@echo "== wasp run examples/hello.wasm"
 	@$(B)/wasp run examples/hello.wasm
-	@echo "== wasp run examples/hello-rs.wasm"
-	@$(B)/wasp run examples/hello-rs.wasm
-	@echo "== wasp run --dir examples examples/cat.wasm examples/hello.c | head -3"
-	@$(B)/wasp run --dir examples examples/cat.wasm examples/hello.c | head -3
 	@echo "== wasp run --invoke fib_iterative examples/fib.wasm 50"
 	@$(B)/wasp run --invoke fib_iterative examples/fib.wasm 50
+	@echo "== wasp serve examples/serve/wasp.yaml (Ctrl-C stops it). Try:"
+	@echo "   curl http://$(LISTEN)/hello"
+	@echo "   curl -d '{\"numbers\":[1,2,3.5],\"op\":\"mean\"}' http://$(LISTEN)/json"
+	@echo "   curl 'http://$(LISTEN)/wagi/anything?x=1'"
+	@echo "   curl -d 'some body' http://$(LISTEN)/rust/echo"
+	@echo "   curl http://$(ADMIN)/metrics"
+	@exec $(B)/wasp serve --listen $(LISTEN) --admin $(ADMIN) examples/serve/wasp.yaml
 
 # Runs each fuzz target (decode+validate, then the whole engine) for
 # FUZZ_SECONDS; findings land in build/fuzz-artifacts/.
-FUZZ_TARGETS ?= decode exec
+FUZZ_TARGETS ?= decode exec cgi
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	@mkdir -p $(B)/fuzz-artifacts
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds
@@ -157,6 +193,12 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 bench: setup
 	$(MAKE) --no-print-directory $(B)/wasp
 	bash bench/run.sh $(B)/bench $(B)/wasp
+
+# HTTP serving (bench/http/serve.sh): wasp (wasp ABI, WAGI, json) against a
+# Node.js cluster and a native h2o server, with wrk; appends to bench/RESULTS.md.
+bench-http: setup
+	$(MAKE) --no-print-directory $(B)/wasp $(B)/bench_instance examples
+	bash bench/http/serve.sh $(B)/wasp
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)

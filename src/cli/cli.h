@@ -83,5 +83,7 @@ int cli_inspect_json(FILE *out, const char *path, size_t size, const wasm_module
 /* `wasp run ...` (run.c): argc/argv are the arguments after "run".
  * Returns the exit status: the module's own, or 1/2/134 as run.c says. */
 int cli_run(int argc, char **argv);
+/* `wasp serve ARGS...` (serve.c): the exit status. */
+int cli_serve(int argc, char **argv);
 
 #endif

@@ -2,8 +2,8 @@
  * main.c - the `wasp` command: turns its arguments into calls on the
  * engine and the engine's answers into output and an exit status.
  *
- * Subcommands today: validate, inspect, run (run.c), version, help.
- * `serve` arrives with the server. Every judgement about a
+ * Subcommands: validate, inspect, run (run.c), serve (serve.c), version,
+ * help. Every judgement about a
  * module is the engine's (wasm/wasm.h); this file reads the file, calls
  * the engine, hands the module to a renderer (inspect.c, json.c) and picks
  * the exit status: 0 success, 1 the file is unreadable or not a valid
@@ -43,7 +43,9 @@ static const char usage_text[] =
     "  version                     print wasp's version (also --version)\n"
     "  help                        print this help (also --help, -h)\n"
     "\n"
-    "`wasp serve` (the HTTP server) comes later; it does not exist yet.\n"
+    "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
+    "                              serve HTTP, each request in a fresh instance\n"
+    "                              (wasp serve --help for the options)\n"
     "\n"
     "exit status: 0 success; 1 the file cannot be read or is not a valid\n"
     "module; 2 the command line is wrong.\n";
@@ -182,7 +184,6 @@ int main(int argc, char **argv) {
         return is_validate ? cmd_validate(a.file) : cmd_inspect(a.file, a.json);
     }
     if (strcmp(cmd, "run") == 0) return cli_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "serve") == 0)
-        return usage_error(NULL, "'%s' does not exist yet; it comes in a later release", cmd);
+    if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

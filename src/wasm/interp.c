@@ -81,27 +81,38 @@ static _Thread_local thread_stack ts;
 
 /* ---- interruption: epoch, deadline, fuel ------------------------------------- */
 
-/* Milliseconds since the ticker started; read relaxed at every check. */
+/* Milliseconds since the ticker started; read relaxed at every check.
+ * The ticker reads the clock rather than counting its wakeups: on a busy
+ * machine a 1 ms sleep can take several, and counted ticks would then
+ * stretch a 200 ms deadline to a second. */
 static uint64_t epoch;
 static pthread_once_t ticker_once = PTHREAD_ONCE_INIT;
 
+static uint64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
 static void *ticker(void *arg) {
-    (void)arg;
+    uint64_t start = *(uint64_t *)arg;
     for (;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
-        __atomic_fetch_add(&epoch, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&epoch, monotonic_ms() - start, __ATOMIC_RELAXED);
     }
     return NULL;
 }
 
 static void start_ticker(void) {
+    static uint64_t start;
+    start = monotonic_ms();
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_create(&t, &attr, ticker, NULL);
+    pthread_create(&t, &attr, ticker, &start);
     pthread_attr_destroy(&attr);
 }
 

@@ -50,36 +50,6 @@ static const char snap_wat[] =
 
 static const char import_mem_wat[] = "(module (import \"env\" \"mem\" (memory 1)))";
 
-/* Assembles `wat` with wat2wasm into a loaded module, or NULL. */
-static wasm_module *load_wat(const char *wat) {
-    char dir[] = "/tmp/wasp-snap-XXXXXX";
-    if (!mkdtemp(dir)) return NULL;
-    char src[64], out[64], cmd[192];
-    snprintf(src, sizeof src, "%s/m.wat", dir);
-    snprintf(out, sizeof out, "%s/m.wasm", dir);
-    FILE *f = fopen(src, "w");
-    if (!f) return NULL;
-    fputs(wat, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "wat2wasm %s -o %s", src, out);
-    wasm_module *m = NULL;
-    if (system(cmd) == 0 && (f = fopen(out, "rb"))) {
-        uint8_t buf[4096];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        wasm_error err;
-        m = wasm_module_load(buf, n, &err);
-        if (!m) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
-    } else {
-        unit_fail(__FILE__, __LINE__,
-                  "wat2wasm could not assemble the test module (is wabt installed?)");
-    }
-    unlink(src);
-    unlink(out);
-    rmdir(dir);
-    return m;
-}
-
 /* Calls export `name` with up to one i32 argument; returns the i32 result,
  * or -1000 - trap code when it trapped. */
 static int32_t call(wasm_instance *inst, const char *name, int32_t arg) {
@@ -106,7 +76,7 @@ static void check_initial(wasm_instance *inst) {
 }
 
 TEST(snapshot_captures_init_and_reset_undoes_everything) {
-    wasm_module *m = load_wat(snap_wat);
+    wasm_module *m = unit_load_wat(snap_wat);
     REQUIRE(m);
     wasm_error err;
     wasm_instance *orig = wasm_instance_new(m, NULL, &err);
@@ -144,7 +114,7 @@ TEST(snapshot_captures_init_and_reset_undoes_everything) {
 }
 
 TEST(snapshot_honours_the_linker_memory_cap) {
-    wasm_module *m = load_wat(snap_wat);
+    wasm_module *m = unit_load_wat(snap_wat);
     REQUIRE(m);
     wasm_error err;
     wasm_instance *orig = wasm_instance_new(m, NULL, &err);
@@ -166,7 +136,7 @@ TEST(snapshot_honours_the_linker_memory_cap) {
 }
 
 TEST(snapshot_refuses_imported_memory) {
-    wasm_module *m = load_wat(import_mem_wat);
+    wasm_module *m = unit_load_wat(import_mem_wat);
     REQUIRE(m);
     wasm_linker *l = wasm_linker_new();
     wasm_error err;
@@ -191,7 +161,7 @@ static const char many_wat[] = "(module (memory 6)\n"
                                "    (i32.load (local.get 0))))\n";
 
 TEST(snapshot_reset_after_few_and_many_written_pages) {
-    wasm_module *m = load_wat(many_wat);
+    wasm_module *m = unit_load_wat(many_wat);
     REQUIRE(m);
     wasm_error err;
     wasm_instance *orig = wasm_instance_new(m, NULL, &err);

@@ -48,6 +48,11 @@ bool unit_check_str(const char *file, int line, const char *what, const char *go
 bool unit_check_mem(const char *file, int line, const char *what, const void *got, const void *want,
                     size_t n);
 
+/* Assembles `wat` (text format) with wat2wasm and loads it; NULL, with a
+ * failure reported, when that does not work. The caller frees it. */
+struct wasm_module;
+struct wasm_module *unit_load_wat(const char *wat);
+
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \
     __attribute__((constructor)) static void unit_register_##name(void) {                          \

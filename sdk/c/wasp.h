@@ -1,0 +1,227 @@
+/*
+ * wasp.h - the guest side of the wasp handler ABI, for C (header only).
+ *
+ * A wasp handler is a WebAssembly reactor that exports `memory` and a
+ * function `wasp_handle`; `wasp serve` calls it once per HTTP request. This
+ * header declares every function the server provides (import module "wasp")
+ * and a few inline helpers on top of them. docs/abi.md is the user guide.
+ *
+ *   #include "wasp.h"
+ *
+ *   WASP_HANDLER int wasp_handle(void) {
+ *       wasp_set_header("Content-Type", "text/plain");
+ *       wasp_write_str("hello, world\n");
+ *       return 0;
+ *   }
+ *
+ * Build it as a reactor (compile at -O2, link at -O0 so that clang does not
+ * run wasm-opt and the output does not depend on whether binaryen is there):
+ *
+ *   clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Isdk/c -c -o h.o h.c
+ *   clang-14 --target=wasm32-wasi --sysroot=/usr -O0 -mexec-model=reactor \
+ *            -Wl,--strip-debug -o h.wasm h.o
+ *
+ * Lifecycle: at load the server calls `_initialize` (C constructors), then
+ * the manifest's `init` export if any, then snapshots memory and globals.
+ * Every request runs `wasp_handle` in a fresh instance made from that
+ * snapshot: what one request writes to memory is never seen by the next, so
+ * static buffers need no clearing and there is no state to leak.
+ *
+ * Conventions shared by every import:
+ * - Pointers and lengths are offsets into the module's own memory. A range
+ *   that is not entirely inside memory traps the request (the client gets a
+ *   500); a NULL pointer with a length of 0 is always in range.
+ * - Getters copy min(length, cap) bytes and return the FULL length, like
+ *   snprintf: a result greater than cap means the copy was truncated. Pass
+ *   (NULL, 0) to ask for the length alone. Nothing is NUL-terminated.
+ * - Setters return 0 on success and -1 when the value was refused; a refused
+ *   call has no effect and the handler may go on.
+ *
+ * This header only declares; it never allocates and needs no libc beyond
+ * strlen (which clang folds away for string literals).
+ */
+#ifndef WASP_H
+#define WASP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__wasm__)
+#error "wasp.h is for WebAssembly guests: compile with --target=wasm32-wasi"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Declares a function the server provides under import module "wasp". */
+#define WASP_IMPORT(name) __attribute__((import_module("wasp"), import_name(name)))
+
+/*
+ * Marks the request handler for export as "wasp_handle":
+ *
+ *   WASP_HANDLER int wasp_handle(void) { ... return 0; }
+ *
+ * The declaration below carries the mark too, so a definition of
+ * wasp_handle without it is exported all the same. The handler takes no
+ * argument and returns 0. A non-zero return with no status set gives the
+ * client 500; with a status set (see wasp_status) the response is sent as
+ * built. (The ABI also accepts a handler that returns nothing; with this
+ * header, return int.)
+ */
+#define WASP_HANDLER __attribute__((export_name("wasp_handle")))
+
+/* The request handler: defined by the module, called by the server. */
+WASP_HANDLER int wasp_handle(void);
+
+/*
+ * Exports a function under its own name, e.g. for the manifest's `init:`
+ * (run once at load, after _initialize and before the snapshot):
+ *
+ *   WASP_EXPORT(setup) void setup(void) { build_tables(); }
+ */
+#define WASP_EXPORT(name) __attribute__((export_name(#name)))
+
+/* ---- The imports, one to one with the ABI (docs/abi.md) ---------------- */
+
+/* The request method, e.g. "GET", into buf. Returns its full length. */
+WASP_IMPORT("req_method") int32_t wasp_req_method(char *buf, size_t cap);
+
+/*
+ * The request target as the client sent it: path and query, e.g.
+ * "/hello?x=1" (not decoded). Returns its full length.
+ */
+WASP_IMPORT("req_uri") int32_t wasp_req_uri(char *buf, size_t cap);
+
+/*
+ * The value of the request header `name` (name_len bytes, compared without
+ * regard to case). Repeated headers come joined with ", ". Returns the full
+ * length of the value, or -1 when the request has no such header.
+ */
+WASP_IMPORT("req_header")
+int32_t wasp_req_header(const char *name, size_t name_len, char *buf, size_t cap);
+
+/*
+ * Every request header as lines "name: value\n", names in lower case, in
+ * the order received. Returns the full length.
+ */
+WASP_IMPORT("req_headers") int32_t wasp_req_headers(char *buf, size_t cap);
+
+/* The length of the request body in bytes (0 when there is none). */
+WASP_IMPORT("req_body_len") int32_t wasp_req_body_len(void);
+
+/*
+ * Copies up to cap bytes of the request body, starting at byte `offset` of
+ * the body, into buf. Returns the number of bytes copied: 0 once offset is
+ * at or past the end. Any offset may be read any number of times.
+ */
+WASP_IMPORT("req_body") int32_t wasp_req_body(void *buf, size_t cap, uint32_t offset);
+
+/*
+ * Sets the response status (100..599; the default is 200). Returns 0, or -1
+ * when the code is out of range (the status is then left as it was).
+ */
+WASP_IMPORT("resp_status") int32_t wasp_resp_status(int32_t code);
+
+/*
+ * Adds the response header name: value. Returns 0, or -1 when the name is
+ * not an HTTP token or the value holds CR, LF or NUL (nothing is added).
+ * No header is added for you, not even Content-Type.
+ */
+WASP_IMPORT("resp_header")
+int32_t wasp_resp_header(const char *name, size_t name_len, const char *value, size_t value_len);
+
+/*
+ * Appends len bytes to the response body. Returns 0, or -1 when the body
+ * would exceed the server's cap (16 MiB); then nothing of this call is
+ * appended, and what was appended before stays.
+ */
+WASP_IMPORT("resp_body") int32_t wasp_resp_body(const void *buf, size_t len);
+
+/* ---- Helpers --------------------------------------------------------- */
+
+/* The method into buf (see wasp_req_method): its full length. */
+static inline int32_t wasp_method(char *buf, size_t cap) {
+    return wasp_req_method(buf, cap);
+}
+
+/* The request target into buf (see wasp_req_uri): its full length. */
+static inline int32_t wasp_uri(char *buf, size_t cap) {
+    return wasp_req_uri(buf, cap);
+}
+
+/* 1 when the request method is exactly `method` (e.g. "POST"), else 0. */
+static inline int wasp_method_is(const char *method) {
+    char buf[16];
+    size_t n = __builtin_strlen(method);
+    int32_t len = wasp_req_method(buf, sizeof buf);
+    if (len < 0 || (size_t)len != n || n > sizeof buf) return 0;
+    return __builtin_memcmp(buf, method, n) == 0;
+}
+
+/*
+ * The request header `name` (a NUL-terminated string) as a NUL-terminated
+ * string in buf. Returns the value's full length (it was cut to fit when
+ * that is >= cap), or -1 when the header is absent or cap is 0; on -1,
+ * buf holds "" if cap > 0.
+ */
+static inline int32_t wasp_header(const char *name, char *buf, size_t cap) {
+    if (cap == 0) return -1;
+    int32_t len = wasp_req_header(name, __builtin_strlen(name), buf, cap - 1);
+    if (len < 0) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[(size_t)len < cap - 1 ? (size_t)len : cap - 1] = '\0';
+    return len;
+}
+
+/* The request body's length in bytes. */
+static inline size_t wasp_body_len(void) {
+    int32_t len = wasp_req_body_len();
+    return len > 0 ? (size_t)len : 0;
+}
+
+/*
+ * Reads the whole request body into buf, at most cap bytes. Returns the
+ * body's full length: when that is more than cap, buf holds only the first
+ * cap bytes (compare the result with cap before trusting buf). Nothing is
+ * NUL-terminated.
+ */
+static inline size_t wasp_body_read_all(void *buf, size_t cap) {
+    size_t len = wasp_body_len();
+    size_t want = len < cap ? len : cap;
+    size_t got = 0;
+    while (got < want) {
+        int32_t n = wasp_req_body((char *)buf + got, want - got, (uint32_t)got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    return len;
+}
+
+/* Sets the response status: 0, or -1 when code is not in 100..599. */
+static inline int wasp_status(int code) {
+    return wasp_resp_status(code);
+}
+
+/* Adds a response header from two NUL-terminated strings: 0, or -1. */
+static inline int wasp_set_header(const char *name, const char *value) {
+    return wasp_resp_header(name, __builtin_strlen(name), value, __builtin_strlen(value));
+}
+
+/* Appends len bytes to the response body: 0, or -1 past the cap. */
+static inline int wasp_write(const void *data, size_t len) {
+    return wasp_resp_body(data, len);
+}
+
+/* Appends a NUL-terminated string to the response body: 0, or -1. */
+static inline int wasp_write_str(const char *s) {
+    return wasp_resp_body(s, __builtin_strlen(s));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WASP_H */

@@ -1,0 +1,264 @@
+/*
+ * serve.c - `wasp serve`: turns the command line into srv_options and
+ * hands over to the server (server/server.h), which runs until SIGTERM.
+ *
+ * The target is a manifest (.yaml/.yml) or one module (.wasm). In
+ * one-module mode the app's capabilities and limits come from flags; with
+ * a manifest they come from the manifest, and those flags are refused so
+ * that nobody believes a flag applied when it did not.
+ *
+ * Exit status: 0 after a graceful shutdown, 1 when serving cannot start
+ * (bad manifest or module, busy port), 2 for a wrong command line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+static const char serve_usage[] =
+    "usage: wasp serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
+    "\n"
+    "Serves HTTP: every request runs in a fresh instance of its app's module,\n"
+    "made from a snapshot in microseconds. A module is served at every path,\n"
+    "through the interface its exports choose (wasp_handle: wasp handler ABI,\n"
+    "_start: WAGI); a manifest routes paths to many apps (docs/abi.md).\n"
+    "\n"
+    "options:\n"
+    "  --listen ADDR:PORT       HTTP listener (default: the manifest's, else\n"
+    "                           127.0.0.1:8080; port 0 picks a free one)\n"
+    "  --admin ADDR:PORT|off    /metrics, /healthz, /readyz (default: the\n"
+    "                           manifest's, else 127.0.0.1:9090)\n"
+    "  --workers N              worker threads, one event loop each (default:\n"
+    "                           the manifest's, else one per core)\n"
+    "  --max-connections N      connections beyond N are closed at once (10000)\n"
+    "  --max-body BYTES         larger request bodies get 413 (16777216)\n"
+    "  --request-timeout-ms N   time to receive a whole request (10000)\n"
+    "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
+    "one-module mode only (a manifest sets these per app):\n"
+    "  --dir HOST[::GUEST][:ro] grant a directory (repeatable)\n"
+    "  --env K=V                grant an environment variable (repeatable)\n"
+    "  --init EXPORT            run this export once at load, before the snapshot\n"
+    "  --deadline-ms N          wall-clock limit per request (default 10000)\n"
+    "  --memory-limit SIZE      linear memory cap, e.g. 64MiB (default 128MiB)\n"
+    "  --fuel N                 instruction budget per request (default: none)\n"
+    "\n"
+    "signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP\n"
+    "reloads the manifest (or module) without dropping a request.\n";
+
+static int serve_usage_error(const char *fmt, const char *arg) {
+    fputs("wasp serve: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(see wasp serve --help)\n", stderr);
+    return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') return false;
+    *out = v;
+    return true;
+}
+
+/* "65536", "64KiB", "64MiB", "1GiB" (also K, M, G) -> bytes. */
+static bool parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-') return false;
+    static const struct {
+        const char *unit;
+        unsigned shift;
+    } units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].unit)) continue;
+        if (v > (UINT64_MAX >> units[i].shift)) return false;
+        *out = (uint64_t)v << units[i].shift;
+        return true;
+    }
+    return false;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int cli_serve(int argc, char **argv) {
+    srv_options o = {0};
+    const char *target = NULL;
+    /* one-module settings */
+    const char **dirs = calloc((size_t)argc + 1, sizeof *dirs);
+    const char **env = calloc((size_t)argc + 1, sizeof *env);
+    int ndirs = 0, nenv = 0;
+    const char *init = NULL;
+    uint64_t deadline = 0, memory = 0, fuel = 0;
+    bool app_flags = false;
+    int rc = 2;
+    if (!dirs || !env) {
+        fputs("wasp serve: out of memory\n", stderr);
+        goto done;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(serve_usage, stdout);
+            rc = 0;
+            goto done;
+        }
+        if (a[0] != '-') {
+            if (target) {
+                rc = serve_usage_error("more than one module or manifest given ('%s')", a);
+                goto done;
+            }
+            target = a;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            rc = serve_usage_error("option %s needs a value", a);
+            goto done;
+        }
+        i++;
+        uint64_t n;
+        if (!strcmp(a, "--listen")) {
+            o.listen = v;
+        } else if (!strcmp(a, "--admin")) {
+            o.admin = v;
+        } else if (!strcmp(a, "--workers")) {
+            if (!parse_u64(v, &n) || n < 1 || n > 1024) {
+                rc = serve_usage_error("bad --workers '%s' (want 1..1024)", v);
+                goto done;
+            }
+            o.workers = (int)n;
+        } else if (!strcmp(a, "--max-connections")) {
+            if (!parse_u64(v, &n) || n < 1 || n > 10000000) {
+                rc = serve_usage_error("bad --max-connections '%s'", v);
+                goto done;
+            }
+            o.max_connections = (int64_t)n;
+        } else if (!strcmp(a, "--max-body")) {
+            if (!parse_size(v, &o.max_body) || o.max_body == 0) {
+                rc = serve_usage_error("bad --max-body '%s' (bytes, or e.g. 1MiB)", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--request-timeout-ms")) {
+            if (!parse_u64(v, &o.request_timeout_ms) || o.request_timeout_ms == 0) {
+                rc = serve_usage_error("bad --request-timeout-ms '%s'", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--access-log")) {
+            o.access_log = v;
+        } else if (!strcmp(a, "--dir")) {
+            dirs[ndirs++] = v;
+            app_flags = true;
+        } else if (!strcmp(a, "--env")) {
+            if (!strchr(v, '=') || v[0] == '=') {
+                rc = serve_usage_error("bad --env '%s' (want K=V)", v);
+                goto done;
+            }
+            env[nenv++] = v;
+            app_flags = true;
+        } else if (!strcmp(a, "--init")) {
+            init = v;
+            app_flags = true;
+        } else if (!strcmp(a, "--deadline-ms")) {
+            if (!parse_u64(v, &deadline) || deadline == 0 || deadline > 3600000) {
+                rc = serve_usage_error("bad --deadline-ms '%s' (want 1..3600000)", v);
+                goto done;
+            }
+            app_flags = true;
+        } else if (!strcmp(a, "--memory-limit")) {
+            if (!parse_size(v, &memory) || memory == 0 || memory > (4ull << 30)) {
+                rc = serve_usage_error("bad --memory-limit '%s' (e.g. 64MiB, at most 4GiB)", v);
+                goto done;
+            }
+            app_flags = true;
+        } else if (!strcmp(a, "--fuel")) {
+            if (!parse_u64(v, &fuel) || fuel == 0) {
+                rc = serve_usage_error("bad --fuel '%s'", v);
+                goto done;
+            }
+            app_flags = true;
+        } else {
+            rc = serve_usage_error("unknown option '%s'", a);
+            goto done;
+        }
+    }
+    if (!target) {
+        rc = serve_usage_error("%s", "no module or manifest given");
+        goto done;
+    }
+    char err[1024];
+    bool manifest = ends_with(target, ".yaml") || ends_with(target, ".yml");
+    if (manifest) {
+        if (app_flags) {
+            rc = serve_usage_error("%s: --dir, --env, --init, --deadline-ms, --memory-limit and "
+                                   "--fuel apply to one module; set them per app in the manifest",
+                                   target);
+            goto done;
+        }
+        o.manifest_path = target;
+    } else {
+        srv_manifest *m = srv_manifest_single(target, err, sizeof err);
+        if (!m) {
+            fprintf(stderr, "wasp serve: %s\n", err);
+            rc = 1;
+            goto done;
+        }
+        srv_app_cfg *app = &m->apps[0];
+        bool ok = true;
+        if (nenv) {
+            app->env = calloc((size_t)nenv + 1, sizeof *app->env);
+            for (int i = 0; ok && app->env && i < nenv; i++)
+                ok = (app->env[app->nenv++] = strdup(env[i])) != NULL;
+            ok = ok && app->env;
+        }
+        if (ndirs) {
+            app->dirs = calloc((size_t)ndirs + 1, sizeof *app->dirs);
+            ok = ok && app->dirs;
+            for (int i = 0; ok && i < ndirs; i++) {
+                char *s = strdup(dirs[i]);
+                size_t len = s ? strlen(s) : 0;
+                srv_dir *d = &app->dirs[app->ndirs++];
+                if (s && len > 3 && !strcmp(s + len - 3, ":ro")) {
+                    d->readonly = true;
+                    s[len - 3] = 0;
+                }
+                char *sep = s ? strstr(s, "::") : NULL;
+                if (sep) *sep = 0;
+                d->host = s;
+                d->guest = s ? strdup(sep ? sep + 2 : s) : NULL;
+                ok = s && d->guest && *d->host && *d->guest;
+                if (!ok) {
+                    srv_manifest_free(m);
+                    rc = serve_usage_error("bad --dir '%s' (want HOST[::GUEST][:ro])", dirs[i]);
+                    goto done;
+                }
+            }
+        }
+        if (init) ok = ok && (app->init = strdup(init)) != NULL;
+        if (deadline) app->deadline_ms = (uint32_t)deadline;
+        if (memory) app->max_memory_pages = (uint32_t)((memory + 65535) / 65536);
+        app->fuel = fuel;
+        if (!ok) {
+            srv_manifest_free(m);
+            fputs("wasp serve: out of memory\n", stderr);
+            rc = 1;
+            goto done;
+        }
+        o.single = m;
+    }
+    rc = srv_serve(&o, err, sizeof err) == 0 ? 0 : 1;
+    if (rc) fprintf(stderr, "wasp serve: %s\n", err);
+    srv_manifest_free(o.single);
+done:
+    free(dirs);
+    free(env);
+    return rc;
+}

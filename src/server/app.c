@@ -1,0 +1,218 @@
+/*
+ * app.c - a manifest becomes a generation: loaded modules, their snapshots,
+ * and the router that picks an app for a path.
+ *
+ * Loading happens once per (re)load on the main thread, never on a
+ * worker: reading the file, decoding, validating and compiling, running
+ * the app's initialisers and snapshotting. Workers only ever see finished
+ * generations. Routes are tried longest first, so "/api/users" wins over
+ * "/api/..." and anything wins over "/...".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/internal.h"
+
+/* ---- interned names ------------------------------------------------------- */
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *interned[SRV_MAX_APPS * 4];
+static int ninterned;
+
+const char *srv_intern(const char *s) {
+    pthread_mutex_lock(&intern_lock);
+    const char *hit = NULL;
+    for (int i = 0; i < ninterned && !hit; i++)
+        if (!strcmp(interned[i], s)) hit = interned[i];
+    if (!hit && ninterned < (int)(sizeof interned / sizeof interned[0])) {
+        hit = strdup(s);
+        if (hit) interned[ninterned++] = hit;
+    }
+    pthread_mutex_unlock(&intern_lock);
+    return hit ? hit : "(too many apps)";
+}
+
+int srv_intern_list(const char **out, int max) {
+    pthread_mutex_lock(&intern_lock);
+    int n = ninterned < max ? ninterned : max;
+    memcpy(out, interned, (size_t)n * sizeof *out);
+    pthread_mutex_unlock(&intern_lock);
+    return n;
+}
+
+/* ---- loading --------------------------------------------------------------- */
+
+static int read_file(const char *path, uint8_t **bytes, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno;
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        uint8_t *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (!buf)
+        rc = ENOMEM;
+    else if (ferror(f))
+        rc = EIO;
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *bytes = buf;
+    *len = n;
+    return 0;
+}
+
+static bool has_func_export(const wasm_module *m, const char *name) {
+    const wasm_export *e = wasm_module_find_export(m, name);
+    return e && e->kind == WASM_EXTERN_FUNC;
+}
+
+static bool load_app(srv_app *a, const srv_app_cfg *cfg, const char *mpath, char *err,
+                     size_t errlen) {
+    char why[300];
+    a->cfg = cfg;
+    a->name = srv_intern(cfg->name);
+    size_t len = 0;
+    int rc = read_file(cfg->module, &a->bytes, &len);
+    if (rc) {
+        snprintf(why, sizeof why, "%s: %s", cfg->module, strerror(rc));
+        goto fail;
+    }
+    wasm_error werr;
+    a->module = wasm_module_load(a->bytes, len, &werr);
+    if (!a->module) {
+        snprintf(why, sizeof why, "%s: %s module at byte offset %zu: %s", cfg->module,
+                 wasm_errkind_name(werr.kind), werr.offset, werr.msg);
+        goto fail;
+    }
+    bool has_handle = has_func_export(a->module, "wasp_handle");
+    bool has_start = has_func_export(a->module, "_start");
+    a->iface = cfg->iface;
+    if (a->iface == SRV_IFACE_AUTO) {
+        if (has_handle) {
+            a->iface = SRV_IFACE_WASP;
+        } else if (has_start) {
+            a->iface = SRV_IFACE_WAGI;
+        } else {
+            snprintf(why, sizeof why,
+                     "%s exports neither wasp_handle (wasp handler ABI) nor _start (WAGI); "
+                     "see docs/abi.md",
+                     cfg->module);
+            goto fail;
+        }
+    } else if (a->iface == SRV_IFACE_WASP && !has_handle) {
+        snprintf(why, sizeof why, "%s: interface wasp needs an exported function wasp_handle",
+                 cfg->module);
+        goto fail;
+    } else if (a->iface == SRV_IFACE_WAGI && !has_start) {
+        snprintf(why, sizeof why, "%s: interface wagi needs an exported function _start",
+                 cfg->module);
+        goto fail;
+    }
+    if (cfg->init && !has_func_export(a->module, cfg->init)) {
+        snprintf(why, sizeof why, "%s has no exported function \"%s\" to run as init", cfg->module,
+                 cfg->init);
+        goto fail;
+    }
+    a->snap = srv_app_snapshot(a, why, sizeof why);
+    if (!a->snap) goto fail;
+    return true;
+fail:
+    if (mpath && cfg->line)
+        snprintf(err, errlen, "app %s (%s:%d): %s", cfg->name, mpath, cfg->line, why);
+    else
+        snprintf(err, errlen, "app %s: %s", cfg->name, why);
+    return false;
+}
+
+static const srv_gen *sort_gen; /* for the qsort comparator; loading is single-threaded */
+
+static int route_cmp(const void *x, const void *y) {
+    const srv_app_cfg *a = sort_gen->apps[*(const int *)x].cfg;
+    const srv_app_cfg *b = sort_gen->apps[*(const int *)y].cfg;
+    size_t la = strlen(a->route_base), lb = strlen(b->route_base);
+    if (la != lb) return la > lb ? -1 : 1;
+    return a->route_prefix - b->route_prefix; /* exact before prefix of the same base */
+}
+
+srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
+    srv_gen *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        srv_manifest_free(m);
+        return NULL;
+    }
+    g->manifest = m;
+    g->id = id;
+    atomic_init(&g->refs, 1);
+    g->apps = calloc((size_t)m->napps + 1, sizeof *g->apps);
+    g->by_route = calloc((size_t)m->napps + 1, sizeof *g->by_route);
+    if (!g->apps || !g->by_route) {
+        snprintf(err, errlen, "out of memory");
+        srv_gen_unref(g);
+        return NULL;
+    }
+    if (m->napps > SRV_MAX_APPS) {
+        snprintf(err, errlen, "%d apps: at most %d are supported", m->napps, SRV_MAX_APPS);
+        srv_gen_unref(g);
+        return NULL;
+    }
+    for (int i = 0; i < m->napps; i++) {
+        g->napps = i + 1;
+        if (!load_app(&g->apps[i], &m->apps[i], m->path, err, errlen)) {
+            srv_gen_unref(g);
+            return NULL;
+        }
+        g->by_route[i] = i;
+    }
+    sort_gen = g;
+    qsort(g->by_route, (size_t)g->napps, sizeof *g->by_route, route_cmp);
+    return g;
+}
+
+void srv_gen_ref(srv_gen *g) {
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+}
+
+void srv_gen_unref(srv_gen *g) {
+    if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
+    for (int i = 0; i < g->napps; i++) {
+        wasm_snapshot_free(g->apps[i].snap);
+        wasm_module_free(g->apps[i].module);
+        free(g->apps[i].bytes);
+    }
+    free(g->apps);
+    free(g->by_route);
+    srv_manifest_free(g->manifest);
+    free(g);
+}
+
+int srv_route(const srv_gen *g, const char *path, size_t len) {
+    for (int k = 0; k < g->napps; k++) {
+        int i = g->by_route[k];
+        const srv_app_cfg *c = g->apps[i].cfg;
+        size_t bl = strlen(c->route_base);
+        if (len < bl || memcmp(path, c->route_base, bl)) continue;
+        if (len == bl) return i;
+        /* a prefix route "/api/..." matches "/api" and "/api/anything" */
+        if (c->route_prefix && (bl == 0 || path[bl] == '/' || c->route_base[bl - 1] == '/'))
+            return i;
+    }
+    return -1;
+}

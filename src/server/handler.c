@@ -1,0 +1,695 @@
+/*
+ * handler.c - one HTTP request in one clean instance, through either
+ * interface (docs/abi.md):
+ *
+ *   WAGI      the request goes in as CGI variables and stdin; `_start`
+ *             runs; stdout must be CGI headers, a blank line and the body.
+ *   wasp ABI  `wasp_handle` runs and pulls what it needs through the "wasp"
+ *             imports below, which copy straight between the request or
+ *             response and guest memory.
+ *
+ * A slot is an app's state in one worker: a linker whose host functions
+ * are bound to the slot, one WASI context reset per request, and one idle
+ * instance made from the app's snapshot and reset to it after every
+ * request. Handlers run to completion on the worker's thread, limited by
+ * the app's deadline, fuel and memory cap; every outcome, trap included,
+ * becomes a response, never a crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/internal.h"
+
+struct srv_slot {
+    const srv_app *app;
+    wasm_linker *linker;
+    wasi_ctx *wasi;
+    wasm_instance *inst; /* idle or running; NULL until first needed */
+    bool dirty;          /* inst has run since its last reset */
+    /* during a call */
+    const srv_request *req;
+    srv_response *resp;
+    bool status_set;
+    /* per-request scratch for WAGI's environment */
+    char *envbuf;
+    size_t envcap;
+    const char **envp;
+    size_t envpcap;
+};
+
+/* ---- responses ------------------------------------------------------------ */
+
+void srv_response_init(srv_response *r) {
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+}
+
+void srv_response_clear(srv_response *r) {
+    r->status = 200;
+    r->hlen = r->nhdrs = 0;
+    r->body = NULL;
+    r->body_len = r->own_len = 0;
+}
+
+void srv_response_free(srv_response *r) {
+    free(r->hbuf);
+    free(r->hoff);
+    free(r->own);
+    memset(r, 0, sizeof *r);
+}
+
+static bool grow(void **buf, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*buf, n * elem);
+    if (!p) return false;
+    *buf = p;
+    *cap = n;
+    return true;
+}
+
+bool srv_response_add_header(srv_response *r, const char *name, size_t nlen, const char *value,
+                             size_t vlen) {
+    if (nlen > 8192 || vlen > 65536 || r->nhdrs >= 100) return false;
+    if (!grow((void **)&r->hbuf, &r->hcap, r->hlen + nlen + vlen, 1) ||
+        !grow((void **)&r->hoff, &r->hoffcap, r->nhdrs + 1, sizeof *r->hoff))
+        return false;
+    memcpy(r->hbuf + r->hlen, name, nlen);
+    memcpy(r->hbuf + r->hlen + nlen, value, vlen);
+    r->hoff[r->nhdrs][0] = (uint32_t)r->hlen;
+    r->hoff[r->nhdrs][1] = (uint32_t)nlen;
+    r->hoff[r->nhdrs][2] = (uint32_t)(r->hlen + nlen);
+    r->hoff[r->nhdrs][3] = (uint32_t)vlen;
+    r->hlen += nlen + vlen;
+    r->nhdrs++;
+    return true;
+}
+
+/* RFC 9110 token characters, for header names. */
+static bool is_token(const char *s, size_t n) {
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c)) return false;
+    }
+    return true;
+}
+
+static bool is_field_value(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == 0) return false;
+    return true;
+}
+
+/* Response headers the server owns: a handler may not set them. */
+static bool is_hop_header(const char *s, size_t n) {
+    static const char *const owned[] = {"content-length", "transfer-encoding", "connection",
+                                        "keep-alive", "upgrade"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (n == strlen(owned[i]) && !strncasecmp(s, owned[i], n)) return true;
+    return false;
+}
+
+/* ---- the wasp ABI's imports ----------------------------------------------- */
+
+/* Guest bytes [ptr, ptr+len) of the caller, or NULL when out of bounds. */
+static uint8_t *guest(wasm_instance *caller, uint32_t ptr, uint32_t len) {
+    uint64_t size;
+    uint8_t *mem = caller ? wasm_instance_memory(caller, &size) : NULL;
+    if (!mem || (uint64_t)ptr + len > size) return NULL;
+    return mem + ptr;
+}
+
+/* Copies min(len, cap) bytes of src to guest buf; the full length goes
+ * back to the guest, which can then call again with a larger buffer. */
+static wasm_trap_code copy_out(wasm_instance *caller, const wasm_value *a, wasm_value *r,
+                               const void *src, size_t len) {
+    uint32_t cap = a[1].of.i32;
+    uint32_t n = len < cap ? (uint32_t)len : cap;
+    uint8_t *dst = guest(caller, a[0].of.i32, n);
+    if (!dst) return WASM_TRAP_OOB_MEMORY;
+    if (n) memcpy(dst, src, n);
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = len > INT32_MAX ? INT32_MAX : (uint32_t)len};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_req_method(void *env, wasm_instance *caller, const wasm_value *a,
+                                     wasm_value *r) {
+    srv_slot *s = env;
+    return s->req ? copy_out(caller, a, r, s->req->method, s->req->method_len)
+                  : copy_out(caller, a, r, "", 0);
+}
+
+static wasm_trap_code abi_req_uri(void *env, wasm_instance *caller, const wasm_value *a,
+                                  wasm_value *r) {
+    srv_slot *s = env;
+    return s->req ? copy_out(caller, a, r, s->req->uri, s->req->uri_len)
+                  : copy_out(caller, a, r, "", 0);
+}
+
+static wasm_trap_code abi_req_header(void *env, wasm_instance *caller, const wasm_value *a,
+                                     wasm_value *r) {
+    srv_slot *s = env;
+    const uint8_t *name = guest(caller, a[0].of.i32, a[1].of.i32);
+    if (!name || !guest(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    size_t nlen = a[1].of.i32;
+    /* Repeated headers are joined with ", " as RFC 9110 allows; written
+     * straight into the guest buffer, counting what does not fit. */
+    uint32_t cap = a[3].of.i32;
+    uint8_t *dst = guest(caller, a[2].of.i32, cap);
+    if (!dst) return WASM_TRAP_OOB_MEMORY;
+    size_t total = 0;
+    bool found = false;
+    for (size_t i = 0; s->req && i < s->req->nheaders; i++) {
+        const srv_header *h = &s->req->headers[i];
+        if (h->name_len != nlen || strncasecmp(h->name, (const char *)name, nlen)) continue;
+        const char *parts[2] = {", ", h->value};
+        size_t lens[2] = {found ? 2 : 0, h->value_len};
+        for (int k = 0; k < 2; k++) {
+            if (total < cap) {
+                size_t n = cap - total < lens[k] ? cap - total : lens[k];
+                memcpy(dst + total, parts[k], n);
+            }
+            total += lens[k];
+        }
+        found = true;
+    }
+    int32_t ret = !found ? -1 : total > INT32_MAX ? INT32_MAX : (int32_t)total;
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = (uint32_t)ret};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_req_headers(void *env, wasm_instance *caller, const wasm_value *a,
+                                      wasm_value *r) {
+    srv_slot *s = env;
+    uint32_t cap = a[1].of.i32;
+    uint8_t *dst = guest(caller, a[0].of.i32, cap);
+    if (!dst) return WASM_TRAP_OOB_MEMORY;
+    size_t total = 0;
+    for (size_t i = 0; s->req && i < s->req->nheaders; i++) {
+        const srv_header *h = &s->req->headers[i];
+        const char *parts[4] = {h->name, ": ", h->value, "\n"};
+        size_t lens[4] = {h->name_len, 2, h->value_len, 1};
+        for (int k = 0; k < 4; k++) {
+            if (total < cap) {
+                size_t n = cap - total < lens[k] ? cap - total : lens[k];
+                memcpy(dst + total, parts[k], n);
+                if (k == 0) /* names go to the guest in lower case */
+                    for (size_t j = 0; j < n; j++)
+                        if (dst[total + j] >= 'A' && dst[total + j] <= 'Z') dst[total + j] += 32;
+            }
+            total += lens[k];
+        }
+    }
+    r[0] =
+        (wasm_value){.type = WASM_I32, .of.i32 = total > INT32_MAX ? INT32_MAX : (uint32_t)total};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_req_body_len(void *env, wasm_instance *caller, const wasm_value *a,
+                                       wasm_value *r) {
+    srv_slot *s = env;
+    size_t n = s->req ? s->req->body_len : 0;
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = n > INT32_MAX ? INT32_MAX : (uint32_t)n};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_req_body(void *env, wasm_instance *caller, const wasm_value *a,
+                                   wasm_value *r) {
+    srv_slot *s = env;
+    size_t len = s->req ? s->req->body_len : 0;
+    uint32_t cap = a[1].of.i32, off = a[2].of.i32;
+    size_t left = off < len ? len - off : 0;
+    uint32_t n = left < cap ? (uint32_t)left : cap;
+    uint8_t *dst = guest(caller, a[0].of.i32, n);
+    if (!dst) return WASM_TRAP_OOB_MEMORY;
+    if (n) memcpy(dst, s->req->body + off, n);
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = n};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_resp_status(void *env, wasm_instance *caller, const wasm_value *a,
+                                      wasm_value *r) {
+    srv_slot *s = env;
+    int32_t code = (int32_t)a[0].of.i32;
+    int32_t rc = -1;
+    if (code >= 100 && code <= 599 && s->resp) {
+        s->resp->status = code;
+        s->status_set = true;
+        rc = 0;
+    }
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = (uint32_t)rc};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_resp_header(void *env, wasm_instance *caller, const wasm_value *a,
+                                      wasm_value *r) {
+    srv_slot *s = env;
+    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
+    const char *val = (const char *)guest(caller, a[2].of.i32, a[3].of.i32);
+    if (!name || !val) return WASM_TRAP_OOB_MEMORY;
+    size_t nlen = a[1].of.i32, vlen = a[3].of.i32;
+    bool ok = s->resp && is_token(name, nlen) && is_field_value(val, vlen) &&
+              !is_hop_header(name, nlen) && srv_response_add_header(s->resp, name, nlen, val, vlen);
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = ok ? 0 : (uint32_t)-1};
+    return WASM_TRAP_NONE;
+}
+
+static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm_value *a,
+                                    wasm_value *r) {
+    srv_slot *s = env;
+    uint32_t len = a[1].of.i32;
+    const uint8_t *src = guest(caller, a[0].of.i32, len);
+    if (!src) return WASM_TRAP_OOB_MEMORY;
+    srv_response *resp = s->resp;
+    bool ok = resp && (uint64_t)resp->own_len + len <= SRV_MAX_RESPONSE &&
+              grow((void **)&resp->own, &resp->own_cap, resp->own_len + len + 1, 1);
+    if (ok) {
+        memcpy(resp->own + resp->own_len, src, len);
+        resp->own_len += len;
+    }
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = ok ? 0 : (uint32_t)-1};
+    return WASM_TRAP_NONE;
+}
+
+typedef struct abi_func {
+    const char *name;
+    uint32_t nparams;
+    wasm_host_fn fn;
+    bool returns;
+} abi_func;
+
+static const abi_func abi_funcs[] = {
+    {"req_method", 2, abi_req_method, true},     {"req_uri", 2, abi_req_uri, true},
+    {"req_header", 4, abi_req_header, true},     {"req_headers", 2, abi_req_headers, true},
+    {"req_body_len", 0, abi_req_body_len, true}, {"req_body", 3, abi_req_body, true},
+    {"resp_status", 1, abi_resp_status, true},   {"resp_header", 4, abi_resp_header, true},
+    {"resp_body", 2, abi_resp_body, true},
+};
+
+static bool link_abi(srv_slot *s, wasm_error *err) {
+    static const wasm_valtype i32s[4] = {WASM_I32, WASM_I32, WASM_I32, WASM_I32};
+    for (size_t i = 0; i < sizeof abi_funcs / sizeof abi_funcs[0]; i++) {
+        const abi_func *f = &abi_funcs[i];
+        if (!wasm_linker_func(s->linker, "wasp", f->name, f->nparams, i32s, f->returns ? 1 : 0,
+                              i32s, f->fn, s, err))
+            return false;
+    }
+    return true;
+}
+
+/* ---- slots ---------------------------------------------------------------- */
+
+/* A slot without an instance: linker, WASI context, host functions. The
+ * app's granted directories are opened here, once per worker. */
+static srv_slot *slot_prepare(const srv_app *app, char *err, size_t errlen) {
+    srv_slot *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->app = app;
+    const srv_app_cfg *c = app->cfg;
+    wasi_preopen *pre = calloc((size_t)c->ndirs + 1, sizeof *pre);
+    if (!pre) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < c->ndirs; i++)
+        pre[i] = (wasi_preopen){c->dirs[i].host, c->dirs[i].guest, c->dirs[i].readonly};
+    const char *argv0[1] = {app->name};
+    wasi_config wc = {.argc = 1,
+                      .argv = argv0,
+                      .envc = c->nenv,
+                      .envp = (const char *const *)c->env,
+                      .npreopens = c->ndirs,
+                      .preopens = pre};
+    wc.stdio[0] = (wasi_stdio){.kind = WASI_STDIO_BUFFER};
+    wc.stdio[1] = (wasi_stdio){.kind = WASI_STDIO_BUFFER, .cap = SRV_MAX_RESPONSE + 65536};
+    wc.stdio[2] = (wasi_stdio){.kind = WASI_STDIO_BUFFER, .cap = 65536};
+    s->wasi = wasi_ctx_new(&wc, err, errlen);
+    free(pre);
+    wasm_error werr;
+    if (!s->wasi) goto fail;
+    s->linker = wasm_linker_new();
+    if (!s->linker || !wasi_link(s->wasi, s->linker, &werr) || !link_abi(s, &werr)) {
+        snprintf(err, errlen, "cannot set up the host functions: %s",
+                 s->linker ? werr.msg : "out of memory");
+        goto fail;
+    }
+    wasm_linker_limit_memory(s->linker, c->max_memory_pages);
+    return s;
+fail:
+    srv_slot_free(s);
+    return NULL;
+}
+
+srv_slot *srv_slot_new(const srv_app *app, char *err, size_t errlen) {
+    return slot_prepare(app, err, errlen);
+}
+
+void srv_slot_free(srv_slot *s) {
+    if (!s) return;
+    wasm_instance_free(s->inst);
+    wasm_linker_free(s->linker);
+    wasi_ctx_free(s->wasi);
+    free(s->envbuf);
+    free(s->envp);
+    free(s);
+}
+
+int srv_slot_idle(const srv_slot *s) {
+    return s->inst && !s->dirty;
+}
+
+static const char *trap_text(wasm_trap_code t) {
+    return wasm_trap_message(t);
+}
+
+wasm_snapshot *srv_app_snapshot(const srv_app *app, char *err, size_t errlen) {
+    srv_slot *s = slot_prepare(app, err, errlen);
+    if (!s) return NULL;
+    wasm_error werr;
+    wasm_snapshot *snap = NULL;
+    wasm_instance *inst = wasm_instance_new(app->module, s->linker, &werr);
+    if (!inst) {
+        snprintf(err, errlen, "cannot instantiate: %s", werr.msg);
+        goto done;
+    }
+    /* A reactor's _initialize (wasi-libc's constructors), then the app's
+     * own initialiser: both once, here, never per request. */
+    const char *inits[2] = {app->iface == SRV_IFACE_WASP ? "_initialize" : NULL, app->cfg->init};
+    for (int i = 0; i < 2; i++) {
+        wasm_extern f;
+        if (!inits[i] || !wasm_instance_export(inst, inits[i], &f) || f.kind != WASM_EXTERN_FUNC)
+            continue;
+        const wasm_functype *ft = wasm_func_type(f);
+        if (ft->nparams || ft->nresults > 1) {
+            snprintf(err, errlen, "init export \"%s\" must take no parameters", inits[i]);
+            goto done;
+        }
+        wasm_value res[1];
+        wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+        wasm_trap_code t = wasm_call_ex(f, NULL, res, &opts);
+        int code = 0;
+        if (t == WASM_TRAP_EXIT && wasi_exit_code(s->wasi, &code) && code == 0) t = WASM_TRAP_NONE;
+        size_t elen;
+        const uint8_t *eout = wasi_captured(s->wasi, 2, &elen);
+        if (elen)
+            srv_event("app %s: %s wrote to stderr: %.*s", app->name, inits[i], (int)elen,
+                      (const char *)eout);
+        if (t != WASM_TRAP_NONE) {
+            snprintf(err, errlen, "%s trapped: %s", inits[i], trap_text(t));
+            goto done;
+        }
+    }
+    snap = wasm_snapshot_take(inst, &werr);
+    if (!snap) snprintf(err, errlen, "cannot snapshot: %s", werr.msg);
+done:
+    wasm_instance_free(inst);
+    srv_slot_free(s);
+    return snap;
+}
+
+/* ---- WAGI ----------------------------------------------------------------- */
+
+/* Appends "KEY=VALUE" (value of length vlen) to the slot's env scratch;
+ * pointers are fixed up after the last one, since the buffer may move. */
+static bool env_add(srv_slot *s, size_t *used, size_t *n, const char *key, const char *val,
+                    size_t vlen) {
+    size_t klen = strlen(key);
+    if (!grow((void **)&s->envbuf, &s->envcap, *used + klen + vlen + 2, 1) ||
+        !grow((void **)&s->envp, &s->envpcap, *n + 1, sizeof *s->envp))
+        return false;
+    char *p = s->envbuf + *used;
+    memcpy(p, key, klen);
+    p[klen] = '=';
+    memcpy(p + klen + 1, val, vlen);
+    p[klen + 1 + vlen] = 0;
+    s->envp[(*n)++] = (const char *)(uintptr_t)*used; /* an offset until fixed up */
+    *used += klen + vlen + 2;
+    return true;
+}
+
+static bool build_cgi_env(srv_slot *s, const srv_request *q, size_t *count) {
+    const srv_app_cfg *c = s->app->cfg;
+    size_t used = 0, n = 0;
+    char num[32];
+    bool ok = true;
+    for (int i = 0; i < c->nenv && ok; i++) {
+        const char *eq = strchr(c->env[i], '=');
+        char key[256];
+        size_t kl = eq ? (size_t)(eq - c->env[i]) : strlen(c->env[i]);
+        if (kl >= sizeof key) continue;
+        memcpy(key, c->env[i], kl);
+        key[kl] = 0;
+        ok = env_add(s, &used, &n, key, eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
+    }
+    size_t base = strlen(c->route_base);
+    if (base && c->route_base[base - 1] == '/') base--;
+    size_t script = q->path_len < base ? q->path_len : base;
+#define ADD(k, v, l) ok = ok && env_add(s, &used, &n, k, v, l)
+#define ADDS(k, v) ADD(k, v, strlen(v))
+    ADD("REQUEST_METHOD", q->method, q->method_len);
+    ADD("SCRIPT_NAME", q->path, script);
+    ADD("PATH_INFO", q->path + script, q->path_len - script);
+    ADD("X_RAW_PATH_INFO", q->path + script, q->path_len - script);
+    ADD("QUERY_STRING", q->query, q->query_len);
+    ADDS("SERVER_NAME", q->server_addr);
+    snprintf(num, sizeof num, "%d", q->server_port);
+    ADDS("SERVER_PORT", num);
+    ADDS("SERVER_PROTOCOL", "HTTP/1.1");
+    ADDS("SERVER_SOFTWARE", "wasp");
+    ADDS("GATEWAY_INTERFACE", "CGI/1.1");
+    ADDS("REMOTE_ADDR", q->remote_addr);
+    ADDS("REMOTE_HOST", q->remote_addr);
+    snprintf(num, sizeof num, "%d", q->remote_port);
+    ADDS("REMOTE_PORT", num);
+    snprintf(num, sizeof num, "%zu", q->body_len);
+    ADDS("CONTENT_LENGTH", num);
+    ADDS("X_MATCHED_ROUTE", c->route);
+    const char *ctype = "";
+    size_t ctlen = 0;
+    const char *host = q->server_addr;
+    size_t hostlen = strlen(host);
+    for (size_t i = 0; i < q->nheaders && ok; i++) {
+        const srv_header *h = &q->headers[i];
+        char key[128] = "HTTP_";
+        if (h->name_len > sizeof key - 6) continue;
+        for (size_t k = 0; k < h->name_len; k++) {
+            char ch = h->name[k];
+            key[5 + k] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+        }
+        key[5 + h->name_len] = 0;
+        if (!strcmp(key, "HTTP_CONTENT_TYPE")) {
+            ctype = h->value;
+            ctlen = h->value_len;
+        }
+        if (!strcmp(key, "HTTP_HOST")) {
+            host = h->value;
+            hostlen = h->value_len;
+        }
+        /* RFC 3875 4.1.18: Content-Type and -Length have their own variables */
+        if (!strcmp(key, "HTTP_CONTENT_TYPE") || !strcmp(key, "HTTP_CONTENT_LENGTH")) continue;
+        ADD(key, h->value, h->value_len);
+    }
+    ADD("CONTENT_TYPE", ctype, ctlen);
+    char *full = malloc(hostlen + q->uri_len + 16);
+    if (full) {
+        int fl = snprintf(full, hostlen + q->uri_len + 16, "http://%.*s%.*s", (int)hostlen, host,
+                          (int)q->uri_len, q->uri);
+        ADD("X_FULL_URL", full, (size_t)fl);
+        free(full);
+    } else {
+        ok = false;
+    }
+#undef ADD
+#undef ADDS
+    if (!ok) return false;
+    for (size_t i = 0; i < n; i++)
+        s->envp[i] = s->envbuf + (uintptr_t)s->envp[i];
+    *count = n;
+    return true;
+}
+
+bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why, size_t whylen) {
+    size_t i = 0;
+    bool have_status = false, have_location = false;
+    for (;;) {
+        size_t e = i;
+        while (e < len && out[e] != '\n')
+            e++;
+        if (e == len) {
+            snprintf(why, whylen, "WAGI output has no blank line after its headers");
+            return false;
+        }
+        size_t le = e > i && out[e - 1] == '\r' ? e - 1 : e;
+        if (le == i) { /* the blank line */
+            resp->body = out + e + 1;
+            resp->body_len = len - (e + 1);
+            break;
+        }
+        const char *line = (const char *)out + i;
+        const char *colon = memchr(line, ':', le - i);
+        if (!colon || !is_token(line, (size_t)(colon - line))) {
+            snprintf(why, whylen, "WAGI output has a malformed header line: \"%.*s\"",
+                     (int)(le - i < 60 ? le - i : 60), line);
+            return false;
+        }
+        size_t nlen = (size_t)(colon - line);
+        const char *v = colon + 1;
+        const char *vend = (const char *)out + le;
+        while (v < vend && (*v == ' ' || *v == '\t'))
+            v++;
+        size_t vlen = (size_t)(vend - v);
+        if (nlen == 6 && !strncasecmp(line, "status", 6)) {
+            int code = 0;
+            size_t k = 0;
+            while (k < vlen && k < 3 && v[k] >= '0' && v[k] <= '9')
+                code = code * 10 + (v[k++] - '0');
+            if (k != 3 || code < 100 || code > 599) {
+                snprintf(why, whylen, "WAGI output has a bad Status: \"%.*s\"",
+                         (int)(vlen < 60 ? vlen : 60), v);
+                return false;
+            }
+            resp->status = code;
+            have_status = true;
+        } else if (!is_hop_header(line, nlen)) {
+            if (nlen == 8 && !strncasecmp(line, "location", 8)) have_location = true;
+            if (!is_field_value(v, vlen) || !srv_response_add_header(resp, line, nlen, v, vlen)) {
+                snprintf(why, whylen, "WAGI output has a header the server cannot send");
+                return false;
+            }
+        }
+        i = e + 1;
+    }
+    if (!have_status && have_location) resp->status = 302;
+    return true;
+}
+
+/* ---- running -------------------------------------------------------------- */
+
+bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
+    if (s->inst) return true;
+    wasm_error werr;
+    s->inst = wasm_snapshot_instantiate(s->app->snap, s->linker, &werr);
+    if (!s->inst) snprintf(err, errlen, "cannot make an instance: %.160s", werr.msg);
+    return s->inst != NULL;
+}
+
+void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_result *res) {
+    memset(res, 0, sizeof *res);
+    srv_response_clear(resp);
+    const srv_app *app = s->app;
+    uint64_t t0 = srv_now_ns();
+    if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
+        res->outcome = SRV_INTERNAL;
+        return;
+    }
+    res->ready_ns = srv_now_ns() - t0;
+    bool wagi = app->iface == SRV_IFACE_WAGI;
+    size_t nenv = 0;
+    const char *argv[1] = {app->name};
+    wasi_request wr = {.argc = 1, .argv = argv};
+    if (wagi) {
+        if (!build_cgi_env(s, q, &nenv)) {
+            res->outcome = SRV_INTERNAL;
+            snprintf(res->msg, sizeof res->msg, "out of memory building the CGI environment");
+            return;
+        }
+        argv[0] = ""; /* set below, NUL-terminated */
+        wr.envc = (int)nenv;
+        wr.envp = s->envp;
+        wr.stdin_data = q->body;
+        wr.stdin_len = q->body_len;
+    } else {
+        wr.envc = app->cfg->nenv;
+        wr.envp = (const char *const *)app->cfg->env;
+    }
+    char path0[512];
+    if (wagi) {
+        snprintf(path0, sizeof path0, "%.*s", (int)q->path_len, q->path);
+        argv[0] = path0;
+    }
+    char werr_msg[160];
+    if (!wasi_ctx_reset(s->wasi, &wr, werr_msg, sizeof werr_msg)) {
+        res->outcome = SRV_INTERNAL;
+        snprintf(res->msg, sizeof res->msg, "%s", werr_msg);
+        return;
+    }
+    wasm_extern entry;
+    if (!wasm_instance_export(s->inst, wagi ? "_start" : "wasp_handle", &entry)) {
+        res->outcome = SRV_INTERNAL;
+        snprintf(res->msg, sizeof res->msg, "the entry point is gone");
+        return;
+    }
+    s->req = q;
+    s->resp = resp;
+    s->status_set = false;
+    s->dirty = true;
+    wasm_value result[1] = {{.type = WASM_I32}};
+    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+    const wasm_functype *ft = wasm_func_type(entry);
+    wasm_trap_code t = (ft->nparams == 0 && ft->nresults <= 1)
+                           ? wasm_call_ex(entry, NULL, result, &opts)
+                           : WASM_TRAP_UNREACHABLE;
+    s->req = NULL;
+    s->resp = NULL;
+    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
+    int code = 0;
+    if (t == WASM_TRAP_EXIT && wasi_exit_code(s->wasi, &code)) {
+        if (code == 0) {
+            t = WASM_TRAP_NONE;
+        } else {
+            res->outcome = SRV_TRAP;
+            res->trap = WASM_TRAP_EXIT;
+            snprintf(res->msg, sizeof res->msg, "exited with code %d", code);
+            return;
+        }
+    }
+    if (t == WASM_TRAP_INTERRUPTED) {
+        res->outcome = SRV_DEADLINE;
+        res->trap = t;
+        snprintf(res->msg, sizeof res->msg, "deadline of %u ms exceeded", app->cfg->deadline_ms);
+        return;
+    }
+    if (t != WASM_TRAP_NONE) {
+        res->outcome = SRV_TRAP;
+        res->trap = t;
+        snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
+        return;
+    }
+    if (wagi) {
+        size_t olen;
+        const uint8_t *out = wasi_captured(s->wasi, 1, &olen);
+        if (!srv_cgi_parse(out, olen, resp, res->msg, sizeof res->msg)) {
+            srv_response_clear(resp);
+            res->outcome = SRV_BADGATEWAY;
+        }
+        return;
+    }
+    if (ft->nresults == 1 && result[0].of.i32 != 0 && !s->status_set) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg, "wasp_handle returned %d", (int32_t)result[0].of.i32);
+        return;
+    }
+    resp->body = resp->own;
+    resp->body_len = resp->own_len;
+}
+
+uint64_t srv_slot_recycle(srv_slot *s) {
+    if (!s->inst || !s->dirty) return 0;
+    uint64_t t0 = srv_now_ns();
+    if (!wasm_snapshot_reset(s->app->snap, s->inst)) {
+        /* the kernel refused to drop pages: never reuse a dirty instance */
+        wasm_instance_free(s->inst);
+        s->inst = NULL;
+    }
+    s->dirty = false;
+    return srv_now_ns() - t0;
+}

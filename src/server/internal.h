@@ -1,0 +1,237 @@
+/*
+ * internal.h - what the files of src/server/ share with each other only.
+ *
+ * The shape of a request's trip:
+ *
+ *   http.c (a worker's h2o loop) --srv_request--> route (app.c) -> slot
+ *   (handler.c: instance from the app's snapshot, WAGI or wasp ABI, limits)
+ *   --srv_response--> http.c sends it, logs it (log.c), counts it
+ *   (metrics.c), and resets the instance.
+ *
+ * A generation (srv_gen) is one loaded manifest: its apps, their modules
+ * and snapshots. It is immutable and reference-counted; a reload builds a
+ * new one and workers move to it between requests. Everything a worker
+ * touches per request (slots, stats, log buffer) is its own: no lock on
+ * the request path.
+ */
+#ifndef WASP_SERVER_INTERNAL_H
+#define WASP_SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/server.h"
+#include "wasi/wasi.h"
+#include "wasm/wasm.h"
+
+/* ---- apps and generations (app.c) ---------------------------------------- */
+
+typedef struct srv_app {
+    const srv_app_cfg *cfg; /* in the generation's manifest */
+    const char *name;       /* interned (srv_intern): outlives the generation */
+    srv_iface iface;        /* resolved from the exports when AUTO */
+    uint8_t *bytes;         /* the module file; the module points into it */
+    wasm_module *module;
+    wasm_snapshot *snap; /* after _initialize and the init export */
+} srv_app;
+
+typedef struct srv_gen {
+    srv_manifest *manifest; /* owned */
+    srv_app *apps;
+    int napps;
+    int *by_route; /* app indices, longest route first */
+    atomic_int refs;
+    uint64_t id; /* 1, 2, ... in load order */
+} srv_gen;
+
+/* Loads every app of `m` (which the generation takes over, also on
+ * failure): reads and loads each module, picks its interface, runs
+ * `_initialize` and the init export once, takes the snapshot. NULL with
+ * "app NAME (FILE:LINE): reason" in err. The result holds one reference. */
+srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen);
+void srv_gen_ref(srv_gen *g);
+void srv_gen_unref(srv_gen *g);
+/* The app whose route matches `path` (no query), longest route first;
+ * -1 when none does. */
+int srv_route(const srv_gen *g, const char *path, size_t len);
+
+/* A stable copy of `s` that lives until exit: app names, for metrics that
+ * outlive reloads. Thread-safe. srv_intern_list gives them all. */
+const char *srv_intern(const char *s);
+int srv_intern_list(const char **out, int max);
+
+/* ---- one request in one instance (handler.c) ------------------------------ */
+
+typedef struct srv_header {
+    const char *name, *value;
+    size_t name_len, value_len;
+} srv_header;
+
+typedef struct srv_request {
+    const char *method, *uri, *path, *query; /* uri = path ["?" query] as received */
+    size_t method_len, uri_len, path_len, query_len;
+    const srv_header *headers;
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len;
+    const char *remote_addr; /* numeric */
+    int remote_port;
+    const char *server_addr;
+    int server_port;
+} srv_request;
+
+#define SRV_MAX_RESPONSE (16u << 20)
+
+typedef struct srv_response {
+    int status;
+    char *hbuf; /* header names and values, back to back */
+    size_t hlen, hcap;
+    uint32_t (*hoff)[4]; /* name offset, name length, value offset, value length */
+    size_t nhdrs, hoffcap;
+    const uint8_t *body; /* into `own` (wasp ABI) or WASI's captured stdout (WAGI) */
+    size_t body_len;
+    uint8_t *own;
+    size_t own_len, own_cap;
+} srv_response;
+
+typedef enum {
+    SRV_OK = 0,
+    SRV_TRAP,       /* 500: the guest trapped (or exited non-zero) */
+    SRV_DEADLINE,   /* 504 */
+    SRV_BADGATEWAY, /* 502: WAGI output that is not CGI */
+    SRV_INTERNAL,   /* 500: wasp could not make an instance */
+} srv_outcome;
+
+typedef struct srv_result {
+    srv_outcome outcome;
+    wasm_trap_code trap;   /* SRV_TRAP, SRV_DEADLINE: which (WASM_TRAP_EXIT: exit code != 0) */
+    char msg[200];         /* the trap or error, for the log */
+    uint64_t ready_ns;     /* time to get a clean instance */
+    const uint8_t *errout; /* the guest's stderr, for the log */
+    size_t errout_len;
+} srv_result;
+
+/* One app's execution state in one worker: a linker whose host functions
+ * are bound to this slot, a WASI context reused per request, and the idle
+ * instance (the worker's pool for this app: handlers run to completion on
+ * the worker's thread, so one idle instance is all a worker needs). */
+typedef struct srv_slot srv_slot;
+
+srv_slot *srv_slot_new(const srv_app *app, char *err, size_t errlen);
+void srv_slot_free(srv_slot *s);
+/* Runs `req` in a clean instance, fills `resp` (valid until the next
+ * srv_slot_run or srv_slot_recycle on this slot) and `res`. */
+void srv_slot_run(srv_slot *s, const srv_request *req, srv_response *resp, srv_result *res);
+/* Puts the instance back into the snapshot's state for the next request;
+ * called after the response was handed to the socket. Returns the time it
+ * took in ns. */
+uint64_t srv_slot_recycle(srv_slot *s);
+/* Makes the slot's instance now rather than at its first request. */
+bool srv_slot_warm(srv_slot *s, char *err, size_t errlen);
+/* 1 when an idle instance is ready, else 0. */
+int srv_slot_idle(const srv_slot *s);
+
+/* Runs the app's _initialize and init export in a fresh instance and
+ * snapshots it (app.c calls this while loading). */
+wasm_snapshot *srv_app_snapshot(const srv_app *app, char *err, size_t errlen);
+
+/* Splits a WAGI module's stdout into status, headers and body (body
+ * points into `out`). False with a reason in `why` when it is not CGI: no
+ * blank line, a malformed header line or Status, or a header that cannot
+ * be sent. The bytes are the guest's: anything may come. */
+bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why, size_t whylen);
+
+void srv_response_init(srv_response *r);
+void srv_response_clear(srv_response *r);
+void srv_response_free(srv_response *r);
+bool srv_response_add_header(srv_response *r, const char *name, size_t nlen, const char *value,
+                             size_t vlen);
+
+/* ---- metrics (metrics.c) -------------------------------------------------- */
+
+#define SRV_HIST_BUCKETS 14
+#define SRV_MAX_APPS 256
+#define SRV_NTRAPS 32
+
+typedef struct srv_hist {
+    _Atomic uint64_t count, sum_ns, buckets[SRV_HIST_BUCKETS];
+} srv_hist;
+
+typedef struct srv_app_stats {
+    const char *name; /* interned; NULL: slot unused */
+    _Atomic uint64_t by_status[600];
+    _Atomic uint64_t traps[SRV_NTRAPS]; /* by wasm_trap_code */
+    srv_hist duration;
+    _Atomic int64_t pool_idle, pool_busy; /* this worker's instances of the app */
+} srv_app_stats;
+
+/* One worker's counters: written by that worker only, read by the admin
+ * thread with relaxed atomics. */
+typedef struct srv_stats {
+    srv_app_stats apps[SRV_MAX_APPS];
+    srv_hist instantiate;
+    _Atomic int64_t connections;
+} srv_stats;
+
+srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
+void srv_hist_add(srv_hist *h, uint64_t ns);
+/* Prometheus text for all workers' stats into a malloc'd buffer. */
+char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, size_t *len);
+
+/* ---- access log (log.c) --------------------------------------------------- */
+
+typedef struct srv_log {
+    int fd; /* -1: off */
+    char *buf;
+    size_t len, cap;
+    uint64_t last_flush_ns;
+} srv_log;
+
+void srv_log_init(srv_log *l, int fd);
+/* A line is built from srv_log_append (printf-formatted) and
+ * srv_log_value pieces, and ended by srv_log_end. */
+void srv_log_append(srv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void srv_log_end(srv_log *l);
+/* Appends `s` as a logfmt value: quoted and escaped when needed. */
+void srv_log_value(srv_log *l, const char *s, size_t len);
+/* Writes out what is buffered when it is large or older than 100 ms
+ * (force: always). One write per flush, under a process-wide lock, so
+ * lines of different workers never interleave. */
+void srv_log_flush(srv_log *l, bool force);
+void srv_log_free(srv_log *l);
+/* A line straight to stderr, for server events (start, reload, errors). */
+void srv_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+uint64_t srv_now_ns(void);
+
+/* ---- the HTTP front end (http.c, the only file that includes h2o) -------- */
+
+typedef struct srv_http_config {
+    const char *listen_host; /* numeric address */
+    int listen_port;         /* 0: any free port (srv_http_port says which) */
+    const char *admin_host;  /* NULL: no admin listener */
+    int admin_port;
+    int workers;
+    int64_t max_connections;
+    size_t max_body;
+    uint64_t request_timeout_ms;
+    int log_fd; /* -1: no access log */
+} srv_http_config;
+
+typedef struct srv_http srv_http;
+
+/* Binds every socket (errors such as a busy port come back here, before
+ * any thread starts), then starts the workers and the admin thread,
+ * serving `gen` (whose reference it takes on success). */
+srv_http *srv_http_start(const srv_http_config *cfg, srv_gen *gen, char *err, size_t errlen);
+/* The port actually bound (of the admin listener when `admin`). */
+int srv_http_port(const srv_http *h, bool admin);
+/* Makes `g` (its reference taken) the generation new requests use. */
+void srv_http_publish(srv_http *h, srv_gen *g);
+/* Stops accepting, lets every in-flight request finish and its response
+ * go out (within 30 s), joins the threads and frees everything. */
+void srv_http_stop(srv_http *h);
+
+#endif

@@ -1,0 +1,723 @@
+/*
+ * manifest.c - wasp.yaml (or a single module) -> srv_manifest.
+ *
+ * The YAML is loaded whole with libyaml's document API, so every node keeps
+ * its line, then walked once, key by key, into the structs of server.h.
+ * The walk is strict on purpose: an unknown key, a wrong type or a bad
+ * value stops the load with "FILE:LINE: path.to.key: reason", because a
+ * typo silently ignored (a misspelt limit, say) is a server running with
+ * settings nobody asked for.
+ *
+ * Only the first error is reported. Nothing is checked on disk: module and
+ * directory paths are resolved against the manifest's directory as text,
+ * and the server reports a missing file when it loads the app.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "server/server.h"
+
+#define PAGE_SIZE 65536u
+#define MAX_MEMORY_BYTES ((uint64_t)4 << 30) /* the 32-bit address space: 65536 pages */
+
+typedef struct loader {
+    const char *file; /* the manifest's path as given, for messages */
+    char *dir;        /* its directory, or NULL when it has none ("wasp.yaml") */
+    yaml_document_t doc;
+    char *err;
+    size_t errlen;
+    bool failed; /* an error is already in err: keep the first */
+} loader;
+
+static const char *const TOP_KEYS[] = {"listen", "admin", "workers", "apps", NULL};
+static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
+                                       "dirs", "limits", "init",   NULL};
+static const char *const LIMIT_KEYS[] = {"memory", "deadline_ms", "fuel", NULL};
+static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
+
+static int line_of(const yaml_node_t *n) {
+    return (int)n->start_mark.line + 1;
+}
+
+/* Writes "FILE:LINE: PATH: message" (PATH left out when empty) unless an
+ * error is already there; always false, so callers can `return fail(...)`. */
+static bool fail(loader *ld, int line, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool fail(loader *ld, int line, const char *path, const char *fmt, ...) {
+    if (ld->failed) return false;
+    ld->failed = true;
+    int n = snprintf(ld->err, ld->errlen, "%s:%d: %s%s", ld->file, line, path, *path ? ": " : "");
+    if (n >= 0 && (size_t)n < ld->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static bool oom(loader *ld) {
+    if (!ld->failed) {
+        ld->failed = true;
+        snprintf(ld->err, ld->errlen, "%s: out of memory", ld->file);
+    }
+    return false;
+}
+
+static char *xdup(loader *ld, const char *s) {
+    char *d = strdup(s);
+    if (!d) oom(ld);
+    return d;
+}
+
+static yaml_node_t *node(loader *ld, int index) {
+    return yaml_document_get_node(&ld->doc, index);
+}
+
+static const char *kind(const yaml_node_t *n) {
+    switch (n->type) {
+    case YAML_SEQUENCE_NODE: return "a sequence";
+    case YAML_MAPPING_NODE: return "a mapping";
+    default: return "a scalar";
+    }
+}
+
+/* `key:` with nothing after it, or `~` / `null`, unquoted. */
+static bool is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = (const char *)n->data.scalar.value;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+/* The text of a scalar node, or NULL (with an error) for anything else;
+ * `expect` completes "expected ..." in the message. */
+static const char *scalar(loader *ld, yaml_node_t *n, const char *path, const char *expect) {
+    if (n->type != YAML_SCALAR_NODE) {
+        fail(ld, line_of(n), path, "expected %s, got %s", expect, kind(n));
+        return NULL;
+    }
+    if (is_null(n)) {
+        fail(ld, line_of(n), path, "has no value (expected %s)", expect);
+        return NULL;
+    }
+    const char *s = (const char *)n->data.scalar.value;
+    if (strlen(s) != n->data.scalar.length) {
+        fail(ld, line_of(n), path, "contains a NUL character");
+        return NULL;
+    }
+    return s;
+}
+
+static bool nonempty(loader *ld, yaml_node_t *n, const char *path, const char *expect,
+                     const char **out) {
+    *out = scalar(ld, n, path, expect);
+    if (!*out) return false;
+    if (!**out) return fail(ld, line_of(n), path, "is empty (expected %s)", expect);
+    return true;
+}
+
+static bool expect_mapping(loader *ld, yaml_node_t *n, const char *path, const char *what) {
+    if (n->type == YAML_MAPPING_NODE) return true;
+    return fail(ld, line_of(n), path, "expected %s, got %s", what, kind(n));
+}
+
+/* Every key a plain scalar, none twice; with `allowed`, none outside it. */
+static bool check_keys(loader *ld, yaml_node_t *map, const char *path, const char *const *allowed) {
+    yaml_node_pair_t *start = map->data.mapping.pairs.start;
+    yaml_node_pair_t *top = map->data.mapping.pairs.top;
+    for (yaml_node_pair_t *p = start; p < top; p++) {
+        yaml_node_t *k = node(ld, p->key);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(ld, line_of(k), path, "keys must be names, got %s", kind(k));
+        const char *name = (const char *)k->data.scalar.value;
+        bool known = !allowed;
+        for (int i = 0; !known && allowed[i]; i++)
+            known = !strcmp(name, allowed[i]);
+        if (!known) {
+            char list[128] = "";
+            for (int i = 0; allowed[i]; i++) {
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
+            }
+            return fail(ld, line_of(k), path, "unknown key \"%.80s\" (expected %s)", name, list);
+        }
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *prev = node(ld, q->key);
+            if (prev->type == YAML_SCALAR_NODE &&
+                !strcmp((const char *)prev->data.scalar.value, name))
+                return fail(ld, line_of(k), path, "key \"%.80s\" appears twice (first on line %d)",
+                            name, line_of(prev));
+        }
+    }
+    return true;
+}
+
+/* The value of `key` in a mapping whose keys were checked, or NULL. */
+static yaml_node_t *find(loader *ld, yaml_node_t *map, const char *key) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(ld, p->key);
+        if (!strcmp((const char *)k->data.scalar.value, key)) return node(ld, p->value);
+    }
+    return NULL;
+}
+
+/* A relative path joined to the manifest's directory; absolute paths, and
+ * every path of a manifest without a directory part, are kept as written. */
+static char *resolve(loader *ld, const char *p) {
+    if (p[0] == '/' || !ld->dir) return xdup(ld, p);
+    while (p[0] == '.' && p[1] == '/')
+        p += 2;
+    if (!*p || !strcmp(p, ".")) return xdup(ld, ld->dir);
+    size_t dl = strlen(ld->dir), pl = strlen(p);
+    bool slash = ld->dir[dl - 1] != '/';
+    char *out = malloc(dl + slash + pl + 1);
+    if (!out) {
+        oom(ld);
+        return NULL;
+    }
+    memcpy(out, ld->dir, dl);
+    if (slash) out[dl] = '/';
+    memcpy(out + dl + slash, p, pl + 1);
+    return out;
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+/* Digits only: no sign, no hex, no underscores, nothing YAML 1.1 might read
+ * differently from what the user meant. */
+static bool parse_uint(const char *s, uint64_t *out) {
+    if (*s < '0' || *s > '9') return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+/* A whole number in lo..hi; `hint` ends both messages, e.g. "use 1..1024". */
+static bool uint_in(loader *ld, yaml_node_t *n, const char *path, uint64_t lo, uint64_t hi,
+                    const char *hint, uint64_t *out) {
+    const char *s = scalar(ld, n, path, "a whole number");
+    if (!s) return false;
+    if (!*s || strspn(s, "0123456789") != strlen(s))
+        return fail(ld, line_of(n), path, "\"%.80s\" is not a whole number (%s)", s, hint);
+    if (!parse_uint(s, out) || *out < lo || *out > hi)
+        return fail(ld, line_of(n), path, "%.80s is out of range (%s)", s, hint);
+    return true;
+}
+
+/* "ADDR:PORT" with a non-empty address and a port of 0..65535 ("[::1]:80"
+ * works: the port follows the last colon). */
+static bool is_addr_port(const char *s) {
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5) return false;
+    uint64_t port;
+    return parse_uint(colon + 1, &port) && port <= 65535;
+}
+
+typedef enum { SIZE_OK, SIZE_BAD, SIZE_HUGE } size_status;
+
+/* "65536", "64KiB", "64 MiB", "1G": a number and an optional binary unit. */
+static size_status parse_size(const char *s, uint64_t *bytes) {
+    static const struct {
+        const char *unit;
+        unsigned shift;
+    } units[] = {{"", 0},   {"B", 0},    {"K", 10}, {"KiB", 10},
+                 {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}};
+    const char *u = s;
+    while (*u >= '0' && *u <= '9')
+        u++;
+    if (u == s) return SIZE_BAD;
+    const char *digits_end = u;
+    while (*u == ' ')
+        u++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(u, units[i].unit) != 0) continue;
+        if (digits_end - s > 19) return SIZE_HUGE; /* beyond any uint64 we could shift */
+        uint64_t v = strtoull(s, NULL, 10);
+        if (v > (UINT64_MAX >> units[i].shift)) return SIZE_HUGE;
+        *bytes = v << units[i].shift;
+        return SIZE_OK;
+    }
+    return SIZE_BAD;
+}
+
+static bool parse_memory(loader *ld, yaml_node_t *n, const char *path, uint32_t *pages) {
+    const char *s = scalar(ld, n, path, "a size such as 64MiB");
+    if (!s) return false;
+    uint64_t bytes = 0;
+    size_status st = parse_size(s, &bytes);
+    if (st == SIZE_BAD)
+        return fail(ld, line_of(n), path,
+                    "\"%.80s\" is not a size (use e.g. 64MiB; units B, KiB, MiB, GiB)", s);
+    if (st == SIZE_HUGE || bytes > MAX_MEMORY_BYTES)
+        return fail(ld, line_of(n), path, "\"%.80s\" is too large (at most 4GiB)", s);
+    if (bytes == 0) return fail(ld, line_of(n), path, "\"%.80s\" is too small (at least 64KiB)", s);
+    *pages = (uint32_t)((bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    return true;
+}
+
+static bool parse_bool(loader *ld, yaml_node_t *n, const char *path, bool *out) {
+    const char *s = scalar(ld, n, path, "true or false");
+    if (!s) return false;
+    if (!strcmp(s, "true") || !strcmp(s, "false")) {
+        *out = s[0] == 't';
+        return true;
+    }
+    return fail(ld, line_of(n), path, "\"%.80s\" is not true or false", s);
+}
+
+#define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/* App names end up in logs and metric labels: keep them plain. */
+static bool is_name(const char *s) {
+    return *s && s[strspn(s, ALNUM "_.-")] == '\0';
+}
+
+static bool is_env_key(const char *s) {
+    return *s && !(*s >= '0' && *s <= '9') && s[strspn(s, ALNUM "_")] == '\0';
+}
+
+/* The module's file name without its directory and ".wasm". */
+static char *base_name(const char *module) {
+    const char *b = strrchr(module, '/');
+    b = b ? b + 1 : module;
+    size_t n = strlen(b);
+    if (n > 5 && !strcmp(b + n - 5, ".wasm")) n -= 5;
+    return strndup(b, n);
+}
+
+/* ---- an app -------------------------------------------------------------- */
+
+static bool parse_route(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
+    const char *s = scalar(ld, n, path, "a route such as /hello or /api/...");
+    if (!s) return false;
+    if (s[0] != '/')
+        return fail(ld, line_of(n), path,
+                    "\"%.80s\" does not start with \"/\" (e.g. /hello, /api/..., or /... for "
+                    "every path)",
+                    s);
+    for (const char *c = s; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '?' || *c == '#')
+            return fail(ld, line_of(n), path,
+                        "\"%.80s\" is not a plain path (no spaces, query or fragment)", s);
+    size_t len = strlen(s);
+    bool prefix = len >= 4 && !strcmp(s + len - 4, "/...");
+    size_t base = prefix ? len - 4 : len;
+    if (memmem(s, base, "...", 3))
+        return fail(ld, line_of(n), path,
+                    "\"%.80s\": \"...\" may only end a route, after a \"/\" (e.g. /api/...)", s);
+    a->route_prefix = prefix;
+    a->route = strdup(s);
+    a->route_base = strndup(s, base);
+    return a->route && a->route_base ? true : oom(ld);
+}
+
+/* "HOST", "HOST:ro", "HOST::GUEST", "HOST::GUEST:ro", exactly as
+ * `wasp run --dir` reads them. */
+static bool parse_dir_string(loader *ld, yaml_node_t *n, const char *path, srv_dir *d) {
+    const char *s = scalar(ld, n, path, "HOST[::GUEST][:ro]");
+    if (!s) return false;
+    size_t len = strlen(s);
+    if (len > 3 && !strcmp(s + len - 3, ":ro")) {
+        d->readonly = true;
+        len -= 3;
+    }
+    const char *sep = memmem(s, len, "::", 2);
+    size_t hostlen = sep ? (size_t)(sep - s) : len;
+    if (hostlen == 0 || (sep && sep + 2 == s + len))
+        return fail(ld, line_of(n), path,
+                    "\"%.80s\" is not HOST[::GUEST][:ro] (e.g. data::/data:ro)", s);
+    char *host = strndup(s, hostlen);
+    d->guest = sep ? strndup(sep + 2, (size_t)(s + len - sep - 2)) : strndup(s, hostlen);
+    d->host = host ? resolve(ld, host) : NULL;
+    free(host);
+    return d->host && d->guest ? true : oom(ld);
+}
+
+static bool parse_dir_mapping(loader *ld, yaml_node_t *n, const char *path, srv_dir *d) {
+    if (!check_keys(ld, n, path, DIR_KEYS)) return false;
+    char sub[80];
+    const char *host, *guest;
+    yaml_node_t *v = find(ld, n, "host");
+    if (!v)
+        return fail(ld, line_of(n), path, "missing \"host\" (the directory to grant, e.g. ./data)");
+    snprintf(sub, sizeof sub, "%s.host", path);
+    if (!nonempty(ld, v, sub, "a directory path", &host)) return false;
+    if ((v = find(ld, n, "guest"))) {
+        snprintf(sub, sizeof sub, "%s.guest", path);
+        if (!nonempty(ld, v, sub, "the path the guest sees, e.g. /data", &guest)) return false;
+    } else {
+        guest = host;
+    }
+    snprintf(sub, sizeof sub, "%s.readonly", path);
+    if ((v = find(ld, n, "readonly")) && !parse_bool(ld, v, sub, &d->readonly)) return false;
+    return (d->host = resolve(ld, host)) && (d->guest = xdup(ld, guest));
+}
+
+static bool parse_dirs(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
+    if (is_null(n)) return true;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(n), path, "expected a sequence of directories, got %s", kind(n));
+    yaml_node_item_t *items = n->data.sequence.items.start;
+    int count = (int)(n->data.sequence.items.top - items);
+    if (count == 0) return true;
+    if (!(a->dirs = calloc((size_t)count, sizeof *a->dirs))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        yaml_node_t *d = node(ld, items[i]);
+        a->ndirs = i + 1;
+        bool ok;
+        if (d->type == YAML_MAPPING_NODE)
+            ok = parse_dir_mapping(ld, d, sub, &a->dirs[i]);
+        else if (d->type == YAML_SCALAR_NODE)
+            ok = parse_dir_string(ld, d, sub, &a->dirs[i]);
+        else
+            ok =
+                fail(ld, line_of(d), sub,
+                     "expected \"HOST[::GUEST][:ro]\" or a mapping {host, guest, readonly}, got %s",
+                     kind(d));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static bool parse_env(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
+    if (is_null(n)) return true;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(ld, line_of(n), path,
+                    "expected a mapping of KEY: value (e.g. GREETING: hi), got %s", kind(n));
+    if (!check_keys(ld, n, path, NULL)) return false;
+    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
+    int count = (int)(n->data.mapping.pairs.top - pairs);
+    if (count == 0) return true;
+    if (!(a->env = calloc((size_t)count, sizeof *a->env))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        yaml_node_t *k = node(ld, pairs[i].key), *v = node(ld, pairs[i].value);
+        const char *key = (const char *)k->data.scalar.value;
+        if (!is_env_key(key))
+            return fail(ld, line_of(k), path,
+                        "\"%.80s\" is not a variable name (letters, digits and _, not starting "
+                        "with a digit)",
+                        key);
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%.80s", path, key);
+        if (is_null(v))
+            return fail(ld, line_of(v), sub, "has no value (write %s: \"\" for an empty one)", key);
+        const char *val = scalar(ld, v, sub, "a scalar value");
+        if (!val) return false;
+        size_t kl = strlen(key), vl = strlen(val);
+        if (!(a->env[i] = malloc(kl + vl + 2))) return oom(ld);
+        a->nenv = i + 1;
+        memcpy(a->env[i], key, kl);
+        a->env[i][kl] = '=';
+        memcpy(a->env[i] + kl + 1, val, vl + 1);
+    }
+    return true;
+}
+
+static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
+    if (is_null(n)) return true;
+    if (!expect_mapping(ld, n, path, "a mapping of memory, deadline_ms, fuel") ||
+        !check_keys(ld, n, path, LIMIT_KEYS))
+        return false;
+    char sub[64];
+    yaml_node_t *v;
+    uint64_t u;
+    snprintf(sub, sizeof sub, "%s.memory", path);
+    if ((v = find(ld, n, "memory")) && !parse_memory(ld, v, sub, &a->max_memory_pages))
+        return false;
+    snprintf(sub, sizeof sub, "%s.deadline_ms", path);
+    if ((v = find(ld, n, "deadline_ms"))) {
+        if (!uint_in(ld, v, sub, 1, 3600000, "milliseconds, use 1..3600000", &u)) return false;
+        a->deadline_ms = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.fuel", path);
+    if ((v = find(ld, n, "fuel")) &&
+        !uint_in(ld, v, sub, 0, UINT64_MAX, "0 for unlimited, at most 2^64-1", &a->fuel))
+        return false;
+    return true;
+}
+
+/* Names and routes must be unique: a request must reach one app, and
+ * metrics and logs must say which. */
+static bool check_unique(loader *ld, const srv_manifest *m, int i, bool named,
+                         yaml_node_t *name_node, yaml_node_t *route_node, const char *path) {
+    const srv_app_cfg *a = &m->apps[i];
+    for (int j = 0; j < i; j++) {
+        const srv_app_cfg *b = &m->apps[j];
+        if (!strcmp(a->name, b->name))
+            return fail(ld, line_of(name_node), path,
+                        "name \"%s\" is already used by apps[%d] (line %d)%s", a->name, j, b->line,
+                        named ? "; names must be unique"
+                              : "; it comes from the module's file name: set name: to tell "
+                                "them apart");
+        if (a->route_prefix == b->route_prefix && !strcmp(a->route_base, b->route_base))
+            return fail(ld, line_of(route_node), path,
+                        "route \"%s\" is already served by app \"%s\" (line %d)", a->route, b->name,
+                        b->line);
+    }
+    return true;
+}
+
+static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
+    srv_app_cfg *a = &m->apps[i];
+    char path[24], sub[48]; /* each nested level sizes its buffer from these */
+    snprintf(path, sizeof path, "apps[%d]", i);
+    a->line = line_of(n);
+    a->iface = SRV_IFACE_AUTO;
+    a->max_memory_pages = SRV_DEFAULT_MEMORY_PAGES;
+    a->deadline_ms = SRV_DEFAULT_DEADLINE_MS;
+    if (!expect_mapping(ld, n, path, "a mapping with route and module") ||
+        !check_keys(ld, n, path, APP_KEYS))
+        return false;
+
+    yaml_node_t *name = find(ld, n, "name"), *route = find(ld, n, "route");
+    yaml_node_t *module = find(ld, n, "module"), *v;
+    const char *s;
+    if (!route)
+        return fail(ld, a->line, path, "missing \"route\" (the path it serves, e.g. /hello)");
+    if (!module)
+        return fail(ld, a->line, path, "missing \"module\" (the .wasm to run, e.g. hello.wasm)");
+    snprintf(sub, sizeof sub, "%s.name", path);
+    if (name) {
+        if (!(s = scalar(ld, name, sub, "a name of A-Za-z0-9_.-"))) return false;
+        if (!is_name(s))
+            return fail(ld, line_of(name), sub,
+                        "\"%.80s\" is not a name (use letters, digits, _, . and -)", s);
+        if (!(a->name = xdup(ld, s))) return false;
+    }
+    snprintf(sub, sizeof sub, "%s.route", path);
+    if (!parse_route(ld, route, sub, a)) return false;
+    snprintf(sub, sizeof sub, "%s.module", path);
+    if (!nonempty(ld, module, sub, "the path of a .wasm file", &s)) return false;
+    if (!(a->module = resolve(ld, s))) return false;
+    if (!name) {
+        if (!(a->name = base_name(s))) return oom(ld);
+        if (!is_name(a->name))
+            return fail(ld, line_of(module), sub,
+                        "the file name gives the app name \"%.80s\", which is not a name "
+                        "(letters, digits, _, . and -): set name:",
+                        a->name);
+    }
+    snprintf(sub, sizeof sub, "%s.interface", path);
+    if ((v = find(ld, n, "interface"))) {
+        if (!(s = scalar(ld, v, sub, "wasp or wagi"))) return false;
+        if (!strcmp(s, "wasp"))
+            a->iface = SRV_IFACE_WASP;
+        else if (!strcmp(s, "wagi"))
+            a->iface = SRV_IFACE_WAGI;
+        else
+            return fail(ld, line_of(v), sub,
+                        "\"%.80s\" is not an interface (use wasp or wagi, or leave it out to "
+                        "choose from the module's exports)",
+                        s);
+    }
+    snprintf(sub, sizeof sub, "%s.env", path);
+    if ((v = find(ld, n, "env")) && !parse_env(ld, v, sub, a)) return false;
+    snprintf(sub, sizeof sub, "%s.dirs", path);
+    if ((v = find(ld, n, "dirs")) && !parse_dirs(ld, v, sub, a)) return false;
+    snprintf(sub, sizeof sub, "%s.limits", path);
+    if ((v = find(ld, n, "limits")) && !parse_limits(ld, v, sub, a)) return false;
+    snprintf(sub, sizeof sub, "%s.init", path);
+    if ((v = find(ld, n, "init"))) {
+        if (!nonempty(ld, v, sub, "the name of an exported function", &s)) return false;
+        if (!(a->init = xdup(ld, s))) return false;
+    }
+    /* a default name is reported at the mapping: there is no name: line */
+    return check_unique(ld, m, i, name != NULL, name ? name : n, route, path);
+}
+
+/* ---- the document -------------------------------------------------------- */
+
+static bool parse_top(loader *ld, srv_manifest *m) {
+    yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *v;
+    if (!root || is_null(root))
+        return fail(ld, 1, "", "the manifest is empty (it needs apps:, a list of apps)");
+    if (!expect_mapping(ld, root, "", "a mapping of listen, admin, workers, apps") ||
+        !check_keys(ld, root, "", TOP_KEYS))
+        return false;
+    const char *s;
+    if ((v = find(ld, root, "listen"))) {
+        if (!(s = scalar(ld, v, "listen", "ADDR:PORT"))) return false;
+        if (!is_addr_port(s))
+            return fail(ld, line_of(v), "listen",
+                        "\"%.80s\" is not ADDR:PORT (e.g. 127.0.0.1:8080)", s);
+        if (!(m->listen = xdup(ld, s))) return false;
+    }
+    if ((v = find(ld, root, "admin"))) {
+        if (!(s = scalar(ld, v, "admin", "ADDR:PORT or off"))) return false;
+        if (strcmp(s, "off") != 0 && !is_addr_port(s))
+            return fail(ld, line_of(v), "admin",
+                        "\"%.80s\" is not ADDR:PORT or off (e.g. 127.0.0.1:9090)", s);
+        if (!(m->admin = xdup(ld, s))) return false;
+    }
+    if ((v = find(ld, root, "workers"))) {
+        uint64_t w;
+        if (!uint_in(ld, v, "workers", 1, 1024, "use 1..1024", &w)) return false;
+        m->workers = (int)w;
+    }
+    if (!(v = find(ld, root, "apps")))
+        return fail(ld, line_of(root), "",
+                    "missing \"apps\" (a list of apps, each with route and module)");
+    if (!is_null(v) && v->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(v), "apps",
+                    "expected a sequence of apps (\"- route: ...\"), got %s", kind(v));
+    yaml_node_item_t *items = is_null(v) ? NULL : v->data.sequence.items.start;
+    int count = items ? (int)(v->data.sequence.items.top - items) : 0;
+    if (count == 0)
+        return fail(ld, line_of(v), "apps",
+                    "is empty (list at least one app with route and module)");
+    if (!(m->apps = calloc((size_t)count, sizeof *m->apps))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        m->napps = i + 1; /* so srv_manifest_free sees what is half built */
+        if (!parse_app(ld, node(ld, items[i]), m, i)) return false;
+    }
+    return true;
+}
+
+/* libyaml reports reader errors (bad UTF-8, a failed read) as a byte
+ * offset; users think in lines. */
+static int line_at_offset(FILE *fp, size_t offset) {
+    int line = 1, c;
+    rewind(fp);
+    for (size_t i = 0; i < offset && (c = getc(fp)) != EOF; i++)
+        line += c == '\n';
+    return line;
+}
+
+static bool parser_error(loader *ld, yaml_parser_t *p, FILE *fp) {
+    if (p->error == YAML_MEMORY_ERROR) return oom(ld);
+    if (p->error == YAML_READER_ERROR)
+        return fail(ld, line_at_offset(fp, p->problem_offset), "",
+                    "%s at byte %zu (a manifest is UTF-8 text)", p->problem, p->problem_offset);
+    const char *problem = p->problem ? p->problem : "malformed YAML";
+    if (p->context)
+        return fail(ld, (int)p->problem_mark.line + 1, "", "YAML syntax error: %s (%s on line %d)",
+                    problem, p->context, (int)p->context_mark.line + 1);
+    return fail(ld, (int)p->problem_mark.line + 1, "", "YAML syntax error: %s", problem);
+}
+
+/* Loads the one document of the file into ld->doc (deleted by the caller
+ * only on success: libyaml deletes it itself on error). */
+static bool read_document(loader *ld, FILE *fp) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return oom(ld);
+    yaml_parser_set_input_file(&p, fp);
+    bool ok = yaml_parser_load(&p, &ld->doc);
+    if (!ok) {
+        parser_error(ld, &p, fp);
+    } else {
+        /* a second document would be silently ignored: refuse it */
+        yaml_document_t extra;
+        if (!yaml_parser_load(&p, &extra)) {
+            ok = parser_error(ld, &p, fp);
+        } else {
+            yaml_node_t *r = yaml_document_get_root_node(&extra);
+            if (r)
+                ok = fail(ld, (int)extra.start_mark.line + 1, "",
+                          "a second YAML document (after \"---\"): a manifest is one document");
+            yaml_document_delete(&extra);
+        }
+        if (!ok) yaml_document_delete(&ld->doc);
+    }
+    yaml_parser_delete(&p);
+    return ok;
+}
+
+srv_manifest *srv_manifest_load(const char *path, char *err, size_t errlen) {
+    loader ld = {.file = path, .err = err, .errlen = errlen};
+    FILE *fp = fopen(path, "rb");
+    struct stat st;
+    if (fp && fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        fp = NULL;
+        errno = EISDIR;
+    }
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    srv_manifest *m = calloc(1, sizeof *m);
+    const char *slash = strrchr(path, '/');
+    bool ok = m && (m->path = strdup(path)) != NULL;
+    if (ok && slash)
+        ok = (ld.dir = strndup(path, slash == path ? 1 : (size_t)(slash - path))) != NULL;
+    if (!ok) oom(&ld);
+    if (ok && read_document(&ld, fp)) {
+        ok = parse_top(&ld, m);
+        yaml_document_delete(&ld.doc);
+    } else {
+        ok = false;
+    }
+    fclose(fp);
+    free(ld.dir);
+    if (!ok) {
+        srv_manifest_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t errlen) {
+    if (!module_path || !*module_path) {
+        snprintf(err, errlen, "no module given: name a .wasm file to serve");
+        return NULL;
+    }
+    srv_manifest *m = calloc(1, sizeof *m);
+    srv_app_cfg *a = m ? calloc(1, sizeof *a) : NULL;
+    if (a) {
+        m->apps = a;
+        m->napps = 1;
+        a->name = base_name(module_path);
+        a->route = strdup("/...");
+        a->route_base = strdup("");
+        a->route_prefix = true;
+        a->module = strdup(module_path);
+        a->iface = SRV_IFACE_AUTO;
+        a->max_memory_pages = SRV_DEFAULT_MEMORY_PAGES;
+        a->deadline_ms = SRV_DEFAULT_DEADLINE_MS;
+    }
+    if (!a || !a->name || !a->route || !a->route_base || !a->module) {
+        srv_manifest_free(m);
+        snprintf(err, errlen, "%s: out of memory", module_path);
+        return NULL;
+    }
+    return m;
+}
+
+static void app_free(srv_app_cfg *a) {
+    free(a->name);
+    free(a->route);
+    free(a->route_base);
+    free(a->module);
+    for (int i = 0; i < a->nenv; i++)
+        free(a->env[i]);
+    free(a->env);
+    for (int i = 0; i < a->ndirs; i++) {
+        free(a->dirs[i].host);
+        free(a->dirs[i].guest);
+    }
+    free(a->dirs);
+    free(a->init);
+}
+
+void srv_manifest_free(srv_manifest *m) {
+    if (!m) return;
+    for (int i = 0; i < m->napps; i++)
+        app_free(&m->apps[i]);
+    free(m->apps);
+    free(m->path);
+    free(m->listen);
+    free(m->admin);
+    free(m);
+}

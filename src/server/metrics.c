@@ -1,0 +1,203 @@
+/*
+ * metrics.c - per-worker counters and their Prometheus text form.
+ *
+ * Each worker owns a srv_stats and is its only writer, so counting is a
+ * relaxed atomic add on a cache line no other thread writes. The admin
+ * thread sums the workers' values when /metrics is asked for. App
+ * statistics are keyed by interned app name, so they survive reloads
+ * (a reloaded app keeps counting where it was, as Prometheus expects).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/internal.h"
+
+/* Upper bounds of the histogram buckets, in seconds; the last is +Inf. */
+static const double bucket_le[SRV_HIST_BUCKETS] = {0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                                   0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                                   0.05,    0.25,     1.0,     0};
+
+uint64_t srv_now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+#define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
+#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+void srv_hist_add(srv_hist *h, uint64_t ns) {
+    double s = (double)ns / 1e9;
+    int b = 0;
+    while (b < SRV_HIST_BUCKETS - 1 && s > bucket_le[b])
+        b++;
+    ADD(h->buckets[b], 1);
+    ADD(h->count, 1);
+    ADD(h->sum_ns, ns);
+}
+
+srv_app_stats *srv_stats_app(srv_stats *st, const char *name) {
+    /* Interned names are unique pointers: open addressing on the address. */
+    size_t h = ((uintptr_t)name >> 4) % SRV_MAX_APPS;
+    for (size_t k = 0; k < SRV_MAX_APPS; k++) {
+        srv_app_stats *a = &st->apps[(h + k) % SRV_MAX_APPS];
+        const char *cur = __atomic_load_n(&a->name, __ATOMIC_ACQUIRE);
+        if (cur == name) return a;
+        if (!cur) {
+            __atomic_store_n(&a->name, name, __ATOMIC_RELEASE);
+            return a;
+        }
+    }
+    return &st->apps[h]; /* full: share a row rather than lose the count */
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} out;
+
+static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out *o, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = o->cap - o->len;
+        int n = vsnprintf(o->buf ? o->buf + o->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t ncap = o->cap ? o->cap * 2 : 8192;
+        while (ncap - o->len <= (size_t)n)
+            ncap *= 2;
+        char *nb = realloc(o->buf, ncap);
+        if (!nb) {
+            o->failed = true;
+            return;
+        }
+        o->buf = nb;
+        o->cap = ncap;
+    }
+}
+
+static void put_hist(out *o, const char *metric, const char *labels, const srv_hist *const *hs,
+                     int n) {
+    uint64_t cum = 0, count = 0, sum = 0;
+    const char *sep = *labels ? "," : "";
+    for (int b = 0; b < SRV_HIST_BUCKETS; b++) {
+        for (int w = 0; w < n; w++)
+            cum += GET(((srv_hist *)hs[w])->buckets[b]);
+        if (b < SRV_HIST_BUCKETS - 1)
+            put(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", metric, labels, sep, bucket_le[b],
+                (unsigned long long)cum);
+        else
+            put(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", metric, labels, sep,
+                (unsigned long long)cum);
+    }
+    for (int w = 0; w < n; w++) {
+        count += GET(((srv_hist *)hs[w])->count);
+        sum += GET(((srv_hist *)hs[w])->sum_ns);
+    }
+    put(o, "%s_sum{%s} %.9f\n", metric, labels, (double)sum / 1e9);
+    put(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)count);
+}
+
+char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, size_t *len) {
+    out o = {0};
+    const char *names[SRV_MAX_APPS * 4];
+    int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
+    srv_app_stats *rows[64];
+    if (n > 64) n = 64;
+
+    put(&o, "# HELP wasp_requests_total Requests answered, by app and status.\n"
+            "# TYPE wasp_requests_total counter\n");
+    for (int a = 0; a < nnames; a++) {
+        for (int w = 0; w < n; w++)
+            rows[w] = srv_stats_app(ws[w], names[a]);
+        for (int s = 100; s < 600; s++) {
+            uint64_t c = 0;
+            for (int w = 0; w < n; w++)
+                c += GET(rows[w]->by_status[s]);
+            if (c)
+                put(&o, "wasp_requests_total{app=\"%s\",status=\"%d\"} %llu\n", names[a], s,
+                    (unsigned long long)c);
+        }
+    }
+    put(&o, "# HELP wasp_traps_total Requests whose handler trapped, by app and trap.\n"
+            "# TYPE wasp_traps_total counter\n");
+    for (int a = 0; a < nnames; a++) {
+        for (int w = 0; w < n; w++)
+            rows[w] = srv_stats_app(ws[w], names[a]);
+        for (int t = 1; t < SRV_NTRAPS; t++) {
+            uint64_t c = 0;
+            for (int w = 0; w < n; w++)
+                c += GET(rows[w]->traps[t]);
+            if (c) {
+                char kind[64];
+                snprintf(kind, sizeof kind, "%s", wasm_trap_message((wasm_trap_code)t));
+                for (char *p = kind; *p; p++)
+                    if (*p == '"' || *p == '\\') *p = '_';
+                put(&o, "wasp_traps_total{app=\"%s\",kind=\"%s\"} %llu\n", names[a], kind,
+                    (unsigned long long)c);
+            }
+        }
+    }
+    put(&o, "# HELP wasp_request_duration_seconds Time from routing to a response, by app.\n"
+            "# TYPE wasp_request_duration_seconds histogram\n");
+    for (int a = 0; a < nnames; a++) {
+        const srv_hist *hs[64] = {0};
+        for (int w = 0; w < n; w++)
+            hs[w] = &srv_stats_app(ws[w], names[a])->duration;
+        char labels[160];
+        snprintf(labels, sizeof labels, "app=\"%s\"", names[a]);
+        put_hist(&o, "wasp_request_duration_seconds", labels, hs, n);
+    }
+    put(&o, "# HELP wasp_instantiate_seconds Time to get a clean instance: a reset to the\n"
+            "# snapshot, or a new instance from it.\n"
+            "# TYPE wasp_instantiate_seconds histogram\n");
+    {
+        const srv_hist *hs[64] = {0};
+        for (int w = 0; w < n; w++)
+            hs[w] = &ws[w]->instantiate;
+        put_hist(&o, "wasp_instantiate_seconds", "", hs, n);
+    }
+    put(&o, "# HELP wasp_pool_instances Instances in the workers' pools, by app and state.\n"
+            "# TYPE wasp_pool_instances gauge\n");
+    for (int a = 0; a < nnames; a++) {
+        int64_t idle = 0, busy = 0;
+        for (int w = 0; w < n; w++) {
+            idle += GET(srv_stats_app(ws[w], names[a])->pool_idle);
+            busy += GET(srv_stats_app(ws[w], names[a])->pool_busy);
+        }
+        put(&o, "wasp_pool_instances{app=\"%s\",state=\"idle\"} %lld\n", names[a], (long long)idle);
+        put(&o, "wasp_pool_instances{app=\"%s\",state=\"busy\"} %lld\n", names[a], (long long)busy);
+    }
+    int64_t conns = 0;
+    for (int w = 0; w < n; w++)
+        conns += GET(ws[w]->connections);
+    put(&o,
+        "# HELP wasp_connections Open HTTP connections.\n"
+        "# TYPE wasp_connections gauge\n"
+        "wasp_connections %lld\n"
+        "# HELP wasp_reloads_total Successful manifest reloads (SIGHUP).\n"
+        "# TYPE wasp_reloads_total counter\n"
+        "wasp_reloads_total %llu\n",
+        (long long)conns, (unsigned long long)reloads);
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}

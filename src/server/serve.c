@@ -1,0 +1,207 @@
+/*
+ * serve.c - `wasp serve` from start to exit: load, listen, wait for
+ * signals, reload, drain.
+ *
+ * The main thread owns configuration: it loads the first generation
+ * before anything listens (so a broken manifest never half-starts), then
+ * sleeps in sigwait. SIGHUP loads a new generation beside the running one
+ * and publishes it; workers move over between requests and the old one is
+ * freed when the last worker lets go. SIGTERM and SIGINT drain: listeners
+ * close, in-flight requests finish and their responses go out, then the
+ * process exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/internal.h"
+
+/* Splits "ADDR:PORT" (IPv6 as "[::1]:8080"). */
+static bool split_addr(const char *s, char *host, size_t hostlen, int *port, char *err,
+                       size_t errlen) {
+    const char *colon = strrchr(s, ':');
+    const char *h = s;
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    if (colon && hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    char *end;
+    long p = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || hl == 0 || hl >= hostlen || !colon[1] || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "\"%s\" is not ADDR:PORT (e.g. 127.0.0.1:8080)", s);
+        return false;
+    }
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    *port = (int)p;
+    return true;
+}
+
+static srv_manifest *load_manifest(const srv_options *o, char *err, size_t errlen) {
+    if (o->manifest_path) return srv_manifest_load(o->manifest_path, err, errlen);
+    /* one-module mode: rebuild from the module path each time, keeping the
+     * command line's settings of the single app */
+    srv_manifest *m = srv_manifest_single(o->single->apps[0].module, err, errlen);
+    if (!m) return NULL;
+    srv_app_cfg *a = &m->apps[0], *src = &o->single->apps[0];
+    srv_app_cfg keep = *a;
+    *a = *src;
+    /* deep-copy the strings so both manifests can be freed */
+    a->name = strdup(src->name);
+    a->route = strdup(src->route);
+    a->route_base = strdup(src->route_base);
+    a->module = strdup(src->module);
+    a->init = src->init ? strdup(src->init) : NULL;
+    a->env = calloc((size_t)src->nenv + 1, sizeof *a->env);
+    a->dirs = calloc((size_t)src->ndirs + 1, sizeof *a->dirs);
+    bool ok = a->name && a->route && a->route_base && a->module && (!src->init || a->init) &&
+              a->env && a->dirs;
+    for (int i = 0; ok && i < src->nenv; i++)
+        ok = (a->env[i] = strdup(src->env[i])) != NULL;
+    for (int i = 0; ok && i < src->ndirs; i++) {
+        a->dirs[i].host = strdup(src->dirs[i].host);
+        a->dirs[i].guest = strdup(src->dirs[i].guest);
+        a->dirs[i].readonly = src->dirs[i].readonly;
+        ok = a->dirs[i].host && a->dirs[i].guest;
+    }
+    /* free what srv_manifest_single had made */
+    free(keep.name);
+    free(keep.route);
+    free(keep.route_base);
+    free(keep.module);
+    free(keep.init);
+    for (int i = 0; i < keep.nenv; i++)
+        free(keep.env[i]);
+    free(keep.env);
+    for (int i = 0; i < keep.ndirs; i++) {
+        free(keep.dirs[i].host);
+        free(keep.dirs[i].guest);
+    }
+    free(keep.dirs);
+    if (!ok) {
+        srv_manifest_free(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    return m;
+}
+
+static const char *iface_name(srv_iface i) {
+    return i == SRV_IFACE_WAGI ? "wagi" : "wasp";
+}
+
+static void print_apps(const srv_gen *g) {
+    for (int i = 0; i < g->napps; i++) {
+        const srv_app *a = &g->apps[i];
+        srv_event("app %s at %s -> %s (%s)", a->name, a->cfg->route, a->cfg->module,
+                  iface_name(a->iface));
+    }
+}
+
+int srv_serve(const srv_options *o, char *err, size_t errlen) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread started below inherits this */
+
+    srv_manifest *m = load_manifest(o, err, errlen);
+    if (!m) return -1;
+    char listen[300], admin[300];
+    snprintf(listen, sizeof listen, "%s",
+             o->listen   ? o->listen
+             : m->listen ? m->listen
+                         : "127.0.0.1:8080");
+    snprintf(admin, sizeof admin, "%s",
+             o->admin   ? o->admin
+             : m->admin ? m->admin
+                        : "127.0.0.1:9090");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int workers = o->workers ? o->workers : m->workers ? m->workers : ncpu > 0 ? (int)ncpu : 1;
+
+    srv_http_config hc = {
+        .workers = workers,
+        .max_connections = o->max_connections ? o->max_connections : 10000,
+        .max_body = o->max_body ? (size_t)o->max_body : 16u << 20,
+        .request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000,
+        .log_fd = 2,
+    };
+    char lhost[256], ahost[256];
+    if (!split_addr(listen, lhost, sizeof lhost, &hc.listen_port, err, errlen)) {
+        srv_manifest_free(m);
+        return -1;
+    }
+    hc.listen_host = lhost;
+    if (strcmp(admin, "off")) {
+        if (!split_addr(admin, ahost, sizeof ahost, &hc.admin_port, err, errlen)) {
+            srv_manifest_free(m);
+            return -1;
+        }
+        hc.admin_host = ahost;
+    }
+    int log_fd = -1;
+    if (o->access_log && !strcmp(o->access_log, "off")) {
+        hc.log_fd = -1;
+    } else if (o->access_log && strcmp(o->access_log, "-")) {
+        log_fd = open(o->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (log_fd < 0) {
+            snprintf(err, errlen, "--access-log %s: %s", o->access_log, strerror(errno));
+            srv_manifest_free(m);
+            return -1;
+        }
+        hc.log_fd = log_fd;
+    }
+
+    uint64_t next_id = 1;
+    srv_gen *g = srv_gen_load(m, next_id++, err, errlen);
+    if (!g) goto fail;
+    srv_http *h = srv_http_start(&hc, g, err, errlen);
+    if (!h) {
+        srv_gen_unref(g);
+        goto fail;
+    }
+    if (hc.admin_host)
+        srv_event("listening on http://%s:%d (%d workers), admin on http://%s:%d", lhost,
+                  srv_http_port(h, false), workers, ahost, srv_http_port(h, true));
+    else
+        srv_event("listening on http://%s:%d (%d workers), admin off", lhost,
+                  srv_http_port(h, false), workers);
+    print_apps(g);
+
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig)) continue;
+        if (sig == SIGPIPE) continue;
+        if (sig == SIGHUP) {
+            char rerr[1024];
+            srv_manifest *nm = load_manifest(o, rerr, sizeof rerr);
+            srv_gen *ng = nm ? srv_gen_load(nm, next_id, rerr, sizeof rerr) : NULL;
+            if (!ng) {
+                srv_event("reload failed, still serving the previous version: %s", rerr);
+                continue;
+            }
+            next_id++;
+            srv_http_publish(h, ng);
+            srv_event("reloaded %s", o->manifest_path ? o->manifest_path : "the module");
+            print_apps(ng);
+            continue;
+        }
+        srv_event("%s: draining in-flight requests, then exiting",
+                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    srv_http_stop(h);
+    srv_event("stopped");
+    if (log_fd >= 0) close(log_fd);
+    return 0;
+fail:
+    if (log_fd >= 0) close(log_fd);
+    return -1;
+}

@@ -1,0 +1,100 @@
+/*
+ * server.h - `wasp serve`: HTTP handlers in per-request Wasm instances.
+ *
+ * The server layer owns threads, sockets and pools; it uses the engine
+ * (wasm/wasm.h) and WASI (wasi/wasi.h) only through their headers.
+ *
+ *   manifest.c  wasp.yaml (or one module) -> srv_manifest
+ *   app.c       a loaded app: module, snapshot after pre-initialisation
+ *   handler.c   running one request in an instance: WAGI and the wasp ABI
+ *   server.c    workers (one h2o loop each, SO_REUSEPORT), router,
+ *               limits, access log, signals, reload
+ *   metrics.c   per-worker counters and histograms, Prometheus text
+ *   admin.c     the admin listener: /metrics, /healthz, /readyz
+ *
+ * Nothing here prints to stdout or exits: errors come back as values with
+ * a message naming the file, line, app or route concerned.
+ */
+#ifndef WASP_SERVER_H
+#define WASP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- manifest ------------------------------------------------------------ */
+
+typedef enum {
+    SRV_IFACE_AUTO = 0, /* from the exports: wasp_handle -> WASP, _start -> WAGI */
+    SRV_IFACE_WAGI,
+    SRV_IFACE_WASP,
+} srv_iface;
+
+typedef struct srv_dir {
+    char *host;  /* resolved against the manifest's directory */
+    char *guest; /* the name the guest sees; defaults to the host path as written */
+    bool readonly;
+} srv_dir;
+
+typedef struct srv_app_cfg {
+    char *name;        /* unique; default: the module's file name without .wasm */
+    char *route;       /* as written, e.g. "/hello" or "/api/..." */
+    char *route_base;  /* the route without a trailing "/..." ("" for "/...") */
+    bool route_prefix; /* written with a trailing "/...": matches route_base and below */
+    char *module;      /* path to the .wasm, resolved against the manifest's directory */
+    srv_iface iface;
+    char **env; /* "KEY=VALUE" strings granted to the guest */
+    int nenv;
+    srv_dir *dirs;
+    int ndirs;
+    uint32_t max_memory_pages; /* 64 KiB pages; default SRV_DEFAULT_MEMORY_PAGES */
+    uint32_t deadline_ms;      /* wall clock per request; default SRV_DEFAULT_DEADLINE_MS */
+    uint64_t fuel;             /* 0: unlimited */
+    char *init;                /* export run once at load before the snapshot, or NULL */
+    int line;                  /* where the app starts in the manifest (0: none) */
+} srv_app_cfg;
+
+#define SRV_DEFAULT_MEMORY_PAGES 2048 /* 128 MiB */
+#define SRV_DEFAULT_DEADLINE_MS 10000
+
+typedef struct srv_manifest {
+    char *path;   /* the manifest file, or NULL when built from one module */
+    char *listen; /* "ADDR:PORT" or NULL (the command line or the default decides) */
+    char *admin;
+    int workers; /* 0: not set */
+    srv_app_cfg *apps;
+    int napps;
+} srv_manifest;
+
+/* Reads a manifest (YAML). On error returns NULL and writes
+ * "FILE:LINE: what is wrong" into err. Relative paths (module, dirs) are
+ * resolved against the manifest's directory. */
+srv_manifest *srv_manifest_load(const char *path, char *err, size_t errlen);
+/* A manifest of one app serving `module_path` at "/..." (every path). */
+srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t errlen);
+void srv_manifest_free(srv_manifest *m);
+
+/* ---- serving ------------------------------------------------------------- */
+
+typedef struct srv_options {
+    const char *manifest_path;   /* reloaded on SIGHUP; NULL: serve `single` */
+    srv_manifest *single;        /* one-module mode (taken over by srv_serve) */
+    const char *listen;          /* "ADDR:PORT"; NULL: the manifest's or 127.0.0.1:8080 */
+    const char *admin;           /* "ADDR:PORT" or "off"; NULL: the manifest's or 127.0.0.1:9090 */
+    int workers;                 /* 0: the manifest's, else one per core */
+    int64_t max_connections;     /* 0: 10000 */
+    uint64_t max_body;           /* 0: 16 MiB */
+    uint64_t request_timeout_ms; /* 0: 10 s to receive a whole request */
+    const char *access_log;      /* path, "-" (stderr, the default) or "off" */
+} srv_options;
+
+/* Serves until SIGTERM or SIGINT, then drains and returns 0. SIGHUP
+ * reloads the manifest (or the module) and swaps it in atomically; a
+ * reload that fails is logged and the running version stays. Returns -1
+ * with a message in err when serving cannot start (bad manifest, module
+ * that does not load, busy port). Prints the listening addresses and apps
+ * to stderr. Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling
+ * thread: call it from the main thread before any other thread exists. */
+int srv_serve(const srv_options *opts, char *err, size_t errlen);
+
+#endif
