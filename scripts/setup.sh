@@ -14,6 +14,8 @@ PKGS=(
   wasi-libc libclang-rt-14-dev-wasm32   # C guests for wasm32-wasi (tests/wasi, examples)
   rustc libstd-rust-dev-wasm32          # Rust guests for wasm32-wasi (tests/wasi, examples)
   libh2o-evloop-dev libssl-dev          # HTTP front end (docs/design/http.md); h2o.h includes openssl/ssl.h
+  libyaml-dev                           # wasp serve's manifests (wasp.yaml)
+  python3                               # tests/serve: the end-to-end HTTP test driver
   libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
 )
 
