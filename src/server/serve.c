@@ -38,6 +38,7 @@ static bool split_addr(const char *s, char *host, size_t hostlen, int *port, cha
     }
     memcpy(host, h, hl);
     host[hl] = 0;
+    if (!strcmp(host, "localhost")) snprintf(host, hostlen, "127.0.0.1"); /* the one name taken */
     *port = (int)p;
     return true;
 }
