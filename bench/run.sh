@@ -141,6 +141,11 @@ elapsed=$(($(date +%s) - start))
 # ---- 4. RESULTS.md -----------------------------------------------------------
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+# `make bench-http` owns the section between its markers: keep it.
+http_section=""
+if [ -f "$RESULTS" ]; then
+  http_section=$(sed -n '/^<!-- bench-http:begin -->$/,/^<!-- bench-http:end -->$/p' "$RESULTS")
+fi
 {
   echo "# Benchmark results"
   echo
@@ -169,5 +174,9 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     # the first line of the file comment: "name.c - what it is."
     echo "- \`$p\`: $(sed -n '2s/^ \* [a-z0-9_]*\.c - //p' "$SRC/$p.c")"
   done
+  if [ -n "$http_section" ]; then
+    echo
+    printf '%s\n' "$http_section"
+  fi
 } >"$RESULTS"
 echo "bench: wrote $RESULTS (hyperfine JSON in $OUT/json/)"

@@ -27,6 +27,7 @@ struct srv_slot {
     wasm_linker *linker;
     wasi_ctx *wasi;
     wasm_instance *inst; /* idle or running; NULL until first needed */
+    wasm_extern entry;   /* inst's wasp_handle or _start */
     bool dirty;          /* inst has run since its last reset */
     /* during a call */
     const srv_request *req;
@@ -578,8 +579,18 @@ bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
     if (s->inst) return true;
     wasm_error werr;
     s->inst = wasm_snapshot_instantiate(s->app->snap, s->linker, &werr);
-    if (!s->inst) snprintf(err, errlen, "cannot make an instance: %.160s", werr.msg);
-    return s->inst != NULL;
+    if (!s->inst) {
+        snprintf(err, errlen, "cannot make an instance: %.160s", werr.msg);
+        return false;
+    }
+    const char *name = s->app->iface == SRV_IFACE_WAGI ? "_start" : "wasp_handle";
+    if (!wasm_instance_export(s->inst, name, &s->entry) || s->entry.kind != WASM_EXTERN_FUNC) {
+        snprintf(err, errlen, "the module has no function export %s", name);
+        wasm_instance_free(s->inst);
+        s->inst = NULL;
+        return false;
+    }
+    return true;
 }
 
 void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_result *res) {
@@ -622,12 +633,7 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
         snprintf(res->msg, sizeof res->msg, "%s", werr_msg);
         return;
     }
-    wasm_extern entry;
-    if (!wasm_instance_export(s->inst, wagi ? "_start" : "wasp_handle", &entry)) {
-        res->outcome = SRV_INTERNAL;
-        snprintf(res->msg, sizeof res->msg, "the entry point is gone");
-        return;
-    }
+    wasm_extern entry = s->entry;
     s->req = q;
     s->resp = resp;
     s->status_set = false;

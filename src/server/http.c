@@ -327,8 +327,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         .server_port = w->srv->cfg.listen_port,
     };
     bool was_idle = srv_slot_idle(slot);
-    atomic_fetch_add_explicit(&as->pool_busy, 1, memory_order_relaxed);
-    if (was_idle) atomic_fetch_sub_explicit(&as->pool_idle, 1, memory_order_relaxed);
+    srv_gauge(&as->pool_busy, 1);
+    if (was_idle) srv_gauge(&as->pool_idle, -1);
     srv_result res;
     srv_slot_run(slot, &q, &w->resp, &res);
     int status;
@@ -353,11 +353,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         break;
     }
     uint64_t ns = srv_now_ns() - t0;
-    atomic_fetch_add_explicit(&as->by_status[status], 1, memory_order_relaxed);
+    srv_count(&as->by_status[status], 1);
     srv_hist_add(&as->duration, ns);
     if ((res.outcome == SRV_TRAP || res.outcome == SRV_DEADLINE) && res.trap > 0 &&
         res.trap < SRV_NTRAPS)
-        atomic_fetch_add_explicit(&as->traps[res.trap], 1, memory_order_relaxed);
+        srv_count(&as->traps[res.trap], 1);
     access_log(w, req, app->name, status, bytes, ns, &res);
     if (res.outcome == SRV_TRAP || res.outcome == SRV_INTERNAL)
         srv_event("app %s: %.*s %.*s: %s", app->name, (int)req->method.len, req->method.base,
@@ -365,8 +365,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     /* The response is with h2o now; clean the instance for the next one. */
     uint64_t reset_ns = srv_slot_recycle(slot);
     srv_hist_add(&w->stats->instantiate, res.ready_ns + reset_ns);
-    atomic_fetch_sub_explicit(&as->pool_busy, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&as->pool_idle, srv_slot_idle(slot), memory_order_relaxed);
+    srv_gauge(&as->pool_busy, -1);
+    srv_gauge(&as->pool_idle, srv_slot_idle(slot));
     return 0;
 }
 

@@ -175,6 +175,17 @@ typedef struct srv_stats {
     _Atomic int64_t connections;
 } srv_stats;
 
+/* Counting by a stat's only writer: a relaxed load and store, not a locked
+ * read-modify-write, since no other thread writes it. */
+static inline void srv_count(_Atomic uint64_t *c, uint64_t n) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
+    atomic_store_explicit(g, atomic_load_explicit(g, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 void srv_hist_add(srv_hist *h, uint64_t ns);
 /* Prometheus text for all workers' stats into a malloc'd buffer. */

@@ -26,7 +26,6 @@ uint64_t srv_now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-#define ADD(x, v) atomic_fetch_add_explicit(&(x), (v), memory_order_relaxed)
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 void srv_hist_add(srv_hist *h, uint64_t ns) {
@@ -34,9 +33,9 @@ void srv_hist_add(srv_hist *h, uint64_t ns) {
     int b = 0;
     while (b < SRV_HIST_BUCKETS - 1 && s > bucket_le[b])
         b++;
-    ADD(h->buckets[b], 1);
-    ADD(h->count, 1);
-    ADD(h->sum_ns, ns);
+    srv_count(&h->buckets[b], 1);
+    srv_count(&h->count, 1);
+    srv_count(&h->sum_ns, ns);
 }
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *name) {

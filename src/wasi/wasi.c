@@ -158,6 +158,13 @@ static bool copy_entry(const wasi_fd *e, wasi_fd *out) {
     return true;
 }
 
+static bool same_strings(int n, char *const *have, int m, const char *const *want) {
+    if (n != m) return false;
+    for (int i = 0; i < n; i++)
+        if (strcmp(have[i], want[i] ? want[i] : "")) return false;
+    return true;
+}
+
 static bool save_template(wasi_ctx *ctx) {
     uint32_t n = 0;
     while (n < ctx->nfds && ctx->fds[n].used)
@@ -198,6 +205,9 @@ bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t er
         ctx->stdio[0].data = req->stdin_data;
         ctx->stdio[0].len = req->stdin_data ? req->stdin_len : 0;
     }
+    if (same_strings(ctx->argc, ctx->argv, req->argc, req->argv) &&
+        same_strings(ctx->envc, ctx->envp, req->envc, req->envp))
+        return true; /* a server's requests often share them: keep the copies */
     char **argv = copy_strings(req->argc, req->argv);
     char **envp = copy_strings(req->envc, req->envp);
     if (!argv || !envp) {
