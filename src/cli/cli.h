@@ -12,6 +12,7 @@
 #ifndef WASP_CLI_H
 #define WASP_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -82,6 +83,9 @@ int cli_inspect_json(FILE *out, const char *path, size_t size, const wasm_module
 
 /* `wasp run ...` (run.c): argc/argv are the arguments after "run".
  * Returns the exit status: the module's own, or 1/2/134 as run.c says. */
+/* A decimal unsigned integer, nothing around it (args.c). */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
 int cli_run(int argc, char **argv);
 /* `wasp serve ARGS...` (serve.c): the exit status. */
 int cli_serve(int argc, char **argv);

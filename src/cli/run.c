@@ -76,15 +76,6 @@ static bool parse_dir(const char *arg, wasi_preopen *out) {
     return *out->host_path && *out->guest_path;
 }
 
-static bool parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return false;
-    *out = v;
-    return true;
-}
-
 static int parse_run_args(int argc, char **argv, run_args *a) {
     memset(a, 0, sizeof *a);
     a->dirs = calloc((size_t)argc + 1, sizeof *a->dirs);
@@ -121,11 +112,11 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
             a->invoke = v;
         } else if (strcmp(o, "--deadline-ms") == 0) {
             uint64_t ms;
-            if (!parse_u64(v, &ms) || ms == 0 || ms > UINT32_MAX)
+            if (!cli_parse_u64(v, &ms) || ms == 0 || ms > UINT32_MAX)
                 return run_usage("bad --deadline-ms '%s'", v);
             a->deadline_ms = (uint32_t)ms;
         } else if (strcmp(o, "--fuel") == 0) {
-            if (!parse_u64(v, &a->fuel) || a->fuel == 0) return run_usage("bad --fuel '%s'", v);
+            if (!cli_parse_u64(v, &a->fuel) || a->fuel == 0) return run_usage("bad --fuel '%s'", v);
         } else {
             return run_usage("unknown option '%s'", o);
         }

@@ -55,15 +55,6 @@ static int serve_usage_error(const char *fmt, const char *arg) {
     return 2;
 }
 
-static bool parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return false;
-    *out = v;
-    return true;
-}
-
 /* "65536", "64KiB", "64MiB", "1GiB" (also K, M, G) -> bytes. */
 static bool parse_size(const char *s, uint64_t *out) {
     char *end;
@@ -131,13 +122,13 @@ int cli_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--admin")) {
             o.admin = v;
         } else if (!strcmp(a, "--workers")) {
-            if (!parse_u64(v, &n) || n < 1 || n > 1024) {
+            if (!cli_parse_u64(v, &n) || n < 1 || n > 1024) {
                 rc = serve_usage_error("bad --workers '%s' (want 1..1024)", v);
                 goto done;
             }
             o.workers = (int)n;
         } else if (!strcmp(a, "--max-connections")) {
-            if (!parse_u64(v, &n) || n < 1 || n > 10000000) {
+            if (!cli_parse_u64(v, &n) || n < 1 || n > 10000000) {
                 rc = serve_usage_error("bad --max-connections '%s'", v);
                 goto done;
             }
@@ -148,7 +139,7 @@ int cli_serve(int argc, char **argv) {
                 goto done;
             }
         } else if (!strcmp(a, "--request-timeout-ms")) {
-            if (!parse_u64(v, &o.request_timeout_ms) || o.request_timeout_ms == 0) {
+            if (!cli_parse_u64(v, &o.request_timeout_ms) || o.request_timeout_ms == 0) {
                 rc = serve_usage_error("bad --request-timeout-ms '%s'", v);
                 goto done;
             }
@@ -168,7 +159,7 @@ int cli_serve(int argc, char **argv) {
             init = v;
             app_flags = true;
         } else if (!strcmp(a, "--deadline-ms")) {
-            if (!parse_u64(v, &deadline) || deadline == 0 || deadline > 3600000) {
+            if (!cli_parse_u64(v, &deadline) || deadline == 0 || deadline > 3600000) {
                 rc = serve_usage_error("bad --deadline-ms '%s' (want 1..3600000)", v);
                 goto done;
             }
@@ -180,7 +171,7 @@ int cli_serve(int argc, char **argv) {
             }
             app_flags = true;
         } else if (!strcmp(a, "--fuel")) {
-            if (!parse_u64(v, &fuel) || fuel == 0) {
+            if (!cli_parse_u64(v, &fuel) || fuel == 0) {
                 rc = serve_usage_error("bad --fuel '%s'", v);
                 goto done;
             }

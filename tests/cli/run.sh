@@ -176,7 +176,7 @@ for h in help --help -h; do
     check "wasp $h names validate and inspect" grep -q 'validate' "$OUT"
     check "wasp $h names inspect" grep -q 'inspect' "$OUT"
     check "wasp $h names run" grep -qE '^  run ' "$OUT"
-    check "wasp $h says serve comes later" grep -qE 'serve.*later' <(tr '\n' ' ' <"$OUT")
+    check "wasp $h names serve" grep -qE '^  serve ' "$OUT"
 done
 run validate --help
 expect "wasp validate --help exits 0" 0
@@ -194,8 +194,21 @@ run run --frob x.wasm
 expect "'wasp run' with an unknown option exits 2" 2 'frob'
 run run missing.wasm
 expect "'wasp run' on a missing file exits 1" 1 'missing.wasm'
-run serve x.wasm
-expect "'wasp serve' (not yet) exits 2" 2 'usage'
+run serve
+expect "'wasp serve' without a module exits 2" 2 'no module or manifest'
+run serve --frob x.wasm
+expect "'wasp serve' with an unknown option exits 2" 2 'frob'
+run serve --workers 0 x.wasm
+expect "'wasp serve --workers 0' exits 2" 2 'workers'
+run serve --env K=V wasp.yaml
+expect "'wasp serve' refuses one-module flags with a manifest" 2 'per app in the manifest'
+run serve missing.wasm
+expect "'wasp serve' on a missing module exits 1 naming it" 1 'missing.wasm: No such file'
+run serve missing.yaml
+expect "'wasp serve' on a missing manifest exits 1 naming it" 1 'missing.yaml'
+run serve --help
+expect "'wasp serve --help' exits 0" 0
+check "'wasp serve --help' lists --listen and --admin" grep -q -- '--admin ADDR:PORT' "$OUT"
 run validate
 expect "validate without FILE exits 2" 2 'FILE'
 run inspect --json
