@@ -22,11 +22,12 @@ WASM_TESTSUITE ?= ../shared/wasm-testsuite
 FUZZ_SECONDS ?= 60
 
 B := build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/server/*.c))
+LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*.c src/server/*.c))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 # The server's libraries (docs/design/http.md): h2o's event-loop flavour
-# for HTTP/1.1, libyaml for manifests.
-SRV_LIBS  := -lh2o-evloop -lyaml -lpthread
+# for HTTP/1.1, libyaml for manifests; the capabilities' (src/host/):
+# SQLite and hiredis for key-value stores, libsodium for secrets.
+SRV_LIBS  := -lh2o-evloop -lyaml -lsqlite3 -lhiredis -lsodium -lpthread
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 SPEC_SRC  := $(sort $(wildcard tests/spec/*.c))
 HDRS      := $(wildcard src/*/*.h tests/*/*.h)
@@ -174,6 +175,7 @@ run: setup
 	@echo "   curl -d '{\"numbers\":[1,2,3.5],\"op\":\"mean\"}' http://$(LISTEN)/json"
 	@echo "   curl 'http://$(LISTEN)/wagi/anything?x=1'"
 	@echo "   curl -d 'some body' http://$(LISTEN)/rust/echo"
+	@echo "   curl -d 'buy milk' http://$(LISTEN)/notes/ ; curl http://$(LISTEN)/notes/1"
 	@echo "   curl http://$(ADMIN)/metrics"
 	@exec $(B)/wasp serve --listen $(LISTEN) --admin $(ADMIN) examples/serve/wasp.yaml
 

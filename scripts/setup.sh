@@ -15,6 +15,9 @@ PKGS=(
   rustc libstd-rust-dev-wasm32          # Rust guests for wasm32-wasi (tests/wasi, examples)
   libh2o-evloop-dev libssl-dev          # HTTP front end (docs/design/http.md); h2o.h includes openssl/ssl.h
   libyaml-dev                           # wasp serve's manifests (wasp.yaml)
+  libsqlite3-dev libhiredis-dev         # key-value stores: SQLite (default) and Redis backends
+  libsodium-dev                         # the encrypted secrets file
+  redis-server                          # tests start a real Redis on loopback (not as a service)
   python3                               # tests/serve: the end-to-end HTTP test driver
   libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
 )

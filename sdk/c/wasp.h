@@ -220,6 +220,115 @@ static inline int wasp_write_str(const char *s) {
     return wasp_resp_body(s, __builtin_strlen(s));
 }
 
+/* ---- Capabilities: key-value stores, variables, logging ----------------
+ *
+ * docs/capabilities.md. The manifest grants them per app; everything else
+ * is denied, and a denied call returns an error value (never a trap):
+ *   -1  kv_get: no such key; kv_open, var_get: not granted or unknown
+ *   -2  the store failed (connection lost, not an integer, ...)
+ * wasp_err_message gives the message of the last failure in this request.
+ */
+
+/* The message of the last failed call of this request: its full length. */
+WASP_IMPORT("err_message") int32_t wasp_err_message(char *buf, size_t cap);
+
+/*
+ * A handle on the store `name` (granted with `kv: [name]`), >= 0; -1 when
+ * the app is not granted it; -2 when it cannot be opened. A handle is
+ * valid for the rest of the request.
+ */
+WASP_IMPORT("kv_open") int32_t wasp_kv_open(const char *name, size_t name_len);
+
+/*
+ * Copies the value of `key` into buf (min(length, cap) bytes). Returns the
+ * value's full length, -1 when the key is absent (or expired), -2 on error.
+ */
+WASP_IMPORT("kv_get")
+int32_t wasp_kv_get(int32_t store, const void *key, size_t key_len, void *buf, size_t cap);
+
+/* Sets key to value; ttl_ms > 0 makes it expire. 0, or -2 on error. When
+ * 0 comes back the write is durable (docs/capabilities.md). */
+WASP_IMPORT("kv_set")
+int32_t wasp_kv_set(int32_t store, const void *key, size_t key_len, const void *value,
+                    size_t value_len, int64_t ttl_ms);
+
+/* Deletes key: 1 if it existed, 0 if not, -2 on error. */
+WASP_IMPORT("kv_delete") int32_t wasp_kv_delete(int32_t store, const void *key, size_t key_len);
+
+/* 1 if key exists, 0 if not, -2 on error. */
+WASP_IMPORT("kv_exists") int32_t wasp_kv_exists(int32_t store, const void *key, size_t key_len);
+
+/*
+ * Atomically adds delta to the decimal integer stored at key (absent: 0)
+ * and writes the new value to *result. 0, or -2 (not an integer, overflow,
+ * store error).
+ */
+WASP_IMPORT("kv_incr")
+int32_t wasp_kv_incr(int32_t store, const void *key, size_t key_len, int64_t delta,
+                     int64_t *result);
+
+/*
+ * The keys starting with prefix, sorted, at most 10000: each as a 4-byte
+ * little-endian length then the key's bytes. Only whole entries are copied
+ * into buf. Returns the full length of the list (call again with a larger
+ * buffer when it is more than cap), or -2 on error. wasp_kv_next walks it.
+ */
+WASP_IMPORT("kv_list")
+int32_t wasp_kv_list(int32_t store, const void *prefix, size_t prefix_len, void *buf, size_t cap);
+
+/*
+ * Steps through a kv_list result of `len` bytes (the smaller of its return
+ * value and cap): sets *key and *key_len to the entry at *pos and advances
+ * *pos. Returns 0 at the end.
+ */
+static inline int wasp_kv_next(const void *list, size_t len, size_t *pos, const char **key,
+                               size_t *key_len) {
+    const unsigned char *p = (const unsigned char *)list + *pos;
+    if (*pos + 4 > len) return 0;
+    size_t n = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+    if (*pos + 4 + n > len) return 0;
+    *key = (const char *)p + 4;
+    *key_len = n;
+    *pos += 4 + n;
+    return 1;
+}
+
+/*
+ * The variable `name` (declared under the app's `vars:`: a literal, an
+ * environment variable or a secret) into buf. Returns its full length, or
+ * -1 when the app has no such variable.
+ */
+WASP_IMPORT("var_get")
+int32_t wasp_var_get(const char *name, size_t name_len, char *buf, size_t cap);
+
+/* The variable as a NUL-terminated string in buf; -1 if absent or cap is
+ * 0 (buf then holds "" if cap > 0), else its full length. */
+static inline int32_t wasp_var(const char *name, char *buf, size_t cap) {
+    if (cap == 0) return -1;
+    int32_t len = wasp_var_get(name, __builtin_strlen(name), buf, cap - 1);
+    if (len < 0) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[(size_t)len < cap - 1 ? (size_t)len : cap - 1] = '\0';
+    return len;
+}
+
+/* Log levels for wasp_log. */
+enum { WASP_LOG_DEBUG = 0, WASP_LOG_INFO = 1, WASP_LOG_WARN = 2, WASP_LOG_ERROR = 3 };
+
+/*
+ * Writes one line to wasp's structured log, tagged with the app and the
+ * request id: `ts=... level=info app=NAME req=W-N msg="..."` (at most 4096 bytes
+ * of the message). Returns 0.
+ */
+WASP_IMPORT("log") int32_t wasp_log(int32_t level, const char *msg, size_t len);
+
+/* wasp_log for a NUL-terminated message. */
+static inline int32_t wasp_log_str(int32_t level, const char *msg) {
+    return wasp_log(level, msg, __builtin_strlen(msg));
+}
+
 #ifdef __cplusplus
 }
 #endif

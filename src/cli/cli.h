@@ -89,5 +89,7 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 int cli_run(int argc, char **argv);
 /* `wasp serve ARGS...` (serve.c): the exit status. */
 int cli_serve(int argc, char **argv);
+/* `wasp secrets ARGS...` (secrets.c): 0 ok, 1 failure, 2 usage. */
+int cli_secrets(int argc, char **argv);
 
 #endif

@@ -46,6 +46,8 @@ static const char usage_text[] =
     "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
     "                              serve HTTP, each request in a fresh instance\n"
     "                              (wasp serve --help for the options)\n"
+    "  secrets COMMAND FILE ...    set, get, list, rm secrets in an encrypted file;\n"
+    "                              keygen makes a key (wasp secrets --help)\n"
     "\n"
     "exit status: 0 success; 1 the file cannot be read or is not a valid\n"
     "module; 2 the command line is wrong.\n";
@@ -185,5 +187,6 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "run") == 0) return cli_run(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "secrets") == 0) return cli_secrets(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/host.h"
 #include "server/internal.h"
 
 /* ---- interned names ------------------------------------------------------- */
@@ -83,11 +84,60 @@ static bool has_func_export(const wasm_module *m, const char *name) {
     return e && e->kind == WASM_EXTERN_FUNC;
 }
 
-static bool load_app(srv_app *a, const srv_app_cfg *cfg, const char *mpath, char *err,
-                     size_t errlen) {
+/* The stores an app is granted and the values of its variables. Secrets
+ * come from `secrets` (NULL when the manifest has no secrets file). */
+static bool resolve_caps(srv_app *a, const srv_manifest *m, const host_secrets *secrets, char *why,
+                         size_t whylen) {
+    const srv_app_cfg *cfg = a->cfg;
+    a->stores = calloc((size_t)cfg->nkv + 1, sizeof *a->stores);
+    a->var_values = calloc((size_t)cfg->nvars + 1, sizeof *a->var_values);
+    if (!a->stores || !a->var_values) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < cfg->nkv; i++) {
+        for (int k = 0; k < m->nstores && !a->stores[i]; k++)
+            if (!strcmp(m->stores[k].name, cfg->kv[i])) a->stores[i] = &m->stores[k];
+        if (!a->stores[i]) { /* the manifest loader checks this; a hand-made manifest may not */
+            snprintf(why, whylen, "kv: no store \"%s\" is declared", cfg->kv[i]);
+            return false;
+        }
+        a->nstores = i + 1;
+    }
+    for (int i = 0; i < cfg->nvars; i++) {
+        const srv_var_cfg *v = &cfg->vars[i];
+        const char *val = v->value;
+        if (v->kind == SRV_VAR_ENV) {
+            val = getenv(v->value);
+            if (!val) {
+                snprintf(why, whylen, "vars.%s: the environment variable %s is not set", v->name,
+                         v->value);
+                return false;
+            }
+        } else if (v->kind == SRV_VAR_SECRET) {
+            val = secrets ? host_secrets_get(secrets, v->value) : NULL;
+            if (!val) { /* never the value: only names reach messages */
+                snprintf(why, whylen, "vars.%s: no secret \"%s\" in %s", v->name, v->value,
+                         m->secrets_file ? m->secrets_file : "(no secrets file)");
+                return false;
+            }
+        }
+        a->var_values[i] = strdup(val);
+        if (!a->var_values[i]) {
+            snprintf(why, whylen, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
+                     const host_secrets *secrets, char *err, size_t errlen) {
     char why[300];
+    const char *mpath = m->path;
     a->cfg = cfg;
     a->name = srv_intern(cfg->name);
+    if (!resolve_caps(a, m, secrets, why, sizeof why)) goto fail;
     size_t len = 0;
     int rc = read_file(cfg->module, &a->bytes, &len);
     if (rc) {
@@ -173,14 +223,29 @@ srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
         srv_gen_unref(g);
         return NULL;
     }
+    host_secrets *secrets = NULL;
+    if (m->secrets_file) {
+        uint8_t key[32];
+        char why[300];
+        bool ok = host_secrets_key(m->secrets_key_file, m->secrets_key_env, key, why, sizeof why);
+        if (ok) secrets = host_secrets_open(m->secrets_file, key, false, why, sizeof why);
+        explicit_bzero(key, sizeof key);
+        if (!secrets) {
+            snprintf(err, errlen, "secrets: %s", why);
+            srv_gen_unref(g);
+            return NULL;
+        }
+    }
     for (int i = 0; i < m->napps; i++) {
         g->napps = i + 1;
-        if (!load_app(&g->apps[i], &m->apps[i], m->path, err, errlen)) {
+        if (!load_app(&g->apps[i], &m->apps[i], m, secrets, err, errlen)) {
+            host_secrets_free(secrets);
             srv_gen_unref(g);
             return NULL;
         }
         g->by_route[i] = i;
     }
+    host_secrets_free(secrets); /* the values the apps use were copied */
     sort_gen = g;
     qsort(g->by_route, (size_t)g->napps, sizeof *g->by_route, route_cmp);
     return g;
@@ -193,6 +258,14 @@ void srv_gen_ref(srv_gen *g) {
 void srv_gen_unref(srv_gen *g) {
     if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
     for (int i = 0; i < g->napps; i++) {
+        srv_app *a = &g->apps[i];
+        for (int k = 0; a->var_values && k < a->cfg->nvars; k++) {
+            if (!a->var_values[k]) continue;
+            explicit_bzero(a->var_values[k], strlen(a->var_values[k]));
+            free(a->var_values[k]);
+        }
+        free(a->var_values);
+        free(a->stores);
         wasm_snapshot_free(g->apps[i].snap);
         wasm_module_free(g->apps[i].module);
         free(g->apps[i].bytes);

@@ -26,6 +26,7 @@ struct srv_slot {
     const srv_app *app;
     wasm_linker *linker;
     wasi_ctx *wasi;
+    srv_caps *caps;      /* kv, vars, log (caps.c) */
     wasm_instance *inst; /* idle or running; NULL until first needed */
     wasm_extern entry;   /* inst's wasp_handle or _start */
     bool dirty;          /* inst has run since its last reset */
@@ -338,9 +339,11 @@ static srv_slot *slot_prepare(const srv_app *app, char *err, size_t errlen) {
     wasm_error werr;
     if (!s->wasi) goto fail;
     s->linker = wasm_linker_new();
-    if (!s->linker || !wasi_link(s->wasi, s->linker, &werr) || !link_abi(s, &werr)) {
+    s->caps = srv_caps_new(app);
+    if (!s->linker || !s->caps || !wasi_link(s->wasi, s->linker, &werr) || !link_abi(s, &werr) ||
+        !srv_caps_link(s->caps, s->linker, &werr)) {
         snprintf(err, errlen, "cannot set up the host functions: %s",
-                 s->linker ? werr.msg : "out of memory");
+                 s->linker && s->caps ? werr.msg : "out of memory");
         goto fail;
     }
     wasm_linker_limit_memory(s->linker, c->max_memory_pages);
@@ -359,6 +362,7 @@ void srv_slot_free(srv_slot *s) {
     wasm_instance_free(s->inst);
     wasm_linker_free(s->linker);
     wasi_ctx_free(s->wasi);
+    srv_caps_free(s->caps);
     free(s->envbuf);
     free(s->envp);
     free(s);
@@ -636,6 +640,7 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     wasm_extern entry = s->entry;
     s->req = q;
     s->resp = resp;
+    srv_caps_begin(s->caps, q);
     s->status_set = false;
     s->dirty = true;
     wasm_value result[1] = {{.type = WASM_I32}};
@@ -646,6 +651,7 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
                            : WASM_TRAP_UNREACHABLE;
     s->req = NULL;
     s->resp = NULL;
+    srv_caps_end(s->caps);
     res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
     int code = 0;
     if (t == WASM_TRAP_EXIT && wasi_exit_code(s->wasi, &code)) {

@@ -74,6 +74,7 @@ struct srv_worker {
     srv_gen *gen; /* the generation this worker serves */
     srv_slot **slots;
     uint64_t warm_failed; /* generation whose prewarm failed: not retried */
+    uint64_t nreq;        /* requests seen: with the worker id, the request id */
     srv_response resp;
     srv_log log;
     srv_stats *stats;
@@ -219,17 +220,12 @@ static srv_worker *worker_of(h2o_req_t *req) {
     return (srv_worker *)((char *)req->conn->ctx - offsetof(srv_worker, ctx));
 }
 
-static void access_log(srv_worker *w, h2o_req_t *req, const char *app, int status, size_t bytes,
-                       uint64_t ns, const srv_result *res) {
+static void access_log(srv_worker *w, h2o_req_t *req, const char *id, const char *app, int status,
+                       size_t bytes, uint64_t ns, const srv_result *res) {
     srv_log *l = &w->log;
     if (l->fd < 0) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    srv_log_append(l, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ worker=%d app=%s method=",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   ts.tv_nsec / 1000000, w->id, app);
+    srv_log_ts(l);
+    srv_log_append(l, " worker=%d req=%s app=%s method=", w->id, id, app);
     srv_log_value(l, req->method.base, req->method.len);
     srv_log_append(l, " path=");
     srv_log_value(l, req->path.base, req->path.len);
@@ -249,6 +245,8 @@ static void access_log(srv_worker *w, h2o_req_t *req, const char *app, int statu
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     srv_worker *w = worker_of(req);
     uint64_t t0 = srv_now_ns();
+    char id[32];
+    snprintf(id, sizeof id, "%d-%llu", w->id, (unsigned long long)++w->nreq);
     worker_sync_gen(w);
     srv_gen *g = w->gen;
 
@@ -257,7 +255,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         hbytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
     if (hbytes > SRV_MAX_HEADER_BYTES) {
         send_text(req, 431, "request header fields too large\n");
-        access_log(w, req, "-", 431, 0, srv_now_ns() - t0, NULL);
+        access_log(w, req, id, "-", 431, 0, srv_now_ns() - t0, NULL);
         return 0;
     }
     /* Route on h2o's normalised path (dot segments resolved), so that
@@ -267,7 +265,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     int ai = g ? srv_route(g, path, path_len) : -1;
     if (ai < 0) {
         send_text(req, 404, "no app is routed at this path\n");
-        access_log(w, req, "-", 404, 0, srv_now_ns() - t0, NULL);
+        access_log(w, req, id, "-", 404, 0, srv_now_ns() - t0, NULL);
         return 0;
     }
     const srv_app *app = &g->apps[ai];
@@ -325,6 +323,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         .remote_port = peer_port,
         .server_addr = w->srv->cfg.listen_host,
         .server_port = w->srv->cfg.listen_port,
+        .id = id,
+        .log = &w->log,
     };
     bool was_idle = srv_slot_idle(slot);
     srv_gauge(&as->pool_busy, 1);
@@ -358,7 +358,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     if ((res.outcome == SRV_TRAP || res.outcome == SRV_DEADLINE) && res.trap > 0 &&
         res.trap < SRV_NTRAPS)
         srv_count(&as->traps[res.trap], 1);
-    access_log(w, req, app->name, status, bytes, ns, &res);
+    access_log(w, req, id, app->name, status, bytes, ns, &res);
     if (res.outcome == SRV_TRAP || res.outcome == SRV_INTERNAL)
         srv_event("app %s: %.*s %.*s: %s", app->name, (int)req->method.len, req->method.base,
                   (int)(req->path.len < 200 ? req->path.len : 200), req->path.base, res.msg);

@@ -34,7 +34,10 @@ typedef struct srv_app {
     srv_iface iface;        /* resolved from the exports when AUTO */
     uint8_t *bytes;         /* the module file; the module points into it */
     wasm_module *module;
-    wasm_snapshot *snap; /* after _initialize and the init export */
+    wasm_snapshot *snap;          /* after _initialize and the init export */
+    const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
+    int nstores;
+    char **var_values; /* cfg->vars resolved (secrets too: wiped when unloaded) */
 } srv_app;
 
 typedef struct srv_gen {
@@ -80,6 +83,8 @@ typedef struct srv_request {
     int remote_port;
     const char *server_addr;
     int server_port;
+    const char *id;      /* "WORKER-N": names the request in every log line */
+    struct srv_log *log; /* the worker's log, for the guest's own lines */
 } srv_request;
 
 #define SRV_MAX_RESPONSE (16u << 20)
@@ -132,6 +137,19 @@ uint64_t srv_slot_recycle(srv_slot *s);
 bool srv_slot_warm(srv_slot *s, char *err, size_t errlen);
 /* 1 when an idle instance is ready, else 0. */
 int srv_slot_idle(const srv_slot *s);
+
+/* ---- capabilities (caps.c) ------------------------------------------------- */
+
+/* An app's capabilities in one slot: its store connections (opened on
+ * first use) and the state of the current request's calls. */
+typedef struct srv_caps srv_caps;
+
+srv_caps *srv_caps_new(const srv_app *app);
+void srv_caps_free(srv_caps *c);
+/* Defines the capability imports ("wasp" module) in `l`, bound to `c`. */
+bool srv_caps_link(srv_caps *c, wasm_linker *l, wasm_error *err);
+void srv_caps_begin(srv_caps *c, const srv_request *req);
+void srv_caps_end(srv_caps *c);
 
 /* Runs the app's _initialize and init export in a fresh instance and
  * snapshots it (app.c calls this while loading). */
@@ -193,8 +211,8 @@ char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, siz
 
 /* ---- access log (log.c) --------------------------------------------------- */
 
-typedef struct srv_log {
-    int fd; /* -1: off */
+typedef struct srv_log { /* (log.c) */
+    int fd;              /* -1: off */
     char *buf;
     size_t len, cap;
     uint64_t last_flush_ns;
@@ -205,6 +223,8 @@ void srv_log_init(srv_log *l, int fd);
  * srv_log_value pieces, and ended by srv_log_end. */
 void srv_log_append(srv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void srv_log_end(srv_log *l);
+/* Appends "ts=<UTC time to the millisecond>", the first field of a line. */
+void srv_log_ts(srv_log *l);
 /* Appends `s` as a logfmt value: quoted and escaped when needed. */
 void srv_log_value(srv_log *l, const char *s, size_t len);
 /* Writes out what is buffered when it is large or older than 100 ms

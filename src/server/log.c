@@ -79,6 +79,16 @@ void srv_log_append(srv_log *l, const char *fmt, ...) {
     va_end(ap);
 }
 
+void srv_log_ts(srv_log *l) {
+    if (l->fd < 0) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    srv_log_append(l, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
 void srv_log_end(srv_log *l) {
     if (l->fd >= 0 && reserve(l, 1)) l->buf[l->len++] = '\n';
 }

@@ -8,9 +8,11 @@
  * typo silently ignored (a misspelt limit, say) is a server running with
  * settings nobody asked for.
  *
- * Only the first error is reported. Nothing is checked on disk: module and
- * directory paths are resolved against the manifest's directory as text,
- * and the server reports a missing file when it loads the app.
+ * Only the first error is reported. Nothing is checked on disk: module,
+ * directory, store and secrets paths are resolved against the manifest's
+ * directory as text, and the server reports a missing file when it loads
+ * the app or opens the store. `stores:` and `secrets:` are read before
+ * `apps:`, wherever they are written, because apps refer to them by name.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,11 +36,17 @@ typedef struct loader {
     bool failed; /* an error is already in err: keep the first */
 } loader;
 
-static const char *const TOP_KEYS[] = {"listen", "admin", "workers", "apps", NULL};
-static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
-                                       "dirs", "limits", "init",   NULL};
+static const char *const TOP_KEYS[] = {"listen",  "admin", "workers", "stores",
+                                       "secrets", "apps",  NULL};
+static const char *const APP_KEYS[] = {"name",   "route", "module", "interface", "env", "dirs",
+                                       "limits", "init",  "kv",     "vars",      NULL};
 static const char *const LIMIT_KEYS[] = {"memory", "deadline_ms", "fuel", NULL};
 static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
+static const char *const STORE_KEYS[] = {"backend", "path", "durable", "url", "prefix", NULL};
+static const char *const SECRETS_KEYS[] = {"file", "key_file", "key_env", NULL};
+static const char *const VAR_KEYS[] = {"env", "secret", NULL};
+
+#define DEFAULT_SECRETS_KEY_ENV "WASP_SECRETS_KEY"
 
 static int line_of(const yaml_node_t *n) {
     return (int)n->start_mark.line + 1;
@@ -158,14 +166,20 @@ static bool check_keys(loader *ld, yaml_node_t *map, const char *path, const cha
     return true;
 }
 
-/* The value of `key` in a mapping whose keys were checked, or NULL. */
-static yaml_node_t *find(loader *ld, yaml_node_t *map, const char *key) {
+/* The pair of `key` in a mapping whose keys were checked, or NULL. */
+static yaml_node_pair_t *find_pair(loader *ld, yaml_node_t *map, const char *key) {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = node(ld, p->key);
-        if (!strcmp((const char *)k->data.scalar.value, key)) return node(ld, p->value);
+        if (!strcmp((const char *)k->data.scalar.value, key)) return p;
     }
     return NULL;
+}
+
+/* The value of `key` in a mapping whose keys were checked, or NULL. */
+static yaml_node_t *find(loader *ld, yaml_node_t *map, const char *key) {
+    yaml_node_pair_t *p = find_pair(ld, map, key);
+    return p ? node(ld, p->value) : NULL;
 }
 
 /* A relative path joined to the manifest's directory; absolute paths, and
@@ -280,6 +294,12 @@ static bool parse_bool(loader *ld, yaml_node_t *n, const char *path, bool *out) 
 /* App names end up in logs and metric labels: keep them plain. */
 static bool is_name(const char *s) {
     return *s && s[strspn(s, ALNUM "_.-")] == '\0';
+}
+
+/* Variable names are looked up by guests: a name, not starting like a
+ * number or an option. */
+static bool is_var_name(const char *s) {
+    return is_name(s) && !(*s >= '0' && *s <= '9') && *s != '.' && *s != '-';
 }
 
 static bool is_env_key(const char *s) {
@@ -448,6 +468,120 @@ static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_c
     return true;
 }
 
+/* "no store" names the stores there are, so a typo is plain to see. */
+static bool no_store(loader *ld, yaml_node_t *n, const char *path, const char *name,
+                     const srv_manifest *m) {
+    if (m->nstores == 0)
+        return fail(ld, line_of(n), path,
+                    "no store \"%.80s\" (no stores are declared: add it under stores:)", name);
+    char list[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < m->nstores; i++) {
+        const char *sep = i ? ", " : "", *store = m->stores[i].name;
+        if (used + strlen(sep) + strlen(store) + 5 >= sizeof list) {
+            snprintf(list + used, sizeof list - used, "%s...", sep);
+            break;
+        }
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, store);
+    }
+    return fail(ld, line_of(n), path, "no store \"%.80s\" (declared: %s)", name, list);
+}
+
+static bool parse_kv(loader *ld, yaml_node_t *n, const char *path, const srv_manifest *m,
+                     srv_app_cfg *a) {
+    if (is_null(n)) return true;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(n), path,
+                    "expected a sequence of store names (e.g. [notes, shared]), got %s", kind(n));
+    yaml_node_item_t *items = n->data.sequence.items.start;
+    int count = (int)(n->data.sequence.items.top - items);
+    if (count == 0) return true;
+    if (!(a->kv = calloc((size_t)count, sizeof *a->kv))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        yaml_node_t *item = node(ld, items[i]);
+        const char *s = scalar(ld, item, sub, "the name of a store declared under stores:");
+        if (!s) return false;
+        bool declared = false;
+        for (int j = 0; !declared && j < m->nstores; j++)
+            declared = !strcmp(m->stores[j].name, s);
+        if (!declared) return no_store(ld, item, sub, s, m);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(a->kv[j], s))
+                return fail(ld, line_of(item), sub,
+                            "store \"%.80s\" is listed twice (also at %s[%d])", s, path, j);
+        a->nkv = i + 1;
+        if (!(a->kv[i] = xdup(ld, s))) return false;
+    }
+    return true;
+}
+
+/* `name: literal`, `name: {env: NAME}` or `name: {secret: NAME}`. */
+static bool parse_var(loader *ld, yaml_node_t *k, yaml_node_t *v, const char *path,
+                      const srv_manifest *m, srv_var_cfg *var) {
+    const char *name = (const char *)k->data.scalar.value, *s;
+    var->line = line_of(k);
+    if (!is_var_name(name))
+        return fail(ld, var->line, path,
+                    "\"%.80s\" is not a variable name (letters, digits, _, . and -, starting "
+                    "with a letter or _)",
+                    name);
+    if (!(var->name = xdup(ld, name))) return false;
+    char sub[144], field[160];
+    snprintf(sub, sizeof sub, "%s.%.80s", path, name);
+    if (v->type == YAML_SCALAR_NODE) {
+        if (is_null(v))
+            return fail(ld, line_of(v), sub, "has no value (write %s: \"\" for an empty one)",
+                        name);
+        if (!(s = scalar(ld, v, sub, "a value"))) return false;
+        var->kind = SRV_VAR_LITERAL;
+        return (var->value = xdup(ld, s)) != NULL;
+    }
+    if (v->type != YAML_MAPPING_NODE)
+        return fail(ld, line_of(v), sub, "expected a value, {env: NAME} or {secret: NAME}, got %s",
+                    kind(v));
+    if (!check_keys(ld, v, sub, VAR_KEYS)) return false;
+    yaml_node_t *env = find(ld, v, "env"), *secret = find(ld, v, "secret");
+    if (env && secret)
+        return fail(ld, var->line, sub,
+                    "has both env and secret (a variable comes from one: {env: NAME} or "
+                    "{secret: NAME})");
+    if (!env && !secret)
+        return fail(ld, var->line, sub,
+                    "is an empty mapping (expected {env: NAME} or {secret: NAME})");
+    snprintf(field, sizeof field, "%s.%s", sub, env ? "env" : "secret");
+    if (!nonempty(ld, env ? env : secret, field,
+                  env ? "the name of an environment variable" : "the name of a secret", &s))
+        return false;
+    if (secret && !m->secrets_file)
+        return fail(ld, var->line, sub,
+                    "{secret: %.80s} needs a secrets: section (the file secrets are read from, "
+                    "e.g. secrets: {file: secrets.enc})",
+                    s);
+    var->kind = env ? SRV_VAR_ENV : SRV_VAR_SECRET;
+    return (var->value = xdup(ld, s)) != NULL;
+}
+
+static bool parse_vars(loader *ld, yaml_node_t *n, const char *path, const srv_manifest *m,
+                       srv_app_cfg *a) {
+    if (is_null(n)) return true;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(ld, line_of(n), path,
+                    "expected a mapping of name: value (e.g. greeting: hello), got %s", kind(n));
+    if (!check_keys(ld, n, path, NULL)) return false;
+    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
+    int count = (int)(n->data.mapping.pairs.top - pairs);
+    if (count == 0) return true;
+    if (!(a->vars = calloc((size_t)count, sizeof *a->vars))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        a->nvars = i + 1;
+        if (!parse_var(ld, node(ld, pairs[i].key), node(ld, pairs[i].value), path, m, &a->vars[i]))
+            return false;
+    }
+    return true;
+}
+
 /* Names and routes must be unique: a request must reach one app, and
  * metrics and logs must say which. */
 static bool check_unique(loader *ld, const srv_manifest *m, int i, bool named,
@@ -533,8 +667,164 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
         if (!nonempty(ld, v, sub, "the name of an exported function", &s)) return false;
         if (!(a->init = xdup(ld, s))) return false;
     }
+    snprintf(sub, sizeof sub, "%s.kv", path);
+    if ((v = find(ld, n, "kv")) && !parse_kv(ld, v, sub, m, a)) return false;
+    snprintf(sub, sizeof sub, "%s.vars", path);
+    if ((v = find(ld, n, "vars")) && !parse_vars(ld, v, sub, m, a)) return false;
     /* a default name is reported at the mapping: there is no name: line */
     return check_unique(ld, m, i, name != NULL, name ? name : n, route, path);
+}
+
+/* ---- stores and secrets -------------------------------------------------- */
+
+/* A key of the other backend is refused rather than ignored: `url:` on a
+ * sqlite store most likely means a forgotten `backend: redis`. */
+static bool other_backend_key(loader *ld, yaml_node_t *map, const char *path, const char *key,
+                              const char *for_backend, const char *backend) {
+    yaml_node_pair_t *p = find_pair(ld, map, key);
+    if (!p) return true;
+    return fail(ld, line_of(node(ld, p->key)), path,
+                "key \"%s\" is only for backend: %s (this store's backend is %s)", key, for_backend,
+                backend);
+}
+
+/* "<name>.db" next to the manifest. */
+static bool default_store_path(loader *ld, srv_store_cfg *st) {
+    size_t len = strlen(st->name);
+    char *file = malloc(len + 4);
+    if (!file) return oom(ld);
+    memcpy(file, st->name, len);
+    memcpy(file + len, ".db", 4);
+    st->path = resolve(ld, file);
+    free(file);
+    return st->path != NULL;
+}
+
+static bool parse_sqlite(loader *ld, yaml_node_t *n, const char *path, srv_store_cfg *st) {
+    if (!other_backend_key(ld, n, path, "url", "redis", "sqlite") ||
+        !other_backend_key(ld, n, path, "prefix", "redis", "sqlite"))
+        return false;
+    char sub[128];
+    const char *s;
+    yaml_node_t *v;
+    snprintf(sub, sizeof sub, "%s.path", path);
+    if ((v = find(ld, n, "path"))) {
+        if (!nonempty(ld, v, sub, "the path of the database file", &s)) return false;
+        if (!(st->path = resolve(ld, s))) return false;
+    } else if (!default_store_path(ld, st)) {
+        return false;
+    }
+    snprintf(sub, sizeof sub, "%s.durable", path);
+    if ((v = find(ld, n, "durable"))) {
+        if (!(s = scalar(ld, v, sub, "normal or full"))) return false;
+        if (!strcmp(s, "full"))
+            st->durable_full = true;
+        else if (strcmp(s, "normal") != 0)
+            return fail(ld, line_of(v), sub, "\"%.80s\" is not normal or full", s);
+    }
+    return true;
+}
+
+static bool parse_redis(loader *ld, yaml_node_t *n, const char *path, srv_store_cfg *st) {
+    if (!other_backend_key(ld, n, path, "path", "sqlite", "redis") ||
+        !other_backend_key(ld, n, path, "durable", "sqlite", "redis"))
+        return false;
+    char sub[128];
+    const char *s;
+    yaml_node_t *v;
+    snprintf(sub, sizeof sub, "%s.url", path);
+    if (!(v = find(ld, n, "url")))
+        return fail(ld, st->line, path,
+                    "missing \"url\" (a redis store needs one, e.g. redis://127.0.0.1:6379/0)");
+    if (!nonempty(ld, v, sub, "a URL such as redis://127.0.0.1:6379/0", &s)) return false;
+    /* not quoted back: the URL may hold a password */
+    if (strncmp(s, "redis://", 8) != 0 || !s[8])
+        return fail(ld, line_of(v), sub,
+                    "is not a redis:// URL (use redis://[:password@]host[:port][/db])");
+    if (!(st->url = xdup(ld, s))) return false;
+    snprintf(sub, sizeof sub, "%s.prefix", path);
+    if ((v = find(ld, n, "prefix"))) {
+        if (!(s = scalar(ld, v, sub, "a key prefix such as \"myapp:\""))) return false;
+        if (!(st->prefix = xdup(ld, s))) return false;
+    }
+    return true;
+}
+
+/* `NAME:` alone is a sqlite store with every default. */
+static bool parse_store(loader *ld, yaml_node_t *k, yaml_node_t *n, srv_store_cfg *st) {
+    const char *name = (const char *)k->data.scalar.value;
+    char path[96], sub[128];
+    st->line = line_of(k);
+    st->backend = SRV_STORE_SQLITE;
+    if (!is_name(name))
+        return fail(ld, st->line, "stores",
+                    "\"%.80s\" is not a store name (use letters, digits, _, . and -)", name);
+    if (!(st->name = xdup(ld, name))) return false;
+    if (is_null(n)) return default_store_path(ld, st);
+    snprintf(path, sizeof path, "stores.%.80s", name);
+    if (!expect_mapping(ld, n, path, "a mapping of backend, path, durable, url, prefix") ||
+        !check_keys(ld, n, path, STORE_KEYS))
+        return false;
+    yaml_node_t *v = find(ld, n, "backend");
+    snprintf(sub, sizeof sub, "%s.backend", path);
+    if (v) {
+        const char *s = scalar(ld, v, sub, "sqlite or redis");
+        if (!s) return false;
+        if (!strcmp(s, "redis"))
+            st->backend = SRV_STORE_REDIS;
+        else if (strcmp(s, "sqlite") != 0)
+            return fail(ld, line_of(v), sub, "\"%.80s\" is not a backend (use sqlite or redis)", s);
+    }
+    return st->backend == SRV_STORE_REDIS ? parse_redis(ld, n, path, st)
+                                          : parse_sqlite(ld, n, path, st);
+}
+
+static bool parse_stores(loader *ld, yaml_node_t *n, srv_manifest *m) {
+    if (is_null(n)) return true;
+    if (!expect_mapping(ld, n, "stores",
+                        "a mapping of store names to their settings (e.g. notes: {backend: "
+                        "sqlite})") ||
+        !check_keys(ld, n, "stores", NULL))
+        return false;
+    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
+    int count = (int)(n->data.mapping.pairs.top - pairs);
+    if (count == 0) return true;
+    if (!(m->stores = calloc((size_t)count, sizeof *m->stores))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        m->nstores = i + 1;
+        if (!parse_store(ld, node(ld, pairs[i].key), node(ld, pairs[i].value), &m->stores[i]))
+            return false;
+    }
+    return true;
+}
+
+/* `line` is the `secrets:` key's: a missing file is reported there. */
+static bool parse_secrets(loader *ld, yaml_node_t *n, int line, srv_manifest *m) {
+    static const char missing[] =
+        "missing \"file\" (the encrypted secrets file, e.g. file: secrets.enc)";
+    if (is_null(n)) return fail(ld, line, "secrets", "%s", missing);
+    if (!expect_mapping(ld, n, "secrets", "a mapping of file, key_file, key_env") ||
+        !check_keys(ld, n, "secrets", SECRETS_KEYS))
+        return false;
+    const char *s;
+    yaml_node_t *v;
+    if (!(v = find(ld, n, "file"))) return fail(ld, line, "secrets", "%s", missing);
+    if (!nonempty(ld, v, "secrets.file", "the path of the secrets file", &s)) return false;
+    if (!(m->secrets_file = resolve(ld, s))) return false;
+    if ((v = find(ld, n, "key_file"))) {
+        if (!nonempty(ld, v, "secrets.key_file", "the path of the key file", &s)) return false;
+        if (!(m->secrets_key_file = resolve(ld, s))) return false;
+    }
+    s = DEFAULT_SECRETS_KEY_ENV;
+    if ((v = find(ld, n, "key_env"))) {
+        if (!(s = scalar(ld, v, "secrets.key_env", "an environment variable's name"))) return false;
+        if (!is_env_key(s))
+            return fail(ld, line_of(v), "secrets.key_env",
+                        "\"%.80s\" is not a variable name (letters, digits and _, not starting "
+                        "with a digit)",
+                        s);
+    }
+    return (m->secrets_key_env = xdup(ld, s)) != NULL;
 }
 
 /* ---- the document -------------------------------------------------------- */
@@ -543,7 +833,8 @@ static bool parse_top(loader *ld, srv_manifest *m) {
     yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *v;
     if (!root || is_null(root))
         return fail(ld, 1, "", "the manifest is empty (it needs apps:, a list of apps)");
-    if (!expect_mapping(ld, root, "", "a mapping of listen, admin, workers, apps") ||
+    if (!expect_mapping(ld, root, "",
+                        "a mapping of listen, admin, workers, stores, secrets, apps") ||
         !check_keys(ld, root, "", TOP_KEYS))
         return false;
     const char *s;
@@ -566,6 +857,10 @@ static bool parse_top(loader *ld, srv_manifest *m) {
         if (!uint_in(ld, v, "workers", 1, 1024, "use 1..1024", &w)) return false;
         m->workers = (int)w;
     }
+    if ((v = find(ld, root, "stores")) && !parse_stores(ld, v, m)) return false;
+    yaml_node_pair_t *secrets = find_pair(ld, root, "secrets");
+    if (secrets && !parse_secrets(ld, node(ld, secrets->value), line_of(node(ld, secrets->key)), m))
+        return false;
     if (!(v = find(ld, root, "apps")))
         return fail(ld, line_of(root), "",
                     "missing \"apps\" (a list of apps, each with route and module)");
@@ -709,6 +1004,14 @@ static void app_free(srv_app_cfg *a) {
     }
     free(a->dirs);
     free(a->init);
+    for (int i = 0; i < a->nkv; i++)
+        free(a->kv[i]);
+    free(a->kv);
+    for (int i = 0; i < a->nvars; i++) {
+        free(a->vars[i].name);
+        free(a->vars[i].value);
+    }
+    free(a->vars);
 }
 
 void srv_manifest_free(srv_manifest *m) {
@@ -716,6 +1019,16 @@ void srv_manifest_free(srv_manifest *m) {
     for (int i = 0; i < m->napps; i++)
         app_free(&m->apps[i]);
     free(m->apps);
+    for (int i = 0; i < m->nstores; i++) {
+        free(m->stores[i].name);
+        free(m->stores[i].path);
+        free(m->stores[i].url);
+        free(m->stores[i].prefix);
+    }
+    free(m->stores);
+    free(m->secrets_file);
+    free(m->secrets_key_file);
+    free(m->secrets_key_env);
     free(m->path);
     free(m->listen);
     free(m->admin);

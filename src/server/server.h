@@ -36,6 +36,31 @@ typedef struct srv_dir {
     bool readonly;
 } srv_dir;
 
+/* A key-value store the manifest declares (`stores:`); apps are granted
+ * stores by name (`kv:`). */
+typedef enum { SRV_STORE_SQLITE = 0, SRV_STORE_REDIS } srv_store_backend;
+
+typedef struct srv_store_cfg {
+    char *name;
+    srv_store_backend backend;
+    char *path;        /* sqlite: resolved against the manifest's directory */
+    bool durable_full; /* sqlite: `durable: full` */
+    char *url;         /* redis: redis://[:password@]host[:port][/db] */
+    char *prefix;      /* redis: key prefix, or NULL */
+    int line;
+} srv_store_cfg;
+
+/* A variable an app may read (`vars:`): a literal, an environment
+ * variable of wasp's process, or a secret from the secrets file. */
+typedef enum { SRV_VAR_LITERAL = 0, SRV_VAR_ENV, SRV_VAR_SECRET } srv_var_kind;
+
+typedef struct srv_var_cfg {
+    char *name;
+    srv_var_kind kind;
+    char *value; /* the literal, the environment variable's name, or the secret's name */
+    int line;
+} srv_var_cfg;
+
 typedef struct srv_app_cfg {
     char *name;        /* unique; default: the module's file name without .wasm */
     char *route;       /* as written, e.g. "/hello" or "/api/..." */
@@ -51,7 +76,11 @@ typedef struct srv_app_cfg {
     uint32_t deadline_ms;      /* wall clock per request; default SRV_DEFAULT_DEADLINE_MS */
     uint64_t fuel;             /* 0: unlimited */
     char *init;                /* export run once at load before the snapshot, or NULL */
-    int line;                  /* where the app starts in the manifest (0: none) */
+    char **kv;                 /* names of the stores granted (each one in srv_manifest.stores) */
+    int nkv;
+    srv_var_cfg *vars;
+    int nvars;
+    int line; /* where the app starts in the manifest (0: none) */
 } srv_app_cfg;
 
 #define SRV_DEFAULT_MEMORY_PAGES 2048 /* 128 MiB */
@@ -64,6 +93,11 @@ typedef struct srv_manifest {
     int workers; /* 0: not set */
     srv_app_cfg *apps;
     int napps;
+    srv_store_cfg *stores;
+    int nstores;
+    char *secrets_file;     /* `secrets: {file: ...}`, resolved; NULL: none */
+    char *secrets_key_file; /* resolved; NULL: use the environment variable */
+    char *secrets_key_env;  /* default "WASP_SECRETS_KEY" when a file is set */
 } srv_manifest;
 
 /* Reads a manifest (YAML). On error returns NULL and writes

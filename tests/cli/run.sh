@@ -526,5 +526,141 @@ if [ "$total_mutants" -lt 150 ]; then
     fail "bit flips: at least 150 mutants" "only $total_mutants"
 fi
 
+# ---- wasp secrets ------------------------------------------------------------
+
+# The encrypted secrets file: keygen, set (from an argument and from
+# stdin), get, list, rm; the key from a file or the environment; a wrong
+# key, a tampered file and a loose key file refused with words a user can
+# act on; a value never echoed where it should not be.
+unset WASP_SECRETS_KEY
+S=$T/secrets
+mkdir -p "$S"
+SV='s3cr3t-Value-42' # must never show up except as `get`'s output
+not_in_err() { ! grep -qF -- "$1" "$ERR"; }
+not_in_out() { ! grep -qF -- "$1" "$OUT"; }
+
+run secrets --help
+expect "secrets --help" 0
+check "secrets --help prints the usage to stdout" grep -q '^usage: wasp secrets' "$OUT"
+run --help
+check "wasp --help lists secrets" grep -q '^  secrets ' "$OUT"
+
+run secrets keygen "$S/key"
+expect "secrets keygen" 0
+check "keygen writes 64 hex digits and a newline" \
+    bash -c "[ \$(stat -c %s '$S/key') -eq 65 ] && grep -qxE '[0-9a-f]{64}' '$S/key'"
+check "keygen makes the key file mode 0600" test "$(stat -c %a "$S/key")" = 600
+cp "$S/key" "$S/key.orig"
+run secrets keygen "$S/key"
+expect "secrets keygen refuses to overwrite" 1 'already exists; not overwriting'
+check "... and the key is unchanged" cmp -s "$S/key" "$S/key.orig"
+run secrets keygen "$S/key2"
+check "two keygens make different keys" bash -c "! cmp -s '$S/key' '$S/key2'"
+
+run secrets --key-file "$S/key" set "$S/app.sec" API_TOKEN "$SV"
+expect "secrets set from an argument creates the file" 0
+check "the secrets file is mode 0600" test "$(stat -c %a "$S/app.sec")" = 600
+check "the secrets file starts with WASPSEC1" test "$(head -c 8 "$S/app.sec")" = WASPSEC1
+check "the secrets file holds neither names nor values in the clear" \
+    bash -c "! grep -qaF -e '$SV' -e API_TOKEN '$S/app.sec'"
+printf 'line one\nline two\n' >"$T/value.in"
+run secrets set --key-file "$S/key" "$S/app.sec" db.password <"$T/value.in"
+expect "secrets set from stdin (key option after the command)" 0
+printf 'ends in two newlines\n\n' >"$T/value.in"
+run secrets --key-file "$S/key" set "$S/app.sec" TWO_NL <"$T/value.in"
+expect "secrets set from stdin with two trailing newlines" 0
+run secrets --key-file "$S/key" set "$S/app.sec" DASHED -starts-with-a-dash
+expect "secrets set: a value may start with '-' (after FILE)" 0
+
+run secrets --key-file "$S/key" get "$S/app.sec" API_TOKEN
+expect "secrets get" 0
+check "secrets get prints the value and a newline" test "$(cat "$OUT")" = "$SV"
+check "secrets get prints exactly one newline" test "$(wc -c <"$OUT")" -eq $((${#SV} + 1))
+run secrets --key-file "$S/key" get "$S/app.sec" db.password
+check "a value from stdin loses one trailing newline" \
+    cmp -s "$OUT" <(printf 'line one\nline two\n')
+run secrets --key-file "$S/key" get "$S/app.sec" TWO_NL
+check "... and only one" cmp -s "$OUT" <(printf 'ends in two newlines\n\n')
+run secrets --key-file "$S/key" get "$S/app.sec" DASHED
+check "a value starting with '-' round-trips" test "$(cat "$OUT")" = -starts-with-a-dash
+
+run secrets --key-file "$S/key" list "$S/app.sec"
+expect "secrets list" 0
+check "secrets list prints the names, sorted, one per line" \
+    cmp -s "$OUT" <(printf 'API_TOKEN\nDASHED\nTWO_NL\ndb.password\n')
+check "secrets list never prints a value" not_in_out "$SV"
+
+WASP_SECRETS_KEY=$(cat "$S/key") run secrets get "$S/app.sec" API_TOKEN
+expect "secrets get with the key in WASP_SECRETS_KEY" 0
+check "... prints the value" test "$(cat "$OUT")" = "$SV"
+MY_KEY=$(cat "$S/key") run secrets --key-env MY_KEY list "$S/app.sec"
+expect "secrets list with --key-env" 0
+
+run secrets --key-file "$S/key" rm "$S/app.sec" DASHED
+expect "secrets rm" 0
+run secrets --key-file "$S/key" get "$S/app.sec" DASHED
+expect "secrets get of a removed secret exits 1" 1 'no secret named DASHED'
+check "... and prints nothing" test ! -s "$OUT"
+run secrets --key-file "$S/key" rm "$S/app.sec" DASHED
+expect "secrets rm of an absent secret exits 1" 1 'no secret named DASHED'
+
+run secrets --key-file "$S/key2" get "$S/app.sec" API_TOKEN
+expect "secrets get with the wrong key exits 1" 1 "app\\.sec: cannot decrypt: wrong key or corrupted file"
+check "... without printing the value" not_in_out "$SV"
+WASP_SECRETS_KEY=$(cat "$S/key2") run secrets set "$S/app.sec" NEW value
+expect "secrets set with the wrong key exits 1" 1 'cannot decrypt: wrong key'
+run secrets --key-file "$S/key" list "$S/app.sec"
+check "... and leaves the file as it was" grep -qx API_TOKEN "$OUT"
+
+cp "$S/app.sec" "$S/tampered.sec"
+printf 'X' | dd of="$S/tampered.sec" bs=1 seek=40 conv=notrunc status=none
+run secrets --key-file "$S/key" list "$S/tampered.sec"
+expect "a tampered secrets file exits 1" 1 'cannot decrypt: wrong key or corrupted file'
+head -c 30 "$S/app.sec" >"$S/short.sec"
+run secrets --key-file "$S/key" list "$S/short.sec"
+expect "a truncated secrets file exits 1" 1 'truncated secrets file'
+
+cp "$S/key" "$S/loose.key"
+chmod 644 "$S/loose.key"
+run secrets --key-file "$S/loose.key" list "$S/app.sec"
+expect "a key file readable by others is refused" 1 "permissions 0644 are too open.*chmod 600"
+run secrets list "$S/app.sec"
+expect "no key at all exits 1" 1 'WASP_SECRETS_KEY is not set'
+WASP_SECRETS_KEY=not-hex run secrets list "$S/app.sec"
+expect "a malformed key in the environment exits 1" 1 'WASP_SECRETS_KEY: not a secrets key'
+check "... without echoing it" not_in_err not-hex
+run secrets --key-file "$S/key" get "$S/none.sec" API_TOKEN
+expect "secrets get on a missing file exits 1" 1 'none\.sec: cannot open: No such file'
+
+run secrets --key-file "$S/key" set "$S/app.sec" "$SV is mine" </dev/null
+expect "secrets set with an invalid name exits 1" 1 'invalid secret name'
+check "... without echoing the name (it may be a value)" not_in_err "$SV"
+head -c 70000 /dev/zero | tr '\0' a >"$T/value.in"
+run secrets --key-file "$S/key" set "$S/app.sec" BIG <"$T/value.in"
+expect "a value over 64 KiB from stdin exits 1" 1 'too long'
+printf 'a\0b' >"$T/value.in"
+run secrets --key-file "$S/key" set "$S/app.sec" NUL <"$T/value.in"
+expect "a value with a NUL byte from stdin exits 1" 1 'NUL byte'
+
+run secrets
+expect "secrets without a command exits 2" 2 'no command given'
+run secrets frobnicate "$S/app.sec"
+expect "secrets with an unknown command exits 2" 2 "unknown command 'frobnicate'"
+run secrets get
+expect "secrets get without FILE exits 2" 2 'get needs FILE NAME'
+run secrets get "$S/app.sec" A B
+expect "secrets get with an extra argument exits 2" 2 'get needs FILE NAME'
+run secrets list
+expect "secrets list without FILE exits 2" 2 'list needs FILE'
+run secrets --frob list "$S/app.sec"
+expect "secrets with an unknown option exits 2" 2 "unknown option '--frob'"
+run secrets list --key-file
+expect "secrets --key-file without a value exits 2" 2 'needs a value'
+run secrets --key-file "$S/key" --key-env K list "$S/app.sec"
+expect "secrets with both key options exits 2" 2 'not both'
+run secrets --key-file "$S/key" keygen "$S/key3"
+expect "secrets keygen with a key option exits 2" 2 'keygen takes no key option'
+check "... and writes no key" test ! -e "$S/key3"
+
 echo "cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

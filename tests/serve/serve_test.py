@@ -383,15 +383,17 @@ class Server:
             R.check(rc == 0, f"exit status after {signal.Signals(sig).name}", 0, rc, self.tail())
         self.check_log_lines()
 
-    ACCESS_LINE = re.compile(r'^ts=\S+ worker=\d+ app=\S+ method=\S+ path=("(?:[^"\\]|\\.)*"|\S+) '
-                             r'status=\d{3} bytes=\d+ dur_us=\d+( trap=("(?:[^"\\]|\\.)*"|\S+))?$')
+    ACCESS_LINE = re.compile(r'^ts=\S+ worker=\d+ req=\d+-\d+ app=\S+ method=\S+ '
+                             r'path=("(?:[^"\\]|\\.)*"|\S+) status=\d{3} bytes=\d+ dur_us=\d+'
+                             r'( trap=("(?:[^"\\]|\\.)*"|\S+))?( stderr=("(?:[^"\\]|\\.)*"|\S+))?$')
 
     def check_log_lines(self):
         """Every access log line is one whole line of the documented shape."""
         bad = [line for line in self.text().splitlines()
                if " status=" in line and not self.ACCESS_LINE.match(line)]
-        R.check(not bad, "every access log line is one line 'ts=.. worker=.. app=.. method=.. path=.. "
-                "status=.. bytes=.. dur_us=..[ trap=..]'", "no other shape", short(bad[:2], 600))
+        R.check(not bad, "every access log line is one line 'ts=.. worker=.. req=.. app=.. method=.. "
+                "path=.. status=.. bytes=.. dur_us=..[ trap=..][ stderr=..]'", "no other shape",
+                short(bad[:2], 600))
 
     def check_sanitizer(self):
         """Checks the output for a sanitizer report; True if there was one
@@ -1304,6 +1306,10 @@ TESTS = [
     ("hostile", test_hostile),
     ("admin", test_admin),
 ]
+
+import caps_test  # noqa: E402 - the capability tests (caps_test.py), run with this module's helpers
+
+TESTS += caps_test.register(sys.modules[__name__])
 
 
 def main():

@@ -1,7 +1,8 @@
 /*
  * test_manifest.c - srv_manifest_load and srv_manifest_single: every key of
  * wasp.yaml with its value, default and path resolution; routes, dir
- * strings and mappings, sizes in every unit; and each kind of mistake a
+ * strings and mappings, sizes in every unit; stores, secrets and the apps'
+ * kv and vars that refer to them; and each kind of mistake a
  * user can make, checking the line the message points at and the words
  * that tell them what to fix. Each test writes its YAML into a fresh
  * mkdtemp directory; the loader never looks at the module files, so none
@@ -68,6 +69,9 @@ static void expect_error(const char *file, int line, const char *yaml, int want_
 }
 
 #define EXPECT_ERROR(yaml, line, phrase) expect_error(__FILE__, __LINE__, yaml, line, phrase)
+
+/* One app, three lines; APP (below) is the same at the top of a manifest. */
+#define APP_LINES "apps:\n  - route: /x\n    module: x.wasm\n"
 
 /* One app with `limits: memory: SIZE`: its pages, or 0 when it fails. */
 static uint32_t memory_pages(const char *size, char *err, size_t errlen) {
@@ -360,16 +364,174 @@ TEST(manifest_sizes_in_every_unit_round_up_to_pages) {
     }
 }
 
+TEST(manifest_stores_secrets_kv_and_vars) {
+    static const char yaml[] = "stores:\n"                           /* 1 */
+                               "  notes:\n"                          /* 2 */
+                               "    backend: sqlite\n"               /* 3 */
+                               "    path: data/notes.db\n"           /* 4 */
+                               "    durable: full\n"                 /* 5 */
+                               "  shared:\n"                         /* 6 */
+                               "    backend: redis\n"                /* 7 */
+                               "    url: redis://127.0.0.1:6379/0\n" /* 8 */
+                               "    prefix: \"myapp:\"\n"            /* 9 */
+                               "  cache: {}\n"                       /* 10 */
+                               "  plain.v2:\n"                       /* 11 */
+                               "  abs: {path: /var/lib/x.db, durable: normal}\n"
+                               "  r2: {backend: redis, url: \"redis://:pw@db:6380/2\"}\n"
+                               "secrets:\n"                       /* 14 */
+                               "  file: secrets.enc\n"            /* 15 */
+                               "  key_file: ./keys/secrets.key\n" /* 16 */
+                               "apps:\n"                          /* 17 */
+                               "  - name: notes\n"                /* 18 */
+                               "    route: /notes/...\n"          /* 19 */
+                               "    module: notes.wasm\n"         /* 20 */
+                               "    kv: [notes, shared]\n"        /* 21 */
+                               "    vars:\n"                      /* 22 */
+                               "      greeting: hello\n"          /* 23 */
+                               "      home: {env: HOME}\n"        /* 24 */
+                               "      token: {secret: api_token}\n"
+                               "      port: 8080\n"              /* 26 */
+                               "      debug: false\n"            /* 27 */
+                               "      empty: \"\"\n"             /* 28 */
+                               "      _x.y-z:\n"                 /* 29 */
+                               "        env: X_Y\n"              /* 30 */
+                               "      quoted: \"{env: HOME}\"\n" /* 31 */
+                               "  - route: /other\n"             /* 32 */
+                               "    module: other.wasm\n"        /* 33 */
+                               "    kv:\n"                       /* 34 */
+                               "      - cache\n"                 /* 35 */
+                               "  - {route: /bare, module: bare.wasm, kv: [], vars: {}}\n"
+                               "  - {route: /nulls, module: nulls.wasm, kv: , vars: }\n";
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t, yaml, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    REQUIRE(m->nstores == 6);
+
+    const srv_store_cfg *st = &m->stores[0];
+    CHECK_STR(st->name, "notes");
+    CHECK_EQ_S64(st->backend, SRV_STORE_SQLITE);
+    CHECK_STR(st->path, in_dir(&t, "data/notes.db"));
+    CHECK(st->durable_full);
+    CHECK_EQ_PTR(st->url, NULL);
+    CHECK_EQ_PTR(st->prefix, NULL);
+    CHECK_EQ_S64(st->line, 2);
+
+    st = &m->stores[1];
+    CHECK_STR(st->name, "shared");
+    CHECK_EQ_S64(st->backend, SRV_STORE_REDIS);
+    CHECK_EQ_PTR(st->path, NULL);
+    CHECK(!st->durable_full);
+    CHECK_STR(st->url, "redis://127.0.0.1:6379/0");
+    CHECK_STR(st->prefix, "myapp:");
+    CHECK_EQ_S64(st->line, 6);
+
+    st = &m->stores[2]; /* every default: sqlite, "<name>.db" next to the manifest, normal */
+    CHECK_STR(st->name, "cache");
+    CHECK_EQ_S64(st->backend, SRV_STORE_SQLITE);
+    CHECK_STR(st->path, in_dir(&t, "cache.db"));
+    CHECK(!st->durable_full);
+    CHECK_EQ_S64(st->line, 10);
+
+    st = &m->stores[3]; /* a name alone: the same defaults */
+    CHECK_STR(st->name, "plain.v2");
+    CHECK_EQ_S64(st->backend, SRV_STORE_SQLITE);
+    CHECK_STR(st->path, in_dir(&t, "plain.v2.db"));
+    CHECK(!st->durable_full);
+    CHECK_EQ_S64(st->line, 11);
+
+    st = &m->stores[4];
+    CHECK_STR(st->path, "/var/lib/x.db");
+    CHECK(!st->durable_full);
+
+    st = &m->stores[5];
+    CHECK_EQ_S64(st->backend, SRV_STORE_REDIS);
+    CHECK_STR(st->url, "redis://:pw@db:6380/2");
+    CHECK_EQ_PTR(st->prefix, NULL);
+
+    CHECK_STR(m->secrets_file, in_dir(&t, "secrets.enc"));
+    CHECK_STR(m->secrets_key_file, in_dir(&t, "keys/secrets.key"));
+    CHECK_STR(m->secrets_key_env, "WASP_SECRETS_KEY"); /* set even with a key file */
+
+    REQUIRE(m->napps == 4);
+    const srv_app_cfg *a = &m->apps[0];
+    REQUIRE(a->nkv == 2);
+    CHECK_STR(a->kv[0], "notes");
+    CHECK_STR(a->kv[1], "shared");
+    REQUIRE(a->nvars == 8);
+    static const struct {
+        const char *name;
+        srv_var_kind kind;
+        const char *value;
+        int line;
+    } want[] = {
+        {"greeting", SRV_VAR_LITERAL, "hello", 23}, {"home", SRV_VAR_ENV, "HOME", 24},
+        {"token", SRV_VAR_SECRET, "api_token", 25}, {"port", SRV_VAR_LITERAL, "8080", 26},
+        {"debug", SRV_VAR_LITERAL, "false", 27},    {"empty", SRV_VAR_LITERAL, "", 28},
+        {"_x.y-z", SRV_VAR_ENV, "X_Y", 29},         {"quoted", SRV_VAR_LITERAL, "{env: HOME}", 31},
+    };
+    for (int i = 0; i < 8; i++) {
+        CHECK_STR(a->vars[i].name, want[i].name);
+        CHECK_EQ_S64(a->vars[i].kind, want[i].kind);
+        CHECK_STR(a->vars[i].value, want[i].value);
+        CHECK_EQ_S64(a->vars[i].line, want[i].line);
+    }
+
+    a = &m->apps[1];
+    REQUIRE(a->nkv == 1);
+    CHECK_STR(a->kv[0], "cache");
+    CHECK_EQ_S64(a->nvars, 0);
+    CHECK_EQ_PTR(a->vars, NULL);
+    for (int i = 2; i < 4; i++) { /* empty and null kv: and vars: grant nothing */
+        a = &m->apps[i];
+        CHECK_EQ_S64(a->nkv, 0);
+        CHECK_EQ_PTR(a->kv, NULL);
+        CHECK_EQ_S64(a->nvars, 0);
+        CHECK_EQ_PTR(a->vars, NULL);
+    }
+    srv_manifest_free(m);
+}
+
+TEST(manifest_secrets_key_env_and_no_capabilities) {
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t,
+                                "secrets: {file: /etc/wasp/secrets.enc, key_env: MY_KEY}\n"
+                                "stores:\n" APP_LINES,
+                                err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    CHECK_STR(m->secrets_file, "/etc/wasp/secrets.enc");
+    CHECK_EQ_PTR(m->secrets_key_file, NULL);
+    CHECK_STR(m->secrets_key_env, "MY_KEY");
+    CHECK_EQ_S64(m->nstores, 0); /* an empty stores: declares none */
+    CHECK_EQ_PTR(m->stores, NULL);
+    srv_manifest_free(m);
+
+    m = load_text(&t, APP_LINES, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    CHECK_EQ_S64(m->nstores, 0);
+    CHECK_EQ_PTR(m->stores, NULL);
+    CHECK_EQ_PTR(m->secrets_file, NULL);
+    CHECK_EQ_PTR(m->secrets_key_file, NULL);
+    CHECK_EQ_PTR(m->secrets_key_env, NULL);
+    CHECK_EQ_S64(m->apps[0].nkv, 0);
+    CHECK_EQ_S64(m->apps[0].nvars, 0);
+    srv_manifest_free(m);
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
-#define APP "apps:\n  - route: /x\n    module: x.wasm\n" /* lines 1-3 */
+#define APP APP_LINES /* lines 1-3 */
 
 TEST(manifest_error_unknown_keys) {
     EXPECT_ERROR(APP "    limts:\n      memory: 1MiB\n", 4,
                  "apps[0]: unknown key \"limts\" (expected name, route, module, interface, env, "
-                 "dirs, limits, init)");
+                 "dirs, limits, init, kv, vars)");
     EXPECT_ERROR("lisen: 127.0.0.1:8080\n" APP, 1,
-                 "unknown key \"lisen\" (expected listen, admin, workers, apps)");
+                 "unknown key \"lisen\" (expected listen, admin, workers, stores, secrets, apps)");
     EXPECT_ERROR(APP "    limits:\n      memroy: 1MiB\n", 5,
                  "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, fuel)");
     EXPECT_ERROR(APP "    dirs:\n      - {host: a, ro: true}\n", 5,
@@ -383,7 +545,7 @@ TEST(manifest_error_wrong_types) {
                  "apps[0].route: expected a route such as /hello or /api/..., got a sequence");
     EXPECT_ERROR("apps:\n  route: /x\n", 2, "apps: expected a sequence of apps");
     EXPECT_ERROR("- route: /x\n", 1,
-                 "expected a mapping of listen, admin, workers, apps, got a "
+                 "expected a mapping of listen, admin, workers, stores, secrets, apps, got a "
                  "sequence");
     EXPECT_ERROR("apps:\n  - /x\n", 2,
                  "apps[0]: expected a mapping with route and module, got a "
@@ -498,6 +660,131 @@ TEST(manifest_error_yaml_syntax) {
     EXPECT_ERROR(APP "    init: \"a\\0b\"\n", 4, "apps[0].init: contains a NUL character");
 }
 
+#define STORES "stores:\n  notes: {}\n  shared: {backend: redis, url: redis://h}\n" /* 1-3 */
+#define SECRETS "secrets:\n  file: s.enc\n"                                         /* 1-2 */
+
+TEST(manifest_error_stores) {
+    EXPECT_ERROR("stores:\n  notes:\n    backend: sqlite\n    pth: x.db\n" APP, 4,
+                 "stores.notes: unknown key \"pth\" (expected backend, path, durable, url, "
+                 "prefix)");
+    EXPECT_ERROR("stores:\n  notes:\n    url: redis://h\n" APP, 3,
+                 "stores.notes: key \"url\" is only for backend: redis (this store's backend is "
+                 "sqlite)");
+    EXPECT_ERROR("stores:\n  notes: {backend: sqlite, prefix: a}\n" APP, 2,
+                 "stores.notes: key \"prefix\" is only for backend: redis");
+    EXPECT_ERROR("stores:\n  kv:\n    backend: redis\n    url: redis://h\n    path: x.db\n" APP, 5,
+                 "stores.kv: key \"path\" is only for backend: sqlite (this store's backend is "
+                 "redis)");
+    EXPECT_ERROR("stores:\n  kv: {backend: redis, url: redis://h, durable: full}\n" APP, 2,
+                 "stores.kv: key \"durable\" is only for backend: sqlite");
+    EXPECT_ERROR("stores:\n  kv:\n    backend: redis\n    prefix: a\n" APP, 2,
+                 "stores.kv: missing \"url\" (a redis store needs one, e.g. "
+                 "redis://127.0.0.1:6379/0)");
+    EXPECT_ERROR("stores:\n  kv:\n    backend: redis\n    url: http://h:6379\n" APP, 4,
+                 "stores.kv.url: is not a redis:// URL (use redis://[:password@]host[:port][/db])");
+    EXPECT_ERROR("stores:\n  kv: {backend: redis, url: \"redis://\"}\n" APP, 2,
+                 "stores.kv.url: is not a redis:// URL");
+    EXPECT_ERROR("stores:\n  kv: {backend: redis, url: }\n" APP, 2, "stores.kv.url: has no value");
+    EXPECT_ERROR("stores:\n  kv:\n    backend: postgres\n" APP, 3,
+                 "stores.kv.backend: \"postgres\" is not a backend (use sqlite or redis)");
+    EXPECT_ERROR("stores:\n  kv:\n    durable: always\n" APP, 3,
+                 "stores.kv.durable: \"always\" is not normal or full");
+    EXPECT_ERROR("stores:\n  kv: {path: \"\"}\n" APP, 2, "stores.kv.path: is empty");
+    EXPECT_ERROR("stores:\n  my kv: {}\n" APP, 2,
+                 "stores: \"my kv\" is not a store name (use letters, digits, _, . and -)");
+    EXPECT_ERROR("stores:\n  a: {}\n  a: {}\n" APP, 3,
+                 "stores: key \"a\" appears twice (first on line 2)");
+    EXPECT_ERROR("stores: [notes]\n" APP, 1, "stores: expected a mapping of store names");
+    EXPECT_ERROR("stores:\n  notes: sqlite\n" APP, 2,
+                 "stores.notes: expected a mapping of backend, path, durable, url, prefix, got a "
+                 "scalar");
+}
+
+TEST(manifest_error_secrets) {
+    EXPECT_ERROR("secrets:\n  key_file: k\n" APP, 1,
+                 "secrets: missing \"file\" (the encrypted secrets file");
+    EXPECT_ERROR("secrets:\n" APP, 1, "secrets: missing \"file\"");
+    EXPECT_ERROR("secrets:\n  file: s.enc\n  key: k\n" APP, 3,
+                 "secrets: unknown key \"key\" (expected file, key_file, key_env)");
+    EXPECT_ERROR("secrets: s.enc\n" APP, 1,
+                 "secrets: expected a mapping of file, key_file, key_env, got a scalar");
+    EXPECT_ERROR("secrets: {file: \"\"}\n" APP, 1, "secrets.file: is empty");
+    EXPECT_ERROR("secrets: {file: s.enc, key_env: MY-KEY}\n" APP, 1,
+                 "secrets.key_env: \"MY-KEY\" is not a variable name");
+}
+
+TEST(manifest_error_kv) {
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    kv: [notes, sharde]\n", 7,
+                 "apps[0].kv[1]: no store \"sharde\" (declared: notes, shared)");
+    EXPECT_ERROR(APP "    kv: [notes]\n", 4,
+                 "apps[0].kv[0]: no store \"notes\" (no stores are declared: add it under "
+                 "stores:)");
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    kv: notes\n", 7,
+                 "apps[0].kv: expected a sequence of store names (e.g. [notes, shared]), got a "
+                 "scalar");
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    kv: {notes: 1}\n", 7,
+                 "apps[0].kv: expected a sequence of store names");
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    kv:\n      - notes\n"
+                        "      - notes\n",
+                 9, "apps[0].kv[1]: store \"notes\" is listed twice (also at apps[0].kv[0])");
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    kv: [[notes]]\n", 7,
+                 "apps[0].kv[0]: expected the name of a store declared under stores:, got a "
+                 "sequence");
+    /* stores: is read first even when written after apps: */
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t, "apps:\n  - {route: /x, module: x.wasm, kv: [notes]}\n" STORES,
+                                err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    srv_manifest_free(m);
+}
+
+TEST(manifest_error_kv_lists_many_stores_within_bounds) {
+    char yaml[4096] = "stores:\n";
+    for (int i = 0; i < 40; i++) {
+        size_t used = strlen(yaml);
+        snprintf(yaml + used, sizeof yaml - used, "  store_number_%02d: {}\n", i);
+    }
+    size_t used = strlen(yaml);
+    snprintf(yaml + used, sizeof yaml - used, APP "    kv: [nope]\n");
+    EXPECT_ERROR(yaml, 45,
+                 "apps[0].kv[0]: no store \"nope\" (declared: store_number_00, store_number_01, ");
+    EXPECT_ERROR(yaml, 45, ", ...)");
+}
+
+TEST(manifest_error_vars) {
+    EXPECT_ERROR(APP "    vars:\n      home: {env: HOME, secret: home}\n", 5,
+                 "apps[0].vars.home: has both env and secret (a variable comes from one: "
+                 "{env: NAME} or {secret: NAME})");
+    EXPECT_ERROR(APP "    vars:\n      home:\n        env: HOME\n        secret: h\n", 5,
+                 "apps[0].vars.home: has both env and secret");
+    EXPECT_ERROR(APP "    vars:\n      home:\n        env: HOME\n        file: h\n", 7,
+                 "apps[0].vars.home: unknown key \"file\" (expected env, secret)");
+    EXPECT_ERROR(APP "    vars:\n      token: {secret: api_token}\n", 5,
+                 "apps[0].vars.token: {secret: api_token} needs a secrets: section");
+    EXPECT_ERROR(APP "    vars:\n      a: 1\n      b: 2\n      a: 3\n", 7,
+                 "apps[0].vars: key \"a\" appears twice (first on line 5)");
+    EXPECT_ERROR(APP "    vars:\n      home: {}\n", 5,
+                 "apps[0].vars.home: is an empty mapping (expected {env: NAME} or {secret: "
+                 "NAME})");
+    EXPECT_ERROR(APP "    vars:\n      home: {env: \"\"}\n", 5, "apps[0].vars.home.env: is empty");
+    EXPECT_ERROR(SECRETS APP "    vars:\n      t: {secret: }\n", 7,
+                 "apps[0].vars.t.secret: has no value");
+    EXPECT_ERROR(APP "    vars:\n      home: [a, b]\n", 5,
+                 "apps[0].vars.home: expected a value, {env: NAME} or {secret: NAME}, got a "
+                 "sequence");
+    EXPECT_ERROR(APP "    vars:\n      greeting:\n", 5,
+                 "apps[0].vars.greeting: has no value (write greeting: \"\" for an empty one)");
+    EXPECT_ERROR(APP "    vars:\n      1st: x\n", 5,
+                 "apps[0].vars: \"1st\" is not a variable name (letters, digits, _, . and -, "
+                 "starting with a letter or _)");
+    EXPECT_ERROR(APP "    vars:\n      -x: y\n", 5, "\"-x\" is not a variable name");
+    EXPECT_ERROR(APP "    vars:\n      a b: y\n", 5, "\"a b\" is not a variable name");
+    EXPECT_ERROR(APP "    vars: [a]\n", 4,
+                 "apps[0].vars: expected a mapping of name: value (e.g. greeting: hello), got a "
+                 "sequence");
+}
+
 TEST(manifest_error_missing_file_and_directory) {
     char dir[64] = "/tmp/wasp_manifest_XXXXXX", path[128], want[192], err[512] = "";
     REQUIRE(mkdtemp(dir) != NULL);
@@ -545,6 +832,15 @@ TEST(manifest_single_module) {
     CHECK_EQ_U64(a->deadline_ms, SRV_DEFAULT_DEADLINE_MS);
     CHECK_EQ_U64(a->fuel, 0);
     CHECK_EQ_PTR(a->init, NULL);
+    CHECK_EQ_S64(a->nkv, 0);
+    CHECK_EQ_PTR(a->kv, NULL);
+    CHECK_EQ_S64(a->nvars, 0);
+    CHECK_EQ_PTR(a->vars, NULL);
+    CHECK_EQ_S64(m->nstores, 0);
+    CHECK_EQ_PTR(m->stores, NULL);
+    CHECK_EQ_PTR(m->secrets_file, NULL);
+    CHECK_EQ_PTR(m->secrets_key_file, NULL);
+    CHECK_EQ_PTR(m->secrets_key_env, NULL);
     srv_manifest_free(m);
 
     m = srv_manifest_single("plain", err, sizeof err);

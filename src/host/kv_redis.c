@@ -1,0 +1,593 @@
+/*
+ * kv_redis.c - the Redis backend of the key-value stores: one synchronous
+ * hiredis connection per handle, so that many wasp replicas can share a
+ * store.
+ *
+ * Every key is sent as the store's configured prefix followed by the
+ * key's bytes, as one binary-safe argument (hiredis's "%b%b"), so stores
+ * and other users of a shared server do not see each other's keys. The
+ * commands are Redis's own: GET, SET (PX for a TTL), DEL, EXISTS, INCRBY,
+ * and SCAN with a MATCH pattern whose glob characters are escaped for
+ * list, which then sorts what SCAN found (SCAN has no order and may repeat
+ * a key) and keeps the first `limit`.
+ *
+ * A broken connection (a command gave no reply: the server went away or
+ * did not answer within the timeout) is freed and made again on the next
+ * call. A command that may run twice without harm is retried once, on a
+ * fresh connection, right away; INCRBY is not, because the server may have
+ * applied it before the connection broke: the caller gets an error saying
+ * so.
+ *
+ * hiredis writes with write(2): a process using this backend must ignore
+ * or block SIGPIPE (srv_serve blocks it), or a server that went away kills
+ * it.
+ */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "host/internal.h"
+
+#define DEFAULT_PORT 6379
+#define DEFAULT_TIMEOUT_MS 2000
+#define URL_FORM "redis://[:password@]host[:port][/db]"
+
+typedef struct kv_redis {
+    host_kv base;
+    redisContext *c; /* NULL while disconnected */
+    char *host;      /* without brackets, as hiredis wants it */
+    char where[300]; /* "host:port" ("[v6]:port") for messages */
+    int port, db;
+    char *user, *password; /* NULL when the url gives none */
+    char *prefix;          /* never NULL ("" for none) */
+    size_t prefix_len;
+    struct timeval timeout;
+} kv_redis;
+
+/* ---- the url --------------------------------------------------------------- */
+
+/* Copies s[0..n) decoding %XX escapes (so a password can hold '@' or
+ * ':'); NULL when an escape is malformed or decodes to NUL. */
+static char *percent_decode(const char *s, size_t n) {
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        unsigned v = 0;
+        for (int d = 1; d <= 2; d++) {
+            char c = i + (size_t)d < n ? s[i + (size_t)d] : '\0';
+            unsigned x = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                : 16;
+            if (x == 16) {
+                free(out);
+                return NULL;
+            }
+            v = v * 16 + x;
+        }
+        if (v == 0) {
+            free(out);
+            return NULL;
+        }
+        out[o++] = (char)v;
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Parses s[0..n) as a decimal number in [min, max]. */
+static bool parse_num(const char *s, size_t n, long min, long max, long *out) {
+    if (n == 0 || n > 9) return false;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < min || v > max) return false;
+    *out = v;
+    return true;
+}
+
+/* Fills host, port, db, user and password from the url. The messages
+ * never repeat the url: it may hold the password. */
+static bool parse_url(kv_redis *r, const char *url, char *err, size_t errlen) {
+    const char *name = r->base.name;
+    if (!url || !*url) {
+        host_kv_fail(name, err, errlen, "no url given (the store's `url`, " URL_FORM ")");
+        return false;
+    }
+    if (strncmp(url, "rediss://", 9) == 0) {
+        host_kv_fail(name, err, errlen, "url: TLS (rediss://) is not supported; use " URL_FORM);
+        return false;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        host_kv_fail(name, err, errlen, "url must start with redis:// (" URL_FORM ")");
+        return false;
+    }
+    const char *p = url + 8, *end = p + strlen(p);
+    /* the last '@': a password may hold '/' or '@' without escaping them */
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon) {
+            host_kv_fail(name, err, errlen,
+                         "url: the part before '@' must be :password or user:password (" URL_FORM
+                         ")");
+            return false;
+        }
+        if (colon > p && !(r->user = percent_decode(p, (size_t)(colon - p)))) {
+            host_kv_fail(name, err, errlen, "url: the user name has a bad %%-escape");
+            return false;
+        }
+        if (!(r->password = percent_decode(colon + 1, (size_t)(at - colon - 1)))) {
+            host_kv_fail(name, err, errlen, "url: the password has a bad %%-escape");
+            return false;
+        }
+        p = at + 1;
+    }
+    const char *host = p, *host_end;
+    if (*p == '[') {
+        host = p + 1;
+        host_end = strchr(host, ']');
+        if (!host_end) {
+            host_kv_fail(name, err, errlen, "url: IPv6 address without its closing ']'");
+            return false;
+        }
+        p = host_end + 1;
+    } else {
+        host_end = p + strcspn(p, ":/?#");
+        p = host_end;
+    }
+    if (host_end == host) {
+        host_kv_fail(name, err, errlen, "url: no host name (" URL_FORM ")");
+        return false;
+    }
+    if (!(r->host = strndup(host, (size_t)(host_end - host)))) {
+        host_kv_fail(name, err, errlen, "out of memory");
+        return false;
+    }
+    long port = DEFAULT_PORT, db = 0;
+    if (*p == ':') {
+        size_t n = strcspn(p + 1, "/");
+        if (!parse_num(p + 1, n, 1, 65535, &port)) {
+            host_kv_fail(name, err, errlen, "url: port \"%.*s\" is not a number from 1 to 65535",
+                         (int)(n > 20 ? 20 : n), p + 1);
+            return false;
+        }
+        p += 1 + n;
+    }
+    if (*p == '/' && p + 1 < end) {
+        if (!parse_num(p + 1, (size_t)(end - p - 1), 0, 1000000, &db)) {
+            host_kv_fail(name, err, errlen,
+                         "url: database \"%.20s\" after the '/' is not a number (" URL_FORM ")",
+                         p + 1);
+            return false;
+        }
+    } else if (*p != '/' && *p != '\0') {
+        host_kv_fail(name, err, errlen, "url: unexpected \"%.20s\" after the host (" URL_FORM ")",
+                     p);
+        return false;
+    }
+    r->port = (int)port;
+    r->db = (int)db;
+    bool v6 = strchr(r->host, ':') != NULL;
+    snprintf(r->where, sizeof r->where, "%s%.256s%s:%d", v6 ? "[" : "", r->host, v6 ? "]" : "",
+             r->port);
+    return true;
+}
+
+/* ---- the connection -------------------------------------------------------- */
+
+static void disconnect(kv_redis *r) {
+    if (r->c) redisFree(r->c);
+    r->c = NULL;
+}
+
+/* Connects, sets the command timeout, authenticates and selects the
+ * database; r->c stays NULL on failure. */
+static int connect_redis(kv_redis *r, char *err, size_t errlen) {
+    const char *name = r->base.name;
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, r->timeout);
+    if (!c)
+        return host_kv_fail(name, err, errlen, "cannot connect to redis at %s: out of memory",
+                            r->where);
+    if (c->err) {
+        host_kv_fail(name, err, errlen, "cannot connect to redis at %s: %s", r->where, c->errstr);
+        redisFree(c);
+        return HOST_ERROR;
+    }
+    if (redisSetTimeout(c, r->timeout) != REDIS_OK) {
+        host_kv_fail(name, err, errlen, "cannot set the timeout on the connection to %s: %s",
+                     r->where, c->errstr);
+        redisFree(c);
+        return HOST_ERROR;
+    }
+    /* so that a peer that vanished without closing is noticed */
+    redisEnableKeepAlive(c);
+    if (r->password) {
+        redisReply *rep = r->user ? redisCommand(c, "AUTH %s %s", r->user, r->password)
+                                  : redisCommand(c, "AUTH %s", r->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            host_kv_fail(name, err, errlen, "redis at %s refused the %s in the url: %s", r->where,
+                         r->user ? "user name and password" : "password",
+                         rep ? rep->str : c->errstr);
+            if (rep) freeReplyObject(rep);
+            redisFree(c);
+            return HOST_ERROR;
+        }
+        freeReplyObject(rep);
+    }
+    if (r->db) {
+        redisReply *rep = redisCommand(c, "SELECT %d", r->db);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            host_kv_fail(name, err, errlen,
+                         "redis at %s: cannot select database %d from the url: %s", r->where, r->db,
+                         rep ? rep->str : c->errstr);
+            if (rep) freeReplyObject(rep);
+            redisFree(c);
+            return HOST_ERROR;
+        }
+        freeReplyObject(rep);
+    }
+    r->c = c;
+    return HOST_OK;
+}
+
+/* Sends one command (a hiredis format), connecting first if needed, and
+ * returns its reply for the caller to free; NULL with a message starting
+ * with `what` when there is none. `idempotent`: the command may run twice,
+ * so after a connection broke it is sent once more on a new one. */
+static redisReply *command(kv_redis *r, bool idempotent, const char *what, char *err, size_t errlen,
+                           const char *fmt, ...) {
+    for (int attempt = 0;; attempt++) {
+        if (!r->c) {
+            char why[512];
+            if (connect_redis(r, why, sizeof why) != HOST_OK) {
+                /* why already starts with "store NAME: " */
+                snprintf(err, errlen, "%s (while %s)", why, what);
+                return NULL;
+            }
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *rep = redisvCommand(r->c, fmt, ap);
+        va_end(ap);
+        if (rep) return rep;
+        char lost[sizeof r->c->errstr];
+        /* hiredis reports a timeout as EAGAIN's strerror text */
+        if (r->c->err == REDIS_ERR_IO && strcmp(r->c->errstr, strerror(EAGAIN)) == 0)
+            snprintf(lost, sizeof lost, "no reply within %ld ms",
+                     (long)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000));
+        else
+            snprintf(lost, sizeof lost, "%s", r->c->errstr[0] ? r->c->errstr : "no reply");
+        disconnect(r);
+        if (!idempotent) {
+            host_kv_fail(r->base.name, err, errlen,
+                         "%s: the connection to redis at %s broke (%s); the increment may or may "
+                         "not have been applied",
+                         what, r->where, lost);
+            return NULL;
+        }
+        if (attempt == 1) {
+            host_kv_fail(r->base.name, err, errlen,
+                         "%s: the connection to redis at %s broke twice (%s)", what, r->where,
+                         lost);
+            return NULL;
+        }
+    }
+}
+
+/* A reply of an unexpected type or an error reply, as a message. */
+static int reply_fail(kv_redis *r, redisReply *rep, const char *what, char *err, size_t errlen) {
+    if (rep->type == REDIS_REPLY_ERROR)
+        host_kv_fail(r->base.name, err, errlen, "%s: redis at %s: %s", what, r->where, rep->str);
+    else
+        host_kv_fail(r->base.name, err, errlen, "%s: unexpected reply of type %d from redis at %s",
+                     what, rep->type, r->where);
+    freeReplyObject(rep);
+    return HOST_ERROR;
+}
+
+/* "VERB key \"...\"", what messages about one key start with. */
+static const char *doing(char *out, size_t n, const char *verb, const void *key, size_t klen) {
+    char q[HOST_KV_QUOTE_MAX];
+    snprintf(out, n, "%s key %s", verb, host_kv_quote(key, klen, q));
+    return out;
+}
+
+#define WHAT_MAX (HOST_KV_QUOTE_MAX + 32)
+
+/* ---- the operations -------------------------------------------------------- */
+
+static int rd_get(host_kv *kv, const void *key, size_t klen, host_buf *value, char *err,
+                  size_t errlen) {
+    kv_redis *r = (kv_redis *)kv;
+    char what[WHAT_MAX];
+    doing(what, sizeof what, "reading", key, klen);
+    redisReply *rep =
+        command(r, true, what, err, errlen, "GET %b%b", r->prefix, r->prefix_len, key, klen);
+    if (!rep) return HOST_ERROR;
+    if (rep->type == REDIS_REPLY_NIL) {
+        freeReplyObject(rep);
+        return HOST_NOT_FOUND;
+    }
+    if (rep->type != REDIS_REPLY_STRING) return reply_fail(r, rep, what, err, errlen);
+    int ret = HOST_OK;
+    if (!host_kv_buf_append(value, rep->str, rep->len))
+        ret =
+            host_kv_fail(kv->name, err, errlen, "%s: out of memory for %zu bytes", what, rep->len);
+    freeReplyObject(rep);
+    return ret;
+}
+
+static int rd_set(host_kv *kv, const void *key, size_t klen, const void *val, size_t vlen,
+                  uint64_t ttl_ms, char *err, size_t errlen) {
+    kv_redis *r = (kv_redis *)kv;
+    char what[WHAT_MAX];
+    doing(what, sizeof what, "writing", key, klen);
+    /* a plain SET also drops an earlier TTL, as a set without one must */
+    redisReply *rep = ttl_ms
+                          ? command(r, true, what, err, errlen, "SET %b%b %b PX %llu", r->prefix,
+                                    r->prefix_len, key, klen, val, vlen, (unsigned long long)ttl_ms)
+                          : command(r, true, what, err, errlen, "SET %b%b %b", r->prefix,
+                                    r->prefix_len, key, klen, val, vlen);
+    if (!rep) return HOST_ERROR;
+    if (rep->type != REDIS_REPLY_STATUS) return reply_fail(r, rep, what, err, errlen);
+    freeReplyObject(rep);
+    return HOST_OK;
+}
+
+/* DEL and EXISTS: an integer reply, nonzero meaning the key was there. */
+static int rd_count(host_kv *kv, const char *verb, const char *fmt, const void *key, size_t klen,
+                    bool *out, char *err, size_t errlen) {
+    kv_redis *r = (kv_redis *)kv;
+    char what[WHAT_MAX];
+    doing(what, sizeof what, verb, key, klen);
+    redisReply *rep = command(r, true, what, err, errlen, fmt, r->prefix, r->prefix_len, key, klen);
+    if (!rep) return HOST_ERROR;
+    if (rep->type != REDIS_REPLY_INTEGER) return reply_fail(r, rep, what, err, errlen);
+    *out = rep->integer > 0;
+    freeReplyObject(rep);
+    return HOST_OK;
+}
+
+static int rd_del(host_kv *kv, const void *key, size_t klen, bool *existed, char *err,
+                  size_t errlen) {
+    /* deleting twice is harmless; only `existed` could be off after a retry */
+    return rd_count(kv, "deleting", "DEL %b%b", key, klen, existed, err, errlen);
+}
+
+static int rd_exists(host_kv *kv, const void *key, size_t klen, bool *exists, char *err,
+                     size_t errlen) {
+    return rd_count(kv, "reading", "EXISTS %b%b", key, klen, exists, err, errlen);
+}
+
+static int rd_incr(host_kv *kv, const void *key, size_t klen, int64_t delta, int64_t *result,
+                   char *err, size_t errlen) {
+    kv_redis *r = (kv_redis *)kv;
+    char what[WHAT_MAX], q[HOST_KV_QUOTE_MAX];
+    doing(what, sizeof what, "incrementing", key, klen);
+    redisReply *rep = command(r, false, what, err, errlen, "INCRBY %b%b %lld", r->prefix,
+                              r->prefix_len, key, klen, (long long)delta);
+    if (!rep) return HOST_ERROR;
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        *result = rep->integer;
+        freeReplyObject(rep);
+        return HOST_OK;
+    }
+    /* Redis's words for the two failures that kv_sqlite.c also has */
+    if (rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "not an integer")) {
+        freeReplyObject(rep);
+        return host_kv_fail(kv->name, err, errlen, "value of key %s is not an integer",
+                            host_kv_quote(key, klen, q));
+    }
+    if (rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "overflow")) {
+        freeReplyObject(rep);
+        return host_kv_fail(kv->name, err, errlen,
+                            "incrementing key %s by %lld would overflow a 64-bit integer",
+                            host_kv_quote(key, klen, q), (long long)delta);
+    }
+    return reply_fail(r, rep, what, err, errlen);
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+typedef struct key_item {
+    size_t len;
+    char *data;
+} key_item;
+
+typedef struct key_set {
+    key_item *items;
+    size_t n, cap;
+} key_set;
+
+static int cmp_items(const void *a, const void *b) {
+    const key_item *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->data, y->data, n);
+    if (c) return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+/* Sorts, drops repeats (SCAN may return a key twice) and keeps the
+ * smallest `limit`: the set then never holds much more than 2 * limit
+ * keys, however many the server has. */
+static void compact(key_set *s, size_t limit) {
+    if (s->n == 0) return; /* items may be NULL, which qsort must not get */
+    qsort(s->items, s->n, sizeof *s->items, cmp_items);
+    size_t o = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if ((o > 0 && cmp_items(&s->items[o - 1], &s->items[i]) == 0) || o == limit)
+            free(s->items[i].data);
+        else
+            s->items[o++] = s->items[i];
+    }
+    s->n = o;
+}
+
+static bool add_item(key_set *s, const char *data, size_t len, size_t limit) {
+    if (s->n == s->cap) {
+        if (s->n >= 2 * limit) {
+            compact(s, limit);
+        } else {
+            size_t cap = s->cap ? s->cap * 2 : 64;
+            key_item *p = realloc(s->items, cap * sizeof *p);
+            if (!p) return false;
+            s->items = p;
+            s->cap = cap;
+        }
+    }
+    key_item *it = &s->items[s->n];
+    it->len = len;
+    it->data = malloc(len ? len : 1);
+    if (!it->data) return false;
+    memcpy(it->data, data, len);
+    s->n++;
+    return true;
+}
+
+static void free_items(key_set *s) {
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i].data);
+    free(s->items);
+}
+
+/* Appends a to p with SCAN MATCH's glob characters escaped. */
+static size_t glob_escape(char *p, const void *a, size_t n) {
+    const char *s = a;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] && strchr("*?[]\\", s[i])) p[o++] = '\\';
+        p[o++] = s[i];
+    }
+    return o;
+}
+
+/* One SCAN reply's keys into the set, without the store's prefix. */
+static bool collect(kv_redis *r, const redisReply *keys, key_set *set, size_t limit) {
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        if (k->type != REDIS_REPLY_STRING || k->len <= r->prefix_len ||
+            memcmp(k->str, r->prefix, r->prefix_len) != 0)
+            continue;
+        if (!add_item(set, k->str + r->prefix_len, k->len - r->prefix_len, limit)) return false;
+    }
+    return true;
+}
+
+static int rd_list(host_kv *kv, const void *prefix, size_t plen, uint32_t limit, host_buf *out,
+                   char *err, size_t errlen) {
+    kv_redis *r = (kv_redis *)kv;
+    char what[WHAT_MAX], q[HOST_KV_QUOTE_MAX];
+    snprintf(what, sizeof what, "listing keys starting with %s", host_kv_quote(prefix, plen, q));
+    /* every byte may need a backslash, then the '*' */
+    char *pat = malloc(2 * (r->prefix_len + plen) + 1);
+    if (!pat) return host_kv_fail(kv->name, err, errlen, "%s: out of memory", what);
+    size_t patlen = glob_escape(pat, r->prefix, r->prefix_len);
+    patlen += glob_escape(pat + patlen, prefix, plen);
+    pat[patlen++] = '*';
+
+    key_set set = {0};
+    char cursor[32] = "0";
+    int ret = HOST_OK;
+    do {
+        /* SCAN only reads, and a cursor stays valid on a new connection */
+        redisReply *rep =
+            command(r, true, what, err, errlen, "SCAN %s MATCH %b COUNT 1000", cursor, pat, patlen);
+        if (!rep) {
+            ret = HOST_ERROR;
+            break;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING || rep->element[0]->len >= sizeof cursor ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY) {
+            ret = reply_fail(r, rep, what, err, errlen);
+            break;
+        }
+        memcpy(cursor, rep->element[0]->str, rep->element[0]->len);
+        cursor[rep->element[0]->len] = '\0';
+        bool ok = collect(r, rep->element[1], &set, limit);
+        freeReplyObject(rep);
+        if (!ok) {
+            ret = host_kv_fail(kv->name, err, errlen, "%s: out of memory", what);
+            break;
+        }
+    } while (strcmp(cursor, "0") != 0);
+    free(pat);
+
+    if (ret == HOST_OK) {
+        compact(&set, limit);
+        for (size_t i = 0; i < set.n; i++) {
+            if (!host_kv_list_append(out, set.items[i].data, set.items[i].len)) {
+                out->len = 0;
+                ret = host_kv_fail(kv->name, err, errlen, "%s: out of memory", what);
+                break;
+            }
+        }
+    }
+    free_items(&set);
+    return ret;
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+static void rd_close(host_kv *kv) {
+    kv_redis *r = (kv_redis *)kv;
+    disconnect(r);
+    free(r->host);
+    free(r->user);
+    if (r->password) {
+        /* the password does not outlive the store in freed memory */
+        memset(r->password, 0, strlen(r->password));
+        free(r->password);
+    }
+    free(r->prefix);
+    host_kv_free_base(kv);
+    free(r);
+}
+
+static const host_kv_ops redis_ops = {
+    .get = rd_get,
+    .set = rd_set,
+    .del = rd_del,
+    .exists = rd_exists,
+    .incr = rd_incr,
+    .list = rd_list,
+    .close = rd_close,
+};
+
+host_kv *host_kv_redis_open(const host_kv_config *cfg, char *err, size_t errlen) {
+    kv_redis *r = calloc(1, sizeof *r);
+    if (!r || !host_kv_init_base(&r->base, &redis_ops, cfg->name) ||
+        !(r->prefix = strdup(cfg->prefix ? cfg->prefix : ""))) {
+        host_kv_fail(cfg->name, err, errlen, "out of memory");
+        if (r) host_kv_free_base(&r->base);
+        free(r);
+        return NULL;
+    }
+    r->prefix_len = strlen(r->prefix);
+    uint32_t ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    r->timeout = (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (!parse_url(r, cfg->url, err, errlen)) {
+        rd_close(&r->base);
+        return NULL;
+    }
+    /* connect now: a wrong address or password shows at startup, not at
+     * the first request */
+    if (connect_redis(r, err, errlen) != HOST_OK) {
+        rd_close(&r->base);
+        return NULL;
+    }
+    return &r->base;
+}
