@@ -15,7 +15,7 @@ CLANG     ?= clang-14
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g -fno-strict-aliasing
-INCLUDES  := -Isrc
+INCLUDES  := -Isrc -I/usr/include/postgresql
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 WASM_TESTSUITE ?= ../shared/wasm-testsuite
@@ -26,8 +26,9 @@ LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 # The server's libraries (docs/design/http.md): h2o's event-loop flavour
 # for HTTP/1.1, libyaml for manifests; the capabilities' (src/host/):
-# SQLite and hiredis for key-value stores, libsodium for secrets.
-SRV_LIBS  := -lh2o-evloop -lyaml -lsqlite3 -lhiredis -lsodium -lpthread
+# SQLite and hiredis for key-value stores, libpq for PostgreSQL, libcurl
+# for outbound HTTP, libsodium for secrets.
+SRV_LIBS  := -lh2o-evloop -lyaml -lsqlite3 -lhiredis -lpq -lcurl -lsodium -lpthread
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 SPEC_SRC  := $(sort $(wildcard tests/spec/*.c))
 HDRS      := $(wildcard src/*/*.h tests/*/*.h)
@@ -176,6 +177,8 @@ run: setup
 	@echo "   curl 'http://$(LISTEN)/wagi/anything?x=1'"
 	@echo "   curl -d 'some body' http://$(LISTEN)/rust/echo"
 	@echo "   curl -d 'buy milk' http://$(LISTEN)/notes/ ; curl http://$(LISTEN)/notes/1"
+	@echo "   curl -d 'write docs' http://$(LISTEN)/todos/ ; curl http://$(LISTEN)/todos/"
+	@echo "   curl 'http://$(LISTEN)/fetch?url=http://$(ADMIN)/healthz'"
 	@echo "   curl http://$(ADMIN)/metrics"
 	@exec $(B)/wasp serve --listen $(LISTEN) --admin $(ADMIN) examples/serve/wasp.yaml
 
@@ -201,10 +204,13 @@ bench: setup
 	bash bench/run.sh $(B)/bench $(B)/wasp
 
 # HTTP serving (bench/http/serve.sh): wasp (wasp ABI, WAGI, json) against a
-# Node.js cluster and a native h2o server, with wrk; appends to bench/RESULTS.md.
+# Node.js cluster and a native h2o server, with wrk; then the capabilities
+# (bench/http/caps.sh): a kv read and an SQL query on both backends of each.
+# Each writes its own section of bench/RESULTS.md.
 bench-http: setup
 	$(MAKE) --no-print-directory $(B)/wasp $(B)/bench_instance examples
 	bash bench/http/serve.sh $(B)/wasp
+	bash bench/http/caps.sh $(B)/wasp
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)

@@ -18,6 +18,8 @@ PKGS=(
   libsqlite3-dev libhiredis-dev         # key-value stores: SQLite (default) and Redis backends
   libsodium-dev                         # the encrypted secrets file
   redis-server                          # tests start a real Redis on loopback (not as a service)
+  libpq-dev postgresql                  # SQL: PostgreSQL client library; tests start a real server
+  libcurl4-openssl-dev                  # outbound HTTP from guests
   python3                               # tests/serve: the end-to-end HTTP test driver
   libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
 )

@@ -329,6 +329,200 @@ static inline int32_t wasp_log_str(int32_t level, const char *msg) {
     return wasp_log(level, msg, __builtin_strlen(msg));
 }
 
+/* ---- Capabilities: SQL --------------------------------------------------
+ *
+ * A handle on a database granted with `sql: [name]`; the request holds one
+ * pooled connection from its first sql_open to its end, so BEGIN ...
+ * COMMIT spans calls, and whatever the request leaves open is rolled back.
+ * Parameters are bound ($1, $2 for PostgreSQL; ?1 or ? for SQLite), never
+ * pasted into the SQL. Values, for parameters and results, are encoded as
+ * u8 type (WASP_SQL_*) then INT: i64, FLOAT: f64, TEXT/BLOB: u32 length +
+ * bytes, NULL: nothing, little-endian; the helpers below build and read
+ * them.
+ */
+enum {
+    WASP_SQL_NULL = 0,
+    WASP_SQL_INT = 1,
+    WASP_SQL_FLOAT = 2,
+    WASP_SQL_TEXT = 3,
+    WASP_SQL_BLOB = 4
+};
+
+/* >= 0 handle; -1 not granted; -2 no connection (pool timeout, server down). */
+WASP_IMPORT("sql_open") int32_t wasp_sql_open(const char *name, size_t name_len);
+
+/*
+ * Runs one statement; params is u32 count then the values (or length 0 for
+ * none). Returns the length of the encoded result (read it with
+ * wasp_sql_result), or -2 with the database's message in wasp_err_message.
+ */
+WASP_IMPORT("sql_exec")
+int32_t wasp_sql_exec(int32_t db, const char *sql, size_t sql_len, const void *params,
+                      size_t params_len);
+
+/* Copies the last result: u32 ncols, names (u32 length + bytes each), u32
+ * nrows, the values row by row, i64 rows changed. Returns its full length. */
+WASP_IMPORT("sql_result") int32_t wasp_sql_result(void *buf, size_t cap);
+
+/* A parameter list being built in a caller's buffer. */
+typedef struct wasp_sql_params {
+    unsigned char *buf;
+    size_t cap, len;
+    uint32_t count;
+    int overflow; /* set when buf was too small: do not send it */
+} wasp_sql_params;
+
+static inline void wasp_sql_params_init(wasp_sql_params *p, void *buf, size_t cap) {
+    p->buf = (unsigned char *)buf;
+    p->cap = cap;
+    p->len = 4;
+    p->count = 0;
+    p->overflow = cap < 4;
+}
+
+static inline void wasp__put(wasp_sql_params *p, const void *src, size_t n) {
+    if (p->overflow || p->cap - p->len < n) {
+        p->overflow = 1;
+        return;
+    }
+    __builtin_memcpy(p->buf + p->len, src, n);
+    p->len += n;
+}
+
+static inline void wasp__param(wasp_sql_params *p, unsigned char type, const void *v, size_t n,
+                               int with_len) {
+    unsigned char le[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 24)};
+    wasp__put(p, &type, 1);
+    if (with_len) wasp__put(p, le, 4);
+    wasp__put(p, v, n);
+    p->count++;
+}
+
+static inline void wasp_sql_param_null(wasp_sql_params *p) {
+    wasp__param(p, WASP_SQL_NULL, "", 0, 0);
+}
+static inline void wasp_sql_param_int(wasp_sql_params *p, int64_t v) {
+    wasp__param(p, WASP_SQL_INT, &v, 8, 0); /* wasm is little-endian */
+}
+static inline void wasp_sql_param_float(wasp_sql_params *p, double v) {
+    wasp__param(p, WASP_SQL_FLOAT, &v, 8, 0);
+}
+static inline void wasp_sql_param_text(wasp_sql_params *p, const char *s, size_t len) {
+    wasp__param(p, WASP_SQL_TEXT, s, len, 1);
+}
+static inline void wasp_sql_param_blob(wasp_sql_params *p, const void *b, size_t len) {
+    wasp__param(p, WASP_SQL_BLOB, b, len, 1);
+}
+
+/* Runs sql with the parameters built in p (p may be NULL for none): the
+ * result's length, or -2 (also when p overflowed its buffer). */
+static inline int32_t wasp_sql_query(int32_t db, const char *sql, wasp_sql_params *p) {
+    if (!p) return wasp_sql_exec(db, sql, __builtin_strlen(sql), "", 0);
+    if (p->overflow) return -2;
+    __builtin_memcpy(p->buf, &p->count, 4);
+    return wasp_sql_exec(db, sql, __builtin_strlen(sql), p->buf, p->len);
+}
+
+/* A reader over an encoded result. */
+typedef struct wasp_sql_rows {
+    const unsigned char *p, *end, *names;
+    uint32_t ncols, nrows, row, col;
+    int bad; /* the result was malformed or cut short */
+} wasp_sql_rows;
+
+typedef struct wasp_sql_value {
+    int type; /* WASP_SQL_* */
+    int64_t i;
+    double f;
+    const char *p; /* TEXT, BLOB: not NUL-terminated */
+    size_t len;
+} wasp_sql_value;
+
+static inline uint32_t wasp__u32(wasp_sql_rows *r) {
+    if (r->end - r->p < 4) {
+        r->bad = 1;
+        return 0;
+    }
+    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+                 (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return v;
+}
+
+/* Starts reading a result of len bytes: 0, or -1 when it is malformed. */
+static inline int wasp_sql_rows_init(wasp_sql_rows *r, const void *buf, size_t len) {
+    r->p = (const unsigned char *)buf;
+    r->end = r->p + len;
+    r->bad = 0;
+    r->row = r->col = 0;
+    r->ncols = wasp__u32(r);
+    r->names = r->p;
+    for (uint32_t i = 0; i < r->ncols && !r->bad; i++) {
+        uint32_t n = wasp__u32(r);
+        if ((size_t)(r->end - r->p) < n)
+            r->bad = 1;
+        else
+            r->p += n;
+    }
+    r->nrows = wasp__u32(r);
+    return r->bad ? -1 : 0;
+}
+
+/* The next value of the current row (rows follow each other): 1, or 0
+ * after the last value of the last row or when the result is malformed. */
+static inline int wasp_sql_next_value(wasp_sql_rows *r, wasp_sql_value *v) {
+    if (r->bad || r->row >= r->nrows || r->p >= r->end) return 0;
+    v->type = *r->p++;
+    v->p = 0;
+    v->len = 0;
+    if (v->type == WASP_SQL_INT || v->type == WASP_SQL_FLOAT) {
+        if (r->end - r->p < 8) return (r->bad = 1, 0);
+        if (v->type == WASP_SQL_INT)
+            __builtin_memcpy(&v->i, r->p, 8);
+        else
+            __builtin_memcpy(&v->f, r->p, 8);
+        r->p += 8;
+    } else if (v->type == WASP_SQL_TEXT || v->type == WASP_SQL_BLOB) {
+        uint32_t n = wasp__u32(r);
+        if (r->bad || (size_t)(r->end - r->p) < n) return (r->bad = 1, 0);
+        v->p = (const char *)r->p;
+        v->len = n;
+        r->p += n;
+    } else if (v->type != WASP_SQL_NULL) {
+        return (r->bad = 1, 0);
+    }
+    if (++r->col == r->ncols) {
+        r->col = 0;
+        r->row++;
+    }
+    return 1;
+}
+
+/* ---- Capabilities: outbound HTTP -------------------------------------------
+ *
+ * Only to origins on the app's allow-list (`http: {allow: [...]}`);
+ * redirects come back as 3xx and are not followed.
+ */
+
+/*
+ * Sends a request; headers are "Name: value\n" lines (may be empty).
+ * Returns the response status, -1 when the origin is not allowed (the
+ * message names the rule), -2 on failure (timeout, too large, refused).
+ */
+WASP_IMPORT("http_send")
+int32_t wasp_http_send(const char *method, size_t method_len, const char *url, size_t url_len,
+                       const char *headers, size_t headers_len, const void *body, size_t body_len);
+/* The last response's body / headers ("name: value\n", names lower-case):
+ * full length, min(length, cap) bytes copied. */
+WASP_IMPORT("http_body") int32_t wasp_http_body(void *buf, size_t cap);
+WASP_IMPORT("http_headers") int32_t wasp_http_headers(char *buf, size_t cap);
+
+/* GET url (NUL-terminated): the status, -1 or -2. */
+static inline int32_t wasp_http_get(const char *url) {
+    return wasp_http_send("GET", 3, url, __builtin_strlen(url), "", 0, "", 0);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,9 @@
  *   kv.c         the store API, dispatching to a backend
  *   kv_sqlite.c  SQLite file (WAL): the default, needs no setup
  *   kv_redis.c   Redis through hiredis: shared by many wasp replicas
+ *   sql.c        the SQL API and the connection pool
+ *   sql_sqlite.c, sql_pg.c   its backends (SQLite, PostgreSQL through libpq)
+ *   http_out.c   outbound HTTP through libcurl, with an allow-list
  *   secrets.c    an encrypted secrets file (XChaCha20-Poly1305, libsodium)
  */
 #ifndef WASP_HOST_H
@@ -89,6 +92,127 @@ int host_kv_incr(host_kv *kv, const void *key, size_t klen, int64_t delta, int64
                  char *err, size_t errlen);
 int host_kv_list(host_kv *kv, const void *prefix, size_t plen, uint32_t limit, host_buf *keys,
                  char *err, size_t errlen);
+
+/* ---- SQL databases -----------------------------------------------------------
+ *
+ * A database is a pool of connections shared by every worker (thread-safe);
+ * a request acquires one connection when it first needs it and releases it
+ * when it ends. Release cleans the connection before another request gets
+ * it: an open transaction is rolled back and, for PostgreSQL, session state
+ * is discarded (DISCARD ALL), so no request can leak state into the next.
+ * Parameters are always bound, never interpolated into the SQL text.
+ *
+ * PostgreSQL (libpq): up to pool_size connections, opened on demand;
+ * acquire waits up to acquire_timeout_ms for a free one; a connection that
+ * failed (server restarted, network) is dropped and replaced on the next
+ * acquire (PQstatus / a failed health check), so the pool recovers without
+ * restarting wasp. Each connection caches prepared statements by SQL text
+ * (up to statement_cache of them).
+ * SQLite: the same API over a WAL database file, one connection per
+ * acquirer (pool_size bounds them), busy timeout 5 s.
+ */
+
+typedef enum { HOST_SQL_SQLITE, HOST_SQL_POSTGRES } host_sql_backend;
+
+typedef struct host_sql_config {
+    const char *name; /* for messages */
+    host_sql_backend backend;
+    const char *path;            /* SQLite: the database file */
+    const char *url;             /* PostgreSQL: a libpq connection URI or keyword string */
+    uint32_t pool_size;          /* 0: 8 */
+    uint32_t acquire_timeout_ms; /* 0: 2000 */
+    uint32_t statement_cache;    /* 0: 64 prepared statements per connection */
+} host_sql_config;
+
+/* Values crossing to and from SQL. Text and blobs point into memory the
+ * caller owns (parameters) or into the result buffer (results). */
+typedef enum {
+    HOST_SQL_NULL = 0,
+    HOST_SQL_INT = 1,
+    HOST_SQL_FLOAT = 2,
+    HOST_SQL_TEXT = 3,
+    HOST_SQL_BLOB = 4,
+} host_sql_type;
+
+typedef struct host_sql_value {
+    host_sql_type type;
+    int64_t i;
+    double f;
+    const void *p; /* TEXT, BLOB */
+    size_t len;
+} host_sql_value;
+
+typedef struct host_sql_db host_sql_db;
+typedef struct host_sql_conn host_sql_conn;
+
+/* Creates the pool (PostgreSQL: opens no connection yet; SQLite: opens and
+ * checks the file). NULL with "database NAME: reason". */
+host_sql_db *host_sql_open(const host_sql_config *cfg, char *err, size_t errlen);
+/* Closes every connection; no connection may be acquired any more. */
+void host_sql_close(host_sql_db *db);
+/* A connection for this thread, NULL with a message after the acquire
+ * timeout or when the server cannot be reached. */
+host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen);
+/* Cleans the connection (rollback, DISCARD ALL) and returns it to the
+ * pool; a connection that cannot be cleaned is closed instead. */
+void host_sql_release(host_sql_conn *c);
+
+/*
+ * Runs one statement with bound parameters. The result is encoded into
+ * `out` (replacing its contents), all integers little-endian:
+ *
+ *   u32 ncols, then per column: u32 name length, name bytes
+ *   u32 nrows, then per row, per column: u8 type (host_sql_type), then
+ *     INT: i64; FLOAT: f64 (IEEE bits); TEXT, BLOB: u32 length, bytes; NULL: nothing
+ *   i64 rows changed (INSERT/UPDATE/DELETE), else 0
+ *
+ * PostgreSQL types map to INT (int2, int4, int8; bool as 0/1), FLOAT
+ * (float4, float8), BLOB (bytea) and TEXT (everything else, numeric
+ * included, in PostgreSQL's text form). HOST_ERROR with the
+ * database's own message (e.g. `database app: ERROR: relation "x" does
+ * not exist`). A result larger than max_result bytes is an error.
+ * BEGIN/COMMIT/ROLLBACK are ordinary statements: a transaction spans the
+ * calls of one request.
+ */
+int host_sql_exec(host_sql_conn *c, const char *sql, size_t sql_len, const host_sql_value *params,
+                  size_t nparams, size_t max_result, host_buf *out, char *err, size_t errlen);
+
+/* ---- outbound HTTP ------------------------------------------------------------
+ *
+ * Requests go only to origins on the allow-list: "scheme://host[:port]"
+ * strings (the default port of the scheme when absent), compared after
+ * normalising (lower-case scheme and host). Redirects are not followed:
+ * a 3xx comes back to the caller, whose next request is checked again, so
+ * no redirect can leave the list. Only http and https. */
+
+typedef struct host_http_request {
+    const char *method; /* GET, POST, ... */
+    const char *url;
+    const char *headers; /* "Name: value\n" lines, or NULL */
+    const void *body;
+    size_t body_len;
+    uint32_t timeout_ms;      /* whole request; 0: 10000 */
+    size_t max_response;      /* body bytes; 0: 16 MiB; more is an error */
+    const char *const *allow; /* the allow-list */
+    size_t nallow;
+} host_http_request;
+
+typedef struct host_http_response {
+    int status;
+    host_buf headers; /* "name: value\n" lines, names lower-case */
+    host_buf body;
+} host_http_response;
+
+/* HOST_OK with the response filled, or HOST_ERROR with a message: a
+ * denied origin names the rule (`http://x:81 is not on the allow-list
+ * (allowed: ...)`; the caller adds the app), a timeout, a response over
+ * the cap, a connection failure. Messages never show a URL's path, query
+ * or password. Thread-safe (one easy handle per
+ * call or per thread). */
+int host_http_fetch(const host_http_request *req, host_http_response *resp, char *err,
+                    size_t errlen);
+/* Whether url's origin is on the list (the check host_http_fetch makes). */
+bool host_http_allowed(const char *url, const char *const *allow, size_t nallow);
 
 /* ---- secrets ---------------------------------------------------------------
  *

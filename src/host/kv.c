@@ -25,13 +25,19 @@ const char *host_kv_display_name(const char *name) {
     return name && *name ? name : "(unnamed)";
 }
 
-int host_kv_fail(const char *name, char *err, size_t errlen, const char *fmt, ...) {
+int host_failv(const char *kind, const char *name, char *err, size_t errlen, const char *fmt,
+               va_list ap) {
     if (!err || errlen == 0) return HOST_ERROR;
-    int n = snprintf(err, errlen, "store %s: ", host_kv_display_name(name));
+    int n = snprintf(err, errlen, "%s %s: ", kind, host_kv_display_name(name));
     if (n < 0 || (size_t)n >= errlen) return HOST_ERROR;
+    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    return HOST_ERROR;
+}
+
+int host_kv_fail(const char *name, char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    host_failv("store", name, err, errlen, fmt, ap);
     va_end(ap);
     return HOST_ERROR;
 }

@@ -86,8 +86,8 @@ static bool has_func_export(const wasm_module *m, const char *name) {
 
 /* The stores an app is granted and the values of its variables. Secrets
  * come from `secrets` (NULL when the manifest has no secrets file). */
-static bool resolve_caps(srv_app *a, const srv_manifest *m, const host_secrets *secrets, char *why,
-                         size_t whylen) {
+static bool resolve_caps(srv_app *a, const srv_manifest *m, host_sql_db *const *pools,
+                         const host_secrets *secrets, char *why, size_t whylen) {
     const srv_app_cfg *cfg = a->cfg;
     a->stores = calloc((size_t)cfg->nkv + 1, sizeof *a->stores);
     a->var_values = calloc((size_t)cfg->nvars + 1, sizeof *a->var_values);
@@ -103,6 +103,20 @@ static bool resolve_caps(srv_app *a, const srv_manifest *m, const host_secrets *
             return false;
         }
         a->nstores = i + 1;
+    }
+    a->dbs = calloc((size_t)cfg->nsql + 1, sizeof *a->dbs);
+    if (!a->dbs) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
+    for (int i = 0; i < cfg->nsql; i++) {
+        for (int k = 0; k < m->ndatabases && !a->dbs[i]; k++)
+            if (!strcmp(m->databases[k].name, cfg->sql[i])) a->dbs[i] = pools[k];
+        if (!a->dbs[i]) {
+            snprintf(why, whylen, "sql: no database \"%s\" is declared", cfg->sql[i]);
+            return false;
+        }
+        a->ndbs = i + 1;
     }
     for (int i = 0; i < cfg->nvars; i++) {
         const srv_var_cfg *v = &cfg->vars[i];
@@ -132,12 +146,13 @@ static bool resolve_caps(srv_app *a, const srv_manifest *m, const host_secrets *
 }
 
 static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
-                     const host_secrets *secrets, char *err, size_t errlen) {
+                     host_sql_db *const *pools, const host_secrets *secrets, char *err,
+                     size_t errlen) {
     char why[300];
     const char *mpath = m->path;
     a->cfg = cfg;
     a->name = srv_intern(cfg->name);
-    if (!resolve_caps(a, m, secrets, why, sizeof why)) goto fail;
+    if (!resolve_caps(a, m, pools, secrets, why, sizeof why)) goto fail;
     size_t len = 0;
     int rc = read_file(cfg->module, &a->bytes, &len);
     if (rc) {
@@ -223,6 +238,27 @@ srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
         srv_gen_unref(g);
         return NULL;
     }
+    g->pools = calloc((size_t)m->ndatabases + 1, sizeof *g->pools);
+    if (!g->pools) {
+        snprintf(err, errlen, "out of memory");
+        srv_gen_unref(g);
+        return NULL;
+    }
+    for (int i = 0; i < m->ndatabases; i++) {
+        const srv_db_cfg *d = &m->databases[i];
+        host_sql_config sc = {.name = d->name,
+                              .backend = d->backend == SRV_DB_POSTGRES ? HOST_SQL_POSTGRES
+                                                                       : HOST_SQL_SQLITE,
+                              .path = d->path,
+                              .url = d->url,
+                              .pool_size = d->pool_size,
+                              .acquire_timeout_ms = d->acquire_timeout_ms};
+        g->pools[i] = host_sql_open(&sc, err, errlen);
+        if (!g->pools[i]) {
+            srv_gen_unref(g);
+            return NULL;
+        }
+    }
     host_secrets *secrets = NULL;
     if (m->secrets_file) {
         uint8_t key[32];
@@ -238,7 +274,7 @@ srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
     }
     for (int i = 0; i < m->napps; i++) {
         g->napps = i + 1;
-        if (!load_app(&g->apps[i], &m->apps[i], m, secrets, err, errlen)) {
+        if (!load_app(&g->apps[i], &m->apps[i], m, g->pools, secrets, err, errlen)) {
             host_secrets_free(secrets);
             srv_gen_unref(g);
             return NULL;
@@ -266,10 +302,14 @@ void srv_gen_unref(srv_gen *g) {
         }
         free(a->var_values);
         free(a->stores);
+        free(a->dbs);
         wasm_snapshot_free(g->apps[i].snap);
         wasm_module_free(g->apps[i].module);
         free(g->apps[i].bytes);
     }
+    for (int i = 0; g->pools && i < g->manifest->ndatabases; i++)
+        if (g->pools[i]) host_sql_close(g->pools[i]); /* every worker has released its own */
+    free(g->pools);
     free(g->apps);
     free(g->by_route);
     srv_manifest_free(g->manifest);

@@ -29,9 +29,12 @@
 
 struct srv_caps {
     const srv_app *app;
-    host_kv **kv; /* one per granted store, opened on first kv_open */
+    host_kv **kv;        /* one per granted store, opened on first kv_open */
+    host_sql_conn **sql; /* per granted database: the request's connection, or NULL */
     const srv_request *req;
-    host_buf buf; /* results on their way to the guest */
+    host_buf buf;            /* results on their way to the guest */
+    host_buf sql_result;     /* the last sql_exec's result, for sql_result */
+    host_http_response http; /* the last http_send's response */
     char err[512];
 };
 
@@ -40,7 +43,10 @@ srv_caps *srv_caps_new(const srv_app *app) {
     if (!c) return NULL;
     c->app = app;
     c->kv = calloc((size_t)app->nstores + 1, sizeof *c->kv);
-    if (!c->kv) {
+    c->sql = calloc((size_t)app->ndbs + 1, sizeof *c->sql);
+    if (!c->kv || !c->sql) {
+        free(c->kv);
+        free(c->sql);
         free(c);
         return NULL;
     }
@@ -51,8 +57,14 @@ void srv_caps_free(srv_caps *c) {
     if (!c) return;
     for (int i = 0; i < c->app->nstores; i++)
         host_kv_close(c->kv[i]);
+    for (int i = 0; i < c->app->ndbs; i++)
+        if (c->sql[i]) host_sql_release(c->sql[i]);
     free(c->kv);
+    free(c->sql);
     free(c->buf.data);
+    free(c->sql_result.data);
+    free(c->http.headers.data);
+    free(c->http.body.data);
     free(c);
 }
 
@@ -61,8 +73,27 @@ void srv_caps_begin(srv_caps *c, const srv_request *req) {
     c->err[0] = 0;
 }
 
+/* Drops a buffer's memory when a request left it large. */
+static void trim(host_buf *b) {
+    if (b->cap > (1u << 20)) {
+        free(b->data);
+        *b = (host_buf){0};
+    }
+    b->len = 0;
+}
+
 void srv_caps_end(srv_caps *c) {
     c->req = NULL;
+    /* The request's connections go back to their pools, cleaned: an open
+     * transaction rolled back, session state discarded (host.h). */
+    for (int i = 0; i < c->app->ndbs; i++) {
+        if (c->sql[i]) host_sql_release(c->sql[i]);
+        c->sql[i] = NULL;
+    }
+    trim(&c->sql_result);
+    trim(&c->http.headers);
+    trim(&c->http.body);
+    c->http.status = 0;
     if (c->buf.cap > (1u << 20)) { /* do not keep a huge list or value around */
         free(c->buf.data);
         c->buf = (host_buf){0};
@@ -188,28 +219,28 @@ static wasm_trap_code cap_kv_set(void *env, wasm_instance *caller, const wasm_va
     return ret_i32(r, rc == HOST_OK ? 0 : -2);
 }
 
-static wasm_trap_code cap_kv_delete(void *env, wasm_instance *caller, const wasm_value *a,
-                                    wasm_value *r) {
-    srv_caps *c = env;
+/* kv_delete and kv_exists: a key in, a yes/no out. */
+typedef int (*kv_bool_fn)(host_kv *, const void *, size_t, bool *, char *, size_t);
+
+static wasm_trap_code kv_bool(srv_caps *c, wasm_instance *caller, const wasm_value *a,
+                              wasm_value *r, kv_bool_fn fn) {
     const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
     if (!key) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
-    bool existed = false;
-    int rc = host_kv_delete(kv, key, a[2].of.i32, &existed, c->err, sizeof c->err);
-    return ret_i32(r, rc == HOST_OK ? existed : -2);
+    bool yes = false;
+    int rc = fn(kv, key, a[2].of.i32, &yes, c->err, sizeof c->err);
+    return ret_i32(r, rc == HOST_OK ? yes : -2);
+}
+
+static wasm_trap_code cap_kv_delete(void *env, wasm_instance *caller, const wasm_value *a,
+                                    wasm_value *r) {
+    return kv_bool(env, caller, a, r, host_kv_delete);
 }
 
 static wasm_trap_code cap_kv_exists(void *env, wasm_instance *caller, const wasm_value *a,
                                     wasm_value *r) {
-    srv_caps *c = env;
-    const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
-    if (!key) return WASM_TRAP_OOB_MEMORY;
-    host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
-    bool exists = false;
-    int rc = host_kv_exists(kv, key, a[2].of.i32, &exists, c->err, sizeof c->err);
-    return ret_i32(r, rc == HOST_OK ? exists : -2);
+    return kv_bool(env, caller, a, r, host_kv_exists);
 }
 
 static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_value *a,
@@ -297,6 +328,190 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
     return ret_i32(r, 0);
 }
 
+/* ---- SQL ------------------------------------------------------------------ */
+
+static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_value *a,
+                                   wasm_value *r) {
+    srv_caps *c = env;
+    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
+    if (!name) return WASM_TRAP_OOB_MEMORY;
+    size_t n = a[1].of.i32;
+    const srv_app_cfg *cfg = c->app->cfg;
+    for (int i = 0; i < c->app->ndbs; i++) {
+        if (strlen(cfg->sql[i]) != n || memcmp(cfg->sql[i], name, n)) continue;
+        if (!c->sql[i]) c->sql[i] = host_sql_acquire(c->app->dbs[i], c->err, sizeof c->err);
+        return ret_i32(r, c->sql[i] ? i : -2);
+    }
+    char shown[80];
+    snprintf(shown, sizeof shown, "%.*s", (int)(n < 64 ? n : 64), name);
+    for (char *p = shown; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == '"') *p = '?';
+    return ret_i32(r, fail(c, -1,
+                           "database \"%s\" is not granted to app \"%s\" (grant it in the "
+                           "manifest: sql: [name])",
+                           shown, c->app->name));
+}
+
+/* Decodes sql_exec's parameters: u32 count, then per value u8 type and
+ * INT i64 / FLOAT f64 / TEXT, BLOB u32 length + bytes / NULL nothing (the
+ * result encoding of host.h). Pointers stay in guest memory, which does
+ * not move during the call. False when malformed. */
+static bool decode_params(const uint8_t *p, size_t len, host_sql_value *out, size_t max,
+                          size_t *count) {
+    if (len == 0) {
+        *count = 0;
+        return true;
+    }
+    if (len < 4) return false;
+    uint32_t n = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    if (n > max) return false;
+    size_t at = 4;
+    for (uint32_t i = 0; i < n; i++) {
+        if (at >= len) return false;
+        host_sql_value v = {.type = (host_sql_type)p[at++]};
+        if (v.type == HOST_SQL_INT || v.type == HOST_SQL_FLOAT) {
+            if (len - at < 8) return false;
+            uint64_t bits = 0;
+            for (int k = 7; k >= 0; k--)
+                bits = bits << 8 | p[at + (size_t)k];
+            at += 8;
+            if (v.type == HOST_SQL_INT)
+                v.i = (int64_t)bits;
+            else
+                memcpy(&v.f, &bits, 8);
+        } else if (v.type == HOST_SQL_TEXT || v.type == HOST_SQL_BLOB) {
+            if (len - at < 4) return false;
+            uint32_t l = (uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16 |
+                         (uint32_t)p[at + 3] << 24;
+            at += 4;
+            if (len - at < l) return false;
+            v.p = p + at;
+            v.len = l;
+            at += l;
+        } else if (v.type != HOST_SQL_NULL) {
+            return false;
+        }
+        out[i] = v;
+    }
+    *count = n;
+    return at == len;
+}
+
+#define SQL_MAX_PARAMS 1000
+#define SQL_MAX_RESULT (16u << 20)
+
+static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_value *a,
+                                   wasm_value *r) {
+    srv_caps *c = env;
+    int32_t h = (int32_t)a[0].of.i32;
+    const char *sql = (const char *)guest(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *params = guest(caller, a[3].of.i32, a[4].of.i32);
+    if (!sql || !params) return WASM_TRAP_OOB_MEMORY;
+    c->sql_result.len = 0;
+    if (h < 0 || h >= c->app->ndbs || !c->sql[h]) {
+        snprintf(c->err, sizeof c->err, "%d is not a database handle (sql_open gives one)", h);
+        return ret_i32(r, -2);
+    }
+    static _Thread_local host_sql_value values[SQL_MAX_PARAMS];
+    size_t n;
+    if (!decode_params(params, a[4].of.i32, values, SQL_MAX_PARAMS, &n)) {
+        snprintf(c->err, sizeof c->err,
+                 "sql_exec: malformed parameters (at most %d, encoded as in docs/capabilities.md)",
+                 SQL_MAX_PARAMS);
+        return ret_i32(r, -2);
+    }
+    if (host_sql_exec(c->sql[h], sql, a[2].of.i32, values, n, SQL_MAX_RESULT, &c->sql_result,
+                      c->err, sizeof c->err) != HOST_OK)
+        return ret_i32(r, -2);
+    return ret_i32(r, clamp_len(c->sql_result.len));
+}
+
+static wasm_trap_code cap_sql_result(void *env, wasm_instance *caller, const wasm_value *a,
+                                     wasm_value *r) {
+    srv_caps *c = env;
+    if (!copy_out(caller, a[0].of.i32, a[1].of.i32, c->sql_result.data, c->sql_result.len))
+        return WASM_TRAP_OOB_MEMORY;
+    return ret_i32(r, clamp_len(c->sql_result.len));
+}
+
+/* ---- outbound HTTP ---------------------------------------------------------- */
+
+static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm_value *a,
+                                    wasm_value *r) {
+    srv_caps *c = env;
+    const char *method = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
+    const char *url = (const char *)guest(caller, a[2].of.i32, a[3].of.i32);
+    const char *hdrs = (const char *)guest(caller, a[4].of.i32, a[5].of.i32);
+    const uint8_t *body = guest(caller, a[6].of.i32, a[7].of.i32);
+    if (!method || !url || !hdrs || !body) return WASM_TRAP_OOB_MEMORY;
+    c->http.status = 0;
+    c->http.headers.len = c->http.body.len = 0;
+    /* NUL-terminated copies: the host API takes C strings */
+    char m[16], u[8192];
+    char *h = NULL;
+    if (a[1].of.i32 == 0 || a[1].of.i32 >= sizeof m || a[3].of.i32 >= sizeof u) {
+        snprintf(c->err, sizeof c->err, "http_send: method or URL too long or empty");
+        return ret_i32(r, -2);
+    }
+    memcpy(m, method, a[1].of.i32);
+    m[a[1].of.i32] = 0;
+    memcpy(u, url, a[3].of.i32);
+    u[a[3].of.i32] = 0;
+    if (memchr(m, 0, a[1].of.i32) || memchr(u, 0, a[3].of.i32)) {
+        snprintf(c->err, sizeof c->err, "http_send: NUL byte in the method or URL");
+        return ret_i32(r, -2);
+    }
+    const srv_app_cfg *cfg = c->app->cfg;
+    if (!host_http_allowed(u, (const char *const *)cfg->http_allow, (size_t)cfg->nhttp_allow)) {
+        /* the host says why, naming the rule; -1 marks a denial */
+        host_http_request probe = {.method = m,
+                                   .url = u,
+                                   .allow = (const char *const *)cfg->http_allow,
+                                   .nallow = (size_t)cfg->nhttp_allow};
+        char why[400];
+        host_http_fetch(&probe, &c->http, why, sizeof why);
+        snprintf(c->err, sizeof c->err, "app %s: %s", c->app->name, why);
+        return ret_i32(r, -1);
+    }
+    if (a[5].of.i32) {
+        h = malloc((size_t)a[5].of.i32 + 1);
+        if (!h) {
+            snprintf(c->err, sizeof c->err, "http_send: out of memory");
+            return ret_i32(r, -2);
+        }
+        memcpy(h, hdrs, a[5].of.i32);
+        h[a[5].of.i32] = 0;
+    }
+    host_http_request req = {.method = m,
+                             .url = u,
+                             .headers = h,
+                             .body = body,
+                             .body_len = a[7].of.i32,
+                             .timeout_ms = cfg->http_timeout_ms,
+                             .max_response = (size_t)cfg->http_max_response,
+                             .allow = (const char *const *)cfg->http_allow,
+                             .nallow = (size_t)cfg->nhttp_allow};
+    int rc = host_http_fetch(&req, &c->http, c->err, sizeof c->err);
+    free(h);
+    return ret_i32(r, rc == HOST_OK ? c->http.status : -2);
+}
+
+static wasm_trap_code cap_http_body(void *env, wasm_instance *caller, const wasm_value *a,
+                                    wasm_value *r) {
+    srv_caps *c = env;
+    if (!copy_out(caller, a[0].of.i32, a[1].of.i32, c->http.body.data, c->http.body.len))
+        return WASM_TRAP_OOB_MEMORY;
+    return ret_i32(r, clamp_len(c->http.body.len));
+}
+
+static wasm_trap_code cap_http_headers(void *env, wasm_instance *caller, const wasm_value *a,
+                                       wasm_value *r) {
+    srv_caps *c = env;
+    if (!copy_out(caller, a[0].of.i32, a[1].of.i32, c->http.headers.data, c->http.headers.len))
+        return WASM_TRAP_OOB_MEMORY;
+    return ret_i32(r, clamp_len(c->http.headers.len));
+}
+
 /* ---- linking --------------------------------------------------------------- */
 
 typedef struct cap_func {
@@ -311,11 +526,14 @@ static const cap_func cap_funcs[] = {
     {"kv_delete", "iii>i", cap_kv_delete},    {"kv_exists", "iii>i", cap_kv_exists},
     {"kv_incr", "iiiIi>i", cap_kv_incr},      {"kv_list", "iiiii>i", cap_kv_list},
     {"var_get", "iiii>i", cap_var_get},       {"log", "iii>i", cap_log},
+    {"sql_open", "ii>i", cap_sql_open},       {"sql_exec", "iiiii>i", cap_sql_exec},
+    {"sql_result", "ii>i", cap_sql_result},   {"http_send", "iiiiiiii>i", cap_http_send},
+    {"http_body", "ii>i", cap_http_body},     {"http_headers", "ii>i", cap_http_headers},
 };
 
 bool srv_caps_link(srv_caps *c, wasm_linker *l, wasm_error *err) {
     for (size_t i = 0; i < sizeof cap_funcs / sizeof cap_funcs[0]; i++) {
-        wasm_valtype types[2][8];
+        wasm_valtype types[2][10];
         uint32_t count[2] = {0, 0};
         int side = 0;
         for (const char *p = cap_funcs[i].sig; *p; p++) {

@@ -37,11 +37,14 @@ typedef struct srv_app {
     wasm_snapshot *snap;          /* after _initialize and the init export */
     const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
     int nstores;
-    char **var_values; /* cfg->vars resolved (secrets too: wiped when unloaded) */
+    char **var_values;        /* cfg->vars resolved (secrets too: wiped when unloaded) */
+    struct host_sql_db **dbs; /* the databases granted (cfg->sql), pools owned by the gen */
+    int ndbs;
 } srv_app;
 
 typedef struct srv_gen {
-    srv_manifest *manifest; /* owned */
+    srv_manifest *manifest;     /* owned */
+    struct host_sql_db **pools; /* one per manifest database, shared by its apps and workers */
     srv_app *apps;
     int napps;
     int *by_route; /* app indices, longest route first */

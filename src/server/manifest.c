@@ -8,24 +8,31 @@
  * typo silently ignored (a misspelt limit, say) is a server running with
  * settings nobody asked for.
  *
- * Only the first error is reported. Nothing is checked on disk: module,
- * directory, store and secrets paths are resolved against the manifest's
- * directory as text, and the server reports a missing file when it loads
- * the app or opens the store. `stores:` and `secrets:` are read before
- * `apps:`, wherever they are written, because apps refer to them by name.
+ * Only the first error is reported. Nothing is checked on disk or on the
+ * network: module, directory, store, database and secrets paths are
+ * resolved against the manifest's directory as text, and database URLs
+ * are not dialled: a missing file or an unreachable database shows when
+ * the server loads the app or opens the store or database. `stores:`,
+ * `databases:` and `secrets:` are read before `apps:`, wherever they are
+ * written, because apps refer to them by name. An app's outbound HTTP
+ * origins are checked for form only (scheme://host[:port]) and kept with
+ * the scheme and host lower-cased, so the capability can compare them as
+ * strings.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
 #include "server/server.h"
 
 #define PAGE_SIZE 65536u
-#define MAX_MEMORY_BYTES ((uint64_t)4 << 30) /* the 32-bit address space: 65536 pages */
+#define MAX_MEMORY_BYTES ((uint64_t)4 << 30)  /* the 32-bit address space: 65536 pages */
+#define MAX_HTTP_RESPONSE ((uint64_t)1 << 30) /* http.max_response: 1GiB */
 
 typedef struct loader {
     const char *file; /* the manifest's path as given, for messages */
@@ -36,13 +43,17 @@ typedef struct loader {
     bool failed; /* an error is already in err: keep the first */
 } loader;
 
-static const char *const TOP_KEYS[] = {"listen",  "admin", "workers", "stores",
-                                       "secrets", "apps",  NULL};
-static const char *const APP_KEYS[] = {"name",   "route", "module", "interface", "env", "dirs",
-                                       "limits", "init",  "kv",     "vars",      NULL};
+static const char *const TOP_KEYS[] = {"listen",    "admin",   "workers", "stores",
+                                       "databases", "secrets", "apps",    NULL};
+static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
+                                       "dirs", "limits", "init",   "kv",        "vars",
+                                       "sql",  "http",   NULL};
 static const char *const LIMIT_KEYS[] = {"memory", "deadline_ms", "fuel", NULL};
 static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
 static const char *const STORE_KEYS[] = {"backend", "path", "durable", "url", "prefix", NULL};
+static const char *const DATABASE_KEYS[] = {
+    "backend", "path", "url", "pool_size", "acquire_timeout_ms", NULL};
+static const char *const HTTP_KEYS[] = {"allow", "timeout_ms", "max_response", NULL};
 static const char *const SECRETS_KEYS[] = {"file", "key_file", "key_env", NULL};
 static const char *const VAR_KEYS[] = {"env", "secret", NULL};
 
@@ -468,51 +479,76 @@ static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_c
     return true;
 }
 
+/* What an app can be granted by name: `kv:` from stores:, `sql:` from
+ * databases:. The section is `what` with an "s" ("stores:"). */
+typedef struct grantable {
+    const char *what;    /* "store", "database" */
+    const char *example; /* a sequence of names for messages, e.g. "[notes, shared]" */
+    int count;           /* how many the manifest declares */
+    const char *(*name)(const srv_manifest *m, int i);
+} grantable;
+
+static const char *store_name(const srv_manifest *m, int i) {
+    return m->stores[i].name;
+}
+
+static const char *database_name(const srv_manifest *m, int i) {
+    return m->databases[i].name;
+}
+
+static const grantable STORES = {"store", "[notes, shared]", 0, store_name};
+static const grantable DATABASES = {"database", "[app, main]", 0, database_name};
+
 /* "no store" names the stores there are, so a typo is plain to see. */
-static bool no_store(loader *ld, yaml_node_t *n, const char *path, const char *name,
-                     const srv_manifest *m) {
-    if (m->nstores == 0)
+static bool not_declared(loader *ld, yaml_node_t *n, const char *path, const char *name,
+                         const srv_manifest *m, const grantable *g) {
+    if (g->count == 0)
         return fail(ld, line_of(n), path,
-                    "no store \"%.80s\" (no stores are declared: add it under stores:)", name);
+                    "no %s \"%.80s\" (no %ss are declared: add it under %ss:)", g->what, name,
+                    g->what, g->what);
     char list[256] = "";
     size_t used = 0;
-    for (int i = 0; i < m->nstores; i++) {
-        const char *sep = i ? ", " : "", *store = m->stores[i].name;
-        if (used + strlen(sep) + strlen(store) + 5 >= sizeof list) {
+    for (int i = 0; i < g->count; i++) {
+        const char *sep = i ? ", " : "", *declared = g->name(m, i);
+        if (used + strlen(sep) + strlen(declared) + 5 >= sizeof list) {
             snprintf(list + used, sizeof list - used, "%s...", sep);
             break;
         }
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, store);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, declared);
     }
-    return fail(ld, line_of(n), path, "no store \"%.80s\" (declared: %s)", name, list);
+    return fail(ld, line_of(n), path, "no %s \"%.80s\" (declared: %s)", g->what, name, list);
 }
 
-static bool parse_kv(loader *ld, yaml_node_t *n, const char *path, const srv_manifest *m,
-                     srv_app_cfg *a) {
+/* A sequence of declared names, none twice, into *out and *nout; `g` is
+ * STORES or DATABASES with the manifest's count filled in. */
+static bool parse_grants(loader *ld, yaml_node_t *n, const char *path, const srv_manifest *m,
+                         const grantable *g, char ***out, int *nout) {
     if (is_null(n)) return true;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, line_of(n), path,
-                    "expected a sequence of store names (e.g. [notes, shared]), got %s", kind(n));
+        return fail(ld, line_of(n), path, "expected a sequence of %s names (e.g. %s), got %s",
+                    g->what, g->example, kind(n));
     yaml_node_item_t *items = n->data.sequence.items.start;
     int count = (int)(n->data.sequence.items.top - items);
     if (count == 0) return true;
-    if (!(a->kv = calloc((size_t)count, sizeof *a->kv))) return oom(ld);
+    if (!(*out = calloc((size_t)count, sizeof **out))) return oom(ld);
+    char expect[64];
+    snprintf(expect, sizeof expect, "the name of a %s declared under %ss:", g->what, g->what);
     for (int i = 0; i < count; i++) {
         char sub[64];
         snprintf(sub, sizeof sub, "%s[%d]", path, i);
         yaml_node_t *item = node(ld, items[i]);
-        const char *s = scalar(ld, item, sub, "the name of a store declared under stores:");
+        const char *s = scalar(ld, item, sub, expect);
         if (!s) return false;
         bool declared = false;
-        for (int j = 0; !declared && j < m->nstores; j++)
-            declared = !strcmp(m->stores[j].name, s);
-        if (!declared) return no_store(ld, item, sub, s, m);
+        for (int j = 0; !declared && j < g->count; j++)
+            declared = !strcmp(g->name(m, j), s);
+        if (!declared) return not_declared(ld, item, sub, s, m, g);
         for (int j = 0; j < i; j++)
-            if (!strcmp(a->kv[j], s))
-                return fail(ld, line_of(item), sub,
-                            "store \"%.80s\" is listed twice (also at %s[%d])", s, path, j);
-        a->nkv = i + 1;
-        if (!(a->kv[i] = xdup(ld, s))) return false;
+            if (!strcmp((*out)[j], s))
+                return fail(ld, line_of(item), sub, "%s \"%.80s\" is listed twice (also at %s[%d])",
+                            g->what, s, path, j);
+        *nout = i + 1;
+        if (!((*out)[i] = xdup(ld, s))) return false;
     }
     return true;
 }
@@ -579,6 +615,159 @@ static bool parse_vars(loader *ld, yaml_node_t *n, const char *path, const srv_m
         if (!parse_var(ld, node(ld, pairs[i].key), node(ld, pairs[i].value), path, m, &a->vars[i]))
             return false;
     }
+    return true;
+}
+
+/* ---- outbound HTTP ------------------------------------------------------- */
+
+#define ORIGIN_FORM "an origin is http(s)://host[:port], e.g. https://api.example.com"
+
+/* "http(s)://host[:port]" and nothing else: the capability matches a
+ * request's origin against these as strings, so a path, a query or
+ * credentials here would be a rule that silently never matches. Returns
+ * the origin with its scheme and host lower-cased (malloc'd), or NULL. */
+static char *parse_origin(loader *ld, yaml_node_t *n, const char *path) {
+    const char *s = scalar(ld, n, path, "an origin such as https://api.example.com");
+    if (!s) return NULL;
+    const char *sep = strstr(s, "://");
+    if (!sep || sep == s || (size_t)(sep - s) != strspn(s, ALNUM "+-.")) {
+        fail(ld, line_of(n), path, "\"%.80s\" is not an origin (%s)", s, ORIGIN_FORM);
+        return NULL;
+    }
+    size_t schemelen = (size_t)(sep - s);
+    if (!((schemelen == 4 && !strncasecmp(s, "http", 4)) ||
+          (schemelen == 5 && !strncasecmp(s, "https", 5)))) {
+        fail(ld, line_of(n), path, "\"%.80s\": scheme \"%.*s\" is not http or https", s,
+             (int)schemelen, s);
+        return NULL;
+    }
+    const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
+    /* not quoted back: what precedes "@" may be a password */
+    if (memchr(auth, '@', (size_t)(end - auth))) {
+        fail(ld, line_of(n), path,
+             "has userinfo (user@ or user:password@): credentials do not belong in an allowed "
+             "origin (%s)",
+             ORIGIN_FORM);
+        return NULL;
+    }
+    if (!strcmp(end, "/")) {
+        fail(ld, line_of(n), path, "\"%.80s\" ends with \"/\" (write it without: %.*s)", s,
+             (int)(end - s), s);
+        return NULL;
+    }
+    if (*end) {
+        const char *extra = *end == '/' ? "path" : *end == '?' ? "query" : "fragment";
+        fail(ld, line_of(n), path, "\"%.80s\" has a %s (%s, nothing after it)", s, extra,
+             ORIGIN_FORM);
+        return NULL;
+    }
+    /* the host: a name or an IPv4 address, or an IPv6 address in brackets */
+    const char *host = auth, *host_end;
+    bool hostok;
+    if (*host == '[') {
+        const char *close = strchr(host, ']');
+        host_end = close ? close + 1 : host + strlen(host);
+        hostok =
+            close && (size_t)(close - host - 1) == strspn(host + 1, "0123456789abcdefABCDEF:.");
+    } else {
+        host_end = host + strcspn(host, ":");
+        hostok = (size_t)(host_end - host) == strspn(host, ALNUM "-._");
+    }
+    if (host_end == host || (*host == '[' && host[1] == ']')) {
+        fail(ld, line_of(n), path, "\"%.80s\" has an empty host (%s)", s, ORIGIN_FORM);
+        return NULL;
+    }
+    if (!hostok || (*host_end && *host_end != ':')) {
+        fail(ld, line_of(n), path,
+             "\"%.80s\": the host is not a name or an address (letters, digits, -, . and _, or "
+             "an IPv6 address in [])",
+             s);
+        return NULL;
+    }
+    if (*host_end == ':') {
+        const char *port = host_end + 1;
+        uint64_t v;
+        if (strlen(port) > 5 || !parse_uint(port, &v) || v < 1 || v > 65535) {
+            fail(ld, line_of(n), path, "\"%.80s\": port \"%.20s\" is not a number in 1..65535", s,
+                 port);
+            return NULL;
+        }
+    }
+    char *out = strdup(s);
+    if (!out) {
+        oom(ld);
+        return NULL;
+    }
+    for (char *c = out; c < out + (host_end - s); c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    return out;
+}
+
+static bool parse_allow(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
+    if (!is_null(n) && n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(n), path,
+                    "expected a sequence of origins (e.g. [https://api.example.com]), got %s",
+                    kind(n));
+    yaml_node_item_t *items = is_null(n) ? NULL : n->data.sequence.items.start;
+    int count = items ? (int)(n->data.sequence.items.top - items) : 0;
+    if (count == 0)
+        return fail(ld, line_of(n), path,
+                    "is empty (list the origins the app may call, e.g. [https://api.example.com], "
+                    "or leave http: out)");
+    if (!(a->http_allow = calloc((size_t)count, sizeof *a->http_allow))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        char sub[96];
+        snprintf(sub, sizeof sub, "%s[%d]", path, i);
+        yaml_node_t *item = node(ld, items[i]);
+        char *origin = parse_origin(ld, item, sub);
+        if (!origin) return false;
+        a->http_allow[i] = origin;
+        a->nhttp_allow = i + 1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(a->http_allow[j], origin))
+                return fail(ld, line_of(item), sub,
+                            "origin \"%.80s\" is listed twice (also at %s[%d])", origin, path, j);
+    }
+    return true;
+}
+
+static bool parse_max_response(loader *ld, yaml_node_t *n, const char *path, uint64_t *out) {
+    const char *s = scalar(ld, n, path, "a size such as 1MiB");
+    if (!s) return false;
+    uint64_t bytes = 0;
+    size_status st = parse_size(s, &bytes);
+    if (st == SIZE_BAD)
+        return fail(ld, line_of(n), path,
+                    "\"%.80s\" is not a size (use e.g. 1MiB; units B, KiB, MiB, GiB)", s);
+    if (st == SIZE_HUGE || bytes > MAX_HTTP_RESPONSE)
+        return fail(ld, line_of(n), path, "\"%.80s\" is too large (at most 1GiB)", s);
+    if (bytes == 0) return fail(ld, line_of(n), path, "\"%.80s\" is too small (at least 1B)", s);
+    *out = bytes;
+    return true;
+}
+
+/* `line` is the `http:` key's: a missing allow: is reported there. */
+static bool parse_http(loader *ld, yaml_node_t *n, int line, const char *path, srv_app_cfg *a) {
+    static const char missing[] =
+        "missing \"allow\" (the origins the app may call, e.g. allow: [https://api.example.com])";
+    if (is_null(n)) return fail(ld, line, path, "%s", missing);
+    if (!expect_mapping(ld, n, path, "a mapping of allow, timeout_ms, max_response") ||
+        !check_keys(ld, n, path, HTTP_KEYS))
+        return false;
+    char sub[64];
+    yaml_node_t *v;
+    uint64_t u;
+    if (!(v = find(ld, n, "allow"))) return fail(ld, line, path, "%s", missing);
+    snprintf(sub, sizeof sub, "%s.allow", path);
+    if (!parse_allow(ld, v, sub, a)) return false;
+    snprintf(sub, sizeof sub, "%s.timeout_ms", path);
+    if ((v = find(ld, n, "timeout_ms"))) {
+        if (!uint_in(ld, v, sub, 1, 600000, "milliseconds, use 1..600000", &u)) return false;
+        a->http_timeout_ms = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.max_response", path);
+    if ((v = find(ld, n, "max_response")) && !parse_max_response(ld, v, sub, &a->http_max_response))
+        return false;
     return true;
 }
 
@@ -667,42 +856,54 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
         if (!nonempty(ld, v, sub, "the name of an exported function", &s)) return false;
         if (!(a->init = xdup(ld, s))) return false;
     }
+    grantable g = STORES;
+    g.count = m->nstores;
     snprintf(sub, sizeof sub, "%s.kv", path);
-    if ((v = find(ld, n, "kv")) && !parse_kv(ld, v, sub, m, a)) return false;
+    if ((v = find(ld, n, "kv")) && !parse_grants(ld, v, sub, m, &g, &a->kv, &a->nkv)) return false;
     snprintf(sub, sizeof sub, "%s.vars", path);
     if ((v = find(ld, n, "vars")) && !parse_vars(ld, v, sub, m, a)) return false;
+    g = DATABASES;
+    g.count = m->ndatabases;
+    snprintf(sub, sizeof sub, "%s.sql", path);
+    if ((v = find(ld, n, "sql")) && !parse_grants(ld, v, sub, m, &g, &a->sql, &a->nsql))
+        return false;
+    yaml_node_pair_t *http = find_pair(ld, n, "http");
+    snprintf(sub, sizeof sub, "%s.http", path);
+    if (http && !parse_http(ld, node(ld, http->value), line_of(node(ld, http->key)), sub, a))
+        return false;
     /* a default name is reported at the mapping: there is no name: line */
     return check_unique(ld, m, i, name != NULL, name ? name : n, route, path);
 }
 
-/* ---- stores and secrets -------------------------------------------------- */
+/* ---- stores, databases and secrets --------------------------------------- */
 
 /* A key of the other backend is refused rather than ignored: `url:` on a
- * sqlite store most likely means a forgotten `backend: redis`. */
-static bool other_backend_key(loader *ld, yaml_node_t *map, const char *path, const char *key,
-                              const char *for_backend, const char *backend) {
+ * sqlite store most likely means a forgotten `backend: redis`. `what` is
+ * "store" or "database". */
+static bool other_backend_key(loader *ld, yaml_node_t *map, const char *path, const char *what,
+                              const char *key, const char *for_backend, const char *backend) {
     yaml_node_pair_t *p = find_pair(ld, map, key);
     if (!p) return true;
     return fail(ld, line_of(node(ld, p->key)), path,
-                "key \"%s\" is only for backend: %s (this store's backend is %s)", key, for_backend,
-                backend);
+                "key \"%s\" is only for backend: %s (this %s's backend is %s)", key, for_backend,
+                what, backend);
 }
 
-/* "<name>.db" next to the manifest. */
-static bool default_store_path(loader *ld, srv_store_cfg *st) {
-    size_t len = strlen(st->name);
+/* "<name>.db" next to the manifest, into *path. */
+static bool default_db_path(loader *ld, const char *name, char **path) {
+    size_t len = strlen(name);
     char *file = malloc(len + 4);
     if (!file) return oom(ld);
-    memcpy(file, st->name, len);
+    memcpy(file, name, len);
     memcpy(file + len, ".db", 4);
-    st->path = resolve(ld, file);
+    *path = resolve(ld, file);
     free(file);
-    return st->path != NULL;
+    return *path != NULL;
 }
 
 static bool parse_sqlite(loader *ld, yaml_node_t *n, const char *path, srv_store_cfg *st) {
-    if (!other_backend_key(ld, n, path, "url", "redis", "sqlite") ||
-        !other_backend_key(ld, n, path, "prefix", "redis", "sqlite"))
+    if (!other_backend_key(ld, n, path, "store", "url", "redis", "sqlite") ||
+        !other_backend_key(ld, n, path, "store", "prefix", "redis", "sqlite"))
         return false;
     char sub[128];
     const char *s;
@@ -711,7 +912,7 @@ static bool parse_sqlite(loader *ld, yaml_node_t *n, const char *path, srv_store
     if ((v = find(ld, n, "path"))) {
         if (!nonempty(ld, v, sub, "the path of the database file", &s)) return false;
         if (!(st->path = resolve(ld, s))) return false;
-    } else if (!default_store_path(ld, st)) {
+    } else if (!default_db_path(ld, st->name, &st->path)) {
         return false;
     }
     snprintf(sub, sizeof sub, "%s.durable", path);
@@ -726,8 +927,8 @@ static bool parse_sqlite(loader *ld, yaml_node_t *n, const char *path, srv_store
 }
 
 static bool parse_redis(loader *ld, yaml_node_t *n, const char *path, srv_store_cfg *st) {
-    if (!other_backend_key(ld, n, path, "path", "sqlite", "redis") ||
-        !other_backend_key(ld, n, path, "durable", "sqlite", "redis"))
+    if (!other_backend_key(ld, n, path, "store", "path", "sqlite", "redis") ||
+        !other_backend_key(ld, n, path, "store", "durable", "sqlite", "redis"))
         return false;
     char sub[128];
     const char *s;
@@ -760,7 +961,7 @@ static bool parse_store(loader *ld, yaml_node_t *k, yaml_node_t *n, srv_store_cf
         return fail(ld, st->line, "stores",
                     "\"%.80s\" is not a store name (use letters, digits, _, . and -)", name);
     if (!(st->name = xdup(ld, name))) return false;
-    if (is_null(n)) return default_store_path(ld, st);
+    if (is_null(n)) return default_db_path(ld, st->name, &st->path);
     snprintf(path, sizeof path, "stores.%.80s", name);
     if (!expect_mapping(ld, n, path, "a mapping of backend, path, durable, url, prefix") ||
         !check_keys(ld, n, path, STORE_KEYS))
@@ -793,6 +994,109 @@ static bool parse_stores(loader *ld, yaml_node_t *n, srv_manifest *m) {
     for (int i = 0; i < count; i++) {
         m->nstores = i + 1;
         if (!parse_store(ld, node(ld, pairs[i].key), node(ld, pairs[i].value), &m->stores[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The settings both backends share: the pool and how long to wait for it. */
+static bool parse_pool(loader *ld, yaml_node_t *n, const char *path, srv_db_cfg *db) {
+    char sub[128];
+    yaml_node_t *v;
+    uint64_t u;
+    snprintf(sub, sizeof sub, "%s.pool_size", path);
+    if ((v = find(ld, n, "pool_size"))) {
+        if (!uint_in(ld, v, sub, 1, 1024, "connections, use 1..1024", &u)) return false;
+        db->pool_size = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.acquire_timeout_ms", path);
+    if ((v = find(ld, n, "acquire_timeout_ms"))) {
+        if (!uint_in(ld, v, sub, 1, 600000, "milliseconds, use 1..600000", &u)) return false;
+        db->acquire_timeout_ms = (uint32_t)u;
+    }
+    return true;
+}
+
+static bool parse_db_sqlite(loader *ld, yaml_node_t *n, const char *path, srv_db_cfg *db) {
+    if (!other_backend_key(ld, n, path, "database", "url", "postgres", "sqlite")) return false;
+    char sub[128];
+    const char *s;
+    yaml_node_t *v;
+    snprintf(sub, sizeof sub, "%s.path", path);
+    if ((v = find(ld, n, "path"))) {
+        if (!nonempty(ld, v, sub, "the path of the database file", &s)) return false;
+        return (db->path = resolve(ld, s)) != NULL;
+    }
+    return default_db_path(ld, db->name, &db->path);
+}
+
+static bool parse_db_postgres(loader *ld, yaml_node_t *n, const char *path, srv_db_cfg *db) {
+    if (!other_backend_key(ld, n, path, "database", "path", "sqlite", "postgres")) return false;
+    char sub[128];
+    const char *s;
+    yaml_node_t *v;
+    snprintf(sub, sizeof sub, "%s.url", path);
+    if (!(v = find(ld, n, "url")))
+        return fail(ld, db->line, path,
+                    "missing \"url\" (a postgres database needs one, e.g. "
+                    "postgresql://user@127.0.0.1:5432/dbname)");
+    if (!nonempty(ld, v, sub, "a URL such as postgresql://user@127.0.0.1:5432/dbname", &s))
+        return false;
+    /* not quoted back: the URL may hold a password */
+    bool scheme = !strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11);
+    if (!scheme || !strcmp(s, "postgresql://") || !strcmp(s, "postgres://"))
+        return fail(ld, line_of(v), sub,
+                    "is not a postgresql:// or postgres:// URL (use "
+                    "postgresql://[user[:password]@]host[:port]/dbname)");
+    return (db->url = xdup(ld, s)) != NULL;
+}
+
+/* `NAME:` alone is a sqlite database with every default. */
+static bool parse_database(loader *ld, yaml_node_t *k, yaml_node_t *n, srv_db_cfg *db) {
+    const char *name = (const char *)k->data.scalar.value;
+    char path[96], sub[128];
+    db->line = line_of(k);
+    db->backend = SRV_DB_SQLITE;
+    if (!is_name(name))
+        return fail(ld, db->line, "databases",
+                    "\"%.80s\" is not a database name (use letters, digits, _, . and -)", name);
+    if (!(db->name = xdup(ld, name))) return false;
+    if (is_null(n)) return default_db_path(ld, db->name, &db->path);
+    snprintf(path, sizeof path, "databases.%.80s", name);
+    if (!expect_mapping(ld, n, path,
+                        "a mapping of backend, path, url, pool_size, acquire_timeout_ms") ||
+        !check_keys(ld, n, path, DATABASE_KEYS))
+        return false;
+    yaml_node_t *v = find(ld, n, "backend");
+    snprintf(sub, sizeof sub, "%s.backend", path);
+    if (v) {
+        const char *s = scalar(ld, v, sub, "sqlite or postgres");
+        if (!s) return false;
+        if (!strcmp(s, "postgres"))
+            db->backend = SRV_DB_POSTGRES;
+        else if (strcmp(s, "sqlite") != 0)
+            return fail(ld, line_of(v), sub, "\"%.80s\" is not a backend (use sqlite or postgres)",
+                        s);
+    }
+    bool ok = db->backend == SRV_DB_POSTGRES ? parse_db_postgres(ld, n, path, db)
+                                             : parse_db_sqlite(ld, n, path, db);
+    return ok && parse_pool(ld, n, path, db);
+}
+
+static bool parse_databases(loader *ld, yaml_node_t *n, srv_manifest *m) {
+    if (is_null(n)) return true;
+    if (!expect_mapping(ld, n, "databases",
+                        "a mapping of database names to their settings (e.g. app: {backend: "
+                        "sqlite})") ||
+        !check_keys(ld, n, "databases", NULL))
+        return false;
+    yaml_node_pair_t *pairs = n->data.mapping.pairs.start;
+    int count = (int)(n->data.mapping.pairs.top - pairs);
+    if (count == 0) return true;
+    if (!(m->databases = calloc((size_t)count, sizeof *m->databases))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        m->ndatabases = i + 1;
+        if (!parse_database(ld, node(ld, pairs[i].key), node(ld, pairs[i].value), &m->databases[i]))
             return false;
     }
     return true;
@@ -834,7 +1138,7 @@ static bool parse_top(loader *ld, srv_manifest *m) {
     if (!root || is_null(root))
         return fail(ld, 1, "", "the manifest is empty (it needs apps:, a list of apps)");
     if (!expect_mapping(ld, root, "",
-                        "a mapping of listen, admin, workers, stores, secrets, apps") ||
+                        "a mapping of listen, admin, workers, stores, databases, secrets, apps") ||
         !check_keys(ld, root, "", TOP_KEYS))
         return false;
     const char *s;
@@ -858,6 +1162,7 @@ static bool parse_top(loader *ld, srv_manifest *m) {
         m->workers = (int)w;
     }
     if ((v = find(ld, root, "stores")) && !parse_stores(ld, v, m)) return false;
+    if ((v = find(ld, root, "databases")) && !parse_databases(ld, v, m)) return false;
     yaml_node_pair_t *secrets = find_pair(ld, root, "secrets");
     if (secrets && !parse_secrets(ld, node(ld, secrets->value), line_of(node(ld, secrets->key)), m))
         return false;
@@ -1012,6 +1317,12 @@ static void app_free(srv_app_cfg *a) {
         free(a->vars[i].value);
     }
     free(a->vars);
+    for (int i = 0; i < a->nsql; i++)
+        free(a->sql[i]);
+    free(a->sql);
+    for (int i = 0; i < a->nhttp_allow; i++)
+        free(a->http_allow[i]);
+    free(a->http_allow);
 }
 
 void srv_manifest_free(srv_manifest *m) {
@@ -1026,6 +1337,12 @@ void srv_manifest_free(srv_manifest *m) {
         free(m->stores[i].prefix);
     }
     free(m->stores);
+    for (int i = 0; i < m->ndatabases; i++) {
+        free(m->databases[i].name);
+        free(m->databases[i].path);
+        free(m->databases[i].url);
+    }
+    free(m->databases);
     free(m->secrets_file);
     free(m->secrets_key_file);
     free(m->secrets_key_env);

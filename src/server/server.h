@@ -50,6 +50,20 @@ typedef struct srv_store_cfg {
     int line;
 } srv_store_cfg;
 
+/* An SQL database the manifest declares (`databases:`); apps are granted
+ * databases by name (`sql:`). */
+typedef enum { SRV_DB_SQLITE = 0, SRV_DB_POSTGRES } srv_db_backend;
+
+typedef struct srv_db_cfg {
+    char *name;
+    srv_db_backend backend;
+    char *path;                  /* sqlite: resolved against the manifest's directory */
+    char *url;                   /* postgres: libpq URI, postgresql://... or postgres://... */
+    uint32_t pool_size;          /* 0: the default (8) */
+    uint32_t acquire_timeout_ms; /* 0: the default (2000) */
+    int line;
+} srv_db_cfg;
+
 /* A variable an app may read (`vars:`): a literal, an environment
  * variable of wasp's process, or a secret from the secrets file. */
 typedef enum { SRV_VAR_LITERAL = 0, SRV_VAR_ENV, SRV_VAR_SECRET } srv_var_kind;
@@ -80,7 +94,13 @@ typedef struct srv_app_cfg {
     int nkv;
     srv_var_cfg *vars;
     int nvars;
-    int line; /* where the app starts in the manifest (0: none) */
+    char **sql; /* names of the databases granted (each one in srv_manifest.databases) */
+    int nsql;
+    char **http_allow; /* outbound HTTP: allowed origins "scheme://host[:port]" */
+    int nhttp_allow;
+    uint32_t http_timeout_ms;   /* 0: the default (10000) */
+    uint64_t http_max_response; /* bytes; 0: the default (16 MiB) */
+    int line;                   /* where the app starts in the manifest (0: none) */
 } srv_app_cfg;
 
 #define SRV_DEFAULT_MEMORY_PAGES 2048 /* 128 MiB */
@@ -95,6 +115,8 @@ typedef struct srv_manifest {
     int napps;
     srv_store_cfg *stores;
     int nstores;
+    srv_db_cfg *databases;
+    int ndatabases;
     char *secrets_file;     /* `secrets: {file: ...}`, resolved; NULL: none */
     char *secrets_key_file; /* resolved; NULL: use the environment variable */
     char *secrets_key_env;  /* default "WASP_SECRETS_KEY" when a file is set */

@@ -1311,6 +1311,10 @@ import caps_test  # noqa: E402 - the capability tests (caps_test.py), run with t
 
 TESTS += caps_test.register(sys.modules[__name__])
 
+import sql_http_test  # noqa: E402 - SQL and outbound HTTP (sql_http_test.py), run with this module's helpers
+
+TESTS += sql_http_test.register(sys.modules[__name__])
+
 
 def main():
     global WASP, GUESTS, SCRATCH

@@ -1,13 +1,12 @@
 /*
  * test_manifest.c - srv_manifest_load and srv_manifest_single: every key of
  * wasp.yaml with its value, default and path resolution; routes, dir
- * strings and mappings, sizes in every unit; stores, secrets and the apps'
- * kv and vars that refer to them; and each kind of mistake a
- * user can make, checking the line the message points at and the words
- * that tell them what to fix. Each test writes its YAML into a fresh
- * mkdtemp directory; the loader never looks at the module files, so none
- * are created. Under ASan (build/asan/unit_tests) these also show that
- * every error path frees what it had built.
+ * strings and mappings, sizes in every unit; stores, databases, secrets
+ * and the apps' kv, sql and vars that refer to them; outbound HTTP origins
+ * and limits; and each kind of mistake a user can make, checking the line the message points at and
+ * the words that tell them what to fix. Each test writes its YAML into a fresh mkdtemp directory;
+ * the loader never looks at the module files, so none are created. Under ASan
+ * (build/asan/unit_tests) these also show that every error path frees what it had built.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -522,6 +521,228 @@ TEST(manifest_secrets_key_env_and_no_capabilities) {
     srv_manifest_free(m);
 }
 
+TEST(manifest_databases_sql_and_http) {
+    static const char yaml[] =
+        "databases:\n"                  /* 1 */
+        "  app:\n"                      /* 2 */
+        "    backend: sqlite\n"         /* 3 */
+        "    path: data/app.db\n"       /* 4 */
+        "    pool_size: 4\n"            /* 5 */
+        "    acquire_timeout_ms: 500\n" /* 6 */
+        "  main:\n"                     /* 7 */
+        "    backend: postgres\n"       /* 8 */
+        "    url: postgresql://wasp@127.0.0.1:5432/wasp\n"
+        "    pool_size: 1024\n"            /* 10 */
+        "    acquire_timeout_ms: 600000\n" /* 11 */
+        "  cache: {}\n"                    /* 12 */
+        "  plain.v2:\n"                    /* 13 */
+        "  pg2: {backend: postgres, url: \"postgres://u:pw@db/x\"}\n"
+        "  abs: {path: /var/lib/x.db, pool_size: 1, acquire_timeout_ms: 1}\n"
+        "apps:\n"                             /* 16 */
+        "  - name: notes\n"                   /* 17 */
+        "    route: /notes/...\n"             /* 18 */
+        "    module: notes.wasm\n"            /* 19 */
+        "    sql: [app, main]\n"              /* 20 */
+        "    http:\n"                         /* 21 */
+        "      allow:\n"                      /* 22 */
+        "        - https://api.example.com\n" /* 23 */
+        "        - HTTP://127.0.0.1:9999\n"   /* 24 */
+        "        - HTTPS://API.Example.COM:8443\n"
+        "        - http://[::1]:8080\n" /* 26 */
+        "        - https://[FE80::1]\n" /* 27 */
+        "        - http://My-Host_1.internal:1\n"
+        "      timeout_ms: 5000\n"   /* 29 */
+        "      max_response: 1MiB\n" /* 30 */
+        "  - route: /other\n"        /* 31 */
+        "    module: other.wasm\n"   /* 32 */
+        "    sql:\n"                 /* 33 */
+        "      - cache\n"            /* 34 */
+        "    http: {allow: [http://localhost:65535], max_response: 65536}\n"
+        "  - {route: /bare, module: bare.wasm, sql: [],\n" /* 36 */
+        "     http: {allow: [https://a.b], timeout_ms: 1, max_response: 1 GiB}}\n"
+        "  - {route: /nulls, module: nulls.wasm, sql: }\n";
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t, yaml, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    REQUIRE(m->ndatabases == 6);
+
+    const srv_db_cfg *db = &m->databases[0];
+    CHECK_STR(db->name, "app");
+    CHECK_EQ_S64(db->backend, SRV_DB_SQLITE);
+    CHECK_STR(db->path, in_dir(&t, "data/app.db"));
+    CHECK_EQ_PTR(db->url, NULL);
+    CHECK_EQ_U64(db->pool_size, 4);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 500);
+    CHECK_EQ_S64(db->line, 2);
+
+    db = &m->databases[1];
+    CHECK_STR(db->name, "main");
+    CHECK_EQ_S64(db->backend, SRV_DB_POSTGRES);
+    CHECK_EQ_PTR(db->path, NULL);
+    CHECK_STR(db->url, "postgresql://wasp@127.0.0.1:5432/wasp");
+    CHECK_EQ_U64(db->pool_size, 1024);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 600000);
+    CHECK_EQ_S64(db->line, 7);
+
+    db = &m->databases[2]; /* every default: sqlite, "<name>.db" next to the manifest */
+    CHECK_STR(db->name, "cache");
+    CHECK_EQ_S64(db->backend, SRV_DB_SQLITE);
+    CHECK_STR(db->path, in_dir(&t, "cache.db"));
+    CHECK_EQ_U64(db->pool_size, 0);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 0);
+    CHECK_EQ_S64(db->line, 12);
+
+    db = &m->databases[3]; /* a name alone: the same defaults */
+    CHECK_STR(db->name, "plain.v2");
+    CHECK_EQ_S64(db->backend, SRV_DB_SQLITE);
+    CHECK_STR(db->path, in_dir(&t, "plain.v2.db"));
+    CHECK_EQ_U64(db->pool_size, 0);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 0);
+    CHECK_EQ_S64(db->line, 13);
+
+    db = &m->databases[4];
+    CHECK_EQ_S64(db->backend, SRV_DB_POSTGRES);
+    CHECK_STR(db->url, "postgres://u:pw@db/x");
+    CHECK_EQ_U64(db->pool_size, 0);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 0);
+
+    db = &m->databases[5];
+    CHECK_STR(db->path, "/var/lib/x.db");
+    CHECK_EQ_U64(db->pool_size, 1);
+    CHECK_EQ_U64(db->acquire_timeout_ms, 1);
+
+    REQUIRE(m->napps == 4);
+    const srv_app_cfg *a = &m->apps[0];
+    REQUIRE(a->nsql == 2);
+    CHECK_STR(a->sql[0], "app");
+    CHECK_STR(a->sql[1], "main");
+    REQUIRE(a->nhttp_allow == 6);
+    /* the scheme and host lower-cased, the rest as written */
+    CHECK_STR(a->http_allow[0], "https://api.example.com");
+    CHECK_STR(a->http_allow[1], "http://127.0.0.1:9999");
+    CHECK_STR(a->http_allow[2], "https://api.example.com:8443");
+    CHECK_STR(a->http_allow[3], "http://[::1]:8080");
+    CHECK_STR(a->http_allow[4], "https://[fe80::1]");
+    CHECK_STR(a->http_allow[5], "http://my-host_1.internal:1");
+    CHECK_EQ_U64(a->http_timeout_ms, 5000);
+    CHECK_EQ_U64(a->http_max_response, 1048576);
+
+    a = &m->apps[1];
+    REQUIRE(a->nsql == 1);
+    CHECK_STR(a->sql[0], "cache");
+    REQUIRE(a->nhttp_allow == 1);
+    CHECK_STR(a->http_allow[0], "http://localhost:65535");
+    CHECK_EQ_U64(a->http_timeout_ms, 0); /* the capability's default */
+    CHECK_EQ_U64(a->http_max_response, 65536);
+
+    a = &m->apps[2]; /* an empty sql: grants nothing */
+    CHECK_EQ_S64(a->nsql, 0);
+    CHECK_EQ_PTR(a->sql, NULL);
+    REQUIRE(a->nhttp_allow == 1);
+    CHECK_STR(a->http_allow[0], "https://a.b");
+    CHECK_EQ_U64(a->http_timeout_ms, 1);
+    CHECK_EQ_U64(a->http_max_response, (uint64_t)1 << 30);
+
+    a = &m->apps[3]; /* a null sql: and no http: */
+    CHECK_EQ_S64(a->nsql, 0);
+    CHECK_EQ_PTR(a->sql, NULL);
+    CHECK_EQ_S64(a->nhttp_allow, 0);
+    CHECK_EQ_PTR(a->http_allow, NULL);
+    CHECK_EQ_U64(a->http_timeout_ms, 0);
+    CHECK_EQ_U64(a->http_max_response, 0);
+    srv_manifest_free(m);
+}
+
+TEST(manifest_databases_read_before_apps_and_empty) {
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t,
+                                "apps:\n  - {route: /x, module: x.wasm, sql: [late]}\n"
+                                "databases:\n  late:\n",
+                                err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    REQUIRE(m->ndatabases == 1);
+    CHECK_STR(m->databases[0].path, in_dir(&t, "late.db"));
+    REQUIRE(m->apps[0].nsql == 1);
+    CHECK_STR(m->apps[0].sql[0], "late");
+    srv_manifest_free(m);
+
+    m = load_text(&t, "databases:\n" APP_LINES, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    CHECK_EQ_S64(m->ndatabases, 0); /* an empty databases: declares none */
+    CHECK_EQ_PTR(m->databases, NULL);
+    srv_manifest_free(m);
+}
+
+/* One app with `http: {allow: [https://a.b], max_response: SIZE}`: its
+ * bytes, or 0 when it fails. */
+static uint64_t max_response(const char *size, char *err, size_t errlen) {
+    char yaml[256];
+    snprintf(yaml, sizeof yaml,
+             "apps:\n  - route: /x\n    module: x.wasm\n    http:\n      allow: [https://a.b]\n"
+             "      max_response: %s\n",
+             size);
+    tmp_manifest t = {0};
+    srv_manifest *m = load_text(&t, yaml, err, errlen);
+    uint64_t bytes = m ? m->apps[0].http_max_response : 0;
+    srv_manifest_free(m);
+    return bytes;
+}
+
+TEST(manifest_http_max_response_in_every_unit) {
+    static const struct {
+        const char *size;
+        uint64_t bytes;
+    } ok[] = {
+        {"1", 1},
+        {"1B", 1},
+        {"65537", 65537}, /* no rounding to pages */
+        {"1KiB", 1024},
+        {"3K", 3072},
+        {"1 MiB", 1048576},
+        {"16M", 16777216},
+        {"1GiB", 1073741824},
+        {"1G", 1073741824},
+        {"1073741824", 1073741824},
+        {"1048576KiB", 1073741824},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char err[512] = "";
+        uint64_t bytes = max_response(ok[i].size, err, sizeof err);
+        if (bytes != ok[i].bytes)
+            unit_fail(__FILE__, __LINE__, "max_response: %s: expected %llu bytes, got %llu (%s)",
+                      ok[i].size, (unsigned long long)ok[i].bytes, (unsigned long long)bytes, err);
+    }
+    static const struct {
+        const char *size, *phrase;
+    } bad[] = {
+        {"lots", "\"lots\" is not a size (use e.g. 1MiB; units B, KiB, MiB, GiB)"},
+        {"1mb", "is not a size"},
+        {"1.5MiB", "is not a size"},
+        {"-1", "is not a size"},
+        {"2GiB", "\"2GiB\" is too large (at most 1GiB)"},
+        {"1073741825", "is too large"},
+        {"1025M", "is too large"},
+        {"99999999999999999999999GiB", "is too large"},
+        {"0", "\"0\" is too small (at least 1B)"},
+        {"0KiB", "is too small"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[512] = "";
+        uint64_t bytes = max_response(bad[i].size, err, sizeof err);
+        if (bytes || !strstr(err, bad[i].phrase) ||
+            !strstr(err, "wasp.yaml:6: apps[0].http.max_response: "))
+            unit_fail(__FILE__, __LINE__,
+                      "max_response: %s: expected an error at line 6 saying \"%s\", got "
+                      "%llu bytes, \"%s\"",
+                      bad[i].size, bad[i].phrase, (unsigned long long)bytes, err);
+    }
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 #define APP APP_LINES /* lines 1-3 */
@@ -529,9 +750,10 @@ TEST(manifest_secrets_key_env_and_no_capabilities) {
 TEST(manifest_error_unknown_keys) {
     EXPECT_ERROR(APP "    limts:\n      memory: 1MiB\n", 4,
                  "apps[0]: unknown key \"limts\" (expected name, route, module, interface, env, "
-                 "dirs, limits, init, kv, vars)");
+                 "dirs, limits, init, kv, vars, sql, http)");
     EXPECT_ERROR("lisen: 127.0.0.1:8080\n" APP, 1,
-                 "unknown key \"lisen\" (expected listen, admin, workers, stores, secrets, apps)");
+                 "unknown key \"lisen\" (expected listen, admin, workers, stores, databases, "
+                 "secrets, apps)");
     EXPECT_ERROR(APP "    limits:\n      memroy: 1MiB\n", 5,
                  "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, fuel)");
     EXPECT_ERROR(APP "    dirs:\n      - {host: a, ro: true}\n", 5,
@@ -545,8 +767,8 @@ TEST(manifest_error_wrong_types) {
                  "apps[0].route: expected a route such as /hello or /api/..., got a sequence");
     EXPECT_ERROR("apps:\n  route: /x\n", 2, "apps: expected a sequence of apps");
     EXPECT_ERROR("- route: /x\n", 1,
-                 "expected a mapping of listen, admin, workers, stores, secrets, apps, got a "
-                 "sequence");
+                 "expected a mapping of listen, admin, workers, stores, databases, secrets, apps, "
+                 "got a sequence");
     EXPECT_ERROR("apps:\n  - /x\n", 2,
                  "apps[0]: expected a mapping with route and module, got a "
                  "scalar");
@@ -752,6 +974,174 @@ TEST(manifest_error_kv_lists_many_stores_within_bounds) {
     EXPECT_ERROR(yaml, 45, ", ...)");
 }
 
+TEST(manifest_error_databases) {
+    EXPECT_ERROR("databases:\n  app:\n    backend: sqlite\n    pth: x.db\n" APP, 4,
+                 "databases.app: unknown key \"pth\" (expected backend, path, url, pool_size, "
+                 "acquire_timeout_ms)");
+    EXPECT_ERROR("databases:\n  app:\n    url: postgresql://h/db\n" APP, 3,
+                 "databases.app: key \"url\" is only for backend: postgres (this database's "
+                 "backend is sqlite)");
+    EXPECT_ERROR("databases:\n  main:\n    backend: postgres\n    url: postgresql://h/db\n"
+                 "    path: x.db\n" APP,
+                 5,
+                 "databases.main: key \"path\" is only for backend: sqlite (this database's "
+                 "backend is postgres)");
+    EXPECT_ERROR("databases:\n  main:\n    backend: postgres\n    pool_size: 2\n" APP, 2,
+                 "databases.main: missing \"url\" (a postgres database needs one, e.g. "
+                 "postgresql://");
+    EXPECT_ERROR("databases:\n  main:\n    backend: postgres\n    url: mysql://h/db\n" APP, 4,
+                 "databases.main.url: is not a postgresql:// or postgres:// URL (use "
+                 "postgresql://[user[:password]@]host[:port]/dbname)");
+    EXPECT_ERROR("databases:\n  main: {backend: postgres, url: \"postgresql://\"}\n" APP, 2,
+                 "databases.main.url: is not a postgresql:// or postgres:// URL");
+    EXPECT_ERROR("databases:\n  main: {backend: postgres, url: \"host=h dbname=d\"}\n" APP, 2,
+                 "is not a postgresql:// or postgres:// URL");
+    EXPECT_ERROR("databases:\n  main: {backend: postgres, url: }\n" APP, 2,
+                 "databases.main.url: has no value");
+    EXPECT_ERROR("databases:\n  main:\n    backend: mysql\n" APP, 3,
+                 "databases.main.backend: \"mysql\" is not a backend (use sqlite or postgres)");
+    EXPECT_ERROR("databases:\n  main:\n    backend: redis\n" APP, 3,
+                 "\"redis\" is not a backend (use sqlite or postgres)");
+    EXPECT_ERROR("databases:\n  app:\n    pool_size: 0\n" APP, 3,
+                 "databases.app.pool_size: 0 is out of range (connections, use 1..1024)");
+    EXPECT_ERROR("databases:\n  app:\n    pool_size: 5000\n" APP, 3,
+                 "databases.app.pool_size: 5000 is out of range (connections, use 1..1024)");
+    EXPECT_ERROR("databases:\n  main:\n    backend: postgres\n    url: postgres://h/d\n"
+                 "    pool_size: eight\n" APP,
+                 5, "databases.main.pool_size: \"eight\" is not a whole number");
+    EXPECT_ERROR("databases:\n  app: {acquire_timeout_ms: 0}\n" APP, 2,
+                 "databases.app.acquire_timeout_ms: 0 is out of range (milliseconds, use "
+                 "1..600000)");
+    EXPECT_ERROR("databases:\n  app: {acquire_timeout_ms: 600001}\n" APP, 2, "is out of range");
+    EXPECT_ERROR("databases:\n  app: {path: \"\"}\n" APP, 2, "databases.app.path: is empty");
+    EXPECT_ERROR("databases:\n  my db: {}\n" APP, 2,
+                 "databases: \"my db\" is not a database name (use letters, digits, _, . and -)");
+    EXPECT_ERROR("databases:\n  a: {}\n  a: {}\n" APP, 3,
+                 "databases: key \"a\" appears twice (first on line 2)");
+    EXPECT_ERROR("databases: [app]\n" APP, 1, "databases: expected a mapping of database names");
+    EXPECT_ERROR("databases:\n  app: sqlite\n" APP, 2,
+                 "databases.app: expected a mapping of backend, path, url, pool_size, "
+                 "acquire_timeout_ms, got a scalar");
+}
+
+TEST(manifest_error_database_url_is_not_quoted_back) {
+    tmp_manifest t = {0};
+    char err[512] = "";
+    CHECK_EQ_PTR(load_text(&t,
+                           "databases:\n  main: {backend: postgres, url: "
+                           "\"mysql://u:hunter2@h/db\"}\n" APP,
+                           err, sizeof err),
+                 NULL);
+    CHECK(strstr(err, "is not a postgresql://") != NULL);
+    CHECK(strstr(err, "hunter2") == NULL);
+}
+
+#define DATABASES                                                                                  \
+    "databases:\n  app: {}\n  main: {backend: postgres, url: postgresql://h/db}\n" /* 1-3 */
+
+TEST(manifest_error_sql) {
+    EXPECT_ERROR(DATABASES "apps:\n  - route: /x\n    module: x.wasm\n    sql: [app, mian]\n", 7,
+                 "apps[0].sql[1]: no database \"mian\" (declared: app, main)");
+    EXPECT_ERROR(APP "    sql: [app]\n", 4,
+                 "apps[0].sql[0]: no database \"app\" (no databases are declared: add it under "
+                 "databases:)");
+    /* stores and databases are separate: a store is not a database */
+    EXPECT_ERROR(STORES "apps:\n  - route: /x\n    module: x.wasm\n    sql: [notes]\n", 7,
+                 "apps[0].sql[0]: no database \"notes\" (no databases are declared");
+    EXPECT_ERROR(DATABASES "apps:\n  - route: /x\n    module: x.wasm\n    sql: app\n", 7,
+                 "apps[0].sql: expected a sequence of database names (e.g. [app, main]), got a "
+                 "scalar");
+    EXPECT_ERROR(DATABASES "apps:\n  - route: /x\n    module: x.wasm\n    sql: {app: 1}\n", 7,
+                 "apps[0].sql: expected a sequence of database names");
+    EXPECT_ERROR(DATABASES "apps:\n  - route: /x\n    module: x.wasm\n    sql:\n      - main\n"
+                           "      - main\n",
+                 9, "apps[0].sql[1]: database \"main\" is listed twice (also at apps[0].sql[0])");
+    EXPECT_ERROR(DATABASES "apps:\n  - route: /x\n    module: x.wasm\n    sql: [[app]]\n", 7,
+                 "apps[0].sql[0]: expected the name of a database declared under databases:, got "
+                 "a sequence");
+}
+
+/* An app whose http.allow is the one origin `o`, at line 6. */
+#define ALLOW(o) APP "    http:\n      allow:\n        - " o "\n"
+
+TEST(manifest_error_http) {
+    EXPECT_ERROR(APP "    http:\n      timeout_ms: 5000\n", 4,
+                 "apps[0].http: missing \"allow\" (the origins the app may call, e.g. allow: "
+                 "[https://api.example.com])");
+    EXPECT_ERROR(APP "    http:\n", 4, "apps[0].http: missing \"allow\"");
+    EXPECT_ERROR(APP "    http: {}\n", 4, "apps[0].http: missing \"allow\"");
+    EXPECT_ERROR(APP "    http: https://a.b\n", 4,
+                 "apps[0].http: expected a mapping of allow, timeout_ms, max_response, got a "
+                 "scalar");
+    EXPECT_ERROR(APP "    http:\n      allow: [https://a.b]\n      timeout: 5\n", 6,
+                 "apps[0].http: unknown key \"timeout\" (expected allow, timeout_ms, "
+                 "max_response)");
+    EXPECT_ERROR(APP "    http:\n      allow: []\n", 5,
+                 "apps[0].http.allow: is empty (list the origins the app may call");
+    EXPECT_ERROR(APP "    http:\n      allow:\n", 5, "apps[0].http.allow: is empty");
+    EXPECT_ERROR(APP "    http:\n      allow: https://a.b\n", 5,
+                 "apps[0].http.allow: expected a sequence of origins (e.g. "
+                 "[https://api.example.com]), got a scalar");
+    EXPECT_ERROR(ALLOW("https://api.example.com/v1"), 6,
+                 "apps[0].http.allow[0]: \"https://api.example.com/v1\" has a path (an origin is "
+                 "http(s)://host[:port], e.g. https://api.example.com, nothing after it)");
+    EXPECT_ERROR(ALLOW("https://a.b?x=1"), 6, "\"https://a.b?x=1\" has a query");
+    EXPECT_ERROR(ALLOW("https://a.b:8080/#top"), 6, "has a path");
+    EXPECT_ERROR(ALLOW("\"https://a.b#top\""), 6, "has a fragment");
+    EXPECT_ERROR(ALLOW("https://api.example.com/"), 6,
+                 "apps[0].http.allow[0]: \"https://api.example.com/\" ends with \"/\" (write it "
+                 "without: https://api.example.com)");
+    EXPECT_ERROR(ALLOW("https://user:pw@api.example.com"), 6,
+                 "apps[0].http.allow[0]: has userinfo (user@ or user:password@)");
+    EXPECT_ERROR(ALLOW("https://user@api.example.com/x"), 6, "has userinfo");
+    EXPECT_ERROR(ALLOW("ftp://files.example.com"), 6,
+                 "apps[0].http.allow[0]: \"ftp://files.example.com\": scheme \"ftp\" is not "
+                 "http or https");
+    EXPECT_ERROR(ALLOW("ws://a.b"), 6, "scheme \"ws\" is not http or https");
+    EXPECT_ERROR(ALLOW("api.example.com"), 6,
+                 "apps[0].http.allow[0]: \"api.example.com\" is not an origin (an origin is "
+                 "http(s)://host[:port]");
+    EXPECT_ERROR(ALLOW("\"://a.b\""), 6, "is not an origin");
+    EXPECT_ERROR(ALLOW("https://a.b:0"), 6,
+                 "apps[0].http.allow[0]: \"https://a.b:0\": port \"0\" is not a number in "
+                 "1..65535");
+    EXPECT_ERROR(ALLOW("https://a.b:65536"), 6, "port \"65536\" is not a number in 1..65535");
+    EXPECT_ERROR(ALLOW("https://a.b:https"), 6, "port \"https\" is not a number");
+    EXPECT_ERROR(ALLOW("\"https://a.b:\""), 6, "port \"\" is not a number");
+    EXPECT_ERROR(ALLOW("https://a.b:+80"), 6, "port \"+80\" is not a number");
+    EXPECT_ERROR(ALLOW("https://a.b:1:2"), 6, "port \"1:2\" is not a number");
+    EXPECT_ERROR(ALLOW("https://"), 6,
+                 "apps[0].http.allow[0]: \"https://\" has an empty host (an origin is "
+                 "http(s)://host[:port]");
+    EXPECT_ERROR(ALLOW("https://:8080"), 6, "has an empty host");
+    EXPECT_ERROR(ALLOW("http://[]:80"), 6, "has an empty host");
+    EXPECT_ERROR(ALLOW("\"https://a b\""), 6,
+                 "apps[0].http.allow[0]: \"https://a b\": the host is not a name or an address");
+    EXPECT_ERROR(ALLOW("http://[::1"), 6, "the host is not a name or an address");
+    EXPECT_ERROR(ALLOW("http://[::1]x"), 6, "the host is not a name or an address");
+    EXPECT_ERROR(ALLOW("http://[g::1]"), 6, "the host is not a name or an address");
+    EXPECT_ERROR(ALLOW("[https://a.b]"), 6,
+                 "apps[0].http.allow[0]: expected an origin such as https://api.example.com, got "
+                 "a sequence");
+    EXPECT_ERROR(APP "    http:\n      allow:\n        - https://a.b\n        - HTTPS://A.B\n", 7,
+                 "apps[0].http.allow[1]: origin \"https://a.b\" is listed twice (also at "
+                 "apps[0].http.allow[0])");
+    EXPECT_ERROR(APP "    http:\n      allow: [https://a.b]\n      timeout_ms: 0\n", 6,
+                 "apps[0].http.timeout_ms: 0 is out of range (milliseconds, use 1..600000)");
+    EXPECT_ERROR(APP "    http:\n      allow: [https://a.b]\n      timeout_ms: 600001\n", 6,
+                 "is out of range");
+    EXPECT_ERROR(APP "    http:\n      allow: [https://a.b]\n      max_response: big\n", 6,
+                 "apps[0].http.max_response: \"big\" is not a size");
+}
+
+TEST(manifest_error_http_userinfo_is_not_quoted_back) {
+    tmp_manifest t = {0};
+    char err[512] = "";
+    CHECK_EQ_PTR(load_text(&t, ALLOW("https://me:hunter2@api.example.com"), err, sizeof err), NULL);
+    CHECK(strstr(err, "has userinfo") != NULL);
+    CHECK(strstr(err, "hunter2") == NULL);
+}
+
 TEST(manifest_error_vars) {
     EXPECT_ERROR(APP "    vars:\n      home: {env: HOME, secret: home}\n", 5,
                  "apps[0].vars.home: has both env and secret (a variable comes from one: "
@@ -841,6 +1231,14 @@ TEST(manifest_single_module) {
     CHECK_EQ_PTR(m->secrets_file, NULL);
     CHECK_EQ_PTR(m->secrets_key_file, NULL);
     CHECK_EQ_PTR(m->secrets_key_env, NULL);
+    CHECK_EQ_S64(m->ndatabases, 0);
+    CHECK_EQ_PTR(m->databases, NULL);
+    CHECK_EQ_S64(a->nsql, 0);
+    CHECK_EQ_PTR(a->sql, NULL);
+    CHECK_EQ_S64(a->nhttp_allow, 0);
+    CHECK_EQ_PTR(a->http_allow, NULL);
+    CHECK_EQ_U64(a->http_timeout_ms, 0);
+    CHECK_EQ_U64(a->http_max_response, 0);
     srv_manifest_free(m);
 
     m = srv_manifest_single("plain", err, sizeof err);

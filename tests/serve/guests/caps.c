@@ -31,7 +31,8 @@ WASP_IMPORT("req_uri") int32_t req_uri(char *buf, int32_t cap);
 WASP_IMPORT("req_body_len") int32_t req_body_len(void);
 WASP_IMPORT("req_body") int32_t req_body(void *buf, int32_t cap, int32_t offset);
 WASP_IMPORT("resp_status") int32_t resp_status(int32_t code);
-WASP_IMPORT("resp_header") int32_t resp_header(const char *n, int32_t nl, const char *v, int32_t vl);
+WASP_IMPORT("resp_header")
+int32_t resp_header(const char *n, int32_t nl, const char *v, int32_t vl);
 WASP_IMPORT("resp_body") int32_t resp_body(const void *buf, int32_t len);
 WASP_IMPORT("err_message") int32_t err_message(char *buf, int32_t cap);
 WASP_IMPORT("kv_open") int32_t kv_open(const char *name, int32_t len);
@@ -40,8 +41,10 @@ WASP_IMPORT("kv_set")
 int32_t kv_set(int32_t h, const void *k, int32_t kl, const void *v, int32_t vl, int64_t ttl_ms);
 WASP_IMPORT("kv_delete") int32_t kv_delete(int32_t h, const void *k, int32_t kl);
 WASP_IMPORT("kv_exists") int32_t kv_exists(int32_t h, const void *k, int32_t kl);
-WASP_IMPORT("kv_incr") int32_t kv_incr(int32_t h, const void *k, int32_t kl, int64_t by, int64_t *out);
-WASP_IMPORT("kv_list") int32_t kv_list(int32_t h, const void *p, int32_t pl, void *buf, int32_t cap);
+WASP_IMPORT("kv_incr")
+int32_t kv_incr(int32_t h, const void *k, int32_t kl, int64_t by, int64_t *out);
+WASP_IMPORT("kv_list")
+int32_t kv_list(int32_t h, const void *p, int32_t pl, void *buf, int32_t cap);
 WASP_IMPORT("var_get") int32_t var_get(const char *n, int32_t nl, char *buf, int32_t cap);
 WASP_IMPORT("log") int32_t wasp_log(int32_t level, const char *msg, int32_t len);
 

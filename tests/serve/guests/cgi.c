@@ -18,11 +18,10 @@
 #include <string.h>
 
 static const char *const VARS[] = {
-    "REQUEST_METHOD", "PATH_INFO",      "SCRIPT_NAME",     "QUERY_STRING",
-    "SERVER_NAME",    "SERVER_PORT",    "SERVER_PROTOCOL", "SERVER_SOFTWARE",
-    "GATEWAY_INTERFACE", "REMOTE_ADDR", "REMOTE_PORT",     "CONTENT_LENGTH",
-    "CONTENT_TYPE",   "X_MATCHED_ROUTE", "X_FULL_URL",     "X_RAW_PATH_INFO",
-    "HTTP_X_TEST",    "HTTP_HOST",      "GREETING",
+    "REQUEST_METHOD",  "PATH_INFO",       "SCRIPT_NAME",     "QUERY_STRING",      "SERVER_NAME",
+    "SERVER_PORT",     "SERVER_PROTOCOL", "SERVER_SOFTWARE", "GATEWAY_INTERFACE", "REMOTE_ADDR",
+    "REMOTE_PORT",     "CONTENT_LENGTH",  "CONTENT_TYPE",    "X_MATCHED_ROUTE",   "X_FULL_URL",
+    "X_RAW_PATH_INFO", "HTTP_X_TEST",     "HTTP_HOST",       "GREETING",
 };
 
 int main(int argc, char **argv) {
@@ -67,6 +66,7 @@ int main(int argc, char **argv) {
     printf("argv0=%s\nargc=%d\nstdin=", argc > 0 ? argv[0] : "(none)", argc);
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        fwrite(buf, 1, n, stdout);
     return 0;
 }

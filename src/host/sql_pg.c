@@ -1,0 +1,527 @@
+/*
+ * sql_pg.c - the PostgreSQL backend of the SQL databases, through libpq:
+ * each pooled connection is one PGconn.
+ *
+ * Connecting. The configured url (a URI or a keyword string) is given to
+ * PQconnectdbParams after a connect_timeout derived from the acquire
+ * timeout and fallback_application_name=wasp, so the url can override
+ * both. Notices (NOTICE: ... skipping) are dropped instead of going to
+ * stderr.
+ *
+ * Statements. Each connection prepares a statement the first time it sees
+ * its SQL text (as "w1", "w2", ...) and keeps it in a cache of at most
+ * statement_cache entries; past that the least recently used one is
+ * DEALLOCATEd. Parameters go in text form (INT as decimal, FLOAT as %.17g,
+ * so that it reads back bit for bit), except BLOBs, which go in binary
+ * form with their type declared as bytea; which parameters are BLOBs is
+ * part of the cache key, since the declared types are fixed at prepare
+ * time. The other parameters are left for the server to infer from the
+ * SQL, as in psql. Results come in text form, one row at a time (single
+ * row mode), so a result over max_result is stopped - the query is
+ * cancelled - without the whole of it ever being held in memory; each
+ * value is converted by its column's type (host.h lists the mapping).
+ *
+ * Errors carry the server's own words: "ERROR: <primary message>", then
+ * its DETAIL and HINT when there are any. When libpq reports the
+ * connection as bad after a call, the connection is marked broken, so
+ * release closes it and the pool opens a new one for the next request.
+ *
+ * Cleaning on release. DISCARD ALL would also drop the prepared
+ * statements and make every request prepare its statements again (one
+ * more round trip per statement), so release runs DISCARD ALL's parts
+ * except DEALLOCATE ALL and DISCARD PLANS, in one round trip: a ROLLBACK
+ * first when a transaction is open, then SET SESSION AUTHORIZATION
+ * DEFAULT, RESET ROLE, RESET ALL, CLOSE ALL, UNLISTEN *,
+ * pg_advisory_unlock_all(), DISCARD TEMP and DISCARD SEQUENCES. The same
+ * query counts statements a request PREPAREd itself in SQL; when there
+ * are any, DEALLOCATE ALL runs too (and the cache is emptied), so those
+ * do not leak either.
+ *
+ * Health. Before an idle connection is handed out, a poll(2) with no wait
+ * tells whether the server sent something while it idled - a server that
+ * shut down or crashed closes the socket, which reads as input; then, or
+ * when the connection idled for PING_IDLE_MS or more, an empty query must
+ * come back within the acquire timeout.
+ */
+#include <libpq-fe.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/internal.h"
+
+/* Type OIDs (the server's pg_type.dat; they never change). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
+#define OID_FLOAT4 700
+#define OID_FLOAT8 701
+
+#define PING_IDLE_MS 5000
+#define NUMBER_MAX 32 /* an INT or FLOAT parameter in text form, with its NUL */
+
+static const char reset_sql[] =
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
+    " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
+    " SELECT count(*) FROM pg_prepared_statements WHERE from_sql";
+
+typedef struct sql_pg {
+    host_sql_conn base;
+    PGconn *pg;
+    host_sql_cache cache; /* statements are their numbers: (void *)(uintptr_t)n */
+    uintptr_t next_stmt;
+    bool deallocate_all; /* a DEALLOCATE failed: a statement may be left over */
+} sql_pg;
+
+static void ignore_notice(void *arg, const char *message) {}
+
+/* Copies libpq's message, which may span lines ("...failed: Connection
+ * refused\n\tIs the server running...\n"), as one line. */
+static const char *one_line(const char *in, char *out, size_t n) {
+    size_t o = 0;
+    bool space = false;
+    for (const char *p = in ? in : ""; *p && o + 1 < n; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
+            space = o > 0;
+            continue;
+        }
+        if (space && o + 2 < n) out[o++] = ' ';
+        space = false;
+        out[o++] = *p;
+    }
+    out[o] = '\0';
+    if (o == 0) snprintf(out, n, "unknown error (libpq gave no message)");
+    return out;
+}
+
+static void check_connection(sql_pg *s) {
+    if (PQstatus(s->pg) != CONNECTION_OK) s->base.broken = true;
+}
+
+/* A failed call without a result: libpq's message for the connection. */
+static int conn_fail(sql_pg *s, const char *what, char *err, size_t errlen) {
+    char msg[1024];
+    one_line(PQerrorMessage(s->pg), msg, sizeof msg);
+    check_connection(s);
+    return host_sql_fail(s->base.cfg->name, err, errlen, "%s%s", what, msg);
+}
+
+/* A result that is an error: the server's severity, message, detail and
+ * hint; or libpq's message when it made the error itself. */
+static int result_fail(sql_pg *s, const PGresult *r, char *err, size_t errlen) {
+    const char *name = s->base.cfg->name;
+    check_connection(s);
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev && msg) {
+        const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+        const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+        return host_sql_fail(name, err, errlen, "%s: %s%s%s%s%s", sev, msg,
+                             detail ? " DETAIL: " : "", detail ? detail : "", hint ? " HINT: " : "",
+                             hint ? hint : "");
+    }
+    char line[1024];
+    const char *text = PQresultErrorMessage(r);
+    one_line(text && *text ? text : PQerrorMessage(s->pg), line, sizeof line);
+    return host_sql_fail(name, err, errlen, "%s", line);
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void forget_stmt(void *ctx, void *stmt) {}
+
+static void pg_disconnect(host_sql_conn *c) {
+    sql_pg *s = (sql_pg *)c;
+    host_sql_cache_free(&s->cache);
+    PQfinish(s->pg);
+    free(s);
+}
+
+static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t errlen) {
+    sql_pg *s = calloc(1, sizeof *s);
+    if (!s || !host_sql_cache_init(&s->cache, cfg->statement_cache)) {
+        free(s);
+        host_sql_fail(cfg->name, err, errlen, "out of memory");
+        return NULL;
+    }
+    s->next_stmt = 1;
+    /* libpq counts in whole seconds and takes less than 2 as 2 */
+    char timeout[16];
+    uint32_t secs = (cfg->acquire_timeout_ms + 999) / 1000;
+    snprintf(timeout, sizeof timeout, "%u", secs < 2 ? 2 : secs);
+    /* later keywords win: the url, last, may override the others */
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *const vals[] = {timeout, "wasp", cfg->url, NULL};
+    s->pg = PQconnectdbParams(keys, vals, 1);
+    if (!s->pg) {
+        host_sql_fail(cfg->name, err, errlen, "out of memory");
+        pg_disconnect(&s->base);
+        return NULL;
+    }
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        char msg[1024];
+        host_sql_fail(cfg->name, err, errlen, "cannot connect: %s",
+                      one_line(PQerrorMessage(s->pg), msg, sizeof msg));
+        pg_disconnect(&s->base);
+        return NULL;
+    }
+    PQsetNoticeProcessor(s->pg, ignore_notice, NULL);
+    return &s->base;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drop_notifies(PGconn *pg) {
+    PGnotify *n;
+    while ((n = PQnotifies(pg)))
+        PQfreemem(n);
+}
+
+/* An empty query that must come back within timeout_ms. */
+static bool ping(sql_pg *s, uint32_t timeout_ms) {
+    if (!PQsendQuery(s->pg, "")) return false;
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        if (!PQconsumeInput(s->pg)) return false;
+        if (!PQisBusy(s->pg)) break;
+        int64_t left = deadline - mono_ms();
+        struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) return false;
+    }
+    bool ok = true;
+    PGresult *r;
+    while ((r = PQgetResult(s->pg))) {
+        if (PQresultStatus(r) != PGRES_EMPTY_QUERY) ok = false;
+        PQclear(r);
+    }
+    drop_notifies(s->pg);
+    return ok && PQstatus(s->pg) == CONNECTION_OK;
+}
+
+static bool pg_check(host_sql_conn *c, uint64_t idle_ms) {
+    sql_pg *s = (sql_pg *)c;
+    if (PQstatus(s->pg) != CONNECTION_OK || PQtransactionStatus(s->pg) != PQTRANS_IDLE)
+        return false;
+    struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
+    bool input = poll(&p, 1, 0) != 0;
+    if (input && !PQconsumeInput(s->pg)) return false;
+    if (input || idle_ms >= PING_IDLE_MS) return ping(s, c->cfg->acquire_timeout_ms);
+    return true;
+}
+
+static bool pg_clean(host_sql_conn *c) {
+    sql_pg *s = (sql_pg *)c;
+    if (PQstatus(s->pg) != CONNECTION_OK) return false;
+    PGTransactionStatusType ts = PQtransactionStatus(s->pg);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *r = PQexec(s->pg, "ROLLBACK");
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) return false;
+    } else if (ts != PQTRANS_IDLE) {
+        return false; /* a query still running (ACTIVE) or the state is unknown */
+    }
+    PGresult *r = PQexec(s->pg, reset_sql);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    bool prepared_in_sql = ok && strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    PQclear(r);
+    if (!ok) return false;
+    if (prepared_in_sql || s->deallocate_all) {
+        r = PQexec(s->pg, "DEALLOCATE ALL");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) return false;
+        host_sql_cache_clear(&s->cache, forget_stmt, NULL);
+        s->deallocate_all = false;
+    }
+    drop_notifies(s->pg);
+    return true;
+}
+
+/* ---- statements ------------------------------------------------------------ */
+
+static void stmt_name(uintptr_t n, char out[24]) {
+    snprintf(out, 24, "w%lu", (unsigned long)n);
+}
+
+static void evict(sql_pg *s, uintptr_t n) {
+    char name[24], sql[40];
+    stmt_name(n, name);
+    snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
+    PGresult *r = PQexec(s->pg, sql);
+    /* in a failed transaction, say: the name is never reused, and release
+     * deallocates everything */
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) s->deallocate_all = true;
+    PQclear(r);
+    check_connection(s);
+}
+
+/* The number of the prepared statement for key (the SQL text, a NUL, one
+ * byte per parameter: 'b' for a BLOB, '.' for the others); 0 with a
+ * message. */
+static uintptr_t statement(sql_pg *s, const char *key, size_t klen, const host_sql_value *params,
+                           size_t nparams, char *err, size_t errlen) {
+    uintptr_t n = (uintptr_t)host_sql_cache_get(&s->cache, key, klen);
+    if (n) return n;
+    void *victim = host_sql_cache_victim(&s->cache);
+    if (victim) {
+        evict(s, (uintptr_t)victim);
+        host_sql_cache_drop(&s->cache, victim);
+        if (s->base.broken) {
+            conn_fail(s, "", err, errlen);
+            return 0;
+        }
+    }
+    Oid types[HOST_SQL_MAX_PARAMS];
+    for (size_t i = 0; i < nparams; i++)
+        types[i] = params[i].type == HOST_SQL_BLOB ? OID_BYTEA : 0;
+    n = s->next_stmt++;
+    char name[24];
+    stmt_name(n, name);
+    PGresult *r = PQprepare(s->pg, name, key, (int)nparams, types);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        result_fail(s, r, err, errlen);
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    if (!host_sql_cache_put(&s->cache, key, klen, (void *)n)) {
+        /* prepared but not remembered: deallocate it with the rest */
+        s->deallocate_all = true;
+        host_sql_fail(s->base.cfg->name, err, errlen, "out of memory");
+        return 0;
+    }
+    return n;
+}
+
+/* The arrays PQsendQueryPrepared takes, in one allocation with the text
+ * forms they point to. */
+typedef struct pg_params {
+    const char **values;
+    int *lengths, *formats;
+    void *block;
+} pg_params;
+
+static int make_params(sql_pg *s, const host_sql_value *params, size_t n, pg_params *out, char *err,
+                       size_t errlen) {
+    const char *name = s->base.cfg->name;
+    size_t text = 0;
+    for (size_t i = 0; i < n; i++) {
+        const host_sql_value *v = &params[i];
+        if (v->type == HOST_SQL_TEXT) {
+            if (memchr(v->p, '\0', v->len))
+                return host_sql_fail(name, err, errlen,
+                                     "parameter %zu: TEXT holds a NUL byte, which PostgreSQL text "
+                                     "cannot store (pass it as a BLOB for a bytea column)",
+                                     i + 1);
+            text += v->len + 1;
+        } else if (v->type == HOST_SQL_INT || v->type == HOST_SQL_FLOAT) {
+            text += NUMBER_MAX;
+        }
+    }
+    size_t arrays = n * (sizeof(char *) + 2 * sizeof(int));
+    uint8_t *block = malloc(arrays + text + 1);
+    if (!block) return host_sql_fail(name, err, errlen, "out of memory for the parameters");
+    out->block = block;
+    out->values = (const char **)(void *)block;
+    out->lengths = (int *)(void *)(block + n * sizeof(char *));
+    out->formats = out->lengths + n;
+    char *t = (char *)block + arrays;
+    for (size_t i = 0; i < n; i++) {
+        const host_sql_value *v = &params[i];
+        out->lengths[i] = 0;
+        out->formats[i] = 0;
+        out->values[i] = t;
+        switch (v->type) {
+        case HOST_SQL_NULL: out->values[i] = NULL; break;
+        case HOST_SQL_INT: t += snprintf(t, NUMBER_MAX, "%lld", (long long)v->i) + 1; break;
+        case HOST_SQL_FLOAT:
+            /* the spellings float8in reads; %.17g round-trips the rest */
+            if (isnan(v->f))
+                t += snprintf(t, NUMBER_MAX, "NaN") + 1;
+            else if (isinf(v->f))
+                t += snprintf(t, NUMBER_MAX, "%sInfinity", v->f < 0 ? "-" : "") + 1;
+            else
+                t += snprintf(t, NUMBER_MAX, "%.17g", v->f) + 1;
+            break;
+        case HOST_SQL_TEXT:
+            memcpy(t, v->p, v->len);
+            t[v->len] = '\0';
+            t += v->len + 1;
+            break;
+        case HOST_SQL_BLOB:
+            out->values[i] = v->p;
+            out->lengths[i] = (int)v->len;
+            out->formats[i] = 1;
+            break;
+        }
+    }
+    return HOST_OK;
+}
+
+/* Rows changed: only INSERT, UPDATE, DELETE and MERGE change rows
+ * (PQcmdTuples also counts what a SELECT returned). */
+static int64_t changes(PGresult *r) {
+    const char *tag = PQcmdStatus(r);
+    static const char *const verbs[] = {"INSERT ", "UPDATE ", "DELETE ", "MERGE "};
+    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+        if (strncmp(tag, verbs[i], strlen(verbs[i])) == 0) return strtoll(PQcmdTuples(r), NULL, 10);
+    return 0;
+}
+
+static int write_header(const PGresult *r, host_sql_writer *w) {
+    int ncols = PQnfields(r);
+    if (host_sql_write_begin(w, (uint32_t)ncols) != HOST_OK) return HOST_ERROR;
+    for (int i = 0; i < ncols; i++) {
+        const char *col = PQfname(r, i);
+        if (host_sql_write_column(w, col, strlen(col)) != HOST_OK) return HOST_ERROR;
+    }
+    return HOST_OK;
+}
+
+static int write_value(const PGresult *r, int row, int col, host_sql_writer *w) {
+    host_sql_value v = {.type = HOST_SQL_NULL};
+    if (PQgetisnull(r, row, col)) return host_sql_write_value(w, &v);
+    const char *text = PQgetvalue(r, row, col);
+    switch (PQftype(r, col)) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        v.type = HOST_SQL_INT;
+        v.i = strtoll(text, NULL, 10);
+        return host_sql_write_value(w, &v);
+    case OID_BOOL:
+        v.type = HOST_SQL_INT;
+        v.i = text[0] == 't';
+        return host_sql_write_value(w, &v);
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        /* strtod reads PostgreSQL's NaN, Infinity and -Infinity too */
+        v.type = HOST_SQL_FLOAT;
+        v.f = strtod(text, NULL);
+        return host_sql_write_value(w, &v);
+    case OID_BYTEA: {
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea((const unsigned char *)text, &len);
+        if (!bytes) return host_sql_fail(w->name, w->err, w->errlen, "out of memory for a bytea");
+        v.type = HOST_SQL_BLOB;
+        v.p = bytes;
+        v.len = len;
+        int ret = host_sql_write_value(w, &v);
+        PQfreemem(bytes);
+        return ret;
+    }
+    default:
+        v.type = HOST_SQL_TEXT;
+        v.p = text;
+        v.len = (size_t)PQgetlength(r, row, col);
+        return host_sql_write_value(w, &v);
+    }
+}
+
+/* Stops the running query; its remaining results are then drained. */
+static void cancel(sql_pg *s) {
+    PGcancel *cn = PQgetCancel(s->pg);
+    char why[256];
+    if (cn) PQcancel(cn, why, sizeof why);
+    PQfreeCancel(cn);
+}
+
+/* Reads every result of the query just sent into w. */
+static int read_results(sql_pg *s, host_sql_writer *w, char *err, size_t errlen) {
+    int ret = HOST_OK;
+    bool header = false, stopped = false;
+    int64_t changed = 0;
+    PGresult *r;
+    while ((r = PQgetResult(s->pg))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+            /* the connection stays in COPY mode: it cannot serve again */
+            PQclear(r);
+            s->base.broken = true;
+            return host_sql_fail(s->base.cfg->name, err, errlen,
+                                 "COPY FROM STDIN and COPY TO STDOUT are not supported (use "
+                                 "INSERT and SELECT)");
+        }
+        if (ret == HOST_OK) {
+            switch (st) {
+            case PGRES_SINGLE_TUPLE:
+            case PGRES_TUPLES_OK:
+                if (!header) {
+                    ret = write_header(r, w);
+                    header = true;
+                }
+                for (int row = 0; ret == HOST_OK && row < PQntuples(r); row++) {
+                    ret = host_sql_write_row(w);
+                    for (int col = 0; ret == HOST_OK && col < PQnfields(r); col++)
+                        ret = write_value(r, row, col, w);
+                }
+                if (st == PGRES_TUPLES_OK) changed = changes(r);
+                break;
+            case PGRES_COMMAND_OK:
+            case PGRES_EMPTY_QUERY: changed = changes(r); break;
+            default: ret = result_fail(s, r, err, errlen); break;
+            }
+            /* a result too large: stop the server sending the rest */
+            if (ret != HOST_OK && st == PGRES_SINGLE_TUPLE && !stopped) {
+                cancel(s);
+                stopped = true;
+            }
+        }
+        PQclear(r);
+    }
+    check_connection(s);
+    if (ret == HOST_OK && s->base.broken)
+        return conn_fail(s, "the connection broke: ", err, errlen);
+    if (ret == HOST_OK) ret = host_sql_write_end(w, changed);
+    return ret;
+}
+
+static int pg_exec(host_sql_conn *c, const char *sql, size_t sql_len, const host_sql_value *params,
+                   size_t nparams, size_t max_result, host_buf *out, char *err, size_t errlen) {
+    sql_pg *s = (sql_pg *)c;
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        s->base.broken = true;
+        return conn_fail(s, "the connection broke earlier in this request: ", err, errlen);
+    }
+    size_t klen = sql_len + 1 + nparams;
+    char *key = malloc(klen);
+    if (!key) return host_sql_fail(c->cfg->name, err, errlen, "out of memory");
+    memcpy(key, sql, sql_len);
+    key[sql_len] = '\0';
+    for (size_t i = 0; i < nparams; i++)
+        key[sql_len + 1 + i] = params[i].type == HOST_SQL_BLOB ? 'b' : '.';
+    uintptr_t n = statement(s, key, klen, params, nparams, err, errlen);
+    free(key);
+    if (!n) return HOST_ERROR;
+
+    pg_params pp = {0};
+    if (make_params(s, params, nparams, &pp, err, errlen) != HOST_OK) return HOST_ERROR;
+    char name[24];
+    stmt_name(n, name);
+    int sent = PQsendQueryPrepared(s->pg, name, (int)nparams, pp.values, pp.lengths, pp.formats, 0);
+    free(pp.block);
+    if (!sent) return conn_fail(s, "", err, errlen);
+    PQsetSingleRowMode(s->pg);
+    host_sql_writer w;
+    host_sql_writer_init(&w, out, max_result, c->cfg->name, err, errlen);
+    return read_results(s, &w, err, errlen);
+}
+
+const host_sql_ops host_sql_pg_ops = {
+    .connect_at_open = false,
+    .connect = pg_connect,
+    .check = pg_check,
+    .exec = pg_exec,
+    .clean = pg_clean,
+    .disconnect = pg_disconnect,
+};

@@ -1,0 +1,245 @@
+/*
+ * sql_sqlite.c - the SQLite backend of the SQL databases: each pooled
+ * connection is its own sqlite3 handle on the database file.
+ *
+ * A connection is used by one thread at a time (the pool hands it out),
+ * so it is opened with SQLITE_OPEN_NOMUTEX. WAL lets readers run beside
+ * the one writer; busy_timeout makes a writer that finds the file locked
+ * wait up to BUSY_TIMEOUT_MS instead of failing; synchronous=NORMAL keeps
+ * a committed transaction through a crash of the process.
+ *
+ * Statements are compiled once per connection and kept in a cache keyed
+ * by their SQL text (sql.c's host_sql_cache, least recently used out).
+ * One call runs one statement: text after the first statement that is
+ * more than spaces and comments is refused rather than silently ignored.
+ *
+ * What a request must not do to the next one: leave a transaction open
+ * (release rolls it back), or leave session state behind. The authorizer
+ * notes statements that create TEMP objects or run a PRAGMA with a value
+ * or argument (which may change a setting); a connection that compiled
+ * one is closed on release instead of reused: rare, and always right.
+ * ATTACH and DETACH (VACUUM INTO too, which SQLite checks as an ATTACH)
+ * are refused: they would let SQL open any file the process can reach.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/internal.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+typedef struct sql_sqlite {
+    host_sql_conn base;
+    sqlite3 *db;
+    host_sql_cache cache;
+    bool dirty; /* ran a statement that leaves session state (see above) */
+} sql_sqlite;
+
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
+                     const char *trigger) {
+    sql_sqlite *s = ctx;
+    switch (action) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH: return SQLITE_DENY;
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+    case SQLITE_CREATE_TEMP_VIEW: s->dirty = true; break;
+    case SQLITE_PRAGMA:
+        /* b is the value or argument: `PRAGMA x = v`, `PRAGMA x(v)` */
+        if (b) s->dirty = true;
+        break;
+    default: break;
+    }
+    return SQLITE_OK;
+}
+
+static void finalize_stmt(void *ctx, void *stmt) {
+    sqlite3_finalize(stmt);
+}
+
+static void sq_disconnect(host_sql_conn *c) {
+    sql_sqlite *s = (sql_sqlite *)c;
+    host_sql_cache_clear(&s->cache, finalize_stmt, NULL);
+    host_sql_cache_free(&s->cache);
+    sqlite3_close_v2(s->db);
+    free(s);
+}
+
+static host_sql_conn *sq_connect(const host_sql_config *cfg, char *err, size_t errlen) {
+    sql_sqlite *s = calloc(1, sizeof *s);
+    if (!s || !host_sql_cache_init(&s->cache, cfg->statement_cache)) {
+        free(s);
+        host_sql_fail(cfg->name, err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(
+        cfg->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        sqlite3_extended_result_codes(s->db, 1);
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                          NULL);
+    }
+    if (rc != SQLITE_OK) {
+        host_sql_fail(cfg->name, err, errlen, "cannot open %s: %s", cfg->path,
+                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        host_sql_cache_free(&s->cache);
+        sqlite3_close_v2(s->db);
+        free(s);
+        return NULL;
+    }
+    /* after the PRAGMAs above, which must not count as the guest's */
+    sqlite3_set_authorizer(s->db, authorize, s);
+    return &s->base;
+}
+
+static bool sq_check(host_sql_conn *c, uint64_t idle_ms) {
+    return true; /* a file does not go away the way a server does */
+}
+
+static int fail(sql_sqlite *s, char *err, size_t errlen) {
+    return host_sql_fail(s->base.cfg->name, err, errlen, "%s", sqlite3_errmsg(s->db));
+}
+
+/* The compiled statement for sql, from the cache or compiled now; NULL
+ * with a message. */
+static sqlite3_stmt *statement(sql_sqlite *s, const char *sql, size_t len, char *err,
+                               size_t errlen) {
+    const char *name = s->base.cfg->name;
+    sqlite3_stmt *st = host_sql_cache_get(&s->cache, sql, len);
+    if (st) return st;
+    const char *tail = NULL;
+    if (sqlite3_prepare_v2(s->db, sql, (int)len, &st, &tail) != SQLITE_OK) {
+        fail(s, err, errlen);
+        return NULL;
+    }
+    if (!st) {
+        host_sql_fail(name, err, errlen,
+                      "the SQL text holds no statement (only spaces or comments)");
+        return NULL;
+    }
+    /* whatever follows must compile to nothing: spaces and comments */
+    size_t rest = len - (size_t)(tail - sql);
+    sqlite3_stmt *more = NULL;
+    if (rest && (sqlite3_prepare_v2(s->db, tail, (int)rest, &more, NULL) != SQLITE_OK || more)) {
+        sqlite3_finalize(more);
+        sqlite3_finalize(st);
+        host_sql_fail(name, err, errlen,
+                      "more than one statement in one call (the second starts at byte %zu); run "
+                      "them one by one",
+                      (size_t)(tail - sql));
+        return NULL;
+    }
+    void *victim = host_sql_cache_victim(&s->cache);
+    if (victim) {
+        sqlite3_finalize(victim);
+        host_sql_cache_drop(&s->cache, victim);
+    }
+    if (!host_sql_cache_put(&s->cache, sql, len, st)) {
+        sqlite3_finalize(st);
+        host_sql_fail(name, err, errlen, "out of memory");
+        return NULL;
+    }
+    return st;
+}
+
+static void bind(sqlite3_stmt *st, int i, const host_sql_value *v) {
+    /* the caller's bytes are only read during this call: no copy */
+    switch (v->type) {
+    case HOST_SQL_NULL: sqlite3_bind_null(st, i); break;
+    case HOST_SQL_INT: sqlite3_bind_int64(st, i, v->i); break;
+    case HOST_SQL_FLOAT: sqlite3_bind_double(st, i, v->f); break;
+    case HOST_SQL_TEXT: sqlite3_bind_text64(st, i, v->p, v->len, SQLITE_STATIC, SQLITE_UTF8); break;
+    case HOST_SQL_BLOB: sqlite3_bind_blob64(st, i, v->p, v->len, SQLITE_STATIC); break;
+    }
+}
+
+static int write_row(sqlite3_stmt *st, int ncols, host_sql_writer *w) {
+    if (host_sql_write_row(w) != HOST_OK) return HOST_ERROR;
+    for (int i = 0; i < ncols; i++) {
+        host_sql_value v = {.type = HOST_SQL_NULL};
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            v.type = HOST_SQL_INT;
+            v.i = sqlite3_column_int64(st, i);
+            break;
+        case SQLITE_FLOAT:
+            v.type = HOST_SQL_FLOAT;
+            v.f = sqlite3_column_double(st, i);
+            break;
+        case SQLITE_TEXT:
+            v.type = HOST_SQL_TEXT;
+            v.p = sqlite3_column_text(st, i);
+            v.len = (size_t)sqlite3_column_bytes(st, i);
+            break;
+        case SQLITE_BLOB:
+            v.type = HOST_SQL_BLOB;
+            v.p = sqlite3_column_blob(st, i);
+            v.len = (size_t)sqlite3_column_bytes(st, i);
+            break;
+        default: break;
+        }
+        if (host_sql_write_value(w, &v) != HOST_OK) return HOST_ERROR;
+    }
+    return HOST_OK;
+}
+
+static int sq_exec(host_sql_conn *c, const char *sql, size_t sql_len, const host_sql_value *params,
+                   size_t nparams, size_t max_result, host_buf *out, char *err, size_t errlen) {
+    sql_sqlite *s = (sql_sqlite *)c;
+    const char *name = c->cfg->name;
+    sqlite3_stmt *st = statement(s, sql, sql_len, err, errlen);
+    if (!st) return HOST_ERROR;
+    int want = sqlite3_bind_parameter_count(st);
+    if ((size_t)want != nparams)
+        return host_sql_fail(name, err, errlen,
+                             "the statement takes %d parameter%s, but %zu %s given", want,
+                             want == 1 ? "" : "s", nparams, nparams == 1 ? "was" : "were");
+    for (size_t i = 0; i < nparams; i++)
+        bind(st, (int)i + 1, &params[i]);
+
+    host_sql_writer w;
+    host_sql_writer_init(&w, out, max_result, name, err, errlen);
+    int ncols = sqlite3_column_count(st);
+    int ret = host_sql_write_begin(&w, (uint32_t)ncols);
+    for (int i = 0; i < ncols && ret == HOST_OK; i++) {
+        const char *col = sqlite3_column_name(st, i);
+        ret = col ? host_sql_write_column(&w, col, strlen(col))
+                  : host_sql_fail(name, err, errlen, "out of memory");
+    }
+    int64_t before = sqlite3_total_changes64(s->db);
+    int rc = SQLITE_ROW;
+    while (ret == HOST_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ret = write_row(st, ncols, &w);
+    if (ret == HOST_OK && rc != SQLITE_DONE) ret = fail(s, err, errlen);
+    if (ret == HOST_OK) {
+        /* sqlite3_changes64 keeps the count of the last INSERT, UPDATE or
+         * DELETE: it is this statement's only when this one changed rows */
+        int64_t changes = sqlite3_total_changes64(s->db) != before ? sqlite3_changes64(s->db) : 0;
+        ret = host_sql_write_end(&w, changes);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return ret;
+}
+
+static bool sq_clean(host_sql_conn *c) {
+    sql_sqlite *s = (sql_sqlite *)c;
+    if (s->dirty) return false;
+    if (!sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        return false;
+    return true;
+}
+
+const host_sql_ops host_sql_sqlite_ops = {
+    .connect_at_open = true,
+    .connect = sq_connect,
+    .check = sq_check,
+    .exec = sq_exec,
+    .clean = sq_clean,
+    .disconnect = sq_disconnect,
+};
