@@ -111,7 +111,7 @@ examples/%.wasm: examples/%.rs
 # wagi-*.c are WASI commands (WAGI); the other C files are reactors that
 # export wasp_handle and include sdk/c/wasp.h; *.rs are WAGI commands.
 WASM_FEATURES := -msign-ext -mbulk-memory -mnontrapping-fptoint
-SERVE_C      := $(sort $(wildcard examples/serve/*.c))
+SERVE_C      := $(sort $(wildcard examples/serve/*.c examples/notes/*.c))
 SERVE_RS     := $(sort $(wildcard examples/serve/*.rs))
 EXAMPLES     += $(SERVE_C:.c=.wasm) $(SERVE_RS:.rs=.wasm)
 examples/serve/wagi-%.wasm: examples/serve/wagi-%.c
@@ -119,6 +119,10 @@ examples/serve/wagi-%.wasm: examples/serve/wagi-%.c
 	$(WASI_CC) -O0 -Wl,--strip-debug -o $@ $(@:.wasm=.o)
 	@rm -f $(@:.wasm=.o)
 examples/serve/%.wasm: examples/serve/%.c sdk/c/wasp.h
+	$(WASI_CC) -O2 $(WASM_FEATURES) -Isdk/c -c -o $(@:.wasm=.o) $<
+	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
+	@rm -f $(@:.wasm=.o)
+examples/notes/%.wasm: examples/notes/%.c sdk/c/wasp.h
 	$(WASI_CC) -O2 $(WASM_FEATURES) -Isdk/c -c -o $(@:.wasm=.o) $<
 	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
 	@rm -f $(@:.wasm=.o)
