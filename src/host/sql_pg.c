@@ -35,7 +35,9 @@
  * pg_advisory_unlock_all(), DISCARD TEMP and DISCARD SEQUENCES. The same
  * query counts statements a request PREPAREd itself in SQL; when there
  * are any, DEALLOCATE ALL runs too (and the cache is emptied), so those
- * do not leak either.
+ * do not leak either. The reset is sent at release and its results read
+ * at the next acquire, so the request that released does not wait for
+ * it; a connection whose reset failed is replaced, never handed out.
  *
  * Health. Before an idle connection is handed out, a poll(2) with no wait
  * tells whether the server sent something while it idled - a server that
@@ -76,6 +78,7 @@ typedef struct sql_pg {
     host_sql_cache cache; /* statements are their numbers: (void *)(uintptr_t)n */
     uintptr_t next_stmt;
     bool deallocate_all; /* a DEALLOCATE failed: a statement may be left over */
+    bool resetting;      /* the reset was sent at release; its results are unread */
 } sql_pg;
 
 static void ignore_notice(void *arg, const char *message) {}
@@ -207,8 +210,12 @@ static bool ping(sql_pg *s, uint32_t timeout_ms) {
     return ok && PQstatus(s->pg) == CONNECTION_OK;
 }
 
+static bool finish_reset(sql_pg *s, uint32_t timeout_ms);
+
 static bool pg_check(host_sql_conn *c, uint64_t idle_ms) {
     sql_pg *s = (sql_pg *)c;
+    if (s->resetting) /* its round trip just proved the connection alive */
+        return finish_reset(s, c->cfg->acquire_timeout_ms) && PQstatus(s->pg) == CONNECTION_OK;
     if (PQstatus(s->pg) != CONNECTION_OK || PQtransactionStatus(s->pg) != PQTRANS_IDLE)
         return false;
     struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
@@ -230,11 +237,43 @@ static bool pg_clean(host_sql_conn *c) {
     } else if (ts != PQTRANS_IDLE) {
         return false; /* a query still running (ACTIVE) or the state is unknown */
     }
-    PGresult *r = PQexec(s->pg, reset_sql);
-    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    bool prepared_in_sql = ok && strcmp(PQgetvalue(r, 0, 0), "0") != 0;
-    PQclear(r);
-    if (!ok) return false;
+    /* The reset is sent, not waited for: its results are read when the
+     * connection is next acquired (pg_check, finish_reset), usually long
+     * arrived by then. That takes a round trip off every request's path;
+     * no request can run on the connection before the reset has finished
+     * and succeeded, so nothing leaks. */
+    if (!PQsendQuery(s->pg, reset_sql)) return false;
+    s->resetting = true;
+    return true;
+}
+
+/* Reads the results of the reset pg_clean sent, then drops the prepared
+ * statements when the request made its own. False when any part failed
+ * or did not arrive within timeout_ms: the pool then replaces the
+ * connection. */
+static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
+    s->resetting = false;
+    int64_t deadline = mono_ms() + timeout_ms;
+    for (;;) {
+        if (!PQconsumeInput(s->pg)) return false;
+        if (!PQisBusy(s->pg)) break;
+        int64_t left = deadline - mono_ms();
+        struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0) return false;
+    }
+    bool ok = true, counted = false, prepared_in_sql = false;
+    PGresult *r;
+    while ((r = PQgetResult(s->pg))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            counted = true; /* the last statement: prepared statements made in SQL */
+            prepared_in_sql = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            ok = false;
+        }
+        PQclear(r);
+    }
+    if (!ok || !counted) return false;
     if (prepared_in_sql || s->deallocate_all) {
         r = PQexec(s->pg, "DEALLOCATE ALL");
         ok = PQresultStatus(r) == PGRES_COMMAND_OK;
