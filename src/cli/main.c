@@ -2,8 +2,8 @@
  * main.c - the `wasp` command: turns its arguments into calls on the
  * engine and the engine's answers into output and an exit status.
  *
- * Subcommands: validate, inspect, run (run.c), serve (serve.c), version,
- * help. Every judgement about a
+ * Subcommands: validate, inspect, run (run.c), serve (serve.c), secrets
+ * (secrets.c), version, help. Every judgement about a
  * module is the engine's (wasm/wasm.h); this file reads the file, calls
  * the engine, hands the module to a renderer (inspect.c, json.c) and picks
  * the exit status: 0 success, 1 the file is unreadable or not a valid
@@ -40,17 +40,17 @@ static const char usage_text[] =
     "                              --dir HOST[::GUEST][:ro], --env K=V,\n"
     "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
     "                              --fuel N; exit status is the module's\n"
-    "  version                     print wasp's version (also --version)\n"
-    "  help                        print this help (also --help, -h)\n"
-    "\n"
     "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
     "                              serve HTTP, each request in a fresh instance\n"
     "                              (wasp serve --help for the options)\n"
     "  secrets COMMAND FILE ...    set, get, list, rm secrets in an encrypted file;\n"
     "                              keygen makes a key (wasp secrets --help)\n"
+    "  version                     print wasp's version (also --version)\n"
+    "  help                        print this help (also --help, -h)\n"
     "\n"
     "exit status: 0 success; 1 the file cannot be read or is not a valid\n"
-    "module; 2 the command line is wrong.\n";
+    "module (run: the module's own status; serve: serving could not start);\n"
+    "2 the command line is wrong.\n";
 
 /* Prints "wasp[ CMD]: <message>" and the usage to stderr; returns
  * EXIT_USAGE. `cmd` is NULL for errors before a command was chosen. */
