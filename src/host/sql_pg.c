@@ -214,8 +214,10 @@ static bool finish_reset(sql_pg *s, uint32_t timeout_ms);
 
 static bool pg_check(host_sql_conn *c, uint64_t idle_ms) {
     sql_pg *s = (sql_pg *)c;
-    if (s->resetting) /* its round trip just proved the connection alive */
-        return finish_reset(s, c->cfg->acquire_timeout_ms) && PQstatus(s->pg) == CONNECTION_OK;
+    /* The reset's results first; then the usual look for anything that
+     * came after them - a server that went away sends its FATAL message
+     * and closes the socket, possibly right after the reset's answer. */
+    if (s->resetting && !finish_reset(s, c->cfg->acquire_timeout_ms)) return false;
     if (PQstatus(s->pg) != CONNECTION_OK || PQtransactionStatus(s->pg) != PQTRANS_IDLE)
         return false;
     struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
