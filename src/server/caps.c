@@ -108,11 +108,12 @@ static wasm_trap_code ret_i32(wasm_value *r, int32_t v) {
     return WASM_TRAP_NONE;
 }
 
-static uint8_t *guest(wasm_instance *caller, uint32_t ptr, uint32_t len) {
-    uint64_t size;
-    uint8_t *mem = caller ? wasm_instance_memory(caller, &size) : NULL;
-    if (!mem || (uint64_t)ptr + len > size) return NULL;
-    return mem + ptr;
+/* A name the guest passed, fit for a message: at most 64 bytes, control
+ * characters and quotes replaced. */
+static void show_name(const char *name, size_t n, char *out, size_t cap) {
+    snprintf(out, cap, "%.*s", (int)(n < 64 ? n : 64), name);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == '"') *p = '?';
 }
 
 static int32_t fail(srv_caps *c, int32_t code, const char *fmt, const char *a, const char *b) {
@@ -145,7 +146,7 @@ static host_kv *store(srv_caps *c, int32_t h) {
 static bool copy_out(wasm_instance *caller, uint32_t ptr, uint32_t cap, const void *src,
                      size_t len) {
     uint32_t n = len < cap ? (uint32_t)len : cap;
-    uint8_t *dst = guest(caller, ptr, n);
+    uint8_t *dst = srv_guest_bytes(caller, ptr, n);
     if (!dst) return false;
     if (n) memcpy(dst, src, n);
     return true;
@@ -168,7 +169,7 @@ static wasm_trap_code cap_err_message(void *env, wasm_instance *caller, const wa
 static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
+    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
     if (!name) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     for (int i = 0; i < c->app->nstores; i++) {
@@ -179,9 +180,7 @@ static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_v
         }
     }
     char shown[80];
-    snprintf(shown, sizeof shown, "%.*s", (int)(n < 64 ? n : 64), name);
-    for (char *p = shown; *p; p++)
-        if ((unsigned char)*p < ' ' || *p == '"') *p = '?';
+    show_name(name, n, shown, sizeof shown);
     return ret_i32(r, fail(c, -1,
                            "store \"%s\" is not granted to app \"%s\" (grant it in the manifest: "
                            "kv: [name])",
@@ -191,8 +190,8 @@ static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_kv_get(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
-    if (!key || !guest(caller, a[3].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    if (!key || !srv_guest_bytes(caller, a[3].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
     c->buf.len = 0;
@@ -207,8 +206,8 @@ static wasm_trap_code cap_kv_get(void *env, wasm_instance *caller, const wasm_va
 static wasm_trap_code cap_kv_set(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
-    const uint8_t *val = guest(caller, a[3].of.i32, a[4].of.i32);
+    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *val = srv_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
     if (!key || !val) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
@@ -224,7 +223,7 @@ typedef int (*kv_bool_fn)(host_kv *, const void *, size_t, bool *, char *, size_
 
 static wasm_trap_code kv_bool(srv_caps *c, wasm_instance *caller, const wasm_value *a,
                               wasm_value *r, kv_bool_fn fn) {
-    const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!key) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
@@ -246,8 +245,8 @@ static wasm_trap_code cap_kv_exists(void *env, wasm_instance *caller, const wasm
 static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = guest(caller, a[1].of.i32, a[2].of.i32);
-    uint8_t *out = guest(caller, a[4].of.i32, 8);
+    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    uint8_t *out = srv_guest_bytes(caller, a[4].of.i32, 8);
     if (!key || !out) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
@@ -262,9 +261,9 @@ static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_kv_list(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *prefix = guest(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *prefix = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     uint32_t cap = a[4].of.i32;
-    uint8_t *dst = guest(caller, a[3].of.i32, cap);
+    uint8_t *dst = srv_guest_bytes(caller, a[3].of.i32, cap);
     if (!prefix || !dst) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_i32(r, -2);
@@ -286,8 +285,8 @@ static wasm_trap_code cap_kv_list(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_var_get(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
-    if (!name || !guest(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    if (!name || !srv_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     const srv_app_cfg *cfg = c->app->cfg;
     for (int i = 0; i < cfg->nvars; i++) {
@@ -297,9 +296,7 @@ static wasm_trap_code cap_var_get(void *env, wasm_instance *caller, const wasm_v
         return ret_i32(r, clamp_len(strlen(v)));
     }
     char shown[80];
-    snprintf(shown, sizeof shown, "%.*s", (int)(n < 64 ? n : 64), name);
-    for (char *p = shown; *p; p++)
-        if ((unsigned char)*p < ' ' || *p == '"') *p = '?';
+    show_name(name, n, shown, sizeof shown);
     return ret_i32(r, fail(c, -1,
                            "variable \"%s\" is not granted to app \"%s\" (declare it under "
                            "vars: in the manifest)",
@@ -311,7 +308,7 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
     srv_caps *c = env;
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     uint32_t lv = a[0].of.i32;
-    const char *msg = (const char *)guest(caller, a[1].of.i32, a[2].of.i32);
+    const char *msg = (const char *)srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!msg) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[2].of.i32 < 4096 ? a[2].of.i32 : 4096;
     const srv_request *q = c->req;
@@ -333,7 +330,7 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
 static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_value *a,
                                    wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
+    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
     if (!name) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     const srv_app_cfg *cfg = c->app->cfg;
@@ -343,9 +340,7 @@ static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_
         return ret_i32(r, c->sql[i] ? i : -2);
     }
     char shown[80];
-    snprintf(shown, sizeof shown, "%.*s", (int)(n < 64 ? n : 64), name);
-    for (char *p = shown; *p; p++)
-        if ((unsigned char)*p < ' ' || *p == '"') *p = '?';
+    show_name(name, n, shown, sizeof shown);
     return ret_i32(r, fail(c, -1,
                            "database \"%s\" is not granted to app \"%s\" (grant it in the "
                            "manifest: sql: [name])",
@@ -404,8 +399,8 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
                                    wasm_value *r) {
     srv_caps *c = env;
     int32_t h = (int32_t)a[0].of.i32;
-    const char *sql = (const char *)guest(caller, a[1].of.i32, a[2].of.i32);
-    const uint8_t *params = guest(caller, a[3].of.i32, a[4].of.i32);
+    const char *sql = (const char *)srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *params = srv_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
     if (!sql || !params) return WASM_TRAP_OOB_MEMORY;
     c->sql_result.len = 0;
     if (h < 0 || h >= c->app->ndbs || !c->sql[h]) {
@@ -439,10 +434,10 @@ static wasm_trap_code cap_sql_result(void *env, wasm_instance *caller, const was
 static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm_value *a,
                                     wasm_value *r) {
     srv_caps *c = env;
-    const char *method = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
-    const char *url = (const char *)guest(caller, a[2].of.i32, a[3].of.i32);
-    const char *hdrs = (const char *)guest(caller, a[4].of.i32, a[5].of.i32);
-    const uint8_t *body = guest(caller, a[6].of.i32, a[7].of.i32);
+    const char *method = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *url = (const char *)srv_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
+    const char *hdrs = (const char *)srv_guest_bytes(caller, a[4].of.i32, a[5].of.i32);
+    const uint8_t *body = srv_guest_bytes(caller, a[6].of.i32, a[7].of.i32);
     if (!method || !url || !hdrs || !body) return WASM_TRAP_OOB_MEMORY;
     c->http.status = 0;
     c->http.headers.len = c->http.body.len = 0;

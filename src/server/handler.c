@@ -118,21 +118,13 @@ static bool is_hop_header(const char *s, size_t n) {
 
 /* ---- the wasp ABI's imports ----------------------------------------------- */
 
-/* Guest bytes [ptr, ptr+len) of the caller, or NULL when out of bounds. */
-static uint8_t *guest(wasm_instance *caller, uint32_t ptr, uint32_t len) {
-    uint64_t size;
-    uint8_t *mem = caller ? wasm_instance_memory(caller, &size) : NULL;
-    if (!mem || (uint64_t)ptr + len > size) return NULL;
-    return mem + ptr;
-}
-
 /* Copies min(len, cap) bytes of src to guest buf; the full length goes
  * back to the guest, which can then call again with a larger buffer. */
 static wasm_trap_code copy_out(wasm_instance *caller, const wasm_value *a, wasm_value *r,
                                const void *src, size_t len) {
     uint32_t cap = a[1].of.i32;
     uint32_t n = len < cap ? (uint32_t)len : cap;
-    uint8_t *dst = guest(caller, a[0].of.i32, n);
+    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, n);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     if (n) memcpy(dst, src, n);
     r[0] = (wasm_value){.type = WASM_I32, .of.i32 = len > INT32_MAX ? INT32_MAX : (uint32_t)len};
@@ -156,13 +148,13 @@ static wasm_trap_code abi_req_uri(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code abi_req_header(void *env, wasm_instance *caller, const wasm_value *a,
                                      wasm_value *r) {
     srv_slot *s = env;
-    const uint8_t *name = guest(caller, a[0].of.i32, a[1].of.i32);
-    if (!name || !guest(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const uint8_t *name = srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    if (!name || !srv_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     size_t nlen = a[1].of.i32;
     /* Repeated headers are joined with ", " as RFC 9110 allows; written
      * straight into the guest buffer, counting what does not fit. */
     uint32_t cap = a[3].of.i32;
-    uint8_t *dst = guest(caller, a[2].of.i32, cap);
+    uint8_t *dst = srv_guest_bytes(caller, a[2].of.i32, cap);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     size_t total = 0;
     bool found = false;
@@ -189,7 +181,7 @@ static wasm_trap_code abi_req_headers(void *env, wasm_instance *caller, const wa
                                       wasm_value *r) {
     srv_slot *s = env;
     uint32_t cap = a[1].of.i32;
-    uint8_t *dst = guest(caller, a[0].of.i32, cap);
+    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, cap);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     size_t total = 0;
     for (size_t i = 0; s->req && i < s->req->nheaders; i++) {
@@ -227,7 +219,7 @@ static wasm_trap_code abi_req_body(void *env, wasm_instance *caller, const wasm_
     uint32_t cap = a[1].of.i32, off = a[2].of.i32;
     size_t left = off < len ? len - off : 0;
     uint32_t n = left < cap ? (uint32_t)left : cap;
-    uint8_t *dst = guest(caller, a[0].of.i32, n);
+    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, n);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     if (n) memcpy(dst, s->req->body + off, n);
     r[0] = (wasm_value){.type = WASM_I32, .of.i32 = n};
@@ -251,8 +243,8 @@ static wasm_trap_code abi_resp_status(void *env, wasm_instance *caller, const wa
 static wasm_trap_code abi_resp_header(void *env, wasm_instance *caller, const wasm_value *a,
                                       wasm_value *r) {
     srv_slot *s = env;
-    const char *name = (const char *)guest(caller, a[0].of.i32, a[1].of.i32);
-    const char *val = (const char *)guest(caller, a[2].of.i32, a[3].of.i32);
+    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *val = (const char *)srv_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
     if (!name || !val) return WASM_TRAP_OOB_MEMORY;
     size_t nlen = a[1].of.i32, vlen = a[3].of.i32;
     bool ok = s->resp && is_token(name, nlen) && is_field_value(val, vlen) &&
@@ -265,7 +257,7 @@ static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm
                                     wasm_value *r) {
     srv_slot *s = env;
     uint32_t len = a[1].of.i32;
-    const uint8_t *src = guest(caller, a[0].of.i32, len);
+    const uint8_t *src = srv_guest_bytes(caller, a[0].of.i32, len);
     if (!src) return WASM_TRAP_OOB_MEMORY;
     srv_response *resp = s->resp;
     bool ok = resp && (uint64_t)resp->own_len + len <= SRV_MAX_RESPONSE &&
