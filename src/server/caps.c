@@ -347,12 +347,8 @@ static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_
                            shown, c->app->name));
 }
 
-/* Decodes sql_exec's parameters: u32 count, then per value u8 type and
- * INT i64 / FLOAT f64 / TEXT, BLOB u32 length + bytes / NULL nothing (the
- * result encoding of host.h). Pointers stay in guest memory, which does
- * not move during the call. False when malformed. */
-static bool decode_params(const uint8_t *p, size_t len, host_sql_value *out, size_t max,
-                          size_t *count) {
+bool srv_sql_params_decode(const uint8_t *p, size_t len, host_sql_value *out, size_t max,
+                           size_t *count) {
     if (len == 0) {
         *count = 0;
         return true;
@@ -409,10 +405,11 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
     }
     static _Thread_local host_sql_value values[SQL_MAX_PARAMS];
     size_t n;
-    if (!decode_params(params, a[4].of.i32, values, SQL_MAX_PARAMS, &n)) {
-        snprintf(c->err, sizeof c->err,
-                 "sql_exec: malformed parameters (at most %d, encoded as in docs/capabilities.md)",
-                 SQL_MAX_PARAMS);
+    if (!srv_sql_params_decode(params, a[4].of.i32, values, SQL_MAX_PARAMS, &n)) {
+        snprintf(
+            c->err, sizeof c->err,
+            "sql_exec: malformed parameters (at most %d values, encoded as sdk/c/wasp.h describes)",
+            SQL_MAX_PARAMS);
         return ret_i32(r, -2);
     }
     if (host_sql_exec(c->sql[h], sql, a[2].of.i32, values, n, SQL_MAX_RESULT, &c->sql_result,

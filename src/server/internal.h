@@ -159,6 +159,16 @@ typedef struct srv_caps srv_caps;
 
 srv_caps *srv_caps_new(const srv_app *app);
 void srv_caps_free(srv_caps *c);
+/* Decodes sql_exec's parameters, bytes the guest wrote: u32 count, then
+ * per value u8 type and INT i64 / FLOAT f64 / TEXT, BLOB u32 length +
+ * bytes / NULL nothing, little-endian (the result encoding of host.h).
+ * TEXT and BLOB values point into p. False, with nothing to free, when the
+ * bytes are malformed: an unknown type, a length past the end, more than
+ * `max` values, or bytes left over. */
+struct host_sql_value;
+bool srv_sql_params_decode(const uint8_t *p, size_t len, struct host_sql_value *out, size_t max,
+                           size_t *count);
+
 /* Defines the capability imports ("wasp" module) in `l`, bound to `c`. */
 bool srv_caps_link(srv_caps *c, wasm_linker *l, wasm_error *err);
 void srv_caps_begin(srv_caps *c, const srv_request *req);
