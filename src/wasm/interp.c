@@ -1122,6 +1122,16 @@ done:
     return trap;
 }
 
+int64_t wasm_call_time_left_ms(void) {
+    if (deadline == UINT64_MAX) return -1;
+    uint64_t now = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
+    return now >= deadline ? 0 : (int64_t)(deadline - now);
+}
+
+bool wasm_call_should_stop(const wasm_instance *inst) {
+    return wasm_call_time_left_ms() == 0 || __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED);
+}
+
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
                                 const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;

@@ -416,6 +416,19 @@ wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *
  * The request is consumed by that trap, or by the next call's start. */
 void wasm_interrupt(wasm_instance *inst);
 
+/* For host functions that wait (a sleep, a database, a remote server):
+ * the milliseconds left before the deadline of the call running on this
+ * thread, 0 once it has passed, or -1 when the call has no deadline. A
+ * host call must not wait past it; when it has passed, returning
+ * WASM_TRAP_INTERRUPTED ends the guest's call as the deadline would have.
+ * Called outside any call, it returns -1. */
+int64_t wasm_call_time_left_ms(void);
+
+/* True when the call running on `inst` should stop now: its deadline has
+ * passed or wasm_interrupt() asked for it. The request is not consumed
+ * (the trap that follows consumes it). For host functions that poll. */
+bool wasm_call_should_stop(const wasm_instance *inst);
+
 /* Reads or writes a global extern (set ignores mutability: host only). */
 wasm_value wasm_global_get(wasm_extern g);
 void wasm_global_set(wasm_extern g, wasm_value v);
