@@ -122,6 +122,14 @@ typedef struct host_sql_config {
     uint32_t pool_size;          /* 0: 8 */
     uint32_t acquire_timeout_ms; /* 0: 2000 */
     uint32_t statement_cache;    /* 0: 64 prepared statements per connection */
+    /* PostgreSQL: the server-side statement_timeout of every connection,
+     * a backstop behind the cancellation at the guest call's deadline
+     * (it also stops a statement whose client went away); 0: none. */
+    uint32_t statement_timeout_ms;
+    /* Called with a warning about the database, from the thread that
+     * opened the pool or made a connection: a PostgreSQL role that is a
+     * superuser, a server not reachable when the pool opened. May be NULL. */
+    void (*warn)(const char *msg);
 } host_sql_config;
 
 /* Values crossing to and from SQL. Text and blobs point into memory the
@@ -145,8 +153,11 @@ typedef struct host_sql_value {
 typedef struct host_sql_db host_sql_db;
 typedef struct host_sql_conn host_sql_conn;
 
-/* Creates the pool (PostgreSQL: opens no connection yet; SQLite: opens and
- * checks the file). NULL with "database NAME: reason". */
+/* Creates the pool (SQLite: opens and checks the file; PostgreSQL: tries
+ * one connection, so that a superuser role or an unreachable server is
+ * warned about at once, but a server that is down is not an error: the
+ * pool connects when a request needs it). NULL with "database NAME:
+ * reason". */
 host_sql_db *host_sql_open(const host_sql_config *cfg, char *err, size_t errlen);
 /* Closes every connection; no connection may be acquired any more. */
 void host_sql_close(host_sql_db *db);
@@ -158,7 +169,10 @@ host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen);
 void host_sql_release(host_sql_conn *c);
 
 /*
- * Runs one statement with bound parameters. The result is encoded into
+ * Runs one statement with bound parameters. It never runs past the
+ * deadline of the guest call it is made from (wasm_call_time_left_ms):
+ * SQLite stops the statement, PostgreSQL's is cancelled, and the call
+ * fails with a message saying so. The result is encoded into
  * `out` (replacing its contents), all integers little-endian:
  *
  *   u32 ncols, then per column: u32 name length, name bytes

@@ -515,8 +515,14 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
     const char *method = req->method && *req->method ? req->method : "GET";
     CURLUcode urc;
     CURLU *u = url_parse(req->url, &urc);
-    if (!u)
-        return fail(err, errlen, "invalid URL \"%.100s\": %s", req->url, curl_url_strerror(urc));
+    if (!u) {
+        /* the URL is not shown: it may hold a password (user:pw@host) */
+        const char *sep = strstr(req->url, "://");
+        int scheme = sep && sep - req->url <= 16 ? (int)(sep - req->url) + 3 : 0;
+        return fail(err, errlen, "invalid URL (%s%.*s%s%zu bytes, not shown): %s",
+                    scheme ? "\"" : "", scheme, req->url, scheme ? "...\", " : "", strlen(req->url),
+                    curl_url_strerror(urc));
+    }
     char what[400];
     header_list h = {0};
     int rc = request_check(u, req, method, what, sizeof what, err, errlen);
@@ -527,7 +533,12 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
     CURL *c = rc == HOST_OK ? thread_handle() : NULL;
     if (rc == HOST_OK && !c) rc = fail(err, errlen, "%s: out of memory", what);
     if (rc == HOST_OK) {
-        long timeout_ms = req->timeout_ms ? (long)req->timeout_ms : DEFAULT_TIMEOUT_MS;
+        /* never past the deadline of the guest call that asked */
+        long timeout_ms = host_wait_ms(req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
+        if (!timeout_ms) {
+            rc = fail(err, errlen, "%s: not sent: the request's deadline has passed", what);
+            goto done;
+        }
         transfer t = {.resp = resp,
                       .max_body = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE};
         char errbuf[CURL_ERROR_SIZE] = "";
@@ -545,6 +556,7 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
         /* drops every pointer into this call's memory; keeps connections */
         curl_easy_reset(c);
     }
+done:
     curl_slist_free_all(h.list);
     curl_url_cleanup(u);
     return rc;

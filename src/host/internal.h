@@ -59,6 +59,12 @@ bool host_kv_init_base(host_kv *kv, const host_kv_ops *ops, const char *name);
 /* Frees what host_kv_init_base allocated (not kv itself). */
 void host_kv_free_base(host_kv *kv);
 
+/* How long a host call may wait: timeout_ms, or less when the guest call
+ * it is made from has a deadline nearer than that; 0 when that deadline
+ * has passed (the caller then fails without waiting). Outside a guest
+ * call, timeout_ms. */
+uint32_t host_wait_ms(uint32_t timeout_ms);
+
 /* The name messages use for a store or database whose config gives none. */
 const char *host_kv_display_name(const char *name);
 
@@ -104,6 +110,11 @@ bool host_kv_parse_i64(const void *s, size_t len, int64_t *out);
  * through host_sql_fail(), which puts the "database NAME: " prefix.
  */
 
+/* SQLite's busy handler for every connection wasp opens (kv and sql):
+ * waits for another connection's lock in short sleeps, up to 5 s in all
+ * and never past the running guest call's deadline (sql_sqlite.c). */
+int host_sqlite_busy(void *ctx, int count);
+
 #define HOST_SQL_MAX_PARAMS 1000
 #define HOST_SQL_MAX_SQL (1u << 20)
 #define HOST_SQL_MAX_VALUE 0x7fffffffu /* libpq takes lengths as int */
@@ -141,6 +152,9 @@ struct host_sql_conn {
      * (the server went away, a protocol state it cannot recover from):
      * release then closes it instead of cleaning it. */
     bool broken;
+    /* Set by a backend whose role may do anything on the server
+     * (PostgreSQL SUPERUSER); sql.c warns once per pool. */
+    bool superuser;
 };
 
 extern const host_sql_ops host_sql_sqlite_ops;

@@ -17,12 +17,19 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "wasm/wasm.h"
 
 /* Keys longer than this are cut in messages: enough to recognise one. */
 #define QUOTE_KEY_BYTES 64
 
 const char *host_kv_display_name(const char *name) {
     return name && *name ? name : "(unnamed)";
+}
+
+uint32_t host_wait_ms(uint32_t timeout_ms) {
+    int64_t left = wasm_call_time_left_ms();
+    if (left >= 0 && left < (int64_t)timeout_ms) return (uint32_t)left;
+    return timeout_ms;
 }
 
 int host_failv(const char *kind, const char *name, char *err, size_t errlen, const char *fmt,

@@ -195,9 +195,19 @@ static void disconnect(kv_redis *r) {
 
 /* Connects, sets the command timeout, authenticates and selects the
  * database; r->c stays NULL on failure. */
+static struct timeval tv_ms(uint32_t ms) {
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+static uint32_t timeout_ms(const kv_redis *r) {
+    return (uint32_t)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000);
+}
+
 static int connect_redis(kv_redis *r, char *err, size_t errlen) {
     const char *name = r->base.name;
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, r->timeout);
+    /* never past the request's deadline (command() checked it has not passed) */
+    uint32_t wait = host_wait_ms(timeout_ms(r));
+    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv_ms(wait ? wait : 1));
     if (!c)
         return host_kv_fail(name, err, errlen, "cannot connect to redis at %s: out of memory",
                             r->where);
@@ -250,6 +260,12 @@ static int connect_redis(kv_redis *r, char *err, size_t errlen) {
 static redisReply *command(kv_redis *r, bool idempotent, const char *what, char *err, size_t errlen,
                            const char *fmt, ...) {
     for (int attempt = 0;; attempt++) {
+        if (!host_wait_ms(timeout_ms(r))) {
+            host_kv_fail(r->base.name, err, errlen,
+                         "%s: not sent to redis at %s: the request's deadline has passed", what,
+                         r->where);
+            return NULL;
+        }
         if (!r->c) {
             char why[512];
             if (connect_redis(r, why, sizeof why) != HOST_OK) {
@@ -258,16 +274,29 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
                 return NULL;
             }
         }
+        /* the reply is awaited for the timeout or until the request's
+         * deadline, whichever comes first */
+        uint32_t wait = host_wait_ms(timeout_ms(r));
+        bool lowered = wait < timeout_ms(r);
+        if (lowered && redisSetTimeout(r->c, tv_ms(wait ? wait : 1)) != REDIS_OK) {
+            host_kv_fail(r->base.name, err, errlen, "%s: cannot set a timeout on redis at %s: %s",
+                         what, r->where, r->c->errstr);
+            disconnect(r);
+            return NULL;
+        }
         va_list ap;
         va_start(ap, fmt);
         redisReply *rep = redisvCommand(r->c, fmt, ap);
         va_end(ap);
-        if (rep) return rep;
+        if (rep) {
+            if (lowered && redisSetTimeout(r->c, r->timeout) != REDIS_OK) disconnect(r);
+            return rep;
+        }
         char lost[sizeof r->c->errstr];
         /* hiredis reports a timeout as EAGAIN's strerror text */
         if (r->c->err == REDIS_ERR_IO && strcmp(r->c->errstr, strerror(EAGAIN)) == 0)
-            snprintf(lost, sizeof lost, "no reply within %ld ms",
-                     (long)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000));
+            snprintf(lost, sizeof lost, "no reply within %u ms%s", wait,
+                     lowered ? ", the time left before the request's deadline" : "");
         else
             snprintf(lost, sizeof lost, "%s", r->c->errstr[0] ? r->c->errstr : "no reply");
         disconnect(r);

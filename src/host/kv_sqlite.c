@@ -98,7 +98,8 @@ static int db_fail(kv_sqlite *s, int rc, const char *what, char *err, size_t err
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
         return host_kv_fail(s->base.name, err, errlen,
-                            "%s: %s (%s; another connection held it locked for more than %d ms)",
+                            "%s: %s (%s; another connection held it locked for more than %d ms, "
+                            "or longer than the request's deadline)",
                             what, msg, s->path, BUSY_TIMEOUT_MS);
     return host_kv_fail(s->base.name, err, errlen, "%s: %s (%s)", what, msg, s->path);
 }
@@ -410,7 +411,8 @@ host_kv *host_kv_sqlite_open(const host_kv_config *cfg, char *err, size_t errlen
         sq_close(&s->base);
         return NULL;
     }
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* like busy_timeout, but never past the guest call's deadline */
+    sqlite3_busy_handler(s->db, host_sqlite_busy, NULL);
     char mode[16] = "";
     if (!setup_exec(s, "PRAGMA journal_mode=WAL", read_mode, mode, "cannot set up", err, errlen))
         goto fail;

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct host_sql_db {
     pthread_cond_t freed; /* a connection came back or a slot freed up */
     host_sql_conn *idle;  /* most recently released first */
     uint32_t open;        /* connections counted against pool_size */
+    atomic_bool warned;   /* the superuser warning was given */
 };
 
 int host_sql_fail(const char *name, char *err, size_t errlen, const char *fmt, ...) {
@@ -247,6 +249,14 @@ static host_sql_conn *connect_one(host_sql_db *db, char *err, size_t errlen) {
     c->cfg = &db->cfg;
     c->next_idle = NULL;
     c->broken = false;
+    if (c->superuser && db->cfg.warn && !atomic_exchange(&db->warned, true)) {
+        char msg[512];
+        host_sql_fail(db->cfg.name, msg, sizeof msg,
+                      "the role wasp connects as is a superuser: a guest's SQL can then read "
+                      "and write any file of the database server (pg_read_file, COPY ... "
+                      "PROGRAM); connect as a role without SUPERUSER");
+        db->cfg.warn(msg);
+    }
     return c;
 }
 
@@ -324,6 +334,19 @@ host_sql_db *host_sql_open(const host_sql_config *cfg, char *err, size_t errlen)
         c->idle_since_ms = now_ms();
         db->idle = c;
         db->open = 1;
+    } else {
+        char why[512];
+        host_sql_conn *c = connect_one(db, why, sizeof why);
+        if (c) {
+            c->idle_since_ms = now_ms();
+            db->idle = c;
+            db->open = 1;
+        } else if (db->cfg.warn) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s (requests that use it fail until it can be reached)",
+                     why);
+            db->cfg.warn(msg);
+        }
     }
     return db;
 }
@@ -353,10 +376,12 @@ host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen) {
         host_sql_fail(NULL, err, errlen, "no database handle (host_sql_db is NULL)");
         return NULL;
     }
+    /* the acquire timeout, or the request's deadline when that is nearer */
+    uint32_t wait = host_wait_ms(db->cfg.acquire_timeout_ms);
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += db->cfg.acquire_timeout_ms / 1000;
-    deadline.tv_nsec += (long)(db->cfg.acquire_timeout_ms % 1000) * 1000000;
+    deadline.tv_sec += wait / 1000;
+    deadline.tv_nsec += (long)(wait % 1000) * 1000000;
     if (deadline.tv_nsec >= 1000000000) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000;
@@ -367,9 +392,13 @@ host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen) {
         if (rc == ETIMEDOUT && !db->idle && db->open >= db->cfg.pool_size) {
             pthread_mutex_unlock(&db->lock);
             host_sql_fail(db->cfg.name, err, errlen,
-                          "no connection free within %u ms (all %u of the pool are in use; raise "
+                          "no connection free within %u ms%s (all %u of the pool are in use; raise "
                           "pool_size or hold connections for less time)",
-                          db->cfg.acquire_timeout_ms, db->cfg.pool_size);
+                          wait,
+                          wait < db->cfg.acquire_timeout_ms ? ", the time left before the "
+                                                              "request's deadline"
+                                                            : "",
+                          db->cfg.pool_size);
             return NULL;
         }
     }

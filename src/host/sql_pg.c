@@ -45,6 +45,7 @@
  * when the connection idled for PING_IDLE_MS or more, an empty query must
  * come back within the acquire timeout.
  */
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
@@ -54,6 +55,7 @@
 #include <time.h>
 
 #include "host/internal.h"
+#include "wasm/wasm.h"
 
 /* Type OIDs (the server's pg_type.dat; they never change). */
 #define OID_BOOL 16
@@ -158,8 +160,12 @@ static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t e
     uint32_t secs = (cfg->acquire_timeout_ms + 999) / 1000;
     snprintf(timeout, sizeof timeout, "%u", secs < 2 ? 2 : secs);
     /* later keywords win: the url, last, may override the others */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {timeout, "wasp", cfg->url, NULL};
+    char options[64] = "";
+    if (cfg->statement_timeout_ms)
+        snprintf(options, sizeof options, "-c statement_timeout=%u", cfg->statement_timeout_ms);
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "options", "dbname",
+                                NULL};
+    const char *const vals[] = {timeout, "wasp", options, cfg->url, NULL};
     s->pg = PQconnectdbParams(keys, vals, 1);
     if (!s->pg) {
         host_sql_fail(cfg->name, err, errlen, "out of memory");
@@ -174,6 +180,8 @@ static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t e
         return NULL;
     }
     PQsetNoticeProcessor(s->pg, ignore_notice, NULL);
+    const char *su = PQparameterStatus(s->pg, "is_superuser");
+    s->base.superuser = su && !strcmp(su, "on");
     return &s->base;
 }
 
@@ -288,6 +296,63 @@ static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
     return true;
 }
 
+/* Stops the running query; its remaining results are then drained. */
+static void cancel(sql_pg *s) {
+    PGcancel *cn = PQgetCancel(s->pg);
+    char why[256];
+    if (cn) PQcancel(cn, why, sizeof why);
+    PQfreeCancel(cn);
+}
+
+/* How long a cancelled query may take to answer before the connection is
+ * given up (the server may be hung, or the network gone). */
+#define CANCEL_GRACE_MS 2000
+/* The longest single wait, so that wasm_interrupt() is noticed too. */
+#define WAIT_SLICE_MS 50
+
+/* Waits until the next result of the query in flight can be read without
+ * blocking, but never past the guest call's deadline: then the query is
+ * cancelled (once; *cancelled tells) and its answer awaited for at most
+ * CANCEL_GRACE_MS. False when the connection failed or the cancelled
+ * query never answered: the connection is then marked broken. */
+static bool await_result(sql_pg *s, bool *cancelled) {
+    int64_t grace_end = 0;
+    for (;;) {
+        if (!PQconsumeInput(s->pg)) {
+            s->base.broken = true;
+            return false;
+        }
+        if (!PQisBusy(s->pg)) return true;
+        int wait = WAIT_SLICE_MS;
+        if (!*cancelled && wasm_call_should_stop(NULL)) {
+            cancel(s);
+            *cancelled = true;
+            grace_end = mono_ms() + CANCEL_GRACE_MS;
+        }
+        if (*cancelled) {
+            int64_t left = grace_end - mono_ms();
+            if (left <= 0) {
+                s->base.broken = true;
+                return false;
+            }
+            if (left < wait) wait = (int)left;
+        } else {
+            int64_t left = wasm_call_time_left_ms();
+            if (left >= 0 && left < wait) wait = (int)left;
+        }
+        struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
+        if (poll(&p, 1, wait) < 0 && errno != EINTR) {
+            s->base.broken = true;
+            return false;
+        }
+    }
+}
+
+static int deadline_fail(sql_pg *s, char *err, size_t errlen) {
+    return host_sql_fail(s->base.cfg->name, err, errlen,
+                         "the statement was cancelled: the request's deadline has passed");
+}
+
 /* ---- statements ------------------------------------------------------------ */
 
 static void stmt_name(uintptr_t n, char out[24]) {
@@ -328,13 +393,32 @@ static uintptr_t statement(sql_pg *s, const char *key, size_t klen, const host_s
     n = s->next_stmt++;
     char name[24];
     stmt_name(n, name);
-    PGresult *r = PQprepare(s->pg, name, key, (int)nparams, types);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        result_fail(s, r, err, errlen);
-        PQclear(r);
+    if (!PQsendPrepare(s->pg, name, key, (int)nparams, types)) {
+        conn_fail(s, "", err, errlen);
         return 0;
     }
-    PQclear(r);
+    /* planning can wait for locks: the deadline holds here too */
+    bool cancelled = false, failed = false;
+    PGresult *r;
+    for (;;) {
+        if (!await_result(s, &cancelled)) {
+            if (cancelled)
+                deadline_fail(s, err, errlen);
+            else
+                conn_fail(s, "the connection broke: ", err, errlen);
+            return 0;
+        }
+        if (!(r = PQgetResult(s->pg))) break;
+        if (!failed && (cancelled || PQresultStatus(r) != PGRES_COMMAND_OK)) {
+            if (cancelled)
+                deadline_fail(s, err, errlen);
+            else
+                result_fail(s, r, err, errlen);
+            failed = true;
+        }
+        PQclear(r);
+    }
+    if (failed) return 0;
     if (!host_sql_cache_put(&s->cache, key, klen, (void *)n)) {
         /* prepared but not remembered: deallocate it with the rest */
         s->deallocate_all = true;
@@ -469,21 +553,23 @@ static int write_value(const PGresult *r, int row, int col, host_sql_writer *w) 
     }
 }
 
-/* Stops the running query; its remaining results are then drained. */
-static void cancel(sql_pg *s) {
-    PGcancel *cn = PQgetCancel(s->pg);
-    char why[256];
-    if (cn) PQcancel(cn, why, sizeof why);
-    PQfreeCancel(cn);
-}
-
 /* Reads every result of the query just sent into w. */
 static int read_results(sql_pg *s, host_sql_writer *w, char *err, size_t errlen) {
     int ret = HOST_OK;
-    bool header = false, stopped = false;
+    bool header = false, stopped = false, cancelled = false;
     int64_t changed = 0;
     PGresult *r;
-    while ((r = PQgetResult(s->pg))) {
+    for (;;) {
+        if (!await_result(s, &cancelled)) {
+            if (cancelled) return deadline_fail(s, err, errlen);
+            return conn_fail(s, "the connection broke: ", err, errlen);
+        }
+        if (!(r = PQgetResult(s->pg))) break;
+        if (cancelled && ret == HOST_OK) {
+            /* whatever came, the query did not finish in time */
+            ret = deadline_fail(s, err, errlen);
+            stopped = true;
+        }
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
             /* the connection stays in COPY mode: it cannot serve again */
@@ -521,6 +607,7 @@ static int read_results(sql_pg *s, host_sql_writer *w, char *err, size_t errlen)
         PQclear(r);
     }
     check_connection(s);
+    if (ret == HOST_OK && cancelled) ret = deadline_fail(s, err, errlen);
     if (ret == HOST_OK && s->base.broken)
         return conn_fail(s, "the connection broke: ", err, errlen);
     if (ret == HOST_OK) ret = host_sql_write_end(w, changed);

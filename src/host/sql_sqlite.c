@@ -20,15 +20,41 @@
  * one is closed on release instead of reused: rare, and always right.
  * ATTACH and DETACH (VACUUM INTO too, which SQLite checks as an ATTACH)
  * are refused: they would let SQL open any file the process can reach.
+ *
+ * The SQL is the guest's, so each connection is hardened as SQLite's
+ * "Defense Against the Dark Arts" says (docs/security.md lists it):
+ * - defensive mode (no writes to sqlite_schema or shadow tables, no
+ *   PRAGMA writable_schema), trusted_schema off, no extension loading,
+ *   and no fts3_tokenizer() with pointer arguments: Debian's build has
+ *   SQLITE_ENABLE_FTS3_TOKENIZER, which hands a host pointer to SQL and
+ *   takes one back;
+ * - the authorizer also refuses fts3_tokenizer() itself and
+ *   load_extension(), and PRAGMAs that change how the file is written or
+ *   read (journal_mode, synchronous, writable_schema, mmap_size, ...);
+ * - sqlite3_limit()s: a string or blob of at most MAX_LENGTH bytes (a
+ *   larger value could never be read back through the result cap), SQL
+ *   of HOST_SQL_MAX_SQL bytes, shallow expressions and triggers;
+ * - memory: a small page cache, temporary tables and sorts spilled to
+ *   files, and a hard heap limit for all of SQLite in the process, which
+ *   grows by HEAP_PER_CONNECTION for each connection a pool may open;
+ * - time: a progress handler stops a statement once the guest call's
+ *   deadline has passed (or the call was interrupted), and the busy
+ *   handler never waits past that deadline.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/internal.h"
+#include "wasm/wasm.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#define MAX_LENGTH (16 << 20)
+#define HEAP_PER_CONNECTION (32ll << 20)
+/* VM steps between two checks of the deadline: about 10 us of work */
+#define PROGRESS_STEPS 1000
 
 typedef struct sql_sqlite {
     host_sql_conn base;
@@ -37,18 +63,53 @@ typedef struct sql_sqlite {
     bool dirty; /* ran a statement that leaves session state (see above) */
 } sql_sqlite;
 
+/* PRAGMAs a guest may not run with a value: they change how the file is
+ * written or read for every later request, or reach outside SQL. */
+static const char *const DENIED_PRAGMAS[] = {"journal_mode",
+                                             "synchronous",
+                                             "writable_schema",
+                                             "mmap_size",
+                                             "temp_store_directory",
+                                             "data_store_directory",
+                                             "trusted_schema",
+                                             "cell_size_check",
+                                             "locking_mode",
+                                             "page_size",
+                                             "auto_vacuum",
+                                             "soft_heap_limit",
+                                             "hard_heap_limit",
+                                             "threads",
+                                             "cache_size",
+                                             "temp_store",
+                                             "legacy_alter_table",
+                                             "schema_version",
+                                             NULL};
+
+static bool denied_pragma(const char *name) {
+    for (int i = 0; DENIED_PRAGMAS[i]; i++)
+        if (!sqlite3_stricmp(name, DENIED_PRAGMAS[i])) return true;
+    return false;
+}
+
 static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
                      const char *trigger) {
     sql_sqlite *s = ctx;
     switch (action) {
     case SQLITE_ATTACH:
     case SQLITE_DETACH: return SQLITE_DENY;
+    case SQLITE_FUNCTION:
+        /* b is the function's name */
+        if (b && (!sqlite3_stricmp(b, "fts3_tokenizer") || !sqlite3_stricmp(b, "load_extension")))
+            return SQLITE_DENY;
+        break;
     case SQLITE_CREATE_TEMP_INDEX:
     case SQLITE_CREATE_TEMP_TABLE:
     case SQLITE_CREATE_TEMP_TRIGGER:
     case SQLITE_CREATE_TEMP_VIEW: s->dirty = true; break;
     case SQLITE_PRAGMA:
-        /* b is the value or argument: `PRAGMA x = v`, `PRAGMA x(v)` */
+        /* a is the pragma, b the value or argument: `PRAGMA x = v`,
+         * `PRAGMA x(v)` */
+        if (b && a && denied_pragma(a)) return SQLITE_DENY;
         if (b) s->dirty = true;
         break;
     default: break;
@@ -68,6 +129,77 @@ static void sq_disconnect(host_sql_conn *c) {
     free(s);
 }
 
+/* Stops the running statement once the guest call's deadline has passed
+ * (SQLITE_INTERRUPT); outside a guest call there is nothing to stop. */
+static int progress(void *ctx) {
+    return wasm_call_should_stop(NULL);
+}
+
+/* Waits for a lock held by another connection: short sleeps up to
+ * BUSY_TIMEOUT_MS in all, never past the guest call's deadline. */
+int host_sqlite_busy(void *ctx, int count) {
+    static const int sleeps_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    const int n = sizeof sleeps_ms / sizeof sleeps_ms[0];
+    int waited = 0;
+    for (int i = 0; i < count; i++)
+        waited += sleeps_ms[i < n ? i : n - 1];
+    if (waited >= BUSY_TIMEOUT_MS || wasm_call_should_stop(NULL)) return 0;
+    int ms = sleeps_ms[count < n ? count : n - 1];
+    int64_t left = wasm_call_time_left_ms();
+    if (left >= 0 && ms > left) ms = (int)left;
+    if (ms > BUSY_TIMEOUT_MS - waited) ms = BUSY_TIMEOUT_MS - waited;
+    sqlite3_sleep(ms);
+    return 1;
+}
+
+/* One hardening step, its name for a message. */
+static bool harden(sqlite3 *db, char *what, size_t whatlen) {
+    static const struct {
+        int op;
+        const char *name;
+        int on;
+    } flags[] = {
+        {SQLITE_DBCONFIG_DEFENSIVE, "defensive", 1},
+        {SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, "fts3_tokenizer", 0},
+        {SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, "load_extension", 0},
+        {SQLITE_DBCONFIG_TRUSTED_SCHEMA, "trusted_schema", 0},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        int now = -1;
+        if (sqlite3_db_config(db, flags[i].op, flags[i].on, &now) != SQLITE_OK ||
+            now != flags[i].on) {
+            snprintf(what, whatlen, "cannot set %s to %d", flags[i].name, flags[i].on);
+            return false;
+        }
+    }
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, MAX_LENGTH);
+    sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, HOST_SQL_MAX_SQL);
+    sqlite3_limit(db, SQLITE_LIMIT_COLUMN, 500);
+    sqlite3_limit(db, SQLITE_LIMIT_EXPR_DEPTH, 100);
+    sqlite3_limit(db, SQLITE_LIMIT_COMPOUND_SELECT, 50);
+    sqlite3_limit(db, SQLITE_LIMIT_VDBE_OP, 100000);
+    sqlite3_limit(db, SQLITE_LIMIT_FUNCTION_ARG, 32);
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_limit(db, SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 1000);
+    sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, HOST_SQL_MAX_PARAMS);
+    sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 10);
+    sqlite3_progress_handler(db, PROGRESS_STEPS, progress, NULL);
+    sqlite3_busy_handler(db, host_sqlite_busy, NULL);
+    return true;
+}
+
+/* The process-wide heap limit of SQLite grows with every connection a pool
+ * may open (SQLite has no per-connection bound). Never lowered: a pool
+ * that closes leaves it as it was, which only errs on the generous side. */
+static void grow_heap_limit(void) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static sqlite3_int64 total;
+    pthread_mutex_lock(&lock);
+    total += HEAP_PER_CONNECTION;
+    if (sqlite3_hard_heap_limit64(-1) < total) sqlite3_hard_heap_limit64(total);
+    pthread_mutex_unlock(&lock);
+}
+
 static host_sql_conn *sq_connect(const host_sql_config *cfg, char *err, size_t errlen) {
     sql_sqlite *s = calloc(1, sizeof *s);
     if (!s || !host_sql_cache_init(&s->cache, cfg->statement_cache)) {
@@ -77,15 +209,20 @@ static host_sql_conn *sq_connect(const host_sql_config *cfg, char *err, size_t e
     }
     int rc = sqlite3_open_v2(
         cfg->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    char what[64] = "";
     if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
         sqlite3_extended_result_codes(s->db, 1);
-        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                          NULL);
+        rc = sqlite3_exec(s->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                          "PRAGMA temp_store=FILE; PRAGMA cache_size=-2000;",
+                          NULL, NULL, NULL);
     }
+    if (rc == SQLITE_OK && !harden(s->db, what, sizeof what)) rc = SQLITE_ERROR;
     if (rc != SQLITE_OK) {
         host_sql_fail(cfg->name, err, errlen, "cannot open %s: %s", cfg->path,
-                      s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                      what[0] ? what
+                      : s->db ? sqlite3_errmsg(s->db)
+                              : sqlite3_errstr(rc));
         host_sql_cache_free(&s->cache);
         sqlite3_close_v2(s->db);
         free(s);
@@ -93,6 +230,7 @@ static host_sql_conn *sq_connect(const host_sql_config *cfg, char *err, size_t e
     }
     /* after the PRAGMAs above, which must not count as the guest's */
     sqlite3_set_authorizer(s->db, authorize, s);
+    grow_heap_limit();
     return &s->base;
 }
 
@@ -214,7 +352,11 @@ static int sq_exec(host_sql_conn *c, const char *sql, size_t sql_len, const host
     int rc = SQLITE_ROW;
     while (ret == HOST_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
         ret = write_row(st, ncols, &w);
-    if (ret == HOST_OK && rc != SQLITE_DONE) ret = fail(s, err, errlen);
+    if (ret == HOST_OK && rc == SQLITE_INTERRUPT)
+        ret = host_sql_fail(name, err, errlen,
+                            "the statement was stopped: the request's deadline has passed");
+    else if (ret == HOST_OK && rc != SQLITE_DONE)
+        ret = fail(s, err, errlen);
     if (ret == HOST_OK) {
         /* sqlite3_changes64 keeps the count of the last INSERT, UPDATE or
          * DELETE: it is this statement's only when this one changed rows */

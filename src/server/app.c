@@ -216,6 +216,26 @@ static int route_cmp(const void *x, const void *y) {
     return a->route_prefix - b->route_prefix; /* exact before prefix of the same base */
 }
 
+static void warn_db(const char *msg) {
+    srv_event("warning: %s", msg);
+}
+
+/* PostgreSQL's statement_timeout for a database: the longest deadline of
+ * the apps granted it, a backstop behind the cancellation at each
+ * request's own deadline; 0 (none) when one of them has no deadline. */
+static uint32_t statement_timeout(const srv_manifest *m, const char *db) {
+    uint32_t longest = 0;
+    for (int i = 0; i < m->napps; i++) {
+        const srv_app_cfg *a = &m->apps[i];
+        for (int k = 0; k < a->nsql; k++) {
+            if (strcmp(a->sql[k], db)) continue;
+            if (!a->deadline_ms) return 0;
+            if (a->deadline_ms > longest) longest = a->deadline_ms;
+        }
+    }
+    return longest;
+}
+
 srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
     srv_gen *g = calloc(1, sizeof *g);
     if (!g) {
@@ -247,6 +267,8 @@ srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
     for (int i = 0; i < m->ndatabases; i++) {
         const srv_db_cfg *d = &m->databases[i];
         host_sql_config sc = {.name = d->name,
+                              .statement_timeout_ms = statement_timeout(m, d->name),
+                              .warn = warn_db,
                               .backend = d->backend == SRV_DB_POSTGRES ? HOST_SQL_POSTGRES
                                                                        : HOST_SQL_SQLITE,
                               .path = d->path,

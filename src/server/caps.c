@@ -108,6 +108,15 @@ static wasm_trap_code ret_i32(wasm_value *r, int32_t v) {
     return WASM_TRAP_NONE;
 }
 
+/* A capability call that failed -2 may have failed because the request's
+ * deadline passed while it waited (host calls never wait past it): the
+ * guest's call then ends as the deadline ends it, WASM_TRAP_INTERRUPTED
+ * and a 504, instead of handing the guest an error it could ignore. */
+static wasm_trap_code ret_err(wasm_value *r, int32_t v) {
+    if (wasm_call_should_stop(NULL)) return WASM_TRAP_INTERRUPTED;
+    return ret_i32(r, v);
+}
+
 /* A name the guest passed, fit for a message: at most 64 bytes, control
  * characters and quotes replaced. */
 static void show_name(const char *name, size_t n, char *out, size_t cap) {
@@ -175,7 +184,7 @@ static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_v
     for (int i = 0; i < c->app->nstores; i++) {
         const char *s = c->app->stores[i]->name;
         if (strlen(s) == n && !memcmp(s, name, n)) {
-            if (!store(c, i)) return ret_i32(r, -2);
+            if (!store(c, i)) return ret_err(r, -2);
             return ret_i32(r, i);
         }
     }
@@ -193,11 +202,11 @@ static wasm_trap_code cap_kv_get(void *env, wasm_instance *caller, const wasm_va
     const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!key || !srv_guest_bytes(caller, a[3].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
+    if (!kv) return ret_err(r, -2);
     c->buf.len = 0;
     int rc = host_kv_get(kv, key, a[2].of.i32, &c->buf, c->err, sizeof c->err);
     if (rc == HOST_NOT_FOUND) return ret_i32(r, -1);
-    if (rc != HOST_OK) return ret_i32(r, -2);
+    if (rc != HOST_OK) return ret_err(r, -2);
     if (!copy_out(caller, a[3].of.i32, a[4].of.i32, c->buf.data, c->buf.len))
         return WASM_TRAP_OOB_MEMORY;
     return ret_i32(r, clamp_len(c->buf.len));
@@ -210,12 +219,12 @@ static wasm_trap_code cap_kv_set(void *env, wasm_instance *caller, const wasm_va
     const uint8_t *val = srv_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
     if (!key || !val) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
+    if (!kv) return ret_err(r, -2);
     int64_t ttl = (int64_t)a[5].of.i64;
     if (ttl < 0) return ret_i32(r, fail(c, -2, "kv_set: negative ttl%s%s", "", ""));
     int rc =
         host_kv_set(kv, key, a[2].of.i32, val, a[4].of.i32, (uint64_t)ttl, c->err, sizeof c->err);
-    return ret_i32(r, rc == HOST_OK ? 0 : -2);
+    return ret_err(r, rc == HOST_OK ? 0 : -2);
 }
 
 /* kv_delete and kv_exists: a key in, a yes/no out. */
@@ -226,10 +235,10 @@ static wasm_trap_code kv_bool(srv_caps *c, wasm_instance *caller, const wasm_val
     const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!key) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
+    if (!kv) return ret_err(r, -2);
     bool yes = false;
     int rc = fn(kv, key, a[2].of.i32, &yes, c->err, sizeof c->err);
-    return ret_i32(r, rc == HOST_OK ? yes : -2);
+    return ret_err(r, rc == HOST_OK ? yes : -2);
 }
 
 static wasm_trap_code cap_kv_delete(void *env, wasm_instance *caller, const wasm_value *a,
@@ -249,10 +258,10 @@ static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_v
     uint8_t *out = srv_guest_bytes(caller, a[4].of.i32, 8);
     if (!key || !out) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
+    if (!kv) return ret_err(r, -2);
     int64_t v = 0;
     int rc = host_kv_incr(kv, key, a[2].of.i32, (int64_t)a[3].of.i64, &v, c->err, sizeof c->err);
-    if (rc != HOST_OK) return ret_i32(r, -2);
+    if (rc != HOST_OK) return ret_err(r, -2);
     for (int i = 0; i < 8; i++) /* little-endian, as the guest reads it */
         out[i] = (uint8_t)((uint64_t)v >> (8 * i));
     return ret_i32(r, 0);
@@ -266,10 +275,10 @@ static wasm_trap_code cap_kv_list(void *env, wasm_instance *caller, const wasm_v
     uint8_t *dst = srv_guest_bytes(caller, a[3].of.i32, cap);
     if (!prefix || !dst) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
-    if (!kv) return ret_i32(r, -2);
+    if (!kv) return ret_err(r, -2);
     c->buf.len = 0;
     if (host_kv_list(kv, prefix, a[2].of.i32, 0, &c->buf, c->err, sizeof c->err) != HOST_OK)
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     /* whole entries only: a guest never sees half a key */
     size_t fit = 0;
     while (fit + 4 <= c->buf.len) {
@@ -337,7 +346,7 @@ static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_
     for (int i = 0; i < c->app->ndbs; i++) {
         if (strlen(cfg->sql[i]) != n || memcmp(cfg->sql[i], name, n)) continue;
         if (!c->sql[i]) c->sql[i] = host_sql_acquire(c->app->dbs[i], c->err, sizeof c->err);
-        return ret_i32(r, c->sql[i] ? i : -2);
+        return ret_err(r, c->sql[i] ? i : -2);
     }
     char shown[80];
     show_name(name, n, shown, sizeof shown);
@@ -401,7 +410,7 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
     c->sql_result.len = 0;
     if (h < 0 || h >= c->app->ndbs || !c->sql[h]) {
         snprintf(c->err, sizeof c->err, "%d is not a database handle (sql_open gives one)", h);
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     }
     static _Thread_local host_sql_value values[SQL_MAX_PARAMS];
     size_t n;
@@ -410,11 +419,11 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
             c->err, sizeof c->err,
             "sql_exec: malformed parameters (at most %d values, encoded as sdk/c/wasp.h describes)",
             SQL_MAX_PARAMS);
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     }
     if (host_sql_exec(c->sql[h], sql, a[2].of.i32, values, n, SQL_MAX_RESULT, &c->sql_result,
                       c->err, sizeof c->err) != HOST_OK)
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     return ret_i32(r, clamp_len(c->sql_result.len));
 }
 
@@ -443,7 +452,7 @@ static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm
     char *h = NULL;
     if (a[1].of.i32 == 0 || a[1].of.i32 >= sizeof m || a[3].of.i32 >= sizeof u) {
         snprintf(c->err, sizeof c->err, "http_send: method or URL too long or empty");
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     }
     memcpy(m, method, a[1].of.i32);
     m[a[1].of.i32] = 0;
@@ -451,7 +460,7 @@ static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm
     u[a[3].of.i32] = 0;
     if (memchr(m, 0, a[1].of.i32) || memchr(u, 0, a[3].of.i32)) {
         snprintf(c->err, sizeof c->err, "http_send: NUL byte in the method or URL");
-        return ret_i32(r, -2);
+        return ret_err(r, -2);
     }
     const srv_app_cfg *cfg = c->app->cfg;
     if (!host_http_allowed(u, (const char *const *)cfg->http_allow, (size_t)cfg->nhttp_allow)) {
@@ -469,7 +478,7 @@ static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm
         h = malloc((size_t)a[5].of.i32 + 1);
         if (!h) {
             snprintf(c->err, sizeof c->err, "http_send: out of memory");
-            return ret_i32(r, -2);
+            return ret_err(r, -2);
         }
         memcpy(h, hdrs, a[5].of.i32);
         h[a[5].of.i32] = 0;
@@ -485,7 +494,7 @@ static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm
                              .nallow = (size_t)cfg->nhttp_allow};
     int rc = host_http_fetch(&req, &c->http, c->err, sizeof c->err);
     free(h);
-    return ret_i32(r, rc == HOST_OK ? c->http.status : -2);
+    return ret_err(r, rc == HOST_OK ? c->http.status : -2);
 }
 
 static wasm_trap_code cap_http_body(void *env, wasm_instance *caller, const wasm_value *a,

@@ -440,6 +440,19 @@ static bool alloc_spaces(wasm_instance *inst, wasm_error *err) {
     return true;
 }
 
+/* Bytes counted against the cap: memory 0 (owned) and the own tables. */
+static uint64_t counted_bytes(const wasm_instance *inst) {
+    const wasm_module *m = inst->module;
+    uint64_t n = inst->mem == &inst->own_mem ? inst->own_mem.pages * WASM_PAGE_SIZE : 0;
+    for (uint32_t i = m->ntable_imports; i < m->ntables; i++)
+        if (inst->tables[i]) n += (uint64_t)inst->tables[i]->size * sizeof(void *);
+    return n;
+}
+
+bool wasm_instance_fits(const wasm_instance *inst, uint64_t extra) {
+    return !inst->cap_bytes || counted_bytes(inst) + extra <= inst->cap_bytes;
+}
+
 static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
     const wasm_module *m = inst->module;
     const wasm_module_impl *mi = wasm_impl(m);
@@ -451,6 +464,27 @@ static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
                              .inst = inst,
                              .code = &mi->codes[i - m->nfunc_imports]};
         inst->funcs[i] = f;
+    }
+    inst->cap_bytes = (uint64_t)cap * WASM_PAGE_SIZE;
+    uint64_t table_bytes = 0;
+    for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
+        const wasm_tabletype *tt = &m->tables[i];
+        /* checked before anything is allocated: a declared size is the
+         * module's to choose, not a promise the host must keep */
+        table_bytes += tt->limits.min * sizeof(void *);
+        if (tt->limits.min > MAX_TABLE_SIZE || (inst->cap_bytes && table_bytes > inst->cap_bytes)) {
+            err->kind = WASM_ERR_LIMIT;
+            if (tt->limits.min > MAX_TABLE_SIZE)
+                snprintf(err->msg, sizeof err->msg,
+                         "table %u of %llu entries is over this host's limit of %u entries", i,
+                         (unsigned long long)tt->limits.min, MAX_TABLE_SIZE);
+            else
+                snprintf(err->msg, sizeof err->msg,
+                         "tables of %llu bytes (8 per entry) are over this host's memory limit "
+                         "of %llu bytes",
+                         (unsigned long long)table_bytes, (unsigned long long)inst->cap_bytes);
+            return false;
+        }
     }
     for (uint32_t i = m->ntable_imports; i < m->ntables; i++) {
         const wasm_tabletype *tt = &m->tables[i];
@@ -470,6 +504,15 @@ static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
             snprintf(err->msg, sizeof err->msg,
                      "memory of %llu pages is over this host's limit of %u pages",
                      (unsigned long long)lim->min, max);
+            return false;
+        }
+        if (cap && lim->min * WASM_PAGE_SIZE + table_bytes > inst->cap_bytes) {
+            err->kind = WASM_ERR_LIMIT;
+            snprintf(err->msg, sizeof err->msg,
+                     "memory of %llu pages and tables of %llu bytes are over this host's memory "
+                     "limit of %llu bytes",
+                     (unsigned long long)lim->min, (unsigned long long)table_bytes,
+                     (unsigned long long)inst->cap_bytes);
             return false;
         }
         if (!wasm_memory_init(&inst->own_mem, (uint32_t)lim->min, max, err)) return false;

@@ -300,7 +300,11 @@ struct wasm_instance {
     uint8_t *elem_dropped;  /* one flag per element segment */
     uint8_t *data_dropped;  /* one flag per data segment */
     volatile int interrupt; /* set by wasm_interrupt() */
-    util_arena arena;       /* everything below lives here */
+    /* The linker's memory cap in bytes (0: none). It bounds memory 0 and
+     * the instance's own tables together (an entry counts as a pointer),
+     * so that a huge table cannot get past a small memory limit. */
+    uint64_t cap_bytes;
+    util_arena arena; /* everything below lives here */
     wasm_memory own_mem;
 };
 
@@ -406,6 +410,10 @@ int64_t wasm_table_grow(wasm_table_obj *t, uint32_t n, void *init);
  * size) and globals (evaluated), but applies no segment and runs nothing.
  * snapshot.c finishes such an instance from a snapshot. */
 wasm_instance *wasm_instance_alloc(const wasm_module *m, wasm_linker *l, wasm_error *err);
+/* Whether `extra` more bytes of memory or own table fit under the
+ * instance's cap_bytes (always true without one); memory.grow and
+ * table.grow ask before growing. */
+bool wasm_instance_fits(const wasm_instance *inst, uint64_t extra);
 /* Item k of an expression-based element segment, evaluated (table.init). */
 void *wasm_elem_item(wasm_instance *inst, const wasm_elem *e, uint32_t k);
 

@@ -118,6 +118,9 @@ static void start_ticker(void) {
 
 /* The limits of the calls running on this thread. */
 static _Thread_local uint64_t deadline = UINT64_MAX, fuel = UINT64_MAX;
+/* The instance of the innermost wasm_interp_call on this thread, for
+ * wasm_call_should_stop(NULL). */
+static _Thread_local const wasm_instance *current_inst;
 
 /* A thread's stack is released when the thread exits: the key's
  * destructor runs with the stack's base as its value. */
@@ -774,7 +777,10 @@ L_WASM_OP_MEMORY_SIZE:
     ip += 1;
     NEXT;
 L_WASM_OP_MEMORY_GROW : {
-    int64_t old = wasm_memory_grow(inst->mem, C(1).u32);
+    int64_t old = inst->mem == &inst->own_mem &&
+                          !wasm_instance_fits(inst, (uint64_t)C(1).u32 * WASM_PAGE_SIZE)
+                      ? -1
+                      : wasm_memory_grow(inst->mem, C(1).u32);
     C(0).u64 = (uint32_t)old;
     ip += 2;
     NEXT;
@@ -830,7 +836,10 @@ L_WASM_OP_TABLE_SIZE:
     NEXT;
 L_WASM_OP_TABLE_GROW : {
     wasm_table_obj *t = inst->tables[ip[1]];
-    C(0).u64 = (uint32_t)wasm_table_grow(t, C(3).u32, C(2).ref);
+    bool own = ip[1] >= inst->module->ntable_imports;
+    C(0).u64 = own && !wasm_instance_fits(inst, (uint64_t)C(3).u32 * sizeof(void *))
+                   ? UINT32_MAX
+                   : (uint32_t)wasm_table_grow(t, C(3).u32, C(2).ref);
     ip += 4;
     NEXT;
 }
@@ -1129,6 +1138,8 @@ int64_t wasm_call_time_left_ms(void) {
 }
 
 bool wasm_call_should_stop(const wasm_instance *inst) {
+    if (!inst) inst = current_inst;
+    if (!inst) return false;
     return wasm_call_time_left_ms() == 0 || __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED);
 }
 
@@ -1136,6 +1147,8 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
                                 const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
     uint64_t saved_deadline = deadline, saved_fuel = fuel;
+    const wasm_instance *saved_inst = current_inst;
+    current_inst = fn->inst;
     if (opts && opts->deadline_ms) {
         pthread_once(&ticker_once, start_ticker);
         uint64_t d = __atomic_load_n(&epoch, __ATOMIC_RELAXED) + opts->deadline_ms;
@@ -1145,7 +1158,12 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     if (ts.depth == 0) __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;
-    if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) return WASM_TRAP_STACK_EXHAUSTED;
+    if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) {
+        deadline = saved_deadline;
+        current_inst = saved_inst;
+        if (opts && opts->fuel) fuel = saved_fuel;
+        return WASM_TRAP_STACK_EXHAUSTED;
+    }
     memcpy(fp, args_results, (size_t)code->nparam_cells * sizeof(ucell));
     ucell *saved_top = ts.top;
     uint32_t saved_depth = ts.depth;
@@ -1164,6 +1182,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     ts.top = saved_top;
     ts.depth = saved_depth;
     deadline = saved_deadline;
+    current_inst = saved_inst;
     if (opts && opts->fuel) fuel = saved_fuel;
     if (trap == WASM_TRAP_NONE)
         memcpy(args_results, fp, (size_t)code->nresult_cells * sizeof(ucell));

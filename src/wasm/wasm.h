@@ -426,7 +426,9 @@ int64_t wasm_call_time_left_ms(void);
 
 /* True when the call running on `inst` should stop now: its deadline has
  * passed or wasm_interrupt() asked for it. The request is not consumed
- * (the trap that follows consumes it). For host functions that poll. */
+ * (the trap that follows consumes it). For host functions that poll.
+ * `inst` NULL means the instance of the innermost call running on this
+ * thread (false when none runs), for host code that is not handed one. */
 bool wasm_call_should_stop(const wasm_instance *inst);
 
 /* Reads or writes a global extern (set ignores mutability: host only). */

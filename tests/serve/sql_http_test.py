@@ -52,6 +52,10 @@ def register(serve_test):
     return [
         ("sql-exec", test_sql_exec),
         ("sql-deny", test_sql_deny),
+        ("sql-hostile-f01", test_sql_f01),
+        ("sql-hostile-f16", test_sql_f16),
+        ("sql-hostile-f02", test_sql_f02),
+        ("sql-pg-deadline", test_pg_deadline),
         ("sql-pg-restart", test_pg_restart),
         ("sql-kill9", test_sql_kill9),
         ("http-out", test_http_out),
@@ -475,6 +479,175 @@ def test_sql_deny():
         R.eq("the granted database a: no table 'forged' (nothing sneaked in)", [[["i", 0]]],
              rows(sql(p, "/onlya", "a", "SELECT count(*) FROM sqlite_master WHERE name = 'forged'")))
         s.stop()
+
+
+# --- 2b. hostile SQL (issue 10: F01, F02, F16) ---------------------------------------
+
+
+def peak_rss_mib(pid):
+    """The process's peak resident set (VmHWM) in MiB, or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def alive(s, what):
+    """The other app of the server still answers, and the process lives."""
+    st, _, body = S.try_get(s.port, "/echo/ping")
+    S.R.check(st == 200 and s.proc.poll() is None, f"{what}: the server lives and another app answers",
+              "200 from /echo/ping", f"{st}, process {'running' if s.proc.poll() is None else 'exited'}",
+              s.tail(6))
+
+
+def hostile_server(name):
+    """A server with the sqlhttp guest on SQLite under deadline_ms 500
+    (/db) beside the echo guest (/echo)."""
+    d = S.scratch_dir(name)
+    top = "databases:\n  sq:\n    path: app.db\n"
+    m = S.manifest(d, [sqlhttp_app("db", "/db/...", "    sql: [sq]\n    limits:\n      deadline_ms: 500\n"),
+                       S.app("echo", "/echo/...", S.guest("echo.wasm"))], top=top)
+    return S.Server(m, d)
+
+
+def test_sql_f01():
+    """F01: SQLite's fts3_tokenizer() and the rest of what untrusted SQL
+    must not reach."""
+    R = S.R
+    with hostile_server("sql-hostile-f01") as s:
+        p = s.port
+        a = sql(p, "/db", "sq", "SELECT fts3_tokenizer('simple')")
+        R.check(a.status == 503 and a.rc == "-2", "F01: SELECT fts3_tokenizer('simple') is refused",
+                "503, -2 (no host pointer for the guest)", f"{a.status}, {a.rc}, {S.short(a.body)}")
+        a = sql(p, "/db", "sq", "SELECT fts3_tokenizer('evil', x'4141414141414141')")
+        R.check(a.status == 503 and a.rc == "-2", "F01: registering a tokenizer at a forged address is refused",
+                "503, -2", f"{a.status}, {a.rc}, {S.short(a.body)}")
+        a = sql(p, "/db", "sq", "CREATE VIRTUAL TABLE temp.v USING fts3(tokenize=evil)")
+        R.check(a.status == 503 and a.rc == "-2", "F01: a table using the forged tokenizer is not made",
+                "503, -2", f"{a.status}, {a.rc}, {S.short(a.body)}")
+        alive(s, "F01")
+        if s.proc.poll() is not None:
+            raise S.Abort()
+        for q, what in (("SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "load_extension()"),
+                        ("PRAGMA writable_schema = 1", "PRAGMA writable_schema"),
+                        ("PRAGMA journal_mode = OFF", "PRAGMA journal_mode"),
+                        ("ATTACH DATABASE '/etc/passwd' AS x", "ATTACH")):
+            a = sql(p, "/db", "sq", q)
+            R.check(a.status == 503 and a.rc == "-2", f"F01: {what} is refused", "503, -2",
+                    f"{a.status}, {a.rc}, {S.short(a.body)}")
+        # ordinary SQL still works, full-text search with its own tokenizers too
+        a = sql(p, "/db", "sq", "CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts4(body)",
+                "INSERT INTO docs(body) VALUES ('the quick brown fox')",
+                "SELECT count(*) FROM docs WHERE docs MATCH 'quick'")
+        R.eq("full-text search with the built-in tokenizer still works", [[["i", 1]]], rows(a))
+        s.stop()
+
+
+def test_sql_f16():
+    """F16: one statement must not make the host allocate without bound."""
+    R = S.R
+    with hostile_server("sql-hostile-f16") as s:
+        p = s.port
+        for q in ("SELECT length(randomblob(900000000))", "SELECT length(hex(zeroblob(400000000)))",
+                  "SELECT length(replace(hex(zeroblob(1000)), '0', hex(zeroblob(1000000))))"):
+            a = sql(p, "/db", "sq", q)
+            R.check(a.status == 503 and a.rc == "-2" and ("too big" in text(a.body) or "out of memory" in text(a.body)),
+                    f"F16: {S.short(q, 80)}: refused by the length or heap limit", "503, -2, '...too big...'",
+                    f"{a.status}, {a.rc}, {S.short(a.body)}")
+        # 40 values of 15 MB in one row: the heap limit, or the deadline
+        # while making them; never 600 MB held
+        a = sql(p, "/db", "sq", "SELECT " + ", ".join(["randomblob(15000000)"] * 40))
+        R.check(a.status in (503, 504), "F16: a row of 40 blobs of 15 MB each is refused", "503 or 504",
+                f"{a.status}, {a.rc}, {S.short(a.body)}")
+        rss = peak_rss_mib(s.proc.pid)
+        limit = 400 if not S.ASAN else 1200
+        R.check(rss is not None and rss < limit, "F16: the server's peak RSS after those statements",
+                f"< {limit} MiB", f"{rss} MiB")
+        alive(s, "F16")
+        s.stop()
+
+
+def test_sql_f02():
+    """F02 on SQLite: a statement that would run for a minute ends at the
+    app's deadline, and six at once do not park the workers."""
+    R = S.R
+    endless = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000000) "
+               "SELECT count(*) FROM c")
+    with hostile_server("sql-hostile-f02") as s:
+        p = s.port
+        t0 = time.monotonic()
+        a = sql(p, "/db", "sq", endless)
+        took = time.monotonic() - t0
+        R.eq("F02: a 300M-row recursive CTE under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
+        R.check(took < 3 * S.SLOW, "F02: ... answered soon after the deadline", f"< {3 * S.SLOW} s", f"{took:.2f} s")
+        results = []
+
+        def long_query():
+            results.append(sql(p, "/db", "sq", endless).status)
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=long_query) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30 * S.SLOW)
+        took = time.monotonic() - t0
+        R.eq("F02: six such statements at once: all 504", [504] * 6, sorted(str(x) for x in results) and
+             [x for x in results])
+        R.check(took < 8 * S.SLOW, "F02: ... all answered within a few deadlines", f"< {8 * S.SLOW} s",
+                f"{took:.2f} s")
+        alive(s, "F02")
+        a = sql(p, "/db", "sq", "SELECT 41 + 1")
+        R.eq("F02: the database serves the next request", [[["i", 42]]], rows(a))
+        s.stop()
+
+
+def test_pg_deadline():
+    """F02 on PostgreSQL: pg_sleep is cancelled at the deadline; the role is
+    a superuser here, which wasp warns about at start-up."""
+    d = S.scratch_dir("sql-pg-deadline")
+    R = S.R
+    with Postgres(d) as pg:
+        top = "databases:\n" + pg_database("pg", pg, "    pool_size: 2\n")
+        m = S.manifest(d, [sqlhttp_app("db", "/db/...", "    sql: [pg]\n    limits:\n      deadline_ms: 500\n"),
+                           S.app("echo", "/echo/...", S.guest("echo.wasm"))], top=top)
+        with S.Server(m, d) as s:
+            p = s.port
+            R.check("superuser" in s.text(), "a superuser role is warned about at start-up",
+                    "'warning: database pg: the role wasp connects as is a superuser...'", s.tail(4))
+            t0 = time.monotonic()
+            a = sql(p, "/db", "pg", "SELECT pg_sleep(5)")
+            took = time.monotonic() - t0
+            R.eq("F02: SELECT pg_sleep(5) under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
+            R.check(took < 3 * S.SLOW, "F02: ... answered soon after the deadline", f"< {3 * S.SLOW} s",
+                    f"{took:.2f} s")
+            active = wait_until_value(lambda: pg.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND state = 'active' "
+                "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
+            R.eq("F02: the statement was cancelled on the server too", "0", active)
+            a = sql(p, "/db", "pg", "SHOW statement_timeout")
+            R.eq("the server-side statement_timeout is the app's deadline (a backstop)", [[["t", "500ms"]]],
+                 rows(a))
+            for _ in range(3):
+                a = sql(p, "/db", "pg", "SELECT 41 + 1")
+                R.eq("F02: the pool serves the next requests", [[["i", 42]]], rows(a))
+            alive(s, "F02 (PostgreSQL)")
+            s.stop()
+
+
+def wait_until_value(fn, want, timeout):
+    """Calls fn until it returns want (stripped) or the timeout passes; the
+    last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = (fn() or "").strip()
+        if v == want or time.monotonic() > end:
+            return v
+        time.sleep(0.1)
 
 
 # --- 3. PostgreSQL restarts under a serving wasp ------------------------------------
