@@ -48,6 +48,7 @@ def register(serve_test):
         ("caps-log", test_log),
         ("caps-kill9", test_kill9),
         ("caps-redis-down", test_redis_down),
+        ("caps-deadline", test_deadline),
     ]
 
 
@@ -704,3 +705,56 @@ def test_redis_down():
             R.eq("Redis back: 20 set + get pairs on fresh connections: failures", [], bad[:3])
             s.stop()
         rd.stop()
+
+
+# --- 7. the request's deadline bounds every wait (issue 10, F08) ------------------
+
+
+def test_deadline():
+    """F08: a Redis that stops answering (SIGSTOP) and an SQLite store whose
+    file another process holds locked made kv calls wait their own timeouts
+    (2 s, 5 s) past the app's deadline of 300 ms; now each answers 504 soon
+    after the deadline, and the store works again afterwards."""
+    d = S.scratch_dir("caps-deadline")
+    R = S.R
+    import sqlite3
+    with Redis(d) as rd:
+        top = "stores:\n  sq:\n    backend: sqlite\n    path: kv.db\n" + redis_store("rd", rd.port)
+        m = S.manifest(d, [caps_app("kv", "/kv/...", "    kv: [sq, rd]\n    limits:\n      deadline_ms: 300\n"),
+                           S.app("echo", "/echo/...", S.guest("echo.wasm"))], top=top)
+        with S.Server(m, d) as s:
+            p = s.port
+            for store in ("sq", "rd"):
+                R.eq(f"{store}: set before", (200, b"ok"), call(p, "/kv", "set", b"1", s=store, k="x")[::3])
+            # Redis frozen: connected, but no reply comes
+            os.kill(rd.proc.pid, signal.SIGSTOP)
+            try:
+                for cmd in ("get", "set"):
+                    t0 = time.monotonic()
+                    a = call(p, "/kv", cmd, b"2" if cmd == "set" else None, s="rd", k="x")
+                    took = time.monotonic() - t0
+                    R.eq(f"F08: redis frozen: {cmd} under deadline_ms 300: status", 504, a.status,
+                         [S.short(a.body)])
+                    R.check(took < 1.5 * S.SLOW, f"F08: redis frozen: {cmd} answers soon after the deadline",
+                            f"< {1.5 * S.SLOW} s (the Redis timeout is 2 s)", f"{took:.2f} s")
+            finally:
+                os.kill(rd.proc.pid, signal.SIGCONT)
+            back = S.wait_until(lambda: call(p, "/kv", "get", s="rd", k="x").status == 200, 10 * S.SLOW, 0.1)
+            R.check(back, "redis thawed: get succeeds again", 200, call(p, "/kv", "get", s="rd", k="x")[::3])
+            # the SQLite store's file locked by another process
+            db = sqlite3.connect(os.path.join(d, "kv.db"), timeout=5, isolation_level=None)
+            try:
+                db.execute("BEGIN EXCLUSIVE")
+                t0 = time.monotonic()
+                a = call(p, "/kv", "set", b"3", s="sq", k="y")
+                took = time.monotonic() - t0
+                R.eq("F08: sqlite store locked: set under deadline_ms 300: status", 504, a.status,
+                     [S.short(a.body)])
+                R.check(took < 1.5 * S.SLOW, "F08: sqlite store locked: set answers soon after the deadline",
+                        f"< {1.5 * S.SLOW} s (the busy timeout is 5 s)", f"{took:.2f} s")
+            finally:
+                db.execute("ROLLBACK")
+                db.close()
+            R.eq("sqlite store unlocked: set succeeds", (200, b"ok"), call(p, "/kv", "set", b"4", s="sq", k="y")[::3])
+            R.eq("another app answers", 200, S.try_get(p, "/echo/ping")[0])
+            s.stop()

@@ -835,7 +835,8 @@ class Upstream(http.server.ThreadingHTTPServer):
     """A local HTTP server on a free loopback port (.port) counting the
     requests it got (.hits): GET /hi answers "hi"; /redirect answers 302 to
     .redirect_to; /echo answers JSON {method, x_test, body}; /slow answers
-    after 1.5 s; /big answers 4096 bytes; anything else 404 "no such path"."""
+    after 1.5 s, /slower after 5 s; /big answers 4096 bytes; anything else
+    404 "no such path"."""
 
     daemon_threads = True
 
@@ -884,6 +885,9 @@ class UpstreamHandler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(1.5)
             self.reply(200, b"slow")
+        elif self.path == "/slower":
+            time.sleep(5)
+            self.reply(200, b"slower")
         elif self.path == "/big":
             self.reply(200, b"x" * 4096)
         elif self.path == "/echo":
@@ -905,7 +909,8 @@ def test_http_out():
         fetcher = f'    http: {{allow: ["{allowed}", "http://{S.HOST}:{refused}"], timeout_ms: 3000}}\n'
         tight = f'    http: {{allow: ["{allowed}"], timeout_ms: 300, max_response: 1KiB}}\n'
         m = S.manifest(d, [sqlhttp_app("fetcher", "/f/...", fetcher), sqlhttp_app("nohttp", "/n/..."),
-                           sqlhttp_app("tight", "/t/...", tight)])
+                           sqlhttp_app("tight", "/t/...", tight),
+                           sqlhttp_app("hurried", "/d/...", fetcher + "    limits:\n      deadline_ms: 300\n")])
         with S.Server(m, d) as s:
             p = s.port
             a = fetch(p, "/f", f"{allowed}/hi")
@@ -964,6 +969,15 @@ def test_http_out():
                     f"{a.status}, {a.rc}, {S.short(a.body)}")
             a = fetch(p, "/t", f"{allowed}/hi")
             R.eq("max_response: 1KiB, a 2-byte answer", (200, "200", b"hi"), (a.status, a.rc, a.body))
+
+            # F08: the app's deadline bounds the transfer, not only timeout_ms
+            t0 = time.monotonic()
+            a = fetch(p, "/d", f"{allowed}/slower")
+            took = time.monotonic() - t0
+            R.eq("F08: deadline_ms 300, timeout_ms 3000, an upstream answering after 5 s: status", 504,
+                 a.status, [S.short(a.body)])
+            R.check(took < 2 * S.SLOW, "F08: ... the request ends soon after the deadline", f"< {2 * S.SLOW} s",
+                    f"{took:.2f} s")
 
             a = fetch(p, "/n", f"{allowed}/hi")
             R.check(a.status == 403 and a.rc == "-1" and "nohttp" in text(a.body),
