@@ -46,7 +46,11 @@ static const char serve_usage[] =
     "  --fuel N                 instruction budget per request (default: none)\n"
     "\n"
     "signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP\n"
-    "reloads the manifest (or module) without dropping a request.\n";
+    "reloads the manifest (or module) without dropping a request.\n"
+    "\n"
+    "limits: the soft limit on open files (ulimit -n) is raised to the hard\n"
+    "one at start; a request may hold at most 256 descriptors, all closed\n"
+    "when it ends.\n";
 
 static int serve_usage_error(const char *fmt, const char *arg) {
     fputs("wasp serve: ", stderr);

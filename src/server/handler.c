@@ -687,6 +687,12 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
 }
 
 uint64_t srv_slot_recycle(srv_slot *s) {
+    /* Whatever the request opened (files, directories) is closed now, not
+     * when the next request comes to this slot, which may be never. A
+     * failure to restore the preopens is retried, and reported, by the
+     * next request's wasi_ctx_reset. */
+    char err[160];
+    wasi_ctx_release(s->wasi, err, sizeof err);
     if (!s->inst || !s->dirty) return 0;
     uint64_t t0 = srv_now_ns();
     if (!wasm_snapshot_reset(s->app->snap, s->inst)) {

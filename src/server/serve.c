@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -104,7 +105,20 @@ static void print_apps(const srv_gen *g) {
     }
 }
 
+/* Raises the soft limit on open descriptors to the hard one, as most
+ * servers do: each connection, each outbound connection and each file a
+ * running request holds (at most WASI_DEFAULT_MAX_FDS per request) takes
+ * one, and the usual soft default of 1024 is soon reached. */
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int srv_serve(const srv_options *o, char *err, size_t errlen) {
+    raise_nofile();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

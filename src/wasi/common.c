@@ -16,11 +16,6 @@
 
 #include "wasi/internal.h"
 
-/* Guest descriptors are u32, but the table is host memory: a guest that
- * opens files in a loop must run out of descriptors, not of host memory.
- * The host's own RLIMIT_NOFILE usually stops it first. */
-#define WASI_MAX_FDS 65536u
-
 uint8_t *wasi_mem(wasm_instance *caller, uint32_t ptr, uint32_t len) {
     if (!caller) return NULL;
     uint64_t size;
@@ -160,15 +155,22 @@ wasi_fd *wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t rights, uint16_t *err)
 }
 
 /* On failure the table is unchanged and the caller still owns entry's host
- * descriptor (and `dir`), so it must close them itself. */
+ * descriptor (and `dir`), so it must close them itself.
+ *
+ * The cap is on the table itself: a new entry goes to the lowest free
+ * slot, and fd_renumber only moves entries between slots already there, so
+ * the table grows only when every slot is in use, and never beyond
+ * max_fds. A guest that opens files in a loop thus gets EMFILE after
+ * max_fds, long before the host process runs out of descriptors or of
+ * memory for the table. */
 uint16_t wasi_fd_install(wasi_ctx *ctx, const wasi_fd *entry, uint32_t *out) {
     uint32_t fd = 0;
     while (fd < ctx->nfds && ctx->fds[fd].used)
         fd++;
     if (fd == ctx->nfds) {
-        if (ctx->nfds >= WASI_MAX_FDS) return WASI_EMFILE;
+        if (ctx->nfds >= ctx->max_fds) return WASI_EMFILE;
         uint32_t n = ctx->nfds ? ctx->nfds * 2 : 16;
-        if (n > WASI_MAX_FDS) n = WASI_MAX_FDS;
+        if (n > ctx->max_fds) n = ctx->max_fds;
         wasi_fd *t = realloc(ctx->fds, n * sizeof *t);
         if (!t) return WASI_ENOMEM;
         memset(t + ctx->nfds, 0, (n - ctx->nfds) * sizeof *t);

@@ -17,6 +17,17 @@
  * descriptor beneath a read-only preopen: wasi_rights_for() never gives
  * those the writing rights, fd_fdstat_set_rights can only shrink them, and
  * each writing function also refuses an entry marked read-only outright.
+ *
+ * Nothing here waits without a bound. poll_oneoff, and reads, writes,
+ * sock_recv and sock_accept on streams (pipes, FIFOs, sockets, terminals)
+ * that the guest did not make non-blocking, first wait for the descriptor
+ * with poll(2) in slices of WASI_WAIT_SLICE_MS, checking between slices
+ * whether the call's deadline has passed or wasm_interrupt() asked it to
+ * stop; either ends the guest's call with WASM_TRAP_INTERRUPTED. Once
+ * poll says ready, the transfer itself does not block: sockets are read
+ * and written with MSG_DONTWAIT, and a write to a pipe or FIFO takes at
+ * most PIPE_BUF bytes, which a pipe with any room takes whole. A guest
+ * that holds both ends of a FIFO can thus fill it but not hang on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +174,82 @@ static uint16_t iovs_load(iov_list *l, wasm_instance *caller, uint32_t iovs, uin
     return WASI_ESUCCESS;
 }
 
+/* Drops the first `n` bytes of `l` (after a partial transfer). */
+static void iovs_consume(iov_list *l, size_t n) {
+    int i = 0;
+    while (i < l->n && n >= l->v[i].iov_len)
+        n -= l->v[i++].iov_len;
+    if (i < l->n) {
+        l->v[i].iov_base = (uint8_t *)l->v[i].iov_base + n;
+        l->v[i].iov_len -= n;
+    }
+    memmove(l->v, l->v + i, (size_t)(l->n - i) * sizeof *l->v);
+    l->n -= i;
+    l->total = 0;
+    for (i = 0; i < l->n; i++)
+        l->total += l->v[i].iov_len;
+}
+
+/* Cuts `l` to its first `max` bytes. */
+static void iovs_cap(iov_list *l, size_t max) {
+    size_t sum = 0;
+    for (int i = 0; i < l->n; i++) {
+        if (sum + l->v[i].iov_len >= max) {
+            l->v[i].iov_len = max - sum;
+            l->n = i + 1;
+            l->total = max;
+            return;
+        }
+        sum += l->v[i].iov_len;
+    }
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+/* How long the next slice of a wait may last, in ms: WASI_WAIT_SLICE_MS,
+ * or less when the call's deadline comes sooner. */
+static int slice_ms(void) {
+    int64_t left = wasm_call_time_left_ms();
+    return left >= 0 && left < WASI_WAIT_SLICE_MS ? (int)left : WASI_WAIT_SLICE_MS;
+}
+
+/* Waits until host descriptor `fd` is ready for `events` (POLLIN or
+ * POLLOUT), slice by slice. WASM_TRAP_NONE when it is (or poll itself
+ * failed: the I/O that follows reports why), WASM_TRAP_INTERRUPTED when the
+ * deadline passed or wasm_interrupt() asked the call to stop first. */
+static wasm_trap_code wait_fd(wasm_instance *caller, int fd, short events) {
+    for (;;) {
+        if (wasm_call_should_stop(caller)) return WASM_TRAP_INTERRUPTED;
+        struct pollfd p = {.fd = fd, .events = events};
+        int rc = poll(&p, 1, slice_ms());
+        if (rc > 0 || (rc < 0 && errno != EINTR)) return WASM_TRAP_NONE;
+    }
+}
+
+/* Whether I/O on f may wait for someone else: anything but files,
+ * directories and block devices (whose I/O the kernel always completes). */
+static bool is_stream(const wasi_fd *f) {
+    switch (f->filetype) {
+    case WASI_FILETYPE_REGULAR_FILE:
+    case WASI_FILETYPE_DIRECTORY:
+    case WASI_FILETYPE_BLOCK_DEVICE:
+    case WASI_FILETYPE_SYMBOLIC_LINK: return false;
+    default: return f->host >= 0;
+    }
+}
+
+/* Before a transfer on f that could block: waits until it would not, unless
+ * f is no stream, is ready at once (one poll), or is non-blocking (the
+ * transfer then answers EAGAIN itself, as the guest asked). */
+static wasm_trap_code wait_stream(wasm_instance *caller, const wasi_fd *f, short events) {
+    if (!is_stream(f)) return WASM_TRAP_NONE;
+    struct pollfd p = {.fd = f->host, .events = events};
+    if (poll(&p, 1, 0) != 0) return WASM_TRAP_NONE;
+    int fl = fcntl(f->host, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) return WASM_TRAP_NONE;
+    return wait_fd(caller, f->host, events);
+}
+
 /* ---- reading and writing ------------------------------------------------ */
 
 static wasi_stdio_kind stdio_kind(const wasi_ctx *ctx, const wasi_fd *f) {
@@ -226,8 +313,14 @@ static bool is_socket(const wasi_fd *f) {
     return f->filetype == WASI_FILETYPE_SOCKET_STREAM || f->filetype == WASI_FILETYPE_SOCKET_DGRAM;
 }
 
+/* Whether host descriptor fd is a pipe or FIFO. */
+static bool is_pipe(int fd) {
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 /* Writes `l` at `off`, or at the current position when off < 0. */
-static uint16_t write_iovs(wasi_ctx *ctx, wasi_fd *f, const iov_list *l, int64_t off, size_t *n) {
+static uint16_t write_iovs(wasi_ctx *ctx, wasi_fd *f, iov_list *l, int64_t off, size_t *n) {
     *n = 0;
     if (f->readonly) return WASI_ENOTCAPABLE;
     if (f->host < 0) {
@@ -237,14 +330,19 @@ static uint16_t write_iovs(wasi_ctx *ctx, wasi_fd *f, const iov_list *l, int64_t
     }
     if (l->n == 0) return WASI_ESUCCESS;
     ssize_t r;
+    /* A blocking pipe takes a write of up to PIPE_BUF bytes whole once poll
+     * says it has room; a longer one could wait for the reader. */
+    if (off < 0 && l->total > PIPE_BUF && !is_socket(f) && is_stream(f) && is_pipe(f->host))
+        iovs_cap(l, PIPE_BUF);
     do {
         if (off >= 0) {
             r = pwritev(f->host, l->v, l->n, (off_t)off);
         } else if (is_socket(f)) {
             /* MSG_NOSIGNAL: a peer that hung up must give EPIPE, not a
-             * SIGPIPE that ends the whole host process. */
+             * SIGPIPE that ends the whole host process. MSG_DONTWAIT: the
+             * caller waited for room; what does not fit is a short write. */
             struct msghdr m = {.msg_iov = l->v, .msg_iovlen = (size_t)l->n};
-            r = sendmsg(f->host, &m, MSG_NOSIGNAL);
+            r = sendmsg(f->host, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         } else {
             r = writev(f->host, l->v, l->n);
         }
@@ -269,6 +367,13 @@ static wasm_trap_code transfer(void *env, wasm_instance *caller, const wasm_valu
     int64_t offset = positioned ? (int64_t)a[3].of.i64 : -1;
     iov_list l;
     if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
+    if (!positioned && l.n > 0) {
+        wasm_trap_code t = wait_stream(caller, f, write ? POLLOUT : POLLIN);
+        if (t != WASM_TRAP_NONE) {
+            iovs_free(&l);
+            return t;
+        }
+    }
     size_t n;
     e = write ? write_iovs(env, f, &l, offset, &n) : read_iovs(env, f, &l, offset, &n);
     iovs_free(&l);
@@ -662,7 +767,11 @@ static uint16_t poll_decode(wasi_ctx *ctx, const uint8_t *p, uint64_t now, poll_
 }
 
 /* poll_oneoff(in, out, nsubscriptions, nevents_ptr): waits until at least
- * one subscription is ready, then reports every ready one. */
+ * one subscription is ready, then reports every ready one. The wait goes
+ * in slices (see the top of this file): a clock subscription beyond the
+ * call's deadline, or descriptors that never become ready, end the call
+ * with WASM_TRAP_INTERRUPTED at the deadline, as wasi-libc's sleep() must
+ * not park the host's thread for as long as the guest likes. */
 static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     wasi_ctx *ctx = env;
@@ -688,15 +797,21 @@ static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_v
             if (s->deadline < first) first = s->deadline;
         }
     }
+    wasm_trap_code trap = WASM_TRAP_NONE;
     while (!e) {
-        struct timespec ts = {0, 0}, *tp = &ts;
-        if (!any_ready && any_clock && first > now) {
-            uint64_t d = first - now;
-            ts = (struct timespec){(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-        } else if (!any_ready && !any_clock) {
-            tp = NULL; /* only descriptors: wait for them */
+        /* Not at all when something is ready, else until the first clock
+         * fires (without end for descriptors alone), but one slice at most. */
+        uint64_t d = any_ready ? 0 : any_clock ? (first > now ? first - now : 0) : UINT64_MAX;
+        if (d > 0) {
+            if (wasm_call_should_stop(caller)) {
+                trap = WASM_TRAP_INTERRUPTED;
+                break;
+            }
+            uint64_t slice = (uint64_t)slice_ms() * 1000000u;
+            if (d > slice) d = slice;
         }
-        int rc = ppoll(pfds, (nfds_t)npfds, tp, NULL);
+        struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
+        int rc = ppoll(pfds, (nfds_t)npfds, &ts, NULL);
         now = mono_now();
         if (rc < 0 && errno != EINTR) {
             e = wasi_errno(errno);
@@ -727,7 +842,7 @@ static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_v
         if (any_ready) break;
     }
     uint32_t k = 0;
-    for (uint32_t i = 0; !e && i < n; i++) {
+    for (uint32_t i = 0; !e && !trap && i < n; i++) {
         const poll_sub *s = &subs[i];
         if (!s->ready) continue;
         uint8_t *ev = out + k++ * EVENT_SIZE;
@@ -740,10 +855,10 @@ static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_v
             wasi_put_u16(ev + 24, s->flags);
         }
     }
-    if (!e) wasi_put_u32(nout, k);
+    if (!e && !trap) wasi_put_u32(nout, k);
     free(subs);
     free(pfds);
-    return wasi_ret(r, e);
+    return trap != WASM_TRAP_NONE ? trap : wasi_ret(r, e);
 }
 
 /* ---- sockets ----------------------------------------------------------------- */
@@ -769,6 +884,8 @@ static wasm_trap_code sock_accept(void *env, wasm_instance *caller, const wasm_v
     if (flags & ~(uint32_t)FDFLAG_NONBLOCK) return wasi_ret(r, WASI_EINVAL);
     uint8_t *out = wasi_mem(caller, a[2].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
+    wasm_trap_code t = wait_stream(caller, f, POLLIN);
+    if (t != WASM_TRAP_NONE) return t;
     int h;
     do
         h = accept4(f->host, NULL, NULL, SOCK_CLOEXEC | (flags ? SOCK_NONBLOCK : 0));
@@ -802,17 +919,41 @@ static wasm_trap_code sock_recv(void *env, wasm_instance *caller, const wasm_val
     if (!len_out || !flags_out) return wasi_ret(r, WASI_EFAULT);
     iov_list l;
     if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
-    struct msghdr m = {.msg_iov = l.v, .msg_iovlen = (size_t)l.n};
-    int hf = (flags & RECV_PEEK ? MSG_PEEK : 0) | (flags & RECV_WAITALL ? MSG_WAITALL : 0);
-    ssize_t n;
-    do
-        n = recvmsg(f->host, &m, hf);
-    while (n < 0 && errno == EINTR);
-    e = n < 0 ? wasi_errno(errno) : WASI_ESUCCESS;
+    /* MSG_WAITALL is done here, one bounded wait per piece, so that it
+     * cannot hold the thread past the deadline; with MSG_PEEK (or on a
+     * datagram socket) nothing can be gathered, so it then waits only for
+     * the first bytes. */
+    bool all = (flags & RECV_WAITALL) && !(flags & RECV_PEEK) &&
+               f->filetype == WASI_FILETYPE_SOCKET_STREAM;
+    int hf = (flags & RECV_PEEK ? MSG_PEEK : 0) | MSG_DONTWAIT;
+    int fl = fcntl(f->host, F_GETFL);
+    bool blocking = l.n > 0 && !(fl >= 0 && (fl & O_NONBLOCK));
+    size_t got = 0;
+    int mflags = 0;
+    wasm_trap_code t = WASM_TRAP_NONE;
+    for (;;) {
+        if (blocking && (t = wait_fd(caller, f->host, POLLIN)) != WASM_TRAP_NONE) break;
+        struct msghdr m = {.msg_iov = l.v, .msg_iovlen = (size_t)l.n};
+        ssize_t n;
+        do
+            n = recvmsg(f->host, &m, hf);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && blocking)
+            continue; /* not there after all (another reader took it): wait again */
+        if (n < 0) {
+            e = got ? WASI_ESUCCESS : wasi_errno(errno);
+            break;
+        }
+        got += (size_t)n;
+        mflags |= m.msg_flags;
+        if (!all || n == 0 || (size_t)n >= l.total) break;
+        iovs_consume(&l, (size_t)n);
+    }
     iovs_free(&l);
+    if (t != WASM_TRAP_NONE) return t;
     if (e) return wasi_ret(r, e);
-    wasi_put_u32(len_out, (uint32_t)n);
-    wasi_put_u16(flags_out, m.msg_flags & MSG_TRUNC ? RECV_DATA_TRUNCATED : 0);
+    wasi_put_u32(len_out, (uint32_t)got);
+    wasi_put_u16(flags_out, mflags & MSG_TRUNC ? RECV_DATA_TRUNCATED : 0);
     return wasi_ret(r, WASI_ESUCCESS);
 }
 
@@ -828,6 +969,11 @@ static wasm_trap_code sock_send(void *env, wasm_instance *caller, const wasm_val
     if (!out) return wasi_ret(r, WASI_EFAULT);
     iov_list l;
     if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
+    wasm_trap_code t = l.n ? wait_stream(caller, f, POLLOUT) : WASM_TRAP_NONE;
+    if (t != WASM_TRAP_NONE) {
+        iovs_free(&l);
+        return t;
+    }
     size_t n;
     e = write_iovs(env, f, &l, -1, &n);
     iovs_free(&l);

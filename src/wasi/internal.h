@@ -160,7 +160,8 @@ struct wasi_ctx {
     int argc, envc;
     char **argv, **envp; /* owned copies */
     wasi_fd *fds;        /* index = guest fd */
-    uint32_t nfds;       /* entries allocated */
+    uint32_t nfds;       /* entries allocated, never more than max_fds */
+    uint32_t max_fds;    /* entries the guest may hold at once */
     wasi_stdio stdio[3]; /* as configured */
     size_t stdin_pos;    /* next byte of a buffered stdin */
     uint8_t *out[3];     /* captured stdout (1) and stderr (2) */
@@ -193,7 +194,8 @@ uint16_t wasi_errno(int host_errno);
  * NULL with *err = WASI_EBADF (no such fd) or WASI_ENOTCAPABLE. */
 wasi_fd *wasi_fd_get(wasi_ctx *ctx, uint32_t fd, uint64_t rights, uint16_t *err);
 /* Installs `entry` at the lowest free guest fd; WASI_ESUCCESS and *out, or
- * WASI_EMFILE / WASI_ENOMEM. The table takes ownership of entry's host fd. */
+ * WASI_EMFILE (ctx->max_fds entries in use) / WASI_ENOMEM. The table takes
+ * ownership of entry's host fd. */
 uint16_t wasi_fd_install(wasi_ctx *ctx, const wasi_fd *entry, uint32_t *out);
 /* Closes an entry's host resources and marks it free. */
 void wasi_fd_release(wasi_fd *f);

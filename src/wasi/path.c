@@ -32,6 +32,31 @@
  *   symlinks itself and going up for `..` only to a directory descriptor it
  *   already holds, never by opening "..".
  *
+ * Symlinks the guest makes must not point out either, for the sake of
+ * host processes that follow them without any of the above. The rule:
+ * a symlink whose target is absolute or has a `..` component "climbs":
+ * where it leads depends on where it sits. One without either resolves
+ * beneath its own directory wherever that is (through links like itself),
+ * so renames cannot make it escape. Hence:
+ * - path_symlink refuses a climbing target with WASI_ENOTCAPABLE (the
+ *   guest can always write the same link without `..`);
+ * - a climbing symlink already there (the host's) may be renamed within
+ *   its directory but not moved, or hard-linked, into another one, and a
+ *   directory holding one anywhere beneath it may be renamed within its
+ *   parent but not moved elsewhere: either would change what its `..`s
+ *   climb to (WASI_ENOTCAPABLE; WASI_EXDEV when the tree is too big to
+ *   look through, as `mv` then copies);
+ * - the check and the rename or link are one step under move_lock, so
+ *   that another instance of the guest (another worker) cannot swap a
+ *   name between the two.
+ * So a guest can neither plant a link to a host path nor move the host's
+ * links to where they would lead out; the host's own links lead where
+ * the host made them lead.
+ *
+ * FIFOs: path_open opens with O_NONBLOCK, which the guest's descriptor
+ * then loses unless asked for, so opening a FIFO never waits for a peer
+ * (opening one for writing without a reader is WASI_ENXIO).
+ *
  * Read-only grants: a descriptor from a read-only preopen (and everything
  * opened beneath it, which inherits the flag) refuses every create, write,
  * truncate, rename, link, unlink, removal and time change with RO_ERRNO
@@ -43,6 +68,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +121,10 @@
 #define WALK_MAX_DEPTH 512
 /* openat2 answers EAGAIN when a rename raced with its `..` checks. */
 #define OPENAT2_TRIES 8
+/* What move_check() looks through in a directory moved elsewhere before
+ * giving up (WASI_EXDEV): entries, and levels below it. */
+#define MOVE_SCAN_ENTRIES 10000
+#define MOVE_SCAN_DEPTH 64
 
 /* ---- guest input ---------------------------------------------------------- */
 
@@ -351,35 +381,90 @@ static void close_parent(int fd, int base) {
     if (fd >= 0 && fd != base) close(fd);
 }
 
-/* Whether a symlink stored at `linkpath` (relative to the guest directory)
- * with target `target` would point above that directory, read lexically.
- * Following it would be refused anyway; refusing to create it keeps the
- * guest from planting links to host paths for others to follow. */
-static bool target_escapes(const char *linkpath, const char *target) {
-    long depth = 0;
-    const char *p = linkpath;
-    for (;;) {
-        while (*p == '/')
-            p++;
+/* Whether a symlink target "climbs" (see the top of this file): it is
+ * absolute, empty, or has a `..` component. */
+static bool target_climbs(const char *target) {
+    if (target[0] == '/' || target[0] == '\0') return true;
+    for (const char *p = target; *p;) {
         size_t n = strcspn(p, "/");
-        const char *next = p + n;
-        while (*next == '/')
-            next++;
-        if (n == 0 || *next == '\0') break; /* the link's own name */
-        if (is_dotdot(p, n) && --depth < 0) return true;
-        if (!is_dot(p, n) && !is_dotdot(p, n)) depth++;
-        p = next;
-    }
-    for (p = target; *p;) {
-        while (*p == '/')
-            p++;
-        size_t n = strcspn(p, "/");
-        if (is_dotdot(p, n) && --depth < 0) return true;
-        if (n && !is_dot(p, n) && !is_dotdot(p, n)) depth++;
+        if (is_dotdot(p, n)) return true;
         p += n;
+        while (*p == '/')
+            p++;
     }
     return false;
 }
+
+/* Whether the symlink `name` in `dir` climbs; false when it is no symlink
+ * (or gone: the call that follows reports that). */
+static bool link_climbs(int dir, const char *name) {
+    char target[GUEST_PATH_MAX + 1];
+    ssize_t t = readlinkat(dir, name, target, GUEST_PATH_MAX);
+    if (t < 0) return false;
+    target[t] = '\0';
+    return target_climbs(target);
+}
+
+/* Looks through the tree beneath the directory `dir` (closed here) for a
+ * climbing symlink: WASI_ENOTCAPABLE when there is one, WASI_EXDEV when
+ * the tree has more than *budget entries or MOVE_SCAN_DEPTH levels, the
+ * host's error when a directory cannot be read, else WASI_ESUCCESS. */
+static uint16_t tree_check(int dir, int depth, long *budget) {
+    DIR *d = fdopendir(dir);
+    if (!d) {
+        close(dir);
+        return wasi_errno(errno);
+    }
+    uint16_t e = WASI_ESUCCESS;
+    struct dirent *de;
+    while (!e && (errno = 0, de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (--*budget < 0) {
+            e = WASI_EXDEV;
+            break;
+        }
+        unsigned type = de->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+            type = S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_LNK && link_climbs(dirfd(d), de->d_name)) {
+            e = WASI_ENOTCAPABLE;
+        } else if (type == DT_DIR) {
+            if (depth + 1 >= MOVE_SCAN_DEPTH) {
+                e = WASI_EXDEV;
+                break;
+            }
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            e = sub < 0 ? wasi_errno(errno) : tree_check(sub, depth + 1, budget);
+        }
+    }
+    if (!e && errno) e = wasi_errno(errno);
+    closedir(d);
+    return e;
+}
+
+/* Whether `name` in `from` may be moved (renamed, or hard-linked when
+ * !dirs) into the directory `to` without making a symlink lead elsewhere
+ * (see the top of this file). Within one directory anything may. Called
+ * under move_lock. */
+static uint16_t move_check(int from, const char *name, int to, bool dirs) {
+    struct stat a, b, st;
+    if (fstat(from, &a) == 0 && fstat(to, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return WASI_ESUCCESS;
+    if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return WASI_ESUCCESS;
+    if (S_ISLNK(st.st_mode)) return link_climbs(from, name) ? WASI_ENOTCAPABLE : WASI_ESUCCESS;
+    if (!dirs || !S_ISDIR(st.st_mode)) return WASI_ESUCCESS;
+    int dir = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) return wasi_errno(errno);
+    long budget = MOVE_SCAN_ENTRIES;
+    return tree_check(dir, 0, &budget);
+}
+
+/* Makes each move_check() and the rename or link it allows one step for
+ * every instance in the process. */
+static pthread_mutex_t move_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- path_open ------------------------------------------------------------ */
 
@@ -425,11 +510,13 @@ static wasm_trap_code path_open(void *env, wasm_instance *caller, const wasm_val
     if (fdflags & FDFLAG_NONBLOCK) flags |= O_NONBLOCK;
     if (fdflags & FDFLAG_RSYNC) flags |= O_RSYNC;
     if (fdflags & FDFLAG_SYNC) flags |= O_SYNC;
-    int fd =
-        open_beneath(d->host, path, flags | O_NOCTTY, 0666, dirflags & LOOKUP_SYMLINK_FOLLOW, &e);
+    int fd = open_beneath(d->host, path, flags | O_NOCTTY | O_NONBLOCK, 0666,
+                          dirflags & LOOKUP_SYMLINK_FOLLOW, &e);
     if (fd < 0) return wasi_ret(r, e);
     struct stat st;
-    if (fstat(fd, &st) < 0) {
+    /* O_NONBLOCK was for the open (a FIFO's waits for its peer); of the
+     * flags F_SETFL changes, the guest's keep only what it asked for. */
+    if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, flags & (O_APPEND | O_NONBLOCK)) < 0) {
         e = wasi_errno(errno);
         close(fd);
         return wasi_ret(r, e);
@@ -520,7 +607,10 @@ static wasm_trap_code path_rename(void *env, wasm_instance *caller, const wasm_v
         close_parent(odir, od->host);
         return wasi_ret(r, e);
     }
-    e = renameat(odir, oname, ndir, nname) < 0 ? wasi_errno(errno) : WASI_ESUCCESS;
+    pthread_mutex_lock(&move_lock);
+    e = move_check(odir, oname, ndir, true);
+    if (!e) e = renameat(odir, oname, ndir, nname) < 0 ? wasi_errno(errno) : WASI_ESUCCESS;
+    pthread_mutex_unlock(&move_lock);
     close_parent(odir, od->host);
     close_parent(ndir, nd->host);
     return wasi_ret(r, e);
@@ -597,7 +687,10 @@ static wasm_trap_code path_link(void *env, wasm_instance *caller, const wasm_val
         close_parent(odir, od->host);
         return wasi_ret(r, e);
     }
-    e = linkat(odir, oname, ndir, nname, 0) < 0 ? wasi_errno(errno) : WASI_ESUCCESS;
+    pthread_mutex_lock(&move_lock);
+    e = move_check(odir, oname, ndir, false);
+    if (!e) e = linkat(odir, oname, ndir, nname, 0) < 0 ? wasi_errno(errno) : WASI_ESUCCESS;
+    pthread_mutex_unlock(&move_lock);
     close_parent(odir, od->host);
     close_parent(ndir, nd->host);
     return wasi_ret(r, e);
@@ -605,8 +698,9 @@ static wasm_trap_code path_link(void *env, wasm_instance *caller, const wasm_val
 
 /* path_symlink(old_path, old_path_len, fd, new_path, new_path_len): the
  * link is created beneath fd; its target is stored as given, but a target
- * that is absolute or climbs above fd's directory is refused with
- * WASI_ENOTCAPABLE, as wasmtime refuses absolute ones. */
+ * that climbs (absolute, or with a `..` component: see the top of this
+ * file) is refused with WASI_ENOTCAPABLE, as wasmtime refuses absolute
+ * ones. */
 static wasm_trap_code path_symlink(void *env, wasm_instance *caller, const wasm_value *a,
                                    wasm_value *r) {
     wasi_ctx *ctx = env;
@@ -616,7 +710,7 @@ static wasm_trap_code path_symlink(void *env, wasm_instance *caller, const wasm_
     char target[GUEST_PATH_MAX + 1], path[GUEST_PATH_MAX + 1];
     if ((e = guest_path(caller, a[0].of.i32, a[1].of.i32, target))) return wasi_ret(r, e);
     if ((e = guest_path(caller, a[3].of.i32, a[4].of.i32, path))) return wasi_ret(r, e);
-    if (target_escapes(path, target)) return wasi_ret(r, WASI_ENOTCAPABLE);
+    if (target_climbs(target)) return wasi_ret(r, WASI_ENOTCAPABLE);
     const char *name;
     int dir = open_parent(d->host, path, &name, &e);
     if (dir < 0) return wasi_ret(r, e);

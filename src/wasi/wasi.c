@@ -114,6 +114,63 @@ static bool open_stdio(wasi_ctx *ctx, int i, const wasi_stdio *cfg, char *err, s
     return true;
 }
 
+/* Whether the directory open at `dir` is the directory `top` or lies
+ * beneath it: walks up through ".." (the host's own lookups, not a guest's)
+ * to the root, comparing device and inode, so symlinks and relative names
+ * in the configured paths make no difference. A bind mount of a
+ * subdirectory elsewhere is not seen as beneath its source. */
+static bool dir_within(int dir, const struct stat *top) {
+    int cur = openat(dir, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    bool found = false;
+    for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+        struct stat st, up;
+        if (fstat(cur, &st) < 0) break;
+        if (st.st_dev == top->st_dev && st.st_ino == top->st_ino) {
+            found = true;
+            break;
+        }
+        int parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (parent < 0 || fstat(parent, &up) < 0 ||
+            (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+            if (parent >= 0) close(parent);
+            break; /* the root */
+        }
+        close(cur);
+        cur = parent;
+    }
+    if (cur >= 0) close(cur);
+    return found;
+}
+
+/* A read-only grant that is a writable grant's directory, or lies beneath
+ * it, is not read-only at all: the guest writes to it through the other
+ * name (/data/./ro/f.txt). Such a configuration is refused rather than
+ * half honoured. Entries [3, 3 + n) of the table are the preopens, in the
+ * order of `pre`. */
+static bool check_overlaps(wasi_ctx *ctx, const wasi_preopen *pre, int n, char *err,
+                           size_t errlen) {
+    for (int w = 0; w < n; w++) {
+        struct stat top;
+        if (pre[w].readonly || fstat(ctx->fds[3 + w].host, &top) < 0) continue;
+        for (int r = 0; r < n; r++) {
+            if (!pre[r].readonly || !dir_within(ctx->fds[3 + r].host, &top)) continue;
+            struct stat st;
+            bool same = fstat(ctx->fds[3 + r].host, &st) == 0 && st.st_dev == top.st_dev &&
+                        st.st_ino == top.st_ino;
+            const char *rg = pre[r].guest_path ? pre[r].guest_path : pre[r].host_path;
+            const char *wg = pre[w].guest_path ? pre[w].guest_path : pre[w].host_path;
+            snprintf(err, errlen,
+                     "the read-only directory %s (guest %s) %s the writable directory %s (guest "
+                     "%s), so the guest could write to it through %s; grant both read-only, or "
+                     "directories that do not overlap",
+                     pre[r].host_path, rg, same ? "is the same as" : "lies inside",
+                     pre[w].host_path, wg, wg);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool open_preopen(wasi_ctx *ctx, const wasi_preopen *p, char *err, size_t errlen) {
     char buf[128];
     const char *guest = p->guest_path ? p->guest_path : p->host_path;
@@ -180,23 +237,27 @@ static bool save_template(wasi_ctx *ctx) {
     return true;
 }
 
-bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t errlen) {
+bool wasi_ctx_release(wasi_ctx *ctx, char *err, size_t errlen) {
     bool dirty = memcmp(ctx->fds, ctx->clean, ctx->ninit * sizeof *ctx->fds) != 0;
     for (uint32_t i = ctx->ninit; i < ctx->nfds && !dirty; i++)
         dirty = ctx->fds[i].used;
-    if (dirty) {
-        for (uint32_t i = 0; i < ctx->nfds; i++)
-            wasi_fd_release(&ctx->fds[i]);
-        for (uint32_t i = 0; i < ctx->ninit; i++) {
-            if (!copy_entry(&ctx->tmpl[i], &ctx->fds[i])) {
-                snprintf(err, errlen, "cannot restore the guest's descriptors: %s",
-                         strerror_r(errno, (char[128]){0}, 128));
-                return false;
-            }
-            ctx->fds[i].used = true;
+    if (!dirty) return true;
+    for (uint32_t i = 0; i < ctx->nfds; i++)
+        wasi_fd_release(&ctx->fds[i]);
+    for (uint32_t i = 0; i < ctx->ninit; i++) {
+        if (!copy_entry(&ctx->tmpl[i], &ctx->fds[i])) {
+            snprintf(err, errlen, "cannot restore the guest's descriptors: %s",
+                     strerror_r(errno, (char[128]){0}, 128));
+            return false;
         }
-        memcpy(ctx->clean, ctx->fds, ctx->ninit * sizeof *ctx->fds);
+        ctx->fds[i].used = true;
     }
+    memcpy(ctx->clean, ctx->fds, ctx->ninit * sizeof *ctx->fds);
+    return true;
+}
+
+bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t errlen) {
+    if (!wasi_ctx_release(ctx, err, errlen)) return false;
     ctx->stdin_pos = 0;
     ctx->out_len[1] = ctx->out_len[2] = 0;
     ctx->exited = false;
@@ -237,6 +298,13 @@ wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen) {
         free(ctx);
         return NULL;
     }
+    ctx->max_fds = cfg->max_fds ? cfg->max_fds : WASI_DEFAULT_MAX_FDS;
+    if ((uint64_t)cfg->npreopens + 3 > ctx->max_fds) {
+        snprintf(err, errlen, "%d directories granted, but the guest may hold only %u descriptors",
+                 cfg->npreopens, ctx->max_fds);
+        free(ctx);
+        return NULL;
+    }
     if ((ctx->argv = copy_strings(cfg->argc, cfg->argv))) ctx->argc = cfg->argc;
     if ((ctx->envp = copy_strings(cfg->envc, cfg->envp))) ctx->envc = cfg->envc;
     if (!ctx->argv || !ctx->envp) {
@@ -247,6 +315,7 @@ wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen) {
         if (!open_stdio(ctx, i, &cfg->stdio[i], err, errlen)) goto fail;
     for (int i = 0; i < cfg->npreopens; i++)
         if (!open_preopen(ctx, &cfg->preopens[i], err, errlen)) goto fail;
+    if (!check_overlaps(ctx, cfg->preopens, cfg->npreopens, err, errlen)) goto fail;
     if (!save_template(ctx)) {
         snprintf(err, errlen, "cannot duplicate the context's descriptors: %s",
                  strerror_r(errno, (char[128]){0}, 128));

@@ -11,6 +11,12 @@
  * module is then instantiated as usual and its `_start` called. proc_exit
  * ends the call with WASM_TRAP_EXIT and records the exit code here.
  *
+ * Every host call that can wait (poll_oneoff, reads and writes on pipes
+ * and sockets, sock_accept, sock_recv) waits in slices of at most
+ * WASI_WAIT_SLICE_MS and never past the call's deadline: once it has
+ * passed, or wasm_interrupt() asked, the call ends with
+ * WASM_TRAP_INTERRUPTED as the deadline would have ended running code.
+ *
  * This layer uses only wasm/wasm.h. It never prints or exits: errors are
  * returned with a message naming what failed.
  */
@@ -47,6 +53,12 @@ typedef struct wasi_stdio {
                  * ENOSPC, so a guest cannot exhaust host memory */
 } wasi_stdio;
 
+/* The descriptors a guest may hold at once when wasi_config.max_fds is 0. */
+#define WASI_DEFAULT_MAX_FDS 256u
+/* The longest a waiting host call sleeps before it looks at the deadline
+ * and wasm_interrupt() again. */
+#define WASI_WAIT_SLICE_MS 100
+
 typedef struct wasi_config {
     int argc;
     const char *const *argv; /* argv[0] is the program name the guest sees */
@@ -55,13 +67,20 @@ typedef struct wasi_config {
     int npreopens;
     const wasi_preopen *preopens;
     wasi_stdio stdio[3];
+    uint32_t max_fds; /* the most descriptors the guest may hold at once,
+                       * stdio and preopens included (0: WASI_DEFAULT_MAX_FDS);
+                       * past it path_open and sock_accept fail with EMFILE,
+                       * so that no guest can use up the host's descriptors */
 } wasi_config;
 
 typedef struct wasi_ctx wasi_ctx;
 
 /* Creates a context: copies the configuration and opens every preopen.
  * Returns NULL with a message in err (e.g. "--dir ./data: No such file or
- * directory") when a preopen cannot be opened or memory runs out. */
+ * directory") when a preopen cannot be opened, when a read-only preopen is
+ * the same directory as a writable one or lies beneath it (it would be
+ * writable through the other: the message names both), when the stdio and
+ * preopens alone exceed max_fds, or when memory runs out. */
 wasi_ctx *wasi_ctx_new(const wasi_config *cfg, char *err, size_t errlen);
 /* What changes from one request to the next when a server reuses a
  * context (wasi_ctx_reset). */
@@ -84,6 +103,15 @@ typedef struct wasi_request {
  * message when memory or descriptors run out; the context must then be
  * freed. */
 bool wasi_ctx_reset(wasi_ctx *ctx, const wasi_request *req, char *err, size_t errlen);
+
+/* Closes every descriptor the guest opened and brings back the stdio and
+ * preopens it closed or renumbered, leaving the rest (captured output,
+ * arguments, environment, exit code) alone: what a server calls as soon as
+ * a request has finished, so that nothing the request opened outlives it.
+ * When the guest left the descriptor table untouched this makes no system
+ * call. False with a message when descriptors run out while restoring the
+ * preopens; the next wasi_ctx_reset tries again. */
+bool wasi_ctx_release(wasi_ctx *ctx, char *err, size_t errlen);
 
 /* Closes every descriptor the context opened and frees it. NULL is fine. */
 void wasi_ctx_free(wasi_ctx *ctx);

@@ -302,6 +302,22 @@ make_escape_tree() {
     touch -h -d '2001-02-03 04:05:06' "$c/secret.txt" "$c/robox/keep.txt" "$c/box/data.txt"
 }
 
+# links_inside NAME DIR: every symlink under DIR, followed to the end on the
+# host (readlink -m), leads to DIR or beneath it: nothing there points out
+# for a host process to follow.
+links_inside() {
+    local name=$1 dir bad=() l t
+    dir=$(readlink -f "$2")
+    while IFS= read -r -d '' l; do
+        t=$(readlink -m "$l")
+        case "$t" in
+        "$dir" | "$dir"/*) ;;
+        *) bad+=("${l#"$dir"/} -> $(readlink "$l") (leads to $t)") ;;
+        esac
+    done < <(find "$dir" -type l -print0)
+    if [ ${#bad[@]} -eq 0 ]; then pass; else fail "$name: symlinks in the grant lead out of it" "${bad[@]}"; fi
+}
+
 # The absolute paths escape.c tries to create; they must never appear.
 ABS_TARGETS=(/tmp/wasp-escape.txt /tmp/wasp-escape-dir)
 no_abs_targets() {
@@ -595,6 +611,59 @@ if selected c-reactor; then
     check "c-reactor: the message names it" grep -q 'nosuch' "$ERR"
 fi
 
+if selected c-moves; then
+    new_case c-moves
+    mkdir -p box/a box/p/q box/c box/plain
+    printf 'TOP SECRET\n' >secret.txt
+    printf 'decoy\n' >box/secret.txt
+    printf 'x\n' >box/plain/x.txt
+    ln -s ../secret.txt box/a/up
+    ln -s ../../secret.txt box/p/q/up
+    snapshot "$C" box >"$T/before"
+    # compare_node=no: node:wasi is no sandbox (see the top of this file)
+    wasp --dir box::/sandbox "$BC/moves.wasm"
+    expect "c-moves (F09)" 0 c-moves
+    untouched "c-moves: everything outside box/" "$C" "$T/before" box
+    links_inside "c-moves F09: after the guest's renames and links" "$C/box"
+    check "c-moves: the host's links are where they were" \
+        test "$(readlink box/a/up)$(readlink box/p/q/up)" = ../secret.txt../../secret.txt
+fi
+
+if selected c-limits; then
+    new_case c-limits
+    mkdir box
+    printf 'f\n' >box/f.txt
+    # compare_node=no: Node has no deadlines and no descriptor cap
+    # F03: sleep(10) under --deadline-ms 200 ends at the deadline, as an
+    # interrupted call (134), not 10 s later.
+    start=$(date +%s%N)
+    wasp --deadline-ms 200 "$BC/limits.wasm" sleep 10
+    ms=$((($(date +%s%N) - start) / 1000000))
+    expect "c-limits F03: sleep(10) under --deadline-ms 200 ends as a deadline" 134
+    check "c-limits F03: ... within 5 s, not after the sleep (took $ms ms)" test "$ms" -lt 5000
+    check "c-limits F03: it slept and never woke" cmp -s "$OUT" <(printf 'sleeping 10 s\n')
+    check "c-limits F03: stderr names the deadline" grep -q 'deadline' "$ERR"
+    # F03: the same for a read from a pipe that stays empty (its writer
+    # holds it open and writes nothing).
+    mkfifo fifo
+    (exec sleep 20 >fifo) &
+    writer=$!
+    STDIN_FROM=fifo
+    start=$(date +%s%N)
+    wasp --deadline-ms 200 "$BC/limits.wasm" read
+    ms=$((($(date +%s%N) - start) / 1000000))
+    STDIN_FROM=/dev/null
+    kill "$writer" 2>/dev/null
+    wait "$writer" 2>/dev/null
+    expect "c-limits F03: a read from an empty pipe under --deadline-ms 200 ends as a deadline" 134
+    check "c-limits F03: ... within 5 s (took $ms ms)" test "$ms" -lt 5000
+    check "c-limits F03: the read never returned" cmp -s "$OUT" <(printf 'reading stdin\n')
+    # F13: opening files in a loop ends with EMFILE at the guest's own cap
+    # (256 descriptors), far below the host's limit; closing them frees it.
+    wasp --dir box::/sandbox:ro "$BC/limits.wasm" fds
+    expect "c-limits F13: open until it fails" 0 c-limits-fds
+fi
+
 # --- Rust guests ----------------------------------------------------------------
 
 if selected rust-fs; then
@@ -707,12 +776,28 @@ if selected grants; then
     wasp --dir "$C/plain.txt::/x" "$BW/bare_start.wasm"
     expect "grants: --dir of a regular file fails" 1
     check "grants: the message names it" grep -q 'plain.txt' "$ERR"
-    # The same directory under two names, one read-only: each keeps its own.
+    # The same directory under two names: fine when both are read-only (or
+    # both writable); one of each is refused (F15, below).
     mkdir both
     printf 'both\n' >both/f.txt
-    wasp --dir "both::/a" --dir "both::/b:ro" "$ROOT/examples/cat.wasm" /a/f.txt /b/f.txt
+    wasp --dir "both::/a:ro" --dir "both::/b:ro" "$ROOT/examples/cat.wasm" /a/f.txt /b/f.txt
     expect "grants: one directory under two guest names" 0
     check "grants: both names read" cmp -s "$OUT" <(printf 'both\nboth\n')
+    # F15: a read-only grant that is, or lies inside, a writable one would
+    # be writable through it (/data/./ro/f.txt): refused, naming both.
+    mkdir -p data/ro
+    wasp --dir data::/data --dir data/ro::/data/ro:ro "$BW/bare_start.wasm"
+    expect "grants F15: a read-only grant inside a writable one is refused" 1
+    check "grants F15: the message names both grants" grep -q \
+        'read-only directory data/ro (guest /data/ro) lies inside the writable directory data (guest /data)' "$ERR"
+    wasp --dir data/ro::/data/ro:ro --dir "$C/data::/data" "$BW/bare_start.wasm"
+    expect "grants F15: the same in the other order, the writable one absolute" 1
+    check "grants F15: named again" grep -q 'read-only directory data/ro .*writable directory' "$ERR"
+    wasp --dir "both::/a" --dir "both::/b:ro" "$BW/bare_start.wasm"
+    expect "grants F15: one directory writable under one name, read-only under another" 1
+    check "grants F15: the message says they are the same" grep -q 'is the same as' "$ERR"
+    wasp --dir data::/data:ro --dir data/ro::/data/ro "$BW/bare_start.wasm"
+    expect "grants F15: a writable grant inside a read-only one is fine" 0
 fi
 
 cd "$ROOT" || exit 1
