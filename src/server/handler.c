@@ -101,16 +101,23 @@ static bool is_token(const char *s, size_t n) {
     return true;
 }
 
+/* RFC 9110 5.5 field-value characters: VCHAR, obs-text, SP and HTAB; no
+ * other control character (CR, LF, NUL, 0x01, DEL...). */
 static bool is_field_value(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 32 && c != '\t') || c == 127) return false;
+    }
     return true;
 }
 
-/* Response headers the server owns: a handler may not set them. */
+/* Response headers the server owns: a handler may not set them (the wasp
+ * ABI refuses them, WAGI output's are dropped). Date and Server are sent
+ * by the server on every response; a handler's would make them twice. */
 static bool is_hop_header(const char *s, size_t n) {
     static const char *const owned[] = {"content-length", "transfer-encoding", "connection",
-                                        "keep-alive", "upgrade"};
+                                        "keep-alive",     "upgrade",           "date",
+                                        "server"};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         if (n == strlen(owned[i]) && !strncasecmp(s, owned[i], n)) return true;
     return false;
@@ -231,7 +238,10 @@ static wasm_trap_code abi_resp_status(void *env, wasm_instance *caller, const wa
     srv_slot *s = env;
     int32_t code = (int32_t)a[0].of.i32;
     int32_t rc = -1;
-    if (code >= 100 && code <= 599 && s->resp) {
+    /* 1xx are interim responses, which the server does not send for a
+     * handler: a final 1xx would leave its body to be read as the next
+     * response on the connection. */
+    if (code >= 200 && code <= 599 && s->resp) {
         s->resp->status = code;
         s->status_set = true;
         rc = 0;
@@ -324,7 +334,7 @@ static srv_slot *slot_prepare(const srv_app *app, char *err, size_t errlen) {
                       .npreopens = c->ndirs,
                       .preopens = pre};
     wc.stdio[0] = (wasi_stdio){.kind = WASI_STDIO_BUFFER};
-    wc.stdio[1] = (wasi_stdio){.kind = WASI_STDIO_BUFFER, .cap = SRV_MAX_RESPONSE + 65536};
+    wc.stdio[1] = (wasi_stdio){.kind = WASI_STDIO_BUFFER, .cap = SRV_MAX_WAGI_OUTPUT};
     wc.stdio[2] = (wasi_stdio){.kind = WASI_STDIO_BUFFER, .cap = 65536};
     s->wasi = wasi_ctx_new(&wc, err, errlen);
     free(pre);
@@ -433,6 +443,52 @@ static bool env_add(srv_slot *s, size_t *used, size_t *n, const char *key, const
     return true;
 }
 
+/* Header names that become CGI variables: letters, digits and '-' only.
+ * '-' and '_' both become '_', so a client's "X_Forwarded_For" would sit
+ * beside (and, first, shadow) what a proxy sent as X-Forwarded-For, and
+ * "Content_Type" would pose as CONTENT_TYPE: such names are left out, as
+ * Apache and nginx do. */
+static bool is_cgi_name(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* The value of header i joined with the later ones of the same name by
+ * ", " (RFC 3875 4.1.18), built in *buf when there are any; false when out
+ * of memory. */
+static bool join_repeated(const srv_request *q, size_t i, char **buf, const char **val,
+                          size_t *vlen) {
+    const srv_header *h = &q->headers[i];
+    size_t total = h->value_len, more = 0;
+    for (size_t j = i + 1; j < q->nheaders; j++)
+        if (q->headers[j].name_len == h->name_len &&
+            !strncasecmp(q->headers[j].name, h->name, h->name_len)) {
+            total += 2 + q->headers[j].value_len;
+            more++;
+        }
+    if (!more) return true;
+    char *p = realloc(*buf, total + 1);
+    if (!p) return false;
+    *buf = p;
+    memcpy(p, h->value, h->value_len);
+    size_t n = h->value_len;
+    for (size_t j = i + 1; j < q->nheaders; j++)
+        if (q->headers[j].name_len == h->name_len &&
+            !strncasecmp(q->headers[j].name, h->name, h->name_len)) {
+            memcpy(p + n, ", ", 2);
+            memcpy(p + n + 2, q->headers[j].value, q->headers[j].value_len);
+            n += 2 + q->headers[j].value_len;
+        }
+    *val = p;
+    *vlen = n;
+    return true;
+}
+
 static bool build_cgi_env(srv_slot *s, const srv_request *q, size_t *count) {
     const srv_app_cfg *c = s->app->cfg;
     size_t used = 0, n = 0;
@@ -474,15 +530,29 @@ static bool build_cgi_env(srv_slot *s, const srv_request *q, size_t *count) {
     size_t ctlen = 0;
     const char *host = q->server_addr;
     size_t hostlen = strlen(host);
+    char *joined = NULL;
     for (size_t i = 0; i < q->nheaders && ok; i++) {
         const srv_header *h = &q->headers[i];
         char key[128] = "HTTP_";
-        if (h->name_len > sizeof key - 6) continue;
+        if (h->name_len > sizeof key - 6 || !is_cgi_name(h->name, h->name_len) ||
+            (h->name_len == 5 && !strncasecmp(h->name, "proxy", 5)))
+            continue;
+        bool seen = false; /* a repeated header went out with its first */
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = q->headers[j].name_len == h->name_len &&
+                   !strncasecmp(q->headers[j].name, h->name, h->name_len);
+        if (seen) continue;
         for (size_t k = 0; k < h->name_len; k++) {
             char ch = h->name[k];
             key[5 + k] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
         }
         key[5 + h->name_len] = 0;
+        const char *val = h->value;
+        size_t vlen = h->value_len;
+        if (!join_repeated(q, i, &joined, &val, &vlen)) {
+            ok = false;
+            break;
+        }
         if (!strcmp(key, "HTTP_CONTENT_TYPE")) {
             ctype = h->value;
             ctlen = h->value_len;
@@ -493,8 +563,9 @@ static bool build_cgi_env(srv_slot *s, const srv_request *q, size_t *count) {
         }
         /* RFC 3875 4.1.18: Content-Type and -Length have their own variables */
         if (!strcmp(key, "HTTP_CONTENT_TYPE") || !strcmp(key, "HTTP_CONTENT_LENGTH")) continue;
-        ADD(key, h->value, h->value_len);
+        ADD(key, val, vlen);
     }
+    free(joined);
     ADD("CONTENT_TYPE", ctype, ctlen);
     char *full = malloc(hostlen + q->uri_len + 16);
     if (full) {
@@ -545,13 +616,19 @@ bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why
             v++;
         size_t vlen = (size_t)(vend - v);
         if (nlen == 6 && !strncasecmp(line, "status", 6)) {
+            /* exactly three digits, then the end or a reason phrase */
             int code = 0;
             size_t k = 0;
             while (k < vlen && k < 3 && v[k] >= '0' && v[k] <= '9')
                 code = code * 10 + (v[k++] - '0');
-            if (k != 3 || code < 100 || code > 599) {
+            if (k != 3 || (vlen > 3 && v[3] != ' ' && v[3] != '\t') || code < 100 || code > 599) {
                 snprintf(why, whylen, "WAGI output has a bad Status: \"%.*s\"",
                          (int)(vlen < 60 ? vlen : 60), v);
+                return false;
+            }
+            if (code < 200) {
+                snprintf(why, whylen,
+                         "WAGI output has a 1xx Status (%d), which is not a final response", code);
                 return false;
             }
             resp->status = code;
@@ -671,6 +748,15 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     if (wagi) {
         size_t olen;
         const uint8_t *out = wasi_captured(s->wasi, 1, &olen);
+        if (olen >= SRV_MAX_WAGI_OUTPUT) {
+            /* writes past the cap failed (ENOSPC), so the output is cut:
+             * never send a cut body as if it were whole */
+            res->outcome = SRV_BADGATEWAY;
+            snprintf(res->msg, sizeof res->msg,
+                     "WAGI output reached the cap of %u bytes (16 MiB body + 64 KiB headers)",
+                     (unsigned)SRV_MAX_WAGI_OUTPUT);
+            return;
+        }
         if (!srv_cgi_parse(out, olen, resp, res->msg, sizeof res->msg)) {
             srv_response_clear(resp);
             res->outcome = SRV_BADGATEWAY;

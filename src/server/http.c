@@ -9,11 +9,21 @@
  * handler in a clean instance, hand the response to h2o, log and count,
  * then reset the instance while the response goes out.
  *
- * Hostile clients meet h2o's limits first (malformed requests: 400; a
- * body over --max-body: 413; a request not complete within the request
- * timeout: the connection is closed, which bounds slowloris) and wasp's
- * after: a header section over 64 KiB gets 431, and connections past
- * --max-connections are closed as soon as they are accepted.
+ * Hostile clients meet h2o's limits (malformed requests: 400; a body over
+ * --max-body: 413; a request not complete within the request timeout: the
+ * connection is closed, which bounds slowloris) and wasp's: connections
+ * past --max-connections are closed as soon as they are accepted; every
+ * byte read is first checked by srv_framing (framing.c), before h2o acts
+ * on it, so ambiguous framing (request smuggling) gets 400 and a close; a
+ * body that would take the bodies held at once past --max-buffered-bodies
+ * gets 503 and a close before h2o buffers it; then a header section over
+ * 64 KiB gets 431 and a path that decodes across segments 400.
+ *
+ * Standing in front of h2o: h2o 2.2.5 offers no hook between the socket
+ * and its HTTP/1 parser, so wasp puts its own read and write callbacks in
+ * front of the ones h2o sets on each connection's socket (sock->_cb, part
+ * of h2o's public socket struct) and puts them back after every call into
+ * h2o, which resets them (srv_conn below).
  *
  * Shutdown is graceful: each worker closes its listener, asks h2o to
  * close idle connections and to end busy ones after their response, and
@@ -30,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +48,7 @@
 
 #define SRV_MAX_HEADER_BYTES (64u << 10)
 #define SRV_DRAIN_MS 30000
+#define SRV_DEFAULT_MAX_BUFFERED (256ull << 20)
 
 typedef struct srv_worker srv_worker;
 
@@ -47,7 +59,8 @@ struct srv_http {
     int nworkers;
     atomic_int running; /* workers serving */
     atomic_bool stopping;
-    atomic_int_least64_t conns; /* across workers, for the cap */
+    atomic_int_least64_t conns;    /* across workers, for the cap */
+    atomic_int_least64_t buffered; /* request body bytes reserved, across workers */
     /* the current generation: swapped under gen_lock, its id readable without */
     pthread_mutex_t gen_lock;
     srv_gen *gen;
@@ -79,6 +92,30 @@ struct srv_worker {
     srv_log log;
     srv_stats *stats;
 };
+
+/* What wasp keeps per connection beside h2o's own: the framing check over
+ * the bytes read, the body bytes reserved for its requests from the
+ * server-wide budget, and a refusal waiting for its request's turn. Its
+ * life is the socket's (freed from the socket's on_close, or after the
+ * call into h2o during which that came). */
+typedef struct srv_conn {
+    srv_worker *w;
+    h2o_socket_t *sock;
+    int fd;
+    h2o_socket_cb h2o_read, h2o_write; /* h2o's callbacks, which ours stand in front of */
+    size_t seen;                       /* bytes at the start of sock->input already checked */
+    srv_framing fr;
+    uint64_t started; /* requests handed to on_req */
+    struct {
+        uint64_t req, bytes;
+    } held[4]; /* body bytes reserved, by request (the last one may merge several) */
+    int nheld;
+    uint64_t refuse_req; /* the request to refuse when h2o gets to it (0: none) */
+    int refuse_status;
+    const char *refuse_why;
+    int depth; /* calls into h2o under way */
+    bool closed;
+} srv_conn;
 
 /* ---- generations ----------------------------------------------------------- */
 
@@ -210,7 +247,20 @@ static void send_response(h2o_req_t *req, const srv_response *r) {
         h2o_iovec_t v = h2o_strdup(&req->pool, r->hbuf + o[2], o[3]);
         h2o_add_header_by_str(&req->pool, &req->res.headers, name, o[1], 1, NULL, v.base, v.len);
     }
-    req->res.content_length = r->body_len;
+    /* 204 and 304 have no body and no Content-Length (RFC 9110 8.6): a
+     * pipelining client would read a body as the next response. 205 has an
+     * empty one. Handlers cannot set 1xx (handler.c). */
+    if (r->status == 204 || r->status == 304) {
+        req->res.content_length = SIZE_MAX; /* h2o then adds no framing for them */
+        h2o_send_inline(req, "", 0);
+        return;
+    }
+    if (r->status == 205) {
+        req->res.content_length = 0;
+        h2o_send_inline(req, "", 0);
+        return;
+    }
+    req->res.content_length = r->body_len; /* for HEAD too; h2o sends no body then */
     h2o_send_inline(req, (const char *)r->body, r->body_len);
 }
 
@@ -220,15 +270,16 @@ static srv_worker *worker_of(h2o_req_t *req) {
     return (srv_worker *)((char *)req->conn->ctx - offsetof(srv_worker, ctx));
 }
 
-static void access_log(srv_worker *w, h2o_req_t *req, const char *id, const char *app, int status,
-                       size_t bytes, uint64_t ns, const srv_result *res) {
+static void access_log_line(srv_worker *w, const char *method, size_t mlen, const char *path,
+                            size_t plen, const char *id, const char *app, int status, size_t bytes,
+                            uint64_t ns, const srv_result *res) {
     srv_log *l = &w->log;
     if (l->fd < 0) return;
     srv_log_ts(l);
     srv_log_append(l, " worker=%d req=%s app=%s method=", w->id, id, app);
-    srv_log_value(l, req->method.base, req->method.len);
+    srv_log_value(l, mlen ? method : "-", mlen ? mlen : 1);
     srv_log_append(l, " path=");
-    srv_log_value(l, req->path.base, req->path.len);
+    srv_log_value(l, plen ? path : "-", plen ? plen : 1);
     srv_log_append(l, " status=%d bytes=%zu dur_us=%llu", status, bytes,
                    (unsigned long long)(ns / 1000));
     if (res && res->outcome != SRV_OK) {
@@ -242,6 +293,31 @@ static void access_log(srv_worker *w, h2o_req_t *req, const char *id, const char
     srv_log_end(l);
 }
 
+static void access_log(srv_worker *w, h2o_req_t *req, const char *id, const char *app, int status,
+                       size_t bytes, uint64_t ns, const srv_result *res) {
+    access_log_line(w, req->method.base, req->method.len, req->path.base, req->path.len, id, app,
+                    status, bytes, ns, res);
+}
+
+/* A request refused before a handler: a text answer and its log line,
+ * with the reason as the trap field. `close` ends the connection after. */
+static void refuse(srv_worker *w, h2o_req_t *req, const char *id, uint64_t t0, int status,
+                   const char *body, const char *why, bool close) {
+    if (close) req->http1_is_persistent = 0;
+    send_text(req, status, body);
+    srv_result res = {.outcome = SRV_INTERNAL};
+    snprintf(res.msg, sizeof res.msg, "%s", why);
+    access_log(w, req, id, "-", status, 0, srv_now_ns() - t0, &res);
+}
+
+static void on_conn_close(void *data);
+
+static srv_conn *conn_of(h2o_req_t *req) {
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     srv_worker *w = worker_of(req);
     uint64_t t0 = srv_now_ns();
@@ -250,16 +326,48 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     worker_sync_gen(w);
     srv_gen *g = w->gen;
 
+    /* A request whose framing or body the connection check refused, which
+     * h2o completed before the refusal could be sent (it came pipelined
+     * behind another). */
+    srv_conn *c = conn_of(req);
+    if (c) c->started++;
+    if (c && c->refuse_req && c->refuse_req <= c->started) {
+        char body[200];
+        if (c->refuse_status == 503)
+            snprintf(body, sizeof body,
+                     "the server holds too many request bodies; try again later\n");
+        else
+            snprintf(body, sizeof body, "the request's framing is refused: %s\n", c->refuse_why);
+        refuse(w, req, id, t0, c->refuse_status, body, c->refuse_why, true);
+        return 0;
+    }
     size_t hbytes = 0;
-    for (size_t i = 0; i < req->headers.size; i++)
+    for (size_t i = 0; i < req->headers.size; i++) {
         hbytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+        /* picohttpparser turns an obs-fold line into a header without a
+         * name; srv_framing refuses those first, this is the last line */
+        if (req->headers.entries[i].name->len == 0) {
+            refuse(w, req, id, t0, 400, "obs-fold header lines are not accepted\n",
+                   "an obs-fold header line", true);
+            return 0;
+        }
+    }
     if (hbytes > SRV_MAX_HEADER_BYTES) {
         send_text(req, 431, "request header fields too large\n");
         access_log(w, req, id, "-", 431, 0, srv_now_ns() - t0, NULL);
         return 0;
     }
-    /* Route on h2o's normalised path (dot segments resolved), so that
-     * "/public/../admin" cannot reach an app "/public/..." does not own. */
+    /* Route on h2o's normalised path (percent-decoded), and only when the
+     * decoding cannot change the segments: with no dot segment and no
+     * encoded '/', the decoded path is the raw one's segments decoded, so
+     * the app chosen is the one the raw path names ("/w/..%2F..%2Fhello"
+     * does not reach /hello, nor "/public/../admin" /admin). */
+    const char *bad_path = srv_path_check(req->path.base, req->path.len);
+    if (bad_path) {
+        refuse(w, req, id, t0, 400, "the request path has a dot segment or an encoded '/'\n",
+               bad_path, false);
+        return 0;
+    }
     const char *path = req->path_normalized.base;
     size_t path_len = req->path_normalized.len;
     int ai = g ? srv_route(g, path, path_len) : -1;
@@ -336,7 +444,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     switch (res.outcome) {
     case SRV_OK:
         status = w->resp.status;
-        bytes = w->resp.body_len;
+        bytes = status == 204 || status == 205 || status == 304 ? 0 : w->resp.body_len;
         send_response(req, &w->resp);
         break;
     case SRV_DEADLINE:
@@ -372,11 +480,181 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 
 /* ---- connections -------------------------------------------------------------- */
 
+/* Takes `bytes` of request `req`'s body from the server-wide budget; false,
+ * taking nothing, when the budget does not have them. */
+static bool conn_reserve(srv_conn *c, uint64_t req, uint64_t bytes) {
+    srv_http *h = c->w->srv;
+    if (bytes == 0) return true;
+    if (bytes > h->cfg.max_buffered) return false;
+    int64_t now = atomic_fetch_add_explicit(&h->buffered, (int64_t)bytes, memory_order_relaxed) +
+                  (int64_t)bytes;
+    if ((uint64_t)now > h->cfg.max_buffered) {
+        atomic_fetch_sub_explicit(&h->buffered, (int64_t)bytes, memory_order_relaxed);
+        return false;
+    }
+    int n = c->nheld;
+    if (n && c->held[n - 1].req == req) {
+        c->held[n - 1].bytes += bytes;
+    } else if (n < (int)(sizeof c->held / sizeof c->held[0])) {
+        c->held[n].req = req;
+        c->held[n].bytes = bytes;
+        c->nheld++;
+    } else { /* merged into the last: given back with the later request, never earlier */
+        c->held[n - 1].req = req;
+        c->held[n - 1].bytes += bytes;
+    }
+    return true;
+}
+
+/* Gives back what requests up to `upto` held: h2o drops a request's bytes
+ * from its buffer once the response went out. */
+static void conn_release(srv_conn *c, uint64_t upto) {
+    int64_t sum = 0;
+    int k = 0;
+    for (int i = 0; i < c->nheld; i++) {
+        if (c->held[i].req <= upto)
+            sum += (int64_t)c->held[i].bytes;
+        else
+            c->held[k++] = c->held[i];
+    }
+    c->nheld = k;
+    if (sum) atomic_fetch_sub_explicit(&c->w->srv->buffered, sum, memory_order_relaxed);
+}
+
+static void conn_refuse_later(srv_conn *c, uint64_t req, int status, const char *why) {
+    if (c->refuse_req) return; /* the first refusal closes the connection */
+    c->refuse_req = req;
+    c->refuse_status = status;
+    c->refuse_why = why;
+}
+
+/* Runs the framing check over the bytes read since the last look, taking
+ * each body from the budget as its head (Content-Length) or its chunks
+ * come. A body over --max-body is left to h2o, which answers 413. */
+static void conn_check(srv_conn *c) {
+    h2o_buffer_t *in = c->sock->input;
+    if (c->seen > in->size) c->seen = in->size;
+    const uint8_t *p = (const uint8_t *)in->bytes + c->seen;
+    size_t n = in->size - c->seen;
+    c->seen = in->size;
+    while (n && !c->refuse_req) {
+        srv_frame_event ev;
+        uint64_t data;
+        size_t k = srv_framing_feed(&c->fr, p, n, &ev, &data);
+        p += k;
+        n -= k;
+        if (ev == SRV_FRAME_BAD) {
+            conn_refuse_later(c, c->fr.req, 400, c->fr.why);
+        } else if ((ev == SRV_FRAME_HEAD && !c->fr.chunked) ||
+                   (ev == SRV_FRAME_DATA && c->fr.chunked)) {
+            uint64_t want = ev == SRV_FRAME_HEAD ? c->fr.length : data;
+            if (c->fr.length <= c->w->srv->cfg.max_body && c->fr.body <= c->w->srv->cfg.max_body &&
+                !conn_reserve(c, c->fr.req, want))
+                conn_refuse_later(c, c->fr.req, 503, "--max-buffered-bodies reached");
+        }
+    }
+}
+
+/* Answers the request h2o is reading now with the refusal, straight on the
+ * socket (h2o is not writing: it only reads between responses), and has
+ * h2o close the connection as after a read error. The client may lose the
+ * answer if it is still sending, as with h2o's own 413. */
+static void conn_refuse_now(srv_conn *c) {
+    srv_worker *w = c->w;
+    int status = c->refuse_status;
+    char body[256], date[64], msg[640];
+    if (status == 503)
+        snprintf(body, sizeof body, "the server holds too many request bodies; try again later\n");
+    else
+        snprintf(body, sizeof body, "the request's framing is refused: %s\n", c->refuse_why);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int len = snprintf(msg, sizeof msg,
+                       "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: wasp\r\nConnection: close\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n%s",
+                       status, reason(status), date, strlen(body),
+                       status == 503 ? "Retry-After: 1\r\n" : "", body);
+    ssize_t sent = send(c->fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)sent; /* a client that does not read gets the close alone */
+    char id[32];
+    snprintf(id, sizeof id, "%d-%llu", w->id, (unsigned long long)++w->nreq);
+    srv_result res = {.outcome = SRV_INTERNAL};
+    snprintf(res.msg, sizeof res.msg, "%s", c->refuse_why);
+    access_log_line(w, c->fr.method, strlen(c->fr.method), c->fr.target, strlen(c->fr.target), id,
+                    "-", status, 0, 0, &res);
+    c->depth++;
+    c->h2o_read(c->sock, "wasp refused the request");
+    c->depth--;
+}
+
+static void conn_on_read(h2o_socket_t *sock, const char *err);
+static void conn_on_write(h2o_socket_t *sock, const char *err);
+
+/* After a call into h2o for the connection: frees the struct if h2o
+ * closed the connection; else puts our callbacks back in front of the ones
+ * h2o set, gives back what finished requests held, and refuses a request
+ * whose turn came. The caller must not touch `c` afterwards. */
+static void conn_after(srv_conn *c) {
+    if (c->closed) {
+        free(c);
+        return;
+    }
+    h2o_socket_t *sock = c->sock;
+    if (sock->_cb.read && sock->_cb.read != conn_on_read) {
+        c->h2o_read = sock->_cb.read;
+        sock->_cb.read = conn_on_read;
+    }
+    if (sock->_cb.write && sock->_cb.write != conn_on_write) {
+        c->h2o_write = sock->_cb.write;
+        sock->_cb.write = conn_on_write;
+    }
+    c->seen = sock->input->size;
+    bool writing = sock->_cb.write != NULL; /* the response to request `started` */
+    conn_release(c, writing ? c->started - 1 : c->started);
+    if (c->refuse_req && c->refuse_req == c->started + 1 && !writing && sock->_cb.read) {
+        conn_refuse_now(c);
+        if (c->closed) free(c);
+    }
+}
+
+static void conn_on_read(h2o_socket_t *sock, const char *err) {
+    srv_conn *c = sock->on_close.data;
+    if (!err) {
+        conn_check(c);
+        /* h2o reads request started + 1: refuse it before h2o sees it */
+        if (c->refuse_req == c->started + 1) {
+            conn_refuse_now(c);
+            conn_after(c);
+            return;
+        }
+    }
+    c->depth++;
+    c->h2o_read(sock, err);
+    c->depth--;
+    conn_after(c);
+}
+
+static void conn_on_write(h2o_socket_t *sock, const char *err) {
+    srv_conn *c = sock->on_close.data;
+    h2o_socket_cb cb = c->h2o_write;
+    c->h2o_write = NULL;
+    c->depth++;
+    cb(sock, err);
+    c->depth--;
+    conn_after(c);
+}
+
 static void on_conn_close(void *data) {
-    srv_worker *w = data;
+    srv_conn *c = data;
+    srv_worker *w = c->w;
     w->nconns--;
     atomic_fetch_sub_explicit(&w->stats->connections, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&w->srv->conns, 1, memory_order_relaxed);
+    conn_release(c, UINT64_MAX);
+    c->closed = true;
+    if (c->depth == 0) free(c); /* else the call into h2o that closed it frees it */
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {
@@ -385,18 +663,27 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     for (int i = 0; i < 16; i++) { /* a few per wakeup, as h2o's own server does */
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (!sock) return;
+        srv_conn *c = NULL;
         if (atomic_load_explicit(&w->srv->stopping, memory_order_relaxed) ||
             atomic_load_explicit(&w->srv->conns, memory_order_relaxed) >=
-                w->srv->cfg.max_connections) {
+                w->srv->cfg.max_connections ||
+            !(c = calloc(1, sizeof *c))) {
             h2o_socket_close(sock); /* over the cap: refuse at once, keep the others fast */
             continue;
         }
         atomic_fetch_add_explicit(&w->srv->conns, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&w->stats->connections, 1, memory_order_relaxed);
         w->nconns++;
+        c->w = w;
+        c->sock = sock;
+        c->fd = h2o_socket_get_fd(sock);
+        srv_framing_init(&c->fr);
         sock->on_close.cb = on_conn_close;
-        sock->on_close.data = w;
+        sock->on_close.data = c;
+        c->depth++;
         h2o_accept(&w->accept_ctx, sock);
+        c->depth--;
+        conn_after(c);
     }
 }
 
@@ -597,6 +884,9 @@ srv_http *srv_http_start(const srv_http_config *cfg, srv_gen *gen, char *err, si
     }
     h->gen = gen;
     atomic_store(&h->gen_id, gen->id);
+    if (!h->cfg.max_buffered)
+        h->cfg.max_buffered =
+            cfg->max_body > SRV_DEFAULT_MAX_BUFFERED ? cfg->max_body : SRV_DEFAULT_MAX_BUFFERED;
     conf_init(&h->conf, on_req, cfg);
     conf_init(&h->admin_conf, on_admin, cfg);
     for (int i = 0; i < cfg->workers; i++) {

@@ -91,6 +91,9 @@ typedef struct srv_request {
 } srv_request;
 
 #define SRV_MAX_RESPONSE (16u << 20)
+/* WAGI stdout: the body's cap and room for headers. Output that reaches it
+ * was cut (writes past it fail) and gives 502. */
+#define SRV_MAX_WAGI_OUTPUT (SRV_MAX_RESPONSE + 65536u)
 
 typedef struct srv_response {
     int status;
@@ -180,8 +183,11 @@ wasm_snapshot *srv_app_snapshot(const srv_app *app, char *err, size_t errlen);
 
 /* Splits a WAGI module's stdout into status, headers and body (body
  * points into `out`). False with a reason in `why` when it is not CGI: no
- * blank line, a malformed header line or Status, or a header that cannot
- * be sent. The bytes are the guest's: anything may come. */
+ * blank line, a malformed header line, a Status that is not three digits
+ * 200..599 (and an optional reason phrase), or a header that cannot be
+ * sent (a value with a control character). Headers the server owns
+ * (Content-Length, Transfer-Encoding, Connection, Keep-Alive, Upgrade,
+ * Date, Server) are dropped. The bytes are the guest's: anything may come. */
 bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why, size_t whylen);
 
 void srv_response_init(srv_response *r);
@@ -260,6 +266,62 @@ void srv_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 uint64_t srv_now_ns(void);
 
+/* ---- request framing and target checks (framing.c) ------------------------ */
+
+/* What srv_framing_feed found at the point where it stopped. */
+typedef enum {
+    SRV_FRAME_MORE = 0, /* nothing yet: every byte given was taken */
+    SRV_FRAME_HEAD,     /* request `req`'s head ended: `chunked`, or `length` body bytes follow */
+    SRV_FRAME_DATA,     /* *data more body bytes of request `req` (decoded, for chunked) */
+    SRV_FRAME_BAD,      /* request `req`'s framing is refused (`why`); sticky */
+} srv_frame_event;
+
+/* A strict reader of the HTTP/1.1 request framing on one connection: where
+ * each request's head ends, its body's length (Content-Length, or chunked
+ * per RFC 9112 7.1 with CR LF line ends only), where the next request
+ * starts. It refuses (SRV_FRAME_BAD) what RFC 9112 calls ambiguous or
+ * faulty framing and what h2o would read leniently: Content-Length with
+ * Transfer-Encoding, repeated Content-Length or Transfer-Encoding, a
+ * Transfer-Encoding other than "chunked" or in an HTTP/1.0 request, a
+ * malformed Content-Length or chunk size ("0x5"), bare LF or CR, control
+ * characters, obs-fold lines in the head or the trailers. Plain data: zero
+ * it (srv_framing_init) per connection; no allocation. */
+typedef struct srv_framing {
+    int state;
+    bool skipped;    /* the one empty line allowed before a request was seen */
+    bool http10;     /* the request line says HTTP/1.0 */
+    bool chunked;    /* SRV_FRAME_HEAD: the body is chunked */
+    uint64_t req;    /* the request being read: 1 for the connection's first */
+    uint64_t length; /* SRV_FRAME_HEAD: the Content-Length (0: none, or chunked) */
+    uint64_t left;   /* body bytes left of the Content-Length or the chunk */
+    uint64_t body;   /* body bytes of this request so far */
+    uint32_t nlines; /* head lines so far */
+    uint8_t hex;     /* digits of the chunk size so far */
+    int ncl, nte;    /* Content-Length and Transfer-Encoding lines */
+    size_t line_len; /* of the head line being read (only its start is kept) */
+    char line[160];
+    uint8_t tail_len; /* the request line's last bytes (its version) */
+    char tail[16];
+    char method[16], target[128]; /* the request line's, cut, for logs */
+    const char *why;              /* SRV_FRAME_BAD: what was refused (static text) */
+} srv_framing;
+
+void srv_framing_init(srv_framing *f);
+/* Reads p[0, n) on from where the last call stopped and returns how many
+ * bytes it took: all of them with SRV_FRAME_MORE, else it stops right after
+ * the byte that makes the event, so the caller handles it and calls again
+ * with the rest. After SRV_FRAME_BAD every call takes everything and says
+ * SRV_FRAME_BAD again. */
+size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_event *ev,
+                        uint64_t *data);
+
+/* NULL when the request target's path (up to '?') can be routed on its
+ * percent-decoded form, else why not: a '.' or '..' segment (raw or
+ * encoded), an encoded '/' or an encoded NUL. Either would let the decoded
+ * path, which picks the app, differ in its segments from the raw one the
+ * handler sees ("/w/..%2F..%2Fhello"). */
+const char *srv_path_check(const char *target, size_t len);
+
 /* ---- the HTTP front end (http.c, the only file that includes h2o) -------- */
 
 typedef struct srv_http_config {
@@ -270,6 +332,8 @@ typedef struct srv_http_config {
     int workers;
     int64_t max_connections;
     size_t max_body;
+    uint64_t max_buffered; /* request body bytes held at once, all connections (0: 256 MiB,
+                            * or max_body if larger) */
     uint64_t request_timeout_ms;
     int log_fd; /* -1: no access log */
 } srv_http_config;
