@@ -35,6 +35,10 @@ static const char serve_usage[] =
     "                           the manifest's, else one per core)\n"
     "  --max-connections N      connections beyond N are closed at once (10000)\n"
     "  --max-body BYTES         larger request bodies get 413 (16777216)\n"
+    "  --max-buffered-bodies BYTES\n"
+    "                           request body bytes held at once over all\n"
+    "                           connections; a body past it gets 503 and a\n"
+    "                           close (256MiB, or --max-body if larger)\n"
     "  --request-timeout-ms N   time to receive a whole request (10000)\n"
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
     "one-module mode only (a manifest sets these per app):\n"
@@ -142,6 +146,11 @@ int cli_serve(int argc, char **argv) {
                 rc = serve_usage_error("bad --max-body '%s' (bytes, or e.g. 1MiB)", v);
                 goto done;
             }
+        } else if (!strcmp(a, "--max-buffered-bodies")) {
+            if (!parse_size(v, &o.max_buffered) || o.max_buffered == 0) {
+                rc = serve_usage_error("bad --max-buffered-bodies '%s' (bytes, or e.g. 256MiB)", v);
+                goto done;
+            }
         } else if (!strcmp(a, "--request-timeout-ms")) {
             if (!cli_parse_u64(v, &o.request_timeout_ms) || o.request_timeout_ms == 0) {
                 rc = serve_usage_error("bad --request-timeout-ms '%s'", v);
@@ -187,6 +196,15 @@ int cli_serve(int argc, char **argv) {
     }
     if (!target) {
         rc = serve_usage_error("%s", "no module or manifest given");
+        goto done;
+    }
+    uint64_t max_body = o.max_body ? o.max_body : 16u << 20;
+    if (o.max_buffered && o.max_buffered < max_body) {
+        char mb[32];
+        snprintf(mb, sizeof mb, "%llu", (unsigned long long)max_body);
+        rc = serve_usage_error("--max-buffered-bodies is smaller than --max-body (%s bytes): a "
+                               "body of the largest size could never be taken",
+                               mb);
         goto done;
     }
     char err[1024];

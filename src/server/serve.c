@@ -145,6 +145,7 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
         .workers = workers,
         .max_connections = o->max_connections ? o->max_connections : 10000,
         .max_body = o->max_body ? (size_t)o->max_body : 16u << 20,
+        .max_buffered = o->max_buffered,
         .request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000,
         .log_fd = 2,
     };

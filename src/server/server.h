@@ -140,6 +140,7 @@ typedef struct srv_options {
     int workers;                 /* 0: the manifest's, else one per core */
     int64_t max_connections;     /* 0: 10000 */
     uint64_t max_body;           /* 0: 16 MiB */
+    uint64_t max_buffered;       /* 0: 256 MiB, or max_body if larger */
     uint64_t request_timeout_ms; /* 0: 10 s to receive a whole request */
     const char *access_log;      /* path, "-" (stderr, the default) or "off" */
 } srv_options;
