@@ -41,6 +41,8 @@ static const char serve_usage[] =
     "                           close (256MiB, or --max-body if larger)\n"
     "  --request-timeout-ms N   time to receive a whole request (10000)\n"
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
+    "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
+    "                           finish before they are ended with 504 (30000)\n"
     "one-module mode only (a manifest sets these per app):\n"
     "  --dir HOST[::GUEST][:ro] grant a directory (repeatable)\n"
     "  --env K=V                grant an environment variable (repeatable)\n"
@@ -49,8 +51,10 @@ static const char serve_usage[] =
     "  --memory-limit SIZE      linear memory cap, e.g. 64MiB (default 128MiB)\n"
     "  --fuel N                 instruction budget per request (default: none)\n"
     "\n"
-    "signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP\n"
-    "reloads the manifest (or module) without dropping a request.\n"
+    "signals: SIGTERM/SIGINT stop accepting at once, drain in-flight requests\n"
+    "(ended after --drain-timeout-ms) and exit 0; SIGHUP reloads the manifest\n"
+    "(or module) without dropping a request; SIGTERM during a reload\n"
+    "abandons the reload.\n"
     "\n"
     "limits: the soft limit on open files (ulimit -n) is raised to the hard\n"
     "one at start; a request may hold at most 256 descriptors, all closed\n"
@@ -144,6 +148,11 @@ int cli_serve(int argc, char **argv) {
         } else if (!strcmp(a, "--max-body")) {
             if (!parse_size(v, &o.max_body) || o.max_body == 0) {
                 rc = serve_usage_error("bad --max-body '%s' (bytes, or e.g. 1MiB)", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--drain-timeout-ms")) {
+            if (!cli_parse_u64(v, &o.drain_timeout_ms) || o.drain_timeout_ms == 0) {
+                rc = serve_usage_error("bad --drain-timeout-ms '%s' (milliseconds, at least 1)", v);
                 goto done;
             }
         } else if (!strcmp(a, "--max-buffered-bodies")) {

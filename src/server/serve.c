@@ -4,19 +4,27 @@
  *
  * The main thread owns configuration: it loads the first generation
  * before anything listens (so a broken manifest never half-starts), then
- * sleeps in sigwait. SIGHUP loads a new generation beside the running one
- * and publishes it; workers move over between requests and the old one is
- * freed when the last worker lets go. SIGTERM and SIGINT drain: listeners
- * close, in-flight requests finish and their responses go out, then the
- * process exits 0.
+ * sleeps in sigwait. SIGHUP starts a reload thread, which loads a new
+ * generation beside the running one and publishes it; workers move over
+ * between requests and the old one is freed when the last worker lets go.
+ * The reload runs apart because loading runs guest code (an app's init,
+ * up to its deadline), and the main thread must stay free to act on
+ * SIGTERM meanwhile. SIGTERM and SIGINT drain: listeners close, in-flight
+ * requests finish and their responses go out, then the process exits 0.
+ * A watchdog bounds the drain: after drain_timeout_ms it ends every guest
+ * call still running (wasm_interrupt_all: each request answers 504, host
+ * calls stop waiting), and if the process is still not out a few seconds
+ * later it exits at once, status 1.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/internal.h"
@@ -117,6 +125,79 @@ static void raise_nofile(void) {
     }
 }
 
+/* ---- reload, on its own thread -------------------------------------------- */
+
+typedef struct reloader {
+    const srv_options *o;
+    srv_http *h;
+    pthread_mutex_t lock; /* guards the fields below */
+    bool running;         /* a reload thread exists (joined by the next start or at exit) */
+    bool stopping;        /* SIGTERM came: a reload that finishes now is dropped */
+    uint64_t next_id;
+    pthread_t thread;
+} reloader;
+
+static void *reload_main(void *arg) {
+    reloader *r = arg;
+    char rerr[1024];
+    pthread_mutex_lock(&r->lock);
+    uint64_t id = r->next_id;
+    pthread_mutex_unlock(&r->lock);
+    srv_manifest *nm = load_manifest(r->o, rerr, sizeof rerr);
+    srv_gen *ng = nm ? srv_gen_load(nm, id, rerr, sizeof rerr) : NULL;
+    pthread_mutex_lock(&r->lock);
+    if (r->stopping) {
+        srv_gen_unref(ng);
+        srv_event("reload abandoned: shutting down");
+    } else if (!ng) {
+        srv_event("reload failed, still serving the previous version: %s", rerr);
+    } else {
+        r->next_id++;
+        srv_http_publish(r->h, ng);
+        srv_event("reloaded %s", r->o->manifest_path ? r->o->manifest_path : "the module");
+        print_apps(ng);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/* SIGHUP: starts a reload unless one is running (then this one is
+ * dropped, with a word: the running one reads the files anew anyway). */
+static void reload_start(reloader *r) {
+    pthread_mutex_lock(&r->lock);
+    if (r->running && pthread_tryjoin_np(r->thread, NULL) == 0) r->running = false;
+    if (r->running) {
+        pthread_mutex_unlock(&r->lock);
+        srv_event("SIGHUP: a reload is already running; this one is ignored");
+        return;
+    }
+    r->running = pthread_create(&r->thread, NULL, reload_main, r) == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!r->running) srv_event("SIGHUP: cannot start a reload thread: %s", strerror(errno));
+}
+
+/* ---- the drain's hard limit ------------------------------------------------- */
+
+#define DRAIN_GRACE_MS 3000
+
+static void sleep_ms(uint64_t ms) {
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (nanosleep(&t, &t) && errno == EINTR) {
+    }
+}
+
+static void *drain_watchdog(void *arg) {
+    uint64_t ms = *(const uint64_t *)arg;
+    sleep_ms(ms);
+    srv_event("drain: in-flight requests still running after %llu ms; ending them",
+              (unsigned long long)ms);
+    wasm_interrupt_all();
+    sleep_ms(DRAIN_GRACE_MS);
+    srv_event("drain: still not stopped %d ms later; exiting now", DRAIN_GRACE_MS);
+    _exit(1);
+    return NULL;
+}
+
 int srv_serve(const srv_options *o, char *err, size_t errlen) {
     raise_nofile();
     sigset_t set;
@@ -191,29 +272,40 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
                   srv_http_port(h, false), workers);
     print_apps(g);
 
+    reloader r = {.o = o, .h = h, .next_id = next_id};
+    pthread_mutex_init(&r.lock, NULL);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig)) continue;
         if (sig == SIGPIPE) continue;
         if (sig == SIGHUP) {
-            char rerr[1024];
-            srv_manifest *nm = load_manifest(o, rerr, sizeof rerr);
-            srv_gen *ng = nm ? srv_gen_load(nm, next_id, rerr, sizeof rerr) : NULL;
-            if (!ng) {
-                srv_event("reload failed, still serving the previous version: %s", rerr);
-                continue;
-            }
-            next_id++;
-            srv_http_publish(h, ng);
-            srv_event("reloaded %s", o->manifest_path ? o->manifest_path : "the module");
-            print_apps(ng);
+            reload_start(&r);
             continue;
         }
         srv_event("%s: draining in-flight requests, then exiting",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    pthread_mutex_lock(&r.lock);
+    r.stopping = true;
+    pthread_mutex_unlock(&r.lock);
+    uint64_t drain_ms = o->drain_timeout_ms ? o->drain_timeout_ms : 30000;
+    pthread_t watchdog;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&watchdog, &attr, drain_watchdog, &drain_ms))
+        srv_event("drain: cannot start its watchdog (%s); waiting without a limit",
+                  strerror(errno));
+    pthread_attr_destroy(&attr);
     srv_http_stop(h);
+    if (r.running) {
+        /* an app's init in a reload that is still running: nothing is
+         * served any more, so end it rather than wait for its deadline */
+        wasm_interrupt_all();
+        pthread_join(r.thread, NULL);
+    }
+    pthread_mutex_destroy(&r.lock);
     srv_event("stopped");
     if (log_fd >= 0) close(log_fd);
     return 0;

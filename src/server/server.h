@@ -143,11 +143,16 @@ typedef struct srv_options {
     uint64_t max_buffered;       /* 0: 256 MiB, or max_body if larger */
     uint64_t request_timeout_ms; /* 0: 10 s to receive a whole request */
     const char *access_log;      /* path, "-" (stderr, the default) or "off" */
+    uint64_t drain_timeout_ms;   /* 0: 30 s for in-flight requests after SIGTERM */
 } srv_options;
 
-/* Serves until SIGTERM or SIGINT, then drains and returns 0. SIGHUP
- * reloads the manifest (or the module) and swaps it in atomically; a
- * reload that fails is logged and the running version stays. Returns -1
+/* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners
+ * close at once, in-flight requests get drain_timeout_ms to finish, then
+ * those still running are ended (504) and the process goes on exiting. SIGHUP
+ * reloads the manifest (or the module) on a thread of its own and swaps
+ * it in atomically; a reload that fails is logged and the running version
+ * stays; SIGTERM during a reload is acted on at once (the reload is
+ * abandoned). Returns -1
  * with a message in err when serving cannot start (bad manifest, module
  * that does not load, busy port). Prints the listening addresses and apps
  * to stderr. Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE in the calling

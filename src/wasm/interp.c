@@ -94,12 +94,21 @@ static uint64_t monotonic_ms(void) {
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
 }
 
+/* Set by wasm_interrupt_all(): the epoch then stays at its end. */
+static int epoch_ended;
+
 static void *ticker(void *arg) {
     uint64_t start = *(uint64_t *)arg;
     for (;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
-        __atomic_store_n(&epoch, monotonic_ms() - start, __ATOMIC_RELAXED);
+        __atomic_store_n(&epoch, monotonic_ms() - start, __ATOMIC_SEQ_CST);
+        /* after the store: a wasm_interrupt_all() that came in between is
+         * seen here and its end of the epoch put back */
+        if (__atomic_load_n(&epoch_ended, __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
+            break;
+        }
     }
     return NULL;
 }
@@ -1131,7 +1140,16 @@ done:
     return trap;
 }
 
+void wasm_interrupt_all(void) {
+    pthread_once(&ticker_once, start_ticker);
+    __atomic_store_n(&epoch_ended, 1, __ATOMIC_SEQ_CST);
+    /* past every deadline; a call without one has UINT64_MAX, reached too
+     * (a deadline computed from it wraps around to a small number) */
+    __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
+}
+
 int64_t wasm_call_time_left_ms(void) {
+    if (__atomic_load_n(&epoch_ended, __ATOMIC_RELAXED)) return 0;
     if (deadline == UINT64_MAX) return -1;
     uint64_t now = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
     return now >= deadline ? 0 : (int64_t)(deadline - now);

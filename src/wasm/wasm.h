@@ -431,6 +431,14 @@ int64_t wasm_call_time_left_ms(void);
  * thread (false when none runs), for host code that is not handed one. */
 bool wasm_call_should_stop(const wasm_instance *inst);
 
+/* Ends every call running in the process, and every call started later,
+ * at its next check with WASM_TRAP_INTERRUPTED, as if each one's deadline
+ * had passed (host calls that wait see it too: wasm_call_time_left_ms()
+ * returns 0). For a process that is shutting down and must not wait for
+ * its guests any longer; it cannot be undone. Costs the running calls
+ * nothing until it is used: it moves the epoch they compare with. */
+void wasm_interrupt_all(void);
+
 /* Reads or writes a global extern (set ignores mutability: host only). */
 wasm_value wasm_global_get(wasm_extern g);
 void wasm_global_set(wasm_extern g, wasm_value v);

@@ -1315,6 +1315,10 @@ import sql_http_test  # noqa: E402 - SQL and outbound HTTP (sql_http_test.py), r
 
 TESTS += sql_http_test.register(sys.modules[__name__])
 
+import signals_test  # noqa: E402 - SIGTERM against guests that will not finish (signals_test.py)
+
+TESTS += signals_test.register(sys.modules[__name__])
+
 import wasi_test  # noqa: E402 - what an app does through WASI alone (wasi_test.py), with these helpers
 
 TESTS += wasi_test.register(sys.modules[__name__])
