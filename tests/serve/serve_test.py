@@ -1319,6 +1319,10 @@ import signals_test  # noqa: E402 - SIGTERM against guests that will not finish 
 
 TESTS += signals_test.register(sys.modules[__name__])
 
+import limits_test  # noqa: E402 - limits a module cannot get past (limits_test.py)
+
+TESTS += limits_test.register(sys.modules[__name__])
+
 import wasi_test  # noqa: E402 - what an app does through WASI alone (wasi_test.py), with these helpers
 
 TESTS += wasi_test.register(sys.modules[__name__])
