@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
 #   make run        install what is missing, build, run the examples and serve the HTTP ones on :8080
 #   make bench      run the benchmarks (bench/)
-#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI) for FUZZ_SECONDS (default 60)
+#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
 #   make clean      remove build/
 #
@@ -187,9 +187,9 @@ run: setup
 	@exec $(B)/wasp serve --listen $(LISTEN) --admin $(ADMIN) examples/serve/wasp.yaml
 
 # Runs each fuzz target (decode+validate, the whole engine, the WAGI output
-# parser, a guest's SQL parameters, the WASI host functions) for
-# FUZZ_SECONDS; findings land in build/fuzz-artifacts/
-FUZZ_TARGETS ?= decode exec cgi sqlparams wasi
+# parser, a guest's SQL parameters, the WASI host functions, the request
+# framing reader) for FUZZ_SECONDS; findings land in build/fuzz-artifacts/
+FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	@mkdir -p $(B)/fuzz-artifacts
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds

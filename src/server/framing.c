@@ -297,6 +297,9 @@ size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_ev
             i++;
             if (c == '\r') {
                 f->state = F_CSIZE_LF;
+            } else if (c == '\n') {
+                *ev = bad(f, "a chunk size line not ended by CR LF");
+                return i;
             } else if (is_ctl(c)) {
                 *ev = bad(f, "a control character in a chunk extension");
                 return i;
@@ -334,6 +337,9 @@ size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_ev
             i++;
             if (c == '\r') {
                 f->state = F_END_LF;
+            } else if (c == '\n') {
+                *ev = bad(f, "a trailer line not ended by CR LF");
+                return i;
             } else if (is_tchar(c)) {
                 f->state = F_TRAILER_NAME;
             } else {
@@ -355,6 +361,9 @@ size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_ev
             i++;
             if (c == '\r') {
                 f->state = F_TRAILER_LF;
+            } else if (c == '\n') {
+                *ev = bad(f, "a trailer line not ended by CR LF");
+                return i;
             } else if (is_ctl(c)) {
                 *ev = bad(f, "a control character in a trailer");
                 return i;

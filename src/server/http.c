@@ -741,7 +741,8 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         send_text(req, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
     } else if (h2o_memis(p, n, H2O_STRLIT("/metrics"))) {
         size_t len;
-        char *text = srv_metrics_render(h->stats, h->nworkers, atomic_load(&h->reloads), &len);
+        char *text = srv_metrics_render(h->stats, h->nworkers, atomic_load(&h->reloads),
+                                        atomic_load(&h->buffered), &len);
         if (!text) {
             send_text(req, 500, "out of memory\n");
             return 0;

@@ -235,8 +235,10 @@ static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 void srv_hist_add(srv_hist *h, uint64_t ns);
-/* Prometheus text for all workers' stats into a malloc'd buffer. */
-char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, size_t *len);
+/* Prometheus text for all workers' stats, the reload count and the request
+ * body bytes held (http.c's budget), into a malloc'd buffer. */
+char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, int64_t bodies_held,
+                         size_t *len);
 
 /* ---- access log (log.c) --------------------------------------------------- */
 

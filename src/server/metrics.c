@@ -112,7 +112,8 @@ static void put_hist(out *o, const char *metric, const char *labels, const srv_h
     put(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)count);
 }
 
-char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, size_t *len) {
+char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
+                         size_t *len) {
     out o = {0};
     const char *names[SRV_MAX_APPS * 4];
     int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
@@ -191,8 +192,12 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, size_t *
         "wasp_connections %lld\n"
         "# HELP wasp_reloads_total Successful manifest reloads (SIGHUP).\n"
         "# TYPE wasp_reloads_total counter\n"
-        "wasp_reloads_total %llu\n",
-        (long long)conns, (unsigned long long)reloads);
+        "wasp_reloads_total %llu\n"
+        "# HELP wasp_request_body_bytes_held Request body bytes held at once, against "
+        "--max-buffered-bodies.\n"
+        "# TYPE wasp_request_body_bytes_held gauge\n"
+        "wasp_request_body_bytes_held %lld\n",
+        (long long)conns, (unsigned long long)reloads, (long long)bodies_held);
     if (o.failed) {
         free(o.buf);
         return NULL;

@@ -1327,6 +1327,10 @@ import wasi_test  # noqa: E402 - what an app does through WASI alone (wasi_test.
 
 TESTS += wasi_test.register(sys.modules[__name__])
 
+import http_audit_test  # noqa: E402 - issue 10's HTTP and WAGI findings (http_audit_test.py)
+
+TESTS += http_audit_test.register(sys.modules[__name__])
+
 
 def main():
     global WASP, GUESTS, SCRATCH
