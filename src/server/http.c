@@ -35,6 +35,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@
 #define SRV_MAX_HEADER_BYTES (64u << 10)
 #define SRV_DRAIN_MS 30000
 #define SRV_DEFAULT_MAX_BUFFERED (256ull << 20)
+#define SRV_LINGER_MS 2000
 
 typedef struct srv_worker srv_worker;
 
@@ -91,6 +93,7 @@ struct srv_worker {
     srv_response resp;
     srv_log log;
     srv_stats *stats;
+    h2o_timeout_t linger; /* how long a refused connection is drained (SRV_LINGER_MS) */
 };
 
 /* What wasp keeps per connection beside h2o's own: the framing check over
@@ -555,10 +558,62 @@ static void conn_check(srv_conn *c) {
     }
 }
 
+/* A lingering close: the socket of a refused connection, kept open on a
+ * duplicate descriptor after h2o closed its own, its writing side shut
+ * (the refusal then FIN), what the client still sends read and dropped
+ * until it closes or SRV_LINGER_MS pass. Closing at once with unread input
+ * would send an RST, and the client's TCP would drop the refusal before
+ * the client read it. It counts as a connection until it ends. */
+typedef struct srv_linger {
+    srv_worker *w;
+    h2o_socket_t *sock;
+    h2o_timeout_entry_t timeout;
+} srv_linger;
+
+static void linger_end(srv_linger *l) {
+    srv_worker *w = l->w;
+    if (h2o_timeout_is_linked(&l->timeout)) h2o_timeout_unlink(&l->timeout);
+    h2o_socket_close(l->sock);
+    free(l);
+    w->nconns--;
+    atomic_fetch_sub_explicit(&w->srv->conns, 1, memory_order_relaxed);
+}
+
+static void linger_on_read(h2o_socket_t *sock, const char *err) {
+    if (err) {
+        linger_end(sock->data);
+        return;
+    }
+    h2o_buffer_consume(&sock->input, sock->input->size);
+}
+
+static void linger_on_timeout(h2o_timeout_entry_t *entry) {
+    linger_end((srv_linger *)((char *)entry - offsetof(srv_linger, timeout)));
+}
+
+/* Takes over `fd` (a duplicate of a refused connection's) for a lingering
+ * close; closes it at once when that cannot be set up. */
+static void linger_start(srv_worker *w, int fd) {
+    srv_linger *l = calloc(1, sizeof *l);
+    if (!l || shutdown(fd, SHUT_WR)) {
+        free(l);
+        close(fd);
+        return;
+    }
+    l->w = w;
+    l->sock = h2o_evloop_socket_create(w->ctx.loop, fd, 0);
+    l->sock->data = l;
+    l->timeout.cb = linger_on_timeout;
+    h2o_timeout_link(w->ctx.loop, &w->linger, &l->timeout);
+    h2o_socket_read_start(l->sock, linger_on_read);
+    w->nconns++;
+    atomic_fetch_add_explicit(&w->srv->conns, 1, memory_order_relaxed);
+}
+
 /* Answers the request h2o is reading now with the refusal, straight on the
- * socket (h2o is not writing: it only reads between responses), and has
- * h2o close the connection as after a read error. The client may lose the
- * answer if it is still sending, as with h2o's own 413. */
+ * socket (h2o is not writing: it only reads between responses), has h2o
+ * close the connection as after a read error, and lingers on a duplicate
+ * of the descriptor so that a client still sending gets the answer. */
 static void conn_refuse_now(srv_conn *c) {
     srv_worker *w = c->w;
     int status = c->refuse_status;
@@ -577,7 +632,9 @@ static void conn_refuse_now(srv_conn *c) {
                        status, reason(status), date, strlen(body),
                        status == 503 ? "Retry-After: 1\r\n" : "", body);
     ssize_t sent = send(c->fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)sent; /* a client that does not read gets the close alone */
+    /* h2o closes its descriptor below; a duplicate keeps the socket for a
+     * lingering close (epoll forgets h2o's first: h2o deletes it) */
+    int linger_fd = sent == len ? fcntl(c->fd, F_DUPFD_CLOEXEC, 0) : -1;
     char id[32];
     snprintf(id, sizeof id, "%d-%llu", w->id, (unsigned long long)++w->nreq);
     srv_result res = {.outcome = SRV_INTERNAL};
@@ -587,6 +644,7 @@ static void conn_refuse_now(srv_conn *c) {
     c->depth++;
     c->h2o_read(c->sock, "wasp refused the request");
     c->depth--;
+    if (linger_fd >= 0) linger_start(w, linger_fd);
 }
 
 static void conn_on_read(h2o_socket_t *sock, const char *err);
@@ -691,6 +749,7 @@ static void *worker_main(void *arg) {
     srv_worker *w = arg;
     srv_http *h = w->srv;
     h2o_context_init(&w->ctx, h2o_evloop_create(), &h->conf);
+    h2o_timeout_init(w->ctx.loop, &w->linger, SRV_LINGER_MS);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->conf.hosts;
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
