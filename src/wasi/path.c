@@ -468,6 +468,23 @@ static pthread_mutex_t move_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- path_open ------------------------------------------------------------ */
 
+/* Why opening `path` beneath `d` for writing is refused, when the kernel
+ * is not asked to open it so: EISDIR for a directory, EROFS for anything
+ * else (only reached beneath a read-only grant), or the error of the
+ * lookup itself (ENOENT, ENOTDIR, ELOOP...). The path is opened read-only
+ * for the look, which the grant allows in any case. */
+static uint16_t open_for_writing_refused(wasi_fd *d, const char *path, uint32_t oflags,
+                                         uint32_t dirflags) {
+    uint16_t e;
+    int flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | ((oflags & OFLAG_DIRECTORY) ? O_DIRECTORY : 0);
+    int fd = open_beneath(d->host, path, flags, 0, dirflags & LOOKUP_SYMLINK_FOLLOW, &e);
+    if (fd < 0) return e;
+    struct stat st;
+    e = fstat(fd, &st) < 0 ? wasi_errno(errno) : S_ISDIR(st.st_mode) ? WASI_EISDIR : RO_ERRNO;
+    close(fd);
+    return e;
+}
+
 /* path_open(fd, dirflags, path, path_len, oflags, fs_rights_base: i64,
  * fs_rights_inheriting: i64, fdflags, fd_ptr). The new descriptor gets the
  * rights asked for that the directory may pass on (as wasmtime and Rust's
@@ -485,23 +502,26 @@ static wasm_trap_code path_open(void *env, wasm_instance *caller, const wasm_val
     uint64_t need = R_PATH_OPEN;
     if (oflags & OFLAG_CREAT) need |= R_PATH_CREATE_FILE;
     if (oflags & OFLAG_TRUNC) need |= R_PATH_FILESTAT_SET_SIZE;
-    /* A directory is never opened for writing, so writing rights asked
-     * with OFLAG_DIRECTORY (blanket rights, as many programs pass) are no
-     * write for a read-only grant; they are simply not granted. */
-    bool writes = (oflags & (OFLAG_CREAT | OFLAG_TRUNC)) ||
-                  (!(oflags & OFLAG_DIRECTORY) && (base & R_WRITE_MODE));
+    bool creates = oflags & (OFLAG_CREAT | OFLAG_TRUNC);
     uint16_t e;
-    wasi_fd *d = dir_get(ctx, a[0].of.i32, need, writes, &e);
+    wasi_fd *d = dir_get(ctx, a[0].of.i32, need, creates, &e);
     if (!d) return wasi_ret(r, e);
     char path[GUEST_PATH_MAX + 1];
     if ((e = guest_path(caller, a[2].of.i32, a[3].of.i32, path))) return wasi_ret(r, e);
     uint8_t *out = wasi_mem(caller, a[8].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
+    /* Writing rights ask for a writable descriptor. A directory is never
+     * one: EISDIR, as open(2) answers and wasmtime follows. Where the
+     * kernel would not be asked (OFLAG_DIRECTORY, or a read-only grant),
+     * a read-only look at the path gives the kernel's answers in its
+     * order: lookup errors, then EISDIR, then (read-only grant) EROFS. */
+    if ((base & R_WRITE_MODE) && !creates && ((oflags & OFLAG_DIRECTORY) || d->readonly))
+        return wasi_ret(r, open_for_writing_refused(d, path, oflags, dirflags));
 
     uint64_t granted = base & d->inheriting;
     bool rd = granted & R_READ_MODE, wr = !d->readonly && (granted & R_WRITE_MODE);
     int flags = wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
-    if (oflags & OFLAG_DIRECTORY) flags = O_RDONLY | O_DIRECTORY;
+    if (oflags & OFLAG_DIRECTORY) flags |= O_DIRECTORY;
     if (oflags & OFLAG_CREAT) flags |= O_CREAT;
     if (oflags & OFLAG_EXCL) flags |= O_EXCL;
     if (oflags & OFLAG_TRUNC) flags |= O_TRUNC;

@@ -629,6 +629,23 @@ if selected c-moves; then
         test "$(readlink box/a/up)$(readlink box/p/q/up)" = ../secret.txt../../secret.txt
 fi
 
+if selected c-reopen; then
+    new_case c-reopen
+    mkdir box
+    printf 'data\n' >box/data.txt
+    snapshot "$C" >"$T/before"
+    # Issue 16: the preopen opened again through "." with its own rights,
+    # none, the directory flag, and write rights (EISDIR); as Node does.
+    wasp --dir box::/ "$BC/reopen.wasm" /
+    expect "c-reopen (issue 16): --dir box::/" 0 c-reopen
+    same_as_node "c-reopen (issue 16)" --dir box::/ "$BC/reopen.wasm" /
+    # compare_node=no: node:wasi has no read-only grants. The same answers,
+    # but EROFS for a file opened for writing.
+    wasp --dir box::/:ro "$BC/reopen.wasm" /
+    expect "c-reopen (issue 16): --dir box::/:ro" 0 c-reopen-ro
+    untouched "c-reopen: box/ after both runs" "$C" "$T/before"
+fi
+
 if selected c-limits; then
     new_case c-limits
     mkdir box
