@@ -155,7 +155,7 @@ static host_kv *store(srv_caps *c, int32_t h) {
 static bool copy_out(wasm_instance *caller, uint32_t ptr, uint32_t cap, const void *src,
                      size_t len) {
     uint32_t n = len < cap ? (uint32_t)len : cap;
-    uint8_t *dst = srv_guest_bytes(caller, ptr, n);
+    uint8_t *dst = wasm_guest_bytes(caller, ptr, n);
     if (!dst) return false;
     if (n) memcpy(dst, src, n);
     return true;
@@ -178,7 +178,7 @@ static wasm_trap_code cap_err_message(void *env, wasm_instance *caller, const wa
 static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *name = (const char *)wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
     if (!name) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     for (int i = 0; i < c->app->nstores; i++) {
@@ -199,8 +199,8 @@ static wasm_trap_code cap_kv_open(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_kv_get(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
-    if (!key || !srv_guest_bytes(caller, a[3].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const uint8_t *key = wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    if (!key || !wasm_guest_bytes(caller, a[3].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_err(r, -2);
     c->buf.len = 0;
@@ -215,8 +215,8 @@ static wasm_trap_code cap_kv_get(void *env, wasm_instance *caller, const wasm_va
 static wasm_trap_code cap_kv_set(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
-    const uint8_t *val = srv_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
+    const uint8_t *key = wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *val = wasm_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
     if (!key || !val) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_err(r, -2);
@@ -232,7 +232,7 @@ typedef int (*kv_bool_fn)(host_kv *, const void *, size_t, bool *, char *, size_
 
 static wasm_trap_code kv_bool(srv_caps *c, wasm_instance *caller, const wasm_value *a,
                               wasm_value *r, kv_bool_fn fn) {
-    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *key = wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!key) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_err(r, -2);
@@ -254,8 +254,8 @@ static wasm_trap_code cap_kv_exists(void *env, wasm_instance *caller, const wasm
 static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *key = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
-    uint8_t *out = srv_guest_bytes(caller, a[4].of.i32, 8);
+    const uint8_t *key = wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    uint8_t *out = wasm_guest_bytes(caller, a[4].of.i32, 8);
     if (!key || !out) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_err(r, -2);
@@ -270,9 +270,9 @@ static wasm_trap_code cap_kv_incr(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_kv_list(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const uint8_t *prefix = srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *prefix = wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     uint32_t cap = a[4].of.i32;
-    uint8_t *dst = srv_guest_bytes(caller, a[3].of.i32, cap);
+    uint8_t *dst = wasm_guest_bytes(caller, a[3].of.i32, cap);
     if (!prefix || !dst) return WASM_TRAP_OOB_MEMORY;
     host_kv *kv = store(c, (int32_t)a[0].of.i32);
     if (!kv) return ret_err(r, -2);
@@ -294,8 +294,8 @@ static wasm_trap_code cap_kv_list(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code cap_var_get(void *env, wasm_instance *caller, const wasm_value *a,
                                   wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
-    if (!name || !srv_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const char *name = (const char *)wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    if (!name || !wasm_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     const srv_app_cfg *cfg = c->app->cfg;
     for (int i = 0; i < cfg->nvars; i++) {
@@ -317,7 +317,7 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
     srv_caps *c = env;
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     uint32_t lv = a[0].of.i32;
-    const char *msg = (const char *)srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const char *msg = (const char *)wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
     if (!msg) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[2].of.i32 < 4096 ? a[2].of.i32 : 4096;
     const srv_request *q = c->req;
@@ -339,7 +339,7 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
 static wasm_trap_code cap_sql_open(void *env, wasm_instance *caller, const wasm_value *a,
                                    wasm_value *r) {
     srv_caps *c = env;
-    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *name = (const char *)wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
     if (!name) return WASM_TRAP_OOB_MEMORY;
     size_t n = a[1].of.i32;
     const srv_app_cfg *cfg = c->app->cfg;
@@ -404,8 +404,8 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
                                    wasm_value *r) {
     srv_caps *c = env;
     int32_t h = (int32_t)a[0].of.i32;
-    const char *sql = (const char *)srv_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
-    const uint8_t *params = srv_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
+    const char *sql = (const char *)wasm_guest_bytes(caller, a[1].of.i32, a[2].of.i32);
+    const uint8_t *params = wasm_guest_bytes(caller, a[3].of.i32, a[4].of.i32);
     if (!sql || !params) return WASM_TRAP_OOB_MEMORY;
     c->sql_result.len = 0;
     if (h < 0 || h >= c->app->ndbs || !c->sql[h]) {
@@ -440,10 +440,10 @@ static wasm_trap_code cap_sql_result(void *env, wasm_instance *caller, const was
 static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm_value *a,
                                     wasm_value *r) {
     srv_caps *c = env;
-    const char *method = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
-    const char *url = (const char *)srv_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
-    const char *hdrs = (const char *)srv_guest_bytes(caller, a[4].of.i32, a[5].of.i32);
-    const uint8_t *body = srv_guest_bytes(caller, a[6].of.i32, a[7].of.i32);
+    const char *method = (const char *)wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *url = (const char *)wasm_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
+    const char *hdrs = (const char *)wasm_guest_bytes(caller, a[4].of.i32, a[5].of.i32);
+    const uint8_t *body = wasm_guest_bytes(caller, a[6].of.i32, a[7].of.i32);
     if (!method || !url || !hdrs || !body) return WASM_TRAP_OOB_MEMORY;
     c->http.status = 0;
     c->http.headers.len = c->http.body.len = 0;
@@ -515,13 +515,7 @@ static wasm_trap_code cap_http_headers(void *env, wasm_instance *caller, const w
 
 /* ---- linking --------------------------------------------------------------- */
 
-typedef struct cap_func {
-    const char *name;
-    const char *sig; /* i: i32, I: i64; '>' separates the results */
-    wasm_host_fn fn;
-} cap_func;
-
-static const cap_func cap_funcs[] = {
+static const wasm_host_func cap_funcs[] = {
     {"err_message", "ii>i", cap_err_message}, {"kv_open", "ii>i", cap_kv_open},
     {"kv_get", "iiiii>i", cap_kv_get},        {"kv_set", "iiiiiI>i", cap_kv_set},
     {"kv_delete", "iii>i", cap_kv_delete},    {"kv_exists", "iii>i", cap_kv_exists},
@@ -533,19 +527,5 @@ static const cap_func cap_funcs[] = {
 };
 
 bool srv_caps_link(srv_caps *c, wasm_linker *l, wasm_error *err) {
-    for (size_t i = 0; i < sizeof cap_funcs / sizeof cap_funcs[0]; i++) {
-        wasm_valtype types[2][10];
-        uint32_t count[2] = {0, 0};
-        int side = 0;
-        for (const char *p = cap_funcs[i].sig; *p; p++) {
-            if (*p == '>')
-                side = 1;
-            else
-                types[side][count[side]++] = *p == 'I' ? WASM_I64 : WASM_I32;
-        }
-        if (!wasm_linker_func(l, "wasp", cap_funcs[i].name, count[0], types[0], count[1], types[1],
-                              cap_funcs[i].fn, c, err))
-            return false;
-    }
-    return true;
+    return wasm_linker_funcs(l, "wasp", cap_funcs, sizeof cap_funcs / sizeof cap_funcs[0], c, err);
 }

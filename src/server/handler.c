@@ -131,7 +131,7 @@ static wasm_trap_code copy_out(wasm_instance *caller, const wasm_value *a, wasm_
                                const void *src, size_t len) {
     uint32_t cap = a[1].of.i32;
     uint32_t n = len < cap ? (uint32_t)len : cap;
-    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, n);
+    uint8_t *dst = wasm_guest_bytes(caller, a[0].of.i32, n);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     if (n) memcpy(dst, src, n);
     r[0] = (wasm_value){.type = WASM_I32, .of.i32 = len > INT32_MAX ? INT32_MAX : (uint32_t)len};
@@ -155,13 +155,13 @@ static wasm_trap_code abi_req_uri(void *env, wasm_instance *caller, const wasm_v
 static wasm_trap_code abi_req_header(void *env, wasm_instance *caller, const wasm_value *a,
                                      wasm_value *r) {
     srv_slot *s = env;
-    const uint8_t *name = srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
-    if (!name || !srv_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
+    const uint8_t *name = wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    if (!name || !wasm_guest_bytes(caller, a[2].of.i32, 0)) return WASM_TRAP_OOB_MEMORY;
     size_t nlen = a[1].of.i32;
     /* Repeated headers are joined with ", " as RFC 9110 allows; written
      * straight into the guest buffer, counting what does not fit. */
     uint32_t cap = a[3].of.i32;
-    uint8_t *dst = srv_guest_bytes(caller, a[2].of.i32, cap);
+    uint8_t *dst = wasm_guest_bytes(caller, a[2].of.i32, cap);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     size_t total = 0;
     bool found = false;
@@ -188,7 +188,7 @@ static wasm_trap_code abi_req_headers(void *env, wasm_instance *caller, const wa
                                       wasm_value *r) {
     srv_slot *s = env;
     uint32_t cap = a[1].of.i32;
-    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, cap);
+    uint8_t *dst = wasm_guest_bytes(caller, a[0].of.i32, cap);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     size_t total = 0;
     for (size_t i = 0; s->req && i < s->req->nheaders; i++) {
@@ -226,7 +226,7 @@ static wasm_trap_code abi_req_body(void *env, wasm_instance *caller, const wasm_
     uint32_t cap = a[1].of.i32, off = a[2].of.i32;
     size_t left = off < len ? len - off : 0;
     uint32_t n = left < cap ? (uint32_t)left : cap;
-    uint8_t *dst = srv_guest_bytes(caller, a[0].of.i32, n);
+    uint8_t *dst = wasm_guest_bytes(caller, a[0].of.i32, n);
     if (!dst) return WASM_TRAP_OOB_MEMORY;
     if (n) memcpy(dst, s->req->body + off, n);
     r[0] = (wasm_value){.type = WASM_I32, .of.i32 = n};
@@ -253,8 +253,8 @@ static wasm_trap_code abi_resp_status(void *env, wasm_instance *caller, const wa
 static wasm_trap_code abi_resp_header(void *env, wasm_instance *caller, const wasm_value *a,
                                       wasm_value *r) {
     srv_slot *s = env;
-    const char *name = (const char *)srv_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
-    const char *val = (const char *)srv_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
+    const char *name = (const char *)wasm_guest_bytes(caller, a[0].of.i32, a[1].of.i32);
+    const char *val = (const char *)wasm_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
     if (!name || !val) return WASM_TRAP_OOB_MEMORY;
     size_t nlen = a[1].of.i32, vlen = a[3].of.i32;
     bool ok = s->resp && is_token(name, nlen) && is_field_value(val, vlen) &&
@@ -267,7 +267,7 @@ static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm
                                     wasm_value *r) {
     srv_slot *s = env;
     uint32_t len = a[1].of.i32;
-    const uint8_t *src = srv_guest_bytes(caller, a[0].of.i32, len);
+    const uint8_t *src = wasm_guest_bytes(caller, a[0].of.i32, len);
     if (!src) return WASM_TRAP_OOB_MEMORY;
     srv_response *resp = s->resp;
     bool ok = resp && (uint64_t)resp->own_len + len <= SRV_MAX_RESPONSE &&
@@ -280,30 +280,17 @@ static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm
     return WASM_TRAP_NONE;
 }
 
-typedef struct abi_func {
-    const char *name;
-    uint32_t nparams;
-    wasm_host_fn fn;
-    bool returns;
-} abi_func;
-
-static const abi_func abi_funcs[] = {
-    {"req_method", 2, abi_req_method, true},     {"req_uri", 2, abi_req_uri, true},
-    {"req_header", 4, abi_req_header, true},     {"req_headers", 2, abi_req_headers, true},
-    {"req_body_len", 0, abi_req_body_len, true}, {"req_body", 3, abi_req_body, true},
-    {"resp_status", 1, abi_resp_status, true},   {"resp_header", 4, abi_resp_header, true},
-    {"resp_body", 2, abi_resp_body, true},
+static const wasm_host_func abi_funcs[] = {
+    {"req_method", "ii>i", abi_req_method},   {"req_uri", "ii>i", abi_req_uri},
+    {"req_header", "iiii>i", abi_req_header}, {"req_headers", "ii>i", abi_req_headers},
+    {"req_body_len", ">i", abi_req_body_len}, {"req_body", "iii>i", abi_req_body},
+    {"resp_status", "i>i", abi_resp_status},  {"resp_header", "iiii>i", abi_resp_header},
+    {"resp_body", "ii>i", abi_resp_body},
 };
 
 static bool link_abi(srv_slot *s, wasm_error *err) {
-    static const wasm_valtype i32s[4] = {WASM_I32, WASM_I32, WASM_I32, WASM_I32};
-    for (size_t i = 0; i < sizeof abi_funcs / sizeof abi_funcs[0]; i++) {
-        const abi_func *f = &abi_funcs[i];
-        if (!wasm_linker_func(s->linker, "wasp", f->name, f->nparams, i32s, f->returns ? 1 : 0,
-                              i32s, f->fn, s, err))
-            return false;
-    }
-    return true;
+    return wasm_linker_funcs(s->linker, "wasp", abi_funcs, sizeof abi_funcs / sizeof abi_funcs[0],
+                             s, err);
 }
 
 /* ---- slots ---------------------------------------------------------------- */

@@ -144,16 +144,6 @@ bool srv_slot_warm(srv_slot *s, char *err, size_t errlen);
 /* 1 when an idle instance is ready, else 0. */
 int srv_slot_idle(const srv_slot *s);
 
-/* Guest bytes [ptr, ptr+len) of the calling instance's memory, or NULL
- * when any of them is out of bounds (the import then traps). Shared by
- * every "wasp" import (handler.c, caps.c). */
-static inline uint8_t *srv_guest_bytes(wasm_instance *caller, uint32_t ptr, uint32_t len) {
-    uint64_t size;
-    uint8_t *mem = caller ? wasm_instance_memory(caller, &size) : NULL;
-    if (!mem || (uint64_t)ptr + len > size) return NULL;
-    return mem + ptr;
-}
-
 /* ---- capabilities (caps.c) ------------------------------------------------- */
 
 /* An app's capabilities in one slot: its store connections (opened on

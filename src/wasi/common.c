@@ -4,7 +4,7 @@
  * descriptor table and the witx `filestat` layout.
  *
  * Everything a guest hands us is hostile: a pointer becomes host memory only
- * through wasi_mem(), which checks the whole range against the instance's
+ * through wasm_guest_bytes() (the engine's), which checks the whole range against the instance's
  * current memory size, and a guest fd becomes a table entry only through
  * wasi_fd_get(), which also checks its rights. Nothing here prints.
  */
@@ -15,14 +15,6 @@
 #include <unistd.h>
 
 #include "wasi/internal.h"
-
-uint8_t *wasi_mem(wasm_instance *caller, uint32_t ptr, uint32_t len) {
-    if (!caller) return NULL;
-    uint64_t size;
-    uint8_t *base = wasm_instance_memory(caller, &size);
-    if (!base || (uint64_t)ptr + len > size) return NULL;
-    return base + ptr;
-}
 
 void wasi_put_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
@@ -228,23 +220,4 @@ void wasi_put_filestat(uint8_t *p, const struct stat *st) {
     wasi_put_u64(p + 40, timestamp(st->st_atim));
     wasi_put_u64(p + 48, timestamp(st->st_mtim));
     wasi_put_u64(p + 56, timestamp(st->st_ctim));
-}
-
-bool wasi_define_all(wasi_ctx *ctx, wasm_linker *l, const wasi_func *fs, size_t n,
-                     wasm_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        wasm_valtype types[2][16];
-        uint32_t count[2] = {0, 0};
-        int side = 0;
-        for (const char *c = fs[i].sig; *c && count[side] < 16; c++) {
-            if (*c == '>')
-                side = 1;
-            else
-                types[side][count[side]++] = *c == 'I' ? WASM_I64 : WASM_I32;
-        }
-        if (!wasm_linker_func(l, "wasi_snapshot_preview1", fs[i].name, count[0], types[0], count[1],
-                              types[1], fs[i].fn, ctx, err))
-            return false;
-    }
-    return true;
 }

@@ -7,8 +7,8 @@
  * stdio) or, for stdio only, host == -1 with the stream kept in the context:
  * stdin read from a buffer, stdout/stderr captured into one up to a cap, or
  * a closed stream. Every function below first finds the entry with the
- * rights it needs (wasi_fd_get), then checks every guest range (wasi_mem),
- * and only then touches the host.
+ * rights it needs (wasi_fd_get), then checks every guest range
+ * (wasm_guest_bytes), and only then touches the host.
  *
  * Rights, not host open modes, decide what a descriptor may do. A write of
  * any kind (fd_write, fd_pwrite, fd_allocate, fd_filestat_set_size and
@@ -152,7 +152,7 @@ static uint16_t iovs_load(iov_list *l, wasm_instance *caller, uint32_t iovs, uin
     l->n = 0;
     l->total = 0;
     if (n > WASI_IOV_MAX) return WASI_EINVAL;
-    const uint8_t *g = wasi_mem(caller, iovs, n * IOVEC_SIZE);
+    const uint8_t *g = wasm_guest_bytes(caller, iovs, n * IOVEC_SIZE);
     if (!g) return WASI_EFAULT;
     if (n > sizeof l->small / sizeof l->small[0]) {
         l->v = malloc(n * sizeof *l->v);
@@ -164,7 +164,7 @@ static uint16_t iovs_load(iov_list *l, wasm_instance *caller, uint32_t iovs, uin
     for (uint32_t i = 0; i < n; i++) {
         uint32_t buf = wasi_get_u32(g + i * IOVEC_SIZE);
         uint32_t len = wasi_get_u32(g + i * IOVEC_SIZE + 4);
-        uint8_t *p = wasi_mem(caller, buf, len);
+        uint8_t *p = wasm_guest_bytes(caller, buf, len);
         if (!p) {
             iovs_free(l);
             return WASI_EFAULT;
@@ -364,7 +364,7 @@ static wasm_trap_code transfer(void *env, wasm_instance *caller, const wasm_valu
     uint64_t rights = (write ? R_FD_WRITE : R_FD_READ) | (positioned ? R_FD_SEEK : 0);
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, rights, &e);
     if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[positioned ? 4 : 3].of.i32, 4);
+    uint8_t *out = wasm_guest_bytes(caller, a[positioned ? 4 : 3].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     if (positioned && a[3].of.i64 > INT64_MAX) return wasi_ret(r, WASI_EINVAL);
     int64_t offset = positioned ? (int64_t)a[3].of.i64 : -1;
@@ -417,7 +417,7 @@ static wasm_trap_code fd_seek(void *env, wasm_instance *caller, const wasm_value
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, 0, &e);
     if (!f) return wasi_ret(r, e);
     if (!(f->rights & (need | R_FD_SEEK))) return wasi_ret(r, WASI_ENOTCAPABLE);
-    uint8_t *out = wasi_mem(caller, a[3].of.i32, 8);
+    uint8_t *out = wasm_guest_bytes(caller, a[3].of.i32, 8);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     static const int how[] = {SEEK_SET, SEEK_CUR, SEEK_END};
     if (whence > 2) return wasi_ret(r, WASI_EINVAL);
@@ -435,7 +435,7 @@ static wasm_trap_code fd_tell(void *env, wasm_instance *caller, const wasm_value
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, 0, &e);
     if (!f) return wasi_ret(r, e);
     if (!(f->rights & (R_FD_TELL | R_FD_SEEK))) return wasi_ret(r, WASI_ENOTCAPABLE);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, 8);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, 8);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     if (f->host < 0) return wasi_ret(r, WASI_ESPIPE);
     off_t pos = lseek(f->host, 0, SEEK_CUR);
@@ -496,7 +496,7 @@ static wasm_trap_code fd_fdstat_get(void *env, wasm_instance *caller, const wasm
     uint16_t e;
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, 0, &e);
     if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, FDSTAT_SIZE);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, FDSTAT_SIZE);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     memset(out, 0, FDSTAT_SIZE);
     out[0] = f->filetype;
@@ -551,7 +551,7 @@ static wasm_trap_code fd_prestat_get(void *env, wasm_instance *caller, const was
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, 0, &e);
     if (!f) return wasi_ret(r, e);
     if (!f->preopen) return wasi_ret(r, WASI_EBADF);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, PRESTAT_SIZE);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, PRESTAT_SIZE);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     memset(out, 0, PRESTAT_SIZE); /* tag 0: preopentype::dir */
     wasi_put_u32(out + 4, (uint32_t)strlen(f->preopen));
@@ -567,7 +567,7 @@ static wasm_trap_code fd_prestat_dir_name(void *env, wasm_instance *caller, cons
     if (!f->preopen) return wasi_ret(r, WASI_EBADF);
     size_t len = strlen(f->preopen);
     if (a[2].of.i32 < len) return wasi_ret(r, WASI_ENAMETOOLONG);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, (uint32_t)len);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, (uint32_t)len);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     memcpy(out, f->preopen, len);
     return wasi_ret(r, WASI_ESUCCESS);
@@ -581,7 +581,7 @@ static wasm_trap_code fd_filestat_get(void *env, wasm_instance *caller, const wa
     uint16_t e;
     wasi_fd *f = wasi_fd_get(env, a[0].of.i32, R_FD_FILESTAT_GET, &e);
     if (!f) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, FILESTAT_SIZE);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, FILESTAT_SIZE);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     if (f->host < 0) {
         memset(out, 0, FILESTAT_SIZE);
@@ -780,9 +780,9 @@ static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_v
     wasi_ctx *ctx = env;
     uint32_t n = a[2].of.i32;
     if (n == 0 || n > WASI_POLL_MAX) return wasi_ret(r, WASI_EINVAL);
-    const uint8_t *in = wasi_mem(caller, a[0].of.i32, n * SUBSCRIPTION_SIZE);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, n * EVENT_SIZE);
-    uint8_t *nout = wasi_mem(caller, a[3].of.i32, 4);
+    const uint8_t *in = wasm_guest_bytes(caller, a[0].of.i32, n * SUBSCRIPTION_SIZE);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, n * EVENT_SIZE);
+    uint8_t *nout = wasm_guest_bytes(caller, a[3].of.i32, 4);
     if (!in || !out || !nout) return wasi_ret(r, WASI_EFAULT);
     poll_sub *subs = malloc(n * sizeof *subs);
     struct pollfd *pfds = malloc(n * sizeof *pfds);
@@ -885,7 +885,7 @@ static wasm_trap_code sock_accept(void *env, wasm_instance *caller, const wasm_v
     if (!f) return wasi_ret(r, e);
     uint32_t flags = a[1].of.i32;
     if (flags & ~(uint32_t)FDFLAG_NONBLOCK) return wasi_ret(r, WASI_EINVAL);
-    uint8_t *out = wasi_mem(caller, a[2].of.i32, 4);
+    uint8_t *out = wasm_guest_bytes(caller, a[2].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     wasm_trap_code t = wait_stream(caller, f, POLLIN);
     if (t != WASM_TRAP_NONE) return t;
@@ -917,8 +917,8 @@ static wasm_trap_code sock_recv(void *env, wasm_instance *caller, const wasm_val
     if (!f) return wasi_ret(r, e);
     uint32_t flags = a[3].of.i32;
     if (flags & ~(uint32_t)(RECV_PEEK | RECV_WAITALL)) return wasi_ret(r, WASI_EINVAL);
-    uint8_t *len_out = wasi_mem(caller, a[4].of.i32, 4);
-    uint8_t *flags_out = wasi_mem(caller, a[5].of.i32, 2);
+    uint8_t *len_out = wasm_guest_bytes(caller, a[4].of.i32, 4);
+    uint8_t *flags_out = wasm_guest_bytes(caller, a[5].of.i32, 2);
     if (!len_out || !flags_out) return wasi_ret(r, WASI_EFAULT);
     iov_list l;
     if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
@@ -968,7 +968,7 @@ static wasm_trap_code sock_send(void *env, wasm_instance *caller, const wasm_val
     wasi_fd *f = socket_get(env, a[0].of.i32, R_FD_WRITE, &e);
     if (!f) return wasi_ret(r, e);
     if (a[3].of.i32 != 0) return wasi_ret(r, WASI_EINVAL);
-    uint8_t *out = wasi_mem(caller, a[4].of.i32, 4);
+    uint8_t *out = wasm_guest_bytes(caller, a[4].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     iov_list l;
     if ((e = iovs_load(&l, caller, a[1].of.i32, a[2].of.i32))) return wasi_ret(r, e);
@@ -999,7 +999,7 @@ static wasm_trap_code sock_shutdown(void *env, wasm_instance *caller, const wasm
 
 /* ---- registration ------------------------------------------------------- */
 
-static const wasi_func wasi_fd_funcs[] = {
+static const wasm_host_func wasi_fd_funcs[] = {
     {"fd_advise", "iIIi>i", fd_advise},
     {"fd_allocate", "iII>i", fd_allocate},
     {"fd_close", "i>i", fd_close},
@@ -1028,6 +1028,6 @@ static const wasi_func wasi_fd_funcs[] = {
 };
 
 bool wasi_link_fd(wasi_ctx *ctx, wasm_linker *l, wasm_error *err) {
-    return wasi_define_all(ctx, l, wasi_fd_funcs, sizeof wasi_fd_funcs / sizeof wasi_fd_funcs[0],
-                           err);
+    return wasm_linker_funcs(l, WASI_MODULE, wasi_fd_funcs,
+                             sizeof wasi_fd_funcs / sizeof wasi_fd_funcs[0], ctx, err);
 }

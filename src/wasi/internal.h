@@ -6,7 +6,7 @@
  *
  * Numbers and struct layouts are those of the WASI preview 1 witx (the
  * same as wasi-libc's <wasi/api.h>): all guest-visible values are little
- * endian and written byte by byte through wasi_mem(), never through host
+ * endian and written byte by byte through wasm_guest_bytes(), never through host
  * structs.
  */
 #ifndef WASP_WASI_INTERNAL_H
@@ -176,11 +176,8 @@ struct wasi_ctx {
     wasi_fd *tmpl, *clean;
 };
 
-/* The guest bytes [ptr, ptr+len) of the calling instance's memory, or NULL
- * when any of them is out of bounds (the caller then returns WASI_EFAULT). */
-uint8_t *wasi_mem(wasm_instance *caller, uint32_t ptr, uint32_t len);
-
-/* Little-endian stores into guest memory already checked by wasi_mem. */
+/* Little-endian stores into guest memory already checked by
+ * wasm_guest_bytes(). */
 void wasi_put_u16(uint8_t *p, uint16_t v);
 void wasi_put_u32(uint8_t *p, uint32_t v);
 void wasi_put_u64(uint8_t *p, uint64_t v);
@@ -214,16 +211,8 @@ bool wasi_link_core(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* wasi.c, 
 bool wasi_link_path(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* path.c */
 
 /* ---- added with wasi.c/fd.c: how a file registers its functions ---- */
-/* One preview-1 function: its name, its signature as "params>results"
- * with 'i' for i32 and 'I' for i64 (e.g. "iIii>i" for fd_seek), its code. */
-typedef struct wasi_func {
-    const char *name;
-    const char *sig;
-    wasm_host_fn fn;
-} wasi_func;
-/* Defines n functions under wasi_snapshot_preview1, each bound to ctx
- * (common.c). False with *err when out of memory. */
-bool wasi_define_all(wasi_ctx *ctx, wasm_linker *l, const wasi_func *fs, size_t n, wasm_error *err);
+/* The import module of every preview-1 function. */
+#define WASI_MODULE "wasi_snapshot_preview1"
 /* fd.c's share of wasi_link_core: fd_* (not fd_readdir), poll, sock_*. */
 bool wasi_link_fd(wasi_ctx *ctx, wasm_linker *l, wasm_error *err);
 /* ---- end of addition ---- */

@@ -136,7 +136,7 @@
 static uint16_t guest_path(wasm_instance *caller, uint32_t ptr, uint32_t len, char *buf) {
     if (len == 0) return WASI_ENOENT;
     if (len > GUEST_PATH_MAX) return WASI_ENAMETOOLONG;
-    const uint8_t *p = wasi_mem(caller, ptr, len);
+    const uint8_t *p = wasm_guest_bytes(caller, ptr, len);
     if (!p) return WASI_EFAULT;
     if (memchr(p, 0, len)) return WASI_EINVAL;
     memcpy(buf, p, len);
@@ -508,7 +508,7 @@ static wasm_trap_code path_open(void *env, wasm_instance *caller, const wasm_val
     if (!d) return wasi_ret(r, e);
     char path[GUEST_PATH_MAX + 1];
     if ((e = guest_path(caller, a[2].of.i32, a[3].of.i32, path))) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[8].of.i32, 4);
+    uint8_t *out = wasm_guest_bytes(caller, a[8].of.i32, 4);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     /* Writing rights ask for a writable descriptor. A directory is never
      * one: EISDIR, as open(2) answers and wasmtime follows. Where the
@@ -752,8 +752,8 @@ static wasm_trap_code path_readlink(void *env, wasm_instance *caller, const wasm
     char path[GUEST_PATH_MAX + 1];
     if ((e = guest_path(caller, a[1].of.i32, a[2].of.i32, path))) return wasi_ret(r, e);
     uint32_t len = a[4].of.i32;
-    uint8_t *buf = wasi_mem(caller, a[3].of.i32, len);
-    uint8_t *used = wasi_mem(caller, a[5].of.i32, 4);
+    uint8_t *buf = wasm_guest_bytes(caller, a[3].of.i32, len);
+    uint8_t *used = wasm_guest_bytes(caller, a[5].of.i32, 4);
     if (!buf || !used) return wasi_ret(r, WASI_EFAULT);
     int fd = open_beneath(d->host, path, O_PATH, 0, false, &e);
     if (fd < 0) return wasi_ret(r, e);
@@ -780,7 +780,7 @@ static wasm_trap_code path_filestat_get(void *env, wasm_instance *caller, const 
     if (!d) return wasi_ret(r, e);
     char path[GUEST_PATH_MAX + 1];
     if ((e = guest_path(caller, a[2].of.i32, a[3].of.i32, path))) return wasi_ret(r, e);
-    uint8_t *out = wasi_mem(caller, a[4].of.i32, FILESTAT_SIZE);
+    uint8_t *out = wasm_guest_bytes(caller, a[4].of.i32, FILESTAT_SIZE);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     int fd = open_beneath(d->host, path, O_PATH, 0, flags & LOOKUP_SYMLINK_FOLLOW, &e);
     if (fd < 0) return wasi_ret(r, e);
@@ -857,8 +857,8 @@ static wasm_trap_code fd_readdir(void *env, wasm_instance *caller, const wasm_va
     if (!f) return wasi_ret(r, e);
     uint32_t len = a[2].of.i32;
     uint64_t cookie = a[3].of.i64;
-    uint8_t *buf = wasi_mem(caller, a[1].of.i32, len);
-    uint8_t *used = wasi_mem(caller, a[4].of.i32, 4);
+    uint8_t *buf = wasm_guest_bytes(caller, a[1].of.i32, len);
+    uint8_t *used = wasm_guest_bytes(caller, a[4].of.i32, 4);
     if (!buf || !used) return wasi_ret(r, WASI_EFAULT);
     if (!f->dir) {
         /* A descriptor of its own, so that the listing's position is not
@@ -925,7 +925,7 @@ static wasm_trap_code fd_readdir(void *env, wasm_instance *caller, const wasm_va
 
 /* ---- registration ---------------------------------------------------------- */
 
-static const wasi_func wasi_path_funcs[] = {
+static const wasm_host_func wasi_path_funcs[] = {
     {"fd_readdir", "iiiIi>i", fd_readdir},
     {"path_create_directory", "iii>i", path_create_directory},
     {"path_filestat_get", "iiiii>i", path_filestat_get},
@@ -940,6 +940,6 @@ static const wasi_func wasi_path_funcs[] = {
 };
 
 bool wasi_link_path(wasi_ctx *ctx, wasm_linker *l, wasm_error *err) {
-    return wasi_define_all(ctx, l, wasi_path_funcs,
-                           sizeof wasi_path_funcs / sizeof wasi_path_funcs[0], err);
+    return wasm_linker_funcs(l, WASI_MODULE, wasi_path_funcs,
+                             sizeof wasi_path_funcs / sizeof wasi_path_funcs[0], ctx, err);
 }

@@ -369,7 +369,8 @@ static uint64_t strings_size(int n, char *const *v) {
 
 static uint16_t sizes_get(wasm_instance *caller, int n, char *const *v, uint32_t count_ptr,
                           uint32_t size_ptr) {
-    uint8_t *count = wasi_mem(caller, count_ptr, 4), *size = wasi_mem(caller, size_ptr, 4);
+    uint8_t *count = wasm_guest_bytes(caller, count_ptr, 4),
+            *size = wasm_guest_bytes(caller, size_ptr, 4);
     if (!count || !size) return WASI_EFAULT;
     uint64_t total = strings_size(n, v);
     if (total > UINT32_MAX) return WASI_EOVERFLOW;
@@ -383,8 +384,8 @@ static uint16_t strings_get(wasm_instance *caller, int n, char *const *v, uint32
                             uint32_t buf) {
     uint64_t total = strings_size(n, v);
     if (total > UINT32_MAX || (uint64_t)n * 4 > UINT32_MAX) return WASI_EOVERFLOW;
-    uint8_t *p = wasi_mem(caller, ptrs, (uint32_t)n * 4);
-    uint8_t *b = wasi_mem(caller, buf, (uint32_t)total);
+    uint8_t *p = wasm_guest_bytes(caller, ptrs, (uint32_t)n * 4);
+    uint8_t *b = wasm_guest_bytes(caller, buf, (uint32_t)total);
     if (!p || !b) return WASI_EFAULT;
     uint32_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -445,7 +446,7 @@ static wasm_trap_code clock_res_get(void *env, wasm_instance *caller, const wasm
                                     wasm_value *r) {
     clockid_t id;
     if (!host_clock(a[0].of.i32, &id)) return wasi_ret(r, WASI_EINVAL);
-    uint8_t *out = wasi_mem(caller, a[1].of.i32, 8);
+    uint8_t *out = wasm_guest_bytes(caller, a[1].of.i32, 8);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     struct timespec ts;
     if (clock_getres(id, &ts) < 0) return wasi_ret(r, wasi_errno(errno));
@@ -459,7 +460,7 @@ static wasm_trap_code clock_time_get(void *env, wasm_instance *caller, const was
                                      wasm_value *r) {
     clockid_t id;
     if (!host_clock(a[0].of.i32, &id)) return wasi_ret(r, WASI_EINVAL);
-    uint8_t *out = wasi_mem(caller, a[2].of.i32, 8);
+    uint8_t *out = wasm_guest_bytes(caller, a[2].of.i32, 8);
     if (!out) return wasi_ret(r, WASI_EFAULT);
     struct timespec ts;
     if (clock_gettime(id, &ts) < 0) return wasi_ret(r, wasi_errno(errno));
@@ -471,7 +472,7 @@ static wasm_trap_code clock_time_get(void *env, wasm_instance *caller, const was
 static wasm_trap_code random_get(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     uint32_t len = a[1].of.i32;
-    uint8_t *p = wasi_mem(caller, a[0].of.i32, len);
+    uint8_t *p = wasm_guest_bytes(caller, a[0].of.i32, len);
     if (!p) return wasi_ret(r, WASI_EFAULT);
     for (uint32_t done = 0; done < len;) {
         ssize_t n = getrandom(p + done, len - done, 0);
@@ -506,7 +507,7 @@ static wasm_trap_code sched_yield_fn(void *env, wasm_instance *caller, const was
 
 /* ---- linking ------------------------------------------------------------ */
 
-static const wasi_func wasi_core_funcs[] = {
+static const wasm_host_func wasi_core_funcs[] = {
     {"args_get", "ii>i", args_get},           {"args_sizes_get", "ii>i", args_sizes_get},
     {"environ_get", "ii>i", environ_get},     {"environ_sizes_get", "ii>i", environ_sizes_get},
     {"clock_res_get", "ii>i", clock_res_get}, {"clock_time_get", "iIi>i", clock_time_get},
@@ -515,8 +516,8 @@ static const wasi_func wasi_core_funcs[] = {
 };
 
 bool wasi_link_core(wasi_ctx *ctx, wasm_linker *l, wasm_error *err) {
-    return wasi_define_all(ctx, l, wasi_core_funcs,
-                           sizeof wasi_core_funcs / sizeof wasi_core_funcs[0], err) &&
+    return wasm_linker_funcs(l, WASI_MODULE, wasi_core_funcs,
+                             sizeof wasi_core_funcs / sizeof wasi_core_funcs[0], ctx, err) &&
            wasi_link_fd(ctx, l, err);
 }
 

@@ -117,6 +117,40 @@ bool wasm_linker_func(wasm_linker *l, const char *module, const char *name, uint
     return define(l, module, name, (wasm_extern){WASM_EXTERN_FUNC, f}, err);
 }
 
+/* Enough for every import wasp defines (http_send takes 8). */
+#define WASM_HOST_MAX_ARITY 16
+
+bool wasm_linker_funcs(wasm_linker *l, const char *module, const wasm_host_func *fs, size_t n,
+                       void *env, wasm_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        wasm_valtype types[2][WASM_HOST_MAX_ARITY];
+        uint32_t count[2] = {0, 0};
+        int side = 0;
+        for (const char *c = fs[i].sig; *c; c++) {
+            if (*c == '>' && side == 0) {
+                side = 1;
+                continue;
+            }
+            wasm_valtype t = *c == 'i'   ? WASM_I32
+                             : *c == 'I' ? WASM_I64
+                             : *c == 'f' ? WASM_F32
+                             : *c == 'F' ? WASM_F64
+                                         : 0;
+            if (!t || count[side] == WASM_HOST_MAX_ARITY) {
+                err->kind = WASM_ERR_LINK;
+                snprintf(err->msg, sizeof err->msg, "host function %s.%s: bad signature \"%s\"",
+                         module, fs[i].name, fs[i].sig);
+                return false;
+            }
+            types[side][count[side]++] = t;
+        }
+        if (!wasm_linker_func(l, module, fs[i].name, count[0], types[0], count[1], types[1],
+                              fs[i].fn, env, err))
+            return false;
+    }
+    return true;
+}
+
 bool wasm_linker_memory(wasm_linker *l, const char *module, const char *name, uint32_t min,
                         uint32_t max, bool has_max, wasm_error *err) {
     wasm_memory *mem = util_arena_alloc(&l->arena, sizeof *mem);
@@ -262,6 +296,13 @@ uint8_t *wasm_memory_data(wasm_extern mem, uint64_t *size) {
 uint8_t *wasm_instance_memory(wasm_instance *inst, uint64_t *size) {
     *size = inst->mem ? inst->mem->pages * WASM_PAGE_SIZE : 0;
     return inst->mem ? inst->mem->base : NULL;
+}
+
+uint8_t *wasm_guest_bytes(wasm_instance *caller, uint32_t ptr, uint32_t len) {
+    if (!caller || !caller->mem) return NULL;
+    uint64_t size = caller->mem->pages * WASM_PAGE_SIZE;
+    if ((uint64_t)ptr + len > size) return NULL;
+    return caller->mem->base + ptr;
 }
 
 bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b) {

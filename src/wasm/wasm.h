@@ -314,6 +314,21 @@ void wasm_linker_free(wasm_linker *l);
 bool wasm_linker_func(wasm_linker *l, const char *module, const char *name, uint32_t nparams,
                       const wasm_valtype *params, uint32_t nresults, const wasm_valtype *results,
                       wasm_host_fn fn, void *env, wasm_error *err);
+/* One host function of a table given to wasm_linker_funcs, in the manner
+ * of Lua's luaL_Reg: its import name, its signature as "params>results"
+ * ('i' i32, 'I' i64, 'f' f32, 'F' f64; "iI>i" takes an i32 and an i64 and
+ * returns an i32), its code. Every guest import of wasp (WASI, the handler
+ * ABI, each capability) is registered through such a table. */
+typedef struct wasm_host_func {
+    const char *name;
+    const char *sig;
+    wasm_host_fn fn;
+} wasm_host_func;
+/* Defines the n functions of `fs` under `module`, each called with `env`.
+ * False with *err when out of memory, or (WASM_ERR_LINK) for a signature
+ * that does not parse, naming the function: a mistake in the table. */
+bool wasm_linker_funcs(wasm_linker *l, const char *module, const wasm_host_func *fs, size_t n,
+                       void *env, wasm_error *err);
 bool wasm_linker_memory(wasm_linker *l, const char *module, const char *name, uint32_t min,
                         uint32_t max, bool has_max, wasm_error *err);
 bool wasm_linker_table(wasm_linker *l, const char *module, const char *name, wasm_valtype elem,
@@ -449,5 +464,12 @@ uint8_t *wasm_memory_data(wasm_extern mem, uint64_t *size);
 /* Memory 0 of an instance, for host functions; NULL and *size 0 when it
  * has none. */
 uint8_t *wasm_instance_memory(wasm_instance *inst, uint64_t *size);
+
+/* The bytes [ptr, ptr+len) of `caller`'s memory 0, for host functions; NULL
+ * when the caller is NULL, has no memory, or any byte is out of bounds (the
+ * host function then traps with WASM_TRAP_OOB_MEMORY or answers EFAULT).
+ * The pointer is good until the guest runs again (memory.grow may move
+ * nothing, but a later call may trap and reset the instance). */
+uint8_t *wasm_guest_bytes(wasm_instance *caller, uint32_t ptr, uint32_t len);
 
 #endif

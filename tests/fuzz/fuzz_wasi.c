@@ -52,7 +52,7 @@
 #define PAGES 2
 #define MEM_SIZE (PAGES * 65536u)
 
-/* Every preview-1 function, with its signature as wasi_define_all reads
+/* Every preview-1 function, with its signature as wasm_linker_funcs reads
  * it: 'i' i32, 'I' i64, results after '>'. */
 static const struct {
     const char *name, *sig;
