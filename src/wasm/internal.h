@@ -221,6 +221,32 @@ bool wasm_trap_init(wasm_error *err);
 void wasm_trap_enter(wasm_trap_frame *f, const void *lo, const void *hi);
 /* Pops `f`; call on every exit path, trapped or not. */
 void wasm_trap_leave(wasm_trap_frame *f);
+/* Makes `f` the thread's innermost frame and returns the one before: a
+ * fiber switch (fiber.c) swaps each stack's chain of frames in and out. */
+wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f);
+
+/* ---- what a running call keeps per thread (interp.c, fiber.c) ------------ */
+
+/* A call into Wasm keeps its state in thread-local variables, read on the
+ * interpreter's hot paths: the interpreter's value and call stacks, the
+ * call limits, the innermost instance and the trap frames. A fiber carries
+ * its own copy; switching to a fiber saves the thread's into the fiber it
+ * leaves and loads the one of the fiber it enters (a few dozen bytes). */
+typedef struct wasm_exec_state {
+    void *cells, *limit, *top, *calls; /* the interpreter's stacks (opaque here) */
+    uint32_t depth;
+    uint64_t deadline, fuel;
+    const wasm_instance *inst;
+    wasm_trap_frame *trap;
+} wasm_exec_state;
+/* Copies the calling thread's state into *s. */
+void wasm_exec_save(wasm_exec_state *s);
+/* Makes *s the calling thread's state. */
+void wasm_exec_load(const wasm_exec_state *s);
+/* A state with interpreter stacks of its own, for a new fiber; false when
+ * they cannot be mapped. wasm_exec_state_free unmaps them. */
+bool wasm_exec_state_init(wasm_exec_state *s);
+void wasm_exec_state_free(wasm_exec_state *s);
 
 /* ---- values in frames ---------------------------------------------------- */
 

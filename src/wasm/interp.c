@@ -165,6 +165,57 @@ __attribute__((noinline)) static bool stack_init(void) {
     return true;
 }
 
+/* ---- fibers: the state above, per stack ----------------------------------- */
+
+void wasm_exec_save(wasm_exec_state *s) {
+    s->cells = ts.cells;
+    s->limit = ts.limit;
+    s->top = ts.top;
+    s->calls = ts.calls;
+    s->depth = ts.depth;
+    s->deadline = deadline;
+    s->fuel = fuel;
+    s->inst = current_inst;
+    s->trap = wasm_trap_swap(NULL);
+    wasm_trap_swap(s->trap);
+}
+
+void wasm_exec_load(const wasm_exec_state *s) {
+    ts.cells = s->cells;
+    ts.limit = s->limit;
+    ts.top = s->top;
+    ts.calls = s->calls;
+    ts.depth = s->depth;
+    deadline = s->deadline;
+    fuel = s->fuel;
+    current_inst = s->inst;
+    wasm_trap_swap(s->trap);
+}
+
+bool wasm_exec_state_init(wasm_exec_state *s) {
+    memset(s, 0, sizeof *s);
+    s->deadline = s->fuel = UINT64_MAX;
+    void *p = mmap(NULL, (size_t)STACK_CELLS * sizeof(ucell), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    void *calls = mmap(NULL, (size_t)MAX_DEPTH * sizeof(callrec), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (calls == MAP_FAILED) {
+        munmap(p, (size_t)STACK_CELLS * sizeof(ucell));
+        return false;
+    }
+    s->cells = s->top = p;
+    s->limit = (ucell *)p + STACK_CELLS;
+    s->calls = calls;
+    return true;
+}
+
+void wasm_exec_state_free(wasm_exec_state *s) {
+    if (s->cells) munmap(s->cells, (size_t)STACK_CELLS * sizeof(ucell));
+    if (s->calls) munmap(s->calls, (size_t)MAX_DEPTH * sizeof(callrec));
+    memset(s, 0, sizeof *s);
+}
+
 /* Copies n cells upwards in memory order: also right for the overlapping
  * moves here, which always copy towards lower addresses. Frames move a few
  * cells at a time, where a libc call costs more than the copy (a third of

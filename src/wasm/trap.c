@@ -81,6 +81,12 @@ void wasm_trap_leave(wasm_trap_frame *f) {
     current = f->prev;
 }
 
+wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f) {
+    wasm_trap_frame *old = current;
+    current = f;
+    return old;
+}
+
 const char *wasm_trap_message(wasm_trap_code code) {
     switch (code) {
     case WASM_TRAP_NONE: return "no trap";

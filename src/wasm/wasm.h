@@ -454,6 +454,45 @@ bool wasm_call_should_stop(const wasm_instance *inst);
  * nothing until it is used: it moves the epoch they compare with. */
 void wasm_interrupt_all(void);
 
+/* ---- fibers: calls that can wait ----------------------------------------
+ *
+ * A fiber is a stack of its own (a machine stack and the interpreter's,
+ * each behind a guard page, committed only where touched) on which a
+ * function runs until it returns or suspends. A host function called by a
+ * guest running on a fiber may call wasm_fiber_suspend(): the whole call -
+ * guest frames, host frames - stops there, the wasm_fiber_start or
+ * wasm_fiber_resume that ran the fiber returns false, and the thread goes on
+ * with other work until it resumes the fiber, on the same thread. Deadlines,
+ * interruption, traps and stack limits hold on every fiber as on a
+ * thread's own stack. Fibers are reusable: once finished, a fiber can be
+ * started again with another function (keep a pool: making one maps its
+ * stacks). A fiber is used by one thread at a time and never moves between
+ * threads while suspended. */
+typedef struct wasm_fiber wasm_fiber;
+typedef void (*wasm_fiber_fn)(void *arg);
+/* Machine stack of a fiber when none is asked for: deep enough for the
+ * host's libraries (libcurl, libpq, SQLite) under a guest's host calls. */
+#define WASM_FIBER_STACK (1u << 20)
+/* A new fiber with a machine stack of `stack_size` bytes (0: the default),
+ * or NULL with *err (WASM_ERR_NOMEM) when the stacks cannot be mapped. */
+wasm_fiber *wasm_fiber_new(size_t stack_size, wasm_error *err);
+/* Unmaps a fiber that is not suspended (finished, or never started). */
+void wasm_fiber_free(wasm_fiber *f);
+/* Runs fn(arg) on `f` from a thread's own stack (never from inside a
+ * fiber); `f` must not be suspended. True when fn returned, false when it
+ * suspended. */
+bool wasm_fiber_start(wasm_fiber *f, wasm_fiber_fn fn, void *arg);
+/* Continues a suspended fiber where it suspended, from a thread's own
+ * stack; true when its function has now returned. */
+bool wasm_fiber_resume(wasm_fiber *f);
+/* Suspends the fiber the caller runs on; returns when it is resumed. Only
+ * for code running on a fiber (it aborts otherwise: a bug, not a state). */
+void wasm_fiber_suspend(void);
+/* The fiber the caller runs on, or NULL on a thread's own stack. */
+wasm_fiber *wasm_fiber_current(void);
+/* True when the fiber's function has returned (or it never started). */
+bool wasm_fiber_done(const wasm_fiber *f);
+
 /* Reads or writes a global extern (set ignores mutability: host only). */
 wasm_value wasm_global_get(wasm_extern g);
 void wasm_global_set(wasm_extern g, wasm_value v);
