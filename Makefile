@@ -71,6 +71,10 @@ $(B)/spec_runner: $(SPEC_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
 $(B)/bench_instance: bench/instance.c $(B)/libwasp.a $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INCLUDES) -o $@ bench/instance.c $(B)/libwasp.a $(SRV_LIBS) -lm
 
+# Fiber switch, start and memory micro-benchmark (bench/fiber.c), run by bench-http.
+$(B)/bench_fiber: bench/fiber.c $(B)/libwasp.a $(HDRS)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INCLUDES) -o $@ bench/fiber.c $(B)/libwasp.a $(SRV_LIBS) -lm
+
 $(B)/asan/wasp: $(CLI_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(SRV_LIBS) -lm
 
