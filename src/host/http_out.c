@@ -26,15 +26,25 @@
  * requests off private addresses would have to pin the resolved address
  * with CURLOPT_RESOLVE or check it in CURLOPT_OPENSOCKETFUNCTION.)
  *
- * Each thread keeps one easy handle (a pthread key frees it when the
- * thread exits) and resets it after every request, so connections and TLS
- * sessions to an origin are reused across requests - also across apps
- * served by the same worker, which is harmless: a connection is only
- * reused for its own origin, after that request passed its own app's
- * allow-list, and no cookie or authentication state is kept.
+ * A transfer runs through libcurl's multi interface, one multi handle per
+ * transfer, driven by util_poll on the transfer's own sockets (curl names
+ * them through CURLMOPT_SOCKETFUNCTION) and curl's timer: in `wasp serve`
+ * the request's fiber is suspended meanwhile and its worker serves others,
+ * so a thousand requests waiting on upstreams cost a thousand suspended
+ * calls, not a thousand threads. Elsewhere util_poll is poll(2).
+ *
+ * Each thread keeps its handles for reuse (a free list; a pthread key frees
+ * them when the thread exits) and one share handle that holds the thread's
+ * connection cache, DNS cache and TLS sessions, so connections to an origin
+ * are reused across requests - also across apps served by the same worker,
+ * which is harmless: a connection is only reused for its own origin, after
+ * that request passed its own app's allow-list, and no cookie or
+ * authentication state is kept.
  */
 #include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +52,8 @@
 #include <string.h>
 
 #include "host/internal.h"
+#include "util/util.h"
+#include "wasm/wasm.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
@@ -389,27 +401,169 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg) {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
-static pthread_key_t handle_key;
+static pthread_key_t handles_key;
 
-static void handle_free(void *handle) {
-    curl_easy_cleanup(handle);
+/* A multi handle and an easy handle, kept together for reuse. */
+typedef struct curl_pair {
+    CURLM *multi;
+    CURL *easy;
+    struct curl_pair *next;
+} curl_pair;
+
+/* What a thread keeps: idle pairs, and the share handle they all use. */
+typedef struct thread_handles {
+    curl_pair *idle;
+    CURLSH *share;
+} thread_handles;
+
+static void handles_free(void *arg) {
+    thread_handles *th = arg;
+    while (th->idle) {
+        curl_pair *p = th->idle;
+        th->idle = p->next;
+        curl_multi_cleanup(p->multi);
+        curl_easy_cleanup(p->easy);
+        free(p);
+    }
+    if (th->share) curl_share_cleanup(th->share);
+    free(th);
 }
 
 static void init(void) {
     init_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK &&
-              pthread_key_create(&handle_key, handle_free) == 0;
+              pthread_key_create(&handles_key, handles_free) == 0;
 }
 
-/* This thread's easy handle, made on first use; NULL when out of memory. */
-static CURL *thread_handle(void) {
-    CURL *h = pthread_getspecific(handle_key);
-    if (h) return h;
-    h = curl_easy_init();
-    if (h && pthread_setspecific(handle_key, h) != 0) {
-        curl_easy_cleanup(h);
+static thread_handles *thread_handles_get(void) {
+    thread_handles *th = pthread_getspecific(handles_key);
+    if (th) return th;
+    th = calloc(1, sizeof *th);
+    if (!th) return NULL;
+    /* used by one thread only: no lock functions needed */
+    th->share = curl_share_init();
+    if (!th->share || pthread_setspecific(handles_key, th) != 0) {
+        if (th->share) curl_share_cleanup(th->share);
+        free(th);
         return NULL;
     }
-    return h;
+    curl_share_setopt(th->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(th->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(th->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return th;
+}
+
+/* An idle pair of this thread's, or a new one; NULL when out of memory. */
+static curl_pair *pair_take(void) {
+    thread_handles *th = thread_handles_get();
+    if (!th) return NULL;
+    curl_pair *p = th->idle;
+    if (p) {
+        th->idle = p->next;
+        return p;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->multi = curl_multi_init();
+    p->easy = curl_easy_init();
+    if (!p->multi || !p->easy) {
+        if (p->multi) curl_multi_cleanup(p->multi);
+        if (p->easy) curl_easy_cleanup(p->easy);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void pair_give_back(curl_pair *p) {
+    thread_handles *th = pthread_getspecific(handles_key);
+    p->next = th->idle;
+    th->idle = p;
+}
+
+/* The sockets curl wants watched for one transfer (a connection, and a
+ * second while it tries two addresses), and its timer. */
+#define MAX_SOCKS 8
+typedef struct watch {
+    struct pollfd fds[MAX_SOCKS];
+    int n;
+    long timer_ms; /* -1: none */
+} watch;
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp) {
+    watch *w = arg;
+    int i = 0;
+    while (i < w->n && w->fds[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < w->n) w->fds[i] = w->fds[--w->n];
+        return 0;
+    }
+    if (i == w->n) {
+        if (w->n == MAX_SOCKS) return -1; /* never: curl uses one or two */
+        w->n++;
+    }
+    w->fds[i] = (struct pollfd){.fd = fd,
+                                .events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+                                                  (what & CURL_POLL_OUT ? POLLOUT : 0))};
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *arg) {
+    ((watch *)arg)->timer_ms = timeout_ms;
+    return 0;
+}
+
+/* Runs the easy handle of `p` to its end through the multi handle,
+ * waiting with util_poll. The transfer's result, or CURLE_ABORTED_BY_CALLBACK
+ * when the guest call was asked to stop (its deadline, a cancelled
+ * request): the transfer is then dropped, its connection closed. */
+static CURLcode perform(curl_pair *p) {
+    watch w = {.n = 0, .timer_ms = -1};
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, &w);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, &w);
+    if (curl_multi_add_handle(p->multi, p->easy) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+    int running = 1;
+    CURLcode rc = CURLE_OK;
+    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    while (running) {
+        if (wasm_call_should_stop(NULL)) {
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        struct pollfd fds[MAX_SOCKS];
+        int n = w.n;
+        memcpy(fds, w.fds, (size_t)n * sizeof *fds);
+        /* curl's own timer ends the transfer at CURLOPT_TIMEOUT_MS, which is
+         * never past the guest call's deadline */
+        int timeout = w.timer_ms < 0 ? 1000 : w.timer_ms > 1000 ? 1000 : (int)w.timer_ms;
+        int ready = util_poll(fds, (nfds_t)n, timeout);
+        if (ready < 0 && errno != EINTR) {
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+        if (ready <= 0) {
+            curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+            continue;
+        }
+        for (int i = 0; i < n && running; i++) {
+            short re = fds[i].revents;
+            if (!re) continue;
+            int ev = (re & POLLIN ? CURL_CSELECT_IN : 0) | (re & POLLOUT ? CURL_CSELECT_OUT : 0) |
+                     (re & (POLLERR | POLLHUP | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+            curl_multi_socket_action(p->multi, fds[i].fd, ev, &running);
+        }
+    }
+    if (rc == CURLE_OK) {
+        int left;
+        CURLMsg *m;
+        rc = CURLE_RECV_ERROR;
+        while ((m = curl_multi_info_read(p->multi, &left)))
+            if (m->msg == CURLMSG_DONE && m->easy_handle == p->easy) rc = m->data.result;
+    }
+    curl_multi_remove_handle(p->multi, p->easy);
+    return rc;
 }
 
 /* Sets the method and body: GET is curl's default; HEAD asks for no body;
@@ -530,7 +684,8 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
     /* no "Expect: 100-continue" round trip, no form content type by default */
     if (rc == HOST_OK && !h.expect) rc = headers_add(&h, "Expect:", what, err, errlen);
     if (rc == HOST_OK && !h.content_type) rc = headers_add(&h, "Content-Type:", what, err, errlen);
-    CURL *c = rc == HOST_OK ? thread_handle() : NULL;
+    curl_pair *pair = rc == HOST_OK ? pair_take() : NULL;
+    CURL *c = pair ? pair->easy : NULL;
     if (rc == HOST_OK && !c) rc = fail(err, errlen, "%s: out of memory", what);
     if (rc == HOST_OK) {
         /* never past the deadline of the guest call that asked */
@@ -543,7 +698,8 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
                       .max_body = req->max_response ? req->max_response : DEFAULT_MAX_RESPONSE};
         char errbuf[CURL_ERROR_SIZE] = "";
         set_options(c, u, req, method, h.list, &t, errbuf, timeout_ms);
-        CURLcode cc = curl_easy_perform(c);
+        curl_easy_setopt(c, CURLOPT_SHARE, thread_handles_get()->share);
+        CURLcode cc = perform(pair);
         if (cc == CURLE_OK) {
             long status = 0;
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -553,8 +709,10 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
             resp->headers.len = 0;
             resp->body.len = 0;
         }
-        /* drops every pointer into this call's memory; keeps connections */
+        /* drops every pointer into this call's memory; the connections
+         * stay in the thread's share handle */
         curl_easy_reset(c);
+        pair_give_back(pair);
     }
 done:
     curl_slist_free_all(h.list);

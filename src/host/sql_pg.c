@@ -54,6 +54,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/util.h"
 #include "host/internal.h"
 #include "wasm/wasm.h"
 
@@ -206,7 +207,7 @@ static bool ping(sql_pg *s, uint32_t timeout_ms) {
         if (!PQisBusy(s->pg)) break;
         int64_t left = deadline - mono_ms();
         struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0) return false;
+        if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
     }
     bool ok = true;
     PGresult *r;
@@ -269,7 +270,7 @@ static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
         if (!PQisBusy(s->pg)) break;
         int64_t left = deadline - mono_ms();
         struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0) return false;
+        if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
     }
     bool ok = true, counted = false, prepared_in_sql = false;
     PGresult *r;
@@ -341,7 +342,7 @@ static bool await_result(sql_pg *s, bool *cancelled) {
             if (left >= 0 && left < wait) wait = (int)left;
         }
         struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
-        if (poll(&p, 1, wait) < 0 && errno != EINTR) {
+        if (util_poll(&p, 1, wait) < 0 && errno != EINTR) {
             s->base.broken = true;
             return false;
         }

@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
 #include "host/internal.h"
 #include "wasm/wasm.h"
 
@@ -148,7 +149,7 @@ int host_sqlite_busy(void *ctx, int count) {
     int64_t left = wasm_call_time_left_ms();
     if (left >= 0 && ms > left) ms = (int)left;
     if (ms > BUSY_TIMEOUT_MS - waited) ms = BUSY_TIMEOUT_MS - waited;
-    sqlite3_sleep(ms);
+    util_poll(NULL, 0, ms); /* on a fiber, other requests run meanwhile */
     return 1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * util.h - the small pieces every layer of wasp uses: a bump arena for data
  * that lives as long as its owner, LEB128 readers bounded exactly as the
- * WebAssembly spec bounds them, and a UTF-8 checker.
+ * WebAssembly spec bounds them, a UTF-8 checker, and the one way host code
+ * waits (util_poll), which a server can turn into a suspension.
  *
  * Nothing here allocates behind the caller's back except the arena, and
  * nothing here prints or exits: failures are return values.
@@ -9,6 +10,7 @@
 #ifndef WASP_UTIL_H
 #define WASP_UTIL_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,5 +72,23 @@ size_t util_leb_put_s64(uint8_t *buf, int64_t v);
  * When false and bad_at is not NULL, *bad_at is the offset of the first bad
  * byte. */
 bool util_utf8_valid(const uint8_t *s, size_t len, size_t *bad_at);
+
+/* ---- waiting (wait.c) ------------------------------------------------- */
+
+/* Host code (WASI, the capabilities) that waits for descriptors or for
+ * time calls util_poll, never poll(2) or a sleep: by default it is poll(2),
+ * but a thread can install a poller of its own. `wasp serve` does, on its
+ * workers: a request's guest call runs on a fiber, and the poller suspends
+ * that fiber until a descriptor is ready or the time is up, while the
+ * worker runs other requests. So a host function written as a plain poll
+ * loop serves thousands of waiting requests per thread. */
+typedef int (*util_poll_fn)(void *self, struct pollfd *fds, nfds_t n, int timeout_ms);
+/* Installs fn (with self) as the calling thread's poller; NULL restores
+ * poll(2). */
+void util_set_poller(util_poll_fn fn, void *self);
+/* poll(2)'s contract: fills revents, returns how many descriptors are
+ * ready, 0 when timeout_ms (-1: none) passed first, -1 with errno. n may be
+ * 0 (a sleep). */
+int util_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 
 #endif

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/util.h"
 #include "wasi/internal.h"
 
 /* What a regular file (or block device) may do. */
@@ -213,7 +214,10 @@ static void iovs_cap(iov_list *l, size_t max) {
  * or less when the call's deadline comes sooner. */
 static int slice_ms(void) {
     int64_t left = wasm_call_time_left_ms();
-    return left >= 0 && left < WASI_WAIT_SLICE_MS ? (int)left : WASI_WAIT_SLICE_MS;
+    /* On a fiber (wasp serve) the wait suspends the request, and the server
+     * resumes it early when it must stop: only the deadline bounds it. */
+    int slice = wasm_fiber_current() ? INT_MAX / 2 : WASI_WAIT_SLICE_MS;
+    return left >= 0 && left < slice ? (int)left : slice;
 }
 
 /* Waits until host descriptor `fd` is ready for `events` (POLLIN or
@@ -224,7 +228,7 @@ static wasm_trap_code wait_fd(wasm_instance *caller, int fd, short events) {
     for (;;) {
         if (wasm_call_should_stop(caller)) return WASM_TRAP_INTERRUPTED;
         struct pollfd p = {.fd = fd, .events = events};
-        int rc = poll(&p, 1, slice_ms());
+        int rc = util_poll(&p, 1, slice_ms());
         if (rc > 0 || (rc < 0 && errno != EINTR)) return WASM_TRAP_NONE;
     }
 }
@@ -813,8 +817,9 @@ static wasm_trap_code poll_oneoff(void *env, wasm_instance *caller, const wasm_v
             uint64_t slice = (uint64_t)slice_ms() * 1000000u;
             if (d > slice) d = slice;
         }
-        struct timespec ts = {(time_t)(d / 1000000000u), (long)(d % 1000000000u)};
-        int rc = ppoll(pfds, (nfds_t)npfds, &ts, NULL);
+        /* whole milliseconds, rounded up: a clock never fires early */
+        int ms = d == UINT64_MAX ? -1 : (int)((d + 999999u) / 1000000u);
+        int rc = util_poll(pfds, (nfds_t)npfds, ms);
         now = mono_now();
         if (rc < 0 && errno != EINTR) {
             e = wasi_errno(errno);
