@@ -4,10 +4,13 @@
  * and what the backends share - the "database NAME: " message prefix, the
  * result encoding and the prepared-statement cache.
  *
- * The pool. One mutex guards the list of idle connections and the count
- * of open ones (idle, handed out, or being opened right now); a condition
- * variable on CLOCK_MONOTONIC wakes a waiting acquire when a connection
- * comes back or a slot frees up. Slow work - connecting, checking an idle
+ * The pool. One mutex guards the list of idle connections, the count of
+ * open ones (idle, handed out, or being opened right now) and a queue of
+ * acquires waiting for one. A waiter waits on an eventfd of its own
+ * through util_poll - so in `wasp serve` its request is suspended and the
+ * worker runs others, among them perhaps the very request whose release
+ * it waits for - and a release hands the connection (or the freed slot)
+ * straight to the first waiter, first come first served. Slow work - connecting, checking an idle
  * connection, cleaning one on release - runs outside the lock: a slot is
  * reserved first (open++), so pool_size is never exceeded. Idle
  * connections are reused most recently released first, which keeps the
@@ -26,15 +29,20 @@
  * its workers have stopped).
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "host/internal.h"
+#include "util/util.h"
+#include "wasm/wasm.h"
 
 #define DEFAULT_POOL_SIZE 8
 #define DEFAULT_ACQUIRE_TIMEOUT_MS 2000
@@ -44,10 +52,10 @@ struct host_sql_db {
     host_sql_config cfg; /* defaults filled in; name, path and url owned */
     const host_sql_ops *ops;
     pthread_mutex_t lock;
-    pthread_cond_t freed; /* a connection came back or a slot freed up */
-    host_sql_conn *idle;  /* most recently released first */
-    uint32_t open;        /* connections counted against pool_size */
-    atomic_bool warned;   /* the superuser warning was given */
+    struct pool_waiter *waiters, **waiters_tail; /* acquires waiting, oldest first */
+    host_sql_conn *idle;                         /* most recently released first */
+    uint32_t open;                               /* connections counted against pool_size */
+    atomic_bool warned;                          /* the superuser warning was given */
 };
 
 int host_sql_fail(const char *name, char *err, size_t errlen, const char *fmt, ...) {
@@ -307,21 +315,9 @@ host_sql_db *host_sql_open(const host_sql_config *cfg, char *err, size_t errlen)
         free_db(db);
         return NULL;
     }
-    pthread_condattr_t ca;
-    bool cond_ok = pthread_condattr_init(&ca) == 0;
-    if (cond_ok) {
-        cond_ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-                  pthread_cond_init(&db->freed, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    if (!cond_ok) {
-        host_sql_fail(cfg->name, err, errlen, "cannot create the pool's condition variable");
-        free_db(db);
-        return NULL;
-    }
+    db->waiters_tail = &db->waiters;
     if (pthread_mutex_init(&db->lock, NULL) != 0) {
         host_sql_fail(cfg->name, err, errlen, "cannot create the pool's mutex");
-        pthread_cond_destroy(&db->freed);
         free_db(db);
         return NULL;
     }
@@ -359,16 +355,90 @@ void host_sql_close(host_sql_db *db) {
         db->ops->disconnect(c);
     }
     pthread_mutex_destroy(&db->lock);
-    pthread_cond_destroy(&db->freed);
     free_db(db);
 }
 
-/* Gives up a slot whose connection is gone (closed, or never opened). */
+/* An acquire waiting for a connection: on its own stack (or fiber). A
+ * release sets `conn`, or `slot` (a slot to open a connection in), and
+ * writes to the eventfd. */
+typedef struct pool_waiter {
+    int efd;
+    host_sql_conn *conn;
+    bool slot;
+    struct pool_waiter *next;
+} pool_waiter;
+
+/* The first waiter, taken off the queue; NULL when none. Under the lock. */
+static pool_waiter *waiter_pop(host_sql_db *db) {
+    pool_waiter *w = db->waiters;
+    if (!w) return NULL;
+    db->waiters = w->next;
+    if (!db->waiters) db->waiters_tail = &db->waiters;
+    return w;
+}
+
+/* Queues w last. Under the lock. */
+static void waiter_push(host_sql_db *db, pool_waiter *w) {
+    w->next = NULL;
+    *db->waiters_tail = w;
+    db->waiters_tail = &w->next;
+}
+
+/* Takes w off the queue, if it is still on it. Under the lock. */
+static void waiter_remove(host_sql_db *db, pool_waiter *w) {
+    for (pool_waiter **p = &db->waiters; *p; p = &(*p)->next) {
+        if (*p != w) continue;
+        *p = w->next;
+        if (!*p) db->waiters_tail = p;
+        return;
+    }
+}
+
+static void waiter_wake(pool_waiter *w) {
+    uint64_t one = 1;
+    (void)!write(w->efd, &one, sizeof one);
+}
+
+/* Gives up a slot whose connection is gone (closed, or never opened): to
+ * the first waiter, who opens a connection in it, or back to the pool. */
 static void free_slot(host_sql_db *db) {
     pthread_mutex_lock(&db->lock);
-    db->open--;
-    pthread_cond_signal(&db->freed);
+    pool_waiter *w = waiter_pop(db);
+    if (w) {
+        w->slot = true;
+        waiter_wake(w);
+    } else {
+        db->open--;
+    }
     pthread_mutex_unlock(&db->lock);
+}
+
+/* Waits in the queue until a release hands over a connection or a slot,
+ * for at most wait_ms. Called with the lock held; returns with it held.
+ * False when the time ran out (or no eventfd could be made). */
+static bool wait_turn(host_sql_db *db, uint32_t wait_ms, host_sql_conn **c) {
+    pool_waiter w = {.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+    if (w.efd < 0) return false;
+    /* w lives on this stack while queued: every way out of the loop below
+     * leaves it off the queue (popped by a release, or removed) */
+    waiter_push(db, &w);
+    uint64_t until = now_ms() + wait_ms;
+    for (;;) {
+        pthread_mutex_unlock(&db->lock);
+        uint64_t now = now_ms();
+        struct pollfd p = {.fd = w.efd, .events = POLLIN};
+        if (now < until && !wasm_call_should_stop(NULL)) util_poll(&p, 1, (int)(until - now));
+        pthread_mutex_lock(&db->lock);
+        /* handed over meanwhile, even if the time is up: it is ours now */
+        if (w.conn || w.slot) break;
+        if (now_ms() >= until || wasm_call_should_stop(NULL)) {
+            waiter_remove(db, &w);
+            break;
+        }
+    }
+    close(w.efd);
+    *c = w.conn;
+    return w.conn || w.slot;
 }
 
 host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen) {
@@ -378,35 +448,25 @@ host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen) {
     }
     /* the acquire timeout, or the request's deadline when that is nearer */
     uint32_t wait = host_wait_ms(db->cfg.acquire_timeout_ms);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait / 1000;
-    deadline.tv_nsec += (long)(wait % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    host_sql_conn *c = NULL;
     pthread_mutex_lock(&db->lock);
-    while (!db->idle && db->open >= db->cfg.pool_size) {
-        int rc = pthread_cond_timedwait(&db->freed, &db->lock, &deadline);
-        if (rc == ETIMEDOUT && !db->idle && db->open >= db->cfg.pool_size) {
-            pthread_mutex_unlock(&db->lock);
-            host_sql_fail(db->cfg.name, err, errlen,
-                          "no connection free within %u ms%s (all %u of the pool are in use; raise "
-                          "pool_size or hold connections for less time)",
-                          wait,
-                          wait < db->cfg.acquire_timeout_ms ? ", the time left before the "
-                                                              "request's deadline"
-                                                            : "",
-                          db->cfg.pool_size);
-            return NULL;
-        }
-    }
-    host_sql_conn *c = db->idle;
-    if (c)
+    if (db->idle) {
+        c = db->idle;
         db->idle = c->next_idle;
-    else
+    } else if (db->open < db->cfg.pool_size) {
         db->open++; /* reserve the slot, connect outside the lock */
+    } else if (!wait_turn(db, wait, &c)) {
+        pthread_mutex_unlock(&db->lock);
+        host_sql_fail(db->cfg.name, err, errlen,
+                      "no connection free within %u ms%s (all %u of the pool are in use; raise "
+                      "pool_size or hold connections for less time)",
+                      wait,
+                      wait < db->cfg.acquire_timeout_ms ? ", the time left before the "
+                                                          "request's deadline"
+                                                        : "",
+                      db->cfg.pool_size);
+        return NULL;
+    }
     pthread_mutex_unlock(&db->lock);
 
     if (c) {
@@ -433,9 +493,15 @@ void host_sql_release(host_sql_conn *c) {
     }
     c->idle_since_ms = now_ms();
     pthread_mutex_lock(&db->lock);
-    c->next_idle = db->idle;
-    db->idle = c;
-    pthread_cond_signal(&db->freed);
+    pool_waiter *w = waiter_pop(db);
+    if (w) {
+        c->next_idle = NULL;
+        w->conn = c;
+        waiter_wake(w);
+    } else {
+        c->next_idle = db->idle;
+        db->idle = c;
+    }
     pthread_mutex_unlock(&db->lock);
 }
 

@@ -36,6 +36,10 @@ struct srv_caps {
     host_buf sql_result;     /* the last sql_exec's result, for sql_result */
     host_http_response http; /* the last http_send's response */
     char err[512];
+    /* sql_exec's decoded parameters (made on first use): per slot, not
+     * per thread, since another request of the worker runs while this one
+     * waits for its database */
+    host_sql_value *values;
 };
 
 srv_caps *srv_caps_new(const srv_app *app) {
@@ -55,6 +59,7 @@ srv_caps *srv_caps_new(const srv_app *app) {
 
 void srv_caps_free(srv_caps *c) {
     if (!c) return;
+    free(c->values);
     for (int i = 0; i < c->app->nstores; i++)
         host_kv_close(c->kv[i]);
     for (int i = 0; i < c->app->ndbs; i++)
@@ -412,7 +417,11 @@ static wasm_trap_code cap_sql_exec(void *env, wasm_instance *caller, const wasm_
         snprintf(c->err, sizeof c->err, "%d is not a database handle (sql_open gives one)", h);
         return ret_err(r, -2);
     }
-    static _Thread_local host_sql_value values[SQL_MAX_PARAMS];
+    if (!c->values && !(c->values = malloc(SQL_MAX_PARAMS * sizeof *c->values))) {
+        snprintf(c->err, sizeof c->err, "sql_exec: out of memory");
+        return ret_err(r, -2);
+    }
+    host_sql_value *values = c->values;
     size_t n;
     if (!srv_sql_params_decode(params, a[4].of.i32, values, SQL_MAX_PARAMS, &n)) {
         snprintf(

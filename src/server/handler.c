@@ -26,10 +26,11 @@ struct srv_slot {
     const srv_app *app;
     wasm_linker *linker;
     wasi_ctx *wasi;
-    srv_caps *caps;      /* kv, vars, log (caps.c) */
-    wasm_instance *inst; /* idle or running; NULL until first needed */
-    wasm_extern entry;   /* inst's wasp_handle or _start */
-    bool dirty;          /* inst has run since its last reset */
+    srv_caps *caps;        /* kv, vars, log (caps.c) */
+    wasm_instance *inst;   /* idle or running; NULL until first needed */
+    wasm_extern entry;     /* inst's wasp_handle or _start */
+    bool dirty;            /* inst has run since its last reset */
+    srv_response own_resp; /* what srv_slot_response hands out */
     /* during a call */
     const srv_request *req;
     srv_response *resp;
@@ -304,6 +305,7 @@ static srv_slot *slot_prepare(const srv_app *app, char *err, size_t errlen) {
         return NULL;
     }
     s->app = app;
+    srv_response_init(&s->own_resp);
     const srv_app_cfg *c = app->cfg;
     wasi_preopen *pre = calloc((size_t)c->ndirs + 1, sizeof *pre);
     if (!pre) {
@@ -352,9 +354,18 @@ void srv_slot_free(srv_slot *s) {
     wasm_linker_free(s->linker);
     wasi_ctx_free(s->wasi);
     srv_caps_free(s->caps);
+    srv_response_free(&s->own_resp);
     free(s->envbuf);
     free(s->envp);
     free(s);
+}
+
+srv_response *srv_slot_response(srv_slot *s) {
+    return &s->own_resp;
+}
+
+void srv_slot_interrupt(srv_slot *s) {
+    if (s->inst) wasm_interrupt(s->inst);
 }
 
 int srv_slot_idle(const srv_slot *s) {

@@ -86,11 +86,14 @@ struct srv_worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     int64_t nconns;
-    srv_gen *gen; /* the generation this worker serves */
-    srv_slot **slots;
-    uint64_t warm_failed; /* generation whose prewarm failed: not retried */
-    uint64_t nreq;        /* requests seen: with the worker id, the request id */
-    srv_response resp;
+    srv_gen *gen;             /* the generation this worker serves */
+    srv_wgen *wg;             /* its instances of that generation's apps (pool.c) */
+    srv_sched *sched;         /* requests that wait (sched.c) */
+    h2o_socket_t *sched_sock; /* watches srv_sched_fd */
+    struct srv_call *calls;   /* requests in flight, handlers running or waiting */
+    uint64_t next_trim;       /* ns: when idle instances are next trimmed */
+    uint64_t warm_failed;     /* generation whose prewarm failed: not retried */
+    uint64_t nreq;            /* requests seen: with the worker id, the request id */
     srv_log log;
     srv_stats *stats;
     h2o_timeout_t linger; /* how long a refused connection is drained (SRV_LINGER_MS) */
@@ -118,26 +121,47 @@ typedef struct srv_conn {
     const char *refuse_why;
     int depth; /* calls into h2o under way */
     bool closed;
+    bool pending; /* its current request's handler is running or waiting */
 } srv_conn;
+
+/* A request in flight: from on_req until its handler has finished and its
+ * response is with h2o (or its client is gone). Lives in malloc'd memory,
+ * not the request's pool, because h2o may dispose of the request while
+ * the handler still waits; `hook`, in the pool, tells us when. */
+typedef struct srv_call {
+    srv_worker *w;
+    srv_wgen *wg;
+    int ai;
+    srv_slot *slot;
+    h2o_req_t *req;         /* NULL once h2o disposed of the request */
+    struct srv_call **hook; /* in req->pool: points back here while both live */
+    srv_task *task;
+    uint64_t t0;
+    srv_request q;
+    srv_result res;
+    struct srv_call *prev, *next; /* w->calls */
+    char id[32];
+    char peer[INET6_ADDRSTRLEN];
+    srv_header hdrs[H2O_MAX_HEADERS + 8];
+} srv_call;
 
 /* ---- generations ----------------------------------------------------------- */
 
-static void worker_drop_slots(srv_worker *w) {
-    if (!w->gen) return;
+/* Leaves the worker's generation: its idle instances go now, busy ones
+ * when their requests finish (srv_wgen_retire). */
+static void worker_leave_gen(srv_worker *w) {
+    if (!w->wg) return;
     for (int i = 0; i < w->gen->napps; i++) {
-        if (!w->slots[i]) continue;
         srv_app_stats *as = srv_stats_app(w->stats, w->gen->apps[i].name);
-        atomic_fetch_sub_explicit(&as->pool_idle, srv_slot_idle(w->slots[i]), memory_order_relaxed);
-        srv_slot_free(w->slots[i]);
+        atomic_fetch_sub_explicit(&as->pool_idle, srv_wgen_idle(w->wg, i), memory_order_relaxed);
     }
-    free(w->slots);
-    w->slots = NULL;
-    srv_gen_unref(w->gen);
+    srv_wgen_retire(w->wg);
+    w->wg = NULL;
     w->gen = NULL;
 }
 
 /* Moves the worker to the current generation if there is a newer one.
- * Called between requests only, so no request straddles two. */
+ * Requests in flight finish on the one they started on. */
 static void worker_sync_gen(srv_worker *w) {
     srv_http *h = w->srv;
     if (w->gen && w->gen->id == atomic_load_explicit(&h->gen_id, memory_order_acquire)) return;
@@ -145,34 +169,42 @@ static void worker_sync_gen(srv_worker *w) {
     srv_gen *g = h->gen;
     srv_gen_ref(g);
     pthread_mutex_unlock(&h->gen_lock);
-    srv_slot **slots = calloc((size_t)g->napps + 1, sizeof *slots);
-    if (!slots) { /* keep serving the old generation; try again next time */
-        srv_gen_unref(g);
-        return;
-    }
-    worker_drop_slots(w);
+    srv_wgen *wg = srv_wgen_new(g);
+    srv_gen_unref(g); /* wg holds its own reference */
+    if (!wg) return;  /* keep serving the old generation; try again next time */
+    worker_leave_gen(w);
+    w->wg = wg;
     w->gen = g;
-    w->slots = slots;
 }
 
-/* Prepares every app's slot and instance of the worker's generation, so
- * that first requests do not pay for it. Run between loop iterations. */
+/* Prepares an instance of every app of the worker's generation, so that
+ * first requests do not pay for it. Run between loop iterations. */
 static void worker_prewarm(srv_worker *w) {
     if (!w->gen || w->warm_failed == w->gen->id) return;
     for (int i = 0; i < w->gen->napps; i++) {
-        if (w->slots[i]) continue;
+        if (srv_wgen_idle(w->wg, i) || srv_wgen_busy(w->wg, i)) continue;
         const srv_app *app = &w->gen->apps[i];
         char err[300];
-        w->slots[i] = srv_slot_new(app, err, sizeof err);
-        if (!w->slots[i] || !srv_slot_warm(w->slots[i], err, sizeof err)) {
+        if (!srv_wgen_warm(w->wg, i, err, sizeof err)) {
             srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id, err);
-            srv_slot_free(w->slots[i]);
-            w->slots[i] = NULL;
             w->warm_failed = w->gen->id; /* the request path tries again, and answers 500 */
             return;
         }
         srv_app_stats *as = srv_stats_app(w->stats, app->name);
         atomic_fetch_add_explicit(&as->pool_idle, 1, memory_order_relaxed);
+    }
+}
+
+/* Once a second: instances idle for the whole second are freed. */
+static void worker_trim(srv_worker *w) {
+    uint64_t now = srv_now_ns();
+    if (!w->wg || now < w->next_trim) return;
+    w->next_trim = now + 1000000000u;
+    for (int i = 0; i < w->gen->napps; i++) {
+        int freed = srv_wgen_trim(w->wg, i);
+        if (!freed) continue;
+        srv_app_stats *as = srv_stats_app(w->stats, w->gen->apps[i].name);
+        atomic_fetch_sub_explicit(&as->pool_idle, freed, memory_order_relaxed);
     }
 }
 
@@ -314,11 +346,167 @@ static void refuse(srv_worker *w, h2o_req_t *req, const char *id, uint64_t t0, i
 }
 
 static void on_conn_close(void *data);
+static void conn_after(srv_conn *c);
 
 static srv_conn *conn_of(h2o_req_t *req) {
     h2o_socket_t *sock =
         req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+}
+
+/* ---- a request's handler, on its fiber ----------------------------------------- */
+
+/* Fills call->q (and the header array and peer it points to) from the
+ * request: everything the handler may read, kept in the call because the
+ * handler may wait past on_req's return. */
+static void call_describe(srv_call *call, const char *path, size_t path_len) {
+    h2o_req_t *req = call->req;
+    srv_worker *w = call->w;
+    size_t nh = 0;
+    /* h2o keeps Host apart, in the authority; handlers expect it among the headers */
+    if (req->input.authority.len)
+        call->hdrs[nh++] =
+            (srv_header){"host", req->input.authority.base, 4, req->input.authority.len};
+    for (size_t i = 0; i < req->headers.size && nh < sizeof call->hdrs / sizeof call->hdrs[0];
+         i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        call->hdrs[nh++] = (srv_header){h->orig_name ? h->orig_name : h->name->base, h->value.base,
+                                        h->name->len, h->value.len};
+    }
+    int peer_port = 0;
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sl && ss.ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &s4->sin_addr, call->peer, sizeof call->peer);
+        peer_port = ntohs(s4->sin_port);
+    } else if (sl && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, call->peer, sizeof call->peer);
+        peer_port = ntohs(s6->sin6_port);
+    }
+    size_t qa = req->query_at;
+    call->q = (srv_request){
+        .method = req->method.base,
+        .method_len = req->method.len,
+        .uri = req->path.base,
+        .uri_len = req->path.len,
+        .path = path,
+        .path_len = path_len,
+        .query = qa != SIZE_MAX ? req->path.base + qa + 1 : "",
+        .query_len = qa != SIZE_MAX ? req->path.len - qa - 1 : 0,
+        .headers = call->hdrs,
+        .nheaders = nh,
+        .body = (const uint8_t *)req->entity.base,
+        .body_len = req->entity.base ? req->entity.len : 0,
+        .remote_addr = call->peer,
+        .remote_port = peer_port,
+        .server_addr = w->srv->cfg.listen_host,
+        .server_port = w->srv->cfg.listen_port,
+        .id = call->id,
+        .log = &w->log,
+    };
+}
+
+/* On the call's fiber: the handler, start to finish (waits included). */
+static void call_run(void *arg) {
+    srv_call *call = arg;
+    srv_slot_run(call->slot, &call->q, srv_slot_response(call->slot), &call->res);
+}
+
+/* h2o disposes of the request before its handler finished: the client
+ * closed the connection. The handler is told to stop and run to its end
+ * now, while the request's memory is still there (h2o frees it after its
+ * dispose callbacks); call_done then answers nobody. */
+static void call_on_dispose(void *p) {
+    srv_call *call = *(srv_call **)p;
+    if (!call) return;
+    call->req = NULL;
+    call->hook = NULL;
+    srv_slot_interrupt(call->slot);
+    srv_sched_wake(call->w->sched, call->task, true);
+}
+
+/* On the worker's stack, once the handler finished: the response goes to
+ * h2o (unless the client is gone), the request is logged and counted, the
+ * instance reset and given back. */
+static void call_done(void *arg) {
+    srv_call *call = arg;
+    srv_worker *w = call->w;
+    h2o_req_t *req = call->req;
+    const srv_app *app = &srv_wgen_gen(call->wg)->apps[call->ai];
+    srv_app_stats *as = srv_stats_app(w->stats, app->name);
+    const srv_result *res = &call->res;
+    const srv_response *resp = srv_slot_response(call->slot);
+    if (call->hook) *call->hook = NULL;
+    int status;
+    size_t bytes = 0;
+    switch (res->outcome) {
+    case SRV_OK:
+        status = resp->status;
+        bytes = status == 204 || status == 205 || status == 304 ? 0 : resp->body_len;
+        break;
+    case SRV_DEADLINE: status = 504; break;
+    case SRV_BADGATEWAY: status = 502; break;
+    default: status = 500; break;
+    }
+    uint64_t ns = srv_now_ns() - call->t0;
+    if (req) {
+        /* a call into h2o for the connection, outside its callbacks */
+        srv_conn *c = conn_of(req);
+        if (c) {
+            c->pending = false;
+            c->depth++;
+        }
+        if (res->outcome == SRV_OK)
+            send_response(req, resp);
+        else
+            send_text(req, status,
+                      status == 504   ? "the handler ran out of time\n"
+                      : status == 502 ? "the handler's output was not a valid CGI response\n"
+                                      : "the handler failed\n");
+        srv_count(&as->by_status[status], 1);
+        srv_hist_add(&as->duration, ns);
+        access_log(w, req, call->id, app->name, status, bytes, ns, res);
+        if (c) {
+            c->depth--;
+            conn_after(c);
+        }
+    } else {
+        /* the client left first: logged, not counted as an answer */
+        access_log_line(w, call->q.method, call->q.method_len, call->q.uri, call->q.uri_len,
+                        call->id, app->name, 499, 0, ns, res);
+        srv_count(&as->cancelled, 1);
+    }
+    if ((res->outcome == SRV_TRAP || res->outcome == SRV_DEADLINE) && res->trap > 0 &&
+        res->trap < SRV_NTRAPS)
+        srv_count(&as->traps[res->trap], 1);
+    if (req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
+        srv_event("app %s: %.*s %.*s: %s", app->name, (int)req->method.len, req->method.base,
+                  (int)(req->path.len < 200 ? req->path.len : 200), req->path.base, res->msg);
+    /* The response is with h2o now; clean the instance for the next one. */
+    uint64_t reset_ns = srv_slot_recycle(call->slot);
+    srv_hist_add(&w->stats->instantiate, res->ready_ns + reset_ns);
+    srv_gauge(&as->pool_busy, -1);
+    if (call->wg == w->wg) srv_gauge(&as->pool_idle, 1); /* else retired: freed */
+    srv_wgen_give(call->wg, call->ai, call->slot);
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        w->calls = call->next;
+    if (call->next) call->next->prev = call->prev;
+    srv_gauge(&w->stats->in_flight, -1);
+    free(call);
+}
+
+/* Ends every request in flight on the worker (the drain limit passed):
+ * each handler stops, answers 504, and gives its instance back. */
+static void worker_stop_calls(srv_worker *w) {
+    for (srv_call *call = w->calls; call; call = call->next) {
+        srv_slot_interrupt(call->slot);
+        srv_sched_wake(w->sched, call->task, false);
+    }
+    srv_sched_poll(w->sched);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
@@ -381,103 +569,44 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     const srv_app *app = &g->apps[ai];
     srv_app_stats *as = srv_stats_app(w->stats, app->name);
-    if (!w->slots[ai]) {
-        char err[300];
-        w->slots[ai] = srv_slot_new(app, err, sizeof err);
-        if (!w->slots[ai]) {
-            srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id, err);
-            send_text(req, 500, "internal server error\n");
-            atomic_fetch_add_explicit(&as->by_status[500], 1, memory_order_relaxed);
-            return 0;
-        }
+    char err[300];
+    bool made = false;
+    srv_call *call = calloc(1, sizeof *call);
+    srv_slot *slot = call ? srv_wgen_take(w->wg, ai, &made, err, sizeof err) : NULL;
+    if (!slot) {
+        srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id,
+                  call ? err : "out of memory");
+        free(call);
+        send_text(req, 500, "internal server error\n");
+        srv_count(&as->by_status[500], 1);
+        access_log(w, req, id, app->name, 500, 0, srv_now_ns() - t0, NULL);
+        return 0;
     }
-    srv_slot *slot = w->slots[ai];
-
-    srv_header hdrs[H2O_MAX_HEADERS + 8];
-    size_t nh = 0;
-    /* h2o keeps Host apart, in the authority; handlers expect it among the headers */
-    if (req->input.authority.len)
-        hdrs[nh++] = (srv_header){"host", req->input.authority.base, 4, req->input.authority.len};
-    for (size_t i = 0; i < req->headers.size && nh < sizeof hdrs / sizeof hdrs[0]; i++) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        hdrs[nh++] = (srv_header){h->orig_name ? h->orig_name : h->name->base, h->value.base,
-                                  h->name->len, h->value.len};
-    }
-    char peer[INET6_ADDRSTRLEN] = "";
-    int peer_port = 0;
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl && ss.ss_family == AF_INET) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &s4->sin_addr, peer, sizeof peer);
-        peer_port = ntohs(s4->sin_port);
-    } else if (sl && ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &s6->sin6_addr, peer, sizeof peer);
-        peer_port = ntohs(s6->sin6_port);
-    }
-    size_t qa = req->query_at;
-    srv_request q = {
-        .method = req->method.base,
-        .method_len = req->method.len,
-        .uri = req->path.base,
-        .uri_len = req->path.len,
-        .path = path,
-        .path_len = path_len,
-        .query = qa != SIZE_MAX ? req->path.base + qa + 1 : "",
-        .query_len = qa != SIZE_MAX ? req->path.len - qa - 1 : 0,
-        .headers = hdrs,
-        .nheaders = nh,
-        .body = (const uint8_t *)req->entity.base,
-        .body_len = req->entity.base ? req->entity.len : 0,
-        .remote_addr = peer,
-        .remote_port = peer_port,
-        .server_addr = w->srv->cfg.listen_host,
-        .server_port = w->srv->cfg.listen_port,
-        .id = id,
-        .log = &w->log,
-    };
-    bool was_idle = srv_slot_idle(slot);
     srv_gauge(&as->pool_busy, 1);
-    if (was_idle) srv_gauge(&as->pool_idle, -1);
-    srv_result res;
-    srv_slot_run(slot, &q, &w->resp, &res);
-    int status;
-    size_t bytes = 0;
-    switch (res.outcome) {
-    case SRV_OK:
-        status = w->resp.status;
-        bytes = status == 204 || status == 205 || status == 304 ? 0 : w->resp.body_len;
-        send_response(req, &w->resp);
-        break;
-    case SRV_DEADLINE:
-        status = 504;
-        send_text(req, status, "the handler ran out of time\n");
-        break;
-    case SRV_BADGATEWAY:
-        status = 502;
-        send_text(req, status, "the handler's output was not a valid CGI response\n");
-        break;
-    default:
-        status = 500;
-        send_text(req, status, "the handler failed\n");
-        break;
+    if (!made) srv_gauge(&as->pool_idle, -1);
+    call->w = w;
+    call->wg = w->wg;
+    call->ai = ai;
+    call->slot = slot;
+    call->req = req;
+    call->t0 = t0;
+    snprintf(call->id, sizeof call->id, "%s", id);
+    call_describe(call, path, path_len);
+    /* told when h2o disposes of the request (the client went away) */
+    call->hook = h2o_mem_alloc_shared(&req->pool, sizeof *call->hook, call_on_dispose);
+    *call->hook = call;
+    call->next = w->calls;
+    if (w->calls) w->calls->prev = call;
+    w->calls = call;
+    if (c) c->pending = true;
+    srv_gauge(&w->stats->in_flight, 1);
+    /* Runs the handler on a fiber: call_done answers when it finishes,
+     * now (it did not wait) or later (from srv_sched_poll). */
+    if (!srv_sched_spawn(w->sched, call_run, call_done, call, &call->task, err, sizeof err)) {
+        snprintf(call->res.msg, sizeof call->res.msg, "no stack for the request: %.150s", err);
+        call->res.outcome = SRV_INTERNAL;
+        call_done(call);
     }
-    uint64_t ns = srv_now_ns() - t0;
-    srv_count(&as->by_status[status], 1);
-    srv_hist_add(&as->duration, ns);
-    if ((res.outcome == SRV_TRAP || res.outcome == SRV_DEADLINE) && res.trap > 0 &&
-        res.trap < SRV_NTRAPS)
-        srv_count(&as->traps[res.trap], 1);
-    access_log(w, req, id, app->name, status, bytes, ns, &res);
-    if (res.outcome == SRV_TRAP || res.outcome == SRV_INTERNAL)
-        srv_event("app %s: %.*s %.*s: %s", app->name, (int)req->method.len, req->method.base,
-                  (int)(req->path.len < 200 ? req->path.len : 200), req->path.base, res.msg);
-    /* The response is with h2o now; clean the instance for the next one. */
-    uint64_t reset_ns = srv_slot_recycle(slot);
-    srv_hist_add(&w->stats->instantiate, res.ready_ns + reset_ns);
-    srv_gauge(&as->pool_busy, -1);
-    srv_gauge(&as->pool_idle, srv_slot_idle(slot));
     return 0;
 }
 
@@ -669,7 +798,9 @@ static void conn_after(srv_conn *c) {
         sock->_cb.write = conn_on_write;
     }
     c->seen = sock->input->size;
-    bool writing = sock->_cb.write != NULL; /* the response to request `started` */
+    /* the response to request `started` is going out, or its handler has
+     * not answered yet: its body is still held */
+    bool writing = sock->_cb.write != NULL || c->pending;
     conn_release(c, writing ? c->started - 1 : c->started);
     if (c->refuse_req && c->refuse_req == c->started + 1 && !writing && sock->_cb.read) {
         conn_refuse_now(c);
@@ -745,10 +876,29 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
     }
 }
 
+/* The scheduler's descriptor is readable: waits are over. */
+static void on_sched_ready(h2o_socket_t *sock, const char *err) {
+    srv_worker *w = sock->data;
+    srv_sched_poll(w->sched);
+    atomic_store_explicit(&w->stats->waiting, (int64_t)srv_sched_suspended(w->sched),
+                          memory_order_relaxed);
+}
+
 static void *worker_main(void *arg) {
     srv_worker *w = arg;
     srv_http *h = w->srv;
+    char err[200];
+    /* made on this thread: it installs the thread's poller */
+    w->sched = srv_sched_new(err, sizeof err);
+    if (!w->sched) {
+        srv_event("worker %d: %s", w->id, err);
+        abort(); /* no epoll set at start: nothing sensible to serve with */
+    }
     h2o_context_init(&w->ctx, h2o_evloop_create(), &h->conf);
+    w->sched_sock =
+        h2o_evloop_socket_create(w->ctx.loop, srv_sched_fd(w->sched), H2O_SOCKET_FLAG_DONT_READ);
+    w->sched_sock->data = w;
+    h2o_socket_read_start(w->sched_sock, on_sched_ready);
     h2o_timeout_init(w->ctx.loop, &w->linger, SRV_LINGER_MS);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->conf.hosts;
@@ -763,6 +913,9 @@ static void *worker_main(void *arg) {
         h2o_evloop_run(w->ctx.loop, 100);
         worker_sync_gen(w);
         worker_prewarm(w);
+        worker_trim(w);
+        atomic_store_explicit(&w->stats->waiting, (int64_t)srv_sched_suspended(w->sched),
+                              memory_order_relaxed);
         srv_log_flush(&w->log, false);
     }
     atomic_fetch_sub(&h->running, 1);
@@ -775,12 +928,19 @@ static void *worker_main(void *arg) {
     h2o_evloop_run(w->ctx.loop, 0);
     h2o_context_request_shutdown(&w->ctx);
     uint64_t until = srv_now_ns() + (uint64_t)SRV_DRAIN_MS * 1000000u;
-    while (w->nconns > 0 && srv_now_ns() < until) {
+    bool stopped_calls = false;
+    while ((w->nconns > 0 || w->calls) && srv_now_ns() < until) {
         h2o_evloop_run(w->ctx.loop, 50);
+        /* past the drain limit every guest call was interrupted
+         * (wasm_interrupt_all): wake those that wait, so they end now */
+        if (!stopped_calls && w->calls && wasm_epoch_ended()) {
+            worker_stop_calls(w);
+            stopped_calls = true;
+        }
         srv_log_flush(&w->log, false);
     }
     srv_log_flush(&w->log, true);
-    worker_drop_slots(w);
+    worker_leave_gen(w);
     /* The context and its loop are left to process exit: h2o 2.2.5 asserts
      * in h2o_context_dispose while its shutdown timer is still linked, and
      * a client that outlived the drain would still point into the loop. */
@@ -935,7 +1095,6 @@ srv_http *srv_http_start(const srv_http_config *cfg, srv_gen *gen, char *err, si
             goto fail;
         }
         srv_log_init(&w->log, cfg->log_fd);
-        srv_response_init(&w->resp);
     }
     if (cfg->admin_host) {
         h->admin_fd = listen_on(cfg->admin_host, cfg->admin_port, false, err, errlen);
@@ -997,7 +1156,6 @@ void srv_http_stop(srv_http *h) {
     }
     for (int i = 0; i < h->nworkers; i++) {
         srv_log_free(&h->workers[i].log);
-        srv_response_free(&h->workers[i].resp);
         free(h->stats[i]);
     }
     srv_gen_unref(h->gen);

@@ -124,10 +124,11 @@ typedef struct srv_result {
     size_t errout_len;
 } srv_result;
 
-/* One app's execution state in one worker: a linker whose host functions
- * are bound to this slot, a WASI context reused per request, and the idle
- * instance (the worker's pool for this app: handlers run to completion on
- * the worker's thread, so one idle instance is all a worker needs). */
+/* One request's execution state in one worker: a linker whose host
+ * functions are bound to this slot, a WASI context reused per request, the
+ * instance, and the response buffer. A request keeps its slot until it
+ * finishes, waits included; a worker has as many per app as it has
+ * requests in flight for it (pool.c). */
 typedef struct srv_slot srv_slot;
 
 srv_slot *srv_slot_new(const srv_app *app, char *err, size_t errlen);
@@ -139,10 +140,72 @@ void srv_slot_run(srv_slot *s, const srv_request *req, srv_response *resp, srv_r
  * called after the response was handed to the socket. Returns the time it
  * took in ns. */
 uint64_t srv_slot_recycle(srv_slot *s);
+/* The slot's response buffer (srv_slot_run fills it). */
+srv_response *srv_slot_response(srv_slot *s);
+/* Makes the call running in the slot stop (wasm_interrupt), from the
+ * worker's thread or any other. */
+void srv_slot_interrupt(srv_slot *s);
 /* Makes the slot's instance now rather than at its first request. */
 bool srv_slot_warm(srv_slot *s, char *err, size_t errlen);
 /* 1 when an idle instance is ready, else 0. */
 int srv_slot_idle(const srv_slot *s);
+
+/* ---- an app's instances on one worker (pool.c) ------------------------------ */
+
+/* A worker's share of one generation: a pool of slots per app. */
+typedef struct srv_wgen srv_wgen;
+/* A share with empty pools; takes a reference on g. NULL when out of
+ * memory. */
+srv_wgen *srv_wgen_new(srv_gen *g);
+srv_gen *srv_wgen_gen(const srv_wgen *wg);
+/* A slot of app `ai` for one request: an idle one, or a new one (*made).
+ * NULL with err when a new one cannot be made. */
+srv_slot *srv_wgen_take(srv_wgen *wg, int ai, bool *made, char *err, size_t errlen);
+/* Gives back a slot taken from wg, already recycled. */
+void srv_wgen_give(srv_wgen *wg, int ai, srv_slot *s);
+/* Makes sure app `ai` has a slot with an instance ready; false with err. */
+bool srv_wgen_warm(srv_wgen *wg, int ai, char *err, size_t errlen);
+/* Frees the slots of app `ai` that stayed idle since the last trim (one
+ * is kept); how many. */
+int srv_wgen_trim(srv_wgen *wg, int ai);
+int srv_wgen_idle(const srv_wgen *wg, int ai);
+int srv_wgen_busy(const srv_wgen *wg, int ai);
+/* The worker has moved on: frees wg now, or when its last busy slot is
+ * given back. */
+void srv_wgen_retire(srv_wgen *wg);
+
+/* ---- requests that wait (sched.c) ------------------------------------------ */
+
+/* A worker's scheduler: runs each request's guest call on a fiber, and
+ * suspends it where host code waits (util_poll) until the worker's loop
+ * sees its descriptors ready or its time come. One per worker thread,
+ * made on that thread (it installs the thread's poller). */
+typedef struct srv_sched srv_sched;
+typedef struct srv_task srv_task;
+typedef void (*srv_task_fn)(void *arg);
+
+srv_sched *srv_sched_new(char *err, size_t errlen);
+void srv_sched_free(srv_sched *s);
+/* The descriptor the worker's loop watches for reading; when it is
+ * readable, call srv_sched_poll. */
+int srv_sched_fd(const srv_sched *s);
+/* Resumes the tasks whose waits are over (each until it waits again or
+ * finishes). */
+void srv_sched_poll(srv_sched *s);
+/* Runs fn(arg) on a fiber until it finishes or waits; when it finishes,
+ * now or later, done(arg) runs on the worker's stack. *out receives the
+ * task before fn starts; it is valid until done returns. False with err
+ * when no fiber can be had (fn then never runs, nor done). */
+bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, srv_task **out,
+                     char *err, size_t errlen);
+/* Ends the task's current wait early, and any later one at once: the
+ * caller has made its guest call stop (wasm_interrupt). With `now`, and
+ * when called from the worker's stack, the task runs at once (to its end,
+ * as a stopped call does); otherwise at the next srv_sched_poll. */
+void srv_sched_wake(srv_sched *s, srv_task *t, bool now);
+/* Tasks suspended in a wait; tasks spawned and not yet done. */
+size_t srv_sched_suspended(const srv_sched *s);
+size_t srv_sched_live(const srv_sched *s);
 
 /* ---- capabilities (caps.c) ------------------------------------------------- */
 
@@ -202,6 +265,7 @@ typedef struct srv_app_stats {
     _Atomic uint64_t traps[SRV_NTRAPS]; /* by wasm_trap_code */
     srv_hist duration;
     _Atomic int64_t pool_idle, pool_busy; /* this worker's instances of the app */
+    _Atomic uint64_t cancelled;           /* requests whose client left before the answer */
 } srv_app_stats;
 
 /* One worker's counters: written by that worker only, read by the admin
@@ -210,6 +274,8 @@ typedef struct srv_stats {
     srv_app_stats apps[SRV_MAX_APPS];
     srv_hist instantiate;
     _Atomic int64_t connections;
+    _Atomic int64_t in_flight; /* requests whose handler runs or waits */
+    _Atomic int64_t waiting;   /* of those, suspended in a wait */
 } srv_stats;
 
 /* Counting by a stat's only writer: a relaxed load and store, not a locked

@@ -153,6 +153,17 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
             }
         }
     }
+    put(&o, "# HELP wasp_requests_cancelled_total Requests whose client went away before the\n"
+            "# answer; their handler was stopped.\n"
+            "# TYPE wasp_requests_cancelled_total counter\n");
+    for (int a = 0; a < nnames; a++) {
+        uint64_t c = 0;
+        for (int w = 0; w < n; w++)
+            c += GET(srv_stats_app(ws[w], names[a])->cancelled);
+        if (c)
+            put(&o, "wasp_requests_cancelled_total{app=\"%s\"} %llu\n", names[a],
+                (unsigned long long)c);
+    }
     put(&o, "# HELP wasp_request_duration_seconds Time from routing to a response, by app.\n"
             "# TYPE wasp_request_duration_seconds histogram\n");
     for (int a = 0; a < nnames; a++) {
@@ -183,9 +194,21 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         put(&o, "wasp_pool_instances{app=\"%s\",state=\"idle\"} %lld\n", names[a], (long long)idle);
         put(&o, "wasp_pool_instances{app=\"%s\",state=\"busy\"} %lld\n", names[a], (long long)busy);
     }
-    int64_t conns = 0;
-    for (int w = 0; w < n; w++)
+    int64_t conns = 0, in_flight = 0, waiting = 0;
+    for (int w = 0; w < n; w++) {
         conns += GET(ws[w]->connections);
+        in_flight += GET(ws[w]->in_flight);
+        waiting += GET(ws[w]->waiting);
+    }
+    put(&o,
+        "# HELP wasp_requests_in_flight Requests whose handler is running or waiting.\n"
+        "# TYPE wasp_requests_in_flight gauge\n"
+        "wasp_requests_in_flight %lld\n"
+        "# HELP wasp_requests_waiting Requests in flight whose handler is suspended in a wait\n"
+        "# (an upstream, a database, a timer) while its worker serves others.\n"
+        "# TYPE wasp_requests_waiting gauge\n"
+        "wasp_requests_waiting %lld\n",
+        (long long)in_flight, (long long)waiting);
     put(&o,
         "# HELP wasp_connections Open HTTP connections.\n"
         "# TYPE wasp_connections gauge\n"

@@ -1199,6 +1199,10 @@ void wasm_interrupt_all(void) {
     __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
 }
 
+bool wasm_epoch_ended(void) {
+    return __atomic_load_n(&epoch_ended, __ATOMIC_RELAXED);
+}
+
 int64_t wasm_call_time_left_ms(void) {
     if (__atomic_load_n(&epoch_ended, __ATOMIC_RELAXED)) return 0;
     if (deadline == UINT64_MAX) return -1;

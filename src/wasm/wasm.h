@@ -453,6 +453,8 @@ bool wasm_call_should_stop(const wasm_instance *inst);
  * its guests any longer; it cannot be undone. Costs the running calls
  * nothing until it is used: it moves the epoch they compare with. */
 void wasm_interrupt_all(void);
+/* True once wasm_interrupt_all() was called. */
+bool wasm_epoch_ended(void);
 
 /* ---- fibers: calls that can wait ----------------------------------------
  *

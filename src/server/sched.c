@@ -1,0 +1,368 @@
+/*
+ * sched.c - a worker's requests that wait: each runs on a fiber of its
+ * own, and a host function that waits (util_poll) suspends it while the
+ * worker serves others.
+ *
+ * The worker's loop (http.c) watches one descriptor of ours, an epoll set
+ * holding what every suspended task waits for plus a timerfd for the
+ * nearest time one of them must wake. When it is readable, srv_sched_poll
+ * resumes the tasks whose descriptors are ready or whose time came. A task
+ * that finishes - at once, or after waits - has its `done` callback run on
+ * the worker's own stack, never on the fiber: whatever calls into h2o
+ * (sending the response) happens there.
+ *
+ * The poller this file installs on the worker thread (util_set_poller):
+ *   - not on a fiber, or a zero timeout: poll(2) itself;
+ *   - otherwise one poll(2) with no wait first (ready now: no switch), then
+ *     the descriptors go into the epoll set (a descriptor another task
+ *     already watches goes in as a dup), the time into a heap of wake-up
+ *     times, and the fiber suspends; resumed, it takes them out again and
+ *     asks poll(2) once more what is ready, which is the answer.
+ * A task woken early (srv_sched_wake: its request was cancelled, or the
+ * server stops) sees no descriptor ready; its host function then finds
+ * that the guest call must stop (the caller interrupted it) and returns.
+ * A woken task never suspends again: its waits return at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/internal.h"
+#include "util/util.h"
+
+/* Fibers kept for reuse beyond those in use, per worker. */
+#define IDLE_FIBERS 64
+
+struct srv_task {
+    srv_sched *s;
+    wasm_fiber *fiber;
+    srv_task_fn fn, done;
+    void *arg;
+    uint64_t wake_at; /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
+    size_t heap_at;   /* index in s->heap, SIZE_MAX when not in it */
+    bool waiting;     /* suspended in the poller */
+    bool woken;       /* srv_sched_wake: do not suspend again */
+    bool ready;       /* on s->ready */
+    srv_task *next_ready, *next_free;
+};
+
+struct srv_sched {
+    int epfd, tfd;
+    srv_task *running; /* the task whose fiber runs now */
+    srv_task **heap;   /* waiting tasks with a timer, nearest first */
+    size_t nheap, heapcap;
+    uint64_t armed; /* the timerfd's expiry in ms, UINT64_MAX: disarmed */
+    srv_task *ready;
+    srv_task *free_tasks; /* with their fibers */
+    int nfree;
+    size_t suspended, live;
+};
+
+static uint64_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* ---- the heap of wake-up times ---------------------------------------------- */
+
+static void heap_set(srv_sched *s, size_t i, srv_task *t) {
+    s->heap[i] = t;
+    t->heap_at = i;
+}
+
+static void heap_up(srv_sched *s, size_t i) {
+    srv_task *t = s->heap[i];
+    while (i > 0 && s->heap[(i - 1) / 2]->wake_at > t->wake_at) {
+        heap_set(s, i, s->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(s, i, t);
+}
+
+static void heap_down(srv_sched *s, size_t i) {
+    srv_task *t = s->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->nheap) break;
+        if (c + 1 < s->nheap && s->heap[c + 1]->wake_at < s->heap[c]->wake_at) c++;
+        if (s->heap[c]->wake_at >= t->wake_at) break;
+        heap_set(s, i, s->heap[c]);
+        i = c;
+    }
+    heap_set(s, i, t);
+}
+
+static bool heap_push(srv_sched *s, srv_task *t) {
+    if (s->nheap == s->heapcap) {
+        size_t cap = s->heapcap ? s->heapcap * 2 : 64;
+        srv_task **h = realloc(s->heap, cap * sizeof *h);
+        if (!h) return false;
+        s->heap = h;
+        s->heapcap = cap;
+    }
+    heap_set(s, s->nheap++, t);
+    heap_up(s, t->heap_at);
+    return true;
+}
+
+static void heap_remove(srv_sched *s, srv_task *t) {
+    size_t i = t->heap_at;
+    if (i == SIZE_MAX) return;
+    t->heap_at = SIZE_MAX;
+    srv_task *last = s->heap[--s->nheap];
+    if (last == t) return;
+    heap_set(s, i, last);
+    heap_up(s, i);
+    heap_down(s, last->heap_at);
+}
+
+/* Sets the timerfd to the nearest wake-up, if that changed. */
+static void timer_rearm(srv_sched *s) {
+    uint64_t at = s->nheap ? s->heap[0]->wake_at : UINT64_MAX;
+    if (at == s->armed) return;
+    s->armed = at;
+    struct itimerspec its = {{0, 0}, {0, 0}};
+    if (at != UINT64_MAX) {
+        /* absolute CLOCK_MONOTONIC; 0 would disarm, so at least 1 ns */
+        its.it_value.tv_sec = (time_t)(at / 1000u);
+        its.it_value.tv_nsec = (long)(at % 1000u) * 1000000L + 1;
+    }
+    timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* ---- the poller ---------------------------------------------------------------- */
+
+static void make_ready(srv_sched *s, srv_task *t) {
+    if (t->ready) return;
+    t->ready = true;
+    t->next_ready = s->ready;
+    s->ready = t;
+}
+
+/* util_poll on a worker thread (see the top of this file). */
+static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms) {
+    srv_sched *s = self;
+    srv_task *t = s->running;
+    if (!t || timeout_ms == 0 || !wasm_fiber_current()) return poll(fds, n, timeout_ms);
+    int rc = poll(fds, n, 0);
+    if (rc != 0 || t->woken) return rc;
+    /* the descriptors this wait registers: its own, or dups of them */
+    int regs[16];
+    nfds_t nreg = 0;
+    bool failed = n > sizeof regs / sizeof regs[0];
+    for (nfds_t i = 0; i < n && !failed; i++) {
+        if (fds[i].fd < 0) continue;
+        struct epoll_event ev = {.events = 0, .data.ptr = t};
+        if (fds[i].events & POLLIN) ev.events |= EPOLLIN;
+        if (fds[i].events & POLLOUT) ev.events |= EPOLLOUT;
+        int fd = fds[i].fd;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            /* another task watches the same descriptor: a dup is another
+             * entry of the epoll set for the same open file */
+            fd = errno == EEXIST ? dup(fds[i].fd) : -1;
+            if (fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+                if (fd >= 0) close(fd);
+                failed = true;
+                break;
+            }
+        }
+        regs[nreg++] = fd;
+    }
+    if (!failed && timeout_ms > 0) {
+        t->wake_at = now_ms() + (uint64_t)timeout_ms;
+        failed = !heap_push(s, t);
+    }
+    if (!failed) {
+        timer_rearm(s);
+        t->waiting = true;
+        s->suspended++;
+        wasm_fiber_suspend();
+        s->suspended--;
+        t->waiting = false;
+        heap_remove(s, t);
+    }
+    for (nfds_t i = 0; i < nreg; i++) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, regs[i], NULL);
+        bool dup = true;
+        for (nfds_t k = 0; k < n; k++)
+            dup &= fds[k].fd != regs[i];
+        if (dup) close(regs[i]);
+    }
+    t->wake_at = UINT64_MAX;
+    /* the epoll set or the heap could not take this wait: wait here, as
+     * before fibers (rare: out of memory, or a descriptor epoll refuses) */
+    if (failed) return poll(fds, n, timeout_ms);
+    return poll(fds, n, 0);
+}
+
+/* ---- tasks ------------------------------------------------------------------- */
+
+srv_sched *srv_sched_new(char *err, size_t errlen) {
+    srv_sched *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->armed = UINT64_MAX;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (s->epfd < 0 || s->tfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev) != 0) {
+        snprintf(err, errlen, "cannot make the worker's wait set: %s", strerror(errno));
+        srv_sched_free(s);
+        return NULL;
+    }
+    util_set_poller(sched_poller, s);
+    return s;
+}
+
+void srv_sched_free(srv_sched *s) {
+    if (!s) return;
+    util_set_poller(NULL, NULL);
+    while (s->free_tasks) {
+        srv_task *t = s->free_tasks;
+        s->free_tasks = t->next_free;
+        wasm_fiber_free(t->fiber);
+        free(t);
+    }
+    if (s->epfd >= 0) close(s->epfd);
+    if (s->tfd >= 0) close(s->tfd);
+    free(s->heap);
+    free(s);
+}
+
+int srv_sched_fd(const srv_sched *s) {
+    return s->epfd;
+}
+
+size_t srv_sched_suspended(const srv_sched *s) {
+    return s->suspended;
+}
+
+size_t srv_sched_live(const srv_sched *s) {
+    return s->live;
+}
+
+/* Back to the free list, or unmapped when enough are kept. */
+static void task_release(srv_sched *s, srv_task *t) {
+    s->live--;
+    if (s->nfree >= IDLE_FIBERS) {
+        wasm_fiber_free(t->fiber);
+        free(t);
+        return;
+    }
+    t->next_free = s->free_tasks;
+    s->free_tasks = t;
+    s->nfree++;
+}
+
+/* Runs t (start or resume) until it suspends or finishes; on finishing,
+ * its `done` and its release. */
+static void task_step(srv_sched *s, srv_task *t, bool start) {
+    srv_task *outer = s->running;
+    s->running = t;
+    bool finished = start ? wasm_fiber_start(t->fiber, t->fn, t->arg) : wasm_fiber_resume(t->fiber);
+    s->running = outer;
+    if (!finished) return;
+    t->done(t->arg);
+    task_release(s, t);
+}
+
+bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, srv_task **out,
+                     char *err, size_t errlen) {
+    srv_task *t = s->free_tasks;
+    if (t) {
+        s->free_tasks = t->next_free;
+        s->nfree--;
+    } else {
+        wasm_error werr;
+        t = calloc(1, sizeof *t);
+        if (t) t->fiber = wasm_fiber_new(0, &werr);
+        if (!t || !t->fiber) {
+            snprintf(err, errlen, "%s", t ? werr.msg : "out of memory");
+            free(t);
+            return false;
+        }
+    }
+    wasm_fiber *f = t->fiber;
+    memset(t, 0, sizeof *t);
+    t->s = s;
+    t->fiber = f;
+    t->fn = fn;
+    t->done = done;
+    t->arg = arg;
+    t->wake_at = UINT64_MAX;
+    t->heap_at = SIZE_MAX;
+    s->live++;
+    *out = t; /* before it runs: done may need it, and may free arg */
+    task_step(s, t, true);
+    return true;
+}
+
+/* Takes t off the ready list (it is about to run by other means). */
+static void ready_remove(srv_sched *s, srv_task *t) {
+    if (!t->ready) return;
+    for (srv_task **p = &s->ready; *p; p = &(*p)->next_ready) {
+        if (*p == t) {
+            *p = t->next_ready;
+            break;
+        }
+    }
+    t->ready = false;
+}
+
+void srv_sched_wake(srv_sched *s, srv_task *t, bool now) {
+    t->woken = true;
+    if (!t->waiting) return;
+    if (now && !s->running) {
+        ready_remove(s, t);
+        task_step(s, t, false);
+        return;
+    }
+    make_ready(s, t);
+}
+
+/* Resumes every task on the ready list (which resuming may add to). */
+static void run_ready(srv_sched *s) {
+    while (s->ready) {
+        srv_task *t = s->ready;
+        s->ready = t->next_ready;
+        t->ready = false;
+        if (t->waiting) task_step(s, t, false);
+    }
+}
+
+void srv_sched_poll(srv_sched *s) {
+    struct epoll_event evs[64];
+    for (;;) {
+        int n = epoll_wait(s->epfd, evs, 64, 0);
+        for (int i = 0; i < n; i++) {
+            srv_task *t = evs[i].data.ptr;
+            if (t) {
+                make_ready(s, t);
+                continue;
+            }
+            uint64_t ticks;
+            while (read(s->tfd, &ticks, sizeof ticks) == sizeof ticks)
+                ;
+            s->armed = UINT64_MAX;
+        }
+        /* every task whose time has come */
+        uint64_t now = now_ms();
+        while (s->nheap && s->heap[0]->wake_at <= now) {
+            srv_task *t = s->heap[0];
+            heap_remove(s, t);
+            make_ready(s, t);
+        }
+        timer_rearm(s);
+        if (!s->ready) break;
+        run_ready(s);
+        if (n < 64) break;
+    }
+}
