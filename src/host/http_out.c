@@ -705,6 +705,13 @@ int host_http_fetch(const host_http_request *req, host_http_response *resp, char
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
             resp->status = (int)status;
         } else {
+            /* curl's clock and the engine's epoch differ by a millisecond or
+             * so: a timeout that was the deadline's waits out the rest of it,
+             * so that the caller sees the deadline passed (504, not 503) */
+            int64_t left = wasm_call_time_left_ms();
+            long asked = req->timeout_ms ? (long)req->timeout_ms : DEFAULT_TIMEOUT_MS;
+            if (cc == CURLE_OPERATION_TIMEDOUT && timeout_ms < asked && left > 0 && left < 100)
+                util_poll(NULL, 0, (int)left + 1);
             rc = transfer_fail(c, cc, &t, errbuf, timeout_ms, what, err, errlen);
             resp->headers.len = 0;
             resp->body.len = 0;

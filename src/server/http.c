@@ -121,7 +121,9 @@ typedef struct srv_conn {
     const char *refuse_why;
     int depth; /* calls into h2o under way */
     bool closed;
-    bool pending; /* its current request's handler is running or waiting */
+    bool pending;          /* its current request's handler is running or waiting */
+    struct srv_call *call; /* that request's, while pending */
+    srv_watch hangup;      /* while pending: the client closing its side */
 } srv_conn;
 
 /* A request in flight: from on_req until its handler has finished and its
@@ -137,6 +139,7 @@ typedef struct srv_call {
     struct srv_call **hook; /* in req->pool: points back here while both live */
     srv_task *task;
     uint64_t t0;
+    bool client_gone; /* the client closed its side while the handler ran */
     srv_request q;
     srv_result res;
     struct srv_call *prev, *next; /* w->calls */
@@ -427,6 +430,18 @@ static void call_on_dispose(void *p) {
     srv_sched_wake(call->w->sched, call->task, true);
 }
 
+/* The client of a request whose handler waits closed its side (or the
+ * connection failed): the handler is stopped now, and its connection
+ * closed after the (unread) answer. */
+static void call_on_hangup(void *arg) {
+    srv_conn *c = arg;
+    srv_call *call = c->call;
+    if (!call) return;
+    call->client_gone = true;
+    srv_slot_interrupt(call->slot);
+    srv_sched_wake(call->w->sched, call->task, true);
+}
+
 /* On the worker's stack, once the handler finished: the response goes to
  * h2o (unless the client is gone), the request is logged and counted, the
  * instance reset and given back. */
@@ -456,8 +471,11 @@ static void call_done(void *arg) {
         srv_conn *c = conn_of(req);
         if (c) {
             c->pending = false;
+            c->call = NULL;
+            srv_sched_unwatch(w->sched, &c->hangup);
             c->depth++;
         }
+        if (call->client_gone) req->http1_is_persistent = 0;
         if (res->outcome == SRV_OK)
             send_response(req, resp);
         else
@@ -465,9 +483,14 @@ static void call_done(void *arg) {
                       status == 504   ? "the handler ran out of time\n"
                       : status == 502 ? "the handler's output was not a valid CGI response\n"
                                       : "the handler failed\n");
-        srv_count(&as->by_status[status], 1);
-        srv_hist_add(&as->duration, ns);
-        access_log(w, req, call->id, app->name, status, bytes, ns, res);
+        if (call->client_gone) {
+            access_log(w, req, call->id, app->name, 499, 0, ns, res);
+            srv_count(&as->cancelled, 1);
+        } else {
+            srv_count(&as->by_status[status], 1);
+            srv_hist_add(&as->duration, ns);
+            access_log(w, req, call->id, app->name, status, bytes, ns, res);
+        }
         if (c) {
             c->depth--;
             conn_after(c);
@@ -598,7 +621,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     call->next = w->calls;
     if (w->calls) w->calls->prev = call;
     w->calls = call;
-    if (c) c->pending = true;
+    if (c) {
+        c->pending = true;
+        c->call = call;
+    }
     srv_gauge(&w->stats->in_flight, 1);
     /* Runs the handler on a fiber: call_done answers when it finishes,
      * now (it did not wait) or later (from srv_sched_poll). */
@@ -607,6 +633,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         call->res.outcome = SRV_INTERNAL;
         call_done(call);
     }
+    /* Still waiting: h2o reads nothing from the connection meanwhile, so
+     * wasp watches it for the client closing its side, which ends the
+     * handler (as nginx ends a proxied request whose client left). */
+    if (c && c->pending) srv_sched_watch_hangup(w->sched, &c->hangup, c->fd, call_on_hangup, c);
     return 0;
 }
 
@@ -842,6 +872,8 @@ static void on_conn_close(void *data) {
     atomic_fetch_sub_explicit(&w->stats->connections, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&w->srv->conns, 1, memory_order_relaxed);
     conn_release(c, UINT64_MAX);
+    srv_sched_unwatch(w->sched, &c->hangup);
+    if (c->call) c->call = NULL; /* its request's dispose stops the handler */
     c->closed = true;
     if (c->depth == 0) free(c); /* else the call into h2o that closed it frees it */
 }
@@ -895,8 +927,9 @@ static void *worker_main(void *arg) {
         abort(); /* no epoll set at start: nothing sensible to serve with */
     }
     h2o_context_init(&w->ctx, h2o_evloop_create(), &h->conf);
-    w->sched_sock =
-        h2o_evloop_socket_create(w->ctx.loop, srv_sched_fd(w->sched), H2O_SOCKET_FLAG_DONT_READ);
+    /* a dup: h2o closes the descriptor it is given, the scheduler its own */
+    w->sched_sock = h2o_evloop_socket_create(w->ctx.loop, dup(srv_sched_fd(w->sched)),
+                                             H2O_SOCKET_FLAG_DONT_READ);
     w->sched_sock->data = w;
     h2o_socket_read_start(w->sched_sock, on_sched_ready);
     h2o_timeout_init(w->ctx.loop, &w->linger, SRV_LINGER_MS);
@@ -940,7 +973,14 @@ static void *worker_main(void *arg) {
         srv_log_flush(&w->log, false);
     }
     srv_log_flush(&w->log, true);
+    h2o_socket_read_stop(w->sched_sock);
+    h2o_socket_close(w->sched_sock);
+    h2o_evloop_run(w->ctx.loop, 0); /* frees the closed socket */
+    w->sched_sock = NULL;
     worker_leave_gen(w);
+    /* a request still in flight here (its client outlived the drain) keeps
+     * its fiber and instance until exit */
+    if (!w->calls) srv_sched_free(w->sched);
     /* The context and its loop are left to process exit: h2o 2.2.5 asserts
      * in h2o_context_dispose while its shutdown timer is still linked, and
      * a client that outlived the drain would still point into the loop. */

@@ -203,6 +203,18 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
  * when called from the worker's stack, the task runs at once (to its end,
  * as a stopped call does); otherwise at the next srv_sched_poll. */
 void srv_sched_wake(srv_sched *s, srv_task *t, bool now);
+/* A one-shot watch on a descriptor for its peer's hang-up (EPOLLRDHUP,
+ * or an error): fn(arg) runs from srv_sched_poll, the watch already
+ * disarmed. The caller owns the struct; unwatch before freeing it. */
+typedef struct srv_watch {
+    int kind; /* the scheduler's */
+    int fd;
+    srv_task_fn fn;
+    void *arg;
+    bool armed;
+} srv_watch;
+bool srv_sched_watch_hangup(srv_sched *s, srv_watch *w, int fd, srv_task_fn fn, void *arg);
+void srv_sched_unwatch(srv_sched *s, srv_watch *w);
 /* Tasks suspended in a wait; tasks spawned and not yet done. */
 size_t srv_sched_suspended(const srv_sched *s);
 size_t srv_sched_live(const srv_sched *s);

@@ -38,7 +38,11 @@
 /* Fibers kept for reuse beyond those in use, per worker. */
 #define IDLE_FIBERS 64
 
+/* What an epoll entry's data points to (NULL: the timerfd). */
+enum { ITEM_TASK = 1, ITEM_WATCH, ITEM_KICK };
+
 struct srv_task {
+    int kind; /* ITEM_TASK */
     srv_sched *s;
     wasm_fiber *fiber;
     srv_task_fn fn, done;
@@ -237,6 +241,22 @@ void srv_sched_free(srv_sched *s) {
     free(s);
 }
 
+bool srv_sched_watch_hangup(srv_sched *s, srv_watch *w, int fd, srv_task_fn fn, void *arg) {
+    w->kind = ITEM_WATCH;
+    w->fd = fd;
+    w->fn = fn;
+    w->arg = arg;
+    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
+    w->armed = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+    return w->armed;
+}
+
+void srv_sched_unwatch(srv_sched *s, srv_watch *w) {
+    if (!w->armed) return;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->armed = false;
+}
+
 int srv_sched_fd(const srv_sched *s) {
     return s->epfd;
 }
@@ -292,6 +312,7 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
     }
     wasm_fiber *f = t->fiber;
     memset(t, 0, sizeof *t);
+    t->kind = ITEM_TASK;
     t->s = s;
     t->fiber = f;
     t->fn = fn;
@@ -343,9 +364,15 @@ void srv_sched_poll(srv_sched *s) {
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 64, 0);
         for (int i = 0; i < n; i++) {
-            srv_task *t = evs[i].data.ptr;
-            if (t) {
-                make_ready(s, t);
+            int *kind = evs[i].data.ptr;
+            if (kind && *kind == ITEM_TASK) {
+                make_ready(s, (srv_task *)kind);
+                continue;
+            }
+            if (kind && *kind == ITEM_WATCH) {
+                srv_watch *w = (srv_watch *)kind;
+                srv_sched_unwatch(s, w);
+                w->fn(w->arg); /* may free w */
                 continue;
             }
             uint64_t ticks;

@@ -1331,6 +1331,10 @@ import http_audit_test  # noqa: E402 - issue 10's HTTP and WAGI findings (http_a
 
 TESTS += http_audit_test.register(sys.modules[__name__])
 
+import concurrency_test  # noqa: E402 - requests that wait do not hold their worker (concurrency_test.py)
+
+TESTS += concurrency_test.register(sys.modules[__name__])
+
 
 def main():
     global WASP, GUESTS, SCRATCH

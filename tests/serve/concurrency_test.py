@@ -1,0 +1,217 @@
+"""concurrency_test.py - requests that wait do not hold their worker (issue 11):
+
+  overlap-http    with --workers 1, 200 concurrent requests to a handler that
+                  fetches from a local upstream which holds every call until
+                  the test lets go: the upstream sees at least 150 calls
+                  open at once (before fibers it saw 1), /metrics counts
+                  them as waiting, and all 200 then answer 200 with the
+                  upstream's body. Nothing is timed: the upstream counts.
+  cancel-http     1,000 such requests whose clients all disconnect while
+                  their handlers wait: every handler is stopped (0 requests
+                  in flight, 1,000 cancelled in /metrics), the upstream's
+                  held calls are closed by wasp, and RSS and open
+                  descriptors come back to where they were.
+
+serve_test.py imports this module and runs the tests register() returns;
+run them through tests/serve/run.sh:
+
+    bash tests/serve/run.sh build/wasp overlap
+"""
+
+import http.server
+import os
+import socket
+import threading
+import time
+import urllib.parse
+
+S = None  # the serve_test module, set by register()
+
+
+def register(serve_test):
+    global S
+    S = serve_test
+    return [("overlap-http", test_overlap_http), ("cancel-http", test_cancel_http)]
+
+
+class HoldingUpstream(http.server.ThreadingHTTPServer):
+    """A local HTTP server (.port) that holds every request until .release
+    is set, counting the requests open at once (.open, .max_open) and the
+    connections the client closed while held (.dropped)."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def __init__(self):
+        super().__init__((S.HOST, 0), HoldingHandler)
+        self.port = self.server_address[1]
+        self.lock = threading.Lock()
+        self.open = self.max_open = self.dropped = self.answered = 0
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+
+    def handle_error(self, request, client_address):
+        pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+        return False
+
+
+class HoldingHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        up = self.server
+        with up.lock:
+            up.open += 1
+            up.max_open = max(up.max_open, up.open)
+        try:
+            # held until released, or until the client (wasp) goes away
+            self.connection.settimeout(0.05)
+            while not up.release.is_set():
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        with up.lock:
+                            up.dropped += 1
+                        return
+                except socket.timeout:
+                    pass
+                except OSError:
+                    with up.lock:
+                        up.dropped += 1
+                    return
+            self.connection.settimeout(10)
+            body = b"held"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            with up.lock:
+                up.answered += 1
+        finally:
+            with up.lock:
+                up.open -= 1
+
+
+def fetch_path(up):
+    return "/f/fetch?" + urllib.parse.urlencode({"u": f"http://{S.HOST}:{up.port}/held"})
+
+
+def fetcher_manifest(d, up, extra=""):
+    allow = f'    http: {{allow: ["http://{S.HOST}:{up.port}"], timeout_ms: 60000}}\n'
+    limits = "    limits:\n      deadline_ms: 60000\n"
+    return S.manifest(d, [S.app("fetcher", "/f/...", S.guest("sqlhttp.wasm"), allow + limits + extra)])
+
+
+def msum(m, name, **labels):
+    return S.metric_sum(m, name, **labels) or 0
+
+
+def metrics(s):
+    st, _, body = S.get(s.admin, "/metrics")
+    return S.parse_metrics(body.decode()) if st == 200 else {}
+
+
+def test_overlap_http():
+    d = S.scratch_dir("overlap-http")
+    R = S.R
+    n, want = 200, 150
+    with HoldingUpstream() as up:
+        with S.Server(fetcher_manifest(d, up), d, workers=1) as s:
+            results = [None] * n
+
+            def client(i):
+                try:
+                    results[i] = S.get(s.port, fetch_path(up), timeout=120)
+                except OSError as e:
+                    results[i] = (None, None, str(e).encode())
+
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+            for t in threads:
+                t.start()
+            reached = S.wait_until(lambda: up.max_open >= want, 30 * S.SLOW)
+            waiting = msum(metrics(s), "wasp_requests_waiting")
+            R.check(reached, f"--workers 1, {n} clients: the upstream sees at least {want} calls open at once",
+                    f">= {want}", up.max_open)
+            R.check(waiting >= want, "... and /metrics counts them as waiting", f">= {want}", waiting)
+            up.release.set()
+            for t in threads:
+                t.join(120)
+            ok = sum(1 for r in results if r and r[0] == 200 and r[2] == b"held")
+            R.eq(f"all {n} answer 200 with the upstream's body once it lets go", n, ok,
+                 [S.short(r) for r in results if not (r and r[0] == 200)][:3])
+            m = metrics(s)
+            R.eq("none in flight afterwards", 0, msum(m, "wasp_requests_in_flight"))
+            s.stop()
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def hold_and_drop(s, up, n):
+    """Opens n requests that wait on the upstream, then closes them all."""
+    socks = []
+    req = (f"GET {fetch_path(up)} HTTP/1.1\r\nHost: x\r\n\r\n").encode()
+    for _ in range(n):
+        c = socket.create_connection((S.HOST, s.port), timeout=10)
+        c.sendall(req)
+        socks.append(c)
+    reached = S.wait_until(lambda: up.open >= n, 60 * S.SLOW)
+    for c in socks:
+        c.close()
+    return reached
+
+
+def test_cancel_http():
+    d = S.scratch_dir("cancel-http")
+    R = S.R
+    n = 1000
+    with HoldingUpstream() as up:
+        with S.Server(fetcher_manifest(d, up), d, workers=1) as s:
+            pid = s.proc.pid
+            # a first round makes the instances and fibers a burst needs,
+            # and lets them go again; the second must not grow past it
+            R.check(hold_and_drop(s, up, n), f"{n} requests wait on the upstream at once", n, up.open)
+            gone = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 30 * S.SLOW)
+            R.check(gone, "their clients disconnect: 0 requests in flight", 0,
+                    msum(metrics(s), "wasp_requests_in_flight"))
+            R.check(S.wait_until(lambda: up.open == 0, 30 * S.SLOW),
+                    "... and wasp closed every call it had open upstream", 0, up.open)
+            m = metrics(s)
+            R.eq("wasp_requests_cancelled_total counts them", n,
+                 msum(m, "wasp_requests_cancelled_total", app="fetcher"))
+            R.eq("the upstream answered none of them", 0, up.answered)
+            time.sleep(2.5)  # idle instances are freed after a second idle
+            fds0, rss0 = fd_count(pid), rss_kib(pid)
+            hold_and_drop(s, up, n)
+            S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 30 * S.SLOW)
+            S.wait_until(lambda: up.open == 0, 30 * S.SLOW)
+            time.sleep(2.5)
+            fds1, rss1 = fd_count(pid), rss_kib(pid)
+            R.check(fds1 <= fds0 + 2, "a second round of 1,000 leaves no descriptor behind",
+                    f"<= {fds0 + 2}", fds1)
+            slack = 16 * 1024 if not S.ASAN else 64 * 1024
+            R.check(rss1 <= rss0 + slack, "... and RSS does not grow", f"<= {rss0 + slack} KiB", f"{rss1} KiB")
+            st = S.try_get(s.port, "/f/")[0]
+            R.check(st is not None and st < 500, "the app still answers", "a status below 500", st)
+            s.stop()
