@@ -43,6 +43,9 @@ static const char serve_usage[] =
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
     "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
     "                           finish before they are ended with 504 (30000)\n"
+    "  --time-slice-ms N        a handler that computes this long without\n"
+    "                           waiting yields to the other requests of its\n"
+    "                           worker, then goes on (10)\n"
     "one-module mode only (a manifest sets these per app):\n"
     "  --dir HOST[::GUEST][:ro] grant a directory (repeatable)\n"
     "  --env K=V                grant an environment variable (repeatable)\n"
@@ -155,6 +158,12 @@ int cli_serve(int argc, char **argv) {
                 rc = serve_usage_error("bad --drain-timeout-ms '%s' (milliseconds, at least 1)", v);
                 goto done;
             }
+        } else if (!strcmp(a, "--time-slice-ms")) {
+            if (!cli_parse_u64(v, &n) || n < 1 || n > 60000) {
+                rc = serve_usage_error("bad --time-slice-ms '%s' (1 to 60000 milliseconds)", v);
+                goto done;
+            }
+            o.time_slice_ms = (uint32_t)n;
         } else if (!strcmp(a, "--max-buffered-bodies")) {
             if (!parse_size(v, &o.max_buffered) || o.max_buffered == 0) {
                 rc = serve_usage_error("bad --max-buffered-bodies '%s' (bytes, or e.g. 256MiB)", v);

@@ -469,12 +469,15 @@ static void call_done(void *arg) {
     if (req) {
         /* a call into h2o for the connection, outside its callbacks */
         srv_conn *c = conn_of(req);
+        /* when the handler finished inside on_req, the call into h2o that
+         * got us here does what follows for the connection */
+        bool outside = c && c->depth == 0;
         if (c) {
             c->pending = false;
             c->call = NULL;
             srv_sched_unwatch(w->sched, &c->hangup);
-            c->depth++;
         }
+        if (outside) c->depth++;
         if (call->client_gone) req->http1_is_persistent = 0;
         if (res->outcome == SRV_OK)
             send_response(req, resp);
@@ -491,7 +494,7 @@ static void call_done(void *arg) {
             srv_hist_add(&as->duration, ns);
             access_log(w, req, call->id, app->name, status, bytes, ns, res);
         }
-        if (c) {
+        if (outside) {
             c->depth--;
             conn_after(c);
         }
@@ -932,6 +935,7 @@ static void *worker_main(void *arg) {
                                              H2O_SOCKET_FLAG_DONT_READ);
     w->sched_sock->data = w;
     h2o_socket_read_start(w->sched_sock, on_sched_ready);
+    srv_sched_set_slice(w->sched, h->cfg.time_slice_ms);
     h2o_timeout_init(w->ctx.loop, &w->linger, SRV_LINGER_MS);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->conf.hosts;

@@ -186,6 +186,10 @@ typedef void (*srv_task_fn)(void *arg);
 
 srv_sched *srv_sched_new(char *err, size_t errlen);
 void srv_sched_free(srv_sched *s);
+/* Gives the guest calls of tasks spawned from now on a time slice (see
+ * wasm_fiber_set_slice): a busy handler yields to the worker's other
+ * requests every `ms` milliseconds. 0: none. */
+void srv_sched_set_slice(srv_sched *s, uint32_t ms);
 /* The descriptor the worker's loop watches for reading; when it is
  * readable, call srv_sched_poll. */
 int srv_sched_fd(const srv_sched *s);
@@ -405,7 +409,8 @@ typedef struct srv_http_config {
     uint64_t max_buffered; /* request body bytes held at once, all connections (0: 256 MiB,
                             * or max_body if larger) */
     uint64_t request_timeout_ms;
-    int log_fd; /* -1: no access log */
+    uint32_t time_slice_ms; /* a busy handler yields to its worker's others this often */
+    int log_fd;             /* -1: no access log */
 } srv_http_config;
 
 typedef struct srv_http srv_http;

@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ struct srv_task {
     uint64_t wake_at; /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
     size_t heap_at;   /* index in s->heap, SIZE_MAX when not in it */
     bool waiting;     /* suspended in the poller */
+    bool yielded;     /* suspended at the end of its time slice: ready to go on */
     bool woken;       /* srv_sched_wake: do not suspend again */
     bool ready;       /* on s->ready */
     srv_task *next_ready, *next_free;
@@ -57,11 +60,14 @@ struct srv_task {
 
 struct srv_sched {
     int epfd, tfd;
+    int kick;      /* an eventfd in the set: readable while tasks are ready */
+    int kick_kind; /* ITEM_KICK: its epoll entry's data */
+    uint32_t slice_ms;
     srv_task *running; /* the task whose fiber runs now */
     srv_task **heap;   /* waiting tasks with a timer, nearest first */
     size_t nheap, heapcap;
     uint64_t armed; /* the timerfd's expiry in ms, UINT64_MAX: disarmed */
-    srv_task *ready;
+    srv_task *ready, **ready_tail;
     srv_task *free_tasks; /* with their fibers */
     int nfree;
     size_t suspended, live;
@@ -142,11 +148,20 @@ static void timer_rearm(srv_sched *s) {
 
 /* ---- the poller ---------------------------------------------------------------- */
 
+/* Ready tasks run in the order they became ready. */
 static void make_ready(srv_sched *s, srv_task *t) {
     if (t->ready) return;
     t->ready = true;
-    t->next_ready = s->ready;
-    s->ready = t;
+    t->next_ready = NULL;
+    *s->ready_tail = t;
+    s->ready_tail = &t->next_ready;
+}
+
+/* Makes the scheduler's descriptor readable, so the loop comes back to
+ * the ready tasks after it has looked at everything else. */
+static void kick(srv_sched *s) {
+    uint64_t one = 1;
+    (void)!write(s->kick, &one, sizeof one);
 }
 
 /* util_poll on a worker thread (see the top of this file). */
@@ -214,10 +229,16 @@ srv_sched *srv_sched_new(char *err, size_t errlen) {
         return NULL;
     }
     s->armed = UINT64_MAX;
+    s->ready_tail = &s->ready;
+    s->kick_kind = ITEM_KICK;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    s->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (s->epfd < 0 || s->tfd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev) != 0) {
+    struct epoll_event kev = {.events = EPOLLIN, .data.ptr = &s->kick_kind};
+    if (s->epfd < 0 || s->tfd < 0 || s->kick < 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev) != 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->kick, &kev) != 0) {
         snprintf(err, errlen, "cannot make the worker's wait set: %s", strerror(errno));
         srv_sched_free(s);
         return NULL;
@@ -237,6 +258,7 @@ void srv_sched_free(srv_sched *s) {
     }
     if (s->epfd >= 0) close(s->epfd);
     if (s->tfd >= 0) close(s->tfd);
+    if (s->kick >= 0) close(s->kick);
     free(s->heap);
     free(s);
 }
@@ -255,6 +277,10 @@ void srv_sched_unwatch(srv_sched *s, srv_watch *w) {
     if (!w->armed) return;
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     w->armed = false;
+}
+
+void srv_sched_set_slice(srv_sched *s, uint32_t ms) {
+    s->slice_ms = ms;
 }
 
 int srv_sched_fd(const srv_sched *s) {
@@ -287,9 +313,18 @@ static void task_release(srv_sched *s, srv_task *t) {
 static void task_step(srv_sched *s, srv_task *t, bool start) {
     srv_task *outer = s->running;
     s->running = t;
+    t->yielded = false;
     bool finished = start ? wasm_fiber_start(t->fiber, t->fn, t->arg) : wasm_fiber_resume(t->fiber);
     s->running = outer;
-    if (!finished) return;
+    if (!finished) {
+        if (wasm_fiber_yielded(t->fiber)) {
+            /* its slice is over: it goes on after what else is ready */
+            t->yielded = true;
+            make_ready(s, t);
+            kick(s);
+        }
+        return;
+    }
     t->done(t->arg);
     task_release(s, t);
 }
@@ -311,6 +346,7 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
         }
     }
     wasm_fiber *f = t->fiber;
+    wasm_fiber_set_slice(f, s->slice_ms);
     memset(t, 0, sizeof *t);
     t->kind = ITEM_TASK;
     t->s = s;
@@ -332,6 +368,7 @@ static void ready_remove(srv_sched *s, srv_task *t) {
     for (srv_task **p = &s->ready; *p; p = &(*p)->next_ready) {
         if (*p == t) {
             *p = t->next_ready;
+            if (!*p) s->ready_tail = p;
             break;
         }
     }
@@ -340,23 +377,32 @@ static void ready_remove(srv_sched *s, srv_task *t) {
 
 void srv_sched_wake(srv_sched *s, srv_task *t, bool now) {
     t->woken = true;
-    if (!t->waiting) return;
+    if (!t->waiting && !t->yielded) return;
     if (now && !s->running) {
         ready_remove(s, t);
         task_step(s, t, false);
         return;
     }
     make_ready(s, t);
+    kick(s);
 }
 
-/* Resumes every task on the ready list (which resuming may add to). */
+/* Resumes the tasks that are ready now; those that become ready on the
+ * way (a yield) wait for the next round, after the loop's other events. */
 static void run_ready(srv_sched *s) {
+    if (!s->ready) return;
+    /* the tail pointer is the last task's next_ready */
+    srv_task *last = (srv_task *)((char *)s->ready_tail - offsetof(srv_task, next_ready));
     while (s->ready) {
         srv_task *t = s->ready;
         s->ready = t->next_ready;
+        if (!s->ready) s->ready_tail = &s->ready;
         t->ready = false;
-        if (t->waiting) task_step(s, t, false);
+        bool was_last = t == last;
+        if (t->waiting || t->yielded) task_step(s, t, false); /* may free t */
+        if (was_last) break;
     }
+    if (s->ready) kick(s);
 }
 
 void srv_sched_poll(srv_sched *s) {
@@ -367,6 +413,11 @@ void srv_sched_poll(srv_sched *s) {
             int *kind = evs[i].data.ptr;
             if (kind && *kind == ITEM_TASK) {
                 make_ready(s, (srv_task *)kind);
+                continue;
+            }
+            if (kind && *kind == ITEM_KICK) {
+                uint64_t v;
+                (void)!read(s->kick, &v, sizeof v);
                 continue;
             }
             if (kind && *kind == ITEM_WATCH) {

@@ -228,6 +228,7 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
         .max_body = o->max_body ? (size_t)o->max_body : 16u << 20,
         .max_buffered = o->max_buffered,
         .request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000,
+        .time_slice_ms = o->time_slice_ms ? o->time_slice_ms : 10,
         .log_fd = 2,
     };
     char lhost[256], ahost[256];

@@ -144,6 +144,7 @@ typedef struct srv_options {
     uint64_t request_timeout_ms; /* 0: 10 s to receive a whole request */
     const char *access_log;      /* path, "-" (stderr, the default) or "off" */
     uint64_t drain_timeout_ms;   /* 0: 30 s for in-flight requests after SIGTERM */
+    uint32_t time_slice_ms;      /* 0: 10 ms, how long a handler runs before it yields */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

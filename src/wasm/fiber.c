@@ -73,6 +73,8 @@ struct wasm_fiber {
     wasm_fiber_fn fn;
     void *arg;
     bool done;
+    bool yielded;    /* its last suspension was the end of a time slice */
+    uint32_t slice;  /* ms; 0: none */
     void *asan_fake; /* AddressSanitizer's fake stack of the fiber, while suspended */
     unsigned valgrind_id;
 #if !defined(__x86_64__)
@@ -254,6 +256,7 @@ void wasm_fiber_free(wasm_fiber *f) {
 static bool run(wasm_fiber *f) {
     wasm_exec_save(&thread_exec);
     wasm_exec_load(&f->exec);
+    if (f->slice) wasm_exec_slice_restart();
     running = f;
     switch_in(f);
     running = NULL;
@@ -274,13 +277,32 @@ bool wasm_fiber_start(wasm_fiber *f, wasm_fiber_fn fn, void *arg) {
     f->exec.deadline = f->exec.fuel = UINT64_MAX;
     f->exec.inst = NULL;
     f->exec.trap = NULL;
+    f->exec.check_at = UINT64_MAX;
+    f->exec.slice = f->slice;
+    f->yielded = false;
     fiber_prepare(f);
     return run(f);
 }
 
 bool wasm_fiber_resume(wasm_fiber *f) {
     if (running || f->done) abort();
+    f->yielded = false;
     return run(f);
+}
+
+void wasm_fiber_yield(void) {
+    wasm_fiber *f = running;
+    if (!f) return; /* a slice is only set on fibers */
+    f->yielded = true;
+    switch_out(f);
+}
+
+bool wasm_fiber_yielded(const wasm_fiber *f) {
+    return f->yielded;
+}
+
+void wasm_fiber_set_slice(wasm_fiber *f, uint32_t ms) {
+    f->slice = ms;
 }
 
 void wasm_fiber_suspend(void) {

@@ -235,14 +235,22 @@ wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f);
 typedef struct wasm_exec_state {
     void *cells, *limit, *top, *calls; /* the interpreter's stacks (opaque here) */
     uint32_t depth;
-    uint64_t deadline, fuel;
+    uint64_t deadline, fuel, check_at;
+    uint32_t slice; /* the fiber's time slice, ms (0: none) */
     const wasm_instance *inst;
     wasm_trap_frame *trap;
 } wasm_exec_state;
+/* Ends the running fiber's time slice (interp.c, at a check point): the
+ * fiber suspends as yielded (wasm_fiber_yielded) and returns when resumed.
+ * Only called when a slice is set, which only fibers have. */
+void wasm_fiber_yield(void);
 /* Copies the calling thread's state into *s. */
 void wasm_exec_save(wasm_exec_state *s);
 /* Makes *s the calling thread's state. */
 void wasm_exec_load(const wasm_exec_state *s);
+/* A fresh time slice for the call whose state was just loaded (a fiber
+ * resumed after a wait starts its slice anew). */
+void wasm_exec_slice_restart(void);
 /* A state with interpreter stacks of its own, for a new fiber; false when
  * they cannot be mapped. wasm_exec_state_free unmaps them. */
 bool wasm_exec_state_init(wasm_exec_state *s);

@@ -127,6 +127,25 @@ static void start_ticker(void) {
 
 /* The limits of the calls running on this thread. */
 static _Thread_local uint64_t deadline = UINT64_MAX, fuel = UINT64_MAX;
+/* The epoch at which the checks take their slow path: the deadline, or
+ * the end of the running fiber's time slice when that comes first. One
+ * compare on the hot path either way. */
+static _Thread_local uint64_t check_at = UINT64_MAX;
+/* The running fiber's time slice in ms (wasm_fiber_set_slice); 0: none. */
+static _Thread_local uint32_t slice;
+
+static void check_at_update(void) {
+    uint64_t end = slice ? __atomic_load_n(&epoch, __ATOMIC_RELAXED) + slice : UINT64_MAX;
+    check_at = deadline < end ? deadline : end;
+}
+
+/* The slow path of a check that is no deadline: the time slice is over.
+ * The fiber yields (the embedder runs others and resumes it), then gets a
+ * new slice. */
+__attribute__((noinline)) static void slice_over(void) {
+    wasm_fiber_yield();
+    check_at_update();
+}
 /* The instance of the innermost wasm_interp_call on this thread, for
  * wasm_call_should_stop(NULL). */
 static _Thread_local const wasm_instance *current_inst;
@@ -175,6 +194,8 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->depth = ts.depth;
     s->deadline = deadline;
     s->fuel = fuel;
+    s->check_at = check_at;
+    s->slice = slice;
     s->inst = current_inst;
     s->trap = wasm_trap_swap(NULL);
     wasm_trap_swap(s->trap);
@@ -188,13 +209,19 @@ void wasm_exec_load(const wasm_exec_state *s) {
     ts.depth = s->depth;
     deadline = s->deadline;
     fuel = s->fuel;
+    check_at = s->check_at;
+    slice = s->slice;
     current_inst = s->inst;
     wasm_trap_swap(s->trap);
 }
 
+void wasm_exec_slice_restart(void) {
+    check_at_update();
+}
+
 bool wasm_exec_state_init(wasm_exec_state *s) {
     memset(s, 0, sizeof *s);
-    s->deadline = s->fuel = UINT64_MAX;
+    s->deadline = s->fuel = s->check_at = UINT64_MAX;
     void *p = mmap(NULL, (size_t)STACK_CELLS * sizeof(ucell), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
@@ -636,12 +663,20 @@ L_WASM_IOP_BR_TABLE : {
 }
 L_WASM_IOP_CHECK:
 check:
-    if (__builtin_expect(__atomic_load_n(&epoch, __ATOMIC_RELAXED) >= deadline ||
+    if (__builtin_expect(__atomic_load_n(&epoch, __ATOMIC_RELAXED) >= check_at ||
                              __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED),
                          0)) {
+        if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+            __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
+            slice_over(); /* suspends this call until the embedder resumes it */
+            if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+                __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline)
+                goto checked;
+        }
         __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
         TRAP(WASM_TRAP_INTERRUPTED);
     }
+checked:
     if (__builtin_expect(--fuel == 0, 0)) TRAP(WASM_TRAP_FUEL_EXHAUSTED);
     NEXT;
 L_WASM_OP_UNREACHABLE:
@@ -1227,12 +1262,15 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
         uint64_t d = __atomic_load_n(&epoch, __ATOMIC_RELAXED) + opts->deadline_ms;
         if (d < deadline) deadline = d;
     }
+    if (slice) pthread_once(&ticker_once, start_ticker);
+    check_at_update();
     if (opts && opts->fuel) fuel = opts->fuel + 1;
     if (ts.depth == 0) __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;
     if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) {
         deadline = saved_deadline;
+        check_at_update();
         current_inst = saved_inst;
         if (opts && opts->fuel) fuel = saved_fuel;
         return WASM_TRAP_STACK_EXHAUSTED;
@@ -1255,6 +1293,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     ts.top = saved_top;
     ts.depth = saved_depth;
     deadline = saved_deadline;
+    check_at_update();
     current_inst = saved_inst;
     if (opts && opts->fuel) fuel = saved_fuel;
     if (trap == WASM_TRAP_NONE)

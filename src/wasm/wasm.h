@@ -494,6 +494,16 @@ void wasm_fiber_suspend(void);
 wasm_fiber *wasm_fiber_current(void);
 /* True when the fiber's function has returned (or it never started). */
 bool wasm_fiber_done(const wasm_fiber *f);
+/* Gives guest calls that run on `f` (from its next start on) a time slice
+ * of `ms` milliseconds (0: none, the default): a call that has run that
+ * long without suspending yields at its next check point (a loop header or
+ * a function entry), as if it had suspended, so that one busy guest cannot
+ * keep its thread from the others; resumed, it gets a new slice. The
+ * deadline still counts all the time, yields included. */
+void wasm_fiber_set_slice(wasm_fiber *f, uint32_t ms);
+/* True when the fiber's last suspension was the end of its time slice
+ * (resume it when the others had their turn) rather than a wait. */
+bool wasm_fiber_yielded(const wasm_fiber *f);
 
 /* Reads or writes a global extern (set ignores mutability: host only). */
 wasm_value wasm_global_get(wasm_extern g);

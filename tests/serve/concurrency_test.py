@@ -6,6 +6,10 @@
                   open at once (before fibers it saw 1), /metrics counts
                   them as waiting, and all 200 then answer 200 with the
                   upstream's body. Nothing is timed: the upstream counts.
+  slice-first     with --workers 1, a handler in an endless loop (deadline
+                  2 s) does not keep a concurrent GET of another app from
+                  being answered first: a busy handler yields to its
+                  worker's other requests at the end of each time slice.
   cancel-http     1,000 such requests whose clients all disconnect while
                   their handlers wait: every handler is stopped (0 requests
                   in flight, 1,000 cancelled in /metrics), the upstream's
@@ -31,7 +35,8 @@ S = None  # the serve_test module, set by register()
 def register(serve_test):
     global S
     S = serve_test
-    return [("overlap-http", test_overlap_http), ("cancel-http", test_cancel_http)]
+    return [("overlap-http", test_overlap_http), ("slice-first", test_slice_first),
+            ("cancel-http", test_cancel_http)]
 
 
 class HoldingUpstream(http.server.ThreadingHTTPServer):
@@ -215,3 +220,28 @@ def test_cancel_http():
             st = S.try_get(s.port, "/f/")[0]
             R.check(st is not None and st < 500, "the app still answers", "a status below 500", st)
             s.stop()
+
+
+def test_slice_first():
+    d = S.scratch_dir("slice-first")
+    R = S.R
+    loop = S.app("loop", "/loop", S.guest("loop.wasm"), "    limits:\n      deadline_ms: 2000\n")
+    echo = S.app("echo", "/echo/...", S.guest("echo.wasm"))
+    with S.Server(S.manifest(d, [loop, echo]), d, workers=1) as s:
+        order, lock = [], threading.Lock()
+
+        def call(name, path):
+            r = S.try_get(s.port, path, timeout=30)
+            with lock:
+                order.append((name, r[0]))
+
+        t = threading.Thread(target=call, args=("loop", "/loop"), daemon=True)
+        t.start()
+        busy = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") >= 1, 10 * S.SLOW)
+        R.check(busy, "the endless loop is running on the only worker", "1 in flight",
+                msum(metrics(s), "wasp_requests_in_flight"))
+        call("echo", "/echo/x")
+        t.join(30)
+        R.eq("GET /echo/x is answered first, while the loop still runs; the loop then ends at its deadline",
+             [("echo", 200), ("loop", 504)], order)
+        s.stop()
