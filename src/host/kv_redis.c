@@ -1,7 +1,12 @@
 /*
- * kv_redis.c - the Redis backend of the key-value stores: one synchronous
- * hiredis connection per handle, so that many wasp replicas can share a
- * store.
+ * kv_redis.c - the Redis backend of the key-value stores: one hiredis
+ * connection per handle, so that many wasp replicas can share a store.
+ *
+ * The connection is non-blocking: a command is appended to hiredis's output
+ * buffer, written and its reply read as the socket allows, waiting with
+ * util_poll, so that in `wasp serve` a request waiting for Redis is
+ * suspended and its worker serves others. The wait is bounded by the
+ * store's timeout and the request's deadline.
  *
  * Every key is sent as the store's configured prefix followed by the
  * key's bytes, as one binary-safe argument (hiredis's "%b%b"), so stores
@@ -28,9 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "host/internal.h"
+#include "util/util.h"
+#include "wasm/wasm.h"
 
 #define DEFAULT_PORT 6379
 #define DEFAULT_TIMEOUT_MS 2000
@@ -193,44 +203,110 @@ static void disconnect(kv_redis *r) {
     r->c = NULL;
 }
 
-/* Connects, sets the command timeout, authenticates and selects the
- * database; r->c stays NULL on failure. */
-static struct timeval tv_ms(uint32_t ms) {
-    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-}
-
 static uint32_t timeout_ms(const kv_redis *r) {
     return (uint32_t)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000);
 }
 
+static uint64_t mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Waits (util_poll) until c's socket is ready for `events` or `until`
+ * (CLOCK_MONOTONIC ms) passes; false on the latter, or when the guest call
+ * must stop. */
+static bool wait_socket(redisContext *c, short events, uint64_t until) {
+    for (;;) {
+        uint64_t now = mono_ms();
+        if (now >= until || wasm_call_should_stop(NULL)) return false;
+        struct pollfd p = {.fd = c->fd, .events = events};
+        int rc = util_poll(&p, 1, (int)(until - now));
+        if (rc > 0) return true;
+        if (rc < 0 && errno != EINTR) return false;
+    }
+}
+
+/* One command on a non-blocking context: appended, written and its reply
+ * read by `until`. The reply, or NULL: *timed_out tells a timeout (or a
+ * stopped call) from a broken connection (c->err). */
+static redisReply *roundtrip(redisContext *c, uint64_t until, bool *timed_out, const char *fmt,
+                             va_list ap) {
+    *timed_out = false;
+    if (redisvAppendCommand(c, fmt, ap) != REDIS_OK) return NULL;
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) return NULL;
+        if (!done && !wait_socket(c, POLLOUT, until)) {
+            *timed_out = true;
+            return NULL;
+        }
+    }
+    void *reply = NULL;
+    for (;;) {
+        if (redisGetReply(c, &reply) != REDIS_OK) return NULL;
+        if (reply) return reply;
+        if (!wait_socket(c, POLLIN, until)) {
+            *timed_out = true;
+            return NULL;
+        }
+        if (redisBufferRead(c) != REDIS_OK) return NULL;
+    }
+}
+
+static redisReply *roundtripf(redisContext *c, uint64_t until, bool *timed_out, const char *fmt,
+                              ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = roundtrip(c, until, timed_out, fmt, ap);
+    va_end(ap);
+    return rep;
+}
+
+/* Connects (without blocking the thread), authenticates and selects the
+ * database; r->c stays NULL on failure. */
 static int connect_redis(kv_redis *r, char *err, size_t errlen) {
     const char *name = r->base.name;
     /* never past the request's deadline (command() checked it has not passed) */
     uint32_t wait = host_wait_ms(timeout_ms(r));
-    redisContext *c = redisConnectWithTimeout(r->host, r->port, tv_ms(wait ? wait : 1));
+    uint64_t until = mono_ms() + (wait ? wait : 1);
+    redisContext *c = redisConnectNonBlock(r->host, r->port);
     if (!c)
         return host_kv_fail(name, err, errlen, "cannot connect to redis at %s: out of memory",
                             r->where);
+    if (!c->err) {
+        /* the connect completes when the socket is writable; SO_ERROR says how */
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        if (!wait_socket(c, POLLOUT, until))
+            soerr = ETIMEDOUT;
+        else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+            soerr = errno;
+        if (soerr) {
+            host_kv_fail(name, err, errlen, "cannot connect to redis at %s: %s", r->where,
+                         soerr == ETIMEDOUT ? "no connection within the timeout" : strerror(soerr));
+            redisFree(c);
+            return HOST_ERROR;
+        }
+    }
     if (c->err) {
         host_kv_fail(name, err, errlen, "cannot connect to redis at %s: %s", r->where, c->errstr);
         redisFree(c);
         return HOST_ERROR;
     }
-    if (redisSetTimeout(c, r->timeout) != REDIS_OK) {
-        host_kv_fail(name, err, errlen, "cannot set the timeout on the connection to %s: %s",
-                     r->where, c->errstr);
-        redisFree(c);
-        return HOST_ERROR;
-    }
     /* so that a peer that vanished without closing is noticed */
     redisEnableKeepAlive(c);
+    bool timed_out;
     if (r->password) {
-        redisReply *rep = r->user ? redisCommand(c, "AUTH %s %s", r->user, r->password)
-                                  : redisCommand(c, "AUTH %s", r->password);
+        redisReply *rep = r->user
+                              ? roundtripf(c, until, &timed_out, "AUTH %s %s", r->user, r->password)
+                              : roundtripf(c, until, &timed_out, "AUTH %s", r->password);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             host_kv_fail(name, err, errlen, "redis at %s refused the %s in the url: %s", r->where,
                          r->user ? "user name and password" : "password",
-                         rep ? rep->str : c->errstr);
+                         rep         ? rep->str
+                         : timed_out ? "no reply within the timeout"
+                                     : c->errstr);
             if (rep) freeReplyObject(rep);
             redisFree(c);
             return HOST_ERROR;
@@ -238,11 +314,13 @@ static int connect_redis(kv_redis *r, char *err, size_t errlen) {
         freeReplyObject(rep);
     }
     if (r->db) {
-        redisReply *rep = redisCommand(c, "SELECT %d", r->db);
+        redisReply *rep = roundtripf(c, until, &timed_out, "SELECT %d", r->db);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
             host_kv_fail(name, err, errlen,
                          "redis at %s: cannot select database %d from the url: %s", r->where, r->db,
-                         rep ? rep->str : c->errstr);
+                         rep         ? rep->str
+                         : timed_out ? "no reply within the timeout"
+                                     : c->errstr);
             if (rep) freeReplyObject(rep);
             redisFree(c);
             return HOST_ERROR;
@@ -278,27 +356,19 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
          * deadline, whichever comes first */
         uint32_t wait = host_wait_ms(timeout_ms(r));
         bool lowered = wait < timeout_ms(r);
-        if (lowered && redisSetTimeout(r->c, tv_ms(wait ? wait : 1)) != REDIS_OK) {
-            host_kv_fail(r->base.name, err, errlen, "%s: cannot set a timeout on redis at %s: %s",
-                         what, r->where, r->c->errstr);
-            disconnect(r);
-            return NULL;
-        }
+        bool timed_out;
         va_list ap;
         va_start(ap, fmt);
-        redisReply *rep = redisvCommand(r->c, fmt, ap);
+        redisReply *rep = roundtrip(r->c, mono_ms() + (wait ? wait : 1), &timed_out, fmt, ap);
         va_end(ap);
-        if (rep) {
-            if (lowered && redisSetTimeout(r->c, r->timeout) != REDIS_OK) disconnect(r);
-            return rep;
-        }
+        if (rep) return rep;
         char lost[sizeof r->c->errstr];
-        /* hiredis reports a timeout as EAGAIN's strerror text */
-        if (r->c->err == REDIS_ERR_IO && strcmp(r->c->errstr, strerror(EAGAIN)) == 0)
+        if (timed_out)
             snprintf(lost, sizeof lost, "no reply within %u ms%s", wait,
                      lowered ? ", the time left before the request's deadline" : "");
         else
             snprintf(lost, sizeof lost, "%s", r->c->errstr[0] ? r->c->errstr : "no reply");
+        /* a command without its reply leaves the connection out of step */
         disconnect(r);
         if (!idempotent) {
             host_kv_fail(r->base.name, err, errlen,

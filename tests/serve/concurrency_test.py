@@ -6,6 +6,16 @@
                   open at once (before fibers it saw 1), /metrics counts
                   them as waiting, and all 200 then answer 200 with the
                   upstream's body. Nothing is timed: the upstream counts.
+  overlap-pg      with --workers 1 and a PostgreSQL pool of 20, 40 requests
+                  each running SELECT pg_sleep(2): pg_stat_activity shows
+                  all 20 connections running it at once, the other 20
+                  requests wait their turn in the pool (suspended, not
+                  blocking the worker), and all 40 answer 200.
+  overlap-redis   with --workers 1 and Redis pausing writes (CLIENT PAUSE
+                  WRITE), 200 requests each doing a kv_set: Redis sees at
+                  least 150 of wasp's connections open at once, each with
+                  its SET waiting; after CLIENT UNPAUSE all 200 answer 200
+                  and the 200 keys are there.
   slice-first     with --workers 1, a handler in an endless loop (deadline
                   2 s) does not keep a concurrent GET of another app from
                   being answered first: a busy handler yields to its
@@ -35,7 +45,9 @@ S = None  # the serve_test module, set by register()
 def register(serve_test):
     global S
     S = serve_test
-    return [("overlap-http", test_overlap_http), ("slice-first", test_slice_first),
+    return [("overlap-http", test_overlap_http), ("overlap-pg", test_overlap_pg),
+            ("overlap-redis", test_overlap_redis),
+            ("slice-first", test_slice_first),
             ("cancel-http", test_cancel_http)]
 
 
@@ -245,3 +257,86 @@ def test_slice_first():
         R.eq("GET /echo/x is answered first, while the loop still runs; the loop then ends at its deadline",
              [("echo", 200), ("loop", 504)], order)
         s.stop()
+
+
+def test_overlap_pg():
+    import sql_http_test as Q  # its PostgreSQL helpers
+    d = S.scratch_dir("overlap-pg")
+    R = S.R
+    n, pool = 40, 20
+    with Q.Postgres(d) as pg:
+        top = "databases:\n" + Q.pg_database("st", pg, f"    pool_size: {pool}\n    acquire_timeout_ms: 60000\n")
+        app = S.app("db", "/db/...", S.guest("sqlhttp.wasm"), "    sql: [st]\n    limits:\n      deadline_ms: 60000\n")
+        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+            results = [None] * n
+
+            def client(i):
+                results[i] = Q.sql(s.port, "/db", "st", "SELECT pg_sleep(2)")
+
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+            for t in threads:
+                t.start()
+            busy = [0]
+
+            def all_busy():
+                v = pg.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
+                             "AND state = 'active'", check=False)
+                busy[0] = max(busy[0], int(v) if v and v.isdigit() else 0)
+                return busy[0] >= pool
+
+            R.check(S.wait_until(all_busy, 30 * S.SLOW, 0.1),
+                    f"--workers 1, {n} requests: pg_stat_activity shows all {pool} connections running pg_sleep",
+                    pool, busy[0])
+            waiting = msum(metrics(s), "wasp_requests_waiting")
+            R.check(waiting >= n - 2, "... the requests wait suspended (in the query or the pool's queue)",
+                    f">= {n - 2}", waiting)
+            for t in threads:
+                t.join(120)
+            ok = sum(1 for a in results if a and a.status == 200)
+            R.eq(f"all {n} answer 200", n, ok, [S.short(a.body) for a in results if not (a and a.status == 200)][:3])
+            s.stop()
+
+
+def test_overlap_redis():
+    import caps_test as C  # its Redis helpers
+    d = S.scratch_dir("overlap-redis")
+    R = S.R
+    n, want = 200, 150
+    with C.Redis(d) as rd:
+        top = "stores:\n" + C.redis_store("rd", rd.port)
+        app = C.caps_app("kv", "/kv/...", "    kv: [rd]\n")
+        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+            # writes wait until unpaused (or 1.8 s, inside the store's 2 s timeout)
+            C.redis_cmd(rd.port, "CLIENT", "PAUSE", "1800", "WRITE")
+            results = [None] * n
+
+            def client(i):
+                results[i] = S.try_get(s.port, f"/kv/set?s=rd&k=key{i}", method="POST", body=b"v",
+                                       timeout=30)
+
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+            for t in threads:
+                t.start()
+            seen = [0]
+
+            def connected():
+                info = C.redis_cmd(rd.port, "INFO", "clients")
+                info = info.decode() if isinstance(info, bytes) else str(info)
+                for line in info.splitlines():
+                    if line.startswith("connected_clients:"):
+                        seen[0] = max(seen[0], int(line.split(":")[1]) - 1)  # less this one
+                return seen[0] >= want
+
+            reached = S.wait_until(connected, 1.5, 0.02)
+            early = sum(1 for r in results if r is not None)
+            C.redis_cmd(rd.port, "CLIENT", "UNPAUSE")
+            R.eq("no SET was answered while Redis paused writes", 0, early)
+            R.check(reached, f"--workers 1, {n} kv_set while Redis pauses writes: wasp holds at least {want} "
+                    "connections with a SET waiting at once", f">= {want}", seen[0])
+            for t in threads:
+                t.join(60)
+            ok = sum(1 for r in results if r and r[0] == 200)
+            R.eq(f"all {n} answer 200 once Redis goes on", n, ok,
+                 [S.short(r) for r in results if not (r and r[0] == 200)][:3])
+            R.eq("... and the keys are there", n, int(C.redis_cmd(rd.port, "DBSIZE")))
+            s.stop()
