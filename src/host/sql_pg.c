@@ -3,10 +3,15 @@
  * each pooled connection is one PGconn.
  *
  * Connecting. The configured url (a URI or a keyword string) is given to
- * PQconnectdbParams after a connect_timeout derived from the acquire
- * timeout and fallback_application_name=wasp, so the url can override
- * both. Notices (NOTICE: ... skipping) are dropped instead of going to
- * stderr.
+ * PQconnectStartParams after fallback_application_name=wasp, so the url
+ * can override it, and the connection is completed with PQconnectPoll,
+ * waiting at most the acquire timeout (2 s at least). Notices (NOTICE:
+ * ... skipping) are dropped instead of going to stderr.
+ *
+ * Nothing here blocks the thread on the server: every wait for the
+ * socket goes through util_poll, so in `wasp serve` a request waiting for
+ * PostgreSQL (connecting, its query, a reset, a ROLLBACK) is suspended
+ * while its worker serves others.
  *
  * Statements. Each connection prepares a statement the first time it sees
  * its SQL text (as "w1", "w2", ...) and keeps it in a cache of at most
@@ -148,6 +153,8 @@ static void pg_disconnect(host_sql_conn *c) {
     free(s);
 }
 
+static int64_t mono_ms(void);
+
 static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t errlen) {
     sql_pg *s = calloc(1, sizeof *s);
     if (!s || !host_sql_cache_init(&s->cache, cfg->statement_cache)) {
@@ -167,16 +174,35 @@ static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t e
     const char *const keys[] = {"connect_timeout", "fallback_application_name", "options", "dbname",
                                 NULL};
     const char *const vals[] = {timeout, "wasp", options, cfg->url, NULL};
-    s->pg = PQconnectdbParams(keys, vals, 1);
+    /* Connected without blocking the thread (PQconnectPoll, waiting with
+     * util_poll): in serve, a request that opens a connection is suspended
+     * meanwhile. libpq leaves connect_timeout to us here. */
+    s->pg = PQconnectStartParams(keys, vals, 1);
     if (!s->pg) {
         host_sql_fail(cfg->name, err, errlen, "out of memory");
         pg_disconnect(&s->base);
         return NULL;
     }
-    if (PQstatus(s->pg) != CONNECTION_OK) {
+    uint32_t wait = host_wait_ms((secs < 2 ? 2 : secs) * 1000u);
+    int64_t until = mono_ms() + (wait ? wait : 1);
+    PostgresPollingStatusType st =
+        PQstatus(s->pg) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+    bool timed_out = false;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        int64_t left = until - mono_ms();
+        struct pollfd p = {.fd = PQsocket(s->pg),
+                           .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+        if (left <= 0 || wasm_call_should_stop(NULL) || util_poll(&p, 1, (int)left) == 0) {
+            timed_out = true;
+            break;
+        }
+        st = PQconnectPoll(s->pg);
+    }
+    if (timed_out || PQstatus(s->pg) != CONNECTION_OK) {
         char msg[1024];
         host_sql_fail(cfg->name, err, errlen, "cannot connect: %s",
-                      one_line(PQerrorMessage(s->pg), msg, sizeof msg));
+                      timed_out ? "no connection within the timeout"
+                                : one_line(PQerrorMessage(s->pg), msg, sizeof msg));
         pg_disconnect(&s->base);
         return NULL;
     }
@@ -198,17 +224,35 @@ static void drop_notifies(PGconn *pg) {
         PQfreemem(n);
 }
 
-/* An empty query that must come back within timeout_ms. */
-static bool ping(sql_pg *s, uint32_t timeout_ms) {
-    if (!PQsendQuery(s->pg, "")) return false;
+/* Waits (util_poll) until the query sent last has all its results in,
+ * for at most timeout_ms; false when it has not, or the connection broke. */
+static bool await_results(sql_pg *s, uint32_t timeout_ms) {
     int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
         if (!PQconsumeInput(s->pg)) return false;
-        if (!PQisBusy(s->pg)) break;
+        if (!PQisBusy(s->pg)) return true;
         int64_t left = deadline - mono_ms();
         struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
         if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
     }
+}
+
+/* A statement without results worth keeping, run without blocking the
+ * thread; true when it completed (PGRES_COMMAND_OK) within timeout_ms. */
+static bool exec_command(sql_pg *s, const char *sql, uint32_t timeout_ms) {
+    if (!PQsendQuery(s->pg, sql) || !await_results(s, timeout_ms)) return false;
+    bool ok = true;
+    PGresult *r;
+    while ((r = PQgetResult(s->pg))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false;
+        PQclear(r);
+    }
+    return ok;
+}
+
+/* An empty query that must come back within timeout_ms. */
+static bool ping(sql_pg *s, uint32_t timeout_ms) {
+    if (!PQsendQuery(s->pg, "") || !await_results(s, timeout_ms)) return false;
     bool ok = true;
     PGresult *r;
     while ((r = PQgetResult(s->pg))) {
@@ -241,10 +285,7 @@ static bool pg_clean(host_sql_conn *c) {
     if (PQstatus(s->pg) != CONNECTION_OK) return false;
     PGTransactionStatusType ts = PQtransactionStatus(s->pg);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        PGresult *r = PQexec(s->pg, "ROLLBACK");
-        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok) return false;
+        if (!exec_command(s, "ROLLBACK", c->cfg->acquire_timeout_ms)) return false;
     } else if (ts != PQTRANS_IDLE) {
         return false; /* a query still running (ACTIVE) or the state is unknown */
     }
@@ -264,14 +305,7 @@ static bool pg_clean(host_sql_conn *c) {
  * connection. */
 static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
     s->resetting = false;
-    int64_t deadline = mono_ms() + timeout_ms;
-    for (;;) {
-        if (!PQconsumeInput(s->pg)) return false;
-        if (!PQisBusy(s->pg)) break;
-        int64_t left = deadline - mono_ms();
-        struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
-        if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
-    }
+    if (!await_results(s, timeout_ms)) return false;
     bool ok = true, counted = false, prepared_in_sql = false;
     PGresult *r;
     while ((r = PQgetResult(s->pg))) {
@@ -286,10 +320,7 @@ static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
     }
     if (!ok || !counted) return false;
     if (prepared_in_sql || s->deallocate_all) {
-        r = PQexec(s->pg, "DEALLOCATE ALL");
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok) return false;
+        if (!exec_command(s, "DEALLOCATE ALL", timeout_ms)) return false;
         host_sql_cache_clear(&s->cache, forget_stmt, NULL);
         s->deallocate_all = false;
     }
@@ -364,11 +395,9 @@ static void evict(sql_pg *s, uintptr_t n) {
     char name[24], sql[40];
     stmt_name(n, name);
     snprintf(sql, sizeof sql, "DEALLOCATE %s", name);
-    PGresult *r = PQexec(s->pg, sql);
     /* in a failed transaction, say: the name is never reused, and release
      * deallocates everything */
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) s->deallocate_all = true;
-    PQclear(r);
+    if (!exec_command(s, sql, s->base.cfg->acquire_timeout_ms)) s->deallocate_all = true;
     check_connection(s);
 }
 
