@@ -711,7 +711,8 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     s->status_set = false;
     s->dirty = true;
     wasm_value result[1] = {{.type = WASM_I32}};
-    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+    uint32_t deadline_ms = q->deadline_ms ? q->deadline_ms : app->cfg->deadline_ms;
+    wasm_call_opts opts = {.deadline_ms = deadline_ms, .fuel = app->cfg->fuel};
     const wasm_functype *ft = wasm_func_type(entry);
     wasm_trap_code t = (ft->nparams == 0 && ft->nresults <= 1)
                            ? wasm_call_ex(entry, NULL, result, &opts)

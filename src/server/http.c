@@ -140,6 +140,8 @@ typedef struct srv_call {
     srv_task *task;
     uint64_t t0;
     bool client_gone; /* the client closed its side while the handler ran */
+    bool queued;      /* waiting for a slot (link is in the app's queue) */
+    srv_queued link;
     srv_request q;
     srv_result res;
     struct srv_call *prev, *next; /* w->calls */
@@ -421,11 +423,29 @@ static void call_run(void *arg) {
  * closed the connection. The handler is told to stop and run to its end
  * now, while the request's memory is still there (h2o frees it after its
  * dispose callbacks); call_done then answers nobody. */
+static void call_end_unrun(srv_call *call, int status, const char *text, const char *why);
+
+/* A queued call whose client left: out of the queue, answered (or only
+ * logged), freed. */
+static void call_unqueue(srv_call *call) {
+    const srv_app *app = &srv_wgen_gen(call->wg)->apps[call->ai];
+    srv_gauge(&srv_stats_app(call->w->stats, app->name)->queued, -1);
+    call->queued = false;
+    srv_wgen_unqueue(call->wg, call->ai, &call->link);
+    srv_wgen *wg = call->wg;
+    call_end_unrun(call, 503, "the client went away\n", "client gone while queued");
+    if (srv_wgen_retired(wg)) srv_wgen_retire(wg); /* freed when that was its last */
+}
+
 static void call_on_dispose(void *p) {
     srv_call *call = *(srv_call **)p;
     if (!call) return;
     call->req = NULL;
     call->hook = NULL;
+    if (call->queued) {
+        call_unqueue(call);
+        return;
+    }
     srv_slot_interrupt(call->slot);
     srv_sched_wake(call->w->sched, call->task, true);
 }
@@ -438,22 +458,123 @@ static void call_on_hangup(void *arg) {
     srv_call *call = c->call;
     if (!call) return;
     call->client_gone = true;
+    if (call->queued) {
+        call_unqueue(call);
+        return;
+    }
     srv_slot_interrupt(call->slot);
     srv_sched_wake(call->w->sched, call->task, true);
 }
 
-/* On the worker's stack, once the handler finished: the response goes to
- * h2o (unless the client is gone), the request is logged and counted, the
- * instance reset and given back. */
-static void call_done(void *arg) {
-    srv_call *call = arg;
+/* Hands the answer to h2o (unless the client is gone: then only the log
+ * line, status 499), counts and logs it. `resp` for a handler's response,
+ * else `text` with `status`. Called on the worker's stack, inside or
+ * outside h2o's callbacks for the connection. */
+static void call_respond(srv_call *call, int status, const srv_response *resp, const char *text,
+                         size_t bytes, const srv_result *res) {
     srv_worker *w = call->w;
     h2o_req_t *req = call->req;
     const srv_app *app = &srv_wgen_gen(call->wg)->apps[call->ai];
     srv_app_stats *as = srv_stats_app(w->stats, app->name);
+    if (call->hook) *call->hook = NULL;
+    uint64_t ns = srv_now_ns() - call->t0;
+    if (!req) {
+        /* the client left first: logged, not counted as an answer */
+        access_log_line(w, call->q.method, call->q.method_len, call->q.uri, call->q.uri_len,
+                        call->id, app->name, 499, 0, ns, res);
+        srv_count(&as->cancelled, 1);
+        return;
+    }
+    srv_conn *c = conn_of(req);
+    /* when this runs inside on_req, the call into h2o that got us there
+     * does what follows a call into h2o for the connection */
+    bool outside = c && c->depth == 0;
+    if (c) {
+        c->pending = false;
+        c->call = NULL;
+        srv_sched_unwatch(w->sched, &c->hangup);
+    }
+    if (outside) c->depth++;
+    if (call->client_gone) req->http1_is_persistent = 0;
+    if (status == 503)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    if (resp)
+        send_response(req, resp);
+    else
+        send_text(req, status, text);
+    if (call->client_gone) {
+        access_log(w, req, call->id, app->name, 499, 0, ns, res);
+        srv_count(&as->cancelled, 1);
+    } else {
+        srv_count(&as->by_status[status], 1);
+        srv_hist_add(&as->duration, ns);
+        access_log(w, req, call->id, app->name, status, bytes, ns, res);
+    }
+    if (outside) {
+        c->depth--;
+        conn_after(c);
+    }
+}
+
+/* The call leaves the worker's list and is freed. */
+static void call_free(srv_call *call) {
+    srv_worker *w = call->w;
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        w->calls = call->next;
+    if (call->next) call->next->prev = call->prev;
+    free(call);
+}
+
+/* Answers a request whose handler never ran (the queue was full, it
+ * waited past its deadline, its client left while it waited, no instance
+ * could be made) and frees its call. */
+static void call_end_unrun(srv_call *call, int status, const char *text, const char *why) {
+    srv_result res = {.outcome = status == 504 ? SRV_DEADLINE : SRV_INTERNAL};
+    snprintf(res.msg, sizeof res.msg, "%s", why);
+    call_respond(call, status, NULL, text, 0, &res);
+    call_free(call);
+}
+
+static void call_start(srv_call *call);
+
+/* Starts the requests waiting for app `ai` of wg while it has room. A
+ * request that finishes at once, in here, comes back to give its slot
+ * back; the guard keeps it from entering this loop again. */
+static void worker_serve_queue(srv_worker *w, srv_wgen *wg, int ai) {
+    if (!srv_wgen_queued(wg, ai) || !srv_wgen_serve_begin(wg, ai)) return;
+    const srv_app *app = &srv_wgen_gen(wg)->apps[ai];
+    srv_app_stats *as = srv_stats_app(w->stats, app->name);
+    srv_queued *q;
+    while ((uint32_t)srv_wgen_busy(wg, ai) < app->cfg->max_concurrency &&
+           (q = srv_wgen_dequeue(wg, ai))) {
+        srv_call *call = (srv_call *)((char *)q - offsetof(srv_call, link));
+        call->queued = false;
+        srv_gauge(&as->queued, -1);
+        uint64_t waited_ms = (srv_now_ns() - call->t0) / 1000000u;
+        if (waited_ms >= app->cfg->deadline_ms) {
+            call_end_unrun(call, 504, "the request waited past its deadline for a free instance\n",
+                           "deadline passed while queued");
+            continue;
+        }
+        /* the deadline counts from arrival: what is left of it */
+        call->q.deadline_ms = app->cfg->deadline_ms - (uint32_t)waited_ms;
+        call_start(call);
+    }
+    srv_wgen_serve_end(wg, ai);
+}
+
+/* On the worker's stack, once the handler finished: the response goes to
+ * h2o (unless the client is gone), the request is logged and counted, the
+ * instance reset and given back, and a request waiting for it started. */
+static void call_done(void *arg) {
+    srv_call *call = arg;
+    srv_worker *w = call->w;
+    const srv_app *app = &srv_wgen_gen(call->wg)->apps[call->ai];
+    srv_app_stats *as = srv_stats_app(w->stats, app->name);
     const srv_result *res = &call->res;
     const srv_response *resp = srv_slot_response(call->slot);
-    if (call->hook) *call->hook = NULL;
     int status;
     size_t bytes = 0;
     switch (res->outcome) {
@@ -465,70 +586,73 @@ static void call_done(void *arg) {
     case SRV_BADGATEWAY: status = 502; break;
     default: status = 500; break;
     }
-    uint64_t ns = srv_now_ns() - call->t0;
-    if (req) {
-        /* a call into h2o for the connection, outside its callbacks */
-        srv_conn *c = conn_of(req);
-        /* when the handler finished inside on_req, the call into h2o that
-         * got us here does what follows for the connection */
-        bool outside = c && c->depth == 0;
-        if (c) {
-            c->pending = false;
-            c->call = NULL;
-            srv_sched_unwatch(w->sched, &c->hangup);
-        }
-        if (outside) c->depth++;
-        if (call->client_gone) req->http1_is_persistent = 0;
-        if (res->outcome == SRV_OK)
-            send_response(req, resp);
-        else
-            send_text(req, status,
-                      status == 504   ? "the handler ran out of time\n"
-                      : status == 502 ? "the handler's output was not a valid CGI response\n"
-                                      : "the handler failed\n");
-        if (call->client_gone) {
-            access_log(w, req, call->id, app->name, 499, 0, ns, res);
-            srv_count(&as->cancelled, 1);
-        } else {
-            srv_count(&as->by_status[status], 1);
-            srv_hist_add(&as->duration, ns);
-            access_log(w, req, call->id, app->name, status, bytes, ns, res);
-        }
-        if (outside) {
-            c->depth--;
-            conn_after(c);
-        }
-    } else {
-        /* the client left first: logged, not counted as an answer */
-        access_log_line(w, call->q.method, call->q.method_len, call->q.uri, call->q.uri_len,
-                        call->id, app->name, 499, 0, ns, res);
-        srv_count(&as->cancelled, 1);
-    }
+    call_respond(call, status, res->outcome == SRV_OK ? resp : NULL,
+                 status == 504   ? "the handler ran out of time\n"
+                 : status == 502 ? "the handler's output was not a valid CGI response\n"
+                                 : "the handler failed\n",
+                 bytes, res);
     if ((res->outcome == SRV_TRAP || res->outcome == SRV_DEADLINE) && res->trap > 0 &&
         res->trap < SRV_NTRAPS)
         srv_count(&as->traps[res->trap], 1);
-    if (req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
-        srv_event("app %s: %.*s %.*s: %s", app->name, (int)req->method.len, req->method.base,
-                  (int)(req->path.len < 200 ? req->path.len : 200), req->path.base, res->msg);
+    if (call->req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
+        srv_event("app %s: %.*s %.*s: %s", app->name, (int)call->req->method.len,
+                  call->req->method.base,
+                  (int)(call->req->path.len < 200 ? call->req->path.len : 200),
+                  call->req->path.base, res->msg);
     /* The response is with h2o now; clean the instance for the next one. */
     uint64_t reset_ns = srv_slot_recycle(call->slot);
     srv_hist_add(&w->stats->instantiate, res->ready_ns + reset_ns);
     srv_gauge(&as->pool_busy, -1);
-    if (call->wg == w->wg) srv_gauge(&as->pool_idle, 1); /* else retired: freed */
-    srv_wgen_give(call->wg, call->ai, call->slot);
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        w->calls = call->next;
-    if (call->next) call->next->prev = call->prev;
+    srv_wgen *wg = call->wg;
+    int ai = call->ai;
+    if (wg == w->wg) srv_gauge(&as->pool_idle, 1); /* else retired: freed */
     srv_gauge(&w->stats->in_flight, -1);
-    free(call);
+    /* false: a loop starting queued requests runs further up the stack
+     * (this request finished inside it) and goes on by itself */
+    bool outermost = srv_wgen_serve_begin(wg, ai);
+    srv_wgen_give(wg, ai, call->slot);
+    call_free(call);
+    if (!outermost) return;
+    srv_wgen_serve_end(wg, ai);
+    worker_serve_queue(w, wg, ai);
+    if (srv_wgen_retired(wg)) srv_wgen_retire(wg); /* frees it when this was the last */
+}
+
+/* Takes a slot for a described call and runs its handler on a fiber. */
+static void call_start(srv_call *call) {
+    srv_worker *w = call->w;
+    const srv_app *app = &srv_wgen_gen(call->wg)->apps[call->ai];
+    srv_app_stats *as = srv_stats_app(w->stats, app->name);
+    char err[300];
+    bool made = false;
+    srv_slot *slot = srv_wgen_take(call->wg, call->ai, &made, err, sizeof err);
+    if (!slot) {
+        srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id, err);
+        call_end_unrun(call, 500, "internal server error\n", err);
+        return;
+    }
+    srv_gauge(&as->pool_busy, 1);
+    if (!made) srv_gauge(&as->pool_idle, -1);
+    srv_gauge(&w->stats->in_flight, 1);
+    call->slot = slot;
+    /* Runs the handler on a fiber: call_done answers when it finishes,
+     * now (it did not wait) or later (from srv_sched_poll). */
+    if (!srv_sched_spawn(w->sched, call_run, call_done, call, &call->task, err, sizeof err)) {
+        snprintf(call->res.msg, sizeof call->res.msg, "no stack for the request: %.150s", err);
+        call->res.outcome = SRV_INTERNAL;
+        call_done(call);
+    }
 }
 
 /* Ends every request in flight on the worker (the drain limit passed):
  * each handler stops, answers 504, and gives its instance back. */
 static void worker_stop_calls(srv_worker *w) {
-    for (srv_call *call = w->calls; call; call = call->next) {
+    for (srv_call *call = w->calls, *next; call; call = next) {
+        next = call->next;
+        if (call->queued) {
+            call_unqueue(call); /* frees it */
+            continue;
+        }
         srv_slot_interrupt(call->slot);
         srv_sched_wake(w->sched, call->task, false);
     }
@@ -595,25 +719,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     const srv_app *app = &g->apps[ai];
     srv_app_stats *as = srv_stats_app(w->stats, app->name);
-    char err[300];
-    bool made = false;
     srv_call *call = calloc(1, sizeof *call);
-    srv_slot *slot = call ? srv_wgen_take(w->wg, ai, &made, err, sizeof err) : NULL;
-    if (!slot) {
-        srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id,
-                  call ? err : "out of memory");
-        free(call);
+    if (!call) {
         send_text(req, 500, "internal server error\n");
         srv_count(&as->by_status[500], 1);
         access_log(w, req, id, app->name, 500, 0, srv_now_ns() - t0, NULL);
         return 0;
     }
-    srv_gauge(&as->pool_busy, 1);
-    if (!made) srv_gauge(&as->pool_idle, -1);
     call->w = w;
     call->wg = w->wg;
     call->ai = ai;
-    call->slot = slot;
     call->req = req;
     call->t0 = t0;
     snprintf(call->id, sizeof call->id, "%s", id);
@@ -628,13 +743,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         c->pending = true;
         c->call = call;
     }
-    srv_gauge(&w->stats->in_flight, 1);
-    /* Runs the handler on a fiber: call_done answers when it finishes,
-     * now (it did not wait) or later (from srv_sched_poll). */
-    if (!srv_sched_spawn(w->sched, call_run, call_done, call, &call->task, err, sizeof err)) {
-        snprintf(call->res.msg, sizeof call->res.msg, "no stack for the request: %.150s", err);
-        call->res.outcome = SRV_INTERNAL;
-        call_done(call);
+    if ((uint32_t)srv_wgen_busy(w->wg, ai) < app->cfg->max_concurrency) {
+        call_start(call); /* may finish, and free call, before it returns */
+    } else if ((uint32_t)srv_wgen_queued(w->wg, ai) < app->cfg->queue) {
+        /* max_concurrency reached: waits for a slot, its deadline running */
+        call->queued = true;
+        srv_wgen_enqueue(w->wg, ai, &call->link);
+        srv_gauge(&as->queued, 1);
+    } else {
+        srv_count(&as->overloaded, 1);
+        call_end_unrun(call, 503, "the app is at its concurrency limit; try again later\n",
+                       "max_concurrency and queue full");
     }
     /* Still waiting: h2o reads nothing from the connection meanwhile, so
      * wasp watches it for the client closing its side, which ends the

@@ -86,8 +86,9 @@ typedef struct srv_request {
     int remote_port;
     const char *server_addr;
     int server_port;
-    const char *id;      /* "WORKER-N": names the request in every log line */
-    struct srv_log *log; /* the worker's log, for the guest's own lines */
+    const char *id;       /* "WORKER-N": names the request in every log line */
+    struct srv_log *log;  /* the worker's log, for the guest's own lines */
+    uint32_t deadline_ms; /* what is left of the app's deadline (0: all of it) */
 } srv_request;
 
 #define SRV_MAX_RESPONSE (16u << 20)
@@ -161,7 +162,8 @@ srv_gen *srv_wgen_gen(const srv_wgen *wg);
 /* A slot of app `ai` for one request: an idle one, or a new one (*made).
  * NULL with err when a new one cannot be made. */
 srv_slot *srv_wgen_take(srv_wgen *wg, int ai, bool *made, char *err, size_t errlen);
-/* Gives back a slot taken from wg, already recycled. */
+/* Gives back a slot taken from wg, already recycled (freed when wg is
+ * retired: the caller then calls srv_wgen_retire again). */
 void srv_wgen_give(srv_wgen *wg, int ai, srv_slot *s);
 /* Makes sure app `ai` has a slot with an instance ready; false with err. */
 bool srv_wgen_warm(srv_wgen *wg, int ai, char *err, size_t errlen);
@@ -171,8 +173,22 @@ int srv_wgen_trim(srv_wgen *wg, int ai);
 int srv_wgen_idle(const srv_wgen *wg, int ai);
 int srv_wgen_busy(const srv_wgen *wg, int ai);
 /* The worker has moved on: frees wg now, or when its last busy slot is
- * given back. */
+ * given back and its queues are empty. */
 void srv_wgen_retire(srv_wgen *wg);
+bool srv_wgen_retired(const srv_wgen *wg);
+/* Requests waiting for a slot of app `ai` (its max_concurrency reached),
+ * oldest first: the caller embeds the link in its own struct. */
+typedef struct srv_queued {
+    struct srv_queued *next;
+} srv_queued;
+void srv_wgen_enqueue(srv_wgen *wg, int ai, srv_queued *q);
+srv_queued *srv_wgen_dequeue(srv_wgen *wg, int ai); /* NULL when none */
+void srv_wgen_unqueue(srv_wgen *wg, int ai, srv_queued *q);
+int srv_wgen_queued(const srv_wgen *wg, int ai);
+/* Guards the loop that starts queued requests, which a request finishing
+ * inside it would otherwise enter again: false when already in it. */
+bool srv_wgen_serve_begin(srv_wgen *wg, int ai);
+void srv_wgen_serve_end(srv_wgen *wg, int ai);
 
 /* ---- requests that wait (sched.c) ------------------------------------------ */
 
@@ -282,6 +298,8 @@ typedef struct srv_app_stats {
     srv_hist duration;
     _Atomic int64_t pool_idle, pool_busy; /* this worker's instances of the app */
     _Atomic uint64_t cancelled;           /* requests whose client left before the answer */
+    _Atomic uint64_t overloaded;          /* 503: max_concurrency and the queue were full */
+    _Atomic int64_t queued;               /* requests waiting for an instance */
 } srv_app_stats;
 
 /* One worker's counters: written by that worker only, read by the admin

@@ -48,7 +48,8 @@ static const char *const TOP_KEYS[] = {"listen",    "admin",   "workers", "store
 static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
                                        "dirs", "limits", "init",   "kv",        "vars",
                                        "sql",  "http",   NULL};
-static const char *const LIMIT_KEYS[] = {"memory", "deadline_ms", "fuel", NULL};
+static const char *const LIMIT_KEYS[] = {"memory",          "deadline_ms", "fuel",
+                                         "max_concurrency", "queue",       NULL};
 static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
 static const char *const STORE_KEYS[] = {"backend", "path", "durable", "url", "prefix", NULL};
 static const char *const DATABASE_KEYS[] = {
@@ -458,7 +459,8 @@ static bool parse_env(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg 
 
 static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
     if (is_null(n)) return true;
-    if (!expect_mapping(ld, n, path, "a mapping of memory, deadline_ms, fuel") ||
+    if (!expect_mapping(ld, n, path,
+                        "a mapping of memory, deadline_ms, fuel, max_concurrency, queue") ||
         !check_keys(ld, n, path, LIMIT_KEYS))
         return false;
     char sub[64];
@@ -476,6 +478,18 @@ static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_c
     if ((v = find(ld, n, "fuel")) &&
         !uint_in(ld, v, sub, 0, UINT64_MAX, "0 for unlimited, at most 2^64-1", &a->fuel))
         return false;
+    snprintf(sub, sizeof sub, "%s.max_concurrency", path);
+    if ((v = find(ld, n, "max_concurrency"))) {
+        if (!uint_in(ld, v, sub, 1, 100000, "requests in flight per worker, use 1..100000", &u))
+            return false;
+        a->max_concurrency = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.queue", path);
+    if ((v = find(ld, n, "queue"))) {
+        if (!uint_in(ld, v, sub, 0, 1000000, "requests waiting per worker, use 0..1000000", &u))
+            return false;
+        a->queue = (uint32_t)u;
+    }
     return true;
 }
 
@@ -800,6 +814,8 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
     a->iface = SRV_IFACE_AUTO;
     a->max_memory_pages = SRV_DEFAULT_MEMORY_PAGES;
     a->deadline_ms = SRV_DEFAULT_DEADLINE_MS;
+    a->max_concurrency = SRV_DEFAULT_MAX_CONCURRENCY;
+    a->queue = SRV_DEFAULT_QUEUE;
     if (!expect_mapping(ld, n, path, "a mapping with route and module") ||
         !check_keys(ld, n, path, APP_KEYS))
         return false;
@@ -1286,6 +1302,8 @@ srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t err
         a->iface = SRV_IFACE_AUTO;
         a->max_memory_pages = SRV_DEFAULT_MEMORY_PAGES;
         a->deadline_ms = SRV_DEFAULT_DEADLINE_MS;
+        a->max_concurrency = SRV_DEFAULT_MAX_CONCURRENCY;
+        a->queue = SRV_DEFAULT_QUEUE;
     }
     if (!a || !a->name || !a->route || !a->route_base || !a->module) {
         srv_manifest_free(m);

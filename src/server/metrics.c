@@ -164,6 +164,25 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
             put(&o, "wasp_requests_cancelled_total{app=\"%s\"} %llu\n", names[a],
                 (unsigned long long)c);
     }
+    put(&o, "# HELP wasp_requests_overloaded_total Requests refused with 503 because the app had\n"
+            "# max_concurrency requests in flight and a full queue on their worker.\n"
+            "# TYPE wasp_requests_overloaded_total counter\n");
+    for (int a = 0; a < nnames; a++) {
+        uint64_t c = 0;
+        for (int w = 0; w < n; w++)
+            c += GET(srv_stats_app(ws[w], names[a])->overloaded);
+        if (c)
+            put(&o, "wasp_requests_overloaded_total{app=\"%s\"} %llu\n", names[a],
+                (unsigned long long)c);
+    }
+    put(&o, "# HELP wasp_requests_queued Requests waiting for a free instance of their app.\n"
+            "# TYPE wasp_requests_queued gauge\n");
+    for (int a = 0; a < nnames; a++) {
+        int64_t q = 0;
+        for (int w = 0; w < n; w++)
+            q += GET(srv_stats_app(ws[w], names[a])->queued);
+        put(&o, "wasp_requests_queued{app=\"%s\"} %lld\n", names[a], (long long)q);
+    }
     put(&o, "# HELP wasp_request_duration_seconds Time from routing to a response, by app.\n"
             "# TYPE wasp_request_duration_seconds histogram\n");
     for (int a = 0; a < nnames; a++) {

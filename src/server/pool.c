@@ -27,7 +27,10 @@ typedef struct app_pool {
     srv_slot **idle;
     int nidle, cap;
     int busy;
-    int low; /* fewest idle slots since the last trim */
+    int low;                    /* fewest idle slots since the last trim */
+    srv_queued *qhead, **qtail; /* requests waiting for a slot, oldest first */
+    int nqueued;
+    bool serving; /* srv_wgen_serve_begin .. _end */
 } app_pool;
 
 struct srv_wgen {
@@ -44,6 +47,8 @@ srv_wgen *srv_wgen_new(srv_gen *g) {
         free(wg);
         return NULL;
     }
+    for (int i = 0; i < g->napps; i++)
+        wg->pools[i].qtail = &wg->pools[i].qhead;
     srv_gen_ref(g);
     wg->gen = g;
     return wg;
@@ -69,7 +74,7 @@ void srv_wgen_retire(srv_wgen *wg) {
     if (!wg) return;
     wg->retired = true;
     for (int i = 0; i < wg->gen->napps; i++)
-        if (wg->pools[i].busy) return;
+        if (wg->pools[i].busy || wg->pools[i].nqueued || wg->pools[i].serving) return;
     wgen_free(wg);
 }
 
@@ -117,8 +122,7 @@ void srv_wgen_give(srv_wgen *wg, int ai, srv_slot *s) {
     app_pool *p = &wg->pools[ai];
     p->busy--;
     if (wg->retired) {
-        srv_slot_free(s);
-        srv_wgen_retire(wg); /* frees it when this was the last */
+        srv_slot_free(s); /* the caller retires wg again, which frees it when this was the last */
         return;
     }
     p->idle[p->nidle++] = s; /* room kept by srv_wgen_take */
@@ -139,6 +143,53 @@ bool srv_wgen_warm(srv_wgen *wg, int ai, char *err, size_t errlen) {
         srv_slot_free(s);
     }
     return ok;
+}
+
+bool srv_wgen_retired(const srv_wgen *wg) {
+    return wg->retired;
+}
+
+void srv_wgen_enqueue(srv_wgen *wg, int ai, srv_queued *q) {
+    app_pool *p = &wg->pools[ai];
+    q->next = NULL;
+    *p->qtail = q;
+    p->qtail = &q->next;
+    p->nqueued++;
+}
+
+srv_queued *srv_wgen_dequeue(srv_wgen *wg, int ai) {
+    app_pool *p = &wg->pools[ai];
+    srv_queued *q = p->qhead;
+    if (!q) return NULL;
+    p->qhead = q->next;
+    if (!p->qhead) p->qtail = &p->qhead;
+    p->nqueued--;
+    return q;
+}
+
+void srv_wgen_unqueue(srv_wgen *wg, int ai, srv_queued *q) {
+    app_pool *p = &wg->pools[ai];
+    for (srv_queued **pp = &p->qhead; *pp; pp = &(*pp)->next) {
+        if (*pp != q) continue;
+        *pp = q->next;
+        if (!*pp) p->qtail = pp;
+        p->nqueued--;
+        return;
+    }
+}
+
+int srv_wgen_queued(const srv_wgen *wg, int ai) {
+    return wg->pools[ai].nqueued;
+}
+
+bool srv_wgen_serve_begin(srv_wgen *wg, int ai) {
+    if (wg->pools[ai].serving) return false;
+    wg->pools[ai].serving = true;
+    return true;
+}
+
+void srv_wgen_serve_end(srv_wgen *wg, int ai) {
+    wg->pools[ai].serving = false;
 }
 
 int srv_wgen_trim(srv_wgen *wg, int ai) {

@@ -89,8 +89,11 @@ typedef struct srv_app_cfg {
     uint32_t max_memory_pages; /* 64 KiB pages; default SRV_DEFAULT_MEMORY_PAGES */
     uint32_t deadline_ms;      /* wall clock per request; default SRV_DEFAULT_DEADLINE_MS */
     uint64_t fuel;             /* 0: unlimited */
-    char *init;                /* export run once at load before the snapshot, or NULL */
-    char **kv;                 /* names of the stores granted (each one in srv_manifest.stores) */
+    uint32_t
+        max_concurrency; /* requests in flight per worker; default SRV_DEFAULT_MAX_CONCURRENCY */
+    uint32_t queue;      /* requests waiting beyond those, per worker; then 503 */
+    char *init;          /* export run once at load before the snapshot, or NULL */
+    char **kv;           /* names of the stores granted (each one in srv_manifest.stores) */
     int nkv;
     srv_var_cfg *vars;
     int nvars;
@@ -105,6 +108,8 @@ typedef struct srv_app_cfg {
 
 #define SRV_DEFAULT_MEMORY_PAGES 2048 /* 128 MiB */
 #define SRV_DEFAULT_DEADLINE_MS 10000
+#define SRV_DEFAULT_MAX_CONCURRENCY 1000
+#define SRV_DEFAULT_QUEUE 1000
 
 typedef struct srv_manifest {
     char *path;   /* the manifest file, or NULL when built from one module */
