@@ -13,11 +13,14 @@
  *
  * The poller this file installs on the worker thread (util_set_poller):
  *   - not on a fiber, or a zero timeout: poll(2) itself;
- *   - otherwise one poll(2) with no wait first (ready now: no switch), then
- *     the descriptors go into the epoll set (a descriptor another task
- *     already watches goes in as a dup), the time into a heap of wake-up
- *     times, and the fiber suspends; resumed, it takes them out again and
- *     asks poll(2) once more what is ready, which is the answer.
+ *   - otherwise the descriptors are armed in the epoll set, one-shot, for
+ *     this task (they stay registered between waits, so a wait costs one
+ *     epoll_ctl each), the time goes into a heap of wake-up times, and the
+ *     fiber suspends. Resumed by its one descriptor's event, that event is
+ *     the answer; otherwise the descriptors are disarmed and poll(2) with
+ *     no wait says what is ready. Two tasks waiting on one descriptor at
+ *     once would share its registration (the later one wins); no host code
+ *     does that: every connection belongs to one request at a time.
  * A task woken early (srv_sched_wake: its request was cancelled, or the
  * server stops) sees no descriptor ready; its host function then finds
  * that the guest call must stop (the caller interrupted it) and returns.
@@ -55,6 +58,7 @@ struct srv_task {
     bool yielded;     /* suspended at the end of its time slice: ready to go on */
     bool woken;       /* srv_sched_wake: do not suspend again */
     bool ready;       /* on s->ready */
+    uint32_t events;  /* epoll events that woke it (0: its time, or a wake) */
     srv_task *next_ready, *next_free;
 };
 
@@ -164,59 +168,68 @@ static void kick(srv_sched *s) {
     (void)!write(s->kick, &one, sizeof one);
 }
 
+/* Waits of more descriptors than this wait on the thread (never so far). */
+#define MAX_WAIT_FDS 16
+
+static void disarm(srv_sched *s, const struct pollfd *fds, nfds_t n) {
+    for (nfds_t i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = 0, .data.ptr = NULL};
+        if (fds[i].fd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_MOD, fds[i].fd, &ev);
+    }
+}
+
 /* util_poll on a worker thread (see the top of this file). */
 static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms) {
     srv_sched *s = self;
     srv_task *t = s->running;
-    if (!t || timeout_ms == 0 || !wasm_fiber_current()) return poll(fds, n, timeout_ms);
-    int rc = poll(fds, n, 0);
-    if (rc != 0 || t->woken) return rc;
-    /* the descriptors this wait registers: its own, or dups of them */
-    int regs[16];
-    nfds_t nreg = 0;
-    bool failed = n > sizeof regs / sizeof regs[0];
-    for (nfds_t i = 0; i < n && !failed; i++) {
-        if (fds[i].fd < 0) continue;
-        struct epoll_event ev = {.events = 0, .data.ptr = t};
-        if (fds[i].events & POLLIN) ev.events |= EPOLLIN;
-        if (fds[i].events & POLLOUT) ev.events |= EPOLLOUT;
-        int fd = fds[i].fd;
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            /* another task watches the same descriptor: a dup is another
-             * entry of the epoll set for the same open file */
-            fd = errno == EEXIST ? dup(fds[i].fd) : -1;
-            if (fd < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-                if (fd >= 0) close(fd);
-                failed = true;
-                break;
-            }
-        }
-        regs[nreg++] = fd;
+    if (!t || timeout_ms == 0 || n > MAX_WAIT_FDS || !wasm_fiber_current())
+        return poll(fds, n, timeout_ms);
+    if (t->woken) return poll(fds, n, 0);
+    /* A descriptor stays in the epoll set from one wait to the next,
+     * one-shot: a wait re-arms it for its task (one epoll_ctl), its event
+     * disarms it. No poll(2) first: one already ready fires at once. */
+    nfds_t armed = 0;
+    for (; armed < n; armed++) {
+        if (fds[armed].fd < 0) continue;
+        struct epoll_event ev = {.events = EPOLLONESHOT, .data.ptr = t};
+        if (fds[armed].events & POLLIN) ev.events |= EPOLLIN;
+        if (fds[armed].events & POLLOUT) ev.events |= EPOLLOUT;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fds[armed].fd, &ev) != 0 &&
+            (errno != ENOENT || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fds[armed].fd, &ev) != 0))
+            break;
     }
+    bool failed = armed < n;
     if (!failed && timeout_ms > 0) {
         t->wake_at = now_ms() + (uint64_t)timeout_ms;
         failed = !heap_push(s, t);
     }
-    if (!failed) {
-        timer_rearm(s);
-        t->waiting = true;
-        s->suspended++;
-        wasm_fiber_suspend();
-        s->suspended--;
-        t->waiting = false;
-        heap_remove(s, t);
+    if (failed) {
+        /* the epoll set or the heap could not take this wait: wait here,
+         * as before fibers (rare: out of memory, or a descriptor epoll
+         * refuses) */
+        disarm(s, fds, armed);
+        t->wake_at = UINT64_MAX;
+        return poll(fds, n, timeout_ms);
     }
-    for (nfds_t i = 0; i < nreg; i++) {
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, regs[i], NULL);
-        bool dup = true;
-        for (nfds_t k = 0; k < n; k++)
-            dup &= fds[k].fd != regs[i];
-        if (dup) close(regs[i]);
-    }
+    timer_rearm(s);
+    t->events = 0;
+    t->waiting = true;
+    s->suspended++;
+    wasm_fiber_suspend();
+    s->suspended--;
+    t->waiting = false;
+    heap_remove(s, t);
     t->wake_at = UINT64_MAX;
-    /* the epoll set or the heap could not take this wait: wait here, as
-     * before fibers (rare: out of memory, or a descriptor epoll refuses) */
-    if (failed) return poll(fds, n, timeout_ms);
+    if (n == 1 && t->events) {
+        /* the common case: one descriptor, and its event is the answer */
+        uint32_t e = t->events;
+        fds[0].revents = (short)((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0) |
+                                 (e & EPOLLERR ? POLLERR : 0) | (e & EPOLLHUP ? POLLHUP : 0));
+        return 1;
+    }
+    /* woken by its time, srv_sched_wake, or one of several descriptors:
+     * those still armed must not name this task any more */
+    disarm(s, fds, n);
     return poll(fds, n, 0);
 }
 
@@ -412,7 +425,9 @@ void srv_sched_poll(srv_sched *s) {
         for (int i = 0; i < n; i++) {
             int *kind = evs[i].data.ptr;
             if (kind && *kind == ITEM_TASK) {
-                make_ready(s, (srv_task *)kind);
+                srv_task *t = (srv_task *)kind;
+                if (t->waiting) t->events |= evs[i].events;
+                make_ready(s, t);
                 continue;
             }
             if (kind && *kind == ITEM_KICK) {
