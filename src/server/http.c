@@ -86,14 +86,16 @@ struct srv_worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     int64_t nconns;
-    srv_gen *gen;             /* the generation this worker serves */
-    srv_wgen *wg;             /* its instances of that generation's apps (pool.c) */
-    srv_sched *sched;         /* requests that wait (sched.c) */
-    h2o_socket_t *sched_sock; /* watches srv_sched_fd */
-    struct srv_call *calls;   /* requests in flight, handlers running or waiting */
-    uint64_t next_trim;       /* ns: when idle instances are next trimmed */
-    uint64_t warm_failed;     /* generation whose prewarm failed: not retried */
-    uint64_t nreq;            /* requests seen: with the worker id, the request id */
+    srv_gen *gen;                /* the generation this worker serves */
+    srv_wgen *wg;                /* its instances of that generation's apps (pool.c) */
+    srv_sched *sched;            /* requests that wait (sched.c) */
+    h2o_socket_t *sched_sock;    /* watches srv_sched_fd */
+    struct srv_call *calls;      /* requests in flight, handlers running or waiting */
+    struct srv_call *free_calls; /* kept for reuse */
+    int nfree_calls;
+    uint64_t next_trim;   /* ns: when idle instances are next trimmed */
+    uint64_t warm_failed; /* generation whose prewarm failed: not retried */
+    uint64_t nreq;        /* requests seen: with the worker id, the request id */
     srv_log log;
     srv_stats *stats;
     h2o_timeout_t linger; /* how long a refused connection is drained (SRV_LINGER_MS) */
@@ -413,6 +415,14 @@ static void call_describe(srv_call *call, const char *path, size_t path_len) {
     };
 }
 
+static void call_on_dispose(void *p);
+
+/* Registers the call to hear of its request's disposal. */
+static void call_hook(srv_call *call) {
+    call->hook = h2o_mem_alloc_shared(&call->req->pool, sizeof *call->hook, call_on_dispose);
+    *call->hook = call;
+}
+
 /* On the call's fiber: the handler, start to finish (waits included). */
 static void call_run(void *arg) {
     srv_call *call = arg;
@@ -524,7 +534,28 @@ static void call_free(srv_call *call) {
     else
         w->calls = call->next;
     if (call->next) call->next->prev = call->prev;
-    free(call);
+    /* kept for the next request: a calloc of its header array per request
+     * showed in the hello benchmark */
+    if (w->nfree_calls < 64) {
+        call->next = w->free_calls;
+        w->free_calls = call;
+        w->nfree_calls++;
+    } else {
+        free(call);
+    }
+}
+
+/* A call for a new request, its fields before the header array zeroed. */
+static srv_call *call_new(srv_worker *w) {
+    srv_call *call = w->free_calls;
+    if (call) {
+        w->free_calls = call->next;
+        w->nfree_calls--;
+    } else if (!(call = malloc(sizeof *call))) {
+        return NULL;
+    }
+    memset(call, 0, offsetof(srv_call, hdrs));
+    return call;
 }
 
 /* Answers a request whose handler never ran (the queue was full, it
@@ -532,7 +563,7 @@ static void call_free(srv_call *call) {
  * could be made) and frees its call. */
 static void call_end_unrun(srv_call *call, int status, const char *text, const char *why) {
     srv_result res = {.outcome = status == 504 ? SRV_DEADLINE : SRV_INTERNAL};
-    snprintf(res.msg, sizeof res.msg, "%s", why);
+    snprintf(res.msg, sizeof res.msg, "%.190s", why);
     call_respond(call, status, NULL, text, 0, &res);
     call_free(call);
 }
@@ -719,7 +750,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     const srv_app *app = &g->apps[ai];
     srv_app_stats *as = srv_stats_app(w->stats, app->name);
-    srv_call *call = calloc(1, sizeof *call);
+    srv_call *call = call_new(w);
     if (!call) {
         send_text(req, 500, "internal server error\n");
         srv_count(&as->by_status[500], 1);
@@ -733,9 +764,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     call->t0 = t0;
     snprintf(call->id, sizeof call->id, "%s", id);
     call_describe(call, path, path_len);
-    /* told when h2o disposes of the request (the client went away) */
-    call->hook = h2o_mem_alloc_shared(&req->pool, sizeof *call->hook, call_on_dispose);
-    *call->hook = call;
+    /* Told when h2o disposes of the request (the client went away): needed
+     * only by a call that outlives on_req, so made after it started when
+     * the connection is known (call_hook below). */
+    if (!c) call_hook(call);
     call->next = w->calls;
     if (w->calls) w->calls->prev = call;
     w->calls = call;
@@ -758,7 +790,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     /* Still waiting: h2o reads nothing from the connection meanwhile, so
      * wasp watches it for the client closing its side, which ends the
      * handler (as nginx ends a proxied request whose client left). */
-    if (c && c->pending) srv_sched_watch_hangup(w->sched, &c->hangup, c->fd, call_on_hangup, c);
+    if (c && c->pending) {
+        if (c->call && !c->call->hook) call_hook(c->call);
+        srv_sched_watch_hangup(w->sched, &c->hangup, c->fd, call_on_hangup, c);
+    }
     return 0;
 }
 
@@ -1104,6 +1139,11 @@ static void *worker_main(void *arg) {
     /* a request still in flight here (its client outlived the drain) keeps
      * its fiber and instance until exit */
     if (!w->calls) srv_sched_free(w->sched);
+    while (w->free_calls) {
+        srv_call *call = w->free_calls;
+        w->free_calls = call->next;
+        free(call);
+    }
     /* The context and its loop are left to process exit: h2o 2.2.5 asserts
      * in h2o_context_dispose while its shutdown timer is still linked, and
      * a client that outlived the drain would still point into the loop. */
