@@ -217,9 +217,10 @@ bench: setup
 # (bench/http/caps.sh): a kv read and an SQL query on both backends of each.
 # Each writes its own section of bench/RESULTS.md.
 bench-http: setup
-	$(MAKE) --no-print-directory $(B)/wasp $(B)/bench_instance examples
+	$(MAKE) --no-print-directory $(B)/wasp $(B)/bench_instance $(B)/bench_fiber examples
 	bash bench/http/serve.sh $(B)/wasp
 	bash bench/http/caps.sh $(B)/wasp
+	bash bench/http/waits.sh $(B)/wasp
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)

@@ -9,6 +9,8 @@
 #   postgres       GET /sql: one indexed SELECT with a bound parameter (PostgreSQL)
 #   redis          GET /kv: one Redis GET
 #
+# plus build/bench_fiber's switch cost and memory per suspended call.
+#
 # wasp runs examples/serve/fetch.c and bench/http/guests/capread.c; Node runs
 # bench/node/waits.mjs (node:http cluster, keep-alive agent, `pg` from npm installed
 # under build/bench-node/, a pipelined RESP connection for Redis). The upstream is
@@ -211,6 +213,11 @@ row() {
   echo "$label $conns $out"
 }
 
+# The engine's side: switch cost, memory per suspended call (bench/fiber.c).
+FIBER_BIN=${FIBER_BIN:-build/bench_fiber}
+[ -x "$FIBER_BIN" ] || die "$FIBER_BIN not found: run 'make bench-http' (it builds it)"
+fiber_out=$("$FIBER_BIN" 1000000 10000)
+
 rows=$(
   row upstream-64 "$wasp_fetch_path" /fetch 64
   row upstream-256 "$wasp_fetch_path" /fetch 256
@@ -247,6 +254,12 @@ $table
 
 Before suspendable requests (issue 11), the upstream row at 64 connections gave wasp 19 req/s
 against Node's 615: each waiting handler held its worker.
+
+The fibers that carry a waiting request (\`$FIBER_BIN 1000000 10000\`, bench/fiber.c):
+
+\`\`\`
+$fiber_out
+\`\`\`
 <!-- bench-waits:end -->
 MD
 )
