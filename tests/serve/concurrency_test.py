@@ -27,6 +27,12 @@
                   counts the queue: behind a request holding the only
                   instance until its 3 s deadline, a second one gets 504
                   about 3 s after it arrived (under 4.5 s), not 6 s.
+  cancel-pg       1,000 requests running SELECT pg_sleep(60) on a pool of 20
+                  (20 in PostgreSQL, 980 in the pool's queue), then every
+                  client disconnects: 0 in flight, the 20 queries cancelled
+                  (none left running in pg_stat_activity), every pool
+                  connection idle and clean (a request after it answers),
+                  no growth of descriptors over a second round.
   cancel-http     1,000 such requests whose clients all disconnect while
                   their handlers wait: every handler is stopped (0 requests
                   in flight, 1,000 cancelled in /metrics), the upstream's
@@ -55,7 +61,7 @@ def register(serve_test):
     return [("overlap-http", test_overlap_http), ("overlap-pg", test_overlap_pg),
             ("overlap-redis", test_overlap_redis),
             ("slice-first", test_slice_first), ("queue-limit", test_queue_limit),
-            ("cancel-http", test_cancel_http)]
+            ("cancel-http", test_cancel_http), ("cancel-pg", test_cancel_pg)]
 
 
 class HoldingUpstream(http.server.ThreadingHTTPServer):
@@ -414,4 +420,57 @@ def test_queue_limit():
             # the 3 s it waited plus 3 s more; the bound leaves 50% slack
             R.check(took < 4.5, "... 3 s after it arrived, the queue counted", "< 4.5 s (6 s if not)",
                     f"{took:.2f} s")
+            s.stop()
+
+
+def test_cancel_pg():
+    import sql_http_test as Q  # its PostgreSQL helpers
+    d = S.scratch_dir("cancel-pg")
+    R = S.R
+    n, pool = 1000, 20
+    with Q.Postgres(d) as pg:
+        top = "databases:\n" + Q.pg_database("st", pg, f"    pool_size: {pool}\n    acquire_timeout_ms: 60000\n")
+        app = S.app("db", "/db/...", S.guest("sqlhttp.wasm"), "    sql: [st]\n    limits:\n      deadline_ms: 60000\n")
+        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+            pid = s.proc.pid
+            stmt = b"SELECT pg_sleep(60)"
+            req = (f"POST {Q.sql_path('/db', 'st')} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Length: {len(stmt)}\r\n\r\n").encode() + stmt
+
+            def sleeping():
+                v = pg.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
+                             "AND state = 'active'", check=False)
+                return int(v) if v and v.isdigit() else -1
+
+            def one_round():
+                socks = []
+                for _ in range(n):
+                    c = socket.create_connection((S.HOST, s.port), timeout=10)
+                    c.sendall(req)
+                    socks.append(c)
+                held = S.wait_until(lambda: sleeping() == pool and
+                                    msum(metrics(s), "wasp_requests_in_flight") >= n, 60 * S.SLOW, 0.2)
+                for c in socks:
+                    c.close()
+                gone = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 60 * S.SLOW, 0.2)
+                stopped = S.wait_until(lambda: sleeping() == 0, 30 * S.SLOW, 0.2)
+                return held, gone, stopped
+
+            held, gone, stopped = one_round()
+            R.check(held, f"{n} requests in flight, all {pool} connections running pg_sleep", True, held)
+            R.check(gone, "every client disconnects: 0 requests in flight", 0,
+                    msum(metrics(s), "wasp_requests_in_flight"))
+            R.check(stopped, "... and no pg_sleep is left running (the queries were cancelled)", 0, sleeping())
+            R.eq("wasp_requests_cancelled_total counts them all", n,
+                 msum(metrics(s), "wasp_requests_cancelled_total", app="db"))
+            states = pg.query("SELECT string_agg(DISTINCT state, ',') FROM pg_stat_activity "
+                              "WHERE application_name = 'wasp'", check=False)
+            R.eq("the pool's connections are all idle", "idle", states)
+            a = Q.sql(s.port, "/db", "st", "SELECT current_setting('application_name')")
+            R.eq("a request afterwards gets a clean connection", 200, a.status, [S.short(a.body)])
+            fds0 = fd_count(pid)
+            one_round()
+            fds1 = fd_count(pid)
+            R.check(fds1 <= fds0 + 2, "a second round of 1,000 leaves no descriptor behind",
+                    f"<= {fds0 + 2}", fds1)
             s.stop()

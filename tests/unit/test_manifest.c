@@ -755,7 +755,8 @@ TEST(manifest_error_unknown_keys) {
                  "unknown key \"lisen\" (expected listen, admin, workers, stores, databases, "
                  "secrets, apps)");
     EXPECT_ERROR(APP "    limits:\n      memroy: 1MiB\n", 5,
-                 "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, fuel)");
+                 "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, fuel, "
+                 "max_concurrency, queue)");
     EXPECT_ERROR(APP "    dirs:\n      - {host: a, ro: true}\n", 5,
                  "apps[0].dirs[0]: unknown key \"ro\" (expected host, guest, readonly)");
     EXPECT_ERROR(APP "    route: /y\n", 4,
@@ -783,6 +784,29 @@ TEST(manifest_error_wrong_types) {
     EXPECT_ERROR(APP "    init:\n", 4, "apps[0].init: has no value");
     EXPECT_ERROR(APP "    dirs:\n      - {host: a, readonly: yes}\n", 5,
                  "apps[0].dirs[0].readonly: \"yes\" is not true or false");
+}
+
+/* Issue 11: how many requests of an app a worker takes on at once, and
+ * how many it keeps waiting beyond those. */
+TEST(manifest_concurrency_limits) {
+    static const char yaml[] = APP_LINES "    limits:\n      max_concurrency: 7\n      queue: 0\n"
+                                         "  - route: /y\n    module: y.wasm\n";
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t, yaml, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    REQUIRE(m->napps == 2);
+    CHECK_EQ_U64(m->apps[0].max_concurrency, 7);
+    CHECK_EQ_U64(m->apps[0].queue, 0);
+    CHECK_EQ_U64(m->apps[1].max_concurrency, SRV_DEFAULT_MAX_CONCURRENCY);
+    CHECK_EQ_U64(m->apps[1].queue, SRV_DEFAULT_QUEUE);
+    srv_manifest_free(m);
+    EXPECT_ERROR(APP "    limits:\n      max_concurrency: 0\n", 5,
+                 "apps[0].limits.max_concurrency: 0 is out of range (requests in flight per "
+                 "worker, use 1..100000)");
+    EXPECT_ERROR(APP "    limits:\n      queue: -1\n", 5,
+                 "apps[0].limits.queue: \"-1\" is not a whole number");
 }
 
 TEST(manifest_error_bad_numbers) {
