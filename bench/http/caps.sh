@@ -17,13 +17,12 @@ WARMUP=${WARMUP:-2s}
 RUNS=${RUNS:-3}
 WORKERS=${WORKERS:-2}
 RESULTS=${RESULTS:-bench/RESULTS.md}
-PGBIN=/usr/lib/postgresql/15/bin
 TCK=$(getconf CLK_TCK)
 die() { echo "bench-caps: $*" >&2; exit 1; }
+. bench/http/lib.sh
 for t in wrk curl redis-server redis-cli "$PGBIN/initdb" "$PGBIN/postgres" "$PGBIN/pg_isready" psql; do
   command -v "$t" >/dev/null || [ -x "$t" ] || die "$t is missing (scripts/setup.sh installs it)"
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 WORK=$(mktemp -d /tmp/wasp-bench-caps.XXXXXX)
 chmod 755 "$WORK"
@@ -35,29 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The guest, built like examples/serve/*.c.
-CC="clang-14 --target=wasm32-wasi --sysroot=/usr"
-$CC -O2 -msign-ext -mbulk-memory -mnontrapping-fptoint -Isdk/c -c bench/http/guests/capread.c -o "$WORK/capread.o"
-$CC -O0 -mexec-model=reactor -Wl,--strip-debug -o "$WORK/capread.wasm" "$WORK/capread.o"
-
-# Redis.
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
-PIDS+=($!)
-# PostgreSQL.
-PPORT=$(free_port)
-mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
-runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U wasp >"$WORK/initdb.log" 2>&1 \
-  || die "initdb failed: $(tail -3 "$WORK/initdb.log")"
-runuser -u postgres -- "$PGBIN/postgres" -D "$WORK/pg/data" -k "$WORK/pg" -p "$PPORT" \
-  -c listen_addresses=127.0.0.1 -c fsync=off >"$WORK/pg.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PPORT" && redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
-  sleep 0.1
-done
-"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PPORT" || die "PostgreSQL did not start: $(tail -3 "$WORK/pg.log")"
-psql -q -h 127.0.0.1 -p "$PPORT" -U wasp -d postgres -c "CREATE DATABASE bench" >/dev/null
+build_capread "$WORK"
+start_services "$WORK"
 
 PORT=$(free_port)
 

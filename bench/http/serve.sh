@@ -52,6 +52,7 @@ TCK=$(getconf CLK_TCK)
 BASE="http://127.0.0.1:$PORT"
 
 die() { echo "bench-http: $*" >&2; exit 1; }
+. bench/http/lib.sh
 
 for t in wrk curl node ss gcc pkg-config; do
   command -v "$t" >/dev/null || die "$t is missing (scripts/setup.sh installs it)"
@@ -75,33 +76,6 @@ fi
 
 tmp=$(mktemp -d)
 server_pid=""
-# Every process of a tree: the root and its descendants (node's cluster workers).
-tree_pids() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2; pids[NR] = $1 }
-    END {
-      keep[root] = 1; changed = 1
-      while (changed) {
-        changed = 0
-        for (i in pids) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
-      }
-      for (p in keep) print p
-    }'
-}
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  local pids
-  pids=$(tree_pids "$server_pid")
-  # SIGTERM first (wasp drains, node's master stops its workers), then SIGKILL stragglers.
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
 # $1: server name. Starts it in the background on PORT, sets server_pid, url, wrk_script.

@@ -26,14 +26,13 @@ WARMUP=${WARMUP:-2s}
 RUNS=${RUNS:-3}
 WORKERS=${WORKERS:-2}
 RESULTS=${RESULTS:-bench/RESULTS.md}
-PGBIN=/usr/lib/postgresql/15/bin
 TCK=$(getconf CLK_TCK)
 die() { echo "bench-waits: $*" >&2; exit 1; }
+. bench/http/lib.sh
 for t in wrk curl node npm redis-server redis-cli "$PGBIN/initdb" "$PGBIN/postgres" "$PGBIN/pg_isready" psql; do
   command -v "$t" >/dev/null || [ -x "$t" ] || die "$t is missing (scripts/setup.sh installs it)"
 done
 [ -f examples/serve/fetch.wasm ] || die "examples/serve/fetch.wasm not found: run 'make examples'"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Node's PostgreSQL client, from npm (allowed for this benchmark), once.
 NODE_MODULES=build/bench-node/node_modules
@@ -47,18 +46,6 @@ WORK=$(mktemp -d /tmp/wasp-bench-waits.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
 server_pid=""
-tree_pids() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2; pids[NR] = $1 }
-    END {
-      keep[root] = 1; changed = 1
-      while (changed) {
-        changed = 0
-        for (i in pids) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
-      }
-      for (p in keep) print p
-    }'
-}
 tree_cpu() { # clock ticks of utime+stime over the tree
   local t=0 p
   for p in $(tree_pids "$1"); do
@@ -73,16 +60,6 @@ tree_rss() { # KiB of VmRSS over the tree
   done
   echo "$t"
 }
-stop_server() {
-  [ -n "$server_pid" ] || return 0
-  local pids
-  pids=$(tree_pids "$server_pid")
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
 cleanup() {
   stop_server
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -91,32 +68,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CC="clang-14 --target=wasm32-wasi --sysroot=/usr"
-$CC -O2 -msign-ext -mbulk-memory -mnontrapping-fptoint -Isdk/c -c bench/http/guests/capread.c -o "$WORK/capread.o"
-$CC -O0 -mexec-model=reactor -Wl,--strip-debug -o "$WORK/capread.wasm" "$WORK/capread.o"
+build_capread "$WORK"
 cp examples/serve/fetch.wasm "$WORK/fetch.wasm"
 
 # The upstream, Redis and PostgreSQL.
 UPORT=$(free_port)
 node bench/node/upstream.mjs "$UPORT" 100 2>"$WORK/upstream.log" &
 PIDS+=($!)
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
-PIDS+=($!)
-PPORT=$(free_port)
-mkdir -p "$WORK/pg" && chown postgres "$WORK/pg"
-runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg/data" -A trust -U wasp >"$WORK/initdb.log" 2>&1 \
-  || die "initdb failed: $(tail -3 "$WORK/initdb.log")"
-runuser -u postgres -- "$PGBIN/postgres" -D "$WORK/pg/data" -k "$WORK/pg" -p "$PPORT" \
-  -c listen_addresses=127.0.0.1 -c fsync=off >"$WORK/pg.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PPORT" && redis-cli -p "$RPORT" ping >/dev/null 2>&1 \
-    && curl -s -o /dev/null "http://127.0.0.1:$UPORT/" && break
-  sleep 0.1
-done
-"$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PPORT" || die "PostgreSQL did not start: $(tail -3 "$WORK/pg.log")"
-psql -q -h 127.0.0.1 -p "$PPORT" -U wasp -d postgres -c "CREATE DATABASE bench" >/dev/null
+start_services "$WORK"
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$UPORT/" && break; sleep 0.1; done
 UPSTREAM="http://127.0.0.1:$UPORT/api"
 
 cat >"$WORK/wasp.yaml" <<YAML

@@ -26,6 +26,7 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
 import os from 'node:os';
+import { runPrimary } from './primary.mjs';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
 const workers = Number(process.env.WORKERS) ||
@@ -36,28 +37,7 @@ const DEPTH_MAX = 32; // arrays and objects nested deeper get 400, as in json.c
 const OPS = ['sum', 'mean', 'max', 'min'];
 
 if (cluster.isPrimary) {
-  let listening = 0;
-  let stopping = false;
-  cluster.on('listening', () => {
-    if (++listening === workers) {
-      process.stderr.write(
-        `node cluster: ${workers} workers listening on http://127.0.0.1:${port}\n`);
-    }
-  });
-  cluster.on('exit', (w, code, signal) => {
-    if (!stopping) {
-      process.stderr.write(`node cluster: worker ${w.process.pid} died (${signal ?? code})\n`);
-      process.exit(1);
-    }
-  });
-  const stop = () => {
-    stopping = true;
-    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  for (let i = 0; i < workers; i++) cluster.fork();
+  runPrimary(workers, port);
 } else {
   http.createServer(handle).listen(port, '127.0.0.1');
 }

@@ -18,6 +18,7 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import { runPrimary } from './primary.mjs';
 import { createRequire } from 'node:module';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
@@ -25,28 +26,7 @@ const workers = Number(process.env.WORKERS) ||
   (os.availableParallelism ? os.availableParallelism() : os.cpus().length);
 
 if (cluster.isPrimary) {
-  let listening = 0;
-  let stopping = false;
-  cluster.on('listening', () => {
-    if (++listening === workers) {
-      process.stderr.write(
-        `node cluster: ${workers} workers listening on http://127.0.0.1:${port}\n`);
-    }
-  });
-  cluster.on('exit', (w, code, signal) => {
-    if (!stopping) {
-      process.stderr.write(`node cluster: worker ${w.process.pid} died (${signal ?? code})\n`);
-      process.exit(1);
-    }
-  });
-  const stop = () => {
-    stopping = true;
-    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  for (let i = 0; i < workers; i++) cluster.fork();
+  runPrimary(workers, port);
 } else {
   const upstream = process.env.UPSTREAM;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });

@@ -422,6 +422,11 @@ void srv_sched_poll(srv_sched *s) {
     struct epoll_event evs[64];
     for (;;) {
         int n = epoll_wait(s->epfd, evs, 64, 0);
+        /* Watches fire after the whole batch is read: a watch's callback may
+         * run a task to its end and free it, and a later event of the batch
+         * may name that task. */
+        srv_watch *fire[64];
+        int nfire = 0;
         for (int i = 0; i < n; i++) {
             int *kind = evs[i].data.ptr;
             if (kind && *kind == ITEM_TASK) {
@@ -438,7 +443,7 @@ void srv_sched_poll(srv_sched *s) {
             if (kind && *kind == ITEM_WATCH) {
                 srv_watch *w = (srv_watch *)kind;
                 srv_sched_unwatch(s, w);
-                w->fn(w->arg); /* may free w */
+                fire[nfire++] = w;
                 continue;
             }
             uint64_t ticks;
@@ -446,6 +451,8 @@ void srv_sched_poll(srv_sched *s) {
                 ;
             s->armed = UINT64_MAX;
         }
+        for (int i = 0; i < nfire; i++)
+            fire[i]->fn(fire[i]->arg); /* may free the watch, and tasks */
         /* every task whose time has come */
         uint64_t now = now_ms();
         while (s->nheap && s->heap[0]->wake_at <= now) {

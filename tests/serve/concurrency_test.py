@@ -276,15 +276,21 @@ def test_slice_first():
         s.stop()
 
 
+def pg_manifest(Q, d, pg, pool):
+    """A manifest of one app at /db/... (guests/sqlhttp.c) granted the
+    PostgreSQL database st with a pool of `pool` and long timeouts."""
+    top = "databases:\n" + Q.pg_database("st", pg, f"    pool_size: {pool}\n    acquire_timeout_ms: 60000\n")
+    app = S.app("db", "/db/...", S.guest("sqlhttp.wasm"), "    sql: [st]\n    limits:\n      deadline_ms: 60000\n")
+    return S.manifest(d, [app], top=top)
+
+
 def test_overlap_pg():
     import sql_http_test as Q  # its PostgreSQL helpers
     d = S.scratch_dir("overlap-pg")
     R = S.R
     n, pool = 40, 20
     with Q.Postgres(d) as pg:
-        top = "databases:\n" + Q.pg_database("st", pg, f"    pool_size: {pool}\n    acquire_timeout_ms: 60000\n")
-        app = S.app("db", "/db/...", S.guest("sqlhttp.wasm"), "    sql: [st]\n    limits:\n      deadline_ms: 60000\n")
-        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+        with S.Server(pg_manifest(Q, d, pg, pool), d, workers=1) as s:
             results = [None] * n
 
             def client(i):
@@ -429,9 +435,7 @@ def test_cancel_pg():
     R = S.R
     n, pool = 1000, 20
     with Q.Postgres(d) as pg:
-        top = "databases:\n" + Q.pg_database("st", pg, f"    pool_size: {pool}\n    acquire_timeout_ms: 60000\n")
-        app = S.app("db", "/db/...", S.guest("sqlhttp.wasm"), "    sql: [st]\n    limits:\n      deadline_ms: 60000\n")
-        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+        with S.Server(pg_manifest(Q, d, pg, pool), d, workers=1) as s:
             pid = s.proc.pid
             stmt = b"SELECT pg_sleep(60)"
             req = (f"POST {Q.sql_path('/db', 'st')} HTTP/1.1\r\nHost: x\r\n"
