@@ -44,7 +44,7 @@
 #define IDLE_FIBERS 64
 
 /* What an epoll entry's data points to (NULL: the timerfd). */
-enum { ITEM_TASK = 1, ITEM_WATCH, ITEM_KICK };
+enum { ITEM_TASK = 1, ITEM_WATCH, ITEM_KICK, ITEM_IGNORE };
 
 struct srv_task {
     int kind; /* ITEM_TASK */
@@ -64,8 +64,9 @@ struct srv_task {
 
 struct srv_sched {
     int epfd, tfd;
-    int kick;      /* an eventfd in the set: readable while tasks are ready */
-    int kick_kind; /* ITEM_KICK: its epoll entry's data */
+    int kick;        /* an eventfd in the set: readable while tasks are ready */
+    int kick_kind;   /* ITEM_KICK: its epoll entry's data */
+    int ignore_kind; /* ITEM_IGNORE: disarmed descriptors' data */
     uint32_t slice_ms;
     srv_task *running; /* the task whose fiber runs now */
     srv_task **heap;   /* waiting tasks with a timer, nearest first */
@@ -171,9 +172,13 @@ static void kick(srv_sched *s) {
 /* Waits of more descriptors than this wait on the thread (never so far). */
 #define MAX_WAIT_FDS 16
 
+/* Leaves the descriptors registered but naming no task. epoll reports an
+ * error or hang-up even with no events asked: one-shot, with a marker the
+ * scheduler ignores, it does so at most once (and never names a task that
+ * may be gone). */
 static void disarm(srv_sched *s, const struct pollfd *fds, nfds_t n) {
     for (nfds_t i = 0; i < n; i++) {
-        struct epoll_event ev = {.events = 0, .data.ptr = NULL};
+        struct epoll_event ev = {.events = EPOLLONESHOT, .data.ptr = &s->ignore_kind};
         if (fds[i].fd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_MOD, fds[i].fd, &ev);
     }
 }
@@ -244,6 +249,7 @@ srv_sched *srv_sched_new(char *err, size_t errlen) {
     s->armed = UINT64_MAX;
     s->ready_tail = &s->ready;
     s->kick_kind = ITEM_KICK;
+    s->ignore_kind = ITEM_IGNORE;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     s->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -435,6 +441,7 @@ void srv_sched_poll(srv_sched *s) {
                 make_ready(s, t);
                 continue;
             }
+            if (kind && *kind == ITEM_IGNORE) continue;
             if (kind && *kind == ITEM_KICK) {
                 uint64_t v;
                 (void)!read(s->kick, &v, sizeof v);
