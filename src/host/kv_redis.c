@@ -207,18 +207,12 @@ static uint32_t timeout_ms(const kv_redis *r) {
     return (uint32_t)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000);
 }
 
-static uint64_t mono_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
-
 /* Waits (util_poll) until c's socket is ready for `events` or `until`
  * (CLOCK_MONOTONIC ms) passes; false on the latter, or when the guest call
  * must stop. */
 static bool wait_socket(redisContext *c, short events, uint64_t until) {
     for (;;) {
-        uint64_t now = mono_ms();
+        uint64_t now = util_mono_ms();
         if (now >= until || wasm_call_should_stop(NULL)) return false;
         struct pollfd p = {.fd = c->fd, .events = events};
         int rc = util_poll(&p, 1, (int)(until - now));
@@ -269,7 +263,7 @@ static int connect_redis(kv_redis *r, char *err, size_t errlen) {
     const char *name = r->base.name;
     /* never past the request's deadline (command() checked it has not passed) */
     uint32_t wait = host_wait_ms(timeout_ms(r));
-    uint64_t until = mono_ms() + (wait ? wait : 1);
+    uint64_t until = util_mono_ms() + (wait ? wait : 1);
     redisContext *c = redisConnectNonBlock(r->host, r->port);
     if (!c)
         return host_kv_fail(name, err, errlen, "cannot connect to redis at %s: out of memory",
@@ -359,7 +353,7 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
         bool timed_out;
         va_list ap;
         va_start(ap, fmt);
-        redisReply *rep = roundtrip(r->c, mono_ms() + (wait ? wait : 1), &timed_out, fmt, ap);
+        redisReply *rep = roundtrip(r->c, util_mono_ms() + (wait ? wait : 1), &timed_out, fmt, ap);
         va_end(ap);
         if (rep) return rep;
         char lost[sizeof r->c->errstr];

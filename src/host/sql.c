@@ -66,12 +66,6 @@ int host_sql_fail(const char *name, char *err, size_t errlen, const char *fmt, .
     return HOST_ERROR;
 }
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- the result encoding --------------------------------------------------- */
 
 void host_sql_writer_init(host_sql_writer *w, host_buf *out, size_t max, const char *name,
@@ -327,14 +321,14 @@ host_sql_db *host_sql_open(const host_sql_config *cfg, char *err, size_t errlen)
             host_sql_close(db);
             return NULL;
         }
-        c->idle_since_ms = now_ms();
+        c->idle_since_ms = util_mono_ms();
         db->idle = c;
         db->open = 1;
     } else {
         char why[512];
         host_sql_conn *c = connect_one(db, why, sizeof why);
         if (c) {
-            c->idle_since_ms = now_ms();
+            c->idle_since_ms = util_mono_ms();
             db->idle = c;
             db->open = 1;
         } else if (db->cfg.warn) {
@@ -422,16 +416,16 @@ static bool wait_turn(host_sql_db *db, uint32_t wait_ms, host_sql_conn **c) {
     /* w lives on this stack while queued: every way out of the loop below
      * leaves it off the queue (popped by a release, or removed) */
     waiter_push(db, &w);
-    uint64_t until = now_ms() + wait_ms;
+    uint64_t until = util_mono_ms() + wait_ms;
     for (;;) {
         pthread_mutex_unlock(&db->lock);
-        uint64_t now = now_ms();
+        uint64_t now = util_mono_ms();
         struct pollfd p = {.fd = w.efd, .events = POLLIN};
         if (now < until && !wasm_call_should_stop(NULL)) util_poll(&p, 1, (int)(until - now));
         pthread_mutex_lock(&db->lock);
         /* handed over meanwhile, even if the time is up: it is ours now */
         if (w.conn || w.slot) break;
-        if (now_ms() >= until || wasm_call_should_stop(NULL)) {
+        if (util_mono_ms() >= until || wasm_call_should_stop(NULL)) {
             waiter_remove(db, &w);
             break;
         }
@@ -470,7 +464,7 @@ host_sql_conn *host_sql_acquire(host_sql_db *db, char *err, size_t errlen) {
     pthread_mutex_unlock(&db->lock);
 
     if (c) {
-        uint64_t now = now_ms();
+        uint64_t now = util_mono_ms();
         if (db->ops->check(c, now > c->idle_since_ms ? now - c->idle_since_ms : 0)) {
             c->next_idle = NULL;
             return c;
@@ -491,7 +485,7 @@ void host_sql_release(host_sql_conn *c) {
         free_slot(db);
         return;
     }
-    c->idle_since_ms = now_ms();
+    c->idle_since_ms = util_mono_ms();
     pthread_mutex_lock(&db->lock);
     pool_waiter *w = waiter_pop(db);
     if (w) {

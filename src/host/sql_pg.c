@@ -153,8 +153,6 @@ static void pg_disconnect(host_sql_conn *c) {
     free(s);
 }
 
-static int64_t mono_ms(void);
-
 static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t errlen) {
     sql_pg *s = calloc(1, sizeof *s);
     if (!s || !host_sql_cache_init(&s->cache, cfg->statement_cache)) {
@@ -184,12 +182,12 @@ static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t e
         return NULL;
     }
     uint32_t wait = host_wait_ms((secs < 2 ? 2 : secs) * 1000u);
-    int64_t until = mono_ms() + (wait ? wait : 1);
+    int64_t until = (int64_t)util_mono_ms() + (wait ? wait : 1);
     PostgresPollingStatusType st =
         PQstatus(s->pg) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
     bool timed_out = false;
     while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-        int64_t left = until - mono_ms();
+        int64_t left = until - (int64_t)util_mono_ms();
         struct pollfd p = {.fd = PQsocket(s->pg),
                            .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
         if (left <= 0 || wasm_call_should_stop(NULL) || util_poll(&p, 1, (int)left) == 0) {
@@ -212,12 +210,6 @@ static host_sql_conn *pg_connect(const host_sql_config *cfg, char *err, size_t e
     return &s->base;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void drop_notifies(PGconn *pg) {
     PGnotify *n;
     while ((n = PQnotifies(pg)))
@@ -227,11 +219,11 @@ static void drop_notifies(PGconn *pg) {
 /* Waits (util_poll) until the query sent last has all its results in,
  * for at most timeout_ms; false when it has not, or the connection broke. */
 static bool await_results(sql_pg *s, uint32_t timeout_ms) {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = (int64_t)util_mono_ms() + timeout_ms;
     for (;;) {
         if (!PQconsumeInput(s->pg)) return false;
         if (!PQisBusy(s->pg)) return true;
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - (int64_t)util_mono_ms();
         struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
         if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
     }
@@ -359,10 +351,10 @@ static bool await_result(sql_pg *s, bool *cancelled) {
         if (!*cancelled && wasm_call_should_stop(NULL)) {
             cancel(s);
             *cancelled = true;
-            grace_end = mono_ms() + CANCEL_GRACE_MS;
+            grace_end = (int64_t)util_mono_ms() + CANCEL_GRACE_MS;
         }
         if (*cancelled) {
-            int64_t left = grace_end - mono_ms();
+            int64_t left = grace_end - (int64_t)util_mono_ms();
             if (left <= 0) {
                 s->base.broken = true;
                 return false;

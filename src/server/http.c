@@ -447,17 +447,23 @@ static void call_unqueue(srv_call *call) {
     if (srv_wgen_retired(wg)) srv_wgen_retire(wg); /* freed when that was its last */
 }
 
-static void call_on_dispose(void *p) {
-    srv_call *call = *(srv_call **)p;
-    if (!call) return;
-    call->req = NULL;
-    call->hook = NULL;
+/* Ends a call whose client is gone: out of the queue if it waits there,
+ * else its handler interrupted and run to its end now. */
+static void call_stop(srv_call *call) {
     if (call->queued) {
         call_unqueue(call);
         return;
     }
     srv_slot_interrupt(call->slot);
     srv_sched_wake(call->w->sched, call->task, true);
+}
+
+static void call_on_dispose(void *p) {
+    srv_call *call = *(srv_call **)p;
+    if (!call) return;
+    call->req = NULL;
+    call->hook = NULL;
+    call_stop(call);
 }
 
 /* The client of a request whose handler waits closed its side (or the
@@ -468,12 +474,7 @@ static void call_on_hangup(void *arg) {
     srv_call *call = c->call;
     if (!call) return;
     call->client_gone = true;
-    if (call->queued) {
-        call_unqueue(call);
-        return;
-    }
-    srv_slot_interrupt(call->slot);
-    srv_sched_wake(call->w->sched, call->task, true);
+    call_stop(call);
 }
 
 /* Hands the answer to h2o (unless the client is gone: then only the log

@@ -235,9 +235,8 @@ typedef struct srv_watch {
 } srv_watch;
 bool srv_sched_watch_hangup(srv_sched *s, srv_watch *w, int fd, srv_task_fn fn, void *arg);
 void srv_sched_unwatch(srv_sched *s, srv_watch *w);
-/* Tasks suspended in a wait; tasks spawned and not yet done. */
+/* Tasks suspended in a wait. */
 size_t srv_sched_suspended(const srv_sched *s);
-size_t srv_sched_live(const srv_sched *s);
 
 /* ---- capabilities (caps.c) ------------------------------------------------- */
 

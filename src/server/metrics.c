@@ -8,6 +8,7 @@
  * (a reloaded app keeps counting where it was, as Prometheus expects).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,19 @@ static void put_hist(out *o, const char *metric, const char *labels, const srv_h
     put(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)count);
 }
 
+/* A counter per app: the field at `field` of each worker's srv_app_stats,
+ * summed; apps at 0 are left out. */
+static void put_app_counter(out *o, srv_stats *const *ws, int n, const char **names, int nnames,
+                            const char *metric, const char *help, size_t field) {
+    put(o, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
+    for (int a = 0; a < nnames; a++) {
+        uint64_t c = 0;
+        for (int w = 0; w < n; w++)
+            c += GET(*(_Atomic uint64_t *)((char *)srv_stats_app(ws[w], names[a]) + field));
+        if (c) put(o, "%s{app=\"%s\"} %llu\n", metric, names[a], (unsigned long long)c);
+    }
+}
+
 char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len) {
     out o = {0};
@@ -153,28 +167,14 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
             }
         }
     }
-    put(&o, "# HELP wasp_requests_cancelled_total Requests whose client went away before the\n"
-            "# answer; their handler was stopped.\n"
-            "# TYPE wasp_requests_cancelled_total counter\n");
-    for (int a = 0; a < nnames; a++) {
-        uint64_t c = 0;
-        for (int w = 0; w < n; w++)
-            c += GET(srv_stats_app(ws[w], names[a])->cancelled);
-        if (c)
-            put(&o, "wasp_requests_cancelled_total{app=\"%s\"} %llu\n", names[a],
-                (unsigned long long)c);
-    }
-    put(&o, "# HELP wasp_requests_overloaded_total Requests refused with 503 because the app had\n"
-            "# max_concurrency requests in flight and a full queue on their worker.\n"
-            "# TYPE wasp_requests_overloaded_total counter\n");
-    for (int a = 0; a < nnames; a++) {
-        uint64_t c = 0;
-        for (int w = 0; w < n; w++)
-            c += GET(srv_stats_app(ws[w], names[a])->overloaded);
-        if (c)
-            put(&o, "wasp_requests_overloaded_total{app=\"%s\"} %llu\n", names[a],
-                (unsigned long long)c);
-    }
+    put_app_counter(&o, ws, n, names, nnames, "wasp_requests_cancelled_total",
+                    "Requests whose client went away before the\n"
+                    "# answer; their handler was stopped.",
+                    offsetof(srv_app_stats, cancelled));
+    put_app_counter(&o, ws, n, names, nnames, "wasp_requests_overloaded_total",
+                    "Requests refused with 503 because the app had\n"
+                    "# max_concurrency requests in flight and a full queue on their worker.",
+                    offsetof(srv_app_stats, overloaded));
     put(&o, "# HELP wasp_requests_queued Requests waiting for a free instance of their app.\n"
             "# TYPE wasp_requests_queued gauge\n");
     for (int a = 0; a < nnames; a++) {

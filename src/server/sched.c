@@ -48,7 +48,6 @@ enum { ITEM_TASK = 1, ITEM_WATCH, ITEM_KICK, ITEM_IGNORE };
 
 struct srv_task {
     int kind; /* ITEM_TASK */
-    srv_sched *s;
     wasm_fiber *fiber;
     srv_task_fn fn, done;
     void *arg;
@@ -75,14 +74,8 @@ struct srv_sched {
     srv_task *ready, **ready_tail;
     srv_task *free_tasks; /* with their fibers */
     int nfree;
-    size_t suspended, live;
+    size_t suspended;
 };
-
-static uint64_t now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
-}
 
 /* ---- the heap of wake-up times ---------------------------------------------- */
 
@@ -205,7 +198,7 @@ static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms
     }
     bool failed = armed < n;
     if (!failed && timeout_ms > 0) {
-        t->wake_at = now_ms() + (uint64_t)timeout_ms;
+        t->wake_at = util_mono_ms() + (uint64_t)timeout_ms;
         failed = !heap_push(s, t);
     }
     if (failed) {
@@ -310,13 +303,8 @@ size_t srv_sched_suspended(const srv_sched *s) {
     return s->suspended;
 }
 
-size_t srv_sched_live(const srv_sched *s) {
-    return s->live;
-}
-
 /* Back to the free list, or unmapped when enough are kept. */
 static void task_release(srv_sched *s, srv_task *t) {
-    s->live--;
     if (s->nfree >= IDLE_FIBERS) {
         wasm_fiber_free(t->fiber);
         free(t);
@@ -368,14 +356,12 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
     wasm_fiber_set_slice(f, s->slice_ms);
     memset(t, 0, sizeof *t);
     t->kind = ITEM_TASK;
-    t->s = s;
     t->fiber = f;
     t->fn = fn;
     t->done = done;
     t->arg = arg;
     t->wake_at = UINT64_MAX;
     t->heap_at = SIZE_MAX;
-    s->live++;
     *out = t; /* before it runs: done may need it, and may free arg */
     task_step(s, t, true);
     return true;
@@ -461,7 +447,7 @@ void srv_sched_poll(srv_sched *s) {
         for (int i = 0; i < nfire; i++)
             fire[i]->fn(fire[i]->arg); /* may free the watch, and tasks */
         /* every task whose time has come */
-        uint64_t now = now_ms();
+        uint64_t now = util_mono_ms();
         while (s->nheap && s->heap[0]->wake_at <= now) {
             srv_task *t = s->heap[0];
             heap_remove(s, t);

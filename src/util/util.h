@@ -90,5 +90,8 @@ void util_set_poller(util_poll_fn fn, void *self);
  * ready, 0 when timeout_ms (-1: none) passed first, -1 with errno. n may be
  * 0 (a sleep). */
 int util_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
+/* CLOCK_MONOTONIC in milliseconds: what every wait's time limit is
+ * measured on. */
+uint64_t util_mono_ms(void);
 
 #endif
