@@ -245,9 +245,11 @@ TEST(fiber_thread_deadline_is_its_own) {
     REQUIRE(fb);
     wasm_instance *inst = instance(&w);
     REQUIRE(inst);
-    job j = {.inst = inst, .export = "sum", .arg = 2, .deadline_ms = 1};
-    CHECK(!wasm_fiber_start(fb, run_job, &j)); /* suspended, its 1 ms deadline set */
-    struct timespec t = {0, 20 * 1000000};
+    /* 50 ms, not less: the call must reach its first pause before the
+     * deadline even on a slow, loaded CI machine */
+    job j = {.inst = inst, .export = "sum", .arg = 2, .deadline_ms = 50};
+    CHECK(!wasm_fiber_start(fb, run_job, &j)); /* suspended, its deadline set */
+    struct timespec t = {0, 120 * 1000000};
     nanosleep(&t, NULL);
     /* no deadline here: must not be interrupted by the fiber's */
     CHECK_EQ_S64(wasm_call_time_left_ms(), -1);
