@@ -502,8 +502,7 @@ static void call_respond(srv_call *call, int status, const srv_response *resp, c
     bool outside = c && c->depth == 0;
     if (c) {
         c->pending = false;
-        c->call = NULL;
-        srv_sched_unwatch(w->sched, &c->hangup);
+        c->call = NULL; /* the hang-up watch stays for the next request */
     }
     if (outside) c->depth++;
     if (call->client_gone) req->http1_is_persistent = 0;

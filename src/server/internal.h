@@ -223,9 +223,11 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
  * when called from the worker's stack, the task runs at once (to its end,
  * as a stopped call does); otherwise at the next srv_sched_poll. */
 void srv_sched_wake(srv_sched *s, srv_task *t, bool now);
-/* A one-shot watch on a descriptor for its peer's hang-up (EPOLLRDHUP,
- * or an error): fn(arg) runs from srv_sched_poll, the watch already
- * disarmed. The caller owns the struct; unwatch before freeing it. */
+/* A watch on a descriptor for its peer's hang-up (EPOLLRDHUP, or an
+ * error): fn(arg) runs once from srv_sched_poll, the watch then disarmed.
+ * Watching again while armed only changes fn and arg (no system call), so
+ * a connection's watch can stay from one request to the next. The caller
+ * owns the struct (zeroed at first); unwatch before freeing it. */
 typedef struct srv_watch {
     int kind; /* the scheduler's */
     int fd;

@@ -64,6 +64,7 @@ struct srv_task {
 struct srv_sched {
     int epfd, tfd;
     int kick;        /* an eventfd in the set: readable while tasks are ready */
+    bool kicked;     /* kick written and not read yet: another write is useless */
     int kick_kind;   /* ITEM_KICK: its epoll entry's data */
     int ignore_kind; /* ITEM_IGNORE: disarmed descriptors' data */
     uint32_t slice_ms;
@@ -158,6 +159,8 @@ static void make_ready(srv_sched *s, srv_task *t) {
 /* Makes the scheduler's descriptor readable, so the loop comes back to
  * the ready tasks after it has looked at everything else. */
 static void kick(srv_sched *s) {
+    if (s->kicked) return;
+    s->kicked = true;
     uint64_t one = 1;
     (void)!write(s->kick, &one, sizeof one);
 }
@@ -276,11 +279,15 @@ void srv_sched_free(srv_sched *s) {
 }
 
 bool srv_sched_watch_hangup(srv_sched *s, srv_watch *w, int fd, srv_task_fn fn, void *arg) {
-    w->kind = ITEM_WATCH;
-    w->fd = fd;
     w->fn = fn;
     w->arg = arg;
-    struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = w};
+    if (w->armed && w->fd == fd) return true; /* from an earlier request */
+    w->kind = ITEM_WATCH;
+    w->fd = fd;
+    /* Edge-triggered: it fires once, when the client closes, whether or not
+     * a request is in flight then; so a watch can stay for the
+     * connection's life and cost no system call per request. */
+    struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLET, .data.ptr = w};
     w->armed = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
     return w->armed;
 }
@@ -431,6 +438,7 @@ void srv_sched_poll(srv_sched *s) {
             if (kind && *kind == ITEM_KICK) {
                 uint64_t v;
                 (void)!read(s->kick, &v, sizeof v);
+                s->kicked = false;
                 continue;
             }
             if (kind && *kind == ITEM_WATCH) {
