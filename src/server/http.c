@@ -142,6 +142,7 @@ typedef struct srv_call {
     srv_task *task;
     uint64_t t0;
     bool client_gone; /* the client closed its side while the handler ran */
+    bool cpu_over;    /* the handler used up its running time (limits.cpu_ms) */
     bool queued;      /* waiting for a slot (link is in the app's queue) */
     srv_queued link;
     srv_request q;
@@ -458,6 +459,15 @@ static void call_stop(srv_call *call) {
     srv_sched_wake(call->w->sched, call->task, true);
 }
 
+/* The handler ran for its app's cpu_ms: it is stopped as a deadline
+ * stops it, and answers 504 saying why. */
+static void call_on_cpu_over(void *arg) {
+    srv_call *call = arg;
+    call->cpu_over = true;
+    srv_slot_interrupt(call->slot);
+    srv_sched_wake(call->w->sched, call->task, false);
+}
+
 static void call_on_dispose(void *p) {
     srv_call *call = *(srv_call **)p;
     if (!call) return;
@@ -617,8 +627,11 @@ static void call_done(void *arg) {
     case SRV_BADGATEWAY: status = 502; break;
     default: status = 500; break;
     }
+    if (status == 504 && call->cpu_over && !call->client_gone)
+        snprintf(call->res.msg, sizeof call->res.msg, "cpu_ms of %u ms used up", app->cfg->cpu_ms);
     call_respond(call, status, res->outcome == SRV_OK ? resp : NULL,
-                 status == 504   ? "the handler ran out of time\n"
+                 status == 504 && call->cpu_over ? "the handler used up its CPU time\n"
+                 : status == 504                 ? "the handler ran out of time\n"
                  : status == 502 ? "the handler's output was not a valid CGI response\n"
                                  : "the handler failed\n",
                  bytes, res);
@@ -668,7 +681,10 @@ static void call_start(srv_call *call) {
     call->slot = slot;
     /* Runs the handler on a fiber: call_done answers when it finishes,
      * now (it did not wait) or later (from srv_sched_poll). */
-    if (!srv_sched_spawn(w->sched, call_run, call_done, call, &call->task, err, sizeof err)) {
+    /* a budget of running time only when the app sets one: untimed otherwise */
+    srv_task_budget budget = {(uint64_t)app->cfg->cpu_ms * 1000000u, call_on_cpu_over};
+    if (!srv_sched_spawn(w->sched, call_run, call_done, call, &budget, &call->task, err,
+                         sizeof err)) {
         snprintf(call->res.msg, sizeof call->res.msg, "no stack for the request: %.150s", err);
         call->res.outcome = SRV_INTERNAL;
         call_done(call);

@@ -212,12 +212,22 @@ int srv_sched_fd(const srv_sched *s);
 /* Resumes the tasks whose waits are over (each until it waits again or
  * finishes). */
 void srv_sched_poll(srv_sched *s);
+/* A task's budget of running time (the time its fiber runs; its waits
+ * do not count): once the task has run `ns` in all, over(arg) runs once,
+ * on the worker's stack, at the end of the step that used it up. A busy
+ * task's steps end at its time slice, so a budget is kept to within one
+ * slice. */
+typedef struct srv_task_budget {
+    uint64_t ns;
+    srv_task_fn over;
+} srv_task_budget;
 /* Runs fn(arg) on a fiber until it finishes or waits; when it finishes,
  * now or later, done(arg) runs on the worker's stack. *out receives the
- * task before fn starts; it is valid until done returns. False with err
- * when no fiber can be had (fn then never runs, nor done). */
-bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, srv_task **out,
-                     char *err, size_t errlen);
+ * task before fn starts; it is valid until done returns. `budget` may be
+ * NULL (no budget: the steps are not timed). False with err when no
+ * fiber can be had (fn then never runs, nor done). */
+bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg,
+                     const srv_task_budget *budget, srv_task **out, char *err, size_t errlen);
 /* Ends the task's current wait early, and any later one at once: the
  * caller has made its guest call stop (wasm_interrupt). With `now`, and
  * when called from the worker's stack, the task runs at once (to its end,

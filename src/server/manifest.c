@@ -48,7 +48,7 @@ static const char *const TOP_KEYS[] = {"listen",    "admin",   "workers", "store
 static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
                                        "dirs", "limits", "init",   "kv",        "vars",
                                        "sql",  "http",   NULL};
-static const char *const LIMIT_KEYS[] = {"memory",          "deadline_ms", "fuel",
+static const char *const LIMIT_KEYS[] = {"memory",          "deadline_ms", "cpu_ms", "fuel",
                                          "max_concurrency", "queue",       NULL};
 static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
 static const char *const STORE_KEYS[] = {"backend", "path", "durable", "url", "prefix", NULL};
@@ -460,7 +460,7 @@ static bool parse_env(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg 
 static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_cfg *a) {
     if (is_null(n)) return true;
     if (!expect_mapping(ld, n, path,
-                        "a mapping of memory, deadline_ms, fuel, max_concurrency, queue") ||
+                        "a mapping of memory, deadline_ms, cpu_ms, fuel, max_concurrency, queue") ||
         !check_keys(ld, n, path, LIMIT_KEYS))
         return false;
     char sub[64];
@@ -473,6 +473,13 @@ static bool parse_limits(loader *ld, yaml_node_t *n, const char *path, srv_app_c
     if ((v = find(ld, n, "deadline_ms"))) {
         if (!uint_in(ld, v, sub, 1, 3600000, "milliseconds, use 1..3600000", &u)) return false;
         a->deadline_ms = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.cpu_ms", path);
+    if ((v = find(ld, n, "cpu_ms"))) {
+        if (!uint_in(ld, v, sub, 0, 3600000,
+                     "milliseconds of running time, 0 for none, use 0..3600000", &u))
+            return false;
+        a->cpu_ms = (uint32_t)u;
     }
     snprintf(sub, sizeof sub, "%s.fuel", path);
     if ((v = find(ld, n, "fuel")) &&

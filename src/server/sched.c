@@ -51,13 +51,15 @@ struct srv_task {
     wasm_fiber *fiber;
     srv_task_fn fn, done;
     void *arg;
-    uint64_t wake_at; /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
-    size_t heap_at;   /* index in s->heap, SIZE_MAX when not in it */
-    bool waiting;     /* suspended in the poller */
-    bool yielded;     /* suspended at the end of its time slice: ready to go on */
-    bool woken;       /* srv_sched_wake: do not suspend again */
-    bool ready;       /* on s->ready */
-    uint32_t events;  /* epoll events that woke it (0: its time, or a wake) */
+    uint64_t wake_at;       /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
+    size_t heap_at;         /* index in s->heap, SIZE_MAX when not in it */
+    bool waiting;           /* suspended in the poller */
+    bool yielded;           /* suspended at the end of its time slice: ready to go on */
+    bool woken;             /* srv_sched_wake: do not suspend again */
+    bool ready;             /* on s->ready */
+    uint32_t events;        /* epoll events that woke it (0: its time, or a wake) */
+    srv_task_budget budget; /* ns 0: none */
+    uint64_t run_ns;        /* running time so far, timed only with a budget */
     srv_task *next_ready, *next_free;
 };
 
@@ -328,8 +330,16 @@ static void task_step(srv_sched *s, srv_task *t, bool start) {
     srv_task *outer = s->running;
     s->running = t;
     t->yielded = false;
+    uint64_t t0 = t->budget.ns ? srv_now_ns() : 0;
     bool finished = start ? wasm_fiber_start(t->fiber, t->fn, t->arg) : wasm_fiber_resume(t->fiber);
     s->running = outer;
+    if (t->budget.ns && !finished) {
+        t->run_ns += srv_now_ns() - t0;
+        if (t->run_ns >= t->budget.ns) {
+            t->budget.ns = 0; /* once */
+            t->budget.over(t->arg);
+        }
+    }
     if (!finished) {
         if (wasm_fiber_yielded(t->fiber)) {
             /* its slice is over: it goes on after what else is ready */
@@ -343,8 +353,8 @@ static void task_step(srv_sched *s, srv_task *t, bool start) {
     task_release(s, t);
 }
 
-bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, srv_task **out,
-                     char *err, size_t errlen) {
+bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg,
+                     const srv_task_budget *budget, srv_task **out, char *err, size_t errlen) {
     srv_task *t = s->free_tasks;
     if (t) {
         s->free_tasks = t->next_free;
@@ -367,6 +377,7 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg, 
     t->fn = fn;
     t->done = done;
     t->arg = arg;
+    if (budget && budget->ns && budget->over) t->budget = *budget;
     t->wake_at = UINT64_MAX;
     t->heap_at = SIZE_MAX;
     *out = t; /* before it runs: done may need it, and may free arg */

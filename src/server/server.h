@@ -88,6 +88,7 @@ typedef struct srv_app_cfg {
     int ndirs;
     uint32_t max_memory_pages; /* 64 KiB pages; default SRV_DEFAULT_MEMORY_PAGES */
     uint32_t deadline_ms;      /* wall clock per request; default SRV_DEFAULT_DEADLINE_MS */
+    uint32_t cpu_ms;           /* running time per request, waits not counted; 0: none */
     uint64_t fuel;             /* 0: unlimited */
     uint32_t
         max_concurrency; /* requests in flight per worker; default SRV_DEFAULT_MAX_CONCURRENCY */

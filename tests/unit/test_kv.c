@@ -711,7 +711,10 @@ static host_kv_config redis_config(const char *name, const char *url) {
                             .backend = HOST_KV_REDIS,
                             .url = url,
                             .prefix = "wasp*[t]?\\:",
-                            .timeout_ms = 1000};
+                            /* generous: an 8 MiB value under ASan on a loaded
+                             * CI machine took more than 1 s (the timeout's own
+                             * test sets 100 ms) */
+                            .timeout_ms = 10000};
 }
 
 /* The keys are stored under the prefix, and keys outside it stay

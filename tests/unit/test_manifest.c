@@ -755,8 +755,8 @@ TEST(manifest_error_unknown_keys) {
                  "unknown key \"lisen\" (expected listen, admin, workers, stores, databases, "
                  "secrets, apps)");
     EXPECT_ERROR(APP "    limits:\n      memroy: 1MiB\n", 5,
-                 "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, fuel, "
-                 "max_concurrency, queue)");
+                 "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, cpu_ms, "
+                 "fuel, max_concurrency, queue)");
     EXPECT_ERROR(APP "    dirs:\n      - {host: a, ro: true}\n", 5,
                  "apps[0].dirs[0]: unknown key \"ro\" (expected host, guest, readonly)");
     EXPECT_ERROR(APP "    route: /y\n", 4,
@@ -790,6 +790,7 @@ TEST(manifest_error_wrong_types) {
  * how many it keeps waiting beyond those. */
 TEST(manifest_concurrency_limits) {
     static const char yaml[] = APP_LINES "    limits:\n      max_concurrency: 7\n      queue: 0\n"
+                                         "      cpu_ms: 25\n"
                                          "  - route: /y\n    module: y.wasm\n";
     tmp_manifest t = {0};
     char err[512] = "";
@@ -801,7 +802,14 @@ TEST(manifest_concurrency_limits) {
     CHECK_EQ_U64(m->apps[0].queue, 0);
     CHECK_EQ_U64(m->apps[1].max_concurrency, SRV_DEFAULT_MAX_CONCURRENCY);
     CHECK_EQ_U64(m->apps[1].queue, SRV_DEFAULT_QUEUE);
+    CHECK_EQ_U64(m->apps[0].cpu_ms, 25);
+    CHECK_EQ_U64(m->apps[1].cpu_ms, 0); /* none unless set */
     srv_manifest_free(m);
+    EXPECT_ERROR(APP "    limits:\n      cpu_ms: 3600001\n", 5,
+                 "apps[0].limits.cpu_ms: 3600001 is out of range (milliseconds of running time, 0 "
+                 "for none, use 0..3600000)");
+    EXPECT_ERROR(APP "    limits:\n      cpu_ms: 10ms\n", 5,
+                 "apps[0].limits.cpu_ms: \"10ms\" is not a whole number");
     EXPECT_ERROR(APP "    limits:\n      max_concurrency: 0\n", 5,
                  "apps[0].limits.max_concurrency: 0 is out of range (requests in flight per "
                  "worker, use 1..100000)");

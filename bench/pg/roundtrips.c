@@ -1,0 +1,93 @@
+/*
+ * roundtrips.c - what the PostgreSQL row of `make bench-http` could reach at
+ * most on this machine: 8 client threads (the pool size of the row), each
+ * with one libpq connection, run the row's query (a prepared
+ * `SELECT v FROM bench WHERE id = $1`) in a loop for 4 seconds, alone or
+ * followed by a second round trip: wasp's per-request reset (sql_pg.c),
+ * parts of it, or a bare `SELECT 1`. Prints queries per second. No HTTP,
+ * no Wasm: the server's and the round trips' own cost.
+ *
+ *   bash bench/pg/roundtrips.sh        (starts PostgreSQL, builds and runs this)
+ */
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define SECONDS 4
+
+static const struct {
+    const char *label, *sql; /* sql: the second round trip, NULL for none */
+} modes[] = {
+    {"query alone", NULL},
+    {"query + wasp's reset",
+     "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
+     " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
+     " SELECT count(*) FROM pg_prepared_statements WHERE from_sql"},
+    {"query + the reset without its prepared-statement count",
+     "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
+     " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES"},
+    {"query + SELECT 1", "SELECT 1"},
+};
+
+static const char *conninfo;
+static int mode;
+static volatile int stop;
+static long counts[THREADS];
+
+static void *run(void *arg) {
+    long id = (long)arg;
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(PQprepare(c, "q", "SELECT v FROM bench WHERE id = $1", 1, NULL));
+    unsigned seed = (unsigned)id;
+    char buf[16];
+    while (!stop) {
+        snprintf(buf, sizeof buf, "%d", (int)(rand_r(&seed) % 1000) + 1);
+        const char *p = buf;
+        PGresult *r = PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
+            exit(1);
+        }
+        PQclear(r);
+        if (modes[mode].sql) {
+            PQsendQuery(c, modes[mode].sql);
+            while ((r = PQgetResult(c)))
+                PQclear(r);
+        }
+        counts[id]++;
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: roundtrips CONNINFO (a table bench(id int, v text) of 1,000 rows)\n");
+        return 2;
+    }
+    conninfo = argv[1];
+    for (mode = 0; mode < (int)(sizeof modes / sizeof modes[0]); mode++) {
+        pthread_t t[THREADS];
+        stop = 0;
+        for (long i = 0; i < THREADS; i++) {
+            counts[i] = 0;
+            pthread_create(&t[i], NULL, run, (void *)i);
+        }
+        sleep(SECONDS);
+        stop = 1;
+        long sum = 0;
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(t[i], NULL);
+            sum += counts[i];
+        }
+        printf("%-56s %8ld /s\n", modes[mode].label, sum / SECONDS);
+    }
+    return 0;
+}
