@@ -22,6 +22,7 @@ static const struct {
     const char *label, *sql; /* sql: the second round trip, NULL for none */
 } modes[] = {
     {"query alone", NULL},
+    /* a copy of reset_sql in src/host/sql_pg.c (static there): keep them alike */
     {"query + wasp's reset",
      "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
      " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"

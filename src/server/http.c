@@ -627,11 +627,12 @@ static void call_done(void *arg) {
     case SRV_BADGATEWAY: status = 502; break;
     default: status = 500; break;
     }
-    if (status == 504 && call->cpu_over && !call->client_gone)
+    bool cpu_over = status == 504 && call->cpu_over;
+    if (cpu_over)
         snprintf(call->res.msg, sizeof call->res.msg, "cpu_ms of %u ms used up", app->cfg->cpu_ms);
     call_respond(call, status, res->outcome == SRV_OK ? resp : NULL,
-                 status == 504 && call->cpu_over ? "the handler used up its CPU time\n"
-                 : status == 504                 ? "the handler ran out of time\n"
+                 cpu_over        ? "the handler used up its CPU time\n"
+                 : status == 504 ? "the handler ran out of time\n"
                  : status == 502 ? "the handler's output was not a valid CGI response\n"
                                  : "the handler failed\n",
                  bytes, res);

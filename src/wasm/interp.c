@@ -97,12 +97,14 @@ static uint64_t monotonic_ms(void) {
 /* Set by wasm_interrupt_all(): the epoch then stays at its end. */
 static int epoch_ended;
 
+/* The monotonic clock's ms at epoch 0. */
+static uint64_t ticker_start;
+
 static void *ticker(void *arg) {
-    uint64_t start = *(uint64_t *)arg;
     for (;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
-        __atomic_store_n(&epoch, monotonic_ms() - start, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&epoch, monotonic_ms() - ticker_start, __ATOMIC_SEQ_CST);
         /* after the store: a wasm_interrupt_all() that came in between is
          * seen here and its end of the epoch put back */
         if (__atomic_load_n(&epoch_ended, __ATOMIC_SEQ_CST)) {
@@ -113,9 +115,6 @@ static void *ticker(void *arg) {
     return NULL;
 }
 
-/* The monotonic clock's ms at epoch 0. */
-static uint64_t ticker_start;
-
 static void start_ticker(void) {
     ticker_start = monotonic_ms();
     pthread_t t;
@@ -123,7 +122,7 @@ static void start_ticker(void) {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_create(&t, &attr, ticker, &ticker_start);
+    pthread_create(&t, &attr, ticker, NULL);
     pthread_attr_destroy(&attr);
 }
 

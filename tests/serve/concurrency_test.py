@@ -141,10 +141,12 @@ def fetch_path(up):
     return "/f/fetch?" + urllib.parse.urlencode({"u": f"http://{S.HOST}:{up.port}/held"})
 
 
-def fetcher_manifest(d, up, extra=""):
+def fetcher_manifest(d, up, limits="      deadline_ms: 60000\n", more=()):
+    """A manifest of the app "fetcher" at /f/... allowed to reach the upstream
+    up, with the lines of its `limits:` mapping, then the apps in `more`."""
     allow = f'    http: {{allow: ["http://{S.HOST}:{up.port}"], timeout_ms: 60000}}\n'
-    limits = "    limits:\n      deadline_ms: 60000\n"
-    return S.manifest(d, [S.app("fetcher", "/f/...", S.guest("sqlhttp.wasm"), allow + limits + extra)])
+    fetcher = S.app("fetcher", "/f/...", S.guest("sqlhttp.wasm"), allow + "    limits:\n" + limits)
+    return S.manifest(d, [fetcher, *more])
 
 
 def msum(m, name, **labels):
@@ -286,15 +288,9 @@ def test_cpu_budget():
     d = S.scratch_dir("cpu-budget")
     R = S.R
     with HoldingUpstream() as up:
-        m = fetcher_manifest(d, up)
-        with open(m) as f:
-            text = f.read()
-        with open(m, "w") as f:
-            f.write(text.replace("      deadline_ms: 60000\n", "      deadline_ms: 60000\n      cpu_ms: 50\n"))
         loop = S.app("loop", "/loop", S.guest("loop.wasm"),
                      "    limits:\n      deadline_ms: 60000\n      cpu_ms: 200\n")
-        with open(m, "a") as f:
-            f.write(loop)
+        m = fetcher_manifest(d, up, "      deadline_ms: 60000\n      cpu_ms: 50\n", [loop])
         with S.Server(m, d, workers=1) as s:
             r = S.try_get(s.port, "/loop", timeout=60)
             R.eq("an endless loop with cpu_ms 200 and deadline_ms 60000: status", 504, r[0])
@@ -310,7 +306,6 @@ def test_cpu_budget():
             held = S.wait_until(lambda: up.open >= 1, 10 * S.SLOW)
             R.check(held, "the fetch is held by the upstream", "1 open", up.open)
             # waiting, not running: several times its 50 ms budget pass here
-            import time
             time.sleep(0.4)
             up.release.set()
             t.join(60)
@@ -412,12 +407,7 @@ def test_queue_limit():
     d = S.scratch_dir("queue-limit")
     R = S.R
     with HoldingUpstream() as up:
-        m = fetcher_manifest(d, up, "")
-        with open(m) as f:
-            text = f.read()
-        with open(m, "w") as f:
-            f.write(text.replace("      deadline_ms: 60000\n",
-                                 "      deadline_ms: 60000\n      max_concurrency: 2\n      queue: 3\n"))
+        m = fetcher_manifest(d, up, "      deadline_ms: 60000\n      max_concurrency: 2\n      queue: 3\n")
         with S.Server(m, d, workers=1) as s:
             results = [None] * 10
 
@@ -446,12 +436,7 @@ def test_queue_limit():
             R.eq("the upstream answered exactly those", 5, up.answered)
             s.stop()
     with HoldingUpstream() as up:
-        m = fetcher_manifest(d, up, "")
-        with open(m) as f:
-            text = f.read()
-        with open(m, "w") as f:
-            f.write(text.replace("      deadline_ms: 60000\n",
-                                 "      deadline_ms: 3000\n      max_concurrency: 1\n      queue: 5\n"))
+        m = fetcher_manifest(d, up, "      deadline_ms: 3000\n      max_concurrency: 1\n      queue: 5\n")
         with S.Server(m, d, workers=1, name="deadline") as s:
             first = [None]
             t = threading.Thread(target=lambda: first.__setitem__(0, S.try_get(s.port, fetch_path(up), timeout=30)),
