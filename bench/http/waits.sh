@@ -18,6 +18,9 @@
 # <!-- bench-waits:begin --> and <!-- bench-waits:end -->.
 #
 #   bash bench/http/waits.sh [WASP]     env: DURATION=10s WARMUP=2s RUNS=3 WORKERS=2
+#
+# ONLY=postgres (a row label, or several separated by spaces) runs those rows alone and
+# prints them without touching RESULTS.md: for trying a change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WASP=${1:-build/wasp}
@@ -159,6 +162,7 @@ measure() {
 
 # Medians over RUNS of each (label, path for wasp, path for node, connections).
 row() {
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $1 "* ]]; then return 0; fi
   local label=$1 wpath=$2 npath=$3 conns=$4 out="" server path
   for server in wasp node; do
     path=$wpath
@@ -190,6 +194,10 @@ table=$(awk '{
   ideal = (label ~ /^upstream/) ? sprintf(" (%.0f%% of %d)", 100 * wr / (c * 10), c * 10) : ""
   printf "| %s | %d | %.0f%s | %.1f / %.1f | %d%% | %d | %d | %.0f | %.1f / %.1f | %d%% | %d | %d | **%.2f×** |\n",
     label, c, wr, ideal, w50, w99, wc, wm, we, nr, n50, n99, nc, nm, ne, wr / nr }' <<<"$rows")
+if [ -n "${ONLY:-}" ]; then
+  printf '%s\n' "$table"
+  exit 0
+fi
 
 section=$(cat <<MD
 <!-- bench-waits:begin -->

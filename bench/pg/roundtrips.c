@@ -4,7 +4,9 @@
  * with one libpq connection, run the row's query (a prepared
  * `SELECT v FROM bench WHERE id = $1`) in a loop for 4 seconds, alone or
  * followed by a second round trip: wasp's per-request reset (sql_pg.c),
- * parts of it, or a bare `SELECT 1`. Prints queries per second. No HTTP,
+ * parts of it, or a bare `SELECT 1`; or with the reset (or `SELECT 1`)
+ * piped before the query in one round trip (libpq's pipeline mode, one
+ * statement per query, unprepared). Prints queries per second. No HTTP,
  * no Wasm: the server's and the round trips' own cost.
  *
  *   bash bench/pg/roundtrips.sh        (starts PostgreSQL, builds and runs this)
@@ -18,8 +20,24 @@
 #define THREADS 8
 #define SECONDS 4
 
+/* The reset's statements one by one, for pipeline mode (which takes one
+ * statement per query). */
+static const char *const reset_parts[] = {
+    "SET SESSION AUTHORIZATION DEFAULT",
+    "RESET ROLE",
+    "RESET ALL",
+    "CLOSE ALL",
+    "UNLISTEN *",
+    "SELECT pg_advisory_unlock_all()",
+    "DISCARD TEMP",
+    "DISCARD SEQUENCES",
+    "SELECT count(*) FROM pg_prepared_statements WHERE from_sql",
+    NULL};
+static const char *const select1_parts[] = {"SELECT 1", NULL};
+
 static const struct {
-    const char *label, *sql; /* sql: the second round trip, NULL for none */
+    const char *label, *sql;  /* sql: the second round trip, NULL for none */
+    const char *const *piped; /* statements sent before the query in the same round trip */
 } modes[] = {
     {"query alone", NULL},
     /* a copy of reset_sql in src/host/sql_pg.c (static there): keep them alike */
@@ -31,7 +49,31 @@ static const struct {
      "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
      " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES"},
     {"query + SELECT 1", "SELECT 1"},
+    {"reset piped before the query (one round trip)", NULL, reset_parts},
+    {"SELECT 1 piped before the query (one round trip)", NULL, select1_parts},
 };
+
+/* The statements of piped, then the query, in pipeline mode with one Sync:
+ * one round trip. */
+static void run_piped(PGconn *c, const char *const *piped, const char *param) {
+    PQenterPipelineMode(c);
+    for (const char *const *q = piped; *q; q++)
+        PQsendQueryParams(c, *q, 0, NULL, NULL, NULL, NULL, 0);
+    PQsendQueryPrepared(c, "q", 1, &param, NULL, NULL, 0);
+    PQpipelineSync(c);
+    for (;;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) continue; /* the end of one statement's results */
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC) break;
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
+            exit(1);
+        }
+    }
+    PQexitPipelineMode(c);
+}
 
 static const char *conninfo;
 static int mode;
@@ -51,6 +93,11 @@ static void *run(void *arg) {
     while (!stop) {
         snprintf(buf, sizeof buf, "%d", (int)(rand_r(&seed) % 1000) + 1);
         const char *p = buf;
+        if (modes[mode].piped) {
+            run_piped(c, modes[mode].piped, p);
+            counts[id]++;
+            continue;
+        }
         PGresult *r = PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
@@ -70,7 +117,8 @@ static void *run(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: roundtrips CONNINFO (a table bench(id int, v text) of 1,000 rows)\n");
+        fprintf(stderr,
+                "usage: roundtrips CONNINFO (a table bench(id int, v text) of 1,000 rows)\n");
         return 2;
     }
     conninfo = argv[1];

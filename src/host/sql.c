@@ -6,11 +6,12 @@
  *
  * The pool. One mutex guards the list of idle connections, the count of
  * open ones (idle, handed out, or being opened right now) and a queue of
- * acquires waiting for one. A waiter waits on an eventfd of its own
- * through util_poll - so in `wasp serve` its request is suspended and the
- * worker runs others, among them perhaps the very request whose release
- * it waits for - and a release hands the connection (or the freed slot)
- * straight to the first waiter, first come first served. Slow work - connecting, checking an idle
+ * acquires waiting for one. A waiter waits on a util_waiter - so in
+ * `wasp serve` its request is suspended and the worker runs others,
+ * among them perhaps the very request whose release it waits for, with no
+ * system call when both are on the same worker - and a release hands the
+ * connection (or the freed slot) straight to the first waiter, first come
+ * first served. Slow work - connecting, checking an idle
  * connection, cleaning one on release - runs outside the lock: a slot is
  * reserved first (open++), so pool_size is never exceeded. Idle
  * connections are reused most recently released first, which keeps the
@@ -36,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -354,9 +354,9 @@ void host_sql_close(host_sql_db *db) {
 
 /* An acquire waiting for a connection: on its own stack (or fiber). A
  * release sets `conn`, or `slot` (a slot to open a connection in), and
- * writes to the eventfd. */
+ * wakes it. */
 typedef struct pool_waiter {
-    int efd;
+    util_waiter wait;
     host_sql_conn *conn;
     bool slot;
     struct pool_waiter *next;
@@ -388,11 +388,6 @@ static void waiter_remove(host_sql_db *db, pool_waiter *w) {
     }
 }
 
-static void waiter_wake(pool_waiter *w) {
-    uint64_t one = 1;
-    (void)!write(w->efd, &one, sizeof one);
-}
-
 /* Gives up a slot whose connection is gone (closed, or never opened): to
  * the first waiter, who opens a connection in it, or back to the pool. */
 static void free_slot(host_sql_db *db) {
@@ -400,7 +395,7 @@ static void free_slot(host_sql_db *db) {
     pool_waiter *w = waiter_pop(db);
     if (w) {
         w->slot = true;
-        waiter_wake(w);
+        util_waiter_wake(&w->wait);
     } else {
         db->open--;
     }
@@ -409,10 +404,12 @@ static void free_slot(host_sql_db *db) {
 
 /* Waits in the queue until a release hands over a connection or a slot,
  * for at most wait_ms. Called with the lock held; returns with it held.
- * False when the time ran out (or no eventfd could be made). */
+ * False when the time ran out or the request is being stopped. A release
+ * wakes the waiter under the lock, so once this has the lock back no
+ * wake is still running on w. */
 static bool wait_turn(host_sql_db *db, uint32_t wait_ms, host_sql_conn **c) {
-    pool_waiter w = {.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-    if (w.efd < 0) return false;
+    pool_waiter w = {0};
+    util_waiter_init(&w.wait);
     /* w lives on this stack while queued: every way out of the loop below
      * leaves it off the queue (popped by a release, or removed) */
     waiter_push(db, &w);
@@ -420,8 +417,8 @@ static bool wait_turn(host_sql_db *db, uint32_t wait_ms, host_sql_conn **c) {
     for (;;) {
         pthread_mutex_unlock(&db->lock);
         uint64_t now = util_mono_ms();
-        struct pollfd p = {.fd = w.efd, .events = POLLIN};
-        if (now < until && !wasm_call_should_stop(NULL)) util_poll(&p, 1, (int)(until - now));
+        if (now < until && !wasm_call_should_stop(NULL))
+            util_waiter_wait(&w.wait, (int)(until - now));
         pthread_mutex_lock(&db->lock);
         /* handed over meanwhile, even if the time is up: it is ours now */
         if (w.conn || w.slot) break;
@@ -430,7 +427,7 @@ static bool wait_turn(host_sql_db *db, uint32_t wait_ms, host_sql_conn **c) {
             break;
         }
     }
-    close(w.efd);
+    util_waiter_done(&w.wait);
     *c = w.conn;
     return w.conn || w.slot;
 }
@@ -491,7 +488,7 @@ void host_sql_release(host_sql_conn *c) {
     if (w) {
         c->next_idle = NULL;
         w->conn = c;
-        waiter_wake(w);
+        util_waiter_wake(&w->wait);
     } else {
         c->next_idle = db->idle;
         db->idle = c;

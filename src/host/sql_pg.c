@@ -87,6 +87,7 @@ typedef struct sql_pg {
     uintptr_t next_stmt;
     bool deallocate_all; /* a DEALLOCATE failed: a statement may be left over */
     bool resetting;      /* the reset was sent at release; its results are unread */
+    bool sent;           /* a query was just sent: await_result waits before reading */
 } sql_pg;
 
 static void ignore_notice(void *arg, const char *message) {}
@@ -221,6 +222,7 @@ static void drop_notifies(PGconn *pg) {
 static bool await_results(sql_pg *s, uint32_t timeout_ms) {
     int64_t deadline = (int64_t)util_mono_ms() + timeout_ms;
     for (;;) {
+        if (!PQisBusy(s->pg)) return true;
         if (!PQconsumeInput(s->pg)) return false;
         if (!PQisBusy(s->pg)) return true;
         int64_t left = deadline - (int64_t)util_mono_ms();
@@ -341,12 +343,22 @@ static void cancel(sql_pg *s) {
  * query never answered: the connection is then marked broken. */
 static bool await_result(sql_pg *s, bool *cancelled) {
     int64_t grace_end = 0;
+    /* Just after a send the answer cannot be in yet: a read would only say
+     * EAGAIN, a system call for nothing, so the wait comes first. */
+    bool wait_first = s->sent;
+    s->sent = false;
     for (;;) {
-        if (!PQconsumeInput(s->pg)) {
-            s->base.broken = true;
-            return false;
+        /* what was read already may hold the next result: a read of the
+         * socket only when it does not */
+        if (!wait_first && !PQisBusy(s->pg)) return true;
+        if (!wait_first) {
+            if (!PQconsumeInput(s->pg)) {
+                s->base.broken = true;
+                return false;
+            }
+            if (!PQisBusy(s->pg)) return true;
         }
-        if (!PQisBusy(s->pg)) return true;
+        wait_first = false;
         int wait = WAIT_SLICE_MS;
         if (!*cancelled && wasm_call_should_stop(NULL)) {
             cancel(s);
@@ -419,6 +431,7 @@ static uintptr_t statement(sql_pg *s, const char *key, size_t klen, const host_s
         conn_fail(s, "", err, errlen);
         return 0;
     }
+    s->sent = true;
     /* planning can wait for locks: the deadline holds here too */
     bool cancelled = false, failed = false;
     PGresult *r;
@@ -661,6 +674,7 @@ static int pg_exec(host_sql_conn *c, const char *sql, size_t sql_len, const host
     int sent = PQsendQueryPrepared(s->pg, name, (int)nparams, pp.values, pp.lengths, pp.formats, 0);
     free(pp.block);
     if (!sent) return conn_fail(s, "", err, errlen);
+    s->sent = true;
     PQsetSingleRowMode(s->pg);
     host_sql_writer w;
     host_sql_writer_init(&w, out, max_result, c->cfg->name, err, errlen);

@@ -11,7 +11,7 @@
  * the worker's own stack, never on the fiber: whatever calls into h2o
  * (sending the response) happens there.
  *
- * The poller this file installs on the worker thread (util_set_poller):
+ * The poller this file installs on the worker thread (util_set_parker):
  *   - not on a fiber, or a zero timeout: poll(2) itself;
  *   - otherwise the descriptors are armed in the epoll set, one-shot, for
  *     this task (they stay registered between waits, so a wait costs one
@@ -21,12 +21,19 @@
  *     no wait says what is ready. Two tasks waiting on one descriptor at
  *     once would share its registration (the later one wins); no host code
  *     does that: every connection belongs to one request at a time.
+ * It parks tasks too (util_waiter: a pooled connection handed over, say):
+ * the fiber suspends with only its time in the heap, and a wake from this
+ * thread makes it ready with no system call; a wake from another thread
+ * goes on a list under a mutex, and the kick eventfd makes this thread's
+ * loop take it from there.
  * A task woken early (srv_sched_wake: its request was cancelled, or the
  * server stops) sees no descriptor ready; its host function then finds
  * that the guest call must stop (the caller interrupted it) and returns.
  * A woken task never suspends again: its waits return at once.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +65,7 @@ struct srv_task {
     bool woken;             /* srv_sched_wake: do not suspend again */
     bool ready;             /* on s->ready */
     uint32_t events;        /* epoll events that woke it (0: its time, or a wake) */
+    util_waiter *park;      /* the waiter it is parked on (util_waiter_wait), or NULL */
     srv_task_budget budget; /* ns 0: none */
     uint64_t run_ns;        /* running time so far, timed only with a budget */
     srv_task *next_ready, *next_free;
@@ -78,6 +86,9 @@ struct srv_sched {
     srv_task *free_tasks; /* with their fibers */
     int nfree;
     size_t suspended;
+    /* waiters woken from other threads, for this thread to make ready */
+    pthread_mutex_t remote_lock;
+    util_waiter *remote;
 };
 
 /* ---- the heap of wake-up times ---------------------------------------------- */
@@ -236,6 +247,97 @@ static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms
     return poll(fds, n, 0);
 }
 
+/* ---- parking (util_waiter) ----------------------------------------------------- */
+
+static void *sched_current(void *self) {
+    srv_sched *s = self;
+    return s->running && wasm_fiber_current() ? s->running : NULL;
+}
+
+static bool sched_park(void *self, util_waiter *w, int timeout_ms) {
+    srv_sched *s = self;
+    srv_task *t = w->task;
+    if (t != s->running || t->woken) return false;
+    if (timeout_ms == 0) return atomic_load(&w->woken);
+    if (timeout_ms > 0) {
+        t->wake_at = util_mono_ms() + (uint64_t)timeout_ms;
+        if (!heap_push(s, t)) return false;
+        timer_rearm(s);
+    }
+    t->park = w;
+    t->events = 0;
+    t->waiting = true;
+    s->suspended++;
+    wasm_fiber_suspend();
+    s->suspended--;
+    t->waiting = false;
+    t->park = NULL;
+    heap_remove(s, t);
+    t->wake_at = UINT64_MAX;
+    return true;
+}
+
+/* Makes w's task ready if it is still parked on w (its time may have come
+ * first). On the scheduler's thread. */
+static void unpark_local(srv_sched *s, util_waiter *w) {
+    srv_task *t = w->task;
+    if (!t->waiting || t->park != w) return;
+    make_ready(s, t);
+    kick(s);
+}
+
+static void sched_unpark(void *self, util_waiter *w, bool local) {
+    srv_sched *s = self;
+    if (local) {
+        unpark_local(s, w);
+        return;
+    }
+    /* The scheduler's thread takes it from the list when the kick wakes
+     * its loop (srv_sched_poll). The eventfd is written whatever `kicked`
+     * says: that flag is the owning thread's alone. */
+    pthread_mutex_lock(&s->remote_lock);
+    atomic_store(&w->queued, 1);
+    w->next_queued = s->remote;
+    s->remote = w;
+    pthread_mutex_unlock(&s->remote_lock);
+    uint64_t one = 1;
+    (void)!write(s->kick, &one, sizeof one);
+}
+
+static void sched_forget(void *self, util_waiter *w) {
+    srv_sched *s = self;
+    pthread_mutex_lock(&s->remote_lock);
+    for (util_waiter **p = &s->remote; *p; p = &(*p)->next_queued) {
+        if (*p == w) {
+            *p = w->next_queued;
+            break;
+        }
+    }
+    atomic_store(&w->queued, 0);
+    pthread_mutex_unlock(&s->remote_lock);
+}
+
+/* The waiters other threads woke: their tasks become ready. */
+static void take_remote(srv_sched *s) {
+    pthread_mutex_lock(&s->remote_lock);
+    util_waiter *w = s->remote;
+    s->remote = NULL;
+    for (; w; w = w->next_queued) {
+        atomic_store(&w->queued, 0);
+        srv_task *t = w->task;
+        if (t->waiting && t->park == w) make_ready(s, t);
+    }
+    pthread_mutex_unlock(&s->remote_lock);
+}
+
+static const util_parker sched_parker = {
+    .poll = sched_poller,
+    .current = sched_current,
+    .park = sched_park,
+    .unpark = sched_unpark,
+    .forget = sched_forget,
+};
+
 /* ---- tasks ------------------------------------------------------------------- */
 
 srv_sched *srv_sched_new(char *err, size_t errlen) {
@@ -245,6 +347,7 @@ srv_sched *srv_sched_new(char *err, size_t errlen) {
         return NULL;
     }
     s->armed = UINT64_MAX;
+    pthread_mutex_init(&s->remote_lock, NULL);
     s->ready_tail = &s->ready;
     s->kick_kind = ITEM_KICK;
     s->ignore_kind = ITEM_IGNORE;
@@ -260,13 +363,13 @@ srv_sched *srv_sched_new(char *err, size_t errlen) {
         srv_sched_free(s);
         return NULL;
     }
-    util_set_poller(sched_poller, s);
+    util_set_parker(&sched_parker, s);
     return s;
 }
 
 void srv_sched_free(srv_sched *s) {
     if (!s) return;
-    util_set_poller(NULL, NULL);
+    util_set_parker(NULL, NULL);
     while (s->free_tasks) {
         srv_task *t = s->free_tasks;
         s->free_tasks = t->next_free;
@@ -276,6 +379,7 @@ void srv_sched_free(srv_sched *s) {
     if (s->epfd >= 0) close(s->epfd);
     if (s->tfd >= 0) close(s->tfd);
     if (s->kick >= 0) close(s->kick);
+    pthread_mutex_destroy(&s->remote_lock);
     free(s->heap);
     free(s);
 }
@@ -450,6 +554,7 @@ void srv_sched_poll(srv_sched *s) {
                 uint64_t v;
                 (void)!read(s->kick, &v, sizeof v);
                 s->kicked = false;
+                take_remote(s);
                 continue;
             }
             if (kind && *kind == ITEM_WATCH) {

@@ -83,9 +83,58 @@ bool util_utf8_valid(const uint8_t *s, size_t len, size_t *bad_at);
  * worker runs other requests. So a host function written as a plain poll
  * loop serves thousands of waiting requests per thread. */
 typedef int (*util_poll_fn)(void *self, struct pollfd *fds, nfds_t n, int timeout_ms);
-/* Installs fn (with self) as the calling thread's poller; NULL restores
- * poll(2). */
-void util_set_poller(util_poll_fn fn, void *self);
+
+/* A wait for a signal from other code rather than from a descriptor: an
+ * acquire queued for a pooled connection that a release hands over, a
+ * command whose reply another request reads off a shared connection.
+ * Lives on the waiter's stack:
+ *
+ *   util_waiter w;
+ *   util_waiter_init(&w);              (on the thread that will wait)
+ *   ...publish &w where a waker finds it...
+ *   util_waiter_wait(&w, timeout_ms);  (returns at once if woken before)
+ *   ...unpublish &w...
+ *   util_waiter_done(&w);
+ *
+ * util_waiter_wake may run on any thread, at most once per init, and must
+ * have returned before the waiter calls util_waiter_done: a waker that
+ * wakes under the lock that guards where &w was published, and a waiter
+ * that takes that lock to unpublish it, ensure this. On a thread whose
+ * poller can park (`wasp serve`'s workers) the request is suspended and no
+ * system call is made when the wake comes from the same thread; elsewhere
+ * the thread sleeps on a futex. */
+typedef struct util_waiter {
+    _Atomic int woken;                /* 1 once util_waiter_wake ran; the futex word */
+    const struct util_parker *parker; /* what suspends the task; NULL: the futex */
+    void *self, *task;
+    _Atomic int queued; /* a wake from another thread awaits its parker */
+    struct util_waiter *next_queued;
+} util_waiter;
+
+/* What a poller that can suspend tasks offers beyond polling. */
+typedef struct util_parker {
+    util_poll_fn poll;
+    /* The task running now on this thread that may park, or NULL. */
+    void *(*current)(void *self);
+    /* Suspends the current task until w is woken or timeout_ms (-1: none)
+     * passes; false when the task must not wait (it is being cancelled). */
+    bool (*park)(void *self, util_waiter *w, int timeout_ms);
+    /* Makes w's task ready: local is true on the parker's own thread. */
+    void (*unpark)(void *self, util_waiter *w, bool local);
+    /* On the parker's thread: w will not be waited on again; drops a wake
+     * from another thread still queued for it. */
+    void (*forget)(void *self, util_waiter *w);
+} util_parker;
+
+/* Installs p (with self) as the calling thread's poller and parker; NULL
+ * restores poll(2) and the futex. */
+void util_set_parker(const util_parker *p, void *self);
+void util_waiter_init(util_waiter *w);
+/* True when woken (now or before), false when timeout_ms (-1: none)
+ * passed first or the task is being cancelled. */
+bool util_waiter_wait(util_waiter *w, int timeout_ms);
+void util_waiter_wake(util_waiter *w);
+void util_waiter_done(util_waiter *w);
 /* poll(2)'s contract: fills revents, returns how many descriptors are
  * ready, 0 when timeout_ms (-1: none) passed first, -1 with errno. n may be
  * 0 (a sleep). */
