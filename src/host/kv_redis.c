@@ -1,12 +1,27 @@
 /*
- * kv_redis.c - the Redis backend of the key-value stores: one hiredis
- * connection per handle, so that many wasp replicas can share a store.
+ * kv_redis.c - the Redis backend of the key-value stores, through
+ * hiredis, so that many wasp replicas can share a store.
  *
- * The connection is non-blocking: a command is appended to hiredis's output
- * buffer, written and its reply read as the socket allows, waiting with
- * util_poll, so that in `wasp serve` a request waiting for Redis is
- * suspended and its worker serves others. The wait is bounded by the
- * store's timeout and the request's deadline.
+ * Sharing. Every handle on a thread (a worker of `wasp serve`) that names
+ * the same server, database and credentials shares one connection, a
+ * link, with the commands of all its requests pipelined on it: a command
+ * is appended to hiredis's output buffer and written at once, and its
+ * caller queued for the reply; replies come back in the order sent. One
+ * caller at a time reads, for everyone: it hands each reply to its
+ * caller and wakes it (util_waiter: in `wasp serve` a suspended request,
+ * woken with no system call), and when its own reply is in, it hands the
+ * reading to the oldest caller still waiting. So a worker serving many
+ * requests at once has one socket to Redis, and one read can bring back
+ * many replies. Waiting - for the socket with util_poll, for a reply with
+ * util_waiter - suspends the request while its worker serves others, and
+ * is bounded by the store's timeout and the request's deadline.
+ *
+ * A caller whose deadline comes (or whose request is cancelled) leaves
+ * its queued command behind, abandoned: whoever reads its reply frees it.
+ * Only the reader breaks the link, when the server kept it waiting for
+ * the store's whole timeout or the connection failed: every queued
+ * caller then fails with the reason (the link is out of step with them),
+ * and the next command connects again.
  *
  * Every key is sent as the store's configured prefix followed by the
  * key's bytes, as one binary-safe argument (hiredis's "%b%b"), so stores
@@ -16,9 +31,7 @@
  * list, which then sorts what SCAN found (SCAN has no order and may repeat
  * a key) and keeps the first `limit`.
  *
- * A broken connection (a command gave no reply: the server went away or
- * did not answer within the timeout) is freed and made again on the next
- * call. A command that may run twice without harm is retried once, on a
+ * A command that may run twice without harm is retried once, on a
  * fresh connection, right away; INCRBY is not, because the server may have
  * applied it before the connection broke: the caller gets an error saying
  * so.
@@ -29,6 +42,7 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +60,39 @@
 #define DEFAULT_TIMEOUT_MS 2000
 #define URL_FORM "redis://[:password@]host[:port][/db]"
 
+/* A command sent on a link whose reply is awaited. On the heap: a caller
+ * that gives up (its deadline) leaves it to the reader, who frees it with
+ * its reply when that comes. */
+typedef struct rd_call {
+    util_waiter wait;
+    redisReply *reply; /* the caller's once done */
+    bool done;         /* the reply is in, or the link broke (reply NULL) */
+    bool abandoned;    /* its caller left: whoever reads its reply frees both */
+    char lost[128];    /* why the link broke */
+    struct rd_call *next;
+} rd_call;
+
+/* One connection per server, database and credentials per thread (a
+ * worker), shared by every handle and request there, with commands
+ * pipelined: see "Sharing" at the top of this file. */
+typedef struct rd_link {
+    pthread_t owner;
+    char *host, *user, *password; /* the key, with port and db; copies */
+    int port, db;
+    redisContext *c;      /* NULL while disconnected */
+    rd_call *head, *tail; /* sent, reply awaited, oldest first */
+    bool reading;         /* a caller reads replies for all */
+    bool connecting;      /* a caller is connecting it */
+    int refs;             /* handles using it; under links_lock */
+    struct rd_link *next; /* in `links` */
+} rd_link;
+
+static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
+static rd_link *links;
+
 typedef struct kv_redis {
     host_kv base;
-    redisContext *c; /* NULL while disconnected */
+    rd_link *link;   /* this thread's, found on first use (link_for) */
     char *host;      /* without brackets, as hiredis wants it */
     char where[300]; /* "host:port" ("[v6]:port") for messages */
     int port, db;
@@ -198,11 +242,6 @@ static bool parse_url(kv_redis *r, const char *url, char *err, size_t errlen) {
 
 /* ---- the connection -------------------------------------------------------- */
 
-static void disconnect(kv_redis *r) {
-    if (r->c) redisFree(r->c);
-    r->c = NULL;
-}
-
 static uint32_t timeout_ms(const kv_redis *r) {
     return (uint32_t)(r->timeout.tv_sec * 1000 + r->timeout.tv_usec / 1000);
 }
@@ -258,8 +297,9 @@ static redisReply *roundtripf(redisContext *c, uint64_t until, bool *timed_out, 
 }
 
 /* Connects (without blocking the thread), authenticates and selects the
- * database; r->c stays NULL on failure. */
-static int connect_redis(kv_redis *r, char *err, size_t errlen) {
+ * database: the context in *out, or NULL with a message. */
+static int connect_redis(kv_redis *r, redisContext **out, char *err, size_t errlen) {
+    *out = NULL;
     const char *name = r->base.name;
     /* never past the request's deadline (command() checked it has not passed) */
     uint32_t wait = host_wait_ms(timeout_ms(r));
@@ -321,8 +361,220 @@ static int connect_redis(kv_redis *r, char *err, size_t errlen) {
         }
         freeReplyObject(rep);
     }
-    r->c = c;
+    *out = c;
     return HOST_OK;
+}
+
+/* ---- sharing a connection ---------------------------------------------------- */
+
+static bool same(const char *a, const char *b) {
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void link_free(rd_link *l) {
+    if (l->c) redisFree(l->c);
+    for (rd_call *c = l->head, *next; c; c = next) {
+        next = c->next;
+        /* only abandoned calls are left when no handle uses the link */
+        if (c->reply) freeReplyObject(c->reply);
+        free(c);
+    }
+    free(l->host);
+    free(l->user);
+    if (l->password) {
+        memset(l->password, 0, strlen(l->password));
+        free(l->password);
+    }
+    free(l);
+}
+
+static void link_unref(rd_link *l) {
+    if (!l) return;
+    pthread_mutex_lock(&links_lock);
+    if (--l->refs == 0) {
+        for (rd_link **p = &links; *p; p = &(*p)->next) {
+            if (*p == l) {
+                *p = l->next;
+                break;
+            }
+        }
+    } else {
+        l = NULL;
+    }
+    pthread_mutex_unlock(&links_lock);
+    if (l) link_free(l);
+}
+
+static char *dup_or_null(const char *s, bool *ok) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *ok = false;
+    return d;
+}
+
+/* This thread's link for r's server, database and credentials, made if
+ * there is none; NULL when out of memory. */
+static rd_link *link_for(kv_redis *r) {
+    pthread_t self = pthread_self();
+    if (r->link && pthread_equal(r->link->owner, self)) return r->link;
+    pthread_mutex_lock(&links_lock);
+    rd_link *l = links;
+    while (l &&
+           !(pthread_equal(l->owner, self) && l->port == r->port && l->db == r->db &&
+             same(l->host, r->host) && same(l->user, r->user) && same(l->password, r->password)))
+        l = l->next;
+    if (!l && (l = calloc(1, sizeof *l))) {
+        bool ok = true;
+        l->owner = self;
+        l->port = r->port;
+        l->db = r->db;
+        l->host = dup_or_null(r->host, &ok);
+        l->user = dup_or_null(r->user, &ok);
+        l->password = dup_or_null(r->password, &ok);
+        if (ok) {
+            l->next = links;
+            links = l;
+        } else {
+            link_free(l);
+            l = NULL;
+        }
+    }
+    if (l) l->refs++;
+    pthread_mutex_unlock(&links_lock);
+    if (l) {
+        link_unref(r->link); /* the last thread's */
+        r->link = l;
+    }
+    return l;
+}
+
+/* Ends the link's connection: every call awaiting a reply fails with
+ * `why` (the connection is out of step with them), and the next command
+ * connects again. */
+static void link_break(rd_link *l, const char *why) {
+    if (l->c) redisFree(l->c);
+    l->c = NULL;
+    rd_call *c = l->head;
+    l->head = l->tail = NULL;
+    while (c) {
+        rd_call *next = c->next;
+        if (c->abandoned) {
+            free(c);
+        } else {
+            snprintf(c->lost, sizeof c->lost, "%s", why);
+            c->done = true;
+            util_waiter_wake(&c->wait);
+        }
+        c = next;
+    }
+}
+
+/* Hands the reading to the oldest call still waiting, if any and if no
+ * one reads already. */
+static void hand_off(rd_link *l) {
+    if (l->reading) return;
+    for (rd_call *c = l->head; c; c = c->next) {
+        if (!c->done && !c->abandoned) {
+            util_waiter_wake(&c->wait);
+            return;
+        }
+    }
+}
+
+/* Reads replies for every call of the link, oldest first, until mine has
+ * its own; writes what other callers appended meanwhile first. False on a
+ * timeout or a stopped call (*timed_out) or a broken connection (the link
+ * is then broken, and mine done with the reason). */
+static bool read_for(rd_link *l, rd_call *mine, uint64_t until, bool *timed_out) {
+    *timed_out = false;
+    for (;;) {
+        int written = 0;
+        while (!written) {
+            if (redisBufferWrite(l->c, &written) != REDIS_OK) goto broke;
+            if (!written && !wait_socket(l->c, POLLOUT, until)) {
+                *timed_out = true;
+                return false;
+            }
+        }
+        for (;;) {
+            void *rep = NULL;
+            if (redisGetReply(l->c, &rep) != REDIS_OK) goto broke;
+            if (!rep) break;
+            rd_call *c = l->head;
+            if (!c) {
+                freeReplyObject(rep);
+                link_break(l, "a reply came for no command");
+                return false;
+            }
+            l->head = c->next;
+            if (!l->head) l->tail = NULL;
+            if (c->abandoned) {
+                freeReplyObject(rep);
+                free(c);
+                continue;
+            }
+            c->reply = rep;
+            c->done = true;
+            if (c != mine) util_waiter_wake(&c->wait);
+        }
+        if (mine->done) return true;
+        if (!wait_socket(l->c, POLLIN, until)) {
+            *timed_out = true;
+            return false;
+        }
+        if (redisBufferRead(l->c) != REDIS_OK) goto broke;
+    }
+broke:;
+    char why[sizeof mine->lost];
+    snprintf(why, sizeof why, "%s", l->c->errstr[0] ? l->c->errstr : "no reply");
+    link_break(l, why);
+    return false;
+}
+
+/* Waits for call's reply by `until`: read for everyone when no one else
+ * does, else parked until the reader hands over the reply (or the
+ * reading). The reply, or NULL: *timed_out tells a timeout or a stopped
+ * call (the call is then abandoned, or the link broken when `breaks`: the
+ * store's own timeout passed) from a broken link (call->lost). Frees call
+ * unless abandoned. */
+static redisReply *await_reply(rd_link *l, rd_call *call, uint64_t until, bool breaks,
+                               bool *timed_out, char *lost, size_t lostlen) {
+    *timed_out = false;
+    while (!call->done) {
+        bool was_reader = !l->reading;
+        if (was_reader) {
+            l->reading = true;
+            read_for(l, call, until, timed_out);
+            l->reading = false;
+            if (call->done) {
+                hand_off(l); /* others may wait for replies still */
+                break;
+            }
+        } else {
+            uint64_t now = util_mono_ms();
+            /* single-threaded from here to the wait: no wake is missed */
+            util_waiter_init(&call->wait);
+            if (now < until && !wasm_call_should_stop(NULL))
+                util_waiter_wait(&call->wait, (int)(until - now));
+            util_waiter_done(&call->wait);
+            if (call->done) break;
+            *timed_out = util_mono_ms() >= until || wasm_call_should_stop(NULL);
+        }
+        if (*timed_out) {
+            /* Only a reader breaks the link, when the server kept it
+             * waiting for the store's whole timeout: the link's socket is
+             * what a reader waits on, so no one else may close it. */
+            call->abandoned = true;
+            if (was_reader && breaks && util_mono_ms() >= until)
+                link_break(l, "no reply within the timeout"); /* frees call */
+            hand_off(l);
+            return NULL;
+        }
+    }
+    redisReply *rep = call->reply;
+    if (!rep) snprintf(lost, lostlen, "%s", call->lost);
+    free(call);
+    return rep;
 }
 
 /* Sends one command (a hiredis format), connecting first if needed, and
@@ -331,6 +583,11 @@ static int connect_redis(kv_redis *r, char *err, size_t errlen) {
  * so after a connection broke it is sent once more on a new one. */
 static redisReply *command(kv_redis *r, bool idempotent, const char *what, char *err, size_t errlen,
                            const char *fmt, ...) {
+    rd_link *l = link_for(r);
+    if (!l) {
+        host_kv_fail(r->base.name, err, errlen, "%s: out of memory", what);
+        return NULL;
+    }
     for (int attempt = 0;; attempt++) {
         if (!host_wait_ms(timeout_ms(r))) {
             host_kv_fail(r->base.name, err, errlen,
@@ -338,32 +595,59 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
                          r->where);
             return NULL;
         }
-        if (!r->c) {
+        /* another request of this worker may be connecting the link */
+        while (l->connecting && host_wait_ms(timeout_ms(r)) && !wasm_call_should_stop(NULL))
+            util_poll(NULL, 0, 2);
+        if (!l->c) {
             char why[512];
-            if (connect_redis(r, why, sizeof why) != HOST_OK) {
+            l->connecting = true;
+            redisContext *c;
+            int rc = connect_redis(r, &c, why, sizeof why);
+            l->connecting = false;
+            if (rc != HOST_OK) {
                 /* why already starts with "store NAME: " */
                 snprintf(err, errlen, "%s (while %s)", why, what);
                 return NULL;
             }
+            if (l->c) /* connected meanwhile by another (a stopped wait above) */
+                redisFree(c);
+            else
+                l->c = c;
         }
         /* the reply is awaited for the timeout or until the request's
          * deadline, whichever comes first */
         uint32_t wait = host_wait_ms(timeout_ms(r));
         bool lowered = wait < timeout_ms(r);
-        bool timed_out;
+        rd_call *call = calloc(1, sizeof *call);
         va_list ap;
         va_start(ap, fmt);
-        redisReply *rep = roundtrip(r->c, util_mono_ms() + (wait ? wait : 1), &timed_out, fmt, ap);
+        bool appended = call && redisvAppendCommand(l->c, fmt, ap) == REDIS_OK;
         va_end(ap);
+        if (!appended) {
+            free(call);
+            host_kv_fail(r->base.name, err, errlen, "%s: out of memory", what);
+            return NULL;
+        }
+        if (l->tail)
+            l->tail->next = call;
+        else
+            l->head = call;
+        l->tail = call;
+        /* Out now if the socket takes it; the reader writes any rest. A
+         * failed write is the reader's to find: its socket reports the
+         * error, and hiredis's context keeps it. */
+        if (l->reading) {
+            int written;
+            (void)redisBufferWrite(l->c, &written);
+        }
+        bool timed_out;
+        char lost[sizeof call->lost];
+        redisReply *rep = await_reply(l, call, util_mono_ms() + (wait ? wait : 1), !lowered,
+                                      &timed_out, lost, sizeof lost);
         if (rep) return rep;
-        char lost[sizeof r->c->errstr];
         if (timed_out)
             snprintf(lost, sizeof lost, "no reply within %u ms%s", wait,
                      lowered ? ", the time left before the request's deadline" : "");
-        else
-            snprintf(lost, sizeof lost, "%s", r->c->errstr[0] ? r->c->errstr : "no reply");
-        /* a command without its reply leaves the connection out of step */
-        disconnect(r);
         if (!idempotent) {
             host_kv_fail(r->base.name, err, errlen,
                          "%s: the connection to redis at %s broke (%s); the increment may or may "
@@ -371,10 +655,12 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
                          what, r->where, lost);
             return NULL;
         }
-        if (attempt == 1) {
+        if (attempt == 1 || (timed_out && lowered)) {
             host_kv_fail(r->base.name, err, errlen,
-                         "%s: the connection to redis at %s broke twice (%s)", what, r->where,
-                         lost);
+                         timed_out && lowered
+                             ? "%s: redis at %s: %s"
+                             : "%s: the connection to redis at %s broke twice (%s)",
+                         what, r->where, lost);
             return NULL;
         }
     }
@@ -637,7 +923,7 @@ static int rd_list(host_kv *kv, const void *prefix, size_t plen, uint32_t limit,
 
 static void rd_close(host_kv *kv) {
     kv_redis *r = (kv_redis *)kv;
-    disconnect(r);
+    link_unref(r->link);
     free(r->host);
     free(r->user);
     if (r->password) {
@@ -678,9 +964,24 @@ host_kv *host_kv_redis_open(const host_kv_config *cfg, char *err, size_t errlen)
     }
     /* connect now: a wrong address or password shows at startup, not at
      * the first request */
-    if (connect_redis(r, err, errlen) != HOST_OK) {
+    rd_link *l = link_for(r);
+    if (!l) {
+        host_kv_fail(cfg->name, err, errlen, "out of memory");
         rd_close(&r->base);
         return NULL;
     }
+    if (l->c || l->connecting) return &r->base; /* this thread's, shared */
+    redisContext *c;
+    l->connecting = true;
+    int rc = connect_redis(r, &c, err, errlen);
+    l->connecting = false;
+    if (rc != HOST_OK) {
+        rd_close(&r->base);
+        return NULL;
+    }
+    if (l->c)
+        redisFree(c);
+    else
+        l->c = c;
     return &r->base;
 }
