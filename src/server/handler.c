@@ -35,6 +35,7 @@ struct srv_slot {
     const srv_request *req;
     srv_response *resp;
     bool status_set;
+    bool streamed; /* part of the body went out: status and headers are sent */
     /* per-request scratch for WAGI's environment */
     char *envbuf;
     size_t envcap;
@@ -242,7 +243,7 @@ static wasm_trap_code abi_resp_status(void *env, wasm_instance *caller, const wa
     /* 1xx are interim responses, which the server does not send for a
      * handler: a final 1xx would leave its body to be read as the next
      * response on the connection. */
-    if (code >= 200 && code <= 599 && s->resp) {
+    if (code >= 200 && code <= 599 && s->resp && !s->streamed) {
         s->resp->status = code;
         s->status_set = true;
         rc = 0;
@@ -258,10 +259,19 @@ static wasm_trap_code abi_resp_header(void *env, wasm_instance *caller, const wa
     const char *val = (const char *)wasm_guest_bytes(caller, a[2].of.i32, a[3].of.i32);
     if (!name || !val) return WASM_TRAP_OOB_MEMORY;
     size_t nlen = a[1].of.i32, vlen = a[3].of.i32;
-    bool ok = s->resp && is_token(name, nlen) && is_field_value(val, vlen) &&
+    bool ok = s->resp && !s->streamed && is_token(name, nlen) && is_field_value(val, vlen) &&
               !is_hop_header(name, nlen) && srv_response_add_header(s->resp, name, nlen, val, vlen);
     r[0] = (wasm_value){.type = WASM_I32, .of.i32 = ok ? 0 : (uint32_t)-1};
     return WASM_TRAP_NONE;
+}
+
+/* Whether the response may be streamed: a serve request (not HEAD, whose
+ * body h2o would not send) with a status that has a body. */
+static bool can_stream(const srv_slot *s) {
+    const srv_request *q = s->req;
+    int st = s->resp->status;
+    return q && q->stream && !(q->method_len == 4 && !memcmp(q->method, "HEAD", 4)) && st != 204 &&
+           st != 205 && st != 304;
 }
 
 static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm_value *a,
@@ -271,8 +281,23 @@ static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm
     const uint8_t *src = wasm_guest_bytes(caller, a[0].of.i32, len);
     if (!src) return WASM_TRAP_OOB_MEMORY;
     srv_response *resp = s->resp;
-    bool ok = resp && (uint64_t)resp->own_len + len <= SRV_MAX_RESPONSE &&
-              grow((void **)&resp->own, &resp->own_cap, resp->own_len + len + 1, 1);
+    bool ok;
+    if (resp && resp->own_len + len > SRV_STREAM_CHUNK && can_stream(s)) {
+        /* What was held goes out first, then these bytes straight from the
+         * guest's memory (the guest waits meanwhile), or they are held if
+         * few. */
+        const srv_request *q = s->req;
+        ok = resp->own_len == 0 || q->stream(q->stream_arg, resp, resp->own, resp->own_len);
+        s->streamed = true;
+        resp->own_len = 0;
+        if (ok && len > SRV_STREAM_CHUNK) {
+            ok = q->stream(q->stream_arg, resp, src, len);
+            len = 0;
+        }
+    } else {
+        ok = resp && (uint64_t)resp->own_len + len <= SRV_MAX_RESPONSE;
+    }
+    ok = ok && grow((void **)&resp->own, &resp->own_cap, resp->own_len + len + 1, 1);
     if (ok) {
         memcpy(resp->own + resp->own_len, src, len);
         resp->own_len += len;
@@ -709,6 +734,7 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     s->resp = resp;
     srv_caps_begin(s->caps, q);
     s->status_set = false;
+    s->streamed = false;
     s->dirty = true;
     wasm_value result[1] = {{.type = WASM_I32}};
     uint32_t deadline_ms = q->deadline_ms ? q->deadline_ms : app->cfg->deadline_ms;

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "server/internal.h"
+#include "util/util.h"
 
 #define SRV_MAX_HEADER_BYTES (64u << 10)
 #define SRV_DRAIN_MS 30000
@@ -141,9 +142,16 @@ typedef struct srv_call {
     struct srv_call **hook; /* in req->pool: points back here while both live */
     srv_task *task;
     uint64_t t0;
-    bool client_gone; /* the client closed its side while the handler ran */
-    bool cpu_over;    /* the handler used up its running time (limits.cpu_ms) */
-    bool queued;      /* waiting for a slot (link is in the app's queue) */
+    bool client_gone;          /* the client closed its side while the handler ran */
+    bool cpu_over;             /* the handler used up its running time (limits.cpu_ms) */
+    bool queued;               /* waiting for a slot (link is in the app's queue) */
+    struct srv_stream *stream; /* in req->pool once the response is streamed */
+    /* the part call_stream hands to stream_send */
+    const srv_response *out_resp;
+    const uint8_t *out_data;
+    size_t out_len;
+    util_waiter *out_wait;
+    bool out_failed;
     srv_queued link;
     srv_request q;
     srv_result res;
@@ -274,7 +282,8 @@ static void send_text(h2o_req_t *req, int status, const char *body) {
     h2o_send_inline(req, body, strlen(body));
 }
 
-static void send_response(h2o_req_t *req, const srv_response *r) {
+/* The handler's status and headers into req->res. */
+static void set_head(h2o_req_t *req, const srv_response *r) {
     req->res.status = r->status;
     req->res.reason = reason(r->status);
     for (size_t i = 0; i < r->nhdrs; i++) {
@@ -290,6 +299,10 @@ static void send_response(h2o_req_t *req, const srv_response *r) {
         h2o_iovec_t v = h2o_strdup(&req->pool, r->hbuf + o[2], o[3]);
         h2o_add_header_by_str(&req->pool, &req->res.headers, name, o[1], 1, NULL, v.base, v.len);
     }
+}
+
+static void send_response(h2o_req_t *req, const srv_response *r) {
+    set_head(req, r);
     /* 204 and 304 have no body and no Content-Length (RFC 9110 8.6): a
      * pipelining client would read a body as the next response. 205 has an
      * empty one. Handlers cannot set 1xx (handler.c). */
@@ -364,6 +377,8 @@ static srv_conn *conn_of(h2o_req_t *req) {
 
 /* ---- a request's handler, on its fiber ----------------------------------------- */
 
+static bool call_stream(void *arg, const srv_response *resp, const uint8_t *data, size_t len);
+
 /* Fills call->q (and the header array and peer it points to) from the
  * request: everything the handler may read, kept in the call because the
  * handler may wait past on_req's return. */
@@ -413,6 +428,8 @@ static void call_describe(srv_call *call, const char *path, size_t path_len) {
         .server_port = w->srv->cfg.listen_port,
         .id = call->id,
         .log = &w->log,
+        .stream = call_stream,
+        .stream_arg = call,
     };
 }
 
@@ -422,6 +439,177 @@ static void call_on_dispose(void *p);
 static void call_hook(srv_call *call) {
     call->hook = h2o_mem_alloc_shared(&call->req->pool, sizeof *call->hook, call_on_dispose);
     *call->hook = call;
+}
+
+/* ---- streamed responses -------------------------------------------------------- */
+
+/* One streamed part at most this long is in h2o's hands at a time. */
+#define STREAM_PART (256u << 10)
+
+/* A response streamed while its handler runs (srv_request.stream). It
+ * lives in the request's pool (its buffer freed with it), not in the
+ * call: h2o may still be sending its last part after the call ended. */
+typedef struct srv_stream {
+    h2o_generator_t gen; /* first: h2o hands it back to proceed and stop */
+    h2o_req_t *req;
+    uint8_t *buf; /* the part h2o is sending (a copy: the instance is reused) */
+    size_t cap;
+    bool in_flight;       /* h2o has a part and has not called proceed yet */
+    bool chunk;           /* framed here, in chunks (see stream_send) */
+    char size_line[24];   /* a chunk's "<hex size>\r\n" */
+    bool stopped;         /* the client went away */
+    h2o_send_state_t end; /* IN_PROGRESS: no end waiting for proceed */
+    h2o_iovec_t end_data; /* the last part, in the pool */
+    util_waiter *waiter;  /* the handler waiting for proceed */
+    uint64_t bytes;       /* sent so far */
+} srv_stream;
+
+static void stream_dispose(void *p) {
+    free(((srv_stream *)p)->buf);
+}
+
+static void stream_wake(srv_stream *st) {
+    util_waiter *w = st->waiter;
+    st->waiter = NULL;
+    if (w) util_waiter_wake(w);
+}
+
+/* h2o took the part: the end if one waits for it, else the handler goes on. */
+static void stream_proceed(h2o_generator_t *gen, h2o_req_t *req) {
+    srv_stream *st = (srv_stream *)gen;
+    st->in_flight = false;
+    if (st->end != H2O_SEND_STATE_IN_PROGRESS) {
+        h2o_send(req, &st->end_data, st->end_data.len ? 1 : 0, st->end);
+        return;
+    }
+    stream_wake(st);
+}
+
+static void stream_stop(h2o_generator_t *gen, h2o_req_t *req) {
+    srv_stream *st = (srv_stream *)gen;
+    st->stopped = true;
+    st->in_flight = false;
+    stream_wake(st);
+}
+
+/* On the worker's stack, right after the handler suspended in
+ * call_stream: the part goes to h2o (the status and headers first). */
+static void stream_send(void *arg) {
+    srv_call *call = arg;
+    h2o_req_t *req = call->req;
+    srv_stream *st = call->stream;
+    if (!req || call->client_gone || (st && st->stopped)) {
+        call->out_failed = true;
+        util_waiter_wake(call->out_wait);
+        return;
+    }
+    srv_conn *c = conn_of(req);
+    bool outside = c && c->depth == 0;
+    if (outside) c->depth++;
+    if (!st) {
+        st = h2o_mem_alloc_shared(&req->pool, sizeof *st, stream_dispose);
+        memset(st, 0, sizeof *st);
+        st->gen.proceed = stream_proceed;
+        st->gen.stop = stream_stop;
+        st->req = req;
+        st->end = H2O_SEND_STATE_IN_PROGRESS;
+        call->stream = st;
+        set_head(req, call->out_resp);
+        req->res.content_length = SIZE_MAX;
+        /* h2o's chunked encoder takes only 200s; other statuses it would
+         * send delimited by the connection's close, where a cut body (the
+         * handler trapped) looks whole. Those are chunked here. HTTP/1.0
+         * has no chunks: the close is all there is. */
+        st->chunk = req->version >= 0x101 && req->res.status != 200;
+        if (st->chunk)
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
+                           H2O_STRLIT("chunked"));
+        h2o_start_response(req, &st->gen);
+    }
+    if (st->cap < call->out_len) {
+        uint8_t *b = realloc(st->buf, call->out_len);
+        if (!b) {
+            call->out_failed = true;
+            util_waiter_wake(call->out_wait);
+            goto out;
+        }
+        st->buf = b;
+        st->cap = call->out_len;
+    }
+    memcpy(st->buf, call->out_data, call->out_len);
+    st->in_flight = true;
+    st->waiter = call->out_wait;
+    st->bytes += call->out_len;
+    h2o_iovec_t v[3];
+    size_t nv = 0;
+    if (st->chunk)
+        v[nv++] =
+            h2o_iovec_init(st->size_line, (size_t)snprintf(st->size_line, sizeof st->size_line,
+                                                           "%zx\r\n", call->out_len));
+    v[nv++] = h2o_iovec_init(st->buf, call->out_len);
+    if (st->chunk) v[nv++] = h2o_iovec_init(H2O_STRLIT("\r\n"));
+    h2o_send(req, v, nv, H2O_SEND_STATE_IN_PROGRESS); /* may call proceed at once */
+out:
+    if (outside) {
+        c->depth--;
+        conn_after(c);
+    }
+}
+
+/* srv_request.stream, on the handler's fiber: each part of at most
+ * STREAM_PART goes out from the worker's stack (stream_send) while the
+ * handler waits for h2o to take it. */
+static bool call_stream(void *arg, const srv_response *resp, const uint8_t *data, size_t len) {
+    srv_call *call = arg;
+    srv_sched *sched = call->w->sched;
+    while (len > 0) {
+        size_t n = len < STREAM_PART ? len : STREAM_PART;
+        util_waiter wt;
+        util_waiter_init(&wt);
+        call->out_resp = resp;
+        call->out_data = data;
+        call->out_len = n;
+        call->out_wait = &wt;
+        call->out_failed = false;
+        srv_sched_after_suspend(sched, stream_send, call);
+        int64_t left = wasm_call_time_left_ms();
+        bool ok = util_waiter_wait(&wt, left < 0 ? -1 : (int)left) && !call->out_failed;
+        srv_sched_after_suspend(sched, NULL, NULL); /* in case it did not suspend */
+        if (call->stream && call->stream->waiter == &wt) call->stream->waiter = NULL;
+        util_waiter_done(&wt);
+        call->out_wait = NULL;
+        if (!ok || !call->stream || call->stream->stopped) return false;
+        data += n;
+        len -= n;
+    }
+    return true;
+}
+
+/* The end of a streamed response: the rest of the body (ok) or an error
+ * that makes h2o close the connection (the client sees the body cut),
+ * now or when h2o takes the part it has. */
+static void stream_end(srv_call *call, bool ok, const srv_response *resp) {
+    srv_stream *st = call->stream;
+    h2o_req_t *req = call->req;
+    call->stream = NULL;
+    if (st->stopped) return;
+    st->end = ok ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_ERROR;
+    if (ok) {
+        /* the rest, framed as a chunk and followed by the last one when
+         * framed here; a cut body has no last chunk */
+        size_t n = resp->body_len;
+        char *p = h2o_mem_alloc_pool(&req->pool, n + 32);
+        size_t o = 0;
+        if (st->chunk && n) o += (size_t)snprintf(p, 24, "%zx\r\n", n);
+        if (n) memcpy(p + o, resp->body, n);
+        o += n;
+        if (st->chunk) {
+            memcpy(p + o, n ? "\r\n0\r\n\r\n" : "0\r\n\r\n", n ? 7 : 5);
+            o += n ? 7 : 5;
+        }
+        st->end_data = h2o_iovec_init(p, o);
+    }
+    if (!st->in_flight) h2o_send(req, &st->end_data, st->end_data.len ? 1 : 0, st->end);
 }
 
 /* On the call's fiber: the handler, start to finish (waits included). */
@@ -473,6 +661,7 @@ static void call_on_dispose(void *p) {
     if (!call) return;
     call->req = NULL;
     call->hook = NULL;
+    call->stream = NULL; /* in the request's pool */
     call_stop(call);
 }
 
@@ -518,7 +707,11 @@ static void call_respond(srv_call *call, int status, const srv_response *resp, c
     if (call->client_gone) req->http1_is_persistent = 0;
     if (status == 503)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
-    if (resp)
+    /* A streamed response's end goes last: ending it with an error makes
+     * h2o close the connection, and free req, at once. */
+    if (call->stream)
+        bytes = call->stream->bytes + (resp ? resp->body_len : 0);
+    else if (resp)
         send_response(req, resp);
     else
         send_text(req, status, text);
@@ -529,6 +722,10 @@ static void call_respond(srv_call *call, int status, const srv_response *resp, c
         srv_count(&as->by_status[status], 1);
         srv_hist_add(&as->duration, ns);
         access_log(w, req, call->id, app->name, status, bytes, ns, res);
+    }
+    if (call->stream) {
+        stream_end(call, resp != NULL, resp);
+        call->req = NULL; /* perhaps freed already */
     }
     if (outside) {
         c->depth--;
@@ -630,6 +827,13 @@ static void call_done(void *arg) {
     bool cpu_over = status == 504 && call->cpu_over;
     if (cpu_over)
         snprintf(call->res.msg, sizeof call->res.msg, "cpu_ms of %u ms used up", app->cfg->cpu_ms);
+    /* before call_respond: ending a streamed response with an error
+     * frees the request at once */
+    if (call->req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
+        srv_event("app %s: %.*s %.*s: %s", app->name, (int)call->req->method.len,
+                  call->req->method.base,
+                  (int)(call->req->path.len < 200 ? call->req->path.len : 200),
+                  call->req->path.base, res->msg);
     call_respond(call, status, res->outcome == SRV_OK ? resp : NULL,
                  cpu_over        ? "the handler used up its CPU time\n"
                  : status == 504 ? "the handler ran out of time\n"
@@ -639,11 +843,6 @@ static void call_done(void *arg) {
     if ((res->outcome == SRV_TRAP || res->outcome == SRV_DEADLINE) && res->trap > 0 &&
         res->trap < SRV_NTRAPS)
         srv_count(&as->traps[res->trap], 1);
-    if (call->req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
-        srv_event("app %s: %.*s %.*s: %s", app->name, (int)call->req->method.len,
-                  call->req->method.base,
-                  (int)(call->req->path.len < 200 ? call->req->path.len : 200),
-                  call->req->path.base, res->msg);
     /* The response is with h2o now; clean the instance for the next one. */
     uint64_t reset_ns = srv_slot_recycle(call->slot);
     srv_hist_add(&w->stats->instantiate, res->ready_ns + reset_ns);

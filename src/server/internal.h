@@ -75,6 +75,8 @@ typedef struct srv_header {
     size_t name_len, value_len;
 } srv_header;
 
+typedef struct srv_response srv_response;
+
 typedef struct srv_request {
     const char *method, *uri, *path, *query; /* uri = path ["?" query] as received */
     size_t method_len, uri_len, path_len, query_len;
@@ -89,14 +91,23 @@ typedef struct srv_request {
     const char *id;       /* "WORKER-N": names the request in every log line */
     struct srv_log *log;  /* the worker's log, for the guest's own lines */
     uint32_t deadline_ms; /* what is left of the app's deadline (0: all of it) */
+    /* Sends data as the next part of a streamed response (the status and
+     * headers of resp go with the first part) and returns once the client
+     * has taken it, so a handler writing more than it can hold goes out
+     * with bounded memory; false when it cannot (the client went away,
+     * the deadline came). NULL: the response is sent whole at the end. */
+    bool (*stream)(void *arg, const srv_response *resp, const uint8_t *data, size_t len);
+    void *stream_arg;
 } srv_request;
 
 #define SRV_MAX_RESPONSE (16u << 20)
+/* A handler's body past this much is streamed (srv_request.stream). */
+#define SRV_STREAM_CHUNK (64u << 10)
 /* WAGI stdout: the body's cap and room for headers. Output that reaches it
  * was cut (writes past it fail) and gives 502. */
 #define SRV_MAX_WAGI_OUTPUT (SRV_MAX_RESPONSE + 65536u)
 
-typedef struct srv_response {
+struct srv_response {
     int status;
     char *hbuf; /* header names and values, back to back */
     size_t hlen, hcap;
@@ -106,7 +117,7 @@ typedef struct srv_response {
     size_t body_len;
     uint8_t *own;
     size_t own_len, own_cap;
-} srv_response;
+};
 
 typedef enum {
     SRV_OK = 0,
@@ -233,6 +244,10 @@ bool srv_sched_spawn(srv_sched *s, srv_task_fn fn, srv_task_fn done, void *arg,
  * when called from the worker's stack, the task runs at once (to its end,
  * as a stopped call does); otherwise at the next srv_sched_poll. */
 void srv_sched_wake(srv_sched *s, srv_task *t, bool now);
+/* From a task's fiber, just before it suspends: fn(arg) runs on the
+ * worker's own stack once the task has suspended (what must not run on a
+ * fiber: calls into h2o). fn NULL withdraws it (the task did not suspend). */
+void srv_sched_after_suspend(srv_sched *s, srv_task_fn fn, void *arg);
 /* A watch on a descriptor for its peer's hang-up (EPOLLRDHUP, or an
  * error): fn(arg) runs once from srv_sched_poll, the watch then disarmed.
  * Watching again while armed only changes fn and arg (no system call), so

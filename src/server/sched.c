@@ -58,14 +58,16 @@ struct srv_task {
     wasm_fiber *fiber;
     srv_task_fn fn, done;
     void *arg;
-    uint64_t wake_at;       /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
-    size_t heap_at;         /* index in s->heap, SIZE_MAX when not in it */
-    bool waiting;           /* suspended in the poller */
-    bool yielded;           /* suspended at the end of its time slice: ready to go on */
-    bool woken;             /* srv_sched_wake: do not suspend again */
-    bool ready;             /* on s->ready */
-    uint32_t events;        /* epoll events that woke it (0: its time, or a wake) */
-    util_waiter *park;      /* the waiter it is parked on (util_waiter_wait), or NULL */
+    uint64_t wake_at;  /* ms (CLOCK_MONOTONIC); UINT64_MAX: no timer */
+    size_t heap_at;    /* index in s->heap, SIZE_MAX when not in it */
+    bool waiting;      /* suspended in the poller */
+    bool yielded;      /* suspended at the end of its time slice: ready to go on */
+    bool woken;        /* srv_sched_wake: do not suspend again */
+    bool ready;        /* on s->ready */
+    uint32_t events;   /* epoll events that woke it (0: its time, or a wake) */
+    util_waiter *park; /* the waiter it is parked on (util_waiter_wait), or NULL */
+    srv_task_fn after; /* srv_sched_after_suspend */
+    void *after_arg;
     srv_task_budget budget; /* ns 0: none */
     uint64_t run_ns;        /* running time so far, timed only with a budget */
     srv_task *next_ready, *next_free;
@@ -404,6 +406,12 @@ void srv_sched_unwatch(srv_sched *s, srv_watch *w) {
     w->armed = false;
 }
 
+void srv_sched_after_suspend(srv_sched *s, srv_task_fn fn, void *arg) {
+    if (!s->running) return;
+    s->running->after = fn;
+    s->running->after_arg = arg;
+}
+
 void srv_sched_set_slice(srv_sched *s, uint32_t ms) {
     s->slice_ms = ms;
 }
@@ -443,6 +451,11 @@ static void task_step(srv_sched *s, srv_task *t, bool start) {
             t->budget.ns = 0; /* once */
             t->budget.over(t->arg);
         }
+    }
+    if (t->after) {
+        srv_task_fn fn = t->after;
+        t->after = NULL;
+        if (!finished) fn(t->after_arg); /* may make t ready again */
     }
     if (!finished) {
         if (wasm_fiber_yielded(t->fiber)) {

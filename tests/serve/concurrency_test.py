@@ -62,7 +62,8 @@ def register(serve_test):
             ("overlap-redis", test_overlap_redis),
             ("slice-first", test_slice_first), ("cpu-budget", test_cpu_budget),
             ("queue-limit", test_queue_limit),
-            ("cancel-http", test_cancel_http), ("cancel-pg", test_cancel_pg)]
+            ("cancel-http", test_cancel_http), ("cancel-pg", test_cancel_pg),
+            ("stream-response", test_stream_response)]
 
 
 class HoldingUpstream(http.server.ThreadingHTTPServer):
@@ -531,3 +532,111 @@ def test_cancel_pg():
                     "a second round of 1,000 leaves no descriptor behind (net of the pool's connections)",
                     f"<= {fds0 - pc0 + 2} (+{pc0} in the pool)", f"{fds1 - pc1} (+{pc1} in the pool)")
             s.stop()
+
+
+# --- streamed responses ---------------------------------------------------------
+
+_T = bytes((7 * m) % 251 for m in range(4096 + 251))
+_INV7 = pow(7, -1, 251)
+
+
+def stream_expected(i0, n):
+    """Bytes i0 .. i0+n of stream.c's body (i0 and n multiples of 4096)."""
+    out = []
+    for b in range(i0 // 4096, (i0 + n) // 4096):
+        o = (b * 4096 * 7 + b) % 251
+        s = (o * _INV7) % 251
+        out.append(_T[s:s + 4096])
+    return b"".join(out)
+
+
+def hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_stream(port, path, timeout=120):
+    """GET path; returns (status, headers, bytes read, body whole and right,
+    error or None), checking every byte as it comes without keeping them."""
+    import http.client
+    c = http.client.HTTPConnection(S.HOST, port, timeout=timeout)
+    c.request("GET", path)
+    r = c.getresponse()
+    got, ok, err = 0, True, None
+    try:
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            if len(chunk) % 4096 == 0 and got % 4096 == 0:
+                ok = ok and chunk == stream_expected(got, len(chunk))
+            else:
+                ok = False
+            got += len(chunk)
+    except Exception as e:  # an IncompleteRead when the body is cut
+        err = type(e).__name__
+    c.close()
+    return r.status, dict((k.lower(), v) for k, v in r.getheaders()), got, ok, err
+
+
+def test_stream_response():
+    """A handler's body past 64 KiB goes out while it runs: 1 GiB with
+    bounded memory, its status and headers set before the first part, the
+    body cut (not passed off as whole) when the handler traps midway, and a
+    slow client does not hold the worker."""
+    d = S.scratch_dir("stream-response")
+    R = S.R
+    st = S.app("stream", "/s", S.guest("stream.wasm"), "    limits:\n      deadline_ms: 120000\n")
+    hello = S.app("echo", "/echo/...", S.guest("echo.wasm"))
+    with S.Server(S.manifest(d, [st, hello]), d, workers=1) as s:
+        pid = s.proc.pid
+        small = S.try_get(s.port, "/s?kib=16")
+        R.check(small[0] == 201 and len(small[2]) == 16384 and small[2] == stream_expected(0, 16384),
+                "16 KiB: held and sent whole", "201 with the 16,384 right bytes",
+                f"{small[0]}, {len(small[2] or b'')} bytes")
+        status, hdrs, got, ok, err = read_stream(s.port, "/s?kib=1024")  # warms the path up
+        # (201: h2o chunks only 200s; wasp frames the others itself)
+        R.check(status == 201 and got == 1 << 20 and ok and err is None, "1 MiB streamed",
+                "201, 1,048,576 right bytes", f"{status}, {got}, ok={ok}, {err}")
+        R.eq("... with the handler's header, chunked", ("yes", "chunked", None),
+             (hdrs.get("x-stream"), hdrs.get("transfer-encoding"), hdrs.get("content-length")))
+        # under ASan: a quarter of it, and its quarantine keeps freed memory
+        kib = (1 << 20) if not S.ASAN else (256 << 10)
+        hwm0 = hwm_kib(pid)
+        status, hdrs, got, ok, err = read_stream(s.port, f"/s?kib={kib}&piece=1048576", timeout=600)
+        R.check(status == 201 and got == kib * 1024 and ok and err is None,
+                f"{kib // 1024} MiB written by the handler in 1 MiB pieces: all of it, every byte right",
+                f"201, {kib * 1024}", f"{status}, {got}, ok={ok}, {err}")
+        growth = hwm_kib(pid) - hwm0
+        slack = 64 * 1024 if not S.ASAN else 320 * 1024
+        R.check(growth <= slack, "... while wasp's peak memory grew by no more than "
+                f"{slack // 1024} MiB", f"<= {slack} KiB", f"{growth} KiB")
+        status, hdrs, got, ok, err = read_stream(s.port, "/s?kib=4096&trap=512")
+        R.check(status == 201 and err is not None and got < 4096 * 1024,
+                "a trap after 512 KiB: the body is cut, the client told (the connection closes "
+                "before the last chunk)", "201, an incomplete read", f"{status}, {got} bytes, {err}")
+        status, hdrs, got, ok, err = read_stream(s.port, "/s?kib=2048&status=200")
+        R.check(status == 200 and got == 2048 * 1024 and ok and hdrs.get("transfer-encoding") == "chunked",
+                "status 200: chunked by h2o, whole", "200, chunked, 2 MiB", f"{status}, {hdrs}, {got}, {ok}")
+        status, hdrs, got, ok, err = read_stream(s.port, "/s?kib=4096&trap=512&status=200")
+        R.check(status == 200 and err is not None and got < 4096 * 1024,
+                "status 200, a trap after 512 KiB: the body is cut, the client told", "200, an incomplete read",
+                f"{status}, {got} bytes, {err}")
+        r = S.try_get(s.port, "/echo/x")
+        R.eq("the server goes on serving", 200, r[0])
+        # a client that reads nothing: its handler waits for it, the worker does not
+        slow = socket.create_connection((S.HOST, s.port), timeout=10)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(f"GET /s?kib={256 << 10} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        busy = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") >= 1, 10 * S.SLOW)
+        r = S.try_get(s.port, "/echo/x", timeout=10)
+        R.check(busy and r[0] == 200, "--workers 1: GET /echo/x answers while a 256 MiB response "
+                "waits for a client that reads nothing", "200", r[0])
+        slow.close()
+        gone = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 30 * S.SLOW)
+        R.check(gone, "... and that client leaving ends its handler", "0 in flight",
+                msum(metrics(s), "wasp_requests_in_flight"))
+        s.stop()
