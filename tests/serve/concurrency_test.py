@@ -63,7 +63,7 @@ def register(serve_test):
             ("slice-first", test_slice_first), ("cpu-budget", test_cpu_budget),
             ("queue-limit", test_queue_limit),
             ("cancel-http", test_cancel_http), ("cancel-pg", test_cancel_pg),
-            ("stream-response", test_stream_response)]
+            ("stream-response", test_stream_response), ("cancel-redis", test_cancel_redis)]
 
 
 class HoldingUpstream(http.server.ThreadingHTTPServer):
@@ -640,3 +640,46 @@ def test_stream_response():
         R.check(gone, "... and that client leaving ends its handler", "0 in flight",
                 msum(metrics(s), "wasp_requests_in_flight"))
         s.stop()
+
+
+def test_cancel_redis():
+    """Clients leaving 200 requests whose commands wait on the worker's
+    shared Redis connection: none stays in flight, the connection stays in
+    step (each later request gets its own reply, not one left by a request
+    that left) and no other connection is made."""
+    import caps_test as C
+    d = S.scratch_dir("cancel-redis")
+    R = S.R
+    n = 200
+    with C.Redis(d) as rd:
+        top = "stores:\n" + C.redis_store("rd", rd.port)
+        app = C.caps_app("kv", "/kv/...", "    kv: [rd]\n")
+        with S.Server(S.manifest(d, [app], top=top), d, workers=1) as s:
+            r = S.try_get(s.port, "/kv/set?s=rd&k=before", method="POST", body=b"b")
+            R.eq("a first SET", 200, r[0])
+            C.redis_cmd(rd.port, "CLIENT", "PAUSE", "1800", "WRITE")
+            socks = []
+            for i in range(n):
+                c = socket.create_connection((S.HOST, s.port), timeout=10)
+                c.sendall(f"POST /kv/set?s=rd&k=gone{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx".encode())
+                socks.append(c)
+            held = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") >= n, 10 * S.SLOW)
+            for c in socks:
+                c.close()
+            gone = S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 10 * S.SLOW)
+            R.check(held and gone, f"{n} SETs waiting on a paused Redis, their clients leave: 0 in flight",
+                    "0", msum(metrics(s), "wasp_requests_in_flight"))
+            C.redis_cmd(rd.port, "CLIENT", "UNPAUSE")
+            # the abandoned commands' replies come now; later requests must get their own
+            answers = []
+            for i in range(20):
+                S.try_get(s.port, f"/kv/set?s=rd&k=k{i}", method="POST", body=f"v{i}".encode())
+                answers.append(S.try_get(s.port, f"/kv/get?s=rd&k=k{i}")[2])
+            R.eq("then 20 SET and GET pairs each read back their own value",
+                 [f"v{i}".encode() for i in range(20)], answers)
+            r = S.try_get(s.port, "/kv/get?s=rd&k=before")
+            R.eq("... and the first key", b"b", r[2])
+            listing = C.redis_cmd(rd.port, "CLIENT", "LIST")
+            listing = listing.decode() if isinstance(listing, bytes) else str(listing)
+            R.eq("still one connection from wasp", 1, len(listing.splitlines()) - 1)
+            s.stop()
