@@ -194,6 +194,19 @@ static void disarm(srv_sched *s, const struct pollfd *fds, nfds_t n) {
     }
 }
 
+/* Suspends the running task t until an event, its time (if it is in the
+ * heap) or a wake resumes it; then takes it out of the heap. */
+static void suspend_waiting(srv_sched *s, srv_task *t) {
+    t->events = 0;
+    t->waiting = true;
+    s->suspended++;
+    wasm_fiber_suspend();
+    s->suspended--;
+    t->waiting = false;
+    heap_remove(s, t);
+    t->wake_at = UINT64_MAX;
+}
+
 /* util_poll on a worker thread (see the top of this file). */
 static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms) {
     srv_sched *s = self;
@@ -228,14 +241,7 @@ static int sched_poller(void *self, struct pollfd *fds, nfds_t n, int timeout_ms
         return poll(fds, n, timeout_ms);
     }
     timer_rearm(s);
-    t->events = 0;
-    t->waiting = true;
-    s->suspended++;
-    wasm_fiber_suspend();
-    s->suspended--;
-    t->waiting = false;
-    heap_remove(s, t);
-    t->wake_at = UINT64_MAX;
+    suspend_waiting(s, t);
     if (n == 1 && t->events) {
         /* the common case: one descriptor, and its event is the answer */
         uint32_t e = t->events;
@@ -267,15 +273,8 @@ static bool sched_park(void *self, util_waiter *w, int timeout_ms) {
         timer_rearm(s);
     }
     t->park = w;
-    t->events = 0;
-    t->waiting = true;
-    s->suspended++;
-    wasm_fiber_suspend();
-    s->suspended--;
-    t->waiting = false;
+    suspend_waiting(s, t);
     t->park = NULL;
-    heap_remove(s, t);
-    t->wake_at = UINT64_MAX;
     return true;
 }
 
