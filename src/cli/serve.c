@@ -39,7 +39,12 @@ static const char serve_usage[] =
     "                           request body bytes held at once over all\n"
     "                           connections; a body past it gets 503 and a\n"
     "                           close (256MiB, or --max-body if larger)\n"
-    "  --request-timeout-ms N   time to receive a whole request (10000)\n"
+    "  --idle-timeout-ms N      a kept-alive connection with no request begun\n"
+    "                           is closed after N ms (10000)\n"
+    "  --header-timeout-ms N    time from a request's first byte to the end\n"
+    "                           of its head; past it: 408 and a close (10000)\n"
+    "  --body-timeout-ms N      time from the end of the head to the end of\n"
+    "                           the body; past it: 408 and a close (30000)\n"
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
     "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
     "                           finish before they are ended with 504 (30000)\n"
@@ -169,11 +174,23 @@ int cli_serve(int argc, char **argv) {
                 rc = serve_usage_error("bad --max-buffered-bodies '%s' (bytes, or e.g. 256MiB)", v);
                 goto done;
             }
-        } else if (!strcmp(a, "--request-timeout-ms")) {
-            if (!cli_parse_u64(v, &o.request_timeout_ms) || o.request_timeout_ms == 0) {
-                rc = serve_usage_error("bad --request-timeout-ms '%s'", v);
+        } else if (!strcmp(a, "--idle-timeout-ms") || !strcmp(a, "--header-timeout-ms") ||
+                   !strcmp(a, "--body-timeout-ms")) {
+            if (!cli_parse_u64(v, &n) || n < 1 || n > 3600000) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "bad %s '%.64s' (1 to 3600000 milliseconds)", a, v);
+                rc = serve_usage_error("%s", msg);
                 goto done;
             }
+            uint32_t *t = a[2] == 'i'   ? &o.idle_timeout_ms
+                          : a[2] == 'h' ? &o.header_timeout_ms
+                                        : &o.body_timeout_ms;
+            *t = (uint32_t)n;
+        } else if (!strcmp(a, "--request-timeout-ms")) {
+            rc = serve_usage_error("%s", "--request-timeout-ms is gone: the request's phases have "
+                                         "their own limits now, --idle-timeout-ms, "
+                                         "--header-timeout-ms and --body-timeout-ms");
+            goto done;
         } else if (!strcmp(a, "--access-log")) {
             o.access_log = v;
         } else if (!strcmp(a, "--dir")) {

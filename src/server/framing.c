@@ -151,6 +151,18 @@ static srv_frame_event end_head(srv_framing *f) {
     return SRV_FRAME_HEAD;
 }
 
+srv_phase srv_framing_phase(const srv_framing *f) {
+    switch (f->state) {
+    case F_START:
+    case F_BAD: /* refused: the connection is closing */ return SRV_PHASE_IDLE;
+    case F_START_LF:
+    case F_LINE:
+    case F_LINE_LF:
+    case F_HEAD_END_LF: return SRV_PHASE_HEAD;
+    default: return SRV_PHASE_BODY;
+    }
+}
+
 size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_event *ev,
                         uint64_t *data) {
     *ev = SRV_FRAME_MORE;

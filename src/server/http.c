@@ -99,7 +99,8 @@ struct srv_worker {
     uint64_t nreq;        /* requests seen: with the worker id, the request id */
     srv_log log;
     srv_stats *stats;
-    h2o_timeout_t linger; /* how long a refused connection is drained (SRV_LINGER_MS) */
+    h2o_timeout_t linger;    /* how long a refused connection is drained (SRV_LINGER_MS) */
+    h2o_timeout_t phases[3]; /* by srv_phase: --idle-, --header-, --body-timeout-ms */
 };
 
 /* What wasp keeps per connection beside h2o's own: the framing check over
@@ -124,9 +125,11 @@ typedef struct srv_conn {
     const char *refuse_why;
     int depth; /* calls into h2o under way */
     bool closed;
-    bool pending;          /* its current request's handler is running or waiting */
-    struct srv_call *call; /* that request's, while pending */
-    srv_watch hangup;      /* while pending: the client closing its side */
+    bool pending;                    /* its current request's handler is running or waiting */
+    struct srv_call *call;           /* that request's, while pending */
+    srv_watch hangup;                /* while pending: the client closing its side */
+    int phase;                       /* the srv_phase being timed (-1: none, h2o is not reading) */
+    h2o_timeout_entry_t phase_timer; /* in w->phases[phase] */
 } srv_conn;
 
 /* A request in flight: from on_req until its handler has finished and its
@@ -1152,6 +1155,8 @@ static void conn_refuse_now(srv_conn *c) {
     char body[256], date[64], msg[640];
     if (status == 503)
         snprintf(body, sizeof body, "the server holds too many request bodies; try again later\n");
+    else if (status == 408)
+        snprintf(body, sizeof body, "%s\n", c->refuse_why);
     else
         snprintf(body, sizeof body, "the request's framing is refused: %s\n", c->refuse_why);
     time_t now = time(NULL);
@@ -1182,6 +1187,60 @@ static void conn_refuse_now(srv_conn *c) {
 static void conn_on_read(h2o_socket_t *sock, const char *err);
 static void conn_on_write(h2o_socket_t *sock, const char *err);
 
+/* ---- phases: the idle, header and body timeouts --------------------------------
+ *
+ * h2o 2.2.5 has one timer for reading a request, req_timeout, started when
+ * it begins to wait for one: idle keep-alive, the head and the body share
+ * it. wasp times each phase on its own instead, each a deadline (not an
+ * inactivity timer, which a client sending a byte now and then would
+ * defeat): from the end of the last response (or the accept) to the next
+ * request's first byte, from there to the end of its head, and from there
+ * to the end of its body. Only while h2o reads: a handler running or a
+ * response going out is the handler's deadline's business. The phase comes
+ * from the framing check, which sees every byte h2o reads; its timer
+ * starts when the phase does, so bytes trickling in do not extend it.
+ * h2o's req_timeout stays as a backstop, set past the sum of the three. */
+
+static void conn_phase_stop(srv_conn *c) {
+    if (c->phase >= 0 && h2o_timeout_is_linked(&c->phase_timer))
+        h2o_timeout_unlink(&c->phase_timer);
+    c->phase = -1;
+}
+
+static void conn_on_phase_timeout(h2o_timeout_entry_t *entry) {
+    srv_conn *c = (srv_conn *)((char *)entry - offsetof(srv_conn, phase_timer));
+    int phase = c->phase;
+    c->phase = -1;
+    srv_count(&c->w->stats->timeouts[phase], 1);
+    if (phase == SRV_PHASE_IDLE) { /* nothing begun: close, as after a read error */
+        c->depth++;
+        c->h2o_read(c->sock, "idle timeout");
+        c->depth--;
+        conn_after(c);
+        return;
+    }
+    /* a request begun and not finished: tell the client why (408), log it */
+    c->refuse_req = c->fr.req;
+    c->refuse_status = 408;
+    c->refuse_why = phase == SRV_PHASE_HEAD
+                        ? "the request's head did not arrive within --header-timeout-ms"
+                        : "the request's body did not arrive within --body-timeout-ms";
+    conn_refuse_now(c);
+    conn_after(c);
+}
+
+/* Times the phase the connection is in now, if h2o reads it: a phase that
+ * goes on keeps its timer, a new one starts its own. */
+static void conn_phase(srv_conn *c, bool writing) {
+    int phase = writing || !c->sock->_cb.read ? -1 : (int)srv_framing_phase(&c->fr);
+    if (phase == c->phase) return;
+    conn_phase_stop(c);
+    if (phase < 0) return;
+    c->phase = phase;
+    c->phase_timer.cb = conn_on_phase_timeout;
+    h2o_timeout_link(c->w->ctx.loop, &c->w->phases[phase], &c->phase_timer);
+}
+
 /* After a call into h2o for the connection: frees the struct if h2o
  * closed the connection; else puts our callbacks back in front of the ones
  * h2o set, gives back what finished requests held, and refuses a request
@@ -1207,8 +1266,12 @@ static void conn_after(srv_conn *c) {
     conn_release(c, writing ? c->started - 1 : c->started);
     if (c->refuse_req && c->refuse_req == c->started + 1 && !writing && sock->_cb.read) {
         conn_refuse_now(c);
-        if (c->closed) free(c);
+        if (c->closed) {
+            free(c);
+            return;
+        }
     }
+    conn_phase(c, writing);
 }
 
 static void conn_on_read(h2o_socket_t *sock, const char *err) {
@@ -1245,6 +1308,7 @@ static void on_conn_close(void *data) {
     atomic_fetch_sub_explicit(&w->stats->connections, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&w->srv->conns, 1, memory_order_relaxed);
     conn_release(c, UINT64_MAX);
+    conn_phase_stop(c);
     srv_sched_unwatch(w->sched, &c->hangup);
     if (c->call) c->call = NULL; /* its request's dispose stops the handler */
     c->closed = true;
@@ -1271,6 +1335,7 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         c->w = w;
         c->sock = sock;
         c->fd = h2o_socket_get_fd(sock);
+        c->phase = -1;
         srv_framing_init(&c->fr);
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = c;
@@ -1307,6 +1372,9 @@ static void *worker_main(void *arg) {
     h2o_socket_read_start(w->sched_sock, on_sched_ready);
     srv_sched_set_slice(w->sched, h->cfg.time_slice_ms);
     h2o_timeout_init(w->ctx.loop, &w->linger, SRV_LINGER_MS);
+    h2o_timeout_init(w->ctx.loop, &w->phases[SRV_PHASE_IDLE], h->cfg.idle_timeout_ms);
+    h2o_timeout_init(w->ctx.loop, &w->phases[SRV_PHASE_HEAD], h->cfg.header_timeout_ms);
+    h2o_timeout_init(w->ctx.loop, &w->phases[SRV_PHASE_BODY], h->cfg.body_timeout_ms);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = h->conf.hosts;
     w->listener = h2o_evloop_socket_create(w->ctx.loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -1467,7 +1535,9 @@ static void conf_init(h2o_globalconf_t *c, int (*handler)(h2o_handler_t *, h2o_r
     h2o_config_init(c);
     c->server_name = h2o_iovec_init(H2O_STRLIT("wasp"));
     c->max_request_entity_size = cfg->max_body;
-    c->http1.req_timeout = cfg->request_timeout_ms;
+    /* a backstop only: wasp's own phase timers come first (see "phases") */
+    c->http1.req_timeout =
+        (uint64_t)cfg->idle_timeout_ms + cfg->header_timeout_ms + cfg->body_timeout_ms + 1000;
     c->http1.upgrade_to_http2 = 0; /* HTTP/1.1 only: see docs/design/http.md */
     h2o_hostconf_t *host =
         h2o_config_register_host(c, h2o_iovec_init(H2O_STRLIT("default")), 65535);

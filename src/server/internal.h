@@ -334,8 +334,9 @@ typedef struct srv_stats {
     srv_app_stats apps[SRV_MAX_APPS];
     srv_hist instantiate;
     _Atomic int64_t connections;
-    _Atomic int64_t in_flight; /* requests whose handler runs or waits */
-    _Atomic int64_t waiting;   /* of those, suspended in a wait */
+    _Atomic int64_t in_flight;    /* requests whose handler runs or waits */
+    _Atomic int64_t waiting;      /* of those, suspended in a wait */
+    _Atomic uint64_t timeouts[3]; /* connections closed by a phase's timeout (srv_phase) */
 } srv_stats;
 
 /* Counting by a stat's only writer: a relaxed load and store, not a locked
@@ -440,6 +441,11 @@ size_t srv_framing_feed(srv_framing *f, const uint8_t *p, size_t n, srv_frame_ev
  * handler sees ("/w/..%2F..%2Fhello"). */
 const char *srv_path_check(const char *target, size_t len);
 
+/* Where the bytes read so far leave the connection: between requests,
+ * in a request's head, or in its body. */
+typedef enum { SRV_PHASE_IDLE = 0, SRV_PHASE_HEAD, SRV_PHASE_BODY } srv_phase;
+srv_phase srv_framing_phase(const srv_framing *f);
+
 /* ---- the HTTP front end (http.c, the only file that includes h2o) -------- */
 
 typedef struct srv_http_config {
@@ -452,7 +458,8 @@ typedef struct srv_http_config {
     size_t max_body;
     uint64_t max_buffered; /* request body bytes held at once, all connections (0: 256 MiB,
                             * or max_body if larger) */
-    uint64_t request_timeout_ms;
+    /* deadlines for each phase of reading a request (http.c, "phases") */
+    uint32_t idle_timeout_ms, header_timeout_ms, body_timeout_ms;
     uint32_t time_slice_ms; /* a busy handler yields to its worker's others this often */
     int log_fd;             /* -1: no access log */
 } srv_http_config;

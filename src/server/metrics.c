@@ -228,6 +228,19 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         "# TYPE wasp_requests_waiting gauge\n"
         "wasp_requests_waiting %lld\n",
         (long long)in_flight, (long long)waiting);
+    uint64_t timeouts[3] = {0};
+    for (int w = 0; w < n; w++)
+        for (int ph = 0; ph < 3; ph++)
+            timeouts[ph] += GET(ws[w]->timeouts[ph]);
+    put(&o,
+        "# HELP wasp_connection_timeouts_total Connections closed because a request's phase\n"
+        "# outlasted its limit: idle keep-alive, head or body (--idle-timeout-ms, ...).\n"
+        "# TYPE wasp_connection_timeouts_total counter\n"
+        "wasp_connection_timeouts_total{phase=\"idle\"} %llu\n"
+        "wasp_connection_timeouts_total{phase=\"head\"} %llu\n"
+        "wasp_connection_timeouts_total{phase=\"body\"} %llu\n",
+        (unsigned long long)timeouts[0], (unsigned long long)timeouts[1],
+        (unsigned long long)timeouts[2]);
     put(&o,
         "# HELP wasp_connections Open HTTP connections.\n"
         "# TYPE wasp_connections gauge\n"

@@ -227,7 +227,9 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
         .max_connections = o->max_connections ? o->max_connections : 10000,
         .max_body = o->max_body ? (size_t)o->max_body : 16u << 20,
         .max_buffered = o->max_buffered,
-        .request_timeout_ms = o->request_timeout_ms ? o->request_timeout_ms : 10000,
+        .idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 10000,
+        .header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000,
+        .body_timeout_ms = o->body_timeout_ms ? o->body_timeout_ms : 30000,
         .time_slice_ms = o->time_slice_ms ? o->time_slice_ms : 10,
         .log_fd = 2,
     };

@@ -139,18 +139,20 @@ void srv_manifest_free(srv_manifest *m);
 /* ---- serving ------------------------------------------------------------- */
 
 typedef struct srv_options {
-    const char *manifest_path;   /* reloaded on SIGHUP; NULL: serve `single` */
-    srv_manifest *single;        /* one-module mode (taken over by srv_serve) */
-    const char *listen;          /* "ADDR:PORT"; NULL: the manifest's or 127.0.0.1:8080 */
-    const char *admin;           /* "ADDR:PORT" or "off"; NULL: the manifest's or 127.0.0.1:9090 */
-    int workers;                 /* 0: the manifest's, else one per core */
-    int64_t max_connections;     /* 0: 10000 */
-    uint64_t max_body;           /* 0: 16 MiB */
-    uint64_t max_buffered;       /* 0: 256 MiB, or max_body if larger */
-    uint64_t request_timeout_ms; /* 0: 10 s to receive a whole request */
-    const char *access_log;      /* path, "-" (stderr, the default) or "off" */
-    uint64_t drain_timeout_ms;   /* 0: 30 s for in-flight requests after SIGTERM */
-    uint32_t time_slice_ms;      /* 0: 10 ms, how long a handler runs before it yields */
+    const char *manifest_path;  /* reloaded on SIGHUP; NULL: serve `single` */
+    srv_manifest *single;       /* one-module mode (taken over by srv_serve) */
+    const char *listen;         /* "ADDR:PORT"; NULL: the manifest's or 127.0.0.1:8080 */
+    const char *admin;          /* "ADDR:PORT" or "off"; NULL: the manifest's or 127.0.0.1:9090 */
+    int workers;                /* 0: the manifest's, else one per core */
+    int64_t max_connections;    /* 0: 10000 */
+    uint64_t max_body;          /* 0: 16 MiB */
+    uint64_t max_buffered;      /* 0: 256 MiB, or max_body if larger */
+    uint32_t idle_timeout_ms;   /* 0: 10 s from a response to the next request's first byte */
+    uint32_t header_timeout_ms; /* 0: 10 s from a request's first byte to its head's end */
+    uint32_t body_timeout_ms;   /* 0: 30 s from the head's end to the body's */
+    const char *access_log;     /* path, "-" (stderr, the default) or "off" */
+    uint64_t drain_timeout_ms;  /* 0: 30 s for in-flight requests after SIGTERM */
+    uint32_t time_slice_ms;     /* 0: 10 ms, how long a handler runs before it yields */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

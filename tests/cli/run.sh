@@ -202,6 +202,10 @@ run serve --workers 0 x.wasm
 expect "'wasp serve --workers 0' exits 2" 2 'workers'
 run serve --env K=V wasp.yaml
 expect "'wasp serve' refuses one-module flags with a manifest" 2 'per app in the manifest'
+run serve --header-timeout-ms 0 x.wasm
+expect "'wasp serve --header-timeout-ms 0' exits 2 naming the range" 2 '1 to 3600000 milliseconds'
+run serve --request-timeout-ms 5000 x.wasm
+expect "'wasp serve --request-timeout-ms' (replaced) exits 2 naming the new flags" 2 'own limits now, --idle-timeout-ms, --header-timeout-ms and --body-timeout-ms'
 run serve missing.wasm
 expect "'wasp serve' on a missing module exits 1 naming it" 1 'missing.wasm: No such file'
 run serve missing.yaml

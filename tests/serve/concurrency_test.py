@@ -63,7 +63,8 @@ def register(serve_test):
             ("slice-first", test_slice_first), ("cpu-budget", test_cpu_budget),
             ("queue-limit", test_queue_limit),
             ("cancel-http", test_cancel_http), ("cancel-pg", test_cancel_pg),
-            ("stream-response", test_stream_response), ("cancel-redis", test_cancel_redis)]
+            ("stream-response", test_stream_response), ("cancel-redis", test_cancel_redis),
+            ("phase-timeouts", test_phase_timeouts)]
 
 
 class HoldingUpstream(http.server.ThreadingHTTPServer):
@@ -683,3 +684,159 @@ def test_cancel_redis():
             listing = listing.decode() if isinstance(listing, bytes) else str(listing)
             R.eq("still one connection from wasp", 1, len(listing.splitlines()) - 1)
             s.stop()
+
+
+def phase_conn(port, data):
+    """A connection that sent `data` (maybe nothing) and waits."""
+    c = socket.create_connection((S.HOST, port), timeout=10)
+    if data:
+        c.sendall(data)
+    return c
+
+
+def still_open(c):
+    """True when the server neither answered nor closed `c` so far."""
+    c.setblocking(False)
+    try:
+        return c.recv(1, socket.MSG_PEEK) is None
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        c.setblocking(True)
+
+
+def read_to_close(c, timeout):
+    """What the server sends on `c` until it closes it: (bytes, closed)."""
+    c.settimeout(timeout)
+    buf = b""
+    try:
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                return buf, True
+            buf += chunk
+    except OSError:
+        return buf, False
+
+
+def finish_and_read(c, rest):
+    """Sends the rest of a request on `c`; its response, parsed, or None."""
+    c.sendall(rest)
+    c.settimeout(10 * S.SLOW)
+    buf = b""
+    while S.split_response(buf) is None:
+        try:
+            chunk = c.recv(65536)
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        buf += chunk
+    return S.split_response(buf)
+
+
+HEAD_PART = b"POST /echo/part HTTP/1.1\r\nHost: x\r\n"
+HEAD_REST = b"Content-Length: 10\r\n\r\n0123456789"
+BODY_PART = b"POST /echo/part HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234"
+BODY_REST = b"56789"
+PHASE_FLAGS = {"idle": "--idle-timeout-ms", "head": "--header-timeout-ms", "body": "--body-timeout-ms"}
+
+
+def test_phase_timeouts():
+    """Idle keep-alive, the head and the body each have their own limit.
+    One server per phase, that phase's limit 1 s and the others' 60 s:
+    a connection in that phase is closed well within 10 s (a head or body
+    one with a 408 saying which limit), connections in the other phases
+    are still open after 3 s and then complete their requests (200), and
+    /metrics counts the close under its phase only. The head's limit is a
+    deadline: a client sending a byte every 100 ms does not extend it."""
+    d = S.scratch_dir("phase-timeouts")
+    R = S.R
+    m = S.manifest(d, [S.app("echo", "/echo/...", S.guest("echo.wasm"))])
+    for phase, flag in PHASE_FLAGS.items():
+        extra = []
+        for p, f in PHASE_FLAGS.items():
+            extra += [f, "1000" if p == phase else "60000"]
+        with S.Server(m, d, extra=extra, workers=1, name=f"server-{phase}") as s:
+            t0 = time.monotonic()
+            idle = phase_conn(s.port, b"")
+            served = phase_conn(s.port, b"GET /echo/first HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = S.split_response(read_to_first(served))
+            R.check(first is not None and first[0] == 200, f"{phase}: a request on a fresh connection",
+                    "200", first[0] if first else None)
+            head = phase_conn(s.port, HEAD_PART)
+            body = phase_conn(s.port, BODY_PART)
+            trickle = phase_conn(s.port, b"G")
+            conns = {"idle": [idle, served], "head": [head, trickle], "body": [body]}
+            if phase == "head":
+                stop = threading.Event()
+
+                def drip():
+                    for byte in b"ET /echo/trickle HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 600:
+                        if stop.wait(0.1):
+                            return
+                        try:
+                            trickle.sendall(bytes([byte]))
+                        except OSError:
+                            return
+
+                dripper = threading.Thread(target=drip, daemon=True)
+                dripper.start()
+            # the others are still open 3 s after they began
+            time.sleep(max(0, 3 - (time.monotonic() - t0)))
+            for p, cs in conns.items():
+                if p == phase:
+                    continue
+                for c in cs:
+                    R.check(still_open(c), f"{flag} 1000: a connection in phase {p} still open after 3 s",
+                            "open", "closed or answered")
+            # the ones in this phase were closed, with a 408 for a request begun
+            for i, c in enumerate(conns[phase]):
+                buf, closed = read_to_close(c, 10 * S.SLOW)
+                what = f"{flag} 1000: a connection in phase {phase}" + (" (after a response)" if i else "")
+                if phase == "head" and i == 1:
+                    what = f"{flag} 1000: a head trickled a byte every 100 ms"
+                if phase == "idle":
+                    R.check(closed and buf == b"", what + " is closed, nothing sent", "closed, 0 bytes",
+                            f"closed={closed}, {S.short(buf[:80])}")
+                else:
+                    r = S.split_response(buf)
+                    R.check(closed and r is not None and r[0] == 408 and flag.encode() in r[2],
+                            what + " gets 408 naming the limit, then a close", f"408 '... {flag}', closed",
+                            f"closed={closed}, {S.short(buf[:160])}")
+            if phase == "head":
+                stop.set()
+                dripper.join(5)
+            # the others complete their requests
+            rest = {"head": (head, HEAD_REST), "body": (body, BODY_REST),
+                    "idle": (idle, b"GET /echo/late HTTP/1.1\r\nHost: x\r\n\r\n")}
+            for p, (c, tail) in rest.items():
+                if p == phase:
+                    continue
+                r = finish_and_read(c, tail)
+                R.check(r is not None and r[0] == 200, f"{flag} 1000: the connection in phase {p} "
+                        "completes its request", "200", r[0] if r else None)
+            counts = {p: msum(metrics(s), "wasp_connection_timeouts_total", phase=p) for p in PHASE_FLAGS}
+            want = {p: (len(conns[p]) if p == phase else 0) for p in PHASE_FLAGS}
+            R.eq(f"{flag} 1000: wasp_connection_timeouts_total by phase", want, counts)
+            if phase != "idle":
+                logged = s.wait_access(lambda a: a.get("status") == "408", count=len(conns[phase]))
+                R.eq(f"{flag} 1000: 408s in the access log", len(conns[phase]), len(logged))
+            for cs in conns.values():
+                for c in cs:
+                    c.close()
+            s.stop()
+
+
+def read_to_first(c):
+    """The first response on `c` (bytes), read without waiting for a close."""
+    c.settimeout(10 * S.SLOW)
+    buf = b""
+    while S.split_response(buf) is None:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf

@@ -180,6 +180,40 @@ TEST(framing_keeps_the_request_line_for_logs) {
     CHECK_EQ_U64(ev, SRV_FRAME_BAD);
 }
 
+/* Feeds all of s; the phase it leaves the connection in. */
+static srv_phase phase_after(srv_framing *f, const char *s) {
+    size_t n = strlen(s);
+    while (n) {
+        srv_frame_event ev;
+        uint64_t data;
+        size_t k = srv_framing_feed(f, (const uint8_t *)s, n, &ev, &data);
+        s += k;
+        n -= k;
+    }
+    return srv_framing_phase(f);
+}
+
+/* The phases the idle, header and body timeouts of http.c follow. */
+TEST(framing_phase_follows_the_request) {
+    srv_framing f;
+    srv_framing_init(&f);
+    CHECK_EQ_U64(srv_framing_phase(&f), SRV_PHASE_IDLE);
+    CHECK_EQ_U64(phase_after(&f, "\r"), SRV_PHASE_HEAD); /* the one empty line allowed */
+    CHECK_EQ_U64(phase_after(&f, "\nP"), SRV_PHASE_HEAD);
+    CHECK_EQ_U64(phase_after(&f, "OST /x HTTP/1.1\r\nContent-Length: 3\r\n"), SRV_PHASE_HEAD);
+    CHECK_EQ_U64(phase_after(&f, "\r"), SRV_PHASE_HEAD);
+    CHECK_EQ_U64(phase_after(&f, "\n"), SRV_PHASE_BODY);
+    CHECK_EQ_U64(phase_after(&f, "ab"), SRV_PHASE_BODY);
+    CHECK_EQ_U64(phase_after(&f, "c"), SRV_PHASE_IDLE);
+    CHECK_EQ_U64(phase_after(&f, "GET / HTTP/1.1\r\n\r\n"), SRV_PHASE_IDLE); /* no body */
+    CHECK_EQ_U64(phase_after(&f, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na"),
+                 SRV_PHASE_BODY);
+    CHECK_EQ_U64(phase_after(&f, "\r\n0\r\n"), SRV_PHASE_BODY); /* the trailers' end to come */
+    CHECK_EQ_U64(phase_after(&f, "\r\n"), SRV_PHASE_IDLE);
+    CHECK_EQ_U64(phase_after(&f, "GET / HTTP/1.1\nHost: x\r\n\r\n"), SRV_PHASE_IDLE); /* refused */
+    CHECK_EQ_U64(f.req, 4);
+}
+
 TEST(path_check_refuses_paths_that_decode_across_segments) {
     static const char *const bad[] = {
         "/w/..%2F..%2Fhello", "/w/%2fhello", "/a/../b",       "/a/./b", "/a/..", "/a/.",
