@@ -38,6 +38,7 @@ static const char *const select1_parts[] = {"SELECT 1", NULL};
 static const struct {
     const char *label, *sql;  /* sql: the second round trip, NULL for none */
     const char *const *piped; /* statements sent before the query in the same round trip */
+    int unprepared;           /* the query parsed each time (unnamed), as after DISCARD ALL */
 } modes[] = {
     {"query alone", NULL},
     /* a copy of reset_sql in src/host/sql_pg.c (static there): keep them alike */
@@ -51,6 +52,9 @@ static const struct {
     {"query + SELECT 1", "SELECT 1"},
     {"reset piped before the query (one round trip)", NULL, reset_parts},
     {"SELECT 1 piped before the query (one round trip)", NULL, select1_parts},
+    /* DISCARD ALL drops the prepared statements too: the query is parsed each time */
+    {"query unprepared + DISCARD ALL", "DISCARD ALL", NULL, 1},
+    {"query unprepared alone", NULL, NULL, 1},
 };
 
 /* The statements of piped, then the query, in pipeline mode with one Sync:
@@ -98,7 +102,10 @@ static void *run(void *arg) {
             counts[id]++;
             continue;
         }
-        PGresult *r = PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
+        PGresult *r = modes[mode].unprepared
+                          ? PQexecParams(c, "SELECT v FROM bench WHERE id = $1", 1, NULL, &p, NULL,
+                                         NULL, 0)
+                          : PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
             exit(1);

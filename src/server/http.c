@@ -1385,7 +1385,7 @@ static void *worker_main(void *arg) {
     atomic_fetch_add(&h->running, 1);
     /* h2o_evloop_run returns -1 on EINTR; the flag, not its result, ends the loop */
     while (!atomic_load_explicit(&h->stopping, memory_order_relaxed)) {
-        h2o_evloop_run(w->ctx.loop, 100);
+        h2o_evloop_run(w->ctx.loop, srv_sched_run_deferred(w->sched) ? 1 : 100);
         worker_sync_gen(w);
         worker_prewarm(w);
         worker_trim(w);
@@ -1400,12 +1400,13 @@ static void *worker_main(void *arg) {
     /* Requests that arrived while this worker was busy sit unread in their
      * sockets, and h2o would take those connections for idle ones and close
      * them: serve what is already there first. */
+    srv_sched_run_deferred(w->sched);
     h2o_evloop_run(w->ctx.loop, 0);
     h2o_context_request_shutdown(&w->ctx);
     uint64_t until = srv_now_ns() + (uint64_t)SRV_DRAIN_MS * 1000000u;
     bool stopped_calls = false;
     while ((w->nconns > 0 || w->calls) && srv_now_ns() < until) {
-        h2o_evloop_run(w->ctx.loop, 50);
+        h2o_evloop_run(w->ctx.loop, srv_sched_run_deferred(w->sched) ? 1 : 50);
         /* past the drain limit every guest call was interrupted
          * (wasm_interrupt_all): wake those that wait, so they end now */
         if (!stopped_calls && w->calls && wasm_epoch_ended()) {

@@ -264,6 +264,10 @@ bool srv_sched_watch_hangup(srv_sched *s, srv_watch *w, int fd, srv_task_fn fn, 
 void srv_sched_unwatch(srv_sched *s, srv_watch *w);
 /* Tasks suspended in a wait. */
 size_t srv_sched_suspended(const srv_sched *s);
+/* Runs the work deferred to the end of this turn of the worker's loop
+ * (util_defer); call it before each wait for events. True when some was
+ * deferred again: the next wait should be short. */
+bool srv_sched_run_deferred(srv_sched *s);
 
 /* ---- capabilities (caps.c) ------------------------------------------------- */
 

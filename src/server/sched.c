@@ -49,6 +49,10 @@
 
 /* Fibers kept for reuse beyond those in use, per worker. */
 #define IDLE_FIBERS 64
+/* Work deferred to the end of a turn of the loop at once (util_defer): one
+ * per shared connection with writes pending, so a few; past it the work is
+ * done at once. */
+#define MAX_DEFERRED 32
 
 /* What an epoll entry's data points to (NULL: the timerfd). */
 enum { ITEM_TASK = 1, ITEM_WATCH, ITEM_KICK, ITEM_IGNORE };
@@ -73,6 +77,11 @@ struct srv_task {
     srv_task *next_ready, *next_free;
 };
 
+typedef struct sched_deferred {
+    void (*fn)(void *);
+    void *arg;
+} sched_deferred;
+
 struct srv_sched {
     int epfd, tfd;
     int kick;        /* an eventfd in the set: readable while tasks are ready */
@@ -91,6 +100,8 @@ struct srv_sched {
     /* waiters woken from other threads, for this thread to make ready */
     pthread_mutex_t remote_lock;
     util_waiter *remote;
+    sched_deferred deferred[MAX_DEFERRED]; /* to the end of the loop's turn (util_defer) */
+    int ndeferred;
 };
 
 /* ---- the heap of wake-up times ---------------------------------------------- */
@@ -331,12 +342,36 @@ static void take_remote(srv_sched *s) {
     pthread_mutex_unlock(&s->remote_lock);
 }
 
+static bool sched_defer(void *self, void (*fn)(void *), void *arg) {
+    srv_sched *s = self;
+    /* only a task suspends before the loop waits: code on the worker's own
+     * stack waits with poll(2), which would never see the work done */
+    if (!s->running || s->ndeferred == MAX_DEFERRED) return false;
+    s->deferred[s->ndeferred].fn = fn;
+    s->deferred[s->ndeferred].arg = arg;
+    s->ndeferred++;
+    return true;
+}
+
+bool srv_sched_run_deferred(srv_sched *s) {
+    /* what runs may defer again (a write the socket did not take whole):
+     * that waits for the next turn */
+    int n = s->ndeferred;
+    s->ndeferred = 0;
+    sched_deferred now[MAX_DEFERRED];
+    memcpy(now, s->deferred, (size_t)n * sizeof now[0]);
+    for (int i = 0; i < n; i++)
+        now[i].fn(now[i].arg);
+    return s->ndeferred > 0;
+}
+
 static const util_parker sched_parker = {
     .poll = sched_poller,
     .current = sched_current,
     .park = sched_park,
     .unpark = sched_unpark,
     .forget = sched_forget,
+    .defer = sched_defer,
 };
 
 /* ---- tasks ------------------------------------------------------------------- */

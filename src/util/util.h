@@ -124,6 +124,9 @@ typedef struct util_parker {
     /* On the parker's thread: w will not be waited on again; drops a wake
      * from another thread still queued for it. */
     void (*forget)(void *self, util_waiter *w);
+    /* Has fn(arg) run once before the thread next waits for events; false
+     * when it cannot (the caller then does the work now). */
+    bool (*defer)(void *self, void (*fn)(void *), void *arg);
 } util_parker;
 
 /* Installs p (with self) as the calling thread's poller and parker; NULL
@@ -135,6 +138,15 @@ void util_waiter_init(util_waiter *w);
 bool util_waiter_wait(util_waiter *w, int timeout_ms);
 void util_waiter_wake(util_waiter *w);
 void util_waiter_done(util_waiter *w);
+
+/* Runs fn(arg) once on this thread before it next waits for events, so
+ * that work several requests ask for in one turn of the thread's loop is
+ * done once for all: a write of the commands they pipelined on a shared
+ * connection, say. False, and nothing deferred, where that cannot be (a
+ * plain thread, or code not running as a task that suspends): the caller
+ * then does it at once. */
+bool util_defer(void (*fn)(void *), void *arg);
+
 /* poll(2)'s contract: fills revents, returns how many descriptors are
  * ready, 0 when timeout_ms (-1: none) passed first, -1 with errno. n may be
  * 0 (a sleep). */

@@ -32,6 +32,10 @@ int util_poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
     return poll(fds, n, timeout_ms);
 }
 
+bool util_defer(void (*fn)(void *), void *arg) {
+    return parker && parker->defer && parker->defer(parker_self, fn, arg);
+}
+
 /* ---- waiters ------------------------------------------------------------ */
 
 void util_waiter_init(util_waiter *w) {
