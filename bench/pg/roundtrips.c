@@ -3,11 +3,12 @@
  * most on this machine: 8 client threads (the pool size of the row), each
  * with one libpq connection, run the row's query (a prepared
  * `SELECT v FROM bench WHERE id = $1`) in a loop for 4 seconds, alone or
- * followed by a second round trip: wasp's per-request reset (sql_pg.c),
- * parts of it, or a bare `SELECT 1`; or with the reset (or `SELECT 1`)
- * piped before the query in one round trip (libpq's pipeline mode, one
- * statement per query, unprepared). Prints queries per second. No HTTP,
- * no Wasm: the server's and the round trips' own cost.
+ * followed by a second round trip: wasp's per-request reset (sql_pg.c: its
+ * statements prepared once and piped), the simple-query reset it sent
+ * before, parts of that, DISCARD ALL or a bare `SELECT 1`; or with the
+ * reset (or `SELECT 1`) piped with the query in one round trip (libpq's
+ * pipeline mode). Prints queries per second. No HTTP, no Wasm: the
+ * server's and the round trips' own cost.
  *
  *   bash bench/pg/roundtrips.sh        (starts PostgreSQL, builds and runs this)
  */
@@ -39,10 +40,11 @@ static const struct {
     const char *label, *sql;  /* sql: the second round trip, NULL for none */
     const char *const *piped; /* statements sent before the query in the same round trip */
     int unprepared;           /* the query parsed each time (unnamed), as after DISCARD ALL */
+    int prepared_reset;       /* the reset's statements prepared once, then piped as piped */
 } modes[] = {
     {"query alone", NULL},
-    /* a copy of reset_sql in src/host/sql_pg.c (static there): keep them alike */
-    {"query + wasp's reset",
+    /* the reset wasp sent as one simple query until it prepared it */
+    {"query + the simple-query reset (wasp's before)",
      "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
      " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
      " SELECT count(*) FROM pg_prepared_statements WHERE from_sql"},
@@ -55,15 +57,39 @@ static const struct {
     /* DISCARD ALL drops the prepared statements too: the query is parsed each time */
     {"query unprepared + DISCARD ALL", "DISCARD ALL", NULL, 1},
     {"query unprepared alone", NULL, NULL, 1},
+    {"reset prepared once, piped after the query (one round trip)", NULL, reset_parts, 0, 1},
+    /* what sql_pg.c does (its reset_stmts, schema-qualified there) */
+    {"query + wasp's reset: prepared once, piped (second round trip)", NULL, reset_parts, 0, 2},
 };
 
 /* The statements of piped, then the query, in pipeline mode with one Sync:
- * one round trip. */
-static void run_piped(PGconn *c, const char *const *piped, const char *param) {
+ * one round trip. With `prepared`, the query first, then the statements
+ * prepared as r0, r1, ... */
+static void run_piped(PGconn *c, const char *const *piped, const char *param, int prepared) {
     PQenterPipelineMode(c);
-    for (const char *const *q = piped; *q; q++)
-        PQsendQueryParams(c, *q, 0, NULL, NULL, NULL, NULL, 0);
-    PQsendQueryPrepared(c, "q", 1, &param, NULL, NULL, 0);
+    if (prepared == 2) { /* the query in a round trip of its own first */
+        PQexitPipelineMode(c);
+        PGresult *r = PQexecPrepared(c, "q", 1, &param, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
+            exit(1);
+        }
+        PQclear(r);
+        PQenterPipelineMode(c);
+    } else if (prepared) {
+        PQsendQueryPrepared(c, "q", 1, &param, NULL, NULL, 0);
+    }
+    if (prepared) {
+        char name[16];
+        for (int i = 0; piped[i]; i++) {
+            snprintf(name, sizeof name, "r%d", i);
+            PQsendQueryPrepared(c, name, 0, NULL, NULL, NULL, 0);
+        }
+    } else {
+        for (const char *const *q = piped; *q; q++)
+            PQsendQueryParams(c, *q, 0, NULL, NULL, NULL, NULL, 0);
+        PQsendQueryPrepared(c, "q", 1, &param, NULL, NULL, 0);
+    }
     PQpipelineSync(c);
     for (;;) {
         PGresult *r = PQgetResult(c);
@@ -92,20 +118,32 @@ static void *run(void *arg) {
         exit(1);
     }
     PQclear(PQprepare(c, "q", "SELECT v FROM bench WHERE id = $1", 1, NULL));
+    if (modes[mode].prepared_reset) {
+        char name[16];
+        for (int i = 0; modes[mode].piped[i]; i++) {
+            snprintf(name, sizeof name, "r%d", i);
+            PGresult *r = PQprepare(c, name, modes[mode].piped[i], 0, NULL);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "roundtrips: prepare %s: %s", modes[mode].piped[i],
+                        PQerrorMessage(c));
+                exit(1);
+            }
+            PQclear(r);
+        }
+    }
     unsigned seed = (unsigned)id;
     char buf[16];
     while (!stop) {
         snprintf(buf, sizeof buf, "%d", (int)(rand_r(&seed) % 1000) + 1);
         const char *p = buf;
         if (modes[mode].piped) {
-            run_piped(c, modes[mode].piped, p);
+            run_piped(c, modes[mode].piped, p, modes[mode].prepared_reset);
             counts[id]++;
             continue;
         }
-        PGresult *r = modes[mode].unprepared
-                          ? PQexecParams(c, "SELECT v FROM bench WHERE id = $1", 1, NULL, &p, NULL,
-                                         NULL, 0)
-                          : PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
+        PGresult *r = modes[mode].unprepared ? PQexecParams(c, "SELECT v FROM bench WHERE id = $1",
+                                                            1, NULL, &p, NULL, NULL, 0)
+                                             : PQexecPrepared(c, "q", 1, &p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             fprintf(stderr, "roundtrips: %s", PQerrorMessage(c));
             exit(1);

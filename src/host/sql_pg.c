@@ -34,15 +34,20 @@
  * Cleaning on release. DISCARD ALL would also drop the prepared
  * statements and make every request prepare its statements again (one
  * more round trip per statement), so release runs DISCARD ALL's parts
- * except DEALLOCATE ALL and DISCARD PLANS, in one round trip: a ROLLBACK
- * first when a transaction is open, then SET SESSION AUTHORIZATION
- * DEFAULT, RESET ROLE, RESET ALL, CLOSE ALL, UNLISTEN *,
- * pg_advisory_unlock_all(), DISCARD TEMP and DISCARD SEQUENCES. The same
- * query counts statements a request PREPAREd itself in SQL; when there
- * are any, DEALLOCATE ALL runs too (and the cache is emptied), so those
- * do not leak either. The reset is sent at release and its results read
- * at the next acquire, so the request that released does not wait for
- * it; a connection whose reset failed is replaced, never handed out.
+ * except DEALLOCATE ALL and DISCARD PLANS: a ROLLBACK first when a
+ * transaction is open, then SET SESSION AUTHORIZATION DEFAULT, RESET
+ * ROLE, RESET ALL, CLOSE ALL, UNLISTEN *, pg_advisory_unlock_all(),
+ * DISCARD TEMP and DISCARD SEQUENCES, and a count of the statements a
+ * request PREPAREd itself in SQL (a function can, too); when there are
+ * any, DEALLOCATE ALL runs too (and the cache is emptied), so those do
+ * not leak either. These are prepared once per connection and sent in one
+ * pipeline (libpq's pipeline mode, one round trip): the server then skips
+ * parsing and planning them, which made the reset cost it half as much
+ * (bench/pg/roundtrips.sh; the count's planning was most of it). A guest
+ * that DEALLOCATEs them makes the reset fail. The reset is sent at
+ * release and its results read at the next acquire, so the request that
+ * released does not wait for it; a connection whose reset failed is
+ * replaced, never handed out.
  *
  * Health. Before an idle connection is handed out, a poll(2) with no wait
  * tells whether the server sent something while it idled - a server that
@@ -75,10 +80,23 @@
 #define PING_IDLE_MS 5000
 #define NUMBER_MAX 32 /* an INT or FLOAT parameter in text form, with its NUL */
 
-static const char reset_sql[] =
-    "SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; RESET ALL; CLOSE ALL; UNLISTEN *;"
-    " SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;"
-    " SELECT count(*) FROM pg_prepared_statements WHERE from_sql";
+/* The reset, one statement each, prepared on each connection as
+ * wasp_reset_0, wasp_reset_1, ... ("Cleaning on release"). Names are
+ * schema-qualified: RESET ALL restores the role's search_path, which a
+ * guest with the rights may have set (ALTER ROLE) to shadow them. The
+ * count must come last (finish_reset). */
+static const char *const reset_stmts[] = {
+    "SET SESSION AUTHORIZATION DEFAULT",
+    "RESET ROLE",
+    "RESET ALL",
+    "CLOSE ALL",
+    "UNLISTEN *",
+    "SELECT pg_catalog.pg_advisory_unlock_all()",
+    "DISCARD TEMP",
+    "DISCARD SEQUENCES",
+    "SELECT pg_catalog.count(*) FROM pg_catalog.pg_prepared_statements WHERE from_sql",
+};
+#define RESET_STMTS (sizeof reset_stmts / sizeof reset_stmts[0])
 
 typedef struct sql_pg {
     host_sql_conn base;
@@ -87,6 +105,7 @@ typedef struct sql_pg {
     uintptr_t next_stmt;
     bool deallocate_all; /* a DEALLOCATE failed: a statement may be left over */
     bool resetting;      /* the reset was sent at release; its results are unread */
+    bool reset_prepared; /* reset_stmts are prepared on the connection */
     bool sent;           /* a query was just sent: await_result waits before reading */
 } sql_pg;
 
@@ -287,10 +306,56 @@ static bool pg_clean(host_sql_conn *c) {
      * connection is next acquired (pg_check, finish_reset), usually long
      * arrived by then. That takes a round trip off every request's path;
      * no request can run on the connection before the reset has finished
-     * and succeeded, so nothing leaks. */
-    if (!PQsendQuery(s->pg, reset_sql)) return false;
-    s->resetting = true;
-    return true;
+     * and succeeded, so nothing leaks. Its statements are prepared in the
+     * same pipeline the first time (and after a DEALLOCATE ALL). */
+    if (!PQenterPipelineMode(s->pg)) return false;
+    s->resetting = true; /* from here finish_reset must leave pipeline mode */
+    char name[32];
+    bool ok = true;
+    for (size_t i = 0; i < RESET_STMTS && ok && !s->reset_prepared; i++) {
+        snprintf(name, sizeof name, "wasp_reset_%zu", i);
+        ok = PQsendPrepare(s->pg, name, reset_stmts[i], 0, NULL);
+    }
+    for (size_t i = 0; i < RESET_STMTS && ok; i++) {
+        snprintf(name, sizeof name, "wasp_reset_%zu", i);
+        ok = PQsendQueryPrepared(s->pg, name, 0, NULL, NULL, NULL, 0);
+    }
+    s->reset_prepared = true;
+    return ok && PQpipelineSync(s->pg);
+}
+
+/* Reads the results of the reset's pipeline up to its end (the sync):
+ * false when any statement failed or they did not all arrive within
+ * timeout_ms. *prepared_in_sql: the last statement's count was not 0. */
+static bool read_reset(sql_pg *s, uint32_t timeout_ms, bool *prepared_in_sql) {
+    int64_t deadline = (int64_t)util_mono_ms() + timeout_ms;
+    bool ok = true;
+    size_t counted = 0;
+    for (;;) {
+        if (PQstatus(s->pg) != CONNECTION_OK) return false;
+        if (PQisBusy(s->pg)) {
+            if (!PQconsumeInput(s->pg)) return false;
+            if (!PQisBusy(s->pg)) continue;
+            int64_t left = deadline - (int64_t)util_mono_ms();
+            struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
+            if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
+            continue;
+        }
+        PGresult *r = PQgetResult(s->pg);
+        if (!r) continue; /* the end of one statement's results */
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 && ++counted == 2)
+            *prepared_in_sql = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+        else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            ok = false;
+        PQclear(r);
+    }
+    /* two one-row results: pg_advisory_unlock_all()'s, then the count */
+    return PQexitPipelineMode(s->pg) && ok && counted == 2;
 }
 
 /* Reads the results of the reset pg_clean sent, then drops the prepared
@@ -299,24 +364,13 @@ static bool pg_clean(host_sql_conn *c) {
  * connection. */
 static bool finish_reset(sql_pg *s, uint32_t timeout_ms) {
     s->resetting = false;
-    if (!await_results(s, timeout_ms)) return false;
-    bool ok = true, counted = false, prepared_in_sql = false;
-    PGresult *r;
-    while ((r = PQgetResult(s->pg))) {
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-            counted = true; /* the last statement: prepared statements made in SQL */
-            prepared_in_sql = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
-        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            ok = false;
-        }
-        PQclear(r);
-    }
-    if (!ok || !counted) return false;
+    bool prepared_in_sql = false;
+    if (!read_reset(s, timeout_ms, &prepared_in_sql)) return false;
     if (prepared_in_sql || s->deallocate_all) {
         if (!exec_command(s, "DEALLOCATE ALL", timeout_ms)) return false;
         host_sql_cache_clear(&s->cache, forget_stmt, NULL);
         s->deallocate_all = false;
+        s->reset_prepared = false; /* gone with the rest: prepared again next time */
     }
     drop_notifies(s->pg);
     return true;

@@ -461,6 +461,40 @@ static void suite_session(host_sql_db *db) {
         CHECK_EQ_S64(SCALAR(c, "SELECT COUNT(*) FROM t"), 2);
         host_sql_release(c);
     }
+    if (on_pg) {
+        /* a statement PREPAREd by a function (dynamic SQL) is found too */
+        c = host_sql_acquire(db, err, sizeof err);
+        if (c) {
+            RUN0(c,
+                 "CREATE OR REPLACE FUNCTION pg_temp.sneaky() RETURNS int LANGUAGE plpgsql AS "
+                 "$$ BEGIN EXECUTE 'PREPARE hidden AS SELECT 1'; RETURN 1; END $$",
+                 r);
+            CHECK_EQ_S64(SCALAR(c, "SELECT pg_temp.sneaky()"), 1);
+            host_sql_release(c);
+        }
+        c = host_sql_acquire(db, err, sizeof err);
+        if (c) {
+            CHECK_EQ_S64(SCALAR(c, "SELECT COUNT(*) FROM pg_prepared_statements WHERE from_sql"),
+                         0);
+            host_sql_release(c);
+        }
+        /* a request that drops the reset's own statements: the reset fails,
+         * and the next request gets a clean connection all the same */
+        c = host_sql_acquire(db, err, sizeof err);
+        if (c) {
+            RUN0(c, "SET application_name = 'leaked again'", r);
+            RUN0(c, "DEALLOCATE wasp_reset_3", r);
+            host_sql_release(c);
+        }
+        c = host_sql_acquire(db, err, sizeof err);
+        if (!c) unit_fail(__FILE__, __LINE__, "acquire after a dropped reset statement: %s", err);
+        if (c) {
+            if (RUN0(c, "SHOW application_name", r))
+                CHECK_TEXT(val(r, 0, 0), "wasp", HOST_SQL_TEXT);
+            CHECK_EQ_S64(SCALAR(c, "SELECT COUNT(*) FROM t"), 2);
+            host_sql_release(c);
+        }
+    }
     free(r);
 }
 
