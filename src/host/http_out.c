@@ -403,6 +403,10 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
 static pthread_key_t handles_key;
 
+/* Idle connections a worker keeps for reuse, over all origins (as many as
+ * Node's keep-alive agent keeps per origin by default). */
+#define HTTP_IDLE_CONNS 256
+
 /* A multi handle and an easy handle, kept together for reuse. */
 typedef struct curl_pair {
     CURLM *multi;
@@ -471,6 +475,13 @@ static curl_pair *pair_take(void) {
         free(p);
         return NULL;
     }
+    /* The thread's connections are shared (th->share), but what a multi
+     * keeps idle after a transfer is bounded by its own limit, by default
+     * four per easy handle - four here, for every request of the worker -
+     * so past four at once each connection was closed after one use and
+     * the next request connected again (measured: 9,668 connections left
+     * in TIME-WAIT after 14,000 requests at 256 at once). */
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_IDLE_CONNS);
     return p;
 }
 

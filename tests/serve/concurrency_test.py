@@ -80,13 +80,18 @@ class HoldingUpstream(http.server.ThreadingHTTPServer):
         super().__init__((S.HOST, 0), HoldingHandler)
         self.port = self.server_address[1]
         self.lock = threading.Lock()
-        self.open = self.max_open = self.dropped = self.answered = self.calls = 0
+        self.open = self.max_open = self.dropped = self.answered = self.calls = self.conns = 0
         self.release = threading.Event()
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
 
     def handle_error(self, request, client_address):
         pass
+
+    def process_request(self, request, client_address):
+        with self.lock:
+            self.conns += 1  # connections accepted
+        super().process_request(request, client_address)
 
     def __enter__(self):
         self.thread.start()
@@ -192,6 +197,19 @@ def test_overlap_http():
             # the client, so the last one may still be counted for a moment
             S.wait_until(lambda: msum(metrics(s), "wasp_requests_in_flight") == 0, 10 * S.SLOW)
             R.eq("none in flight afterwards", 0, msum(metrics(s), "wasp_requests_in_flight"))
+            # the upstream's connections are kept for the next requests: a
+            # second round of 200 at once reuses them (Node's agent keeps 256)
+            conns0 = up.conns
+            results = [None] * n
+            threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            ok = sum(1 for r in results if r and r[0] == 200 and r[2] == b"held")
+            R.eq(f"a second round of {n}: all answer 200", n, ok)
+            R.check(up.conns - conns0 <= 20, f"... over the connections of the first ({conns0} made then)",
+                    "at most 20 new connections", up.conns - conns0)
             s.stop()
 
 
