@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
 #   make run        install what is missing, build, run the examples and serve the HTTP ones on :8080
 #   make bench      run the benchmarks (bench/)
-#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing) for FUZZ_SECONDS (default 60)
+#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing, compiled-code loader) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
 #   make clean      remove build/
 #
@@ -192,17 +192,21 @@ run: setup
 
 # Runs each fuzz target (decode+validate, the whole engine, the WAGI output
 # parser, a guest's SQL parameters, the WASI host functions, the request
-# framing reader) for FUZZ_SECONDS; findings land in build/fuzz-artifacts/
-FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing
+# framing reader, the native tier's object loader) for FUZZ_SECONDS;
+# findings land in build/fuzz-artifacts/
+FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing jit_load
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
-	@mkdir -p $(B)/fuzz-artifacts
+	@mkdir -p $(B)/fuzz-artifacts $(B)/fuzz-seeds-jit_load
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds
+	$(CLANG) -c -O2 -mcmodel=large -fno-pic -fno-stack-protector -o $(B)/fuzz-seeds-jit_load/seed.o \
+	  tests/fuzz/jit_seed.c
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(B)/fuzz-corpus-$$t; \
+	  seeds=$(B)/fuzz-seeds; [ -d $(B)/fuzz-seeds-$$t ] && seeds=$(B)/fuzz-seeds-$$t; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  UBSAN_OPTIONS=halt_on_error=1 $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
 	    -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz-artifacts/ -print_final_stats=1 \
-	    $(B)/fuzz-corpus-$$t $(B)/fuzz-seeds || exit 1; \
+	    $(B)/fuzz-corpus-$$t $$seeds || exit 1; \
 	done
 
 # The benchmark suite (bench/README.md): bench/run.sh builds the programs

@@ -474,6 +474,31 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
 /* Structural equality of function types (call_indirect, imports). */
 bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b);
 
+/* ---- the native tier's object loader (jit_load.c) ---------------------- */
+
+/* A name the loaded code may refer to, and its address (a runtime helper,
+ * the epoch counter). */
+typedef struct wasm_jit_symbol {
+    const char *name;
+    void *addr;
+} wasm_jit_symbol;
+
+/* Code and data loaded from one object, executable. */
+typedef struct wasm_jit_image wasm_jit_image;
+
+/* Loads an ELF64 x86-64 relocatable object (LLVM's, large code model) from
+ * obj[0, len), which must be 8-byte aligned and is not kept: its sections
+ * are placed in a mapping of their own, its undefined symbols bound to
+ * `imports`, its relocations applied, its code made read+execute. NULL
+ * with *err (WASM_ERR_MALFORMED naming what is wrong or unsupported, or
+ * WASM_ERR_NOMEM) otherwise; the bytes are not trusted. */
+wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_symbol *imports,
+                              size_t nimports, wasm_error *err);
+/* The address of the object's global symbol `name`, or NULL. */
+void *wasm_jit_find(const wasm_jit_image *img, const char *name);
+/* Unmaps the image; its code must not be running. NULL is allowed. */
+void wasm_jit_unload(wasm_jit_image *img);
+
 /* ---- module internals -------------------------------------------------- */
 
 /* The allocation that backs a wasm_module: the public struct first, so a

@@ -1,0 +1,349 @@
+/*
+ * jit_load.c - loading the native tier's compiled code without LLVM: an
+ * ELF64 x86-64 relocatable object (what LLVM emits for the large code
+ * model, docs/design/native.md section 8) mapped, relocated and made
+ * executable by wasp itself.
+ *
+ * Why not ORC, LLVM's own loader: linking libLLVM costs every process
+ * 49 MB and 17 ms at start, which a cached module must not pay. The large
+ * code model keeps the loader small: every reference that leaves the
+ * object is an absolute 64-bit address (R_X86_64_64), so the code can sit
+ * anywhere, far from the helpers it calls; references inside the object
+ * may be PC-relative, and the object's sections are placed together.
+ *
+ * The bytes may come from a cache file, so nothing in them is trusted:
+ * every offset, size, index and name is checked against the buffer, and
+ * a bad one is an error naming it, never a crash. What is not supported
+ * (a relocation type other than those listed in apply(), a common symbol,
+ * a section group) is refused with its name.
+ *
+ * Layout: the allocated sections are copied into one mapping in three
+ * page-aligned groups - code (then read+execute), read-only data (read),
+ * writable data (read+write) - in their order in the object, each at its
+ * own alignment.
+ */
+#include <elf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "wasm/internal.h"
+
+/* No section of compiled code comes near this; a larger one (a bss of
+ * 2^63 bytes, say) is a corrupt object, not a reason to map memory. */
+#define JIT_MAX_SECTION (1ull << 30)
+
+struct wasm_jit_image {
+    uint8_t *base;
+    size_t size;
+    /* the object's defined global symbols, for wasm_jit_find */
+    struct jit_sym {
+        char *name;
+        void *addr;
+    } * syms;
+    size_t nsyms;
+};
+
+/* What one load works with: the object's bytes and tables, checked. */
+typedef struct loader {
+    const uint8_t *obj;
+    size_t len;
+    const Elf64_Shdr *sh;
+    uint16_t nsh;
+    const Elf64_Sym *syms;
+    size_t nsyms;
+    const char *strtab;
+    size_t strtab_len;
+    uint8_t **addr; /* per section: where it was placed (NULL: not allocated) */
+    wasm_error *err;
+} loader;
+
+static void set_error(wasm_error *err, wasm_errkind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(wasm_error *err, wasm_errkind kind, const char *fmt, ...) {
+    memset(err, 0, sizeof *err);
+    err->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* An object wasp cannot load, as "compiled code: ..." with `detail` in
+ * fmt's one %s. */
+static bool fail(loader *ld, const char *fmt, const char *detail) {
+    char msg[200];
+    snprintf(msg, sizeof msg, fmt, detail);
+    set_error(ld->err, WASM_ERR_MALFORMED, "compiled code: %s", msg);
+    return false;
+}
+
+/* True when [off, off + n) lies inside the object. */
+static bool inside(const loader *ld, uint64_t off, uint64_t n) {
+    return off <= ld->len && n <= ld->len - off;
+}
+
+static const char *sym_name(const loader *ld, const Elf64_Sym *s) {
+    if (s->st_name >= ld->strtab_len) return NULL;
+    const char *n = ld->strtab + s->st_name;
+    /* the name must end inside the table */
+    return memchr(n, 0, ld->strtab_len - s->st_name) ? n : NULL;
+}
+
+static bool check_header(loader *ld) {
+    if (ld->len < sizeof(Elf64_Ehdr)) return fail(ld, "%s", "shorter than an ELF header");
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)ld->obj;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_type != ET_REL || eh->e_machine != EM_X86_64)
+        return fail(ld, "%s", "not an x86-64 ELF64 relocatable object");
+    if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 ||
+        !inside(ld, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)) ||
+        eh->e_shoff % _Alignof(Elf64_Shdr) != 0)
+        return fail(ld, "%s", "section headers out of bounds");
+    ld->sh = (const Elf64_Shdr *)(ld->obj + eh->e_shoff);
+    ld->nsh = eh->e_shnum;
+    for (uint16_t i = 0; i < ld->nsh; i++) {
+        const Elf64_Shdr *s = &ld->sh[i];
+        if (s->sh_type != SHT_NOBITS && !inside(ld, s->sh_offset, s->sh_size))
+            return fail(ld, "%s", "a section out of bounds");
+        if (s->sh_size > JIT_MAX_SECTION) return fail(ld, "%s", "a section larger than 1 GiB");
+        if (s->sh_addralign & (s->sh_addralign - 1))
+            return fail(ld, "%s", "a section alignment that is not a power of two");
+        if (s->sh_addralign > 4096) return fail(ld, "%s", "a section aligned past a page");
+        if (s->sh_type == SHT_GROUP) return fail(ld, "%s", "section groups are not supported");
+        if (s->sh_type == SHT_SYMTAB) {
+            if (ld->syms) return fail(ld, "%s", "more than one symbol table");
+            if (s->sh_entsize != sizeof(Elf64_Sym) || s->sh_offset % _Alignof(Elf64_Sym) != 0 ||
+                s->sh_link >= ld->nsh || ld->sh[s->sh_link].sh_type != SHT_STRTAB)
+                return fail(ld, "%s", "a malformed symbol table");
+            ld->syms = (const Elf64_Sym *)(ld->obj + s->sh_offset);
+            ld->nsyms = s->sh_size / sizeof(Elf64_Sym);
+            const Elf64_Shdr *st = &ld->sh[s->sh_link];
+            ld->strtab = (const char *)ld->obj + st->sh_offset;
+            ld->strtab_len = st->sh_size;
+        }
+    }
+    if (!ld->syms) return fail(ld, "%s", "no symbol table");
+    return true;
+}
+
+/* 0: code, 1: read-only data, 2: writable data, -1: not loaded. */
+static int group_of(const Elf64_Shdr *s) {
+    if (!(s->sh_flags & SHF_ALLOC) || s->sh_size == 0) return -1;
+    if (s->sh_flags & SHF_EXECINSTR) return 0;
+    return s->sh_flags & SHF_WRITE ? 2 : 1;
+}
+
+static size_t align_up(size_t v, size_t a) {
+    return a > 1 ? (v + a - 1) & ~(a - 1) : v;
+}
+
+/* Places every allocated section; returns the mapping's size, with each
+ * section's offset in off[] and each group's start and end. */
+static size_t lay_out(loader *ld, size_t *off, size_t group_start[3], size_t group_end[3]) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), at = 0;
+    for (int g = 0; g < 3; g++) {
+        at = align_up(at, page);
+        group_start[g] = at;
+        for (uint16_t i = 0; i < ld->nsh; i++) {
+            const Elf64_Shdr *s = &ld->sh[i];
+            if (group_of(s) != g) continue;
+            at = align_up(at, s->sh_addralign ? (size_t)s->sh_addralign : 1);
+            off[i] = at;
+            at += (size_t)s->sh_size;
+        }
+        group_end[g] = at;
+    }
+    return align_up(at, page);
+}
+
+/* The address symbol `k` stands for: in a loaded section, absolute, or
+ * an import; false with the error when there is none. */
+static bool sym_addr(loader *ld, size_t k, const wasm_jit_symbol *imports, size_t nimports,
+                     uint64_t *out) {
+    if (k >= ld->nsyms) return fail(ld, "%s", "a relocation names no symbol");
+    const Elf64_Sym *s = &ld->syms[k];
+    if (s->st_shndx == SHN_ABS) {
+        *out = s->st_value;
+        return true;
+    }
+    if (s->st_shndx == SHN_COMMON) return fail(ld, "%s", "common symbols are not supported");
+    if (s->st_shndx == SHN_UNDEF) {
+        const char *name = sym_name(ld, s);
+        if (!name) return fail(ld, "%s", "a symbol's name out of bounds");
+        for (size_t i = 0; i < nimports; i++) {
+            if (!strcmp(imports[i].name, name)) {
+                *out = (uint64_t)(uintptr_t)imports[i].addr;
+                return true;
+            }
+        }
+        return fail(ld, "needs `%s`, which the runtime does not provide", name);
+    }
+    if (s->st_shndx >= ld->nsh || !ld->addr[s->st_shndx])
+        return fail(ld, "%s", "a symbol in a section that is not loaded");
+    if (s->st_value > ld->sh[s->st_shndx].sh_size)
+        return fail(ld, "%s", "a symbol past the end of its section");
+    *out = (uint64_t)(uintptr_t)(ld->addr[s->st_shndx] + s->st_value);
+    return true;
+}
+
+/* Applies one relocation at `p` (inside its loaded section, `room` bytes
+ * left there). */
+static bool apply(loader *ld, const Elf64_Rela *r, uint8_t *p, size_t room, uint64_t S) {
+    int64_t A = r->r_addend;
+    uint64_t P = (uint64_t)(uintptr_t)p;
+    switch (ELF64_R_TYPE(r->r_info)) {
+    case R_X86_64_NONE: return true;
+    case R_X86_64_64: {
+        if (room < 8) break;
+        uint64_t v = S + (uint64_t)A;
+        memcpy(p, &v, 8);
+        return true;
+    }
+    case R_X86_64_PC64: {
+        if (room < 8) break;
+        uint64_t v = S + (uint64_t)A - P;
+        memcpy(p, &v, 8);
+        return true;
+    }
+    case R_X86_64_PC32:
+    case R_X86_64_PLT32: {
+        if (room < 4) break;
+        int64_t v = (int64_t)(S + (uint64_t)A - P);
+        if (v < INT32_MIN || v > INT32_MAX)
+            return fail(ld, "%s", "a PC-relative reference out of 32-bit range");
+        int32_t v32 = (int32_t)v;
+        memcpy(p, &v32, 4);
+        return true;
+    }
+    default: {
+        char t[32];
+        snprintf(t, sizeof t, "%u", (unsigned)ELF64_R_TYPE(r->r_info));
+        return fail(ld, "relocation type %s is not supported", t);
+    }
+    }
+    return fail(ld, "%s", "a relocation past the end of its section");
+}
+
+static bool relocate(loader *ld, const wasm_jit_symbol *imports, size_t nimports) {
+    for (uint16_t i = 0; i < ld->nsh; i++) {
+        const Elf64_Shdr *rs = &ld->sh[i];
+        if (rs->sh_type == SHT_REL) return fail(ld, "%s", "REL relocations are not supported");
+        if (rs->sh_type != SHT_RELA) continue;
+        if (rs->sh_info >= ld->nsh || rs->sh_entsize != sizeof(Elf64_Rela) ||
+            rs->sh_offset % _Alignof(Elf64_Rela) != 0)
+            return fail(ld, "%s", "a malformed relocation section");
+        uint8_t *target = ld->addr[rs->sh_info];
+        if (!target) continue; /* for a section not loaded (debug information) */
+        const Elf64_Shdr *ts = &ld->sh[rs->sh_info];
+        if (ts->sh_type == SHT_NOBITS) return fail(ld, "%s", "a relocation in a bss section");
+        const Elf64_Rela *r = (const Elf64_Rela *)(ld->obj + rs->sh_offset);
+        size_t n = rs->sh_size / sizeof(Elf64_Rela);
+        for (size_t k = 0; k < n; k++) {
+            if (r[k].r_offset >= ts->sh_size)
+                return fail(ld, "%s", "a relocation past the end of its section");
+            uint64_t S;
+            if (!sym_addr(ld, ELF64_R_SYM(r[k].r_info), imports, nimports, &S)) return false;
+            if (!apply(ld, &r[k], target + r[k].r_offset, (size_t)(ts->sh_size - r[k].r_offset), S))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool collect_syms(loader *ld, wasm_jit_image *img) {
+    img->syms = calloc(ld->nsyms ? ld->nsyms : 1, sizeof *img->syms);
+    if (!img->syms) return fail(ld, "%s", "out of memory");
+    for (size_t k = 1; k < ld->nsyms; k++) {
+        const Elf64_Sym *s = &ld->syms[k];
+        if (ELF64_ST_BIND(s->st_info) != STB_GLOBAL || s->st_shndx == SHN_UNDEF ||
+            s->st_shndx >= ld->nsh || !ld->addr[s->st_shndx])
+            continue;
+        const char *name = sym_name(ld, s);
+        if (!name || s->st_value > ld->sh[s->st_shndx].sh_size)
+            return fail(ld, "%s", "a malformed symbol");
+        struct jit_sym *js = &img->syms[img->nsyms];
+        js->name = strdup(name);
+        if (!js->name) return fail(ld, "%s", "out of memory");
+        js->addr = ld->addr[s->st_shndx] + s->st_value;
+        img->nsyms++;
+    }
+    return true;
+}
+
+wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_symbol *imports,
+                              size_t nimports, wasm_error *err) {
+    loader ld = {.obj = obj, .len = len, .err = err};
+    wasm_jit_image *img = calloc(1, sizeof *img);
+    if (!img) {
+        set_error(err, WASM_ERR_NOMEM, "compiled code: out of memory");
+        return NULL;
+    }
+    if (((uintptr_t)obj % 8) != 0) {
+        fail(&ld, "%s", "the object's buffer is not 8-byte aligned");
+        goto bad;
+    }
+    if (!check_header(&ld)) goto bad;
+    size_t *off = calloc(ld.nsh, sizeof *off);
+    ld.addr = calloc(ld.nsh, sizeof *ld.addr);
+    if (!off || !ld.addr) {
+        free(off);
+        fail(&ld, "%s", "out of memory");
+        goto bad;
+    }
+    size_t gs[3], ge[3], page = (size_t)sysconf(_SC_PAGESIZE);
+    img->size = lay_out(&ld, off, gs, ge);
+    if (img->size > 4 * JIT_MAX_SECTION) {
+        free(off);
+        fail(&ld, "%s", "sections adding up to more than 4 GiB");
+        goto bad;
+    }
+    void *m = mmap(NULL, img->size ? img->size : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        free(off);
+        set_error(err, WASM_ERR_NOMEM, "compiled code: cannot map %zu bytes", img->size);
+        goto bad;
+    }
+    img->base = m;
+    for (uint16_t i = 0; i < ld.nsh; i++) {
+        const Elf64_Shdr *s = &ld.sh[i];
+        if (group_of(s) < 0) continue;
+        ld.addr[i] = img->base + off[i];
+        if (s->sh_type != SHT_NOBITS) memcpy(ld.addr[i], obj + s->sh_offset, (size_t)s->sh_size);
+    }
+    free(off);
+    if (!relocate(&ld, imports, nimports) || !collect_syms(&ld, img)) goto bad;
+    /* code read+execute, read-only data read-only; writable data stays */
+    if ((ge[0] > gs[0] &&
+         mprotect(img->base + gs[0], align_up(ge[0], page) - gs[0], PROT_READ | PROT_EXEC) != 0) ||
+        (ge[1] > gs[1] &&
+         mprotect(img->base + gs[1], align_up(ge[1], page) - gs[1], PROT_READ) != 0)) {
+        set_error(err, WASM_ERR_NOMEM, "compiled code: cannot protect its pages");
+        goto bad;
+    }
+    free(ld.addr);
+    return img;
+bad:
+    free(ld.addr);
+    wasm_jit_unload(img);
+    return NULL;
+}
+
+void *wasm_jit_find(const wasm_jit_image *img, const char *name) {
+    for (size_t i = 0; i < img->nsyms; i++)
+        if (!strcmp(img->syms[i].name, name)) return img->syms[i].addr;
+    return NULL;
+}
+
+void wasm_jit_unload(wasm_jit_image *img) {
+    if (!img) return;
+    if (img->base) munmap(img->base, img->size ? img->size : 1);
+    for (size_t i = 0; i < img->nsyms; i++)
+        free(img->syms[i].name);
+    free(img->syms);
+    free(img);
+}
