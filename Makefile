@@ -15,7 +15,9 @@ CLANG     ?= clang-14
 CSTD      := -std=c11 -D_GNU_SOURCE
 WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
 CFLAGS    ?= -O2 -g -fno-strict-aliasing
-INCLUDES  := -Isrc -I/usr/include/postgresql
+# LLVM's C headers only: libLLVM is loaded with dlopen when something must be compiled
+# (src/wasm/jit_llvm.c, docs/design/native.md section 8)
+INCLUDES  := -Isrc -I/usr/include/postgresql -I/usr/lib/llvm-19/include
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 WASM_TESTSUITE ?= ../shared/wasm-testsuite
