@@ -499,6 +499,13 @@ void *wasm_jit_find(const wasm_jit_image *img, const char *name);
 /* Unmaps the image; its code must not be running. NULL is allowed. */
 void wasm_jit_unload(wasm_jit_image *img);
 
+/* Compiles the defined functions of validated module `m` into one object
+ * for wasm_jit_load (jit_compile.c): function i as "wasm_f<i>", called as
+ * `r f(ctx, inst, params...)`. *obj is malloc'd (8-byte aligned). False
+ * with *err: WASM_ERR_LIMIT naming the first instruction the tier does
+ * not compile yet, or that LLVM cannot be loaded. */
+bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err);
+
 /* ---- module internals -------------------------------------------------- */
 
 /* The allocation that backs a wasm_module: the public struct first, so a

@@ -43,9 +43,38 @@
     X(LLVMDisposeBuilder)                                                                          \
     X(LLVMPositionBuilderAtEnd)                                                                    \
     X(LLVMBuildAdd)                                                                                \
+    X(LLVMBuildSub)                                                                                \
     X(LLVMBuildMul)                                                                                \
+    X(LLVMBuildAnd)                                                                                \
+    X(LLVMBuildOr)                                                                                 \
+    X(LLVMBuildXor)                                                                                \
+    X(LLVMBuildShl)                                                                                \
+    X(LLVMBuildAShr)                                                                               \
+    X(LLVMBuildLShr)                                                                               \
+    X(LLVMBuildICmp)                                                                               \
+    X(LLVMBuildZExt)                                                                               \
+    X(LLVMBuildSExt)                                                                               \
+    X(LLVMBuildTrunc)                                                                              \
+    X(LLVMBuildSelect)                                                                             \
+    X(LLVMBuildAlloca)                                                                             \
+    X(LLVMBuildLoad2)                                                                              \
+    X(LLVMBuildStore)                                                                              \
+    X(LLVMBuildPhi)                                                                                \
+    X(LLVMAddIncoming)                                                                             \
+    X(LLVMBuildBr)                                                                                 \
+    X(LLVMBuildCondBr)                                                                             \
+    X(LLVMBuildUnreachable)                                                                        \
     X(LLVMBuildCall2)                                                                              \
     X(LLVMBuildRet)                                                                                \
+    X(LLVMBuildRetVoid)                                                                            \
+    X(LLVMGetInsertBlock)                                                                          \
+    X(LLVMBasicBlockAsValue)                                                                       \
+    X(LLVMGetFirstUse)                                                                             \
+    X(LLVMConstInt)                                                                                \
+    X(LLVMTypeOf)                                                                                  \
+    X(LLVMLookupIntrinsicID)                                                                       \
+    X(LLVMGetIntrinsicDeclaration)                                                                 \
+    X(LLVMIntrinsicGetType)                                                                        \
     X(LLVMGetDefaultTargetTriple)                                                                  \
     X(LLVMGetTargetFromTriple)                                                                     \
     X(LLVMGetHostCPUName)                                                                          \
