@@ -3,14 +3,15 @@
  * defined functions to LLVM IR, optimised, emitted as one object for the
  * large code model, which jit_load.c loads (docs/design/native.md).
  *
- * Step 1's first slice: the integer core without traps - constants,
- * locals, i32/i64 arithmetic, bit operations, shifts and rotates,
- * comparisons, conversions between i32 and i64, blocks, loops, if/else,
- * br, br_if, return, select, drop, and direct calls between defined
- * functions, with at most one result. Anything else is refused with
- * WASM_ERR_LIMIT naming the first instruction the tier does not compile
- * yet, so a caller can keep the module on the interpreter; nothing is
- * compiled half.
+ * Step 1's first slices: the integer core without traps - constants,
+ * locals, i32/i64 globals, i32/i64 arithmetic, bit operations, shifts
+ * and rotates, comparisons, conversions between i32 and i64, blocks,
+ * loops, if/else, br, br_if, return, select, drop, and direct calls
+ * between defined functions, with at most one result. Globals are read
+ * and written where the interpreter keeps them: the instance's
+ * `globals[i]->val` cell, reached from `inst` at the struct's offsets. Anything else is refused
+ * with WASM_ERR_LIMIT naming the first instruction the tier does not compile yet, so a caller can
+ * keep the module on the interpreter; nothing is compiled half.
  *
  * Function i of the module (its index space, imports first) becomes the
  * global symbol "wasm_f<i>" with the tier's signature
@@ -23,6 +24,7 @@
  * follows it and a phi for its result; code after br, return or
  * unreachable is skipped to the end of its frame, as compile.c does.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +97,23 @@ static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     if (ft->nresults && !(ret = val_type(j, ft->results[0])))
         return refuse(j, "results other than i32 and i64"), NULL;
     return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
+}
+
+/* The address of global `index`'s value cell: inst->globals[index]->val
+ * (loaded each time: LLVM keeps what it can prove unchanged). */
+static LLVMValueRef global_cell(jit *j, uint32_t index) {
+    const wasm_llvm *L = j->L;
+    LLVMTypeRef i8 = L->LLVMInt8TypeInContext(j->C), i64 = L->LLVMInt64TypeInContext(j->C);
+    LLVMTypeRef ptr = L->LLVMPointerTypeInContext(j->C, 0);
+    LLVMValueRef inst = L->LLVMGetParam(j->self, 1);
+    LLVMValueRef at = L->LLVMConstInt(i64, offsetof(wasm_instance, globals), 0);
+    LLVMValueRef field = L->LLVMBuildInBoundsGEP2(j->B, i8, inst, &at, 1, "");
+    LLVMValueRef array = L->LLVMBuildLoad2(j->B, ptr, field, "globals");
+    LLVMValueRef k = L->LLVMConstInt(i64, index, 0);
+    LLVMValueRef obj =
+        L->LLVMBuildLoad2(j->B, ptr, L->LLVMBuildInBoundsGEP2(j->B, ptr, array, &k, 1, ""), "");
+    LLVMValueRef val = L->LLVMConstInt(i64, offsetof(wasm_global_obj, val), 0);
+    return L->LLVMBuildInBoundsGEP2(j->B, i8, obj, &val, 1, "cell");
 }
 
 static void push(jit *j, LLVMValueRef v) {
@@ -401,6 +420,21 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_LOCAL_TEE:
         L->LLVMBuildStore(B, j->stack[j->sp - 1], j->locals[ins->imm.index]);
         return true;
+    case WASM_OP_GLOBAL_GET:
+    case WASM_OP_GLOBAL_SET: {
+        wasm_valtype t = j->m->globals[ins->imm.index].type.type;
+        if (t != WASM_I32 && t != WASM_I64) return refuse(j, "globals other than i32 and i64");
+        LLVMValueRef cell = global_cell(j, ins->imm.index);
+        if (ins->op == WASM_OP_GLOBAL_GET) {
+            push(j, L->LLVMBuildLoad2(B, val_type(j, t), cell, ""));
+        } else {
+            /* the whole cell, upper half zero for an i32, as the interpreter keeps it */
+            LLVMValueRef v = pop(j);
+            if (t == WASM_I32) v = L->LLVMBuildZExt(B, v, L->LLVMInt64TypeInContext(j->C), "");
+            L->LLVMBuildStore(B, v, cell);
+        }
+        return true;
+    }
     case WASM_OP_I32_CONST: push(j, const_int(j, WASM_I32, (uint32_t)ins->imm.i32)); return true;
     case WASM_OP_I64_CONST: push(j, const_int(j, WASM_I64, (uint64_t)ins->imm.i64)); return true;
     case WASM_OP_I32_EQZ:

@@ -31,6 +31,7 @@
     X(LLVMSetModuleDataLayout)                                                                     \
     X(LLVMVerifyModule)                                                                            \
     X(LLVMDisposeMessage)                                                                          \
+    X(LLVMInt8TypeInContext)                                                                       \
     X(LLVMInt32TypeInContext)                                                                      \
     X(LLVMInt64TypeInContext)                                                                      \
     X(LLVMPointerTypeInContext)                                                                    \
@@ -58,6 +59,7 @@
     X(LLVMBuildSelect)                                                                             \
     X(LLVMBuildAlloca)                                                                             \
     X(LLVMBuildLoad2)                                                                              \
+    X(LLVMBuildInBoundsGEP2)                                                                       \
     X(LLVMBuildStore)                                                                              \
     X(LLVMBuildPhi)                                                                                \
     X(LLVMAddIncoming)                                                                             \

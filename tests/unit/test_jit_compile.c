@@ -178,3 +178,61 @@ TEST(jit_compile_refuses_what_it_does_not_compile_yet) {
     CHECK(obj == NULL);
     wasm_module_free(m);
 }
+
+/* Globals are the instance's own cells: a compiled function given an
+ * instance reads and writes them as the interpreter does on another
+ * instance of the same module, call after call. */
+TEST(jit_compile_globals_live_in_the_instance) {
+    wasm_module *m = unit_load_wat("(module\n"
+                                   "  (global $c (export \"c\") (mut i32) (i32.const 5))\n"
+                                   "  (global $acc (export \"acc\") (mut i64) (i64.const -1))\n"
+                                   "  (global $k i32 (i32.const 1000))\n"
+                                   "  (func (export \"tick\") (param i32) (result i32)\n"
+                                   "    (global.set $c (i32.add (global.get $c) (local.get 0)))\n"
+                                   "    (global.set $acc (i64.add (global.get $acc)\n"
+                                   "      (i64.extend_i32_u (global.get $c))))\n"
+                                   "    (i32.add (global.get $c) (global.get $k))))\n");
+    REQUIRE(m != NULL);
+    wasm_error err;
+    uint8_t *obj = NULL;
+    size_t len = 0;
+    if (!wasm_jit_compile(m, &obj, &len, &err)) {
+        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
+        wasm_module_free(m);
+        return;
+    }
+    wasm_jit_image *img = wasm_jit_load(obj, len, NULL, 0, &err);
+    REQUIRE(img != NULL);
+    int32_t (*tick)(void *, wasm_instance *, int32_t) =
+        (int32_t(*)(void *, wasm_instance *, int32_t))wasm_jit_find(img, "wasm_f0");
+    REQUIRE(tick != NULL);
+    wasm_linker *linker = wasm_linker_new();
+    wasm_instance *interp = wasm_instance_new(m, linker, &err);
+    wasm_instance *native = wasm_instance_new(m, linker, &err);
+    REQUIRE(interp && native);
+    wasm_extern f;
+    REQUIRE(wasm_instance_export(interp, "tick", &f));
+    static const int32_t steps[] = {1, -7, 0x7fffffff, 3, -2147483647};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)steps[k]}, res;
+        REQUIRE(wasm_call(f, &arg, &res) == WASM_TRAP_NONE);
+        CHECK_EQ_U64((uint32_t)tick(NULL, native, steps[k]), res.of.i32);
+    }
+    const char *names[] = {"c", "acc"};
+    for (int g = 0; g < 2; g++) {
+        wasm_extern a, b;
+        REQUIRE(wasm_instance_export(interp, names[g], &a) &&
+                wasm_instance_export(native, names[g], &b));
+        wasm_value va = wasm_global_get(a), vb = wasm_global_get(b);
+        if (g == 0)
+            CHECK_EQ_U64(vb.of.i32, va.of.i32);
+        else
+            CHECK_EQ_U64(vb.of.i64, va.of.i64);
+    }
+    wasm_instance_free(interp);
+    wasm_instance_free(native);
+    wasm_linker_free(linker);
+    wasm_jit_unload(img);
+    free(obj);
+    wasm_module_free(m);
+}
