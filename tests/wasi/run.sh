@@ -460,7 +460,16 @@ if selected c-poll; then
     expect c-poll-stdin-empty 0 c-poll-stdin-empty
     { sleep 3 >"$C/fifo"; } &
     node_run "$BC/poll.wasm" stdin-empty
-    check "c-poll-stdin-empty: same as Node" cmp -s "$OUT" "$NOUT"
+    # Node's timer for the 100 ms clock sometimes fires before 100 ms of the
+    # guest's own monotonic clock have passed (2 runs in 25 under load said
+    # "slept >= 100 ms: no"): that line is left out of the comparison with
+    # Node; wasp's is checked against the expected output above.
+    if cmp -s <(grep -v 'slept >= 100 ms' "$OUT") <(grep -v 'slept >= 100 ms' "$NOUT"); then
+        pass
+    else
+        fail "c-poll-stdin-empty: same as Node (the slept line aside)" \
+            "wasp: $(tr '\n' '|' <"$OUT")" "node: $(tr '\n' '|' <"$NOUT")"
+    fi
     STDIN_FROM=/dev/null
     wait
 fi
