@@ -5,7 +5,8 @@
  *
  * Step 1's first slices: the integer core without traps - constants,
  * locals, i32/i64 globals, i32/i64 arithmetic, bit operations, shifts
- * and rotates, comparisons, conversions between i32 and i64, blocks,
+ * and rotates, clz/ctz/popcnt, sign extension, comparisons, conversions
+ * between i32 and i64, blocks,
  * loops, if/else, br, br_if, return, select, drop, and direct calls
  * between defined functions, with at most one result. Globals are read
  * and written where the interpreter keeps them: the instance's
@@ -443,6 +444,41 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         LLVMValueRef z = L->LLVMConstInt(L->LLVMTypeOf(a), 0, 0);
         push(j, L->LLVMBuildZExt(B, L->LLVMBuildICmp(B, LLVMIntEQ, a, z, ""),
                                  L->LLVMInt32TypeInContext(j->C), ""));
+        return true;
+    }
+    case WASM_OP_I32_CLZ:
+    case WASM_OP_I64_CLZ:
+    case WASM_OP_I32_CTZ:
+    case WASM_OP_I64_CTZ:
+    case WASM_OP_I32_POPCNT:
+    case WASM_OP_I64_POPCNT: {
+        /* ctlz/cttz with "zero is poison" false give the width for 0, as Wasm wants */
+        LLVMValueRef a = pop(j);
+        LLVMTypeRef ty = L->LLVMTypeOf(a);
+        const char *name = ins->op == WASM_OP_I32_CLZ || ins->op == WASM_OP_I64_CLZ ? "llvm.ctlz"
+                           : ins->op == WASM_OP_I32_CTZ || ins->op == WASM_OP_I64_CTZ
+                               ? "llvm.cttz"
+                               : "llvm.ctpop";
+        unsigned id = L->LLVMLookupIntrinsicID(name, strlen(name));
+        LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, &ty, 1);
+        LLVMTypeRef fty = L->LLVMIntrinsicGetType(j->C, id, &ty, 1);
+        LLVMValueRef args[2] = {a, L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0)};
+        push(j, L->LLVMBuildCall2(B, fty, fn, args, strcmp(name, "llvm.ctpop") ? 2 : 1, ""));
+        return true;
+    }
+    case WASM_OP_I32_EXTEND8_S:
+    case WASM_OP_I32_EXTEND16_S:
+    case WASM_OP_I64_EXTEND8_S:
+    case WASM_OP_I64_EXTEND16_S:
+    case WASM_OP_I64_EXTEND32_S: {
+        /* sign-extension from the low bits: narrow, then widen back */
+        LLVMValueRef a = pop(j);
+        unsigned bits = ins->op == WASM_OP_I32_EXTEND8_S || ins->op == WASM_OP_I64_EXTEND8_S ? 8
+                        : ins->op == WASM_OP_I32_EXTEND16_S || ins->op == WASM_OP_I64_EXTEND16_S
+                            ? 16
+                            : 32;
+        LLVMValueRef narrow = L->LLVMBuildTrunc(B, a, L->LLVMIntTypeInContext(j->C, bits), "");
+        push(j, L->LLVMBuildSExt(B, narrow, L->LLVMTypeOf(a), ""));
         return true;
     }
     case WASM_OP_I32_WRAP_I64:

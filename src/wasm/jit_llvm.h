@@ -31,7 +31,9 @@
     X(LLVMSetModuleDataLayout)                                                                     \
     X(LLVMVerifyModule)                                                                            \
     X(LLVMDisposeMessage)                                                                          \
+    X(LLVMInt1TypeInContext)                                                                       \
     X(LLVMInt8TypeInContext)                                                                       \
+    X(LLVMIntTypeInContext)                                                                        \
     X(LLVMInt32TypeInContext)                                                                      \
     X(LLVMInt64TypeInContext)                                                                      \
     X(LLVMPointerTypeInContext)                                                                    \

@@ -50,6 +50,18 @@ static const char module_wat[] =
     "  (func (export \"conv\") (param i64) (result i64)\n"
     "    (i64.add (i64.extend_i32_s (i32.wrap_i64 (local.get 0))) (i64.extend_i32_u (i32.wrap_i64 "
     "(local.get 0)))))\n"
+    "  (func (export \"counts\") (param i64) (result i64)\n"
+    "    (i64.add (i64.add (i64.clz (local.get 0)) (i64.shl (i64.ctz (local.get 0)) (i64.const "
+    "8)))\n"
+    "      (i64.add (i64.shl (i64.popcnt (local.get 0)) (i64.const 16))\n"
+    "        (i64.extend_i32_u (i32.add (i32.add (i32.clz (i32.wrap_i64 (local.get 0)))\n"
+    "          (i32.shl (i32.ctz (i32.wrap_i64 (local.get 0))) (i32.const 8)))\n"
+    "          (i32.shl (i32.popcnt (i32.wrap_i64 (local.get 0))) (i32.const 16)))))))\n"
+    "  (func (export \"signs\") (param i64) (result i64)\n"
+    "    (i64.xor (i64.xor (i64.extend8_s (local.get 0)) (i64.extend16_s (local.get 0)))\n"
+    "      (i64.xor (i64.extend32_s (local.get 0))\n"
+    "        (i64.extend_i32_u (i32.xor (i32.extend8_s (i32.wrap_i64 (local.get 0)))\n"
+    "          (i32.extend16_s (i32.wrap_i64 (local.get 0))))))))\n"
     "  (func (export \"early\") (param i32) (result i32)\n"
     "    (block (result i32)\n"
     "      (drop (br_if 1 (i32.const 100) (i32.eqz (local.get 0))))\n"
@@ -84,6 +96,11 @@ static const call calls[] = {
     {"pick", 3, {WASM_I32, WASM_I64, WASM_I64}, {0, 11, 22}},
     {"conv", 1, {WASM_I64}, {0xffffffff80000000ull}},
     {"conv", 1, {WASM_I64}, {0x12345678ull}},
+    {"counts", 1, {WASM_I64}, {0}},
+    {"counts", 1, {WASM_I64}, {0x00f0000000000100ull}},
+    {"counts", 1, {WASM_I64}, {0xffffffffffffffffull}},
+    {"signs", 1, {WASM_I64}, {0x1234567880ff7f80ull}},
+    {"signs", 1, {WASM_I64}, {0x000000007fff807full}},
     {"early", 1, {WASM_I32}, {0}},
     {"early", 1, {WASM_I32}, {11}},
     {"early", 1, {WASM_I32}, {(uint32_t)-4}},
@@ -94,7 +111,8 @@ static const call calls[] = {
  * shape) with ctx and inst NULL: this slice reads neither. */
 static uint64_t call_native(void *fn, const call *c) {
     void *n = NULL;
-    if (!strcmp(c->name, "fac") || !strcmp(c->name, "conv"))
+    if (!strcmp(c->name, "fac") || !strcmp(c->name, "conv") || !strcmp(c->name, "counts") ||
+        !strcmp(c->name, "signs"))
         return (uint64_t)((int64_t(*)(void *, void *, int64_t))fn)(n, n, (int64_t)c->args[0]);
     if (!strcmp(c->name, "fib") || !strcmp(c->name, "early"))
         return (uint32_t)((int32_t(*)(void *, void *, int32_t))fn)(n, n, (int32_t)c->args[0]);
