@@ -660,19 +660,16 @@ static redisReply *command(kv_redis *r, bool idempotent, const char *what, char 
          * reader waits already (else this caller reads, and writes). A
          * failed write is the reader's to find: its socket reports the
          * error, and hiredis's context keeps it. */
-        if (!l->flush_pending) {
+        if (!l->flush_pending && util_defer(link_flush, l)) {
+            /* the flush runs later on this thread: its reference can be
+             * taken after the deferral */
             pthread_mutex_lock(&links_lock);
-            l->refs++; /* the pending flush's */
+            l->refs++;
             pthread_mutex_unlock(&links_lock);
-            if (util_defer(link_flush, l)) {
-                l->flush_pending = true;
-            } else {
-                link_unref(l);
-                if (l->reading) {
-                    int written;
-                    (void)redisBufferWrite(l->c, &written);
-                }
-            }
+            l->flush_pending = true;
+        } else if (!l->flush_pending && l->reading) {
+            int written;
+            (void)redisBufferWrite(l->c, &written);
         }
         bool timed_out;
         char lost[sizeof call->lost];

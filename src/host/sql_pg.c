@@ -332,15 +332,9 @@ static bool read_reset(sql_pg *s, uint32_t timeout_ms, bool *prepared_in_sql) {
     bool ok = true;
     size_t counted = 0;
     for (;;) {
-        if (PQstatus(s->pg) != CONNECTION_OK) return false;
-        if (PQisBusy(s->pg)) {
-            if (!PQconsumeInput(s->pg)) return false;
-            if (!PQisBusy(s->pg)) continue;
-            int64_t left = deadline - (int64_t)util_mono_ms();
-            struct pollfd p = {.fd = PQsocket(s->pg), .events = POLLIN};
-            if (left <= 0 || util_poll(&p, 1, (int)left) <= 0) return false;
-            continue;
-        }
+        int64_t left = deadline - (int64_t)util_mono_ms();
+        if (PQstatus(s->pg) != CONNECTION_OK || !await_results(s, left > 0 ? (uint32_t)left : 0))
+            return false;
         PGresult *r = PQgetResult(s->pg);
         if (!r) continue; /* the end of one statement's results */
         ExecStatusType st = PQresultStatus(r);

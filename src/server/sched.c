@@ -102,6 +102,7 @@ struct srv_sched {
     util_waiter *remote;
     sched_deferred deferred[MAX_DEFERRED]; /* to the end of the loop's turn (util_defer) */
     int ndeferred;
+    bool in_deferred; /* srv_sched_run_deferred runs them: they may defer again */
 };
 
 /* ---- the heap of wake-up times ---------------------------------------------- */
@@ -345,8 +346,9 @@ static void take_remote(srv_sched *s) {
 static bool sched_defer(void *self, void (*fn)(void *), void *arg) {
     srv_sched *s = self;
     /* only a task suspends before the loop waits: code on the worker's own
-     * stack waits with poll(2), which would never see the work done */
-    if (!s->running || s->ndeferred == MAX_DEFERRED) return false;
+     * stack waits with poll(2), which would never see the work done; the
+     * deferred work itself may put what is left off to the next turn */
+    if ((!s->running && !s->in_deferred) || s->ndeferred == MAX_DEFERRED) return false;
     s->deferred[s->ndeferred].fn = fn;
     s->deferred[s->ndeferred].arg = arg;
     s->ndeferred++;
@@ -360,8 +362,10 @@ bool srv_sched_run_deferred(srv_sched *s) {
     s->ndeferred = 0;
     sched_deferred now[MAX_DEFERRED];
     memcpy(now, s->deferred, (size_t)n * sizeof now[0]);
+    s->in_deferred = true;
     for (int i = 0; i < n; i++)
         now[i].fn(now[i].arg);
+    s->in_deferred = false;
     return s->ndeferred > 0;
 }
 

@@ -155,8 +155,8 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     return true;
 }
 
-/* Ends the current block with a branch to frame `f` (depth from the top)
- * carrying its result, when it has one. */
+/* Ends the current block (`from`) with a branch to frame `f`, carrying
+ * the top operand to its result phi when it has one. */
 static void branch_to(jit *j, jframe *f, LLVMBasicBlockRef from) {
     if (f->kind != WASM_OP_LOOP && f->phi) {
         LLVMValueRef v = j->stack[j->sp - 1];

@@ -126,19 +126,26 @@ static uint64_t call_native(void *fn, const call *c) {
         n, n, (int32_t)c->args[0], (int64_t)c->args[1], (int64_t)c->args[2]);
 }
 
+/* m compiled and loaded (*obj holds the object, to free after unloading),
+ * or NULL after reporting why. */
+static wasm_jit_image *compile_load(const wasm_module *m, uint8_t **obj) {
+    wasm_error err;
+    size_t len = 0;
+    if (!wasm_jit_compile(m, obj, &len, &err)) {
+        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
+        return NULL;
+    }
+    wasm_jit_image *img = wasm_jit_load(*obj, len, NULL, 0, &err);
+    if (!img) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    return img;
+}
+
 TEST(jit_compile_matches_the_interpreter) {
     wasm_module *m = unit_load_wat(module_wat);
     REQUIRE(m != NULL);
     wasm_error err;
     uint8_t *obj = NULL;
-    size_t len = 0;
-    if (!wasm_jit_compile(m, &obj, &len, &err)) {
-        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
-        wasm_module_free(m);
-        return;
-    }
-    wasm_jit_image *img = wasm_jit_load(obj, len, NULL, 0, &err);
-    if (!img) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    wasm_jit_image *img = compile_load(m, &obj);
     wasm_linker *linker = wasm_linker_new();
     wasm_instance *inst = wasm_instance_new(m, linker, &err);
     REQUIRE(inst != NULL);
@@ -213,14 +220,12 @@ TEST(jit_compile_globals_live_in_the_instance) {
     REQUIRE(m != NULL);
     wasm_error err;
     uint8_t *obj = NULL;
-    size_t len = 0;
-    if (!wasm_jit_compile(m, &obj, &len, &err)) {
-        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
+    wasm_jit_image *img = compile_load(m, &obj);
+    if (!img) {
+        free(obj);
         wasm_module_free(m);
         return;
     }
-    wasm_jit_image *img = wasm_jit_load(obj, len, NULL, 0, &err);
-    REQUIRE(img != NULL);
     int32_t (*tick)(void *, wasm_instance *, int32_t) =
         (int32_t(*)(void *, wasm_instance *, int32_t))wasm_jit_find(img, "wasm_f0");
     REQUIRE(tick != NULL);

@@ -924,6 +924,32 @@ static void batch_done(void *arg) {
     ((batch_job *)arg)->finished = true;
 }
 
+/* An 8 MiB SET: more than the socket takes in one write, so the deferred
+ * flush writes part and puts the rest off to the loop's next turns. */
+static void big_set(void *arg) {
+    batch_job *j = arg;
+    char e[256];
+    size_t n = HOST_KV_MAX_VALUE;
+    char *v = malloc(n);
+    if (!v) return;
+    memset(v, 'b', n);
+    j->rc = host_kv_set(j->kv, "big", 3, v, n, 0, e, sizeof e);
+    free(v);
+}
+
+/* Runs the scheduler's loop as a worker does (the deferred work, then a
+ * wait that is short when some was put off) until job finished or 20 s. */
+static void run_sched(srv_sched *s, const batch_job *job) {
+    uint64_t until = util_mono_ms() + 20000;
+    bool again = false;
+    while (!job->finished && util_mono_ms() < until) {
+        again = srv_sched_run_deferred(s);
+        struct pollfd p = {.fd = srv_sched_fd(s), .events = POLLIN};
+        poll(&p, 1, again ? 1 : 20);
+        srv_sched_poll(s);
+    }
+}
+
 /* 50 requests on one worker's scheduler each GET a key while the others
  * wait: their commands, appended in one turn of the loop, go out in one
  * write (kv_redis.c, link_flush), so the server reads them in one read,
@@ -976,6 +1002,19 @@ static void redis_check_batching(int port, const host_kv_config *cfg) {
         fprintf(stderr, "      the server read %lld times for %d GETs\n", reads, N);
     bool existed;
     KV(host_kv_delete(kv, "batched", 7, &existed, err, sizeof err), HOST_OK);
+    /* a command larger than one write: the rest goes out on later turns */
+    static batch_job big;
+    big = (batch_job){.kv = kv, .rc = -1};
+    srv_task *t;
+    REQUIRE(srv_sched_spawn(s, big_set, batch_done, &big, NULL, &t, e, sizeof e));
+    run_sched(s, &big);
+    CHECK(big.finished);
+    CHECK_EQ_S64(big.rc, HOST_OK);
+    host_buf b = {0};
+    KV(host_kv_get(kv, "big", 3, &b, err, sizeof err), HOST_OK);
+    CHECK_EQ_U64(b.len, HOST_KV_MAX_VALUE);
+    free(b.data);
+    KV(host_kv_delete(kv, "big", 3, &existed, err, sizeof err), HOST_OK);
 out:
     if (c) redisFree(c);
     host_kv_close(kv);
