@@ -694,6 +694,9 @@ void wasm_module_free(wasm_module *m) {
             wasm_code_free(&mi->codes[i]);
         free(mi->codes);
     }
+    wasm_jit_unload(mi->jit);
+    free(mi->natives);
+    free(mi->entries);
     util_arena_free(&mi->arena);
     free((void *)m->bytes);
     free(mi);

@@ -279,6 +279,10 @@ bool wasm_fiber_start(wasm_fiber *f, wasm_fiber_fn fn, void *arg) {
     f->exec.trap = NULL;
     f->exec.check_at = UINT64_MAX;
     f->exec.slice = f->slice;
+    /* compiled code's stack check: room for the deepest host helper
+     * (libpq, libcurl, SQLite run on this stack too) above the guard */
+    f->exec.stack_limit =
+        f->lo + (f->size > 4 * WASM_JIT_STACK_MARGIN ? WASM_JIT_STACK_MARGIN : f->size / 4);
     f->yielded = false;
     fiber_prepare(f);
     return run(f);

@@ -504,6 +504,10 @@ static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
         *f = (wasm_funcinst){.type = &m->types[m->funcs[i].type],
                              .inst = inst,
                              .code = &mi->codes[i - m->nfunc_imports]};
+        if (mi->natives) {
+            f->native = mi->natives[i - m->nfunc_imports];
+            f->entry = mi->entries[i - m->nfunc_imports];
+        }
         inst->funcs[i] = f;
     }
     inst->cap_bytes = (uint64_t)cap * WASM_PAGE_SIZE;

@@ -221,6 +221,11 @@ bool wasm_trap_init(wasm_error *err);
 void wasm_trap_enter(wasm_trap_frame *f, const void *lo, const void *hi);
 /* Pops `f`; call on every exit path, trapped or not. */
 void wasm_trap_leave(wasm_trap_frame *f);
+/* The calling thread's innermost frame, or NULL. */
+wasm_trap_frame *wasm_trap_current(void);
+/* Ends the innermost call into Wasm with trap `code`: jumps to the
+ * innermost frame's sigsetjmp. Only with a frame set up. */
+__attribute__((noreturn)) void wasm_trap_raise(wasm_trap_code code);
 /* Makes `f` the thread's innermost frame and returns the one before: a
  * fiber switch (fiber.c) swaps each stack's chain of frames in and out. */
 wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f);
@@ -239,6 +244,7 @@ typedef struct wasm_exec_state {
     uint32_t slice; /* the fiber's time slice, ms (0: none) */
     const wasm_instance *inst;
     wasm_trap_frame *trap;
+    const void *stack_limit; /* for compiled code; NULL: the thread's, found when needed */
 } wasm_exec_state;
 /* Ends the running fiber's time slice (interp.c, at a check point): the
  * fiber suspends as yielded (wasm_fiber_yielded) and returns when resumed.
@@ -301,12 +307,35 @@ typedef struct wasm_code {
     uint32_t nconsts;
 } wasm_code;
 
+/* Stack kept free below compiled code for the host functions it calls. */
+#define WASM_JIT_STACK_MARGIN (64u << 10)
+
+/* The native tier's context of one call stack (jit_run.c): what compiled
+ * code reads at its checks, handed to every compiled function as its first
+ * argument because compiled code cannot read the interpreter's
+ * thread-local variables cheaply (docs/design/native.md, section 5). The
+ * offsets are part of the code the compiler emits: change them together. */
+typedef struct wasm_jit_ctx {
+    uint64_t check_at;       /* the epoch at which checks take their slow path */
+    const void *stack_limit; /* the lowest stack address compiled code may reach */
+    uint64_t trap_site;      /* (function << 32 | code offset) of an explicit trap */
+} wasm_jit_ctx;
+
+/* The entry trampoline of a function type, emitted with the module: calls
+ * compiled function `fn` of `inst` with the arguments in `cells` (laid out
+ * as the interpreter's frames are) and writes its results there. */
+typedef void (*wasm_jit_entry)(wasm_jit_ctx *ctx, wasm_instance *inst, void *fn, wasm_cell *cells);
+
 typedef struct wasm_funcinst {
     const wasm_functype *type;
     wasm_instance *inst;   /* the instance whose code this is; NULL for host */
     const wasm_code *code; /* NULL for host functions */
     wasm_host_fn host;
     void *env;
+    /* Compiled code of a native-tier module, called through `entry`; NULL
+     * when the function runs in the interpreter. */
+    void *native;
+    wasm_jit_entry entry;
 } wasm_funcinst;
 
 typedef struct wasm_table_obj {
@@ -466,10 +495,16 @@ bool wasm_module_validate_and_compile(wasm_module *m, wasm_error *err);
 bool wasm_compile_module(wasm_module *m, wasm_error *err);
 void wasm_code_free(wasm_code *code);
 
-/* Runs `fn` (interp.c). args/results are cells laid out as the function's
- * frame expects. Returns a trap code. */
+/* Runs `fn` (interp.c), interpreted or compiled. args/results are cells
+ * laid out as the function's frame expects. Returns a trap code. */
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
                                 const wasm_call_opts *opts);
+/* Calls host function `f` for `caller` with its arguments in cells, which
+ * receive the results (interp.c). */
+wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *caller,
+                                     wasm_cell *cells);
+/* Sets the fault range of frame `tf` to the memory of `inst`. */
+void wasm_trap_frame_range(wasm_trap_frame *tf, const wasm_instance *inst);
 
 /* Structural equality of function types (call_indirect, imports). */
 bool wasm_functype_eq(const wasm_functype *a, const wasm_functype *b);
@@ -501,9 +536,10 @@ void wasm_jit_unload(wasm_jit_image *img);
 
 /* Compiles the defined functions of validated module `m` into one object
  * for wasm_jit_load (jit_compile.c): function i as "wasm_f<i>", called as
- * `r f(ctx, inst, params...)`. *obj is malloc'd (8-byte aligned). False
- * with *err: WASM_ERR_LIMIT naming the first instruction the tier does
- * not compile yet, or that LLVM cannot be loaded. */
+ * `r f(ctx, inst, params...)`, and its entry trampoline (wasm_jit_entry)
+ * as "wasm_e<i>". *obj is malloc'd (8-byte aligned). False with *err:
+ * WASM_ERR_LIMIT naming the first instruction the tier does not compile
+ * yet, or that LLVM cannot be loaded. */
 bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err);
 
 /* ---- module internals -------------------------------------------------- */
@@ -518,7 +554,33 @@ typedef struct wasm_module_impl {
     uint8_t *refs;
     /* compiled code, one per defined function, when loaded for execution */
     wasm_code *codes;
+    /* the native tier's code (wasm_module_compile_native): the loaded
+     * object, and per defined function its code and entry trampoline */
+    wasm_jit_image *jit;
+    void **natives;
+    wasm_jit_entry *entries;
 } wasm_module_impl;
+
+/* ---- the native tier's runtime helpers (jit_run.c, interp.c) -------------
+ * Compiled code calls these by name (jit_compile.c declares them, the
+ * loader binds them). */
+
+/* An explicit trap of compiled code at `site` (function << 32 | offset). */
+__attribute__((noreturn)) void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site);
+/* A call from compiled code of `caller` to `f` (an import, or a function
+ * of another instance), arguments and results in `cells`. */
+void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst *f,
+                   wasm_cell *cells);
+/* memory.grow of memory 0: the old size in pages, or -1. */
+uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
+/* The slow path of a check (interp.c): the time slice is over (the fiber
+ * yields) or the deadline passed or `inst` was interrupted (a trap). */
+void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst);
+/* The engine's epoch counter, which compiled checks read (interp.c). */
+const uint64_t *wasm_epoch_counter(void);
+/* Fills a context for a compiled call starting on this thread's current
+ * stack (interp.c). */
+void wasm_jit_ctx_init(wasm_jit_ctx *ctx);
 
 static inline wasm_module_impl *wasm_impl(const wasm_module *m) {
     return (wasm_module_impl *)m;

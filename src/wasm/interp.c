@@ -147,6 +147,10 @@ __attribute__((noinline)) static void slice_over(void) {
     wasm_fiber_yield();
     check_at_update();
 }
+/* The lowest address compiled code may use on the running stack: the
+ * fiber's, set when it starts; the thread's, found once (jit_ctx_init). */
+static _Thread_local const void *stack_limit;
+
 /* The instance of the innermost wasm_interp_call on this thread, for
  * wasm_call_should_stop(NULL). */
 static _Thread_local const wasm_instance *current_inst;
@@ -198,6 +202,7 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->check_at = check_at;
     s->slice = slice;
     s->inst = current_inst;
+    s->stack_limit = stack_limit;
     s->trap = wasm_trap_swap(NULL);
     wasm_trap_swap(s->trap);
 }
@@ -213,6 +218,7 @@ void wasm_exec_load(const wasm_exec_state *s) {
     check_at = s->check_at;
     slice = s->slice;
     current_inst = s->inst;
+    stack_limit = s->stack_limit;
     wasm_trap_swap(s->trap);
 }
 
@@ -314,7 +320,9 @@ SAT(sat_u64_f64, double, uint64_t, -1.0, 18446744073709551616.0, 0, UINT64_MAX)
 
 /* ---- host calls ----------------------------------------------------------------- */
 
-static wasm_trap_code call_host(const wasm_funcinst *f, wasm_instance *caller, ucell *args) {
+wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *caller,
+                                     wasm_cell *cells) {
+    ucell *args = (ucell *)cells;
     const wasm_functype *ft = f->type;
     wasm_value inbuf[16], outbuf[16];
     wasm_value *in = ft->nparams <= 16 ? inbuf : malloc(ft->nparams * sizeof *in);
@@ -353,6 +361,46 @@ static wasm_trap_code call_host(const wasm_funcinst *f, wasm_instance *caller, u
 static void set_fault_range(wasm_trap_frame *tf, const wasm_instance *inst) {
     tf->lo = inst->mem ? inst->mem->base : NULL;
     tf->hi = inst->mem ? inst->mem->base + WASM_MEMORY_RESERVE : NULL;
+}
+
+void wasm_trap_frame_range(wasm_trap_frame *tf, const wasm_instance *inst) {
+    set_fault_range(tf, inst);
+}
+
+/* ---- the native tier's side of the loop ------------------------------------------ */
+
+static const void *thread_stack_limit(void) {
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    size_t margin = size > 4 * WASM_JIT_STACK_MARGIN ? WASM_JIT_STACK_MARGIN : size / 4;
+    return (const uint8_t *)lo + margin;
+}
+
+void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
+    if (!stack_limit) stack_limit = thread_stack_limit();
+    ctx->check_at = check_at;
+    ctx->stack_limit = stack_limit;
+    ctx->trap_site = 0;
+}
+
+const uint64_t *wasm_epoch_counter(void) {
+    return &epoch;
+}
+
+/* A compiled function called from the loop (an import, a table entry):
+ * the fault range follows its instance while it runs. */
+static void call_native(const wasm_funcinst *f, const wasm_instance *from, wasm_cell *cells,
+                        wasm_trap_frame *tf) {
+    wasm_jit_ctx ctx;
+    wasm_jit_ctx_init(&ctx);
+    if (f->inst != from) set_fault_range(tf, f->inst);
+    f->entry(&ctx, f->inst, f->native, cells);
+    if (f->inst != from) set_fault_range(tf, from);
 }
 
 static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_depth,
@@ -722,10 +770,16 @@ L_WASM_IOP_CALL_INDIRECT : {
 }
 call:
     /* callee, args and ip (past the operands) are set */
+    if (callee->native) {
+        ts.top = fp + code->frame_cells;
+        ts.depth = depth + 1; /* a nested call is not the outermost one */
+        call_native(callee, inst, &args->u64, tf);
+        NEXT;
+    }
     if (callee->host) {
         ts.top = fp + code->frame_cells;
         ts.depth = depth;
-        wasm_trap_code t = call_host(callee, inst, args);
+        wasm_trap_code t = wasm_interp_call_host(callee, inst, &args->u64);
         if (t != WASM_TRAP_NONE) TRAP(t);
         NEXT;
     }
@@ -762,10 +816,20 @@ L_WASM_IOP_RETURN_CALL_INDIRECT : {
         ncells = ip[4];
     }
     copy_cells(fp, fp + argslot, ncells);
+    if (f->native) {
+        ts.top = fp + code->frame_cells;
+        ts.depth = depth + 1;
+        call_native(f, inst, &fp->u64, tf);
+        ret_src = 0;
+        ret_n = 0;
+        for (uint32_t k = 0; k < f->type->nresults; k++)
+            ret_n += wasm_cells(f->type->results[k]);
+        goto do_return;
+    }
     if (f->host) {
         ts.top = fp + code->frame_cells;
         ts.depth = depth;
-        wasm_trap_code tr = call_host(f, inst, fp);
+        wasm_trap_code tr = wasm_interp_call_host(f, inst, &fp->u64);
         if (tr != WASM_TRAP_NONE) TRAP(tr);
         /* hand the host's results (now at fp[0..]) to our caller */
         ret_src = 0;
@@ -1227,6 +1291,20 @@ done:
     return trap;
 }
 
+void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst) {
+    /* as the loop's CHECK: a slice that is over yields, anything else traps */
+    if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+        __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
+        slice_over();
+        ctx->check_at = check_at;
+        if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+            __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline)
+            return;
+    }
+    __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
+    wasm_trap_raise(WASM_TRAP_INTERRUPTED);
+}
+
 void wasm_interrupt_all(void) {
     pthread_once(&ticker_once, start_ticker);
     __atomic_store_n(&epoch_ended, 1, __ATOMIC_SEQ_CST);
@@ -1291,7 +1369,16 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     if (sig == 0) {
         wasm_trap_enter(&tf, NULL, NULL);
         set_fault_range(&tf, fn->inst);
-        trap = run(fn, fp, saved_depth, &tf);
+        if (fn->native) {
+            wasm_jit_ctx ctx;
+            wasm_jit_ctx_init(&ctx);
+            ts.top = fp + code->frame_cells;
+            ts.depth = saved_depth + 1; /* calls back into Wasm are nested ones */
+            fn->entry(&ctx, fn->inst, fn->native, &fp->u64);
+            trap = WASM_TRAP_NONE;
+        } else {
+            trap = run(fn, fp, saved_depth, &tf);
+        }
     } else {
         trap = (wasm_trap_code)sig;
     }

@@ -64,6 +64,11 @@ typedef struct jit {
     jframe frames[JIT_MAX_FRAMES];
     uint32_t nframes;
     wasm_error *err;
+    /* the runtime helpers and the epoch, declared in the module */
+    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, epoch;
+    LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty;
+    LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
+    uint64_t site;         /* of the instruction being translated */
 } jit;
 
 static bool refuse(jit *j, const char *what) {
@@ -78,6 +83,8 @@ static LLVMTypeRef val_type(jit *j, wasm_valtype t) {
     switch (t) {
     case WASM_I32: return j->L->LLVMInt32TypeInContext(j->C);
     case WASM_I64: return j->L->LLVMInt64TypeInContext(j->C);
+    case WASM_F32: return j->L->LLVMFloatTypeInContext(j->C);
+    case WASM_F64: return j->L->LLVMDoubleTypeInContext(j->C);
     default: return NULL;
     }
 }
@@ -93,10 +100,10 @@ static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     params[0] = params[1] = ptr;
     for (uint32_t i = 0; i < ft->nparams; i++)
         if (!(params[2 + i] = val_type(j, ft->params[i])))
-            return refuse(j, "parameters other than i32 and i64"), NULL;
+            return refuse(j, "parameters other than numbers"), NULL;
     LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C);
     if (ft->nresults && !(ret = val_type(j, ft->results[0])))
-        return refuse(j, "results other than i32 and i64"), NULL;
+        return refuse(j, "results other than numbers"), NULL;
     return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
 }
 
@@ -149,7 +156,7 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     f->target = f->end;
     if (bt->kind == WASM_BT_VALUE) {
         LLVMTypeRef t = val_type(j, bt->value);
-        if (!t) return refuse(j, "block results other than i32 and i64");
+        if (!t) return refuse(j, "block results other than numbers");
         f->phi = make_phi(j, f->end, t);
     }
     return true;
@@ -163,6 +170,17 @@ static void branch_to(jit *j, jframe *f, LLVMBasicBlockRef from) {
         j->L->LLVMAddIncoming(f->phi, &v, &from, 1);
     }
     j->L->LLVMBuildBr(j->B, f->target);
+}
+
+/* Ends the current block by falling out of frame `f` at its `end` (for a
+ * loop that is not where a branch to it goes), with its result. */
+static void fall_through(jit *j, jframe *f) {
+    LLVMBasicBlockRef from = j->L->LLVMGetInsertBlock(j->B);
+    if (f->phi) {
+        LLVMValueRef v = j->stack[j->sp - 1];
+        j->L->LLVMAddIncoming(f->phi, &v, &from, 1);
+    }
+    j->L->LLVMBuildBr(j->B, f->end);
 }
 
 static void build_return(jit *j) {
@@ -181,6 +199,7 @@ static LLVMValueRef const_int(jit *j, wasm_valtype t, uint64_t v) {
 static bool binary(jit *j, wasm_op op) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
+    if (j->sp < 2) return false; /* not a binary operation, whatever it is */
     LLVMValueRef b = j->stack[j->sp - 1], a = j->stack[j->sp - 2], r = NULL;
     wasm_valtype t = L->LLVMTypeOf(a) == L->LLVMInt64TypeInContext(j->C) ? WASM_I64 : WASM_I32;
     LLVMValueRef mask = const_int(j, t, t == WASM_I64 ? 63 : 31);
@@ -240,6 +259,506 @@ static bool binary(jit *j, wasm_op op) {
     return true;
 }
 
+/* ---- the runtime: helpers, traps, checks ----------------------------------- */
+
+static LLVMTypeRef ty_i32(jit *j) {
+    return j->L->LLVMInt32TypeInContext(j->C);
+}
+static LLVMTypeRef ty_i64(jit *j) {
+    return j->L->LLVMInt64TypeInContext(j->C);
+}
+static LLVMTypeRef ty_ptr(jit *j) {
+    return j->L->LLVMPointerTypeInContext(j->C, 0);
+}
+
+static void add_fn_attr(jit *j, LLVMValueRef fn, const char *name) {
+    const wasm_llvm *L = j->L;
+    unsigned kind = L->LLVMGetEnumAttributeKindForName(name, strlen(name));
+    L->LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                               L->LLVMCreateEnumAttribute(j->C, kind, 0));
+}
+
+/* Declares what compiled code calls outside itself (jit_run.c binds the
+ * names). The trap is noreturn and cold: LLVM then lays the checks' slow
+ * paths out of the hot code. */
+static void declare_runtime(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMTypeRef p = ty_ptr(j), i32 = ty_i32(j), i64 = ty_i64(j), v = L->LLVMVoidTypeInContext(j->C);
+    j->trap_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i32, i64}, 3, 0);
+    j->trap_fn = L->LLVMAddFunction(j->M, "wasm_jit_trap", j->trap_ty);
+    add_fn_attr(j, j->trap_fn, "noreturn");
+    add_fn_attr(j, j->trap_fn, "cold");
+    add_fn_attr(j, j->trap_fn, "nounwind");
+    j->call_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, p, p}, 4, 0);
+    j->call_fn = L->LLVMAddFunction(j->M, "wasm_jit_call", j->call_ty);
+    j->grow_ty = L->LLVMFunctionType(i32, (LLVMTypeRef[]){p, i32}, 2, 0);
+    j->grow_fn = L->LLVMAddFunction(j->M, "wasm_jit_memory_grow", j->grow_ty);
+    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p}, 2, 0);
+    j->check_fn = L->LLVMAddFunction(j->M, "wasm_jit_check", j->check_ty);
+    add_fn_attr(j, j->check_fn, "cold");
+    j->epoch = L->LLVMAddGlobal(j->M, i64, "wasm_epoch");
+}
+
+/* A load of `t` at byte `off` of `base`. */
+static LLVMValueRef load_at(jit *j, LLVMTypeRef t, LLVMValueRef base, uint64_t off,
+                            const char *name) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef k = L->LLVMConstInt(ty_i64(j), off, 0);
+    LLVMValueRef at =
+        L->LLVMBuildInBoundsGEP2(j->B, L->LLVMInt8TypeInContext(j->C), base, &k, 1, "");
+    return L->LLVMBuildLoad2(j->B, t, at, name);
+}
+
+/* Ends the current block with trap `code` at the instruction's site. */
+static void build_trap(jit *j, wasm_trap_code code) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef args[3] = {L->LLVMGetParam(j->self, 0), L->LLVMConstInt(ty_i32(j), code, 0),
+                            L->LLVMConstInt(ty_i64(j), j->site, 0)};
+    L->LLVMBuildCall2(j->B, j->trap_ty, j->trap_fn, args, 3, "");
+    L->LLVMBuildUnreachable(j->B);
+}
+
+/* Traps with `code` when i1 `cond` holds; code goes on after it. */
+static void trap_if(jit *j, LLVMValueRef cond, wasm_trap_code code) {
+    const wasm_llvm *L = j->L;
+    LLVMBasicBlockRef bad = new_block(j, "trap"), ok = new_block(j, "ok");
+    L->LLVMBuildCondBr(j->B, cond, bad, ok);
+    L->LLVMPositionBuilderAtEnd(j->B, bad);
+    build_trap(j, code);
+    L->LLVMPositionBuilderAtEnd(j->B, ok);
+}
+
+/* The check at function entries and loop headers (design section 5):
+ * the epoch against ctx->check_at, and the instance's interrupt flag.
+ * Both loads are volatile: another thread moves them, and a loop must see
+ * it without a call in between. */
+static void build_check(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    LLVMValueRef ctx = L->LLVMGetParam(j->self, 0), inst = L->LLVMGetParam(j->self, 1);
+    LLVMValueRef now = L->LLVMBuildLoad2(B, ty_i64(j), j->epoch, "epoch");
+    L->LLVMSetVolatile(now, 1);
+    LLVMValueRef at = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, check_at), "check_at");
+    LLVMValueRef irq = load_at(j, ty_i32(j), inst, offsetof(wasm_instance, interrupt), "irq");
+    L->LLVMSetVolatile(irq, 1);
+    LLVMValueRef late = L->LLVMBuildICmp(B, LLVMIntUGE, now, at, "");
+    LLVMValueRef stop = L->LLVMBuildOr(
+        B, late, L->LLVMBuildICmp(B, LLVMIntNE, irq, L->LLVMConstInt(ty_i32(j), 0, 0), ""), "");
+    LLVMBasicBlockRef slow = new_block(j, "check"), ok = new_block(j, "checked");
+    L->LLVMBuildCondBr(B, stop, slow, ok);
+    L->LLVMPositionBuilderAtEnd(B, slow);
+    L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, inst}, 2, "");
+    L->LLVMBuildBr(B, ok);
+    L->LLVMPositionBuilderAtEnd(B, ok);
+}
+
+/* Stack exhaustion as a trap: the stack pointer against ctx->stack_limit,
+ * at every function's entry, on whatever stack the call runs. */
+static void build_stack_check(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMTypeRef i64 = ty_i64(j);
+    LLVMMetadataRef name = L->LLVMMDStringInContext2(j->C, "rsp", 3);
+    LLVMValueRef md = L->LLVMMetadataAsValue(j->C, L->LLVMMDNodeInContext2(j->C, &name, 1));
+    unsigned id = L->LLVMLookupIntrinsicID("llvm.read_register", 18);
+    LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, &i64, 1);
+    LLVMTypeRef fty = L->LLVMIntrinsicGetType(j->C, id, &i64, 1);
+    LLVMValueRef sp = L->LLVMBuildCall2(j->B, fty, fn, &md, 1, "sp");
+    LLVMValueRef limit =
+        load_at(j, i64, L->LLVMGetParam(j->self, 0), offsetof(wasm_jit_ctx, stack_limit), "limit");
+    trap_if(j, L->LLVMBuildICmp(j->B, LLVMIntULT, sp, limit, ""), WASM_TRAP_STACK_EXHAUSTED);
+}
+
+/* The address of a memory access: base + zext(addr) + offset, no check
+ * (the reservation's guard makes a stray access fault; trap.c). */
+static LLVMValueRef mem_addr(jit *j, LLVMValueRef addr, uint32_t offset) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef ea = L->LLVMBuildZExt(j->B, addr, ty_i64(j), "");
+    if (offset) ea = L->LLVMBuildAdd(j->B, ea, L->LLVMConstInt(ty_i64(j), offset, 0), "");
+    return L->LLVMBuildGEP2(j->B, L->LLVMInt8TypeInContext(j->C), j->mem_base, &ea, 1, "");
+}
+
+/* Scalar loads and stores: what each reads or writes, and how it extends. */
+static bool memory_op(jit *j, const wasm_instr *ins) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    LLVMContextRef C = j->C;
+    LLVMTypeRef i8 = L->LLVMInt8TypeInContext(C), i16 = L->LLVMIntTypeInContext(C, 16);
+    LLVMTypeRef i32 = ty_i32(j), i64 = ty_i64(j);
+    LLVMTypeRef f32 = L->LLVMFloatTypeInContext(C), f64 = L->LLVMDoubleTypeInContext(C);
+    LLVMTypeRef mem = NULL, res = NULL;
+    int ext = 0; /* loads: 1 sign, 2 zero */
+    bool store = false;
+    switch (ins->op) {
+#define LD(op, m, r, e)                                                                            \
+    case WASM_OP_##op:                                                                             \
+        mem = m;                                                                                   \
+        res = r;                                                                                   \
+        ext = e;                                                                                   \
+        break;
+#define ST(op, m, r)                                                                               \
+    case WASM_OP_##op:                                                                             \
+        mem = m;                                                                                   \
+        res = r;                                                                                   \
+        store = true;                                                                              \
+        break;
+        LD(I32_LOAD, i32, i32, 0)
+        LD(I64_LOAD, i64, i64, 0)
+        LD(F32_LOAD, f32, f32, 0)
+        LD(F64_LOAD, f64, f64, 0)
+        LD(I32_LOAD8_S, i8, i32, 1)
+        LD(I32_LOAD8_U, i8, i32, 2)
+        LD(I32_LOAD16_S, i16, i32, 1)
+        LD(I32_LOAD16_U, i16, i32, 2)
+        LD(I64_LOAD8_S, i8, i64, 1)
+        LD(I64_LOAD8_U, i8, i64, 2)
+        LD(I64_LOAD16_S, i16, i64, 1)
+        LD(I64_LOAD16_U, i16, i64, 2)
+        LD(I64_LOAD32_S, i32, i64, 1)
+        LD(I64_LOAD32_U, i32, i64, 2)
+        ST(I32_STORE, i32, i32)
+        ST(I64_STORE, i64, i64)
+        ST(F32_STORE, f32, f32)
+        ST(F64_STORE, f64, f64)
+        ST(I32_STORE8, i8, i32)
+        ST(I32_STORE16, i16, i32)
+        ST(I64_STORE8, i8, i64)
+        ST(I64_STORE16, i16, i64)
+        ST(I64_STORE32, i32, i64)
+#undef LD
+#undef ST
+    default: return false;
+    }
+    if (store) {
+        LLVMValueRef v = pop(j), addr = pop(j);
+        if (mem != res) v = L->LLVMBuildTrunc(B, v, mem, "");
+        LLVMValueRef st = L->LLVMBuildStore(B, v, mem_addr(j, addr, ins->imm.mem.offset));
+        L->LLVMSetAlignment(st, 1); /* Wasm's alignment is a hint */
+        return true;
+    }
+    LLVMValueRef ld = L->LLVMBuildLoad2(B, mem, mem_addr(j, pop(j), ins->imm.mem.offset), "");
+    L->LLVMSetAlignment(ld, 1);
+    if (ext == 1)
+        push(j, L->LLVMBuildSExt(B, ld, res, ""));
+    else if (ext == 2)
+        push(j, L->LLVMBuildZExt(B, ld, res, ""));
+    else
+        push(j, ld);
+    return true;
+}
+
+/* A call of an LLVM intrinsic overloaded on `t`. */
+static LLVMValueRef intrinsic(jit *j, const char *name, LLVMTypeRef *tys, size_t ntys,
+                              LLVMValueRef *args, unsigned nargs) {
+    const wasm_llvm *L = j->L;
+    unsigned id = L->LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, tys, ntys);
+    LLVMTypeRef fty = L->LLVMIntrinsicGetType(j->C, id, tys, ntys);
+    return L->LLVMBuildCall2(j->B, fty, fn, args, nargs, "");
+}
+
+/* Integer division and remainder, with the traps Wasm wants where LLVM's
+ * instructions are undefined: a zero divisor, and INT_MIN / -1 (a trap for
+ * div_s; rem_s gives 0). */
+static bool divide(jit *j, wasm_op op) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    bool s32 = op == WASM_OP_I32_DIV_S || op == WASM_OP_I32_REM_S;
+    bool s64 = op == WASM_OP_I64_DIV_S || op == WASM_OP_I64_REM_S;
+    bool rem = op == WASM_OP_I32_REM_S || op == WASM_OP_I32_REM_U || op == WASM_OP_I64_REM_S ||
+               op == WASM_OP_I64_REM_U;
+    switch (op) {
+    case WASM_OP_I32_DIV_S:
+    case WASM_OP_I32_DIV_U:
+    case WASM_OP_I32_REM_S:
+    case WASM_OP_I32_REM_U:
+    case WASM_OP_I64_DIV_S:
+    case WASM_OP_I64_DIV_U:
+    case WASM_OP_I64_REM_S:
+    case WASM_OP_I64_REM_U: break;
+    default: return false;
+    }
+    LLVMValueRef b = pop(j), a = pop(j);
+    LLVMTypeRef t = L->LLVMTypeOf(a);
+    trap_if(j, L->LLVMBuildICmp(B, LLVMIntEQ, b, L->LLVMConstInt(t, 0, 0), ""), WASM_TRAP_DIV_ZERO);
+    if (s32 || s64) {
+        LLVMValueRef minus1 = L->LLVMBuildICmp(B, LLVMIntEQ, b, L->LLVMConstInt(t, ~0ull, 1), "");
+        if (rem) {
+            /* x rem -1 is 0; srem's INT_MIN case is avoided by dividing by 1 */
+            b = L->LLVMBuildSelect(B, minus1, L->LLVMConstInt(t, 1, 0), b, "");
+            push(j, L->LLVMBuildSRem(B, a, b, ""));
+            return true;
+        }
+        LLVMValueRef min = L->LLVMConstInt(t, s32 ? 0x80000000u : 0x8000000000000000ull, 0);
+        trap_if(j, L->LLVMBuildAnd(B, minus1, L->LLVMBuildICmp(B, LLVMIntEQ, a, min, ""), ""),
+                WASM_TRAP_INT_OVERFLOW);
+        push(j, L->LLVMBuildSDiv(B, a, b, ""));
+        return true;
+    }
+    push(j, rem ? L->LLVMBuildURem(B, a, b, "") : L->LLVMBuildUDiv(B, a, b, ""));
+    return true;
+}
+
+/* Float-to-int conversions that trap: NaN is an invalid conversion, a
+ * value outside (lo, hi) an overflow; the bounds are the interpreter's. */
+static bool truncate(jit *j, wasm_op op) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    double lo, hi;
+    bool sign, wide;
+    switch (op) {
+    case WASM_OP_I32_TRUNC_F32_S: lo = -2147483904.0, hi = 2147483648.0, sign = 1, wide = 0; break;
+    case WASM_OP_I32_TRUNC_F32_U: lo = -1.0, hi = 4294967296.0, sign = 0, wide = 0; break;
+    case WASM_OP_I32_TRUNC_F64_S: lo = -2147483649.0, hi = 2147483648.0, sign = 1, wide = 0; break;
+    case WASM_OP_I32_TRUNC_F64_U: lo = -1.0, hi = 4294967296.0, sign = 0, wide = 0; break;
+    case WASM_OP_I64_TRUNC_F32_S:
+        lo = -9223373136366403584.0, hi = 9223372036854775808.0, sign = 1, wide = 1;
+        break;
+    case WASM_OP_I64_TRUNC_F32_U: lo = -1.0, hi = 18446744073709551616.0, sign = 0, wide = 1; break;
+    case WASM_OP_I64_TRUNC_F64_S:
+        lo = -9223372036854777856.0, hi = 9223372036854775808.0, sign = 1, wide = 1;
+        break;
+    case WASM_OP_I64_TRUNC_F64_U: lo = -1.0, hi = 18446744073709551616.0, sign = 0, wide = 1; break;
+    default: return false;
+    }
+    LLVMValueRef a = pop(j);
+    LLVMTypeRef ft = L->LLVMTypeOf(a), it = wide ? ty_i64(j) : ty_i32(j);
+    trap_if(j, L->LLVMBuildFCmp(B, LLVMRealUNO, a, a, ""), WASM_TRAP_BAD_CONVERSION);
+    /* every bound is exact in the float type (a power of two, or a
+     * neighbour of one the type can hold) */
+    LLVMValueRef vlo = L->LLVMConstReal(ft, lo), vhi = L->LLVMConstReal(ft, hi);
+    LLVMValueRef in = L->LLVMBuildAnd(B, L->LLVMBuildFCmp(B, LLVMRealOGT, a, vlo, ""),
+                                      L->LLVMBuildFCmp(B, LLVMRealOLT, a, vhi, ""), "");
+    trap_if(j, L->LLVMBuildNot(B, in, ""), WASM_TRAP_INT_OVERFLOW);
+    push(j, sign ? L->LLVMBuildFPToSI(B, a, it, "") : L->LLVMBuildFPToUI(B, a, it, ""));
+    return true;
+}
+
+/* `v` through an empty inline asm: the same bits, which LLVM can no
+ * longer see. Wasm wants a signalling NaN quieted by every arithmetic
+ * operation, and LLVM folds x * 1.0, x / -1.0, x - 0.0 and
+ * demote(promote x) to x (or -x), keeping it signalling (LLVM does not
+ * promise to quiet NaNs, and LLVM 19 cannot lower llvm.canonicalize on
+ * x86). A float constant hidden this way is still loaded once and hoisted
+ * out of loops: the asm has no side effect. */
+static LLVMValueRef opaque(jit *j, LLVMValueRef v) {
+    const wasm_llvm *L = j->L;
+    LLVMTypeRef t = L->LLVMTypeOf(v);
+    LLVMTypeRef fty = L->LLVMFunctionType(t, &t, 1, 0);
+    LLVMValueRef as = L->LLVMGetInlineAsm(fty, "", 0, "=x,0", 4, 0, 0, LLVMInlineAsmDialectATT, 0);
+    return L->LLVMBuildCall2(j->B, fty, as, &v, 1, "");
+}
+
+/* The operand of an arithmetic operation, hidden from LLVM's folds when it
+ * is a constant or a conversion that a fold could undo (see opaque). */
+static LLVMValueRef operand(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef v = pop(j);
+    if (L->LLVMIsConstant(v) || L->LLVMIsAFPExtInst(v) || L->LLVMIsAFPTruncInst(v))
+        v = opaque(j, v);
+    return v;
+}
+
+/* Float operations, conversions and reinterpretations: none traps. NaN
+ * results are whatever the hardware gives, which the spec allows
+ * (arithmetic NaNs); abs, neg and copysign only touch the sign bit. */
+static bool float_op(jit *j, wasm_op op) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    LLVMContextRef C = j->C;
+    LLVMTypeRef f32 = L->LLVMFloatTypeInContext(C), f64 = L->LLVMDoubleTypeInContext(C);
+    LLVMTypeRef i32 = ty_i32(j), i64 = ty_i64(j);
+    LLVMValueRef r;
+    switch (op) {
+#define FBIN(o32, o64, build)                                                                      \
+    case WASM_OP_##o32:                                                                            \
+    case WASM_OP_##o64: {                                                                          \
+        LLVMValueRef b = operand(j), a = operand(j);                                               \
+        r = L->build(B, a, b, "");                                                                 \
+        break;                                                                                     \
+    }
+        FBIN(F32_ADD, F64_ADD, LLVMBuildFAdd)
+        FBIN(F32_SUB, F64_SUB, LLVMBuildFSub)
+        FBIN(F32_MUL, F64_MUL, LLVMBuildFMul)
+        FBIN(F32_DIV, F64_DIV, LLVMBuildFDiv)
+#undef FBIN
+#define FCMP(o32, o64, pred)                                                                       \
+    case WASM_OP_##o32:                                                                            \
+    case WASM_OP_##o64: {                                                                          \
+        LLVMValueRef b = pop(j), a = pop(j);                                                       \
+        r = L->LLVMBuildZExt(B, L->LLVMBuildFCmp(B, pred, a, b, ""), i32, "");                     \
+        break;                                                                                     \
+    }
+        FCMP(F32_EQ, F64_EQ, LLVMRealOEQ)
+        FCMP(F32_NE, F64_NE, LLVMRealUNE)
+        FCMP(F32_LT, F64_LT, LLVMRealOLT)
+        FCMP(F32_GT, F64_GT, LLVMRealOGT)
+        FCMP(F32_LE, F64_LE, LLVMRealOLE)
+        FCMP(F32_GE, F64_GE, LLVMRealOGE)
+#undef FCMP
+#define FINTR(o32, o64, name, n)                                                                   \
+    case WASM_OP_##o32:                                                                            \
+    case WASM_OP_##o64: {                                                                          \
+        LLVMValueRef args[2];                                                                      \
+        if (n == 2) args[1] = pop(j);                                                              \
+        args[0] = pop(j);                                                                          \
+        LLVMTypeRef t = L->LLVMTypeOf(args[0]);                                                    \
+        r = intrinsic(j, name, &t, 1, args, n);                                                    \
+        break;                                                                                     \
+    }
+        FINTR(F32_ABS, F64_ABS, "llvm.fabs", 1)
+        FINTR(F32_CEIL, F64_CEIL, "llvm.ceil", 1)
+        FINTR(F32_FLOOR, F64_FLOOR, "llvm.floor", 1)
+        FINTR(F32_TRUNC, F64_TRUNC, "llvm.trunc", 1)
+        FINTR(F32_NEAREST, F64_NEAREST, "llvm.roundeven", 1)
+        FINTR(F32_SQRT, F64_SQRT, "llvm.sqrt", 1)
+        FINTR(F32_COPYSIGN, F64_COPYSIGN, "llvm.copysign", 2)
+#undef FINTR
+    case WASM_OP_F32_NEG:
+    case WASM_OP_F64_NEG: r = L->LLVMBuildFNeg(B, pop(j), ""); break;
+    case WASM_OP_F32_MIN:
+    case WASM_OP_F64_MIN:
+    case WASM_OP_F32_MAX:
+    case WASM_OP_F64_MAX: {
+        /* llvm.minimum/maximum order -0 below +0 as Wasm does, but hand a
+         * signalling NaN back as it came; Wasm wants it quiet (an
+         * arithmetic NaN), which an addition of the operands gives */
+        bool min = op == WASM_OP_F32_MIN || op == WASM_OP_F64_MIN;
+        LLVMValueRef args[2];
+        args[1] = pop(j);
+        args[0] = pop(j);
+        LLVMTypeRef t = L->LLVMTypeOf(args[0]);
+        LLVMValueRef m = intrinsic(j, min ? "llvm.minimum" : "llvm.maximum", &t, 1, args, 2);
+        r = L->LLVMBuildSelect(B, L->LLVMBuildFCmp(B, LLVMRealUNO, args[0], args[1], ""),
+                               L->LLVMBuildFAdd(B, args[0], args[1], ""), m, "");
+        break;
+    }
+#define CONV(op, build, t)                                                                         \
+    case WASM_OP_##op: r = L->build(B, pop(j), t, ""); break;
+        CONV(F32_CONVERT_I32_S, LLVMBuildSIToFP, f32)
+        CONV(F32_CONVERT_I32_U, LLVMBuildUIToFP, f32)
+        CONV(F32_CONVERT_I64_S, LLVMBuildSIToFP, f32)
+        CONV(F32_CONVERT_I64_U, LLVMBuildUIToFP, f32)
+        CONV(F64_CONVERT_I32_S, LLVMBuildSIToFP, f64)
+        CONV(F64_CONVERT_I32_U, LLVMBuildUIToFP, f64)
+        CONV(F64_CONVERT_I64_S, LLVMBuildSIToFP, f64)
+        CONV(F64_CONVERT_I64_U, LLVMBuildUIToFP, f64)
+    case WASM_OP_F32_DEMOTE_F64: r = L->LLVMBuildFPTrunc(B, operand(j), f32, ""); break;
+    case WASM_OP_F64_PROMOTE_F32:
+        r = L->LLVMBuildFPExt(B, operand(j), f64, "");
+        break;
+        CONV(I32_REINTERPRET_F32, LLVMBuildBitCast, i32)
+        CONV(I64_REINTERPRET_F64, LLVMBuildBitCast, i64)
+        CONV(F32_REINTERPRET_I32, LLVMBuildBitCast, f32)
+        CONV(F64_REINTERPRET_I64, LLVMBuildBitCast, f64)
+#undef CONV
+#define SAT(op, name, it)                                                                          \
+    case WASM_OP_##op: {                                                                           \
+        LLVMValueRef a = pop(j);                                                                   \
+        LLVMTypeRef tys[2] = {it, L->LLVMTypeOf(a)};                                               \
+        r = intrinsic(j, name, tys, 2, &a, 1);                                                     \
+        break;                                                                                     \
+    }
+        SAT(I32_TRUNC_SAT_F32_S, "llvm.fptosi.sat", i32)
+        SAT(I32_TRUNC_SAT_F32_U, "llvm.fptoui.sat", i32)
+        SAT(I32_TRUNC_SAT_F64_S, "llvm.fptosi.sat", i32)
+        SAT(I32_TRUNC_SAT_F64_U, "llvm.fptoui.sat", i32)
+        SAT(I64_TRUNC_SAT_F32_S, "llvm.fptosi.sat", i64)
+        SAT(I64_TRUNC_SAT_F32_U, "llvm.fptoui.sat", i64)
+        SAT(I64_TRUNC_SAT_F64_S, "llvm.fptosi.sat", i64)
+        SAT(I64_TRUNC_SAT_F64_U, "llvm.fptoui.sat", i64)
+#undef SAT
+    default: return false;
+    }
+    push(j, r);
+    return true;
+}
+
+/* A value as the interpreter keeps it in a 64-bit cell: an i32 or f32
+ * in the low half, zero above. */
+static LLVMValueRef to_cell(jit *j, LLVMValueRef v, wasm_valtype t) {
+    const wasm_llvm *L = j->L;
+    if (t == WASM_F32) v = L->LLVMBuildBitCast(j->B, v, ty_i32(j), "");
+    if (t == WASM_F64) v = L->LLVMBuildBitCast(j->B, v, ty_i64(j), "");
+    if (t == WASM_I32 || t == WASM_F32) v = L->LLVMBuildZExt(j->B, v, ty_i64(j), "");
+    return v;
+}
+
+/* A value of type t read back from a cell. */
+static LLVMValueRef from_cell(jit *j, LLVMValueRef cell, wasm_valtype t) {
+    return j->L->LLVMBuildLoad2(j->B, val_type(j, t), cell, "");
+}
+
+/* A call to an imported function: through its wasm_funcinst and the
+ * runtime (a host function, an interpreted one, or compiled code of
+ * another instance), the arguments and results in cells on this frame. */
+static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        if (!val_type(j, ft->params[i])) return refuse(j, "calls passing references or v128");
+    if (ft->nresults > 1) return refuse(j, "calls to functions with several results");
+    if (ft->nresults && !val_type(j, ft->results[0]))
+        return refuse(j, "calls returning references or v128");
+    LLVMValueRef inst = L->LLVMGetParam(j->self, 1);
+    /* the alloca in the entry block, so that it is one slot per frame */
+    LLVMBasicBlockRef here = L->LLVMGetInsertBlock(B);
+    L->LLVMPositionBuilderAtEnd(B, L->LLVMGetEntryBasicBlock(j->self));
+    L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(L->LLVMGetEntryBasicBlock(j->self)));
+    LLVMValueRef cells =
+        L->LLVMBuildArrayAlloca(B, ty_i64(j), L->LLVMConstInt(ty_i32(j), n ? n : 1, 0), "cells");
+    L->LLVMPositionBuilderAtEnd(B, here);
+    j->sp -= ft->nparams;
+    for (uint32_t i = 0; i < ft->nparams; i++) {
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
+        LLVMValueRef at = L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, "");
+        L->LLVMBuildStore(B, to_cell(j, j->stack[j->sp + i], ft->params[i]), at);
+    }
+    LLVMValueRef funcs = load_at(j, ty_ptr(j), inst, offsetof(wasm_instance, funcs), "funcs");
+    LLVMValueRef k = L->LLVMConstInt(ty_i64(j), callee, 0);
+    LLVMValueRef f = L->LLVMBuildLoad2(
+        B, ty_ptr(j), L->LLVMBuildInBoundsGEP2(B, ty_ptr(j), funcs, &k, 1, ""), "");
+    LLVMValueRef args[4] = {L->LLVMGetParam(j->self, 0), inst, f, cells};
+    L->LLVMBuildCall2(B, j->call_ty, j->call_fn, args, 4, "");
+    if (ft->nresults) push(j, from_cell(j, cells, ft->results[0]));
+    return true;
+}
+
+/* br_table: a switch over the index, the last target the default. */
+static bool br_table(jit *j, const wasm_instr *ins) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef index = pop(j);
+    uint32_t n = ins->imm.br_table.ntargets;
+    wasm_error rerr;
+    wasm_reader r = {j->m->bytes, ins->imm.br_table.targets, j->m->bytes + j->m->size, &rerr};
+    LLVMBasicBlockRef from = L->LLVMGetInsertBlock(j->B);
+    /* one block per distinct frame would be tidier; a block per target is
+     * what a switch needs when targets carry a value or return */
+    LLVMBasicBlockRef *dests = calloc(n + 1, sizeof *dests);
+    if (!dests) return refuse(j, "a br_table (out of memory)");
+    for (uint32_t i = 0; i <= n; i++) {
+        uint32_t depth;
+        if (!wasm_read_u32(&r, &depth)) {
+            free(dests);
+            return refuse(j, "a br_table it cannot read");
+        }
+        dests[i] = new_block(j, "case");
+        L->LLVMPositionBuilderAtEnd(j->B, dests[i]);
+        jframe *f = &j->frames[j->nframes - 1 - depth];
+        if (f->kind == WASM_OP_END)
+            build_return(j);
+        else
+            branch_to(j, f, dests[i]);
+    }
+    L->LLVMPositionBuilderAtEnd(j->B, from);
+    LLVMValueRef sw = L->LLVMBuildSwitch(j->B, index, dests[n], n);
+    for (uint32_t i = 0; i < n; i++)
+        L->LLVMAddCase(sw, L->LLVMConstInt(ty_i32(j), i, 0), dests[i]);
+    free(dests);
+    j->frames[j->nframes - 1].dead = true;
+    return true;
+}
+
 static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     jit *j = ud;
     const wasm_llvm *L = j->L;
@@ -250,13 +769,17 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     uint32_t nparams = j->m->types[j->m->funcs[j->func].type].nparams;
     for (uint32_t i = 0; i < nlocals; i++) {
         LLVMTypeRef t = val_type(j, types[i]);
-        if (!t) return refuse(j, "locals other than i32 and i64");
+        if (!t) return refuse(j, "locals other than numbers");
         j->local_types[i] = t;
         j->locals[i] = L->LLVMBuildAlloca(j->B, t, "");
-        L->LLVMBuildStore(j->B,
-                          i < nparams ? L->LLVMGetParam(j->self, 2 + i) : L->LLVMConstInt(t, 0, 0),
+        L->LLVMBuildStore(j->B, i < nparams ? L->LLVMGetParam(j->self, 2 + i) : L->LLVMConstNull(t),
                           j->locals[i]);
     }
+    if (j->m->nmemories)
+        j->mem_base = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
+                              offsetof(wasm_instance, mem_base), "mem");
+    build_stack_check(j);
+    build_check(j);
     /* the function's own frame: `return` and the final `end` go here */
     jframe *f = &j->frames[j->nframes++];
     memset(f, 0, sizeof *f);
@@ -269,6 +792,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     jframe *top = &j->frames[j->nframes - 1];
+    j->site = (uint64_t)j->func << 32 | (uint32_t)(ins->at - j->m->bytes);
     if (top->dead) {
         /* skipped code: only the structure matters */
         switch (ins->op) {
@@ -305,6 +829,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             f->target = new_block(j, "loop");
             L->LLVMBuildBr(B, f->target);
             L->LLVMPositionBuilderAtEnd(B, f->target);
+            build_check(j);
         }
         return true;
     }
@@ -322,7 +847,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     }
     case WASM_OP_ELSE: {
         /* the then arm falls through to the end */
-        branch_to(j, top, L->LLVMGetInsertBlock(B));
+        fall_through(j, top);
         L->LLVMPositionBuilderAtEnd(B, top->else_bb);
         top->else_bb = NULL;
         j->sp = top->height;
@@ -338,7 +863,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             j->nframes--;
             return true;
         }
-        if (!top->dead) branch_to(j, top, L->LLVMGetInsertBlock(B));
+        if (!top->dead) fall_through(j, top);
         if (top->else_bb) { /* an if without else: its else arm is empty */
             L->LLVMPositionBuilderAtEnd(B, top->else_bb);
             L->LLVMBuildBr(B, top->end);
@@ -348,7 +873,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         if (top->phi) push(j, top->phi);
         j->nframes--;
         /* an end no branch reaches: what follows cannot run either */
-        if (!L->LLVMGetFirstUse(L->LLVMBasicBlockAsValue(top->end)) && top->kind != WASM_OP_LOOP) {
+        if (!L->LLVMGetFirstUse(L->LLVMBasicBlockAsValue(top->end))) {
             L->LLVMBuildUnreachable(B);
             j->frames[j->nframes - 1].dead = true;
         }
@@ -394,8 +919,8 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         return true;
     case WASM_OP_CALL: {
         uint32_t callee = ins->imm.index;
-        if (j->m->funcs[callee].imported) return refuse(j, "calls to imported functions");
         const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
+        if (j->m->funcs[callee].imported) return call_import(j, callee, ft);
         LLVMValueRef args[2 + 64];
         args[0] = L->LLVMGetParam(j->self, 0);
         args[1] = L->LLVMGetParam(j->self, 1);
@@ -403,11 +928,22 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
         LLVMValueRef r =
             L->LLVMBuildCall2(B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
+        /* never turned into a loop: unbounded recursion must exhaust the
+         * stack (a trap), not run forever */
+        L->LLVMSetTailCallKind(r, LLVMTailCallKindNoTail);
         if (ft->nresults) push(j, r);
         return true;
     }
-    case WASM_OP_DROP: (void)pop(j); return true;
-    case WASM_OP_SELECT: {
+    case WASM_OP_DROP: {
+        /* a load whose value is dropped must still trap out of bounds, and
+         * LLVM deletes unused plain loads: this one becomes volatile */
+        LLVMValueRef v = pop(j);
+        if (L->LLVMIsAZExtInst(v) || L->LLVMIsASExtInst(v)) v = L->LLVMGetOperand(v, 0);
+        if (L->LLVMIsALoadInst(v)) L->LLVMSetVolatile(v, 1);
+        return true;
+    }
+    case WASM_OP_SELECT:
+    case WASM_OP_SELECT_T: {
         LLVMValueRef c = pop(j), b = pop(j), a = pop(j);
         push(j, L->LLVMBuildSelect(
                     B, L->LLVMBuildICmp(B, LLVMIntNE, c, const_int(j, WASM_I32, 0), ""), a, b, ""));
@@ -424,20 +960,41 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_GLOBAL_GET:
     case WASM_OP_GLOBAL_SET: {
         wasm_valtype t = j->m->globals[ins->imm.index].type.type;
-        if (t != WASM_I32 && t != WASM_I64) return refuse(j, "globals other than i32 and i64");
+        if (!val_type(j, t)) return refuse(j, "globals other than numbers");
         LLVMValueRef cell = global_cell(j, ins->imm.index);
-        if (ins->op == WASM_OP_GLOBAL_GET) {
+        if (ins->op == WASM_OP_GLOBAL_GET)
             push(j, L->LLVMBuildLoad2(B, val_type(j, t), cell, ""));
-        } else {
-            /* the whole cell, upper half zero for an i32, as the interpreter keeps it */
-            LLVMValueRef v = pop(j);
-            if (t == WASM_I32) v = L->LLVMBuildZExt(B, v, L->LLVMInt64TypeInContext(j->C), "");
-            L->LLVMBuildStore(B, v, cell);
-        }
+        else
+            L->LLVMBuildStore(B, to_cell(j, pop(j), t), cell);
         return true;
     }
     case WASM_OP_I32_CONST: push(j, const_int(j, WASM_I32, (uint32_t)ins->imm.i32)); return true;
     case WASM_OP_I64_CONST: push(j, const_int(j, WASM_I64, (uint64_t)ins->imm.i64)); return true;
+    case WASM_OP_F32_CONST:
+        push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I32, ins->imm.f32),
+                                    L->LLVMFloatTypeInContext(j->C), ""));
+        return true;
+    case WASM_OP_F64_CONST:
+        push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I64, ins->imm.f64),
+                                    L->LLVMDoubleTypeInContext(j->C), ""));
+        return true;
+    case WASM_OP_UNREACHABLE:
+        build_trap(j, WASM_TRAP_UNREACHABLE);
+        top->dead = true;
+        return true;
+    case WASM_OP_MEMORY_SIZE: {
+        LLVMValueRef mem =
+            load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1), offsetof(wasm_instance, mem), "");
+        LLVMValueRef pages = load_at(j, ty_i64(j), mem, offsetof(wasm_memory, pages), "pages");
+        push(j, L->LLVMBuildTrunc(B, pages, ty_i32(j), ""));
+        return true;
+    }
+    case WASM_OP_MEMORY_GROW: {
+        LLVMValueRef args[2] = {L->LLVMGetParam(j->self, 1), pop(j)};
+        push(j, L->LLVMBuildCall2(B, j->grow_ty, j->grow_fn, args, 2, ""));
+        return true;
+    }
+    case WASM_OP_BR_TABLE: return br_table(j, ins);
     case WASM_OP_I32_EQZ:
     case WASM_OP_I64_EQZ: {
         LLVMValueRef a = pop(j);
@@ -491,9 +1048,40 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         push(j, L->LLVMBuildZExt(B, pop(j), L->LLVMInt64TypeInContext(j->C), ""));
         return true;
     default:
-        if (binary(j, ins->op)) return true;
+        if (memory_op(j, ins) || divide(j, ins->op) || truncate(j, ins->op) ||
+            float_op(j, ins->op) || binary(j, ins->op))
+            return true;
         return refuse(j, wasm_opinfo_table[ins->op].name);
     }
+}
+
+/* The entry trampoline of function type `ti` (wasm_jit_entry), as
+ * "wasm_e<ti>": arguments from cells, the call, the result to cell 0. */
+static void build_entry(jit *j, uint32_t ti) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    const wasm_functype *ft = &j->m->types[ti];
+    LLVMTypeRef p = ty_ptr(j);
+    LLVMTypeRef ety =
+        L->LLVMFunctionType(L->LLVMVoidTypeInContext(j->C), (LLVMTypeRef[]){p, p, p, p}, 4, 0);
+    char name[32];
+    snprintf(name, sizeof name, "wasm_e%u", ti);
+    LLVMValueRef e = L->LLVMAddFunction(j->M, name, ety);
+    j->self = e;
+    L->LLVMPositionBuilderAtEnd(B, new_block(j, "entry"));
+    LLVMValueRef cells = L->LLVMGetParam(e, 3);
+    LLVMValueRef args[2 + 64];
+    args[0] = L->LLVMGetParam(e, 0);
+    args[1] = L->LLVMGetParam(e, 1);
+    for (uint32_t i = 0; i < ft->nparams; i++) {
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
+        args[2 + i] =
+            from_cell(j, L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, ""), ft->params[i]);
+    }
+    LLVMValueRef r =
+        L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, 2 + ft->nparams, "");
+    if (ft->nresults) L->LLVMBuildStore(B, to_cell(j, r, ft->results[0]), cells);
+    L->LLVMBuildRetVoid(B);
 }
 
 /* The object of the module compiled so far, for the large code model. */
@@ -521,7 +1109,11 @@ static bool emit(jit *j, uint8_t **obj, size_t *len) {
         LLVMTargetDataRef DL = L->LLVMCreateTargetDataLayout(TM);
         L->LLVMSetModuleDataLayout(j->M, DL);
         LLVMPassBuilderOptionsRef po = L->LLVMCreatePassBuilderOptions();
+        /* WASP_JIT_DUMP=1 prints the IR before the passes, 2 after them */
+        const char *dump = getenv("WASP_JIT_DUMP");
+        if (dump && *dump == '1') L->LLVMDumpModule(j->M);
         LLVMErrorRef e = L->LLVMRunPasses(j->M, "default<O2>", TM, po);
+        if (dump && *dump == '2') L->LLVMDumpModule(j->M);
         LLVMMemoryBufferRef buf = NULL;
         if (e) {
             char *m = L->LLVMGetErrorMessage(e);
@@ -573,8 +1165,10 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     j->B = L->LLVMCreateBuilderInContext(j->C);
     j->fns = calloc(m->nfuncs ? m->nfuncs : 1, sizeof *j->fns);
     j->fn_types = calloc(m->nfuncs ? m->nfuncs : 1, sizeof *j->fn_types);
-    bool ok = j->fns && j->fn_types;
+    bool *entry_types = calloc(m->ntypes ? m->ntypes : 1, sizeof *entry_types);
+    bool ok = j->fns && j->fn_types && entry_types;
     char name[32];
+    if (ok) declare_runtime(j);
     /* every defined function declared first: calls may go forward */
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;
@@ -598,6 +1192,12 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
         j->locals = NULL;
         j->local_types = NULL;
     }
+    for (uint32_t i = 0; ok && i < m->nfuncs; i++)
+        if (!m->funcs[i].imported && !entry_types[m->funcs[i].type]) {
+            entry_types[m->funcs[i].type] = true;
+            build_entry(j, m->funcs[i].type);
+        }
+    free(entry_types);
     if (ok) ok = emit(j, obj, len);
     L->LLVMDisposeBuilder(j->B);
     L->LLVMDisposeModule(j->M);

@@ -95,6 +95,57 @@
     X(LLVMTargetMachineEmitToMemoryBuffer)                                                         \
     X(LLVMGetBufferStart)                                                                          \
     X(LLVMGetBufferSize)                                                                           \
+    X(LLVMFloatTypeInContext)                                                                      \
+    X(LLVMDoubleTypeInContext)                                                                     \
+    X(LLVMBuildFAdd)                                                                               \
+    X(LLVMBuildFSub)                                                                               \
+    X(LLVMBuildFMul)                                                                               \
+    X(LLVMBuildFDiv)                                                                               \
+    X(LLVMBuildFNeg)                                                                               \
+    X(LLVMBuildFCmp)                                                                               \
+    X(LLVMBuildSDiv)                                                                               \
+    X(LLVMBuildUDiv)                                                                               \
+    X(LLVMBuildSRem)                                                                               \
+    X(LLVMBuildURem)                                                                               \
+    X(LLVMBuildSIToFP)                                                                             \
+    X(LLVMBuildUIToFP)                                                                             \
+    X(LLVMBuildFPToSI)                                                                             \
+    X(LLVMBuildFPToUI)                                                                             \
+    X(LLVMBuildFPExt)                                                                              \
+    X(LLVMBuildFPTrunc)                                                                            \
+    X(LLVMBuildBitCast)                                                                            \
+    X(LLVMBuildGEP2)                                                                               \
+    X(LLVMBuildSwitch)                                                                             \
+    X(LLVMAddCase)                                                                                 \
+    X(LLVMSetVolatile)                                                                             \
+    X(LLVMSetAlignment)                                                                            \
+    X(LLVMIsALoadInst)                                                                             \
+    X(LLVMMDStringInContext2)                                                                      \
+    X(LLVMMDNodeInContext2)                                                                        \
+    X(LLVMMetadataAsValue)                                                                         \
+    X(LLVMGetEnumAttributeKindForName)                                                             \
+    X(LLVMCreateEnumAttribute)                                                                     \
+    X(LLVMAddAttributeAtIndex)                                                                     \
+    X(LLVMAddGlobal)                                                                               \
+    X(LLVMBuildIntToPtr)                                                                           \
+    X(LLVMBuildPtrToInt)                                                                           \
+    X(LLVMGetUndef)                                                                                \
+    X(LLVMBuildNot)                                                                                \
+    X(LLVMConstReal)                                                                               \
+    X(LLVMGetEntryBasicBlock)                                                                      \
+    X(LLVMPositionBuilderBefore)                                                                   \
+    X(LLVMGetFirstInstruction)                                                                     \
+    X(LLVMBuildArrayAlloca)                                                                        \
+    X(LLVMDumpModule)                                                                              \
+    X(LLVMConstNull)                                                                               \
+    X(LLVMGetInlineAsm)                                                                            \
+    X(LLVMIsConstant)                                                                              \
+    X(LLVMIsAFPExtInst)                                                                            \
+    X(LLVMIsAFPTruncInst)                                                                          \
+    X(LLVMSetTailCallKind)                                                                         \
+    X(LLVMIsAZExtInst)                                                                             \
+    X(LLVMIsASExtInst)                                                                             \
+    X(LLVMGetOperand)                                                                              \
     X(LLVMDisposeMemoryBuffer)
 
 typedef struct wasm_llvm {

@@ -81,6 +81,14 @@ void wasm_trap_leave(wasm_trap_frame *f) {
     current = f->prev;
 }
 
+wasm_trap_frame *wasm_trap_current(void) {
+    return current;
+}
+
+void wasm_trap_raise(wasm_trap_code code) {
+    siglongjmp(current->jb, (int)code);
+}
+
 wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f) {
     wasm_trap_frame *old = current;
     current = f;

@@ -263,6 +263,17 @@ bool wasm_module_validate(wasm_module *m, wasm_error *err);
 /* Decode then validate: NULL with *err filled on any failure. */
 wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err);
 
+/* The native tier: compiles the defined functions of loaded module `m` to
+ * machine code with LLVM (loaded the first time it is needed); instances
+ * created afterwards run that code, the ones before keep the interpreter.
+ * False with *err when the module stays interpreted: WASM_ERR_LIMIT when
+ * the tier does not take the module yet (naming the first instruction it
+ * does not compile) or LLVM cannot be loaded, WASM_ERR_NOMEM. Call it
+ * before instantiating the module, not while another thread does. */
+bool wasm_module_compile_native(wasm_module *m, wasm_error *err);
+/* Whether wasm_module_compile_native succeeded on `m`. */
+bool wasm_module_is_native(const wasm_module *m);
+
 /* Frees the module and everything it points to. NULL is allowed. */
 void wasm_module_free(wasm_module *m);
 

@@ -206,12 +206,18 @@ static void remove_tmpdir(const char *dir) {
         fprintf(stderr, "spec_runner: warning: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
+/* Seconds a script may take (the slowest takes a few under ASan). */
+#define SCRIPT_TIMEOUT_S 600
+
 /* ---- tallies and failure reports -------------------------------------- */
 
-typedef enum { PASSED, FAILED, SKIPPED, NOT_APPLICABLE } outcome;
+/* NOT_RUN: in the native tier, a command on a module the tier does not
+ * compile yet (it ran in the interpreter, which the interpreter's line
+ * counts); never counted as passed. */
+typedef enum { PASSED, FAILED, SKIPPED, NOT_APPLICABLE, NOT_RUN } outcome;
 
 typedef struct tally {
-    unsigned passed, failed, skipped, na;
+    unsigned passed, failed, skipped, na, notrun;
 } tally;
 
 static void tally_count(tally *t, outcome o) {
@@ -220,6 +226,7 @@ static void tally_count(tally *t, outcome o) {
     case FAILED: t->failed++; break;
     case SKIPPED: t->skipped++; break;
     case NOT_APPLICABLE: t->na++; break;
+    case NOT_RUN: t->notrun++; break;
     }
 }
 
@@ -228,12 +235,14 @@ static void tally_add(tally *to, const tally *from) {
     to->failed += from->failed;
     to->skipped += from->skipped;
     to->na += from->na;
+    to->notrun += from->notrun;
 }
 
 /* Options and totals of the whole run. */
 typedef struct runner {
     const char *suite; /* the testsuite folder */
     bool verbose;
+    bool native; /* --tier native: modules compiled to machine code */
     tally total;
     unsigned files; /* scripts attempted */
 } runner;
@@ -248,6 +257,7 @@ typedef struct loaded {
     bool text;           /* a text-format module: never loaded */
     wasm_module *module; /* NULL when it did not load */
     wasm_instance *inst; /* NULL when it did not instantiate */
+    bool interp;         /* --tier native, and the tier does not take it yet */
 } loaded;
 
 /* What the process running a script shares with the runner, so that an
@@ -274,7 +284,8 @@ typedef struct script {
     wasm_linker *linker; /* spectest plus every `register` */
     loaded *mods;        /* in command order */
     size_t nmods, capmods;
-    long current; /* index into mods of the last `module`; -1 before it */
+    long current;   /* index into mods of the last `module`; -1 before it */
+    bool on_interp; /* the command under way acts on an interpreted module */
 } script;
 
 /* One command of the JSON list. */
@@ -769,6 +780,24 @@ static void instantiate(script *s, loaded *e, wasm_error *err) {
     err->msg[sizeof err->msg - 1] = '\0';
 }
 
+/* With --tier native, compiles a loaded module to machine code before it
+ * is instantiated. A module the tier does not take yet stays interpreted:
+ * NOT_RUN, and the commands acting on it will say so; any other failure to
+ * compile is FAILED (reported). PASSED otherwise, and without --tier. */
+static outcome to_native(script *s, const command *c, loaded *e) {
+    if (!s->run->native) return PASSED;
+    wasm_error err;
+    if (wasm_module_compile_native(e->module, &err)) return PASSED;
+    err.msg[sizeof err.msg - 1] = '\0';
+    if (err.kind == WASM_ERR_LIMIT && strstr(err.msg, "the native tier does not compile")) {
+        e->interp = true;
+        if (s->run->verbose) printf("  %s:%ld: not run: %s\n", s->name, c->line, err.msg);
+        return NOT_RUN;
+    }
+    report_cmd(s, c, "the native tier cannot compile the module: %s", err.msg);
+    return FAILED;
+}
+
 /* `module`: load and instantiate; it becomes the current module, and is
  * known by its "name" too when it has one. */
 static outcome run_module(script *s, const command *c) {
@@ -786,13 +815,15 @@ static outcome run_module(script *s, const command *c) {
         report_cmd(s, c, "module failed to load: %s", desc);
         return FAILED;
     }
+    outcome tier = to_native(s, c, e);
+    if (tier == FAILED) return FAILED;
     instantiate(s, e, &err);
     if (!e->inst) {
         describe_error(&err, desc, sizeof desc);
         report_cmd(s, c, "module loaded but failed to instantiate: %s", desc);
         return FAILED;
     }
-    return PASSED;
+    return tier;
 }
 
 /* assert_malformed and assert_invalid: loading must fail, with `want`. */
@@ -841,6 +872,8 @@ static outcome expect_instantiation_failure(script *s, const command *c, wasm_er
     }
     loaded *e = add_loaded(s, NULL, c->line);
     e->module = m;
+    outcome tier = to_native(s, c, e);
+    if (tier == FAILED) return FAILED;
     instantiate(s, e, &err);
     if (e->inst) {
         report_cmd(s, c, "expected %s ('%s') but the module instantiated", wasm_errkind_name(want),
@@ -854,7 +887,7 @@ static outcome expect_instantiation_failure(script *s, const command *c, wasm_er
         return FAILED;
     }
     if (want == WASM_ERR_TRAP) note_trap_text(s, c, (wasm_trap_code)err.trap);
-    return PASSED;
+    return tier;
 }
 
 static outcome run_assert_unlinkable(script *s, const command *c) {
@@ -883,6 +916,7 @@ static outcome find_instance(script *s, const command *c, const char *name, wasm
         e = &s->mods[s->current];
     }
     if (e->text) return NOT_APPLICABLE;
+    if (e->interp) s->on_interp = true;
     if (!e->inst) {
         report_cmd(s, c, "the module of line %ld did not %s", e->line,
                    e->module ? "instantiate" : "load");
@@ -1113,8 +1147,13 @@ static const struct {
 };
 
 static outcome run_command(script *s, const command *c) {
+    s->on_interp = false;
     for (size_t i = 0; i < sizeof command_table / sizeof command_table[0]; i++)
-        if (strcmp(command_table[i].type, c->type) == 0) return command_table[i].run(s, c);
+        if (strcmp(command_table[i].type, c->type) == 0) {
+            outcome o = command_table[i].run(s, c);
+            /* it ran, but in the interpreter: not a pass of the native tier */
+            return o == PASSED && s->on_interp ? NOT_RUN : o;
+        }
     printf("  %s:%ld: %s: skipped: the runner does not know this command type\n", s->name, c->line,
            c->type);
     return SKIPPED;
@@ -1267,6 +1306,9 @@ static char *script_stem(const char *wast) {
 /* Converts and runs a script in the process forked for it, prints its
  * failures, leaves its counts in s->shared and exits. */
 static _Noreturn void run_in_child(script *s) {
+    /* a script that runs away (compiled code that loops where it should
+     * trap) is ended and counted as a failure, not left to hang the run */
+    alarm(SCRIPT_TIMEOUT_S);
     snprintf(s->shared->what, sizeof s->shared->what, "setup");
     char *stem = script_stem(s->wast);
     char *jsonname = xmalloc(strlen(stem) + sizeof ".json");
@@ -1348,8 +1390,10 @@ static void run_script(runner *run, const char *wast, const char *name) {
     }
     if (s.shared) munmap(s.shared, sizeof *s.shared);
     free(dir);
-    printf("%s: %u passed, %u failed, %u skipped, %u n/a\n", name, s.n.passed, s.n.failed,
+    printf("%s: %u passed, %u failed, %u skipped, %u n/a", name, s.n.passed, s.n.failed,
            s.n.skipped, s.n.na);
+    if (run->native) printf(", %u not run", s.n.notrun);
+    printf("\n");
     fflush(stdout);
     tally_add(&run->total, &s.n);
 }
@@ -1466,11 +1510,15 @@ static bool list_arg(file_list *l, const char *suite, const char *suite_real, co
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: spec_runner [--testsuite DIR] [--filter SUBSTR] [-v] [DIR-or-FILE.wast ...]\n"
+            "usage: spec_runner [--testsuite DIR] [--filter SUBSTR] [--tier interp|native] [-v]\n"
+            "                   [DIR-or-FILE.wast ...]\n"
             "  Converts each .wast with wast2json and checks the engine against it.\n"
             "  --testsuite DIR  the spec testsuite (default: $WASM_TESTSUITE, else\n"
             "                   ../shared/wasm-testsuite)\n"
             "  --filter SUBSTR  run only the scripts whose name contains SUBSTR\n"
+            "  --tier T         interp (default) runs modules in the interpreter; native\n"
+            "                   compiles each to machine code first (LLVM 19), and counts\n"
+            "                   the commands on modules it does not compile yet as not run\n"
             "  -v               print every failure in detail\n"
             "  With no files or folders named, runs every .wast directly in core/,\n"
             "  proposals/tail-call/ and proposals/extended-const/. Exit status: 0 when\n"
@@ -1490,6 +1538,9 @@ int main(int argc, char **argv) {
             run.suite = argv[++i];
         } else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
             filter = argv[++i];
+        } else if (strcmp(argv[i], "--tier") == 0 && i + 1 < argc &&
+                   (!strcmp(argv[i + 1], "interp") || !strcmp(argv[i + 1], "native"))) {
+            run.native = strcmp(argv[++i], "native") == 0;
         } else if (strcmp(argv[i], "-v") == 0) {
             run.verbose = true;
         } else if (strcmp(argv[i], "--") == 0) {
@@ -1564,7 +1615,12 @@ int main(int argc, char **argv) {
         printf("spec: no .wast file to run%s%s\n", filter ? " matches --filter " : "",
                filter ? filter : "");
     printf("spec: %u not applicable (text-format assertions)\n", run.total.na);
-    printf("spec: %u passed, %u failed, %u skipped\n", run.total.passed, run.total.failed,
-           run.total.skipped);
+    if (run.native)
+        printf("spec: native tier: %u passed, %u failed, %u skipped, %u not run (modules the "
+               "tier does not compile yet)\n",
+               run.total.passed, run.total.failed, run.total.skipped, run.total.notrun);
+    else
+        printf("spec: %u passed, %u failed, %u skipped\n", run.total.passed, run.total.failed,
+               run.total.skipped);
     return run.total.failed == 0 && run.files > 0 ? 0 : 1;
 }

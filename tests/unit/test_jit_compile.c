@@ -1,11 +1,13 @@
 /*
- * test_jit_compile.c - the native tier's compiler (jit_compile.c) against
- * the interpreter: a module of integer functions (recursion, loops,
- * if/else, br_if to a result, select, shifts and rotates past the width,
- * comparisons, i32/i64 conversions, a branch out of the function) is
- * compiled, loaded by wasp's loader and each function called on inputs
- * whose answers the interpreter gives on the same module. A module with an
- * instruction the tier does not compile yet is refused, naming it.
+ * test_jit_compile.c - the native tier (jit_compile.c, jit_run.c) against
+ * the interpreter: the same module loaded twice, one copy compiled with
+ * wasm_module_compile_native, and every call made on both through
+ * wasm_call (results, traps, globals afterwards). Integer functions
+ * (recursion, loops, if/else, br_if to a result, select, shifts and
+ * rotates past the width, comparisons, conversions, a branch out of the
+ * function), traps (explicit ones, a dropped out-of-bounds load, recursion
+ * without end), host imports, and a loop stopped at its deadline. A module
+ * with an instruction the tier does not compile yet is refused, naming it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,53 +109,72 @@ static const call calls[] = {
     {"early", 1, {WASM_I32}, {5}},
 };
 
-/* Calls the compiled function at `fn` (its signature picked by the call's
- * shape) with ctx and inst NULL: this slice reads neither. */
-static uint64_t call_native(void *fn, const call *c) {
-    void *n = NULL;
-    if (!strcmp(c->name, "fac") || !strcmp(c->name, "conv") || !strcmp(c->name, "counts") ||
-        !strcmp(c->name, "signs"))
-        return (uint64_t)((int64_t(*)(void *, void *, int64_t))fn)(n, n, (int64_t)c->args[0]);
-    if (!strcmp(c->name, "fib") || !strcmp(c->name, "early"))
-        return (uint32_t)((int32_t(*)(void *, void *, int32_t))fn)(n, n, (int32_t)c->args[0]);
-    if (!strcmp(c->name, "bits") || !strcmp(c->name, "cmp"))
-        return (uint32_t)((int32_t(*)(void *, void *, int32_t, int32_t))fn)(
-            n, n, (int32_t)c->args[0], (int32_t)c->args[1]);
-    if (!strcmp(c->name, "bits64"))
-        return (uint64_t)((int64_t(*)(void *, void *, int64_t, int64_t))fn)(
-            n, n, (int64_t)c->args[0], (int64_t)c->args[1]);
-    return (uint64_t)((int64_t(*)(void *, void *, int32_t, int64_t, int64_t))fn)(
-        n, n, (int32_t)c->args[0], (int64_t)c->args[1], (int64_t)c->args[2]);
+/* The same module loaded twice: one copy compiled to machine code, the
+ * other interpreted, each instantiated. */
+typedef struct pair {
+    wasm_module *mi, *mn;
+    wasm_linker *linker;
+    wasm_instance *interp, *native;
+} pair;
+
+static bool pair_open(pair *p, const char *wat) {
+    memset(p, 0, sizeof *p);
+    wasm_error err;
+    p->mi = unit_load_wat(wat);
+    p->mn = unit_load_wat(wat);
+    if (!p->mi || !p->mn) return false;
+    if (!wasm_module_compile_native(p->mn, &err)) {
+        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
+        return false;
+    }
+    p->linker = wasm_linker_new();
+    p->interp = wasm_instance_new(p->mi, p->linker, &err);
+    p->native = wasm_instance_new(p->mn, p->linker, &err);
+    if (!p->interp || !p->native) unit_fail(__FILE__, __LINE__, "instantiate: %s", err.msg);
+    return p->interp && p->native;
 }
 
-/* m compiled and loaded (*obj holds the object, to free after unloading),
- * or NULL after reporting why. */
-static wasm_jit_image *compile_load(const wasm_module *m, uint8_t **obj) {
-    wasm_error err;
-    size_t len = 0;
-    if (!wasm_jit_compile(m, obj, &len, &err)) {
-        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
-        return NULL;
+static void pair_close(pair *p) {
+    wasm_instance_free(p->interp);
+    wasm_instance_free(p->native);
+    wasm_linker_free(p->linker);
+    wasm_module_free(p->mi);
+    wasm_module_free(p->mn);
+}
+
+/* Calls export `name` on both instances with the same arguments; the
+ * traps and results must agree. Returns the native call's trap. */
+static wasm_trap_code pair_call(pair *p, const char *name, const wasm_value *args,
+                                const wasm_call_opts *opts, wasm_value *out) {
+    wasm_extern fi, fn;
+    if (!wasm_instance_export(p->interp, name, &fi) ||
+        !wasm_instance_export(p->native, name, &fn)) {
+        unit_fail(__FILE__, __LINE__, "no export %s", name);
+        return WASM_TRAP_HOST;
     }
-    wasm_jit_image *img = wasm_jit_load(*obj, len, NULL, 0, &err);
-    if (!img) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
-    return img;
+    wasm_value ri[4] = {0}, rn[4] = {0};
+    wasm_trap_code ti = wasm_call_ex(fi, args, ri, opts), tn = wasm_call_ex(fn, args, rn, opts);
+    if (ti != tn)
+        unit_fail(__FILE__, __LINE__, "%s: native trap '%s', interpreter '%s'", name,
+                  wasm_trap_message(tn), wasm_trap_message(ti));
+    for (uint32_t i = 0; ti == WASM_TRAP_NONE && i < wasm_func_type(fn)->nresults; i++)
+        if (ri[i].of.i64 != rn[i].of.i64)
+            unit_fail(__FILE__, __LINE__, "%s: result %u native %llx, interpreter %llx", name, i,
+                      (unsigned long long)rn[i].of.i64, (unsigned long long)ri[i].of.i64);
+    if (out) *out = rn[0];
+    return tn;
 }
 
 TEST(jit_compile_matches_the_interpreter) {
-    wasm_module *m = unit_load_wat(module_wat);
-    REQUIRE(m != NULL);
-    wasm_error err;
-    uint8_t *obj = NULL;
-    wasm_jit_image *img = compile_load(m, &obj);
-    wasm_linker *linker = wasm_linker_new();
-    wasm_instance *inst = wasm_instance_new(m, linker, &err);
-    REQUIRE(inst != NULL);
-    for (size_t k = 0; img && k < sizeof calls / sizeof calls[0]; k++) {
+    pair p;
+    if (!pair_open(&p, module_wat)) {
+        pair_close(&p);
+        return;
+    }
+    REQUIRE(wasm_module_is_native(p.mn) && !wasm_module_is_native(p.mi));
+    for (size_t k = 0; k < sizeof calls / sizeof calls[0]; k++) {
         const call *c = &calls[k];
-        wasm_extern f;
-        REQUIRE(wasm_instance_export(inst, c->name, &f));
-        wasm_value args[3], result;
+        wasm_value args[3];
         for (int a = 0; a < c->nargs; a++) {
             args[a].type = c->types[a];
             if (c->types[a] == WASM_I32)
@@ -161,45 +182,21 @@ TEST(jit_compile_matches_the_interpreter) {
             else
                 args[a].of.i64 = c->args[a];
         }
-        REQUIRE(wasm_call(f, args, &result) == WASM_TRAP_NONE);
-        uint64_t want = result.type == WASM_I32 ? result.of.i32 : result.of.i64;
-        /* the export's function index names its symbol */
-        uint32_t index = UINT32_MAX;
-        for (uint32_t e = 0; e < m->nexports; e++)
-            if (m->exports[e].name.len == strlen(c->name) &&
-                !memcmp(m->exports[e].name.str, c->name, m->exports[e].name.len))
-                index = m->exports[e].index;
-        char sym[32];
-        snprintf(sym, sizeof sym, "wasm_f%u", index);
-        void *fn = wasm_jit_find(img, sym);
-        if (!fn) {
-            unit_fail(__FILE__, __LINE__, "%s not in the object", sym);
-            continue;
-        }
-        uint64_t got = call_native(fn, c);
-        if (got != want)
-            unit_fail(__FILE__, __LINE__, "%s(%llx, %llx, %llx): native %llx, interpreter %llx",
-                      c->name, (unsigned long long)c->args[0], (unsigned long long)c->args[1],
-                      (unsigned long long)c->args[2], (unsigned long long)got,
-                      (unsigned long long)want);
+        CHECK(pair_call(&p, c->name, args, NULL, NULL) == WASM_TRAP_NONE);
     }
-    wasm_instance_free(inst);
-    wasm_linker_free(linker);
-    wasm_jit_unload(img);
-    free(obj);
-    wasm_module_free(m);
+    pair_close(&p);
 }
 
 TEST(jit_compile_refuses_what_it_does_not_compile_yet) {
-    wasm_module *m = unit_load_wat("(module (func (param i32) (result i32)\n"
-                                   "  (i32.div_s (local.get 0) (i32.const 3))))");
+    wasm_module *m = unit_load_wat("(module (memory 1) (func (param i32)\n"
+                                   "  (memory.fill (local.get 0) (i32.const 0) (i32.const 3))))");
     REQUIRE(m != NULL);
     wasm_error err;
     uint8_t *obj = NULL;
     size_t len = 0;
     CHECK(!wasm_jit_compile(m, &obj, &len, &err));
     CHECK(err.kind == WASM_ERR_LIMIT);
-    CHECK(strstr(err.msg, "does not compile i32.div_s yet (function 0)") != NULL);
+    CHECK(strstr(err.msg, "does not compile memory.fill yet (function 0)") != NULL);
     CHECK(obj == NULL);
     wasm_module_free(m);
 }
@@ -208,54 +205,138 @@ TEST(jit_compile_refuses_what_it_does_not_compile_yet) {
  * instance reads and writes them as the interpreter does on another
  * instance of the same module, call after call. */
 TEST(jit_compile_globals_live_in_the_instance) {
-    wasm_module *m = unit_load_wat("(module\n"
-                                   "  (global $c (export \"c\") (mut i32) (i32.const 5))\n"
-                                   "  (global $acc (export \"acc\") (mut i64) (i64.const -1))\n"
-                                   "  (global $k i32 (i32.const 1000))\n"
-                                   "  (func (export \"tick\") (param i32) (result i32)\n"
-                                   "    (global.set $c (i32.add (global.get $c) (local.get 0)))\n"
-                                   "    (global.set $acc (i64.add (global.get $acc)\n"
-                                   "      (i64.extend_i32_u (global.get $c))))\n"
-                                   "    (i32.add (global.get $c) (global.get $k))))\n");
-    REQUIRE(m != NULL);
-    wasm_error err;
-    uint8_t *obj = NULL;
-    wasm_jit_image *img = compile_load(m, &obj);
-    if (!img) {
-        free(obj);
-        wasm_module_free(m);
+    pair p;
+    if (!pair_open(&p, "(module\n"
+                       "  (global $c (export \"c\") (mut i32) (i32.const 5))\n"
+                       "  (global $acc (export \"acc\") (mut i64) (i64.const -1))\n"
+                       "  (global $k i32 (i32.const 1000))\n"
+                       "  (func (export \"tick\") (param i32) (result i32)\n"
+                       "    (global.set $c (i32.add (global.get $c) (local.get 0)))\n"
+                       "    (global.set $acc (i64.add (global.get $acc)\n"
+                       "      (i64.extend_i32_u (global.get $c))))\n"
+                       "    (i32.add (global.get $c) (global.get $k))))\n")) {
+        pair_close(&p);
         return;
     }
-    int32_t (*tick)(void *, wasm_instance *, int32_t) =
-        (int32_t(*)(void *, wasm_instance *, int32_t))wasm_jit_find(img, "wasm_f0");
-    REQUIRE(tick != NULL);
-    wasm_linker *linker = wasm_linker_new();
-    wasm_instance *interp = wasm_instance_new(m, linker, &err);
-    wasm_instance *native = wasm_instance_new(m, linker, &err);
-    REQUIRE(interp && native);
-    wasm_extern f;
-    REQUIRE(wasm_instance_export(interp, "tick", &f));
     static const int32_t steps[] = {1, -7, 0x7fffffff, 3, -2147483647};
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-        wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)steps[k]}, res;
-        REQUIRE(wasm_call(f, &arg, &res) == WASM_TRAP_NONE);
-        CHECK_EQ_U64((uint32_t)tick(NULL, native, steps[k]), res.of.i32);
+        wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)steps[k]};
+        CHECK(pair_call(&p, "tick", &arg, NULL, NULL) == WASM_TRAP_NONE);
     }
     const char *names[] = {"c", "acc"};
     for (int g = 0; g < 2; g++) {
         wasm_extern a, b;
-        REQUIRE(wasm_instance_export(interp, names[g], &a) &&
-                wasm_instance_export(native, names[g], &b));
-        wasm_value va = wasm_global_get(a), vb = wasm_global_get(b);
-        if (g == 0)
-            CHECK_EQ_U64(vb.of.i32, va.of.i32);
-        else
-            CHECK_EQ_U64(vb.of.i64, va.of.i64);
+        REQUIRE(wasm_instance_export(p.interp, names[g], &a) &&
+                wasm_instance_export(p.native, names[g], &b));
+        CHECK_EQ_U64(wasm_global_get(b).of.i64, wasm_global_get(a).of.i64);
     }
-    wasm_instance_free(interp);
-    wasm_instance_free(native);
-    wasm_linker_free(linker);
-    wasm_jit_unload(img);
-    free(obj);
+    pair_close(&p);
+}
+
+/* Traps in compiled code end the call with the interpreter's trap, and
+ * the instance stays usable: explicit ones (unreachable, division,
+ * conversion), an out-of-bounds load whose value is dropped (LLVM would
+ * delete it), and recursion without end (the stack check, not a crash). */
+TEST(jit_compile_traps_as_the_interpreter) {
+    pair p;
+    if (!pair_open(&p, "(module (memory 1)\n"
+                       "  (func (export \"unreachable\") unreachable)\n"
+                       "  (func (export \"div\") (param i32 i32) (result i32)\n"
+                       "    (i32.div_s (local.get 0) (local.get 1)))\n"
+                       "  (func (export \"rem\") (param i64 i64) (result i64)\n"
+                       "    (i64.rem_s (local.get 0) (local.get 1)))\n"
+                       "  (func (export \"trunc\") (param f64) (result i32)\n"
+                       "    (i32.trunc_f64_u (local.get 0)))\n"
+                       "  (func (export \"peek\") (param i32)\n"
+                       "    (drop (i32.load16_u offset=65534 (local.get 0))))\n"
+                       "  (func $deep (export \"deep\") (param i32) (result i32)\n"
+                       "    (i32.add (call $deep (i32.add (local.get 0) (i32.const 1)))\n"
+                       "             (i32.const 1))))\n")) {
+        pair_close(&p);
+        return;
+    }
+    wasm_value a[2] = {{.type = WASM_I32, .of.i32 = 7}, {.type = WASM_I32, .of.i32 = 0}};
+    CHECK(pair_call(&p, "unreachable", NULL, NULL, NULL) == WASM_TRAP_UNREACHABLE);
+    CHECK(pair_call(&p, "div", a, NULL, NULL) == WASM_TRAP_DIV_ZERO);
+    a[0].of.i32 = 0x80000000u;
+    a[1].of.i32 = 0xffffffffu;
+    CHECK(pair_call(&p, "div", a, NULL, NULL) == WASM_TRAP_INT_OVERFLOW);
+    a[1].of.i32 = 2;
+    CHECK(pair_call(&p, "div", a, NULL, NULL) == WASM_TRAP_NONE);
+    wasm_value r[2] = {{.type = WASM_I64, .of.i64 = (uint64_t)INT64_MIN},
+                       {.type = WASM_I64, .of.i64 = UINT64_MAX}};
+    wasm_value out;
+    CHECK(pair_call(&p, "rem", r, NULL, &out) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(out.of.i64, 0);
+    double big = 5e9, nan = __builtin_nan("");
+    wasm_value f = {.type = WASM_F64};
+    memcpy(&f.of.i64, &big, 8);
+    CHECK(pair_call(&p, "trunc", &f, NULL, NULL) == WASM_TRAP_INT_OVERFLOW);
+    memcpy(&f.of.i64, &nan, 8);
+    CHECK(pair_call(&p, "trunc", &f, NULL, NULL) == WASM_TRAP_BAD_CONVERSION);
+    wasm_value at = {.type = WASM_I32, .of.i32 = 0};
+    CHECK(pair_call(&p, "peek", &at, NULL, NULL) == WASM_TRAP_NONE);
+    at.of.i32 = 2;
+    CHECK(pair_call(&p, "peek", &at, NULL, NULL) == WASM_TRAP_OOB_MEMORY);
+    CHECK(pair_call(&p, "deep", &at, NULL, NULL) == WASM_TRAP_STACK_EXHAUSTED);
+    at.of.i32 = 0;
+    CHECK(pair_call(&p, "peek", &at, NULL, NULL) == WASM_TRAP_NONE);
+    pair_close(&p);
+}
+
+static wasm_trap_code host_twice(void *env, wasm_instance *caller, const wasm_value *args,
+                                 wasm_value *results) {
+    (void)caller;
+    ++*(int *)env;
+    results[0] = (wasm_value){.type = WASM_I64, .of.i64 = args[0].of.i64 * 2};
+    return args[0].of.i64 == 13 ? WASM_TRAP_HOST : WASM_TRAP_NONE;
+}
+
+/* An imported host function called from compiled code: arguments and
+ * result cross, a trap it returns ends the call. */
+TEST(jit_compile_calls_host_functions) {
+    static const char wat[] =
+        "(module (import \"env\" \"twice\" (func $t (param i64) (result i64)))\n"
+        "  (func (export \"f\") (param i64) (result i64)\n"
+        "    (i64.add (call $t (local.get 0)) (i64.const 1))))";
+    wasm_module *m = unit_load_wat(wat);
+    REQUIRE(m != NULL);
+    wasm_error err;
+    REQUIRE(wasm_module_compile_native(m, &err));
+    int calls_made = 0;
+    wasm_linker *l = wasm_linker_new();
+    wasm_valtype i64 = WASM_I64;
+    REQUIRE(wasm_linker_func(l, "env", "twice", 1, &i64, 1, &i64, host_twice, &calls_made, &err));
+    wasm_instance *inst = wasm_instance_new(m, l, &err);
+    REQUIRE(inst != NULL);
+    wasm_extern f;
+    REQUIRE(wasm_instance_export(inst, "f", &f));
+    wasm_value arg = {.type = WASM_I64, .of.i64 = 20}, res;
+    CHECK(wasm_call(f, &arg, &res) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(res.of.i64, 41);
+    arg.of.i64 = 13;
+    CHECK(wasm_call(f, &arg, &res) == WASM_TRAP_HOST);
+    CHECK_EQ_U64(calls_made, 2);
+    wasm_instance_free(inst);
+    wasm_linker_free(l);
+    wasm_module_free(m);
+}
+
+/* A compiled loop without end stops at its deadline, through the check at
+ * its header. */
+TEST(jit_compile_loops_stop_at_the_deadline) {
+    wasm_module *m = unit_load_wat("(module (func (export \"spin\") (loop $l (br $l))))");
+    REQUIRE(m != NULL);
+    wasm_error err;
+    REQUIRE(wasm_module_compile_native(m, &err));
+    wasm_linker *l = wasm_linker_new();
+    wasm_instance *inst = wasm_instance_new(m, l, &err);
+    REQUIRE(inst != NULL);
+    wasm_extern f;
+    REQUIRE(wasm_instance_export(inst, "spin", &f));
+    wasm_call_opts opts = {.deadline_ms = 50};
+    CHECK(wasm_call_ex(f, NULL, NULL, &opts) == WASM_TRAP_INTERRUPTED);
+    wasm_instance_free(inst);
+    wasm_linker_free(l);
     wasm_module_free(m);
 }

@@ -1,0 +1,137 @@
+/*
+ * jit_run.c - the native tier at run time: a module's compiled object
+ * loaded and bound to its functions (wasm_module_compile_native), and the
+ * runtime helpers compiled code calls by name.
+ *
+ * Compiled code runs on the caller's stack inside the trap frame of the
+ * wasm_interp_call that entered it (interp.c): a fault in guest memory and
+ * an explicit trap (wasm_jit_trap) both jump there, as the interpreter's
+ * do. Nothing in compiled frames needs cleaning up on the way out.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm/internal.h"
+
+void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site) {
+    ctx->trap_site = site;
+    wasm_trap_raise((wasm_trap_code)code);
+}
+
+void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst *f,
+                   wasm_cell *cells) {
+    wasm_trap_code t;
+    if (f->native) {
+        /* compiled code of another instance: its memory's faults are traps */
+        wasm_trap_frame *tf = wasm_trap_current();
+        if (f->inst != caller) wasm_trap_frame_range(tf, f->inst);
+        f->entry(ctx, f->inst, f->native, cells);
+        if (f->inst != caller) wasm_trap_frame_range(tf, caller);
+        return;
+    }
+    if (f->host)
+        t = wasm_interp_call_host(f, caller, cells);
+    else
+        t = wasm_interp_call(f, cells, NULL);
+    /* a host function may have suspended this stack: the thread's check
+     * point moved meanwhile */
+    wasm_jit_ctx_init(ctx);
+    if (t != WASM_TRAP_NONE) wasm_trap_raise(t);
+}
+
+uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta) {
+    /* the interpreter's rule: an owned memory grows only under the cap */
+    if (inst->mem == &inst->own_mem && !wasm_instance_fits(inst, (uint64_t)delta * WASM_PAGE_SIZE))
+        return UINT32_MAX;
+    return (uint32_t)wasm_memory_grow(inst->mem, delta);
+}
+
+/* What compiled code may refer to besides itself. LLVM may also call the
+ * C library's memory and rounding functions where it has no instruction
+ * for an operation on the target CPU. */
+static const wasm_jit_symbol *symbols(size_t *n) {
+    static wasm_jit_symbol table[] = {
+        {"wasm_jit_trap", (void *)wasm_jit_trap},
+        {"wasm_jit_call", (void *)wasm_jit_call},
+        {"wasm_jit_memory_grow", (void *)wasm_jit_memory_grow},
+        {"wasm_jit_check", (void *)wasm_jit_check},
+        {"wasm_epoch", NULL},
+        {"memcpy", (void *)memcpy},
+        {"memmove", (void *)memmove},
+        {"memset", (void *)memset},
+        {"ceilf", (void *)ceilf},
+        {"floorf", (void *)floorf},
+        {"truncf", (void *)truncf},
+        {"rintf", (void *)rintf},
+        {"nearbyintf", (void *)nearbyintf},
+        {"roundevenf", (void *)roundevenf},
+        {"sqrtf", (void *)sqrtf},
+        {"ceil", (void *)ceil},
+        {"floor", (void *)floor},
+        {"trunc", (void *)trunc},
+        {"rint", (void *)rint},
+        {"nearbyint", (void *)nearbyint},
+        {"roundeven", (void *)roundeven},
+        {"sqrt", (void *)sqrt},
+    };
+    table[4].addr = (void *)wasm_epoch_counter();
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
+    memset(err, 0, sizeof *err);
+    wasm_module_impl *mi = wasm_impl(m);
+    if (mi->jit) return true;
+    if (!mi->codes) {
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg,
+                 "the native tier compiles loaded modules only (wasm_module_load)");
+        return false;
+    }
+    uint8_t *obj;
+    size_t len, nsym;
+    if (!wasm_jit_compile(m, &obj, &len, err)) return false;
+    const wasm_jit_symbol *syms = symbols(&nsym);
+    wasm_jit_image *img = wasm_jit_load(obj, len, syms, nsym, err);
+    free(obj);
+    if (!img) return false;
+    uint32_t ndefined = m->nfuncs - m->nfunc_imports;
+    void **natives = calloc(ndefined ? ndefined : 1, sizeof *natives);
+    wasm_jit_entry *entries = calloc(ndefined ? ndefined : 1, sizeof *entries);
+    bool ok = natives && entries;
+    char name[32];
+    for (uint32_t i = 0; ok && i < ndefined; i++) {
+        uint32_t f = m->nfunc_imports + i;
+        snprintf(name, sizeof name, "wasm_f%u", f);
+        natives[i] = wasm_jit_find(img, name);
+        snprintf(name, sizeof name, "wasm_e%u", m->funcs[f].type);
+        *(void **)&entries[i] = wasm_jit_find(img, name);
+        if (!natives[i] || !entries[i]) {
+            err->kind = WASM_ERR_LIMIT;
+            snprintf(err->msg, sizeof err->msg,
+                     "the native tier's object lacks the code of function %u", f);
+            ok = false;
+        }
+    }
+    if (!ok) {
+        if (!err->msg[0]) {
+            err->kind = WASM_ERR_NOMEM;
+            snprintf(err->msg, sizeof err->msg, "out of memory");
+        }
+        free(natives);
+        free(entries);
+        wasm_jit_unload(img);
+        return false;
+    }
+    mi->jit = img;
+    mi->natives = natives;
+    mi->entries = entries;
+    return true;
+}
+
+bool wasm_module_is_native(const wasm_module *m) {
+    return wasm_impl(m)->jit != NULL;
+}
