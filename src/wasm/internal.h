@@ -465,6 +465,23 @@ enum {
         WASM_IOP_COUNT_
 };
 
+/* Bulk memory and table operations (bulk.c), for the interpreter and
+ * compiled code alike: the trap, or WASM_TRAP_NONE; nothing is written
+ * when the range is out of bounds. Segments and tables are the instance's
+ * index spaces; table_grow returns the old size or UINT32_MAX (past the
+ * maximum or the instance's cap). */
+wasm_trap_code wasm_bulk_memory_fill(wasm_instance *inst, uint32_t d, uint32_t val, uint32_t n);
+wasm_trap_code wasm_bulk_memory_copy(wasm_instance *inst, uint32_t d, uint32_t s, uint32_t n);
+wasm_trap_code wasm_bulk_memory_init(wasm_instance *inst, uint32_t seg, uint32_t d, uint32_t s,
+                                     uint32_t n);
+uint32_t wasm_bulk_table_grow(wasm_instance *inst, uint32_t table, void *init, uint32_t n);
+wasm_trap_code wasm_bulk_table_fill(wasm_instance *inst, uint32_t table, uint32_t i, void *ref,
+                                    uint32_t n);
+wasm_trap_code wasm_bulk_table_copy(wasm_instance *inst, uint32_t dst, uint32_t src, uint32_t d,
+                                    uint32_t s, uint32_t n);
+wasm_trap_code wasm_bulk_table_init(wasm_instance *inst, uint32_t elem, uint32_t table, uint32_t d,
+                                    uint32_t s, uint32_t n);
+
 /* Grows a table by n entries set to `init`; returns the old size, or -1
  * past its maximum or when out of memory (table.grow). */
 int64_t wasm_table_grow(wasm_table_obj *t, uint32_t n, void *init);
@@ -571,6 +588,14 @@ __attribute__((noreturn)) void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, u
  * of another instance), arguments and results in `cells`. */
 void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst *f,
                    wasm_cell *cells);
+/* A bulk memory or table operation `op` (a wasm_op) with its immediates
+ * and operands: the trap (0: none), or table.grow's result. */
+uint64_t wasm_jit_bulk(wasm_instance *inst, uint32_t op, uint32_t imm0, uint32_t imm1, uint64_t a,
+                       uint64_t b, uint64_t c);
+/* call_indirect through table `table` for function type `type`: traps at
+ * `site` for an index out of range, a null entry or another signature. */
+void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t table, uint32_t type,
+                            uint32_t index, wasm_cell *cells, uint64_t site);
 /* memory.grow of memory 0: the old size in pages, or -1. */
 uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
 /* The slow path of a check (interp.c): the time slice is over (the fiber

@@ -946,25 +946,20 @@ L_WASM_OP_MEMORY_GROW : {
     NEXT;
 }
 L_WASM_OP_MEMORY_FILL : {
-    uint64_t d = C(0).u32, n = C(2).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
-    if (d + n > size) TRAP(WASM_TRAP_OOB_MEMORY);
-    memset(mb + d, (int)(C(1).u32 & 0xff), n);
+    wasm_trap_code t = wasm_bulk_memory_fill(inst, C(0).u32, C(1).u32, C(2).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 3;
     NEXT;
 }
 L_WASM_OP_MEMORY_COPY : {
-    uint64_t d = C(0).u32, s = C(1).u32, n = C(2).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
-    if (d + n > size || s + n > size) TRAP(WASM_TRAP_OOB_MEMORY);
-    memmove(mb + d, mb + s, n);
+    wasm_trap_code t = wasm_bulk_memory_copy(inst, C(0).u32, C(1).u32, C(2).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 3;
     NEXT;
 }
 L_WASM_OP_MEMORY_INIT : {
-    const wasm_data *ds = &inst->module->datas[ip[0]];
-    uint64_t len = inst->data_dropped[ip[0]] ? 0 : ds->len;
-    uint64_t d = C(1).u32, s = C(2).u32, n = C(3).u32, size = inst->mem->pages * WASM_PAGE_SIZE;
-    if (d + n > size || s + n > len) TRAP(WASM_TRAP_OOB_MEMORY);
-    if (n) memcpy(mb + d, ds->bytes + s, n);
+    wasm_trap_code t = wasm_bulk_memory_init(inst, ip[0], C(1).u32, C(2).u32, C(3).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 4;
     NEXT;
 }
@@ -994,41 +989,25 @@ L_WASM_OP_TABLE_SIZE:
     C(0).u64 = inst->tables[ip[1]]->size;
     ip += 2;
     NEXT;
-L_WASM_OP_TABLE_GROW : {
-    wasm_table_obj *t = inst->tables[ip[1]];
-    bool own = ip[1] >= inst->module->ntable_imports;
-    C(0).u64 = own && !wasm_instance_fits(inst, (uint64_t)C(3).u32 * sizeof(void *))
-                   ? UINT32_MAX
-                   : (uint32_t)wasm_table_grow(t, C(3).u32, C(2).ref);
+L_WASM_OP_TABLE_GROW:
+    C(0).u64 = wasm_bulk_table_grow(inst, ip[1], C(2).ref, C(3).u32);
     ip += 4;
     NEXT;
-}
 L_WASM_OP_TABLE_FILL : {
-    wasm_table_obj *t = inst->tables[ip[0]];
-    uint64_t i = C(1).u32, n = C(3).u32;
-    if (i + n > t->size) TRAP(WASM_TRAP_OOB_TABLE);
-    for (uint64_t k = 0; k < n; k++)
-        t->elems[i + k] = C(2).ref;
+    wasm_trap_code t = wasm_bulk_table_fill(inst, ip[0], C(1).u32, C(2).ref, C(3).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 4;
     NEXT;
 }
 L_WASM_OP_TABLE_COPY : {
-    wasm_table_obj *dt = inst->tables[ip[0]], *st = inst->tables[ip[1]];
-    uint64_t d = C(2).u32, s = C(3).u32, n = C(4).u32;
-    if (d + n > dt->size || s + n > st->size) TRAP(WASM_TRAP_OOB_TABLE);
-    if (n) memmove(dt->elems + d, st->elems + s, n * sizeof(void *));
+    wasm_trap_code t = wasm_bulk_table_copy(inst, ip[0], ip[1], C(2).u32, C(3).u32, C(4).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 5;
     NEXT;
 }
 L_WASM_OP_TABLE_INIT : {
-    const wasm_elem *e = &inst->module->elems[ip[0]];
-    wasm_table_obj *t = inst->tables[ip[1]];
-    uint64_t len = inst->elem_dropped[ip[0]] ? 0 : e->count;
-    uint64_t d = C(2).u32, s = C(3).u32, n = C(4).u32;
-    if (d + n > t->size || s + n > len) TRAP(WASM_TRAP_OOB_TABLE);
-    for (uint64_t k = 0; k < n; k++)
-        t->elems[d + k] = e->funcs ? (void *)inst->funcs[e->funcs[s + k]]
-                                   : wasm_elem_item(inst, e, (uint32_t)(s + k));
+    wasm_trap_code t = wasm_bulk_table_init(inst, ip[0], ip[1], C(2).u32, C(3).u32, C(4).u32);
+    if (t != WASM_TRAP_NONE) TRAP(t);
     ip += 5;
     NEXT;
 }

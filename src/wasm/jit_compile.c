@@ -65,8 +65,8 @@ typedef struct jit {
     uint32_t nframes;
     wasm_error *err;
     /* the runtime helpers and the epoch, declared in the module */
-    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, epoch;
-    LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty;
+    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn, epoch;
+    LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty, bulk_ty, call_indirect_ty;
     LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
     uint64_t site;         /* of the instruction being translated */
 } jit;
@@ -85,6 +85,8 @@ static LLVMTypeRef val_type(jit *j, wasm_valtype t) {
     case WASM_I64: return j->L->LLVMInt64TypeInContext(j->C);
     case WASM_F32: return j->L->LLVMFloatTypeInContext(j->C);
     case WASM_F64: return j->L->LLVMDoubleTypeInContext(j->C);
+    case WASM_FUNCREF: /* a wasm_funcinst *, NULL for null */
+    case WASM_EXTERNREF: return j->L->LLVMPointerTypeInContext(j->C, 0);
     default: return NULL;
     }
 }
@@ -100,10 +102,10 @@ static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     params[0] = params[1] = ptr;
     for (uint32_t i = 0; i < ft->nparams; i++)
         if (!(params[2 + i] = val_type(j, ft->params[i])))
-            return refuse(j, "parameters other than numbers"), NULL;
+            return refuse(j, "v128 parameters"), NULL;
     LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C);
     if (ft->nresults && !(ret = val_type(j, ft->results[0])))
-        return refuse(j, "results other than numbers"), NULL;
+        return refuse(j, "v128 results"), NULL;
     return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
 }
 
@@ -156,7 +158,7 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     f->target = f->end;
     if (bt->kind == WASM_BT_VALUE) {
         LLVMTypeRef t = val_type(j, bt->value);
-        if (!t) return refuse(j, "block results other than numbers");
+        if (!t) return refuse(j, "v128 block results");
         f->phi = make_phi(j, f->end, t);
     }
     return true;
@@ -296,6 +298,11 @@ static void declare_runtime(jit *j) {
     j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p}, 2, 0);
     j->check_fn = L->LLVMAddFunction(j->M, "wasm_jit_check", j->check_ty);
     add_fn_attr(j, j->check_fn, "cold");
+    j->bulk_ty = L->LLVMFunctionType(i64, (LLVMTypeRef[]){p, i32, i32, i32, i64, i64, i64}, 7, 0);
+    j->bulk_fn = L->LLVMAddFunction(j->M, "wasm_jit_bulk", j->bulk_ty);
+    j->call_indirect_ty =
+        L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, i32, i32, i32, p, i64}, 7, 0);
+    j->call_indirect_fn = L->LLVMAddFunction(j->M, "wasm_jit_call_indirect", j->call_indirect_ty);
     j->epoch = L->LLVMAddGlobal(j->M, i64, "wasm_epoch");
 }
 
@@ -688,23 +695,21 @@ static LLVMValueRef from_cell(jit *j, LLVMValueRef cell, wasm_valtype t) {
     return j->L->LLVMBuildLoad2(j->B, val_type(j, t), cell, "");
 }
 
-/* A call to an imported function: through its wasm_funcinst and the
- * runtime (a host function, an interpreted one, or compiled code of
- * another instance), the arguments and results in cells on this frame. */
-static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
+/* The arguments of a call of type `ft` popped into cells in this frame
+ * (one slot per frame: the alloca sits in the entry block), or NULL after
+ * refusing a type the tier does not pass yet. */
+static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
     for (uint32_t i = 0; i < ft->nparams; i++)
-        if (!val_type(j, ft->params[i])) return refuse(j, "calls passing references or v128");
-    if (ft->nresults > 1) return refuse(j, "calls to functions with several results");
+        if (!val_type(j, ft->params[i])) return refuse(j, "calls passing v128"), NULL;
+    if (ft->nresults > 1) return refuse(j, "calls to functions with several results"), NULL;
     if (ft->nresults && !val_type(j, ft->results[0]))
-        return refuse(j, "calls returning references or v128");
-    LLVMValueRef inst = L->LLVMGetParam(j->self, 1);
-    /* the alloca in the entry block, so that it is one slot per frame */
+        return refuse(j, "calls returning v128"), NULL;
     LLVMBasicBlockRef here = L->LLVMGetInsertBlock(B);
-    L->LLVMPositionBuilderAtEnd(B, L->LLVMGetEntryBasicBlock(j->self));
-    L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(L->LLVMGetEntryBasicBlock(j->self)));
+    LLVMBasicBlockRef entry = L->LLVMGetEntryBasicBlock(j->self);
+    L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(entry));
     LLVMValueRef cells =
         L->LLVMBuildArrayAlloca(B, ty_i64(j), L->LLVMConstInt(ty_i32(j), n ? n : 1, 0), "cells");
     L->LLVMPositionBuilderAtEnd(B, here);
@@ -714,14 +719,118 @@ static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
         LLVMValueRef at = L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, "");
         L->LLVMBuildStore(B, to_cell(j, j->stack[j->sp + i], ft->params[i]), at);
     }
+    return cells;
+}
+
+/* A call to an imported function: through its wasm_funcinst and the
+ * runtime (a host function, an interpreted one, or compiled code of
+ * another instance), the arguments and results in cells on this frame. */
+static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef cells = spill_args(j, ft);
+    if (!cells) return false;
+    LLVMValueRef inst = L->LLVMGetParam(j->self, 1);
     LLVMValueRef funcs = load_at(j, ty_ptr(j), inst, offsetof(wasm_instance, funcs), "funcs");
     LLVMValueRef k = L->LLVMConstInt(ty_i64(j), callee, 0);
     LLVMValueRef f = L->LLVMBuildLoad2(
-        B, ty_ptr(j), L->LLVMBuildInBoundsGEP2(B, ty_ptr(j), funcs, &k, 1, ""), "");
+        j->B, ty_ptr(j), L->LLVMBuildInBoundsGEP2(j->B, ty_ptr(j), funcs, &k, 1, ""), "");
     LLVMValueRef args[4] = {L->LLVMGetParam(j->self, 0), inst, f, cells};
-    L->LLVMBuildCall2(B, j->call_ty, j->call_fn, args, 4, "");
+    L->LLVMBuildCall2(j->B, j->call_ty, j->call_fn, args, 4, "");
     if (ft->nresults) push(j, from_cell(j, cells, ft->results[0]));
     return true;
+}
+
+/* call_indirect: the checks and the call in the runtime (a signature
+ * check by comparing interned types in compiled code comes later). */
+static bool call_indirect(jit *j, const wasm_instr *ins) {
+    const wasm_llvm *L = j->L;
+    const wasm_functype *ft = &j->m->types[ins->imm.pair.a];
+    LLVMValueRef index = pop(j);
+    LLVMValueRef cells = spill_args(j, ft);
+    if (!cells) return false;
+    LLVMValueRef args[7] = {L->LLVMGetParam(j->self, 0),
+                            L->LLVMGetParam(j->self, 1),
+                            L->LLVMConstInt(ty_i32(j), ins->imm.pair.b, 0),
+                            L->LLVMConstInt(ty_i32(j), ins->imm.pair.a, 0),
+                            index,
+                            cells,
+                            L->LLVMConstInt(ty_i64(j), j->site, 0)};
+    L->LLVMBuildCall2(j->B, j->call_indirect_ty, j->call_indirect_fn, args, 7, "");
+    if (ft->nresults) push(j, from_cell(j, cells, ft->results[0]));
+    return true;
+}
+
+/* A bulk memory or table operation through wasm_jit_bulk; its result is
+ * a trap code (raised here, at the instruction's site) or, for
+ * table.grow, the old size. */
+static bool bulk(jit *j, const wasm_instr *ins) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    uint32_t imm0 = 0, imm1 = 0, nops = 3;
+    switch (ins->op) {
+    case WASM_OP_MEMORY_FILL:
+    case WASM_OP_MEMORY_COPY: break;
+    case WASM_OP_MEMORY_INIT:
+    case WASM_OP_TABLE_FILL: imm0 = ins->imm.index; break;
+    case WASM_OP_DATA_DROP:
+    case WASM_OP_ELEM_DROP: imm0 = ins->imm.index, nops = 0; break;
+    case WASM_OP_TABLE_GROW: imm0 = ins->imm.index, nops = 2; break;
+    case WASM_OP_TABLE_COPY:
+    case WASM_OP_TABLE_INIT: imm0 = ins->imm.pair.a, imm1 = ins->imm.pair.b; break;
+    default: return false;
+    }
+    LLVMValueRef args[7] = {L->LLVMGetParam(j->self, 1),
+                            L->LLVMConstInt(ty_i32(j), ins->op, 0),
+                            L->LLVMConstInt(ty_i32(j), imm0, 0),
+                            L->LLVMConstInt(ty_i32(j), imm1, 0),
+                            NULL,
+                            NULL,
+                            NULL};
+    for (uint32_t i = 0; i < 3; i++)
+        args[4 + i] = L->LLVMConstInt(ty_i64(j), 0, 0);
+    j->sp -= nops;
+    for (uint32_t i = 0; i < nops; i++) {
+        LLVMValueRef v = j->stack[j->sp + i];
+        args[4 + i] = L->LLVMTypeOf(v) == ty_ptr(j) ? L->LLVMBuildPtrToInt(B, v, ty_i64(j), "")
+                                                    : L->LLVMBuildZExt(B, v, ty_i64(j), "");
+    }
+    LLVMValueRef r = L->LLVMBuildCall2(B, j->bulk_ty, j->bulk_fn, args, 7, "");
+    if (ins->op == WASM_OP_TABLE_GROW) {
+        push(j, L->LLVMBuildTrunc(B, r, ty_i32(j), ""));
+        return true;
+    }
+    if (ins->op == WASM_OP_DATA_DROP || ins->op == WASM_OP_ELEM_DROP) return true;
+    LLVMBasicBlockRef bad = new_block(j, "trap"), ok = new_block(j, "ok");
+    L->LLVMBuildCondBr(B, L->LLVMBuildICmp(B, LLVMIntNE, r, L->LLVMConstInt(ty_i64(j), 0, 0), ""),
+                       bad, ok);
+    L->LLVMPositionBuilderAtEnd(B, bad);
+    LLVMValueRef targs[3] = {L->LLVMGetParam(j->self, 0), L->LLVMBuildTrunc(B, r, ty_i32(j), ""),
+                             L->LLVMConstInt(ty_i64(j), j->site, 0)};
+    L->LLVMBuildCall2(B, j->trap_ty, j->trap_fn, targs, 3, "");
+    L->LLVMBuildUnreachable(B);
+    L->LLVMPositionBuilderAtEnd(B, ok);
+    return true;
+}
+
+/* Table `t`'s object: inst->tables[t]. */
+static LLVMValueRef table_obj(jit *j, uint32_t t) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef tables = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
+                                  offsetof(wasm_instance, tables), "tables");
+    LLVMValueRef k = L->LLVMConstInt(ty_i64(j), t, 0);
+    return L->LLVMBuildLoad2(j->B, ty_ptr(j),
+                             L->LLVMBuildInBoundsGEP2(j->B, ty_ptr(j), tables, &k, 1, ""), "table");
+}
+
+/* The address of entry `index` of table `t`, after its bounds check. */
+static LLVMValueRef table_entry(jit *j, uint32_t t, LLVMValueRef index) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef obj = table_obj(j, t);
+    LLVMValueRef size = load_at(j, ty_i32(j), obj, offsetof(wasm_table_obj, size), "size");
+    trap_if(j, L->LLVMBuildICmp(j->B, LLVMIntUGE, index, size, ""), WASM_TRAP_OOB_TABLE);
+    LLVMValueRef elems = load_at(j, ty_ptr(j), obj, offsetof(wasm_table_obj, elems), "elems");
+    LLVMValueRef k = L->LLVMBuildZExt(j->B, index, ty_i64(j), "");
+    return L->LLVMBuildGEP2(j->B, ty_ptr(j), elems, &k, 1, "");
 }
 
 /* br_table: a switch over the index, the last target the default. */
@@ -769,7 +878,7 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     uint32_t nparams = j->m->types[j->m->funcs[j->func].type].nparams;
     for (uint32_t i = 0; i < nlocals; i++) {
         LLVMTypeRef t = val_type(j, types[i]);
-        if (!t) return refuse(j, "locals other than numbers");
+        if (!t) return refuse(j, "v128 locals");
         j->local_types[i] = t;
         j->locals[i] = L->LLVMBuildAlloca(j->B, t, "");
         L->LLVMBuildStore(j->B, i < nparams ? L->LLVMGetParam(j->self, 2 + i) : L->LLVMConstNull(t),
@@ -960,7 +1069,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_GLOBAL_GET:
     case WASM_OP_GLOBAL_SET: {
         wasm_valtype t = j->m->globals[ins->imm.index].type.type;
-        if (!val_type(j, t)) return refuse(j, "globals other than numbers");
+        if (!val_type(j, t)) return refuse(j, "v128 globals");
         LLVMValueRef cell = global_cell(j, ins->imm.index);
         if (ins->op == WASM_OP_GLOBAL_GET)
             push(j, L->LLVMBuildLoad2(B, val_type(j, t), cell, ""));
@@ -995,6 +1104,33 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         return true;
     }
     case WASM_OP_BR_TABLE: return br_table(j, ins);
+    case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins);
+    case WASM_OP_REF_NULL: push(j, L->LLVMConstNull(ty_ptr(j))); return true;
+    case WASM_OP_REF_IS_NULL:
+        push(j, L->LLVMBuildZExt(
+                    B, L->LLVMBuildICmp(B, LLVMIntEQ, pop(j), L->LLVMConstNull(ty_ptr(j)), ""),
+                    ty_i32(j), ""));
+        return true;
+    case WASM_OP_REF_FUNC: {
+        LLVMValueRef funcs = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
+                                     offsetof(wasm_instance, funcs), "funcs");
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), ins->imm.index, 0);
+        push(j, L->LLVMBuildLoad2(B, ty_ptr(j),
+                                  L->LLVMBuildInBoundsGEP2(B, ty_ptr(j), funcs, &k, 1, ""), ""));
+        return true;
+    }
+    case WASM_OP_TABLE_GET:
+        push(j, L->LLVMBuildLoad2(B, ty_ptr(j), table_entry(j, ins->imm.index, pop(j)), ""));
+        return true;
+    case WASM_OP_TABLE_SET: {
+        LLVMValueRef v = pop(j);
+        L->LLVMBuildStore(B, v, table_entry(j, ins->imm.index, pop(j)));
+        return true;
+    }
+    case WASM_OP_TABLE_SIZE:
+        push(j, load_at(j, ty_i32(j), table_obj(j, ins->imm.index), offsetof(wasm_table_obj, size),
+                        "size"));
+        return true;
     case WASM_OP_I32_EQZ:
     case WASM_OP_I64_EQZ: {
         LLVMValueRef a = pop(j);
@@ -1048,7 +1184,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         push(j, L->LLVMBuildZExt(B, pop(j), L->LLVMInt64TypeInContext(j->C), ""));
         return true;
     default:
-        if (memory_op(j, ins) || divide(j, ins->op) || truncate(j, ins->op) ||
+        if (memory_op(j, ins) || bulk(j, ins) || divide(j, ins->op) || truncate(j, ins->op) ||
             float_op(j, ins->op) || binary(j, ins->op))
             return true;
         return refuse(j, wasm_opinfo_table[ins->op].name);

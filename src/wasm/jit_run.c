@@ -48,6 +48,42 @@ uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta) {
     return (uint32_t)wasm_memory_grow(inst->mem, delta);
 }
 
+uint64_t wasm_jit_bulk(wasm_instance *inst, uint32_t op, uint32_t imm0, uint32_t imm1, uint64_t a,
+                       uint64_t b, uint64_t c) {
+    switch ((wasm_op)op) {
+    case WASM_OP_MEMORY_FILL:
+        return wasm_bulk_memory_fill(inst, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+    case WASM_OP_MEMORY_COPY:
+        return wasm_bulk_memory_copy(inst, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+    case WASM_OP_MEMORY_INIT:
+        return wasm_bulk_memory_init(inst, imm0, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+    case WASM_OP_DATA_DROP: inst->data_dropped[imm0] = 1; return WASM_TRAP_NONE;
+    case WASM_OP_ELEM_DROP: inst->elem_dropped[imm0] = 1; return WASM_TRAP_NONE;
+    case WASM_OP_TABLE_GROW:
+        return wasm_bulk_table_grow(inst, imm0, (void *)(uintptr_t)a, (uint32_t)b);
+    case WASM_OP_TABLE_FILL:
+        return wasm_bulk_table_fill(inst, imm0, (uint32_t)a, (void *)(uintptr_t)b, (uint32_t)c);
+    case WASM_OP_TABLE_COPY:
+        return wasm_bulk_table_copy(inst, imm0, imm1, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+    case WASM_OP_TABLE_INIT:
+        return wasm_bulk_table_init(inst, imm0, imm1, (uint32_t)a, (uint32_t)b, (uint32_t)c);
+    default: return WASM_TRAP_UNREACHABLE; /* the compiler sends no other */
+    }
+}
+
+void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t table, uint32_t type,
+                            uint32_t index, wasm_cell *cells, uint64_t site) {
+    const wasm_table_obj *t = inst->tables[table];
+    const wasm_funcinst *f = index < t->size ? t->elems[index] : NULL;
+    wasm_trap_code bad = index >= t->size ? WASM_TRAP_UNDEFINED_ELEMENT
+                         : !f             ? WASM_TRAP_NULL_CALL
+                         : !wasm_functype_eq(f->type, &inst->module->types[type])
+                             ? WASM_TRAP_SIGNATURE_MISMATCH
+                             : WASM_TRAP_NONE;
+    if (bad != WASM_TRAP_NONE) wasm_jit_trap(ctx, bad, site);
+    wasm_jit_call(ctx, inst, f, cells);
+}
+
 /* What compiled code may refer to besides itself. LLVM may also call the
  * C library's memory and rounding functions where it has no instruction
  * for an operation on the target CPU. */
@@ -57,6 +93,8 @@ static const wasm_jit_symbol *symbols(size_t *n) {
         {"wasm_jit_call", (void *)wasm_jit_call},
         {"wasm_jit_memory_grow", (void *)wasm_jit_memory_grow},
         {"wasm_jit_check", (void *)wasm_jit_check},
+        {"wasm_jit_bulk", (void *)wasm_jit_bulk},
+        {"wasm_jit_call_indirect", (void *)wasm_jit_call_indirect},
         {"wasm_epoch", NULL},
         {"memcpy", (void *)memcpy},
         {"memmove", (void *)memmove},
@@ -76,7 +114,7 @@ static const wasm_jit_symbol *symbols(size_t *n) {
         {"roundeven", (void *)roundeven},
         {"sqrt", (void *)sqrt},
     };
-    table[4].addr = (void *)wasm_epoch_counter();
+    table[6].addr = (void *)wasm_epoch_counter();
     *n = sizeof table / sizeof table[0];
     return table;
 }
