@@ -34,13 +34,18 @@
 
 #define JIT_MAX_FRAMES 1024
 #define JIT_MAX_STACK 4096
+/* the JS API's limit, which engines share: no module passes it */
+#define JIT_MAX_PARAMS 1000
 
 typedef struct jframe {
     wasm_op kind;              /* BLOCK, LOOP, IF, or END for the function's own */
     LLVMBasicBlockRef target;  /* where a branch to it goes: the loop's head, else `end` */
     LLVMBasicBlockRef end;     /* what follows it */
     LLVMBasicBlockRef else_bb; /* an if's else arm, until `else` or `end` uses it */
-    LLVMValueRef phi;          /* its result at `end`, if it has one */
+    uint32_t nres, nparams;    /* its block type's results and parameters */
+    uint32_t phis;             /* its result phis at `end`: j->pool[phis..+nres] */
+    uint32_t lphis;            /* a loop's parameter phis at its head: pool[lphis..+nparams] */
+    uint32_t params;           /* an if's parameters, for its else arm: pool[params..+nparams] */
     uint32_t height;           /* operands below it */
     bool dead;                 /* the rest of its code cannot run */
     bool skipped;              /* opened in dead code: nothing was built for it */
@@ -68,7 +73,9 @@ typedef struct jit {
     LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn, epoch;
     LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty, bulk_ty, call_indirect_ty;
     LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
-    uint64_t site;         /* of the instruction being translated */
+    LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
+    uint32_t npool, cappool;
+    uint64_t site; /* of the instruction being translated */
 } jit;
 
 static bool refuse(jit *j, const char *what) {
@@ -95,17 +102,21 @@ static LLVMTypeRef val_type(jit *j, wasm_valtype t) {
  * tier does not take it yet. */
 static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     const wasm_functype *ft = &j->m->types[ti];
-    if (ft->nresults > 1) return refuse(j, "functions with several results"), NULL;
     LLVMTypeRef ptr = j->L->LLVMPointerTypeInContext(j->C, 0);
-    LLVMTypeRef params[2 + 64];
-    if (ft->nparams > 64) return refuse(j, "functions with more than 64 parameters"), NULL;
+    LLVMTypeRef params[2 + JIT_MAX_PARAMS];
+    if (ft->nparams > JIT_MAX_PARAMS)
+        return refuse(j, "functions with more than 1000 parameters"), NULL;
     params[0] = params[1] = ptr;
     for (uint32_t i = 0; i < ft->nparams; i++)
         if (!(params[2 + i] = val_type(j, ft->params[i])))
             return refuse(j, "v128 parameters"), NULL;
-    LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C);
-    if (ft->nresults && !(ret = val_type(j, ft->results[0])))
-        return refuse(j, "v128 results"), NULL;
+    LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C), rts[JIT_MAX_PARAMS];
+    if (ft->nresults > JIT_MAX_PARAMS)
+        return refuse(j, "functions with more than 1000 results"), NULL;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        if (!(rts[i] = val_type(j, ft->results[i]))) return refuse(j, "v128 results"), NULL;
+    if (ft->nresults == 1) ret = rts[0];
+    if (ft->nresults > 1) ret = j->L->LLVMStructTypeInContext(j->C, rts, ft->nresults, 0);
     return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
 }
 
@@ -148,49 +159,98 @@ static LLVMValueRef make_phi(jit *j, LLVMBasicBlockRef bb, LLVMTypeRef t) {
     return phi;
 }
 
+/* Room for n values in the pool; its offset, or UINT32_MAX. */
+static uint32_t pool_take(jit *j, uint32_t n) {
+    if (j->npool + n > j->cappool) {
+        uint32_t cap = j->cappool ? j->cappool * 2 : 256;
+        while (cap < j->npool + n)
+            cap *= 2;
+        LLVMValueRef *p = realloc(j->pool, cap * sizeof *p);
+        if (!p) return UINT32_MAX;
+        j->pool = p;
+        j->cappool = cap;
+    }
+    j->npool += n;
+    return j->npool - n;
+}
+
+/* Opens a block, loop or if whose parameters are on the stack. */
 static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     if (j->nframes == JIT_MAX_FRAMES) return refuse(j, "blocks nested this deep");
+    uint32_t np, nr;
+    const wasm_valtype *pt, *rt;
+    wasm_blocktype_types(j->m, bt, &np, &pt, &nr, &rt);
+    for (uint32_t i = 0; i < np; i++)
+        if (!val_type(j, pt[i])) return refuse(j, "v128 block parameters");
+    for (uint32_t i = 0; i < nr; i++)
+        if (!val_type(j, rt[i])) return refuse(j, "v128 block results");
+    uint32_t at = pool_take(j, nr + np);
+    if (at == UINT32_MAX) return refuse(j, "a block (out of memory)");
     jframe *f = &j->frames[j->nframes++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
-    if (bt->kind == WASM_BT_INDEX) return refuse(j, "blocks with a type index");
+    f->nres = nr;
+    f->nparams = np;
+    f->height = j->sp - np;
     f->end = new_block(j, "end");
     f->target = f->end;
-    if (bt->kind == WASM_BT_VALUE) {
-        LLVMTypeRef t = val_type(j, bt->value);
-        if (!t) return refuse(j, "v128 block results");
-        f->phi = make_phi(j, f->end, t);
+    f->phis = at;
+    for (uint32_t i = 0; i < nr; i++)
+        j->pool[at + i] = make_phi(j, f->end, val_type(j, rt[i]));
+    f->lphis = f->params = at + nr;
+    if (kind == WASM_OP_IF) memcpy(j->pool + f->params, j->stack + f->height, np * sizeof *j->pool);
+    if (kind == WASM_OP_LOOP) {
+        /* a branch to a loop carries its parameters to the head */
+        LLVMBasicBlockRef from = j->L->LLVMGetInsertBlock(j->B);
+        f->target = new_block(j, "loop");
+        for (uint32_t i = 0; i < np; i++) {
+            LLVMValueRef phi = make_phi(j, f->target, val_type(j, pt[i]));
+            j->L->LLVMAddIncoming(phi, &j->stack[f->height + i], &from, 1);
+            j->pool[f->lphis + i] = j->stack[f->height + i] = phi;
+        }
     }
     return true;
 }
 
+/* The operands a branch to `f` carries go to its phis, coming from `from`. */
+static void add_incoming(jit *j, jframe *f, LLVMBasicBlockRef from) {
+    bool loop = f->kind == WASM_OP_LOOP;
+    uint32_t n = loop ? f->nparams : f->nres, at = loop ? f->lphis : f->phis;
+    for (uint32_t i = 0; i < n; i++)
+        j->L->LLVMAddIncoming(j->pool[at + i], &j->stack[j->sp - n + i], &from, 1);
+}
+
 /* Ends the current block (`from`) with a branch to frame `f`, carrying
- * the top operand to its result phi when it has one. */
+ * its operands to its phis. */
 static void branch_to(jit *j, jframe *f, LLVMBasicBlockRef from) {
-    if (f->kind != WASM_OP_LOOP && f->phi) {
-        LLVMValueRef v = j->stack[j->sp - 1];
-        j->L->LLVMAddIncoming(f->phi, &v, &from, 1);
-    }
+    add_incoming(j, f, from);
     j->L->LLVMBuildBr(j->B, f->target);
 }
 
 /* Ends the current block by falling out of frame `f` at its `end` (for a
- * loop that is not where a branch to it goes), with its result. */
+ * loop that is not where a branch to it goes), with its results. */
 static void fall_through(jit *j, jframe *f) {
     LLVMBasicBlockRef from = j->L->LLVMGetInsertBlock(j->B);
-    if (f->phi) {
-        LLVMValueRef v = j->stack[j->sp - 1];
-        j->L->LLVMAddIncoming(f->phi, &v, &from, 1);
-    }
+    for (uint32_t i = 0; i < f->nres; i++)
+        j->L->LLVMAddIncoming(j->pool[f->phis + i], &j->stack[j->sp - f->nres + i], &from, 1);
     j->L->LLVMBuildBr(j->B, f->end);
 }
 
+/* Several results travel as an LLVM struct (returned in registers, or
+ * through memory the caller provides when they do not fit). */
 static void build_return(jit *j) {
+    const wasm_llvm *L = j->L;
     const wasm_functype *ft = &j->m->types[j->m->funcs[j->func].type];
-    if (ft->nresults)
-        j->L->LLVMBuildRet(j->B, j->stack[j->sp - 1]);
-    else
-        j->L->LLVMBuildRetVoid(j->B);
+    if (ft->nresults == 0) {
+        L->LLVMBuildRetVoid(j->B);
+    } else if (ft->nresults == 1) {
+        L->LLVMBuildRet(j->B, j->stack[j->sp - 1]);
+    } else {
+        LLVMValueRef agg = L->LLVMGetUndef(L->LLVMGetReturnType(j->fn_types[j->func]));
+        for (uint32_t i = 0; i < ft->nresults; i++)
+            agg = L->LLVMBuildInsertValue(j->B, agg, j->stack[j->sp - ft->nresults + i], i, "");
+        L->LLVMBuildRet(j->B, agg);
+    }
 }
 
 static LLVMValueRef const_int(jit *j, wasm_valtype t, uint64_t v) {
@@ -704,9 +764,8 @@ static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
     uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
     for (uint32_t i = 0; i < ft->nparams; i++)
         if (!val_type(j, ft->params[i])) return refuse(j, "calls passing v128"), NULL;
-    if (ft->nresults > 1) return refuse(j, "calls to functions with several results"), NULL;
-    if (ft->nresults && !val_type(j, ft->results[0]))
-        return refuse(j, "calls returning v128"), NULL;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        if (!val_type(j, ft->results[i])) return refuse(j, "calls returning v128"), NULL;
     LLVMBasicBlockRef here = L->LLVMGetInsertBlock(B);
     LLVMBasicBlockRef entry = L->LLVMGetEntryBasicBlock(j->self);
     L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(entry));
@@ -720,6 +779,16 @@ static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
         L->LLVMBuildStore(B, to_cell(j, j->stack[j->sp + i], ft->params[i]), at);
     }
     return cells;
+}
+
+/* The results of a call made through cells, pushed. */
+static void push_results(jit *j, LLVMValueRef cells, const wasm_functype *ft) {
+    const wasm_llvm *L = j->L;
+    for (uint32_t i = 0; i < ft->nresults; i++) {
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
+        push(j, from_cell(j, L->LLVMBuildInBoundsGEP2(j->B, ty_i64(j), cells, &k, 1, ""),
+                          ft->results[i]));
+    }
 }
 
 /* A call to an imported function: through its wasm_funcinst and the
@@ -736,7 +805,7 @@ static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
         j->B, ty_ptr(j), L->LLVMBuildInBoundsGEP2(j->B, ty_ptr(j), funcs, &k, 1, ""), "");
     LLVMValueRef args[4] = {L->LLVMGetParam(j->self, 0), inst, f, cells};
     L->LLVMBuildCall2(j->B, j->call_ty, j->call_fn, args, 4, "");
-    if (ft->nresults) push(j, from_cell(j, cells, ft->results[0]));
+    push_results(j, cells, ft);
     return true;
 }
 
@@ -756,7 +825,7 @@ static bool call_indirect(jit *j, const wasm_instr *ins) {
                             cells,
                             L->LLVMConstInt(ty_i64(j), j->site, 0)};
     L->LLVMBuildCall2(j->B, j->call_indirect_ty, j->call_indirect_fn, args, 7, "");
-    if (ft->nresults) push(j, from_cell(j, cells, ft->results[0]));
+    push_results(j, cells, ft);
     return true;
 }
 
@@ -922,6 +991,8 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             top->else_bb = NULL;
             top->dead = false;
             j->sp = top->height;
+            for (uint32_t i = 0; i < top->nparams; i++)
+                push(j, j->pool[top->params + i]);
             return true;
         case WASM_OP_END: break; /* handled below */
         default: return true;
@@ -931,11 +1002,11 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_NOP: return true;
     case WASM_OP_BLOCK:
     case WASM_OP_LOOP: {
+        LLVMBasicBlockRef from = L->LLVMGetInsertBlock(B);
         if (!open_frame(j, ins->op, &ins->imm.block)) return false;
         jframe *f = &j->frames[j->nframes - 1];
-        f->height = j->sp;
         if (ins->op == WASM_OP_LOOP) {
-            f->target = new_block(j, "loop");
+            L->LLVMPositionBuilderAtEnd(B, from);
             L->LLVMBuildBr(B, f->target);
             L->LLVMPositionBuilderAtEnd(B, f->target);
             build_check(j);
@@ -946,7 +1017,6 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         LLVMValueRef c = pop(j);
         if (!open_frame(j, ins->op, &ins->imm.block)) return false;
         jframe *f = &j->frames[j->nframes - 1];
-        f->height = j->sp;
         LLVMBasicBlockRef then = new_block(j, "then");
         f->else_bb = new_block(j, "else");
         L->LLVMBuildCondBr(B, L->LLVMBuildICmp(B, LLVMIntNE, c, const_int(j, WASM_I32, 0), ""),
@@ -960,6 +1030,8 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         L->LLVMPositionBuilderAtEnd(B, top->else_bb);
         top->else_bb = NULL;
         j->sp = top->height;
+        for (uint32_t i = 0; i < top->nparams; i++)
+            push(j, j->pool[top->params + i]);
         return true;
     }
     case WASM_OP_END: {
@@ -973,13 +1045,19 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             return true;
         }
         if (!top->dead) fall_through(j, top);
-        if (top->else_bb) { /* an if without else: its else arm is empty */
+        if (top->else_bb) {
+            /* an if without else: its empty else arm hands its parameters
+             * on as its results (the validator made them the same types) */
             L->LLVMPositionBuilderAtEnd(B, top->else_bb);
+            for (uint32_t i = 0; i < top->nres; i++)
+                L->LLVMAddIncoming(j->pool[top->phis + i], &j->pool[top->params + i], &top->else_bb,
+                                   1);
             L->LLVMBuildBr(B, top->end);
         }
         L->LLVMPositionBuilderAtEnd(B, top->end);
         j->sp = top->height;
-        if (top->phi) push(j, top->phi);
+        for (uint32_t i = 0; i < top->nres; i++)
+            push(j, j->pool[top->phis + i]);
         j->nframes--;
         /* an end no branch reaches: what follows cannot run either */
         if (!L->LLVMGetFirstUse(L->LLVMBasicBlockAsValue(top->end))) {
@@ -1009,10 +1087,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         }
         if (c) {
             LLVMBasicBlockRef next = new_block(j, "next");
-            if (f->kind != WASM_OP_LOOP && f->phi) {
-                LLVMValueRef v = j->stack[j->sp - 1];
-                L->LLVMAddIncoming(f->phi, &v, &from, 1);
-            }
+            add_incoming(j, f, from);
             L->LLVMBuildCondBr(B, L->LLVMBuildICmp(B, LLVMIntNE, c, const_int(j, WASM_I32, 0), ""),
                                f->target, next);
             L->LLVMPositionBuilderAtEnd(B, next);
@@ -1026,11 +1101,34 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         build_return(j);
         top->dead = true;
         return true;
+    case WASM_OP_RETURN_CALL: {
+        /* a real tail call (tail recursion a million deep must not exhaust
+         * the stack): musttail, which needs the caller's own prototype */
+        uint32_t callee = ins->imm.index;
+        const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
+        if (j->m->funcs[callee].imported ||
+            !wasm_functype_eq(ft, &j->m->types[j->m->funcs[j->func].type]))
+            return refuse(j, "return_call to a function of another type or an import");
+        LLVMValueRef args[2 + JIT_MAX_PARAMS];
+        args[0] = L->LLVMGetParam(j->self, 0);
+        args[1] = L->LLVMGetParam(j->self, 1);
+        j->sp -= ft->nparams;
+        memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
+        LLVMValueRef r =
+            L->LLVMBuildCall2(B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
+        L->LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
+        if (ft->nresults)
+            L->LLVMBuildRet(B, r);
+        else
+            L->LLVMBuildRetVoid(B);
+        top->dead = true;
+        return true;
+    }
     case WASM_OP_CALL: {
         uint32_t callee = ins->imm.index;
         const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
         if (j->m->funcs[callee].imported) return call_import(j, callee, ft);
-        LLVMValueRef args[2 + 64];
+        LLVMValueRef args[2 + JIT_MAX_PARAMS];
         args[0] = L->LLVMGetParam(j->self, 0);
         args[1] = L->LLVMGetParam(j->self, 1);
         j->sp -= ft->nparams;
@@ -1040,7 +1138,9 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         /* never turned into a loop: unbounded recursion must exhaust the
          * stack (a trap), not run forever */
         L->LLVMSetTailCallKind(r, LLVMTailCallKindNoTail);
-        if (ft->nresults) push(j, r);
+        if (ft->nresults == 1) push(j, r);
+        for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
+            push(j, L->LLVMBuildExtractValue(B, r, i, ""));
         return true;
     }
     case WASM_OP_DROP: {
@@ -1206,7 +1306,7 @@ static void build_entry(jit *j, uint32_t ti) {
     j->self = e;
     L->LLVMPositionBuilderAtEnd(B, new_block(j, "entry"));
     LLVMValueRef cells = L->LLVMGetParam(e, 3);
-    LLVMValueRef args[2 + 64];
+    LLVMValueRef args[2 + JIT_MAX_PARAMS];
     args[0] = L->LLVMGetParam(e, 0);
     args[1] = L->LLVMGetParam(e, 1);
     for (uint32_t i = 0; i < ft->nparams; i++) {
@@ -1216,7 +1316,12 @@ static void build_entry(jit *j, uint32_t ti) {
     }
     LLVMValueRef r =
         L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, 2 + ft->nparams, "");
-    if (ft->nresults) L->LLVMBuildStore(B, to_cell(j, r, ft->results[0]), cells);
+    for (uint32_t i = 0; i < ft->nresults; i++) {
+        LLVMValueRef v = ft->nresults == 1 ? r : L->LLVMBuildExtractValue(B, r, i, "");
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
+        L->LLVMBuildStore(B, to_cell(j, v, ft->results[i]),
+                          L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, ""));
+    }
     L->LLVMBuildRetVoid(B);
 }
 
@@ -1317,7 +1422,7 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
         if (m->funcs[i].imported) continue;
         j->func = i;
         j->self = j->fns[i];
-        j->sp = j->nframes = 0;
+        j->sp = j->nframes = j->npool = 0;
         L->LLVMPositionBuilderAtEnd(j->B, new_block(j, "entry"));
         wasm_body_hooks hooks = {.ud = j, .on_locals = on_locals, .on_instr = on_instr};
         wasm_error verr;
@@ -1340,6 +1445,7 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     L->LLVMContextDispose(j->C);
     free(j->fns);
     free(j->fn_types);
+    free(j->pool);
     free(j);
     return ok;
 }

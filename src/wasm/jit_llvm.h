@@ -146,6 +146,10 @@
     X(LLVMIsAZExtInst)                                                                             \
     X(LLVMIsASExtInst)                                                                             \
     X(LLVMGetOperand)                                                                              \
+    X(LLVMStructTypeInContext)                                                                     \
+    X(LLVMBuildInsertValue)                                                                        \
+    X(LLVMBuildExtractValue)                                                                       \
+    X(LLVMGetReturnType)                                                                           \
     X(LLVMDisposeMemoryBuffer)
 
 typedef struct wasm_llvm {
