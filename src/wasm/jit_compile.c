@@ -3,16 +3,17 @@
  * defined functions to LLVM IR, optimised, emitted as one object for the
  * large code model, which jit_load.c loads (docs/design/native.md).
  *
- * Step 1's first slices: the integer core without traps - constants,
- * locals, i32/i64 globals, i32/i64 arithmetic, bit operations, shifts
- * and rotates, clz/ctz/popcnt, sign extension, comparisons, conversions
- * between i32 and i64, blocks,
- * loops, if/else, br, br_if, return, select, drop, and direct calls
- * between defined functions, with at most one result. Globals are read
- * and written where the interpreter keeps them: the instance's
- * `globals[i]->val` cell, reached from `inst` at the struct's offsets. Anything else is refused
- * with WASM_ERR_LIMIT naming the first instruction the tier does not compile yet, so a caller can
- * keep the module on the interpreter; nothing is compiled half.
+ * What it compiles: every scalar and reference instruction, memory
+ * loads and stores (on the guard reservation, no check), tables, bulk
+ * operations and call_indirect through runtime helpers (jit_run.c),
+ * imports through wasm_jit_call, multi-value, return_call between
+ * functions of one type; explicit traps call wasm_jit_trap with their
+ * site; a stack check at every entry and the epoch/interrupt check at
+ * entries and loop headers. Not yet: SIMD, other tail calls. Anything
+ * else is refused with WASM_ERR_LIMIT naming the first instruction the
+ * tier does not compile yet, so a caller can keep the module on the
+ * interpreter; nothing is compiled half. Globals live where the
+ * interpreter keeps them: the instance's `globals[i]->val` cell.
  *
  * Function i of the module (its index space, imports first) becomes the
  * global symbol "wasm_f<i>" with the tier's signature
@@ -22,7 +23,7 @@
  * every instruction arrives checked, so the operand stack here needs no
  * checks of its own. Locals live in allocas that LLVM's SROA turns into
  * registers. Each block, loop and if is a frame with the LLVM block that
- * follows it and a phi for its result; code after br, return or
+ * follows it and phis for its results; code after br, return or
  * unreachable is skipped to the end of its frame, as compile.c does.
  */
 #include <stddef.h>
@@ -33,7 +34,7 @@
 #include "wasm/jit_llvm.h"
 
 #define JIT_MAX_FRAMES 1024
-#define JIT_MAX_STACK 4096
+#define JIT_MAX_STACK 16384
 /* the JS API's limit, which engines share: no module passes it */
 #define JIT_MAX_PARAMS 1000
 
@@ -902,7 +903,25 @@ static LLVMValueRef table_entry(jit *j, uint32_t t, LLVMValueRef index) {
     return L->LLVMBuildGEP2(j->B, ty_ptr(j), elems, &k, 1, "");
 }
 
-/* br_table: a switch over the index, the last target the default. */
+/* A call of defined function `callee` of type `ft`, its arguments popped,
+ * marked `kind` (notail or musttail). */
+static LLVMValueRef direct_call(jit *j, uint32_t callee, const wasm_functype *ft,
+                                LLVMTailCallKind kind) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef args[2 + JIT_MAX_PARAMS];
+    args[0] = L->LLVMGetParam(j->self, 0);
+    args[1] = L->LLVMGetParam(j->self, 1);
+    j->sp -= ft->nparams;
+    memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
+    LLVMValueRef r =
+        L->LLVMBuildCall2(j->B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
+    L->LLVMSetTailCallKind(r, kind);
+    return r;
+}
+
+/* br_table: a switch over the index, the last target the default. One
+ * block per frame the table names (a table of thousands of entries
+ * names few), which branches there with the operands it carries. */
 static bool br_table(jit *j, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
     LLVMValueRef index = pop(j);
@@ -910,31 +929,35 @@ static bool br_table(jit *j, const wasm_instr *ins) {
     wasm_error rerr;
     wasm_reader r = {j->m->bytes, ins->imm.br_table.targets, j->m->bytes + j->m->size, &rerr};
     LLVMBasicBlockRef from = L->LLVMGetInsertBlock(j->B);
-    /* one block per distinct frame would be tidier; a block per target is
-     * what a switch needs when targets carry a value or return */
-    LLVMBasicBlockRef *dests = calloc(n + 1, sizeof *dests);
-    if (!dests) return refuse(j, "a br_table (out of memory)");
-    for (uint32_t i = 0; i <= n; i++) {
-        uint32_t depth;
-        if (!wasm_read_u32(&r, &depth)) {
-            free(dests);
-            return refuse(j, "a br_table it cannot read");
-        }
-        dests[i] = new_block(j, "case");
-        L->LLVMPositionBuilderAtEnd(j->B, dests[i]);
-        jframe *f = &j->frames[j->nframes - 1 - depth];
+    LLVMBasicBlockRef *by_depth = calloc(j->nframes, sizeof *by_depth);
+    uint32_t *depths = malloc((n + 1) * sizeof *depths);
+    if (!by_depth || !depths) {
+        free(by_depth);
+        free(depths);
+        return refuse(j, "a br_table (out of memory)");
+    }
+    bool ok = true;
+    for (uint32_t i = 0; ok && i <= n; i++) {
+        ok = wasm_read_u32(&r, &depths[i]) && depths[i] < j->nframes;
+        if (!ok || by_depth[depths[i]]) continue;
+        LLVMBasicBlockRef bb = by_depth[depths[i]] = new_block(j, "case");
+        L->LLVMPositionBuilderAtEnd(j->B, bb);
+        jframe *f = &j->frames[j->nframes - 1 - depths[i]];
         if (f->kind == WASM_OP_END)
             build_return(j);
         else
-            branch_to(j, f, dests[i]);
+            branch_to(j, f, bb);
     }
-    L->LLVMPositionBuilderAtEnd(j->B, from);
-    LLVMValueRef sw = L->LLVMBuildSwitch(j->B, index, dests[n], n);
-    for (uint32_t i = 0; i < n; i++)
-        L->LLVMAddCase(sw, L->LLVMConstInt(ty_i32(j), i, 0), dests[i]);
-    free(dests);
-    j->frames[j->nframes - 1].dead = true;
-    return true;
+    if (ok) {
+        L->LLVMPositionBuilderAtEnd(j->B, from);
+        LLVMValueRef sw = L->LLVMBuildSwitch(j->B, index, by_depth[depths[n]], n);
+        for (uint32_t i = 0; i < n; i++)
+            L->LLVMAddCase(sw, L->LLVMConstInt(ty_i32(j), i, 0), by_depth[depths[i]]);
+        j->frames[j->nframes - 1].dead = true;
+    }
+    free(by_depth);
+    free(depths);
+    return ok ? true : refuse(j, "a br_table it cannot read");
 }
 
 static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
@@ -971,6 +994,10 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     LLVMBuilderRef B = j->B;
     jframe *top = &j->frames[j->nframes - 1];
     j->site = (uint64_t)j->func << 32 | (uint32_t)(ins->at - j->m->bytes);
+    /* room for what one instruction pushes (a call: up to JIT_MAX_PARAMS
+     * results); the validator bounds nothing here, the module is untrusted */
+    if (j->sp + JIT_MAX_PARAMS + 2 > JIT_MAX_STACK)
+        return refuse(j, "functions this deep in operands");
     if (top->dead) {
         /* skipped code: only the structure matters */
         switch (ins->op) {
@@ -1109,14 +1136,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         if (j->m->funcs[callee].imported ||
             !wasm_functype_eq(ft, &j->m->types[j->m->funcs[j->func].type]))
             return refuse(j, "return_call to a function of another type or an import");
-        LLVMValueRef args[2 + JIT_MAX_PARAMS];
-        args[0] = L->LLVMGetParam(j->self, 0);
-        args[1] = L->LLVMGetParam(j->self, 1);
-        j->sp -= ft->nparams;
-        memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
-        LLVMValueRef r =
-            L->LLVMBuildCall2(B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
-        L->LLVMSetTailCallKind(r, LLVMTailCallKindMustTail);
+        LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindMustTail);
         if (ft->nresults)
             L->LLVMBuildRet(B, r);
         else
@@ -1128,16 +1148,9 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         uint32_t callee = ins->imm.index;
         const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
         if (j->m->funcs[callee].imported) return call_import(j, callee, ft);
-        LLVMValueRef args[2 + JIT_MAX_PARAMS];
-        args[0] = L->LLVMGetParam(j->self, 0);
-        args[1] = L->LLVMGetParam(j->self, 1);
-        j->sp -= ft->nparams;
-        memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
-        LLVMValueRef r =
-            L->LLVMBuildCall2(B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
         /* never turned into a loop: unbounded recursion must exhaust the
          * stack (a trap), not run forever */
-        L->LLVMSetTailCallKind(r, LLVMTailCallKindNoTail);
+        LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindNoTail);
         if (ft->nresults == 1) push(j, r);
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
             push(j, L->LLVMBuildExtractValue(B, r, i, ""));

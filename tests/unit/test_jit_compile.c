@@ -340,3 +340,46 @@ TEST(jit_compile_loops_stop_at_the_deadline) {
     wasm_linker_free(l);
     wasm_module_free(m);
 }
+
+/* The module is untrusted: a function deeper in operands than the
+ * compiler's stack is refused, not written past its end. */
+static size_t put_leb(uint8_t *p, uint32_t v) {
+    size_t n = 0;
+    do {
+        p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+TEST(jit_compile_refuses_too_many_operands) {
+    /* (func (result i32) i32.const 1 x N, i32.add x N-1), in binary: the
+     * text helper's buffer is smaller than this */
+    enum { N = 20000 };
+    uint32_t body = 1 + 2 * N + (N - 1) + 1;
+    uint8_t *bin = malloc(body + 64), *p = bin;
+    REQUIRE(bin != NULL);
+    static const uint8_t head[] = {0, 'a',  's', 'm', 1,    0, 0, 0, 1, 5,
+                                   1, 0x60, 0,   1,   0x7f, 3, 2, 1, 0, 10};
+    memcpy(p, head, sizeof head);
+    p += sizeof head;
+    uint8_t tmp[8];
+    size_t lb = put_leb(tmp, body);
+    p += put_leb(p, 1 + (uint32_t)lb + body);
+    *p++ = 1;
+    p += put_leb(p, body);
+    *p++ = 0; /* no locals */
+    for (int i = 0; i < N; i++)
+        *p++ = 0x41, *p++ = 1;
+    for (int i = 1; i < N; i++)
+        *p++ = 0x6a;
+    *p++ = 0x0b;
+    wasm_error err;
+    wasm_module *m = wasm_module_load(bin, (size_t)(p - bin), &err);
+    free(bin);
+    if (!m) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    REQUIRE(m != NULL);
+    CHECK(!wasm_module_compile_native(m, &err));
+    CHECK(strstr(err.msg, "functions this deep in operands") != NULL);
+    wasm_module_free(m);
+}
