@@ -199,7 +199,8 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     for (uint32_t i = 0; i < nr; i++)
         j->pool[at + i] = make_phi(j, f->end, val_type(j, rt[i]));
     f->lphis = f->params = at + nr;
-    if (kind == WASM_OP_IF) memcpy(j->pool + f->params, j->stack + f->height, np * sizeof *j->pool);
+    if (kind == WASM_OP_IF && np)
+        memcpy(j->pool + f->params, j->stack + f->height, np * sizeof *j->pool);
     if (kind == WASM_OP_LOOP) {
         /* a branch to a loop carries its parameters to the head */
         LLVMBasicBlockRef from = j->L->LLVMGetInsertBlock(j->B);
