@@ -257,6 +257,9 @@ void wasm_exec_load(const wasm_exec_state *s);
 /* A fresh time slice for the call whose state was just loaded (a fiber
  * resumed after a wait starts its slice anew). */
 void wasm_exec_slice_restart(void);
+/* Sets the fuel left to the calls on this thread: compiled code counts it
+ * in its context and hands it back before it calls out (jit_run.c). */
+void wasm_exec_set_fuel(uint64_t left);
 /* A state with interpreter stacks of its own, for a new fiber; false when
  * they cannot be mapped. wasm_exec_state_free unmaps them. */
 bool wasm_exec_state_init(wasm_exec_state *s);
@@ -319,6 +322,7 @@ typedef struct wasm_jit_ctx {
     uint64_t check_at;       /* the epoch at which checks take their slow path */
     const void *stack_limit; /* the lowest stack address compiled code may reach */
     uint64_t trap_site;      /* (function << 32 | code offset) of an explicit trap */
+    uint64_t fuel;           /* as the interpreter's: the call traps when it reaches 0 */
 } wasm_jit_ctx;
 
 /* The entry trampoline of a function type, emitted with the module: calls

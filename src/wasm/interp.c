@@ -226,6 +226,10 @@ void wasm_exec_slice_restart(void) {
     check_at_update();
 }
 
+void wasm_exec_set_fuel(uint64_t left) {
+    fuel = left;
+}
+
 bool wasm_exec_state_init(wasm_exec_state *s) {
     memset(s, 0, sizeof *s);
     s->deadline = s->fuel = s->check_at = UINT64_MAX;
@@ -386,6 +390,7 @@ void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
     ctx->check_at = check_at;
     ctx->stack_limit = stack_limit;
     ctx->trap_site = 0;
+    ctx->fuel = fuel;
 }
 
 const uint64_t *wasm_epoch_counter(void) {
@@ -401,6 +406,7 @@ static void call_native(const wasm_funcinst *f, const wasm_instance *from, wasm_
     if (f->inst != from) set_fault_range(tf, f->inst);
     f->entry(&ctx, f->inst, f->native, cells);
     if (f->inst != from) set_fault_range(tf, from);
+    fuel = ctx.fuel;
 }
 
 static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_depth,
@@ -1271,14 +1277,22 @@ done:
 }
 
 void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst) {
-    /* as the loop's CHECK: a slice that is over yields, anything else traps */
+    /* as the loop's CHECK: a slice that is over yields, an interruption or
+     * the deadline traps, and then the fuel */
+    if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) < ctx->check_at &&
+        !__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED)) {
+        if (ctx->fuel == 0) wasm_trap_raise(WASM_TRAP_FUEL_EXHAUSTED);
+        return;
+    }
     if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
         __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
         slice_over();
         ctx->check_at = check_at;
         if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
-            __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline)
+            __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
+            if (ctx->fuel == 0) wasm_trap_raise(WASM_TRAP_FUEL_EXHAUSTED);
             return;
+        }
     }
     __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
     wasm_trap_raise(WASM_TRAP_INTERRUPTED);
@@ -1344,12 +1358,14 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     wasm_trap_frame tf;
     memset(&tf, 0, sizeof tf);
     volatile wasm_trap_code trap;
+    /* compiled code counts fuel here; read back after a trap too */
+    wasm_jit_ctx ctx;
+    ctx.fuel = 0;
     int sig = sigsetjmp(tf.jb, 0);
     if (sig == 0) {
         wasm_trap_enter(&tf, NULL, NULL);
         set_fault_range(&tf, fn->inst);
         if (fn->native) {
-            wasm_jit_ctx ctx;
             wasm_jit_ctx_init(&ctx);
             ts.top = fp + code->frame_cells;
             ts.depth = saved_depth + 1; /* calls back into Wasm are nested ones */
@@ -1361,6 +1377,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     } else {
         trap = (wasm_trap_code)sig;
     }
+    if (fn->native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
     wasm_trap_leave(&tf);
     ts.top = saved_top;
     ts.depth = saved_depth;

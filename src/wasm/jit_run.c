@@ -31,12 +31,13 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
         if (f->inst != caller) wasm_trap_frame_range(tf, caller);
         return;
     }
+    wasm_exec_set_fuel(ctx->fuel);
     if (f->host)
         t = wasm_interp_call_host(f, caller, cells);
     else
         t = wasm_interp_call(f, cells, NULL);
     /* a host function may have suspended this stack: the thread's check
-     * point moved meanwhile */
+     * point moved meanwhile; and the fuel the callee used is taken */
     wasm_jit_ctx_init(ctx);
     if (t != WASM_TRAP_NONE) wasm_trap_raise(t);
 }

@@ -3,7 +3,8 @@
  * thread can interrupt one, fuel runs out, endless recursion traps with
  * stack exhaustion, an out-of-bounds store traps and leaves the process
  * and the instance usable, and a host function can be called and trap.
- * Modules are written out as bytes so the tests need no toolchain.
+ * Modules are written out as bytes so the tests need no toolchain. Each
+ * test runs twice: interpreted, then compiled by the native tier.
  */
 #include <pthread.h>
 #include <string.h>
@@ -46,10 +47,26 @@ typedef struct loaded {
     wasm_extern f;
 } loaded;
 
+/* The tier the running test uses: set by BOTH_TIERS. */
+static bool native;
+
+/* A test body run in the interpreter, then in the native tier. */
+#define BOTH_TIERS(name)                                                                           \
+    static void name##_in_tier(void);                                                              \
+    TEST(name) {                                                                                   \
+        native = false;                                                                            \
+        name##_in_tier();                                                                          \
+        native = true;                                                                             \
+        name##_in_tier();                                                                          \
+    }                                                                                              \
+    static void name##_in_tier(void)
+
 static bool load(loaded *l, const uint8_t *bytes, size_t len, wasm_linker *linker) {
     wasm_error err;
     l->m = wasm_module_load(bytes, len, &err);
     if (!l->m) return unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    if (native && !wasm_module_compile_native(l->m, &err))
+        return unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
     l->inst = wasm_instance_new(l->m, linker, &err);
     if (!l->inst) return unit_fail(__FILE__, __LINE__, "instantiate: %s", err.msg);
     return wasm_instance_export(l->inst, "f", &l->f) ||
@@ -61,7 +78,7 @@ static void unload(loaded *l) {
     wasm_module_free(l->m);
 }
 
-TEST(exec_deadline_stops_infinite_loop) {
+BOTH_TIERS(exec_deadline_stops_infinite_loop) {
     loaded l;
     REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
     wasm_call_opts opts = {.deadline_ms = 100};
@@ -81,7 +98,7 @@ static void *interrupt_later(void *arg) {
     return NULL;
 }
 
-TEST(exec_interrupt_from_another_thread) {
+BOTH_TIERS(exec_interrupt_from_another_thread) {
     loaded l;
     REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
     pthread_t th;
@@ -91,7 +108,7 @@ TEST(exec_interrupt_from_another_thread) {
     unload(&l);
 }
 
-TEST(exec_fuel_runs_out) {
+BOTH_TIERS(exec_fuel_runs_out) {
     loaded l;
     REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
     wasm_call_opts opts = {.fuel = 100000};
@@ -99,7 +116,7 @@ TEST(exec_fuel_runs_out) {
     unload(&l);
 }
 
-TEST(exec_endless_recursion_exhausts_stack) {
+BOTH_TIERS(exec_endless_recursion_exhausts_stack) {
     loaded l;
     REQUIRE(load(&l, recurse_mod, sizeof recurse_mod, NULL));
     CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_STACK_EXHAUSTED);
@@ -108,7 +125,7 @@ TEST(exec_endless_recursion_exhausts_stack) {
     unload(&l);
 }
 
-TEST(exec_out_of_bounds_store_traps) {
+BOTH_TIERS(exec_out_of_bounds_store_traps) {
     loaded l;
     REQUIRE(load(&l, oob_mod, sizeof oob_mod, NULL));
     CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_OOB_MEMORY);
@@ -130,7 +147,7 @@ static wasm_trap_code host_h(void *env, wasm_instance *caller, const wasm_value 
     return env ? WASM_TRAP_HOST : WASM_TRAP_NONE;
 }
 
-TEST(exec_host_function_called_and_can_trap) {
+BOTH_TIERS(exec_host_function_called_and_can_trap) {
     for (int trap = 0; trap < 2; trap++) {
         wasm_error err;
         wasm_linker *lk = wasm_linker_new();
@@ -164,7 +181,7 @@ static void *call_in_thread(void *arg) {
 
 /* Each thread that runs Wasm gets its own value and call stacks; they are
  * released when it exits (LeakSanitizer, in the ASan build, checks that). */
-TEST(exec_threads_run_and_release_their_stacks) {
+BOTH_TIERS(exec_threads_run_and_release_their_stacks) {
     loaded l;
     REQUIRE(load(&l, oob_mod, sizeof oob_mod, NULL));
     for (int i = 0; i < 8; i++) {

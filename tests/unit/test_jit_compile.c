@@ -341,6 +341,34 @@ TEST(jit_compile_loops_stop_at_the_deadline) {
     wasm_module_free(m);
 }
 
+/* Fuel counts function entries and loop iterations the same way in both
+ * tiers: a budget stops both at the same iteration, and what a call used
+ * is gone for the rest of it (a callee's entries count). */
+TEST(jit_compile_counts_fuel_as_the_interpreter) {
+    pair p;
+    REQUIRE(pair_open(&p, "(module (global $n (export \"n\") (mut i32) (i32.const 0))"
+                          "  (func $tick (global.set $n (i32.add (global.get $n) (i32.const 1))))"
+                          "  (func (export \"spin\") (loop $l (call $tick) (br $l)))"
+                          "  (func (export \"steps\") (param i32) (local i32)"
+                          "    (loop $l (local.set 1 (i32.add (local.get 1) (i32.const 1)))"
+                          "      (br_if $l (i32.lt_u (local.get 1) (local.get 0))))))"));
+    for (uint64_t budget = 1; budget < 40; budget += 7) {
+        wasm_call_opts opts = {.fuel = budget};
+        CHECK_EQ_S64(pair_call(&p, "spin", NULL, &opts, NULL), WASM_TRAP_FUEL_EXHAUSTED);
+        wasm_extern gi, gn;
+        REQUIRE(wasm_instance_export(p.interp, "n", &gi));
+        REQUIRE(wasm_instance_export(p.native, "n", &gn));
+        wasm_value vi = wasm_global_get(gi), vn = wasm_global_get(gn);
+        CHECK_EQ_U64(vn.of.i32, vi.of.i32);
+    }
+    /* 10 iterations and the entry: 11 units are enough, 10 are not */
+    wasm_value ten = {.type = WASM_I32, .of.i32 = 10};
+    CHECK_EQ_S64(pair_call(&p, "steps", &ten, &(wasm_call_opts){.fuel = 11}, NULL), WASM_TRAP_NONE);
+    CHECK_EQ_S64(pair_call(&p, "steps", &ten, &(wasm_call_opts){.fuel = 10}, NULL),
+                 WASM_TRAP_FUEL_EXHAUSTED);
+    pair_close(&p);
+}
+
 /* The module is untrusted: a function deeper in operands than the
  * compiler's stack is refused, not written past its end. */
 static size_t put_leb(uint8_t *p, uint32_t v) {
