@@ -9,11 +9,15 @@
  * imports through wasm_jit_call, multi-value, return_call between
  * functions of one type; explicit traps call wasm_jit_trap with their
  * site; a stack check at every entry and the epoch/interrupt check at
- * entries and loop headers. Not yet: SIMD, other tail calls. Anything
- * else is refused with WASM_ERR_LIMIT naming the first instruction the
- * tier does not compile yet, so a caller can keep the module on the
- * interpreter; nothing is compiled half. Globals live where the
- * interpreter keeps them: the instance's `globals[i]->val` cell.
+ * entries and loop headers. SIMD instructions go to jit_simd.c (v128 is
+ * one <16 x i8> value here too: locals, phis, calls). Not yet: other
+ * tail calls. Anything else is refused with WASM_ERR_LIMIT naming the
+ * first instruction the tier does not compile yet, so a caller can keep
+ * the module on the interpreter; nothing is compiled half. Globals live
+ * where the interpreter keeps them: the instance's `globals[i]->val`
+ * cells, and values crossing a call through memory (entry trampolines,
+ * imports, call_indirect) sit in cells laid out as the interpreter's
+ * frames are (a v128 in two).
  *
  * Function i of the module (its index space, imports first) becomes the
  * global symbol "wasm_f<i>" with the tier's signature
@@ -31,55 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wasm/jit_llvm.h"
+#include "wasm/jit_ir.h"
 
-#define JIT_MAX_FRAMES 1024
-#define JIT_MAX_STACK 16384
-/* the JS API's limit, which engines share: no module passes it */
-#define JIT_MAX_PARAMS 1000
-
-typedef struct jframe {
-    wasm_op kind;              /* BLOCK, LOOP, IF, or END for the function's own */
-    LLVMBasicBlockRef target;  /* where a branch to it goes: the loop's head, else `end` */
-    LLVMBasicBlockRef end;     /* what follows it */
-    LLVMBasicBlockRef else_bb; /* an if's else arm, until `else` or `end` uses it */
-    uint32_t nres, nparams;    /* its block type's results and parameters */
-    uint32_t phis;             /* its result phis at `end`: j->pool[phis..+nres] */
-    uint32_t lphis;            /* a loop's parameter phis at its head: pool[lphis..+nparams] */
-    uint32_t params;           /* an if's parameters, for its else arm: pool[params..+nparams] */
-    uint32_t height;           /* operands below it */
-    bool dead;                 /* the rest of its code cannot run */
-    bool skipped;              /* opened in dead code: nothing was built for it */
-} jframe;
-
-typedef struct jit {
-    const wasm_llvm *L;
-    const wasm_module *m;
-    LLVMContextRef C;
-    LLVMModuleRef M;
-    LLVMBuilderRef B;
-    LLVMValueRef *fns; /* per function index (defined ones) */
-    LLVMTypeRef *fn_types;
-    uint32_t func;     /* the one being compiled */
-    LLVMValueRef self; /* its LLVM function */
-    LLVMValueRef *locals;
-    LLVMTypeRef *local_types;
-    uint32_t nlocals;
-    LLVMValueRef stack[JIT_MAX_STACK];
-    uint32_t sp;
-    jframe frames[JIT_MAX_FRAMES];
-    uint32_t nframes;
-    wasm_error *err;
-    /* the runtime helpers and the epoch, declared in the module */
-    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn, epoch;
-    LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty, bulk_ty, call_indirect_ty;
-    LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
-    LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
-    uint32_t npool, cappool;
-    uint64_t site; /* of the instruction being translated */
-} jit;
-
-static bool refuse(jit *j, const char *what) {
+bool jit_refuse(jit *j, const char *what) {
     memset(j->err, 0, sizeof *j->err);
     j->err->kind = WASM_ERR_LIMIT;
     snprintf(j->err->msg, sizeof j->err->msg,
@@ -87,7 +45,7 @@ static bool refuse(jit *j, const char *what) {
     return false;
 }
 
-static LLVMTypeRef val_type(jit *j, wasm_valtype t) {
+LLVMTypeRef jit_val_type(jit *j, wasm_valtype t) {
     switch (t) {
     case WASM_I32: return j->L->LLVMInt32TypeInContext(j->C);
     case WASM_I64: return j->L->LLVMInt64TypeInContext(j->C);
@@ -95,27 +53,31 @@ static LLVMTypeRef val_type(jit *j, wasm_valtype t) {
     case WASM_F64: return j->L->LLVMDoubleTypeInContext(j->C);
     case WASM_FUNCREF: /* a wasm_funcinst *, NULL for null */
     case WASM_EXTERNREF: return j->L->LLVMPointerTypeInContext(j->C, 0);
+    case WASM_V128: return jit_v128_type(j);
     default: return NULL;
     }
 }
 
+LLVMTypeRef jit_v128_type(jit *j) {
+    return j->L->LLVMVectorType(j->L->LLVMInt8TypeInContext(j->C), 16);
+}
+
 /* The LLVM type of function type `ti`, or NULL (and an error) when the
- * tier does not take it yet. */
+ * tier does not take it. */
 static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     const wasm_functype *ft = &j->m->types[ti];
     LLVMTypeRef ptr = j->L->LLVMPointerTypeInContext(j->C, 0);
     LLVMTypeRef params[2 + JIT_MAX_PARAMS];
     if (ft->nparams > JIT_MAX_PARAMS)
-        return refuse(j, "functions with more than 1000 parameters"), NULL;
+        return jit_refuse(j, "functions with more than 1000 parameters"), NULL;
     params[0] = params[1] = ptr;
     for (uint32_t i = 0; i < ft->nparams; i++)
-        if (!(params[2 + i] = val_type(j, ft->params[i])))
-            return refuse(j, "v128 parameters"), NULL;
+        params[2 + i] = jit_val_type(j, ft->params[i]);
     LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C), rts[JIT_MAX_PARAMS];
     if (ft->nresults > JIT_MAX_PARAMS)
-        return refuse(j, "functions with more than 1000 results"), NULL;
+        return jit_refuse(j, "functions with more than 1000 results"), NULL;
     for (uint32_t i = 0; i < ft->nresults; i++)
-        if (!(rts[i] = val_type(j, ft->results[i]))) return refuse(j, "v128 results"), NULL;
+        rts[i] = jit_val_type(j, ft->results[i]);
     if (ft->nresults == 1) ret = rts[0];
     if (ft->nresults > 1) ret = j->L->LLVMStructTypeInContext(j->C, rts, ft->nresults, 0);
     return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
@@ -138,11 +100,11 @@ static LLVMValueRef global_cell(jit *j, uint32_t index) {
     return L->LLVMBuildInBoundsGEP2(j->B, i8, obj, &val, 1, "cell");
 }
 
-static void push(jit *j, LLVMValueRef v) {
+void jit_push(jit *j, LLVMValueRef v) {
     j->stack[j->sp++] = v;
 }
 
-static LLVMValueRef pop(jit *j) {
+LLVMValueRef jit_pop(jit *j) {
     return j->stack[--j->sp];
 }
 
@@ -177,16 +139,12 @@ static uint32_t pool_take(jit *j, uint32_t n) {
 
 /* Opens a block, loop or if whose parameters are on the stack. */
 static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
-    if (j->nframes == JIT_MAX_FRAMES) return refuse(j, "blocks nested this deep");
+    if (j->nframes == JIT_MAX_FRAMES) return jit_refuse(j, "blocks nested this deep");
     uint32_t np, nr;
     const wasm_valtype *pt, *rt;
     wasm_blocktype_types(j->m, bt, &np, &pt, &nr, &rt);
-    for (uint32_t i = 0; i < np; i++)
-        if (!val_type(j, pt[i])) return refuse(j, "v128 block parameters");
-    for (uint32_t i = 0; i < nr; i++)
-        if (!val_type(j, rt[i])) return refuse(j, "v128 block results");
     uint32_t at = pool_take(j, nr + np);
-    if (at == UINT32_MAX) return refuse(j, "a block (out of memory)");
+    if (at == UINT32_MAX) return jit_refuse(j, "a block (out of memory)");
     jframe *f = &j->frames[j->nframes++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
@@ -197,7 +155,7 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
     f->target = f->end;
     f->phis = at;
     for (uint32_t i = 0; i < nr; i++)
-        j->pool[at + i] = make_phi(j, f->end, val_type(j, rt[i]));
+        j->pool[at + i] = make_phi(j, f->end, jit_val_type(j, rt[i]));
     f->lphis = f->params = at + nr;
     if (kind == WASM_OP_IF && np)
         memcpy(j->pool + f->params, j->stack + f->height, np * sizeof *j->pool);
@@ -206,7 +164,7 @@ static bool open_frame(jit *j, wasm_op kind, const wasm_blocktype *bt) {
         LLVMBasicBlockRef from = j->L->LLVMGetInsertBlock(j->B);
         f->target = new_block(j, "loop");
         for (uint32_t i = 0; i < np; i++) {
-            LLVMValueRef phi = make_phi(j, f->target, val_type(j, pt[i]));
+            LLVMValueRef phi = make_phi(j, f->target, jit_val_type(j, pt[i]));
             j->L->LLVMAddIncoming(phi, &j->stack[f->height + i], &from, 1);
             j->pool[f->lphis + i] = j->stack[f->height + i] = phi;
         }
@@ -256,7 +214,7 @@ static void build_return(jit *j) {
 }
 
 static LLVMValueRef const_int(jit *j, wasm_valtype t, uint64_t v) {
-    return j->L->LLVMConstInt(val_type(j, t), v, 0);
+    return j->L->LLVMConstInt(jit_val_type(j, t), v, 0);
 }
 
 /* Binary integer operations: what the instruction builds. */
@@ -319,7 +277,7 @@ static bool binary(jit *j, wasm_op op) {
     default: return false; /* not a binary operation: the operands stay */
     }
     j->sp -= 2;
-    push(j, r);
+    jit_push(j, r);
     return true;
 }
 
@@ -448,7 +406,7 @@ static void build_stack_check(jit *j) {
 
 /* The address of a memory access: base + zext(addr) + offset, no check
  * (the reservation's guard makes a stray access fault; trap.c). */
-static LLVMValueRef mem_addr(jit *j, LLVMValueRef addr, uint32_t offset) {
+LLVMValueRef jit_mem_addr(jit *j, LLVMValueRef addr, uint32_t offset) {
     const wasm_llvm *L = j->L;
     LLVMValueRef ea = L->LLVMBuildZExt(j->B, addr, ty_i64(j), "");
     if (offset) ea = L->LLVMBuildAdd(j->B, ea, L->LLVMConstInt(ty_i64(j), offset, 0), "");
@@ -507,26 +465,27 @@ static bool memory_op(jit *j, const wasm_instr *ins) {
     default: return false;
     }
     if (store) {
-        LLVMValueRef v = pop(j), addr = pop(j);
+        LLVMValueRef v = jit_pop(j), addr = jit_pop(j);
         if (mem != res) v = L->LLVMBuildTrunc(B, v, mem, "");
-        LLVMValueRef st = L->LLVMBuildStore(B, v, mem_addr(j, addr, ins->imm.mem.offset));
+        LLVMValueRef st = L->LLVMBuildStore(B, v, jit_mem_addr(j, addr, ins->imm.mem.offset));
         L->LLVMSetAlignment(st, 1); /* Wasm's alignment is a hint */
         return true;
     }
-    LLVMValueRef ld = L->LLVMBuildLoad2(B, mem, mem_addr(j, pop(j), ins->imm.mem.offset), "");
+    LLVMValueRef ld =
+        L->LLVMBuildLoad2(B, mem, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset), "");
     L->LLVMSetAlignment(ld, 1);
     if (ext == 1)
-        push(j, L->LLVMBuildSExt(B, ld, res, ""));
+        jit_push(j, L->LLVMBuildSExt(B, ld, res, ""));
     else if (ext == 2)
-        push(j, L->LLVMBuildZExt(B, ld, res, ""));
+        jit_push(j, L->LLVMBuildZExt(B, ld, res, ""));
     else
-        push(j, ld);
+        jit_push(j, ld);
     return true;
 }
 
 /* A call of an LLVM intrinsic overloaded on `t`. */
-static LLVMValueRef intrinsic(jit *j, const char *name, LLVMTypeRef *tys, size_t ntys,
-                              LLVMValueRef *args, unsigned nargs) {
+LLVMValueRef jit_intrinsic(jit *j, const char *name, LLVMTypeRef *tys, size_t ntys,
+                           LLVMValueRef *args, unsigned nargs) {
     const wasm_llvm *L = j->L;
     unsigned id = L->LLVMLookupIntrinsicID(name, strlen(name));
     LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, tys, ntys);
@@ -555,7 +514,7 @@ static bool divide(jit *j, wasm_op op) {
     case WASM_OP_I64_REM_U: break;
     default: return false;
     }
-    LLVMValueRef b = pop(j), a = pop(j);
+    LLVMValueRef b = jit_pop(j), a = jit_pop(j);
     LLVMTypeRef t = L->LLVMTypeOf(a);
     trap_if(j, L->LLVMBuildICmp(B, LLVMIntEQ, b, L->LLVMConstInt(t, 0, 0), ""), WASM_TRAP_DIV_ZERO);
     if (s32 || s64) {
@@ -563,16 +522,16 @@ static bool divide(jit *j, wasm_op op) {
         if (rem) {
             /* x rem -1 is 0; srem's INT_MIN case is avoided by dividing by 1 */
             b = L->LLVMBuildSelect(B, minus1, L->LLVMConstInt(t, 1, 0), b, "");
-            push(j, L->LLVMBuildSRem(B, a, b, ""));
+            jit_push(j, L->LLVMBuildSRem(B, a, b, ""));
             return true;
         }
         LLVMValueRef min = L->LLVMConstInt(t, s32 ? 0x80000000u : 0x8000000000000000ull, 0);
         trap_if(j, L->LLVMBuildAnd(B, minus1, L->LLVMBuildICmp(B, LLVMIntEQ, a, min, ""), ""),
                 WASM_TRAP_INT_OVERFLOW);
-        push(j, L->LLVMBuildSDiv(B, a, b, ""));
+        jit_push(j, L->LLVMBuildSDiv(B, a, b, ""));
         return true;
     }
-    push(j, rem ? L->LLVMBuildURem(B, a, b, "") : L->LLVMBuildUDiv(B, a, b, ""));
+    jit_push(j, rem ? L->LLVMBuildURem(B, a, b, "") : L->LLVMBuildUDiv(B, a, b, ""));
     return true;
 }
 
@@ -598,7 +557,7 @@ static bool truncate(jit *j, wasm_op op) {
     case WASM_OP_I64_TRUNC_F64_U: lo = -1.0, hi = 18446744073709551616.0, sign = 0, wide = 1; break;
     default: return false;
     }
-    LLVMValueRef a = pop(j);
+    LLVMValueRef a = jit_pop(j);
     LLVMTypeRef ft = L->LLVMTypeOf(a), it = wide ? ty_i64(j) : ty_i32(j);
     trap_if(j, L->LLVMBuildFCmp(B, LLVMRealUNO, a, a, ""), WASM_TRAP_BAD_CONVERSION);
     /* every bound is exact in the float type (a power of two, or a
@@ -607,7 +566,7 @@ static bool truncate(jit *j, wasm_op op) {
     LLVMValueRef in = L->LLVMBuildAnd(B, L->LLVMBuildFCmp(B, LLVMRealOGT, a, vlo, ""),
                                       L->LLVMBuildFCmp(B, LLVMRealOLT, a, vhi, ""), "");
     trap_if(j, L->LLVMBuildNot(B, in, ""), WASM_TRAP_INT_OVERFLOW);
-    push(j, sign ? L->LLVMBuildFPToSI(B, a, it, "") : L->LLVMBuildFPToUI(B, a, it, ""));
+    jit_push(j, sign ? L->LLVMBuildFPToSI(B, a, it, "") : L->LLVMBuildFPToUI(B, a, it, ""));
     return true;
 }
 
@@ -617,12 +576,16 @@ static bool truncate(jit *j, wasm_op op) {
  * demote(promote x) to x (or -x), keeping it signalling (LLVM does not
  * promise to quiet NaNs, and LLVM 19 cannot lower llvm.canonicalize on
  * x86). A float constant hidden this way is still loaded once and hoisted
- * out of loops: the asm has no side effect. */
-static LLVMValueRef opaque(jit *j, LLVMValueRef v) {
+ * out of loops: the asm has no side effect. (jit_simd.c also hides the
+ * values of loads, integers among them, which then stay in a
+ * general-purpose register.) */
+LLVMValueRef jit_opaque(jit *j, LLVMValueRef v) {
     const wasm_llvm *L = j->L;
     LLVMTypeRef t = L->LLVMTypeOf(v);
     LLVMTypeRef fty = L->LLVMFunctionType(t, &t, 1, 0);
-    LLVMValueRef as = L->LLVMGetInlineAsm(fty, "", 0, "=x,0", 4, 0, 0, LLVMInlineAsmDialectATT, 0);
+    bool gpr = L->LLVMGetTypeKind(t) == LLVMIntegerTypeKind;
+    LLVMValueRef as =
+        L->LLVMGetInlineAsm(fty, "", 0, gpr ? "=r,0" : "=x,0", 4, 0, 0, LLVMInlineAsmDialectATT, 0);
     return L->LLVMBuildCall2(j->B, fty, as, &v, 1, "");
 }
 
@@ -630,9 +593,9 @@ static LLVMValueRef opaque(jit *j, LLVMValueRef v) {
  * is a constant or a conversion that a fold could undo (see opaque). */
 static LLVMValueRef operand(jit *j) {
     const wasm_llvm *L = j->L;
-    LLVMValueRef v = pop(j);
+    LLVMValueRef v = jit_pop(j);
     if (L->LLVMIsConstant(v) || L->LLVMIsAFPExtInst(v) || L->LLVMIsAFPTruncInst(v))
-        v = opaque(j, v);
+        v = jit_opaque(j, v);
     return v;
 }
 
@@ -662,7 +625,7 @@ static bool float_op(jit *j, wasm_op op) {
 #define FCMP(o32, o64, pred)                                                                       \
     case WASM_OP_##o32:                                                                            \
     case WASM_OP_##o64: {                                                                          \
-        LLVMValueRef b = pop(j), a = pop(j);                                                       \
+        LLVMValueRef b = jit_pop(j), a = jit_pop(j);                                               \
         r = L->LLVMBuildZExt(B, L->LLVMBuildFCmp(B, pred, a, b, ""), i32, "");                     \
         break;                                                                                     \
     }
@@ -677,10 +640,10 @@ static bool float_op(jit *j, wasm_op op) {
     case WASM_OP_##o32:                                                                            \
     case WASM_OP_##o64: {                                                                          \
         LLVMValueRef args[2];                                                                      \
-        if (n == 2) args[1] = pop(j);                                                              \
-        args[0] = pop(j);                                                                          \
+        if (n == 2) args[1] = jit_pop(j);                                                          \
+        args[0] = jit_pop(j);                                                                      \
         LLVMTypeRef t = L->LLVMTypeOf(args[0]);                                                    \
-        r = intrinsic(j, name, &t, 1, args, n);                                                    \
+        r = jit_intrinsic(j, name, &t, 1, args, n);                                                \
         break;                                                                                     \
     }
         FINTR(F32_ABS, F64_ABS, "llvm.fabs", 1)
@@ -692,7 +655,7 @@ static bool float_op(jit *j, wasm_op op) {
         FINTR(F32_COPYSIGN, F64_COPYSIGN, "llvm.copysign", 2)
 #undef FINTR
     case WASM_OP_F32_NEG:
-    case WASM_OP_F64_NEG: r = L->LLVMBuildFNeg(B, pop(j), ""); break;
+    case WASM_OP_F64_NEG: r = L->LLVMBuildFNeg(B, jit_pop(j), ""); break;
     case WASM_OP_F32_MIN:
     case WASM_OP_F64_MIN:
     case WASM_OP_F32_MAX:
@@ -702,16 +665,16 @@ static bool float_op(jit *j, wasm_op op) {
          * arithmetic NaN), which an addition of the operands gives */
         bool min = op == WASM_OP_F32_MIN || op == WASM_OP_F64_MIN;
         LLVMValueRef args[2];
-        args[1] = pop(j);
-        args[0] = pop(j);
+        args[1] = jit_pop(j);
+        args[0] = jit_pop(j);
         LLVMTypeRef t = L->LLVMTypeOf(args[0]);
-        LLVMValueRef m = intrinsic(j, min ? "llvm.minimum" : "llvm.maximum", &t, 1, args, 2);
+        LLVMValueRef m = jit_intrinsic(j, min ? "llvm.minimum" : "llvm.maximum", &t, 1, args, 2);
         r = L->LLVMBuildSelect(B, L->LLVMBuildFCmp(B, LLVMRealUNO, args[0], args[1], ""),
                                L->LLVMBuildFAdd(B, args[0], args[1], ""), m, "");
         break;
     }
 #define CONV(op, build, t)                                                                         \
-    case WASM_OP_##op: r = L->build(B, pop(j), t, ""); break;
+    case WASM_OP_##op: r = L->build(B, jit_pop(j), t, ""); break;
         CONV(F32_CONVERT_I32_S, LLVMBuildSIToFP, f32)
         CONV(F32_CONVERT_I32_U, LLVMBuildUIToFP, f32)
         CONV(F32_CONVERT_I64_S, LLVMBuildSIToFP, f32)
@@ -731,9 +694,9 @@ static bool float_op(jit *j, wasm_op op) {
 #undef CONV
 #define SAT(op, name, it)                                                                          \
     case WASM_OP_##op: {                                                                           \
-        LLVMValueRef a = pop(j);                                                                   \
+        LLVMValueRef a = jit_pop(j);                                                               \
         LLVMTypeRef tys[2] = {it, L->LLVMTypeOf(a)};                                               \
-        r = intrinsic(j, name, tys, 2, &a, 1);                                                     \
+        r = jit_intrinsic(j, name, tys, 2, &a, 1);                                                 \
         break;                                                                                     \
     }
         SAT(I32_TRUNC_SAT_F32_S, "llvm.fptosi.sat", i32)
@@ -747,36 +710,47 @@ static bool float_op(jit *j, wasm_op op) {
 #undef SAT
     default: return false;
     }
-    push(j, r);
+    jit_push(j, r);
     return true;
 }
 
-/* A value as the interpreter keeps it in a 64-bit cell: an i32 or f32
- * in the low half, zero above. */
-static LLVMValueRef to_cell(jit *j, LLVMValueRef v, wasm_valtype t) {
+/* Cell `k` of the array `cells` (wasm_cell, 64 bits each). */
+static LLVMValueRef cell_at(jit *j, LLVMValueRef cells, uint32_t k) {
+    LLVMValueRef at = j->L->LLVMConstInt(ty_i64(j), k, 0);
+    return j->L->LLVMBuildInBoundsGEP2(j->B, ty_i64(j), cells, &at, 1, "");
+}
+
+/* Stores `v` of type t at `cell` as the interpreter keeps it: an i32 or
+ * f32 in the low half of a 64-bit cell, zero above; a v128 in two cells,
+ * its bytes in memory order (wasm_cells). */
+static void store_cell(jit *j, LLVMValueRef v, wasm_valtype t, LLVMValueRef cell) {
     const wasm_llvm *L = j->L;
     if (t == WASM_F32) v = L->LLVMBuildBitCast(j->B, v, ty_i32(j), "");
     if (t == WASM_F64) v = L->LLVMBuildBitCast(j->B, v, ty_i64(j), "");
     if (t == WASM_I32 || t == WASM_F32) v = L->LLVMBuildZExt(j->B, v, ty_i64(j), "");
+    /* cells are 8-byte aligned; a vector type's own alignment is 16 */
+    L->LLVMSetAlignment(L->LLVMBuildStore(j->B, v, cell), 8);
+}
+
+/* A value of type t read back from `cell`. */
+static LLVMValueRef load_cell(jit *j, LLVMValueRef cell, wasm_valtype t) {
+    LLVMValueRef v = j->L->LLVMBuildLoad2(j->B, jit_val_type(j, t), cell, "");
+    j->L->LLVMSetAlignment(v, 8);
     return v;
 }
 
-/* A value of type t read back from a cell. */
-static LLVMValueRef from_cell(jit *j, LLVMValueRef cell, wasm_valtype t) {
-    return j->L->LLVMBuildLoad2(j->B, val_type(j, t), cell, "");
-}
-
 /* The arguments of a call of type `ft` popped into cells in this frame
- * (one slot per frame: the alloca sits in the entry block), or NULL after
- * refusing a type the tier does not pass yet. */
+ * (one slot per frame: the alloca sits in the entry block), laid out as
+ * the interpreter's frames are. */
 static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
-    uint32_t n = ft->nparams > ft->nresults ? ft->nparams : ft->nresults;
+    uint32_t np = 0, nr = 0;
     for (uint32_t i = 0; i < ft->nparams; i++)
-        if (!val_type(j, ft->params[i])) return refuse(j, "calls passing v128"), NULL;
+        np += wasm_cells(ft->params[i]);
     for (uint32_t i = 0; i < ft->nresults; i++)
-        if (!val_type(j, ft->results[i])) return refuse(j, "calls returning v128"), NULL;
+        nr += wasm_cells(ft->results[i]);
+    uint32_t n = np > nr ? np : nr;
     LLVMBasicBlockRef here = L->LLVMGetInsertBlock(B);
     LLVMBasicBlockRef entry = L->LLVMGetEntryBasicBlock(j->self);
     L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(entry));
@@ -784,22 +758,15 @@ static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
         L->LLVMBuildArrayAlloca(B, ty_i64(j), L->LLVMConstInt(ty_i32(j), n ? n : 1, 0), "cells");
     L->LLVMPositionBuilderAtEnd(B, here);
     j->sp -= ft->nparams;
-    for (uint32_t i = 0; i < ft->nparams; i++) {
-        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
-        LLVMValueRef at = L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, "");
-        L->LLVMBuildStore(B, to_cell(j, j->stack[j->sp + i], ft->params[i]), at);
-    }
+    for (uint32_t i = 0, k = 0; i < ft->nparams; k += wasm_cells(ft->params[i++]))
+        store_cell(j, j->stack[j->sp + i], ft->params[i], cell_at(j, cells, k));
     return cells;
 }
 
 /* The results of a call made through cells, pushed. */
 static void push_results(jit *j, LLVMValueRef cells, const wasm_functype *ft) {
-    const wasm_llvm *L = j->L;
-    for (uint32_t i = 0; i < ft->nresults; i++) {
-        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
-        push(j, from_cell(j, L->LLVMBuildInBoundsGEP2(j->B, ty_i64(j), cells, &k, 1, ""),
-                          ft->results[i]));
-    }
+    for (uint32_t i = 0, k = 0; i < ft->nresults; k += wasm_cells(ft->results[i++]))
+        jit_push(j, load_cell(j, cell_at(j, cells, k), ft->results[i]));
 }
 
 /* A call to an imported function: through its wasm_funcinst and the
@@ -808,7 +775,6 @@ static void push_results(jit *j, LLVMValueRef cells, const wasm_functype *ft) {
 static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
     const wasm_llvm *L = j->L;
     LLVMValueRef cells = spill_args(j, ft);
-    if (!cells) return false;
     LLVMValueRef inst = L->LLVMGetParam(j->self, 1);
     LLVMValueRef funcs = load_at(j, ty_ptr(j), inst, offsetof(wasm_instance, funcs), "funcs");
     LLVMValueRef k = L->LLVMConstInt(ty_i64(j), callee, 0);
@@ -825,9 +791,8 @@ static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
 static bool call_indirect(jit *j, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
     const wasm_functype *ft = &j->m->types[ins->imm.pair.a];
-    LLVMValueRef index = pop(j);
+    LLVMValueRef index = jit_pop(j);
     LLVMValueRef cells = spill_args(j, ft);
-    if (!cells) return false;
     LLVMValueRef args[7] = {L->LLVMGetParam(j->self, 0),
                             L->LLVMGetParam(j->self, 1),
                             L->LLVMConstInt(ty_i32(j), ins->imm.pair.b, 0),
@@ -876,7 +841,7 @@ static bool bulk(jit *j, const wasm_instr *ins) {
     }
     LLVMValueRef r = L->LLVMBuildCall2(B, j->bulk_ty, j->bulk_fn, args, 7, "");
     if (ins->op == WASM_OP_TABLE_GROW) {
-        push(j, L->LLVMBuildTrunc(B, r, ty_i32(j), ""));
+        jit_push(j, L->LLVMBuildTrunc(B, r, ty_i32(j), ""));
         return true;
     }
     if (ins->op == WASM_OP_DATA_DROP || ins->op == WASM_OP_ELEM_DROP) return true;
@@ -934,7 +899,7 @@ static LLVMValueRef direct_call(jit *j, uint32_t callee, const wasm_functype *ft
  * names few), which branches there with the operands it carries. */
 static bool br_table(jit *j, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
-    LLVMValueRef index = pop(j);
+    LLVMValueRef index = jit_pop(j);
     uint32_t n = ins->imm.br_table.ntargets;
     wasm_error rerr;
     wasm_reader r = {j->m->bytes, ins->imm.br_table.targets, j->m->bytes + j->m->size, &rerr};
@@ -944,7 +909,7 @@ static bool br_table(jit *j, const wasm_instr *ins) {
     if (!by_depth || !depths) {
         free(by_depth);
         free(depths);
-        return refuse(j, "a br_table (out of memory)");
+        return jit_refuse(j, "a br_table (out of memory)");
     }
     bool ok = true;
     for (uint32_t i = 0; ok && i <= n; i++) {
@@ -967,7 +932,26 @@ static bool br_table(jit *j, const wasm_instr *ins) {
     }
     free(by_depth);
     free(depths);
-    return ok ? true : refuse(j, "a br_table it cannot read");
+    return ok ? true : jit_refuse(j, "a br_table it cannot read");
+}
+
+/* A load whose value is dropped must still trap out of bounds, and LLVM
+ * deletes unused plain loads: a load of memory behind dropped value `v`
+ * (directly, or through the extensions, casts, splats, lane insertions
+ * and jit_opaque a load's value passes, `depth` of them) becomes volatile.
+ * Locals' loads from their allocas are left alone: they cannot trap. */
+static void keep_loads(jit *j, LLVMValueRef v, int depth) {
+    const wasm_llvm *L = j->L;
+    if (L->LLVMIsALoadInst(v)) {
+        if (!L->LLVMIsAAllocaInst(L->LLVMGetOperand(v, 0))) L->LLVMSetVolatile(v, 1);
+        return;
+    }
+    bool asm_call = L->LLVMIsACallInst(v) && L->LLVMIsAInlineAsm(L->LLVMGetCalledValue(v));
+    if (depth == 0 || !(L->LLVMIsACastInst(v) || L->LLVMIsAShuffleVectorInst(v) ||
+                        L->LLVMIsAInsertElementInst(v) || asm_call))
+        return;
+    for (int i = 0; i < L->LLVMGetNumOperands(v); i++)
+        keep_loads(j, L->LLVMGetOperand(v, i), depth - 1);
 }
 
 static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
@@ -976,11 +960,10 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     j->nlocals = nlocals;
     j->locals = calloc(nlocals ? nlocals : 1, sizeof *j->locals);
     j->local_types = calloc(nlocals ? nlocals : 1, sizeof *j->local_types);
-    if (!j->locals || !j->local_types) return refuse(j, "a function (out of memory)");
+    if (!j->locals || !j->local_types) return jit_refuse(j, "a function (out of memory)");
     uint32_t nparams = j->m->types[j->m->funcs[j->func].type].nparams;
     for (uint32_t i = 0; i < nlocals; i++) {
-        LLVMTypeRef t = val_type(j, types[i]);
-        if (!t) return refuse(j, "v128 locals");
+        LLVMTypeRef t = jit_val_type(j, types[i]);
         j->local_types[i] = t;
         j->locals[i] = L->LLVMBuildAlloca(j->B, t, "");
         L->LLVMBuildStore(j->B, i < nparams ? L->LLVMGetParam(j->self, 2 + i) : L->LLVMConstNull(t),
@@ -1007,14 +990,14 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     /* room for what one instruction pushes (a call: up to JIT_MAX_PARAMS
      * results); the validator bounds nothing here, the module is untrusted */
     if (j->sp + JIT_MAX_PARAMS + 2 > JIT_MAX_STACK)
-        return refuse(j, "functions this deep in operands");
+        return jit_refuse(j, "functions this deep in operands");
     if (top->dead) {
         /* skipped code: only the structure matters */
         switch (ins->op) {
         case WASM_OP_BLOCK:
         case WASM_OP_LOOP:
         case WASM_OP_IF: {
-            if (j->nframes == JIT_MAX_FRAMES) return refuse(j, "blocks nested this deep");
+            if (j->nframes == JIT_MAX_FRAMES) return jit_refuse(j, "blocks nested this deep");
             jframe *f = &j->frames[j->nframes++];
             memset(f, 0, sizeof *f);
             f->kind = ins->op;
@@ -1029,7 +1012,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             top->dead = false;
             j->sp = top->height;
             for (uint32_t i = 0; i < top->nparams; i++)
-                push(j, j->pool[top->params + i]);
+                jit_push(j, j->pool[top->params + i]);
             return true;
         case WASM_OP_END: break; /* handled below */
         default: return true;
@@ -1051,7 +1034,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         return true;
     }
     case WASM_OP_IF: {
-        LLVMValueRef c = pop(j);
+        LLVMValueRef c = jit_pop(j);
         if (!open_frame(j, ins->op, &ins->imm.block)) return false;
         jframe *f = &j->frames[j->nframes - 1];
         LLVMBasicBlockRef then = new_block(j, "then");
@@ -1068,7 +1051,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         top->else_bb = NULL;
         j->sp = top->height;
         for (uint32_t i = 0; i < top->nparams; i++)
-            push(j, j->pool[top->params + i]);
+            jit_push(j, j->pool[top->params + i]);
         return true;
     }
     case WASM_OP_END: {
@@ -1094,7 +1077,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         L->LLVMPositionBuilderAtEnd(B, top->end);
         j->sp = top->height;
         for (uint32_t i = 0; i < top->nres; i++)
-            push(j, j->pool[top->phis + i]);
+            jit_push(j, j->pool[top->phis + i]);
         j->nframes--;
         /* an end no branch reaches: what follows cannot run either */
         if (!L->LLVMGetFirstUse(L->LLVMBasicBlockAsValue(top->end))) {
@@ -1105,7 +1088,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     }
     case WASM_OP_BR:
     case WASM_OP_BR_IF: {
-        LLVMValueRef c = ins->op == WASM_OP_BR_IF ? pop(j) : NULL;
+        LLVMValueRef c = ins->op == WASM_OP_BR_IF ? jit_pop(j) : NULL;
         jframe *f = &j->frames[j->nframes - 1 - ins->imm.index];
         LLVMBasicBlockRef from = L->LLVMGetInsertBlock(B);
         if (f->kind == WASM_OP_END) { /* a branch out of the function: a return */
@@ -1145,7 +1128,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
         if (j->m->funcs[callee].imported ||
             !wasm_functype_eq(ft, &j->m->types[j->m->funcs[j->func].type]))
-            return refuse(j, "return_call to a function of another type or an import");
+            return jit_refuse(j, "return_call to a function of another type or an import");
         LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindMustTail);
         if (ft->nresults)
             L->LLVMBuildRet(B, r);
@@ -1161,54 +1144,53 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         /* never turned into a loop: unbounded recursion must exhaust the
          * stack (a trap), not run forever */
         LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindNoTail);
-        if (ft->nresults == 1) push(j, r);
+        if (ft->nresults == 1) jit_push(j, r);
         for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
-            push(j, L->LLVMBuildExtractValue(B, r, i, ""));
+            jit_push(j, L->LLVMBuildExtractValue(B, r, i, ""));
         return true;
     }
-    case WASM_OP_DROP: {
-        /* a load whose value is dropped must still trap out of bounds, and
-         * LLVM deletes unused plain loads: this one becomes volatile */
-        LLVMValueRef v = pop(j);
-        if (L->LLVMIsAZExtInst(v) || L->LLVMIsASExtInst(v)) v = L->LLVMGetOperand(v, 0);
-        if (L->LLVMIsALoadInst(v)) L->LLVMSetVolatile(v, 1);
-        return true;
-    }
+    case WASM_OP_DROP: keep_loads(j, jit_pop(j), 6); return true;
     case WASM_OP_SELECT:
     case WASM_OP_SELECT_T: {
-        LLVMValueRef c = pop(j), b = pop(j), a = pop(j);
-        push(j, L->LLVMBuildSelect(
-                    B, L->LLVMBuildICmp(B, LLVMIntNE, c, const_int(j, WASM_I32, 0), ""), a, b, ""));
+        LLVMValueRef c = jit_pop(j), b = jit_pop(j), a = jit_pop(j);
+        jit_push(
+            j, L->LLVMBuildSelect(
+                   B, L->LLVMBuildICmp(B, LLVMIntNE, c, const_int(j, WASM_I32, 0), ""), a, b, ""));
         return true;
     }
     case WASM_OP_LOCAL_GET:
-        push(j,
-             L->LLVMBuildLoad2(B, j->local_types[ins->imm.index], j->locals[ins->imm.index], ""));
+        jit_push(
+            j, L->LLVMBuildLoad2(B, j->local_types[ins->imm.index], j->locals[ins->imm.index], ""));
         return true;
-    case WASM_OP_LOCAL_SET: L->LLVMBuildStore(B, pop(j), j->locals[ins->imm.index]); return true;
+    case WASM_OP_LOCAL_SET:
+        L->LLVMBuildStore(B, jit_pop(j), j->locals[ins->imm.index]);
+        return true;
     case WASM_OP_LOCAL_TEE:
         L->LLVMBuildStore(B, j->stack[j->sp - 1], j->locals[ins->imm.index]);
         return true;
     case WASM_OP_GLOBAL_GET:
     case WASM_OP_GLOBAL_SET: {
         wasm_valtype t = j->m->globals[ins->imm.index].type.type;
-        if (!val_type(j, t)) return refuse(j, "v128 globals");
         LLVMValueRef cell = global_cell(j, ins->imm.index);
         if (ins->op == WASM_OP_GLOBAL_GET)
-            push(j, L->LLVMBuildLoad2(B, val_type(j, t), cell, ""));
+            jit_push(j, load_cell(j, cell, t));
         else
-            L->LLVMBuildStore(B, to_cell(j, pop(j), t), cell);
+            store_cell(j, jit_pop(j), t, cell);
         return true;
     }
-    case WASM_OP_I32_CONST: push(j, const_int(j, WASM_I32, (uint32_t)ins->imm.i32)); return true;
-    case WASM_OP_I64_CONST: push(j, const_int(j, WASM_I64, (uint64_t)ins->imm.i64)); return true;
+    case WASM_OP_I32_CONST:
+        jit_push(j, const_int(j, WASM_I32, (uint32_t)ins->imm.i32));
+        return true;
+    case WASM_OP_I64_CONST:
+        jit_push(j, const_int(j, WASM_I64, (uint64_t)ins->imm.i64));
+        return true;
     case WASM_OP_F32_CONST:
-        push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I32, ins->imm.f32),
-                                    L->LLVMFloatTypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I32, ins->imm.f32),
+                                        L->LLVMFloatTypeInContext(j->C), ""));
         return true;
     case WASM_OP_F64_CONST:
-        push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I64, ins->imm.f64),
-                                    L->LLVMDoubleTypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildBitCast(B, const_int(j, WASM_I64, ins->imm.f64),
+                                        L->LLVMDoubleTypeInContext(j->C), ""));
         return true;
     case WASM_OP_UNREACHABLE:
         build_trap(j, WASM_TRAP_UNREACHABLE);
@@ -1218,48 +1200,51 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         LLVMValueRef mem =
             load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1), offsetof(wasm_instance, mem), "");
         LLVMValueRef pages = load_at(j, ty_i64(j), mem, offsetof(wasm_memory, pages), "pages");
-        push(j, L->LLVMBuildTrunc(B, pages, ty_i32(j), ""));
+        jit_push(j, L->LLVMBuildTrunc(B, pages, ty_i32(j), ""));
         return true;
     }
     case WASM_OP_MEMORY_GROW: {
-        LLVMValueRef args[2] = {L->LLVMGetParam(j->self, 1), pop(j)};
-        push(j, L->LLVMBuildCall2(B, j->grow_ty, j->grow_fn, args, 2, ""));
+        LLVMValueRef args[2] = {L->LLVMGetParam(j->self, 1), jit_pop(j)};
+        jit_push(j, L->LLVMBuildCall2(B, j->grow_ty, j->grow_fn, args, 2, ""));
         return true;
     }
     case WASM_OP_BR_TABLE: return br_table(j, ins);
     case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins);
-    case WASM_OP_REF_NULL: push(j, L->LLVMConstNull(ty_ptr(j))); return true;
+    case WASM_OP_REF_NULL: jit_push(j, L->LLVMConstNull(ty_ptr(j))); return true;
     case WASM_OP_REF_IS_NULL:
-        push(j, L->LLVMBuildZExt(
-                    B, L->LLVMBuildICmp(B, LLVMIntEQ, pop(j), L->LLVMConstNull(ty_ptr(j)), ""),
-                    ty_i32(j), ""));
+        jit_push(j,
+                 L->LLVMBuildZExt(
+                     B, L->LLVMBuildICmp(B, LLVMIntEQ, jit_pop(j), L->LLVMConstNull(ty_ptr(j)), ""),
+                     ty_i32(j), ""));
         return true;
     case WASM_OP_REF_FUNC: {
         LLVMValueRef funcs = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
                                      offsetof(wasm_instance, funcs), "funcs");
         LLVMValueRef k = L->LLVMConstInt(ty_i64(j), ins->imm.index, 0);
-        push(j, L->LLVMBuildLoad2(B, ty_ptr(j),
-                                  L->LLVMBuildInBoundsGEP2(B, ty_ptr(j), funcs, &k, 1, ""), ""));
+        jit_push(j,
+                 L->LLVMBuildLoad2(B, ty_ptr(j),
+                                   L->LLVMBuildInBoundsGEP2(B, ty_ptr(j), funcs, &k, 1, ""), ""));
         return true;
     }
     case WASM_OP_TABLE_GET:
-        push(j, L->LLVMBuildLoad2(B, ty_ptr(j), table_entry(j, ins->imm.index, pop(j)), ""));
+        jit_push(j,
+                 L->LLVMBuildLoad2(B, ty_ptr(j), table_entry(j, ins->imm.index, jit_pop(j)), ""));
         return true;
     case WASM_OP_TABLE_SET: {
-        LLVMValueRef v = pop(j);
-        L->LLVMBuildStore(B, v, table_entry(j, ins->imm.index, pop(j)));
+        LLVMValueRef v = jit_pop(j);
+        L->LLVMBuildStore(B, v, table_entry(j, ins->imm.index, jit_pop(j)));
         return true;
     }
     case WASM_OP_TABLE_SIZE:
-        push(j, load_at(j, ty_i32(j), table_obj(j, ins->imm.index), offsetof(wasm_table_obj, size),
-                        "size"));
+        jit_push(j, load_at(j, ty_i32(j), table_obj(j, ins->imm.index),
+                            offsetof(wasm_table_obj, size), "size"));
         return true;
     case WASM_OP_I32_EQZ:
     case WASM_OP_I64_EQZ: {
-        LLVMValueRef a = pop(j);
+        LLVMValueRef a = jit_pop(j);
         LLVMValueRef z = L->LLVMConstInt(L->LLVMTypeOf(a), 0, 0);
-        push(j, L->LLVMBuildZExt(B, L->LLVMBuildICmp(B, LLVMIntEQ, a, z, ""),
-                                 L->LLVMInt32TypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildZExt(B, L->LLVMBuildICmp(B, LLVMIntEQ, a, z, ""),
+                                     L->LLVMInt32TypeInContext(j->C), ""));
         return true;
     }
     case WASM_OP_I32_CLZ:
@@ -1269,7 +1254,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_I32_POPCNT:
     case WASM_OP_I64_POPCNT: {
         /* ctlz/cttz with "zero is poison" false give the width for 0, as Wasm wants */
-        LLVMValueRef a = pop(j);
+        LLVMValueRef a = jit_pop(j);
         LLVMTypeRef ty = L->LLVMTypeOf(a);
         const char *name = ins->op == WASM_OP_I32_CLZ || ins->op == WASM_OP_I64_CLZ ? "llvm.ctlz"
                            : ins->op == WASM_OP_I32_CTZ || ins->op == WASM_OP_I64_CTZ
@@ -1279,7 +1264,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, &ty, 1);
         LLVMTypeRef fty = L->LLVMIntrinsicGetType(j->C, id, &ty, 1);
         LLVMValueRef args[2] = {a, L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0)};
-        push(j, L->LLVMBuildCall2(B, fty, fn, args, strcmp(name, "llvm.ctpop") ? 2 : 1, ""));
+        jit_push(j, L->LLVMBuildCall2(B, fty, fn, args, strcmp(name, "llvm.ctpop") ? 2 : 1, ""));
         return true;
     }
     case WASM_OP_I32_EXTEND8_S:
@@ -1288,34 +1273,36 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     case WASM_OP_I64_EXTEND16_S:
     case WASM_OP_I64_EXTEND32_S: {
         /* sign-extension from the low bits: narrow, then widen back */
-        LLVMValueRef a = pop(j);
+        LLVMValueRef a = jit_pop(j);
         unsigned bits = ins->op == WASM_OP_I32_EXTEND8_S || ins->op == WASM_OP_I64_EXTEND8_S ? 8
                         : ins->op == WASM_OP_I32_EXTEND16_S || ins->op == WASM_OP_I64_EXTEND16_S
                             ? 16
                             : 32;
         LLVMValueRef narrow = L->LLVMBuildTrunc(B, a, L->LLVMIntTypeInContext(j->C, bits), "");
-        push(j, L->LLVMBuildSExt(B, narrow, L->LLVMTypeOf(a), ""));
+        jit_push(j, L->LLVMBuildSExt(B, narrow, L->LLVMTypeOf(a), ""));
         return true;
     }
     case WASM_OP_I32_WRAP_I64:
-        push(j, L->LLVMBuildTrunc(B, pop(j), L->LLVMInt32TypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildTrunc(B, jit_pop(j), L->LLVMInt32TypeInContext(j->C), ""));
         return true;
     case WASM_OP_I64_EXTEND_I32_S:
-        push(j, L->LLVMBuildSExt(B, pop(j), L->LLVMInt64TypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildSExt(B, jit_pop(j), L->LLVMInt64TypeInContext(j->C), ""));
         return true;
     case WASM_OP_I64_EXTEND_I32_U:
-        push(j, L->LLVMBuildZExt(B, pop(j), L->LLVMInt64TypeInContext(j->C), ""));
+        jit_push(j, L->LLVMBuildZExt(B, jit_pop(j), L->LLVMInt64TypeInContext(j->C), ""));
         return true;
     default:
+        if (wasm_opinfo_table[ins->op].prefix == 0xfd) return jit_simd(j, ins);
         if (memory_op(j, ins) || bulk(j, ins) || divide(j, ins->op) || truncate(j, ins->op) ||
             float_op(j, ins->op) || binary(j, ins->op))
             return true;
-        return refuse(j, wasm_opinfo_table[ins->op].name);
+        return jit_refuse(j, wasm_opinfo_table[ins->op].name);
     }
 }
 
 /* The entry trampoline of function type `ti` (wasm_jit_entry), as
- * "wasm_e<ti>": arguments from cells, the call, the result to cell 0. */
+ * "wasm_e<ti>": arguments from cells, the call, the results to cells from
+ * cell 0 (both laid out as the interpreter's frames are). */
 static void build_entry(jit *j, uint32_t ti) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
@@ -1332,18 +1319,13 @@ static void build_entry(jit *j, uint32_t ti) {
     LLVMValueRef args[2 + JIT_MAX_PARAMS];
     args[0] = L->LLVMGetParam(e, 0);
     args[1] = L->LLVMGetParam(e, 1);
-    for (uint32_t i = 0; i < ft->nparams; i++) {
-        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
-        args[2 + i] =
-            from_cell(j, L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, ""), ft->params[i]);
-    }
+    for (uint32_t i = 0, k = 0; i < ft->nparams; k += wasm_cells(ft->params[i++]))
+        args[2 + i] = load_cell(j, cell_at(j, cells, k), ft->params[i]);
     LLVMValueRef r =
         L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, 2 + ft->nparams, "");
-    for (uint32_t i = 0; i < ft->nresults; i++) {
+    for (uint32_t i = 0, k = 0; i < ft->nresults; k += wasm_cells(ft->results[i++])) {
         LLVMValueRef v = ft->nresults == 1 ? r : L->LLVMBuildExtractValue(B, r, i, "");
-        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), i, 0);
-        L->LLVMBuildStore(B, to_cell(j, v, ft->results[i]),
-                          L->LLVMBuildInBoundsGEP2(B, ty_i64(j), cells, &k, 1, ""));
+        store_cell(j, v, ft->results[i], cell_at(j, cells, k));
     }
     L->LLVMBuildRetVoid(B);
 }

@@ -143,14 +143,29 @@
     X(LLVMIsAFPExtInst)                                                                            \
     X(LLVMIsAFPTruncInst)                                                                          \
     X(LLVMSetTailCallKind)                                                                         \
-    X(LLVMIsAZExtInst)                                                                             \
-    X(LLVMIsASExtInst)                                                                             \
     X(LLVMGetOperand)                                                                              \
     X(LLVMStructTypeInContext)                                                                     \
     X(LLVMBuildInsertValue)                                                                        \
     X(LLVMBuildExtractValue)                                                                       \
     X(LLVMGetReturnType)                                                                           \
-    X(LLVMDisposeMemoryBuffer)
+    X(LLVMDisposeMemoryBuffer)                                                                     \
+    X(LLVMVectorType)                                                                              \
+    X(LLVMIsACastInst)                                                                             \
+    X(LLVMIsAShuffleVectorInst)                                                                    \
+    X(LLVMIsAInsertElementInst)                                                                    \
+    X(LLVMIsAAllocaInst)                                                                           \
+    X(LLVMGetNumOperands)                                                                          \
+    X(LLVMBuildShuffleVector)                                                                      \
+    X(LLVMBuildExtractElement)                                                                     \
+    X(LLVMBuildInsertElement)                                                                      \
+    X(LLVMConstVector)                                                                             \
+    X(LLVMGetPoison)                                                                               \
+    X(LLVMConstAllOnes)                                                                            \
+    X(LLVMBuildBinOp)                                                                              \
+    X(LLVMGetTypeKind)                                                                             \
+    X(LLVMIsACallInst)                                                                             \
+    X(LLVMIsAInlineAsm)                                                                            \
+    X(LLVMGetCalledValue)
 
 typedef struct wasm_llvm {
 #define X(name) __typeof__(&name) name;
