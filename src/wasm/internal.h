@@ -580,7 +580,13 @@ typedef struct wasm_module_impl {
     wasm_jit_image *jit;
     void **natives;
     wasm_jit_entry *entries;
+    uint8_t *jit_obj; /* the object it was loaded from, for a cache entry */
+    size_t jit_obj_len;
 } wasm_module_impl;
+
+/* Loads object `obj` and binds it to `m`'s defined functions (jit_run.c).
+ * Takes `obj` (malloc'd) in every case: the module keeps it. */
+bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err);
 
 /* ---- the native tier's runtime helpers (jit_run.c, interp.c) -------------
  * Compiled code calls these by name (jit_compile.c declares them, the

@@ -120,23 +120,17 @@ static const wasm_jit_symbol *symbols(size_t *n) {
     return table;
 }
 
-bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
-    memset(err, 0, sizeof *err);
+/* Loads object `obj` and binds it to `m`'s defined functions; takes `obj`
+ * (malloc'd), which the module keeps for wasm_module_native_save. */
+bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
     wasm_module_impl *mi = wasm_impl(m);
-    if (mi->jit) return true;
-    if (!mi->codes) {
-        err->kind = WASM_ERR_LIMIT;
-        snprintf(err->msg, sizeof err->msg,
-                 "the native tier compiles loaded modules only (wasm_module_load)");
-        return false;
-    }
-    uint8_t *obj;
-    size_t len, nsym;
-    if (!wasm_jit_compile(m, &obj, &len, err)) return false;
+    size_t nsym;
     const wasm_jit_symbol *syms = symbols(&nsym);
     wasm_jit_image *img = wasm_jit_load(obj, len, syms, nsym, err);
-    free(obj);
-    if (!img) return false;
+    if (!img) {
+        free(obj);
+        return false;
+    }
     uint32_t ndefined = m->nfuncs - m->nfunc_imports;
     void **natives = calloc(ndefined ? ndefined : 1, sizeof *natives);
     wasm_jit_entry *entries = calloc(ndefined ? ndefined : 1, sizeof *entries);
@@ -163,12 +157,31 @@ bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
         free(natives);
         free(entries);
         wasm_jit_unload(img);
+        free(obj);
         return false;
     }
     mi->jit = img;
     mi->natives = natives;
     mi->entries = entries;
+    mi->jit_obj = obj;
+    mi->jit_obj_len = len;
     return true;
+}
+
+bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
+    memset(err, 0, sizeof *err);
+    wasm_module_impl *mi = wasm_impl(m);
+    if (mi->jit) return true;
+    if (!mi->codes) {
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg,
+                 "the native tier compiles loaded modules only (wasm_module_load)");
+        return false;
+    }
+    uint8_t *obj;
+    size_t len;
+    if (!wasm_jit_compile(m, &obj, &len, err)) return false;
+    return wasm_jit_bind(m, obj, len, err);
 }
 
 bool wasm_module_is_native(const wasm_module *m) {

@@ -274,6 +274,19 @@ bool wasm_module_compile_native(wasm_module *m, wasm_error *err);
 /* Whether wasm_module_compile_native succeeded on `m`. */
 bool wasm_module_is_native(const wasm_module *m);
 
+/* The native code as a cache entry (jit_cache.c): the object with a header
+ * that binds it to this build of wasp, this CPU and these module bytes, and
+ * a digest. wasm_module_native_save fills *entry (malloc'd, the caller
+ * frees it) for a module compiled in this process. wasm_module_native_load
+ * gives `m` the code of an entry instead of compiling it; an entry from
+ * another build, CPU or module, or a damaged one, is refused (false,
+ * WASM_ERR_LIMIT, the message says which) and nothing of it is loaded.
+ * Call it where wasm_module_compile_native could be called. */
+bool wasm_module_native_save(const wasm_module *m, uint8_t **entry, size_t *len, wasm_error *err);
+bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, wasm_error *err);
+/* SHA-256 of the module's bytes: what names its cache entry. */
+void wasm_module_hash(const wasm_module *m, uint8_t out[32]);
+
 /* Frees the module and everything it points to. NULL is allowed. */
 void wasm_module_free(wasm_module *m);
 
