@@ -151,9 +151,11 @@ cli-test: $(B)/wasp $(EXAMPLES)
 wasi-test: $(B)/wasp $(EXAMPLES)
 	bash tests/wasi/run.sh $(B)/wasp
 
-# End-to-end tests of `wasp serve` over real HTTP on loopback (tests/serve/).
+# End-to-end tests of `wasp serve` over real HTTP on loopback (tests/serve/),
+# in each tier: the second run starts every server with --tier native.
 serve-test: $(B)/wasp $(EXAMPLES)
 	bash tests/serve/run.sh $(B)/wasp
+	WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/wasp
 
 asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	$(B)/asan/unit_tests
@@ -166,6 +168,8 @@ asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	bash tests/cli/run.sh $(B)/asan/wasp
 	bash tests/wasi/run.sh $(B)/asan/wasp
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp bash tests/serve/run.sh $(B)/asan/wasp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
+	  WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/asan/wasp
 
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup

@@ -39,7 +39,11 @@ static const char usage_text[] =
     "                              a reactor) with only the capabilities granted:\n"
     "                              --dir HOST[::GUEST][:ro], --env K=V,\n"
     "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
-    "                              --fuel N; exit status is the module's\n"
+    "                              --fuel N, --tier interp|native, --cache DIR;\n"
+    "                              exit status is the module's\n"
+    "  compile [--cache DIR] [-o FILE] FILE.wasm\n"
+    "                              compile a module to machine code ahead of time\n"
+    "                              for `run`/`serve --tier native`\n"
     "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
     "                              serve HTTP, each request in a fresh instance\n"
     "                              (wasp serve --help for the options)\n"
@@ -187,6 +191,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "run") == 0) return cli_run(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "compile") == 0) return cli_compile(argc - 2, argv + 2);
     if (strcmp(cmd, "secrets") == 0) return cli_secrets(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

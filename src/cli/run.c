@@ -4,7 +4,12 @@
  *
  *   wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]
  *            [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]
- *            [--] MODULE.wasm [ARGS...]
+ *            [--tier interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]
+ *
+ * With --tier native the module runs as machine code: from the cache
+ * directory when it holds an entry for it, else compiled now and written
+ * there (server/native.c). A module the tier does not compile yet runs in
+ * the interpreter, with a note on stderr saying why.
  *
  * Nothing is visible to the module unless granted: no directory without
  * --dir, no environment variable without --env or --inherit-env. The
@@ -22,6 +27,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/server.h"
 #include "wasi/wasi.h"
 
 extern char **environ;
@@ -38,6 +44,8 @@ typedef struct run_args {
     const char *invoke;
     uint32_t deadline_ms;
     uint64_t fuel;
+    srv_tier tier;
+    const char *cache; /* NULL: the default directory; "off": none */
     const char *module;
     int nargs;
     char **args; /* after the module */
@@ -48,7 +56,10 @@ static int run_usage(const char *fmt, const char *arg) {
     fprintf(stderr, fmt, arg);
     fputs("\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
           "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
-          "                [--] MODULE.wasm [ARGS...]\n",
+          "                [--tier interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]\n"
+          "  --tier      interp (the default) or native: machine code compiled with LLVM\n"
+          "  --cache     where native code is kept between runs (default\n"
+          "              $XDG_CACHE_HOME/wasp, else ~/.cache/wasp); off: compile every time\n",
           stderr);
     return RUN_USAGE;
 }
@@ -117,6 +128,12 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
             a->deadline_ms = (uint32_t)ms;
         } else if (strcmp(o, "--fuel") == 0) {
             if (!cli_parse_u64(v, &a->fuel) || a->fuel == 0) return run_usage("bad --fuel '%s'", v);
+        } else if (strcmp(o, "--tier") == 0) {
+            if (!srv_tier_parse(v, &a->tier))
+                return run_usage("bad --tier '%s' (want interp or native)", v);
+        } else if (strcmp(o, "--cache") == 0) {
+            if (!*v) return run_usage("bad --cache '%s' (want a directory or off)", v);
+            a->cache = v;
         } else {
             return run_usage("unknown option '%s'", o);
         }
@@ -267,6 +284,7 @@ int cli_run(int argc, char **argv) {
         cli_print_error(stderr, a.module, &err);
         goto done;
     }
+    if (a.tier == SRV_TIER_NATIVE) cli_native(m, a.module, a.cache, "wasp run");
 
     /* the environment: only what was granted */
     int nenv = a.nenv, k = 0;

@@ -48,6 +48,12 @@ static const char serve_usage[] =
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
     "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
     "                           finish before they are ended with 504 (30000)\n"
+    "  --tier interp|native     how apps without `tier:` in the manifest run:\n"
+    "                           the interpreter (default), or machine code\n"
+    "                           compiled with LLVM at load\n"
+    "  --cache DIR|off          where native code is kept between starts\n"
+    "                           (default $XDG_CACHE_HOME/wasp, else\n"
+    "                           ~/.cache/wasp)\n"
     "  --time-slice-ms N        a handler that computes this long without\n"
     "                           waiting yields to the other requests of its\n"
     "                           worker, then goes on (10)\n"
@@ -110,6 +116,8 @@ int cli_serve(int argc, char **argv) {
     const char *init = NULL;
     uint64_t deadline = 0, memory = 0, fuel = 0;
     bool app_flags = false;
+    const char *cache = NULL;
+    char cache_buf[4096];
     int rc = 2;
     if (!dirs || !env) {
         fputs("wasp serve: out of memory\n", stderr);
@@ -193,6 +201,17 @@ int cli_serve(int argc, char **argv) {
             goto done;
         } else if (!strcmp(a, "--access-log")) {
             o.access_log = v;
+        } else if (!strcmp(a, "--tier")) {
+            if (!srv_tier_parse(v, &o.tier)) {
+                rc = serve_usage_error("bad --tier '%s' (want interp or native)", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--cache")) {
+            if (!*v) {
+                rc = serve_usage_error("bad --cache '%s' (want a directory or off)", v);
+                goto done;
+            }
+            cache = v;
         } else if (!strcmp(a, "--dir")) {
             dirs[ndirs++] = v;
             app_flags = true;
@@ -302,6 +321,8 @@ int cli_serve(int argc, char **argv) {
         }
         o.single = m;
     }
+    o.cache_dir = cache ? (strcmp(cache, "off") ? cache : NULL)
+                        : srv_cache_default_dir(cache_buf, sizeof cache_buf);
     rc = srv_serve(&o, err, sizeof err) == 0 ? 0 : 1;
     if (rc) fprintf(stderr, "wasp serve: %s\n", err);
     srv_manifest_free(o.single);

@@ -145,6 +145,28 @@ static bool resolve_caps(srv_app *a, const srv_manifest *m, host_sql_db *const *
     return true;
 }
 
+/* Native code for an app in the native tier, before its snapshot is taken
+ * (instances made after this run it). Compiled at load, not in the
+ * background: the server says ready only once every app runs in the tier
+ * it asked for. A module the tier does not compile yet is served by the
+ * interpreter, and the log says why; that is not a load failure. */
+static void prepare_tier(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m) {
+    srv_tier tier = cfg->tier_set ? cfg->tier : m->tier;
+    a->tier = "interp";
+    if (tier != SRV_TIER_NATIVE) return;
+    srv_native_info info;
+    char reason[512];
+    if (!srv_native_prepare(a->module, m->cache_dir, &info, reason, sizeof reason)) {
+        srv_event("app %s runs in the interpreter: %s", a->name, reason);
+        a->tier = "interp: the native tier does not take it";
+        return;
+    }
+    if (info.note[0]) srv_event("app %s: %s", a->name, info.note);
+    a->tier = info.from_cache ? "native, from the cache" : "native, compiled";
+    srv_event("app %s: native code %s in %.1f ms", a->name,
+              info.from_cache ? "loaded from the cache" : "compiled", info.ms);
+}
+
 static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
                      host_sql_db *const *pools, const host_secrets *secrets, char *err,
                      size_t errlen) {
@@ -195,6 +217,7 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
                  cfg->init);
         goto fail;
     }
+    prepare_tier(a, cfg, m);
     a->snap = srv_app_snapshot(a, why, sizeof why);
     if (!a->snap) goto fail;
     return true;

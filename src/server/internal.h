@@ -35,6 +35,7 @@ typedef struct srv_app {
     uint8_t *bytes;         /* the module file; the module points into it */
     wasm_module *module;
     wasm_snapshot *snap;          /* after _initialize and the init export */
+    const char *tier;             /* how its code runs, for the log: "interp", "native", ... */
     const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
     int nstores;
     char **var_values;        /* cfg->vars resolved (secrets too: wiped when unloaded) */

@@ -47,7 +47,7 @@ static const char *const TOP_KEYS[] = {"listen",    "admin",   "workers", "store
                                        "databases", "secrets", "apps",    NULL};
 static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
                                        "dirs", "limits", "init",   "kv",        "vars",
-                                       "sql",  "http",   NULL};
+                                       "sql",  "http",   "tier",   NULL};
 static const char *const LIMIT_KEYS[] = {"memory",          "deadline_ms", "cpu_ms", "fuel",
                                          "max_concurrency", "queue",       NULL};
 static const char *const DIR_KEYS[] = {"host", "guest", "readonly", NULL};
@@ -867,6 +867,16 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
                         "\"%.80s\" is not an interface (use wasp or wagi, or leave it out to "
                         "choose from the module's exports)",
                         s);
+    }
+    snprintf(sub, sizeof sub, "%s.tier", path);
+    if ((v = find(ld, n, "tier"))) {
+        if (!(s = scalar(ld, v, sub, "interp or native"))) return false;
+        if (!srv_tier_parse(s, &a->tier))
+            return fail(ld, line_of(v), sub,
+                        "\"%.80s\" is not a tier (use interp or native, or leave it out for "
+                        "the server's --tier)",
+                        s);
+        a->tier_set = true;
     }
     snprintf(sub, sizeof sub, "%s.env", path);
     if ((v = find(ld, n, "env")) && !parse_env(ld, v, sub, a)) return false;

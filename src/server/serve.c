@@ -52,7 +52,18 @@ static bool split_addr(const char *s, char *host, size_t hostlen, int *port, cha
     return true;
 }
 
+static srv_manifest *load_manifest_file(const srv_options *o, char *err, size_t errlen);
+
 static srv_manifest *load_manifest(const srv_options *o, char *err, size_t errlen) {
+    srv_manifest *m = load_manifest_file(o, err, errlen);
+    if (m) {
+        m->tier = o->tier;
+        m->cache_dir = o->cache_dir;
+    }
+    return m;
+}
+
+static srv_manifest *load_manifest_file(const srv_options *o, char *err, size_t errlen) {
     if (o->manifest_path) return srv_manifest_load(o->manifest_path, err, errlen);
     /* one-module mode: rebuild from the module path each time, keeping the
      * command line's settings of the single app */
@@ -108,8 +119,8 @@ static const char *iface_name(srv_iface i) {
 static void print_apps(const srv_gen *g) {
     for (int i = 0; i < g->napps; i++) {
         const srv_app *a = &g->apps[i];
-        srv_event("app %s at %s -> %s (%s)", a->name, a->cfg->route, a->cfg->module,
-                  iface_name(a->iface));
+        srv_event("app %s at %s -> %s (%s, %s)", a->name, a->cfg->route, a->cfg->module,
+                  iface_name(a->iface), a->tier);
     }
 }
 

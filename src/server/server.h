@@ -11,6 +11,7 @@
  *               limits, access log, signals, reload
  *   metrics.c   per-worker counters and histograms, Prometheus text
  *   admin.c     the admin listener: /metrics, /healthz, /readyz
+ *   native.c    the native tier's cache: code loaded or compiled and kept
  *
  * Nothing here prints to stdout or exits: errors come back as values with
  * a message naming the file, line, app or route concerned.
@@ -21,6 +22,53 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct wasm_module;
+
+/* ---- tiers and the native code cache (native.c) ------------------------- */
+
+typedef enum {
+    SRV_TIER_INTERP = 0, /* the interpreter: no compile step */
+    SRV_TIER_NATIVE,     /* machine code from LLVM, kept in the cache directory */
+} srv_tier;
+
+/* "interp" or "native"; false for anything else. */
+bool srv_tier_parse(const char *s, srv_tier *out);
+const char *srv_tier_name(srv_tier t);
+
+/* $XDG_CACHE_HOME/wasp, else $HOME/.cache/wasp, written into buf; NULL
+ * when neither variable holds an absolute path. */
+const char *srv_cache_default_dir(char *buf, size_t n);
+
+/* Creates the cache directory and its parents as needed, mode 0700 for
+ * what it creates; 0 or an errno value. */
+int srv_cache_make_dir(const char *dir);
+
+/* The file name of a module's entry in a cache directory: the SHA-256 of
+ * its bytes in hex, then ".wasp-native". */
+void srv_native_entry_name(const struct wasm_module *m, char name[80]);
+
+/* Writes `bytes` to `path` through a temporary file and a rename; 0 or an
+ * errno value. */
+int srv_native_write(const char *path, const uint8_t *bytes, size_t len);
+
+typedef struct srv_native_info {
+    bool from_cache; /* loaded from an entry: LLVM was not needed */
+    bool compiled;   /* compiled in this process */
+    bool saved;      /* and written to `path` */
+    double ms;       /* what it took */
+    char path[4200];
+    char note[4400]; /* an entry refused, or the cache not written; "" when all went well */
+} srv_native_info;
+
+/* Gives module `m` (loaded, not yet instantiated) its native code: from
+ * `cache_dir`'s entry when one matches, else compiled, then written there
+ * (cache_dir NULL: no cache). False with the reason in err when the module
+ * stays interpreted (the tier does not compile something in it yet, or
+ * LLVM is missing); a cache that cannot be read or written is only noted
+ * in info->note. */
+bool srv_native_prepare(struct wasm_module *m, const char *cache_dir, srv_native_info *info,
+                        char *err, size_t errlen);
 
 /* ---- manifest ------------------------------------------------------------ */
 
@@ -94,7 +142,9 @@ typedef struct srv_app_cfg {
         max_concurrency; /* requests in flight per worker; default SRV_DEFAULT_MAX_CONCURRENCY */
     uint32_t queue;      /* requests waiting beyond those, per worker; then 503 */
     char *init;          /* export run once at load before the snapshot, or NULL */
-    char **kv;           /* names of the stores granted (each one in srv_manifest.stores) */
+    bool tier_set;       /* `tier:` given; else the server's (--tier) */
+    srv_tier tier;
+    char **kv; /* names of the stores granted (each one in srv_manifest.stores) */
     int nkv;
     srv_var_cfg *vars;
     int nvars;
@@ -126,6 +176,9 @@ typedef struct srv_manifest {
     char *secrets_file;     /* `secrets: {file: ...}`, resolved; NULL: none */
     char *secrets_key_file; /* resolved; NULL: use the environment variable */
     char *secrets_key_env;  /* default "WASP_SECRETS_KEY" when a file is set */
+    /* set by srv_serve from its options, not read from the file */
+    srv_tier tier;         /* for apps without `tier:` */
+    const char *cache_dir; /* native code cache; NULL: none */
 } srv_manifest;
 
 /* Reads a manifest (YAML). On error returns NULL and writes
@@ -153,6 +206,8 @@ typedef struct srv_options {
     const char *access_log;     /* path, "-" (stderr, the default) or "off" */
     uint64_t drain_timeout_ms;  /* 0: 30 s for in-flight requests after SIGTERM */
     uint32_t time_slice_ms;     /* 0: 10 ms, how long a handler runs before it yields */
+    srv_tier tier;              /* for apps whose manifest entry has no `tier:` */
+    const char *cache_dir;      /* native code cache directory; NULL: none */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

@@ -100,7 +100,7 @@ def startup_error(name, d, target, patterns, forbidden=()):
     """wasp serve on target must exit 1 with a `wasp serve: ` message
     matching every pattern and containing none of the forbidden strings."""
     port, admin = S.free_ports(2)
-    cmd = [S.WASP, "serve", "--listen", f"{S.HOST}:{port}", "--admin", f"{S.HOST}:{admin}", target]
+    cmd = [S.WASP, "serve", *S.TIER, "--listen", f"{S.HOST}:{port}", "--admin", f"{S.HOST}:{admin}", target]
     try:
         p = subprocess.run(cmd, cwd=d, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=S.START_TIMEOUT)

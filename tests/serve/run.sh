@@ -7,6 +7,8 @@
 #   bash tests/serve/run.sh build/asan/wasp       (make asan-test)
 #   bash tests/serve/run.sh build/wasp reload     only the tests whose name
 #                                                 contains "reload"
+#   WASP_TEST_TIER=native bash tests/serve/run.sh build/wasp
+#                                                 every server in the native tier
 #
 # Guests are built into build/serve-test/ when their source is newer than
 # the module: *.wat with wat2wasm; *.c with clang-14 for wasm32-wasi and
@@ -99,4 +101,5 @@ for src in "$HERE"/guests/*.c; do
     build "$BUILD/$name.wasm" "$src" -- cc_guest "$BUILD/$name.wasm" "$src" "${model[@]}"
 done
 
-"$PYTHON" "$HERE/serve_test.py" --wasp "$WASP" --guests "$BUILD" --build-failures "$FAILED" ${FILTER:+"$FILTER"}
+"$PYTHON" "$HERE/serve_test.py" --wasp "$WASP" --guests "$BUILD" --build-failures "$FAILED" \
+    --tier "${WASP_TEST_TIER:-interp}" ${FILTER:+"$FILTER"}

@@ -2,7 +2,7 @@
 """serve_test.py - end-to-end tests of `wasp serve` over real HTTP on loopback.
 
     /usr/bin/python3 tests/serve/serve_test.py --wasp build/wasp \
-        --guests build/serve-test [--build-failures N] [NAME_FILTER]
+        --guests build/serve-test [--build-failures N] [--tier interp|native] [NAME_FILTER]
 
 tests/serve/run.sh builds the guests (tests/serve/guests/) and runs this.
 Each test writes a manifest into a scratch directory, starts `wasp serve` on
@@ -17,7 +17,9 @@ the exit status is 1 when anything failed. With WASP_ASAN=1 in the
 environment (run.sh sets it for a binary under /asan/) timeouts are longer
 and the deadline check allows 1000 ms instead of 50 ms.
 
-Only the standard library is used.
+With --tier native every server is started with `--tier native` and a
+native-code cache in the scratch directory, so the same checks hold for
+compiled code. Only the standard library is used.
 """
 
 import argparse
@@ -45,6 +47,10 @@ HOST = "127.0.0.1"
 WASP = ""
 GUESTS = ""
 SCRATCH = ""
+# --tier native: every server runs its apps in the native tier, with a
+# cache in the scratch directory (TIER holds the flags, after "serve")
+TIER = []
+TIER_WORD = "interp"
 
 # --- results ------------------------------------------------------------------
 
@@ -292,7 +298,7 @@ class Server:
         self.target = target
         self.cwd = cwd
         self.log = os.path.join(cwd, f"{name}.stderr")
-        self.cmd = [WASP, "serve", "--listen", f"{HOST}:{self.port}", "--admin", f"{HOST}:{self.admin}"]
+        self.cmd = [WASP, "serve", *TIER, "--listen", f"{HOST}:{self.port}", "--admin", f"{HOST}:{self.admin}"]
         if workers:
             self.cmd += ["--workers", str(workers)]
         self.cmd += list(extra) + [target]
@@ -440,8 +446,9 @@ def test_wasp_abi():
         R.check(f"wasp: listening on http://{HOST}:{s.port} (2 workers), admin on http://{HOST}:{s.admin}" in out,
                 "the startup line", f"'wasp: listening on http://{HOST}:{s.port} (2 workers), admin on ...'",
                 out.splitlines()[:3])
-        R.check(re.search(r"wasp: app echo at /echo/\.\.\. -> \S*echo\.wasm \(wasp\)", out) is not None,
-                "the app line", "'wasp: app echo at /echo/... -> .../echo.wasm (wasp)'", out.splitlines()[:4])
+        R.check(re.search(r"wasp: app echo at /echo/\.\.\. -> \S*echo\.wasm \(wasp, " + TIER_WORD + r"\b", out)
+                is not None, "the app line", f"'wasp: app echo at /echo/... -> .../echo.wasm (wasp, {TIER_WORD}...)'",
+                out.splitlines()[:12])
 
         st, h, body = get(s.port, "/echo/a/b?x=1&y=2", headers={"X-Test": "hello"})
         R.eq("GET /echo/a/b?x=1&y=2: status", 200, st)
@@ -529,8 +536,8 @@ def test_wagi():
     d = scratch_dir("wagi")
     m = manifest(d, [app("cgi", "/cgi/...", guest("cgi.wasm"), "    env:\n      GREETING: hi there\n")])
     with Server(m, d) as s:
-        R.check(re.search(r"wasp: app cgi at /cgi/\.\.\. -> \S*cgi\.wasm \(wagi\)", s.text()) is not None,
-                "the app line says wagi", "'wasp: app cgi at /cgi/... -> .../cgi.wasm (wagi)'",
+        R.check(re.search(r"wasp: app cgi at /cgi/\.\.\. -> \S*cgi\.wasm \(wagi, " + TIER_WORD + r"\b", s.text())
+                is not None, "the app line says wagi", f"'wasp: app cgi at /cgi/... -> .../cgi.wasm (wagi, {TIER_WORD}...)'",
                 s.text().splitlines()[:4])
         st, h, body = get(s.port, "/cgi/some/path?a=1&b=2", method="POST", body=b"hello wagi",
                           headers={"X-Test": "t1", "Content-Type": "text/x-test"})
@@ -636,7 +643,7 @@ def test_routing():
 
 def expect_startup_error(name, d, target, patterns, extra=()):
     port, admin = free_ports(2)
-    cmd = [WASP, "serve", "--listen", f"{HOST}:{port}", "--admin", f"{HOST}:{admin}", "--workers", "2",
+    cmd = [WASP, "serve", *TIER, "--listen", f"{HOST}:{port}", "--admin", f"{HOST}:{admin}", "--workers", "2",
            *extra, target]
     try:
         p = subprocess.run(cmd, cwd=d, stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
@@ -684,7 +691,7 @@ def test_manifest_errors():
     bport = busy.getsockname()[1]
     try:
         port, admin = free_ports(2)
-        cmd = [WASP, "serve", "--listen", f"{HOST}:{bport}", "--admin", f"{HOST}:{admin}", echo]
+        cmd = [WASP, "serve", *TIER, "--listen", f"{HOST}:{bport}", "--admin", f"{HOST}:{admin}", echo]
         try:
             p = subprocess.run(cmd, cwd=d, stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT)
             err = p.stderr.decode("utf-8", "replace")
@@ -695,6 +702,31 @@ def test_manifest_errors():
             R.fail("port busy: wasp serve exits", "exit status 1", f"still running after {START_TIMEOUT} s")
     finally:
         busy.close()
+
+
+def test_tier_manifest():
+    """Issue 12: `tier:` per app wins over the server's --tier; a bad one
+    stops the start with the line and the key."""
+    d = scratch_dir("tier-manifest")
+    echo = guest("echo.wasm")
+    m = manifest(d, [
+        app("fast", "/fast/...", echo, "    tier: native\n"),
+        app("slow", "/slow/...", echo, "    tier: interp\n"),
+        app("plain", "/plain/...", echo),
+    ])
+    with Server(m, d, extra=["--cache", os.path.join(d, "cache")]) as s:
+        out = s.text()
+        for name, word in (("fast", "native, (compiled|from the cache)"), ("slow", "interp"),
+                           ("plain", TIER_WORD)):
+            R.check(re.search(rf"wasp: app {name} at /{name}/\.\.\. -> \S*echo\.wasm \(wasp, {word}\b", out)
+                    is not None, f"{name}: the app line names its tier", f"'(wasp, {word}'",
+                    [l for l in out.splitlines() if f"app {name} " in l])
+            st, _, body = get(s.port, f"/{name}/x")
+            R.eq(f"GET /{name}/x: status", 200, st)
+            R.check(b"/x" in body, f"GET /{name}/x: the echo", "a body naming /x", short(body))
+    write(os.path.join(d, "bad-tier.yaml"), f"apps:\n  - name: x\n    route: /x\n    module: {echo}\n    tier: jit\n")
+    expect_startup_error("bad tier", d, "bad-tier.yaml",
+                         [r"bad-tier\.yaml:5: ", r"apps\[0\]\.tier", r"\"jit\" is not a tier"])
 
 
 # --- 5. limits ----------------------------------------------------------------
@@ -1298,6 +1330,7 @@ TESTS = [
     ("wagi", test_wagi),
     ("routing", test_routing),
     ("manifest-errors", test_manifest_errors),
+    ("tier-manifest", test_tier_manifest),
     ("limits", test_limits),
     ("isolation", test_isolation),
     ("preinit", test_preinit),
@@ -1337,17 +1370,21 @@ TESTS += concurrency_test.register(sys.modules[__name__])
 
 
 def main():
-    global WASP, GUESTS, SCRATCH
+    global WASP, GUESTS, SCRATCH, TIER, TIER_WORD
     ap = argparse.ArgumentParser(description="end-to-end tests of wasp serve")
     ap.add_argument("--wasp", required=True)
     ap.add_argument("--guests", required=True)
     ap.add_argument("--build-failures", type=int, default=0)
+    ap.add_argument("--tier", choices=["interp", "native"], default="interp")
     ap.add_argument("filter", nargs="?", default="")
     args = ap.parse_args()
     WASP = os.path.abspath(args.wasp)
     GUESTS = os.path.abspath(args.guests)
     R.failed += args.build_failures
     SCRATCH = tempfile.mkdtemp(prefix="wasp-serve-test.")
+    if args.tier == "native":
+        TIER = ["--tier", "native", "--cache", os.path.join(SCRATCH, "cache")]
+        TIER_WORD = "native"
     failed_before = R.failed
     try:
         for name, fn in TESTS:
@@ -1366,7 +1403,7 @@ def main():
             print(f"      (server logs kept in {SCRATCH})", file=sys.stderr)
         else:
             shutil.rmtree(SCRATCH, ignore_errors=True)
-    print(f"serve: {R.passed} passed, {R.failed} failed")
+    print(f"serve: {'native tier: ' if TIER else ''}{R.passed} passed, {R.failed} failed")
     return 1 if R.failed else 0
 
 

@@ -214,6 +214,28 @@ TEST(manifest_minimal_has_defaults_and_admin_off) {
     srv_manifest_free(m);
 }
 
+/* Issue 12: `tier:` per app, else the server's --tier (tier_set false). */
+TEST(manifest_tier_per_app) {
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t,
+                                "apps:\n"
+                                "- {route: /a, module: a.wasm, tier: native}\n"
+                                "- {route: /b, module: b.wasm, tier: interp}\n"
+                                "- {route: /c, module: c.wasm}\n",
+                                err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL && m->napps == 3);
+    CHECK(m->apps[0].tier_set);
+    CHECK(m->apps[0].tier == SRV_TIER_NATIVE);
+    CHECK(m->apps[1].tier_set);
+    CHECK(m->apps[1].tier == SRV_TIER_INTERP);
+    CHECK(!m->apps[2].tier_set);
+    srv_manifest_free(m);
+    EXPECT_ERROR(APP_LINES "    tier: jit\n", 4,
+                 "apps[0].tier: \"jit\" is not a tier (use interp or native");
+}
+
 TEST(manifest_routes_exact_and_prefix) {
     tmp_manifest t = {0};
     char err[512] = "";
@@ -750,7 +772,7 @@ TEST(manifest_http_max_response_in_every_unit) {
 TEST(manifest_error_unknown_keys) {
     EXPECT_ERROR(APP "    limts:\n      memory: 1MiB\n", 4,
                  "apps[0]: unknown key \"limts\" (expected name, route, module, interface, env, "
-                 "dirs, limits, init, kv, vars, sql, http)");
+                 "dirs, limits, init, kv, vars, sql, http, tier)");
     EXPECT_ERROR("lisen: 127.0.0.1:8080\n" APP, 1,
                  "unknown key \"lisen\" (expected listen, admin, workers, stores, databases, "
                  "secrets, apps)");
