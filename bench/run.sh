@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh - the interpreter benchmark suite (`make bench`).
+# bench/run.sh - the engine benchmark suite, both tiers (`make bench`).
 #
 #     bash bench/run.sh [OUTDIR [WASP]]  (defaults: build/bench, build/wasp)
 #
@@ -7,13 +7,18 @@
 #    (clang-14 and Debian's wasi-libc; compiled at -O2, linked at -O0 so that
 #    clang's driver never runs binaryen's wasm-opt, whether or not it is
 #    installed) and natively (gcc -O2, glibc).
-# 2. Runs each once natively, under wasp (`wasp run`, with a copy of WASP,
-#    which `make bench` builds) and under Node.js (node:wasi), and fails
-#    unless all three print the same.
+# 2. Runs each once natively, under wasp's interpreter (`wasp run`, with a
+#    copy of WASP, which `make bench` builds), under wasp's native tier
+#    (`wasp run --tier native`, its cache in OUTDIR/cache, which this first
+#    run fills) and under Node.js (node:wasi), and fails unless all four
+#    print the same.
 # 3. Times each with hyperfine and writes bench/RESULTS.md (medians, ratios
 #    to native, their geometric means); hyperfine's JSON stays in OUTDIR.
-#    programs/startup.c, which does nothing, is timed too, to show what
-#    start-up costs each runner; it is not in the table.
+#    The native tier is timed from its cache (compiled code loaded, not
+#    compiled); compiling is timed on its own (`wasp compile -o`, a process
+#    that loads LLVM and compiles the module). programs/startup.c, which does
+#    nothing, is timed too, to show what start-up costs each runner; it is
+#    not in the table.
 #
 # Knobs (environment): BENCH_RUNS (timed runs per command, default 5),
 # BENCH_WARMUP (default 1), BENCH_PROGRAMS (space-separated subset).
@@ -98,10 +103,11 @@ echo "bench: built ${ALL[*]} into $OUT/{wasm,native}"
 
 native_cmd() { echo "$OUT/native/$1"; }
 wasp_cmd() { echo "$WASP run $OUT/wasm/$1.wasm"; }
+wasp_native_cmd() { echo "$WASP run --tier native --cache $OUT/cache $OUT/wasm/$1.wasm"; }
 node_cmd() { echo "$NODE $NODE_RUN $OUT/wasm/$1.wasm"; }
 
 for p in "${ALL[@]}"; do
-  for r in native wasp node; do
+  for r in native wasp wasp_native node; do
     read -r -a cmd <<<"$("${r}_cmd" "$p")"
     status=0
     "${cmd[@]}" >"$OUT/out/$p.$r" 2>"$OUT/out/$p.$r.err" || status=$?
@@ -110,7 +116,7 @@ for p in "${ALL[@]}"; do
       die "$p under $r failed (exit status $status): ${cmd[*]}"
     fi
   done
-  for r in wasp node; do
+  for r in wasp wasp_native node; do
     if ! cmp -s "$OUT/out/$p.native" "$OUT/out/$p.$r"; then
       echo "--- $p: native vs $r" >&2
       diff "$OUT/out/$p.native" "$OUT/out/$p.$r" >&2 || true
@@ -118,7 +124,14 @@ for p in "${ALL[@]}"; do
     fi
   done
 done
-echo "bench: native, wasp and node print the same for every program"
+# The native tier must have run from compiled code, not fallen back.
+for p in "${ALL[@]}"; do
+  if grep -q "runs in the interpreter" "$OUT/out/$p.wasp_native.err"; then
+    cat "$OUT/out/$p.wasp_native.err" >&2
+    die "$p did not run in the native tier"
+  fi
+done
+echo "bench: native, wasp (both tiers) and node print the same for every program"
 
 # ---- 3. time -------------------------------------------------------------------
 
@@ -127,15 +140,30 @@ rows=()
 for p in "${PROGRAMS[@]}"; do
   json=$OUT/json/$p.json
   quiet hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$json" \
-    -n native "$(native_cmd "$p")" -n wasp "$(wasp_cmd "$p")" -n node "$(node_cmd "$p")"
+    -n native "$(native_cmd "$p")" -n wasp "$(wasp_cmd "$p")" \
+    -n wasp-native "$(wasp_native_cmd "$p")" -n node "$(node_cmd "$p")"
   row=$(jq -r '[.results[] | .median] | @tsv' "$json")
   rows+=("$p	$row")
-  printf 'bench: %-8s %s\n' "$p" "$(echo "$row" | awk '{printf "native %.3fs  wasp %.3fs  node %.3fs", $1, $2, $3}')"
+  printf 'bench: %-8s %s\n' "$p" "$(echo "$row" | awk '{printf "native %.3fs  wasp %.3fs  wasp-native %.3fs  node %.3fs", $1, $2, $3, $4}')"
 done
 quiet hyperfine -N --warmup 2 --runs 10 --export-json "$OUT/json/startup.json" \
-  -n native "$(native_cmd startup)" -n wasp "$(wasp_cmd startup)" -n node "$(node_cmd startup)"
+  -n native "$(native_cmd startup)" -n wasp "$(wasp_cmd startup)" \
+  -n wasp-native "$(wasp_native_cmd startup)" -n node "$(node_cmd startup)"
 startup=$(jq -r '[.results[] | .median * 1000] | @tsv' "$OUT/json/startup.json" |
-  awk '{printf "native %.1f ms, wasp %.1f ms, node %.1f ms", $1, $2, $3}')
+  awk '{printf "native %.1f ms, wasp %.1f ms, wasp native tier (cached) %.1f ms, node %.1f ms", $1, $2, $3, $4}')
+# Compiling: a process that loads LLVM, compiles the module and writes the
+# entry; the module's size and LLVM's own time come from its output line.
+compile_rows=()
+for p in "${PROGRAMS[@]}"; do
+  json=$OUT/json/compile-$p.json
+  quiet hyperfine -N --warmup 1 --runs 3 --export-json "$json" \
+    -n compile "$WASP compile -o $OUT/compile-$p.entry $OUT/wasm/$p.wasm"
+  line=$("$WASP" compile -o "$OUT/compile-$p.entry" "$OUT/wasm/$p.wasm")
+  bytes=$(stat -c %s "$OUT/wasm/$p.wasm")
+  funcs=$(echo "$line" | sed -n 's/.*: \([0-9]*\) functions.*/\1/p')
+  inproc=$(echo "$line" | sed -n 's/.* compiled in \([0-9.]*\) ms.*/\1/p')
+  compile_rows+=("$p	$bytes	$funcs	$inproc	$(jq -r '.results[0].median' "$json")")
+done
 elapsed=$(($(date +%s) - start))
 
 # ---- 4. RESULTS.md -----------------------------------------------------------
@@ -154,19 +182,29 @@ fi
   echo "- command: \`make bench\` (hyperfine -N --warmup $WARMUP --runs $RUNS; times are medians of wall-clock time, process start-up included)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, ${cpu:-unknown CPU} (2 cores, shared, noisy: differences under ~10% mean little)"
-  echo "- wasp: commit $commit, interpreter (\`wasp run\`, \`build/wasp\` built with gcc -O2)"
+  echo "- wasp: commit $commit, \`build/wasp\` built with gcc -O2: interpreter (\`wasp run\`) and native tier (\`wasp run --tier native --cache DIR\`, LLVM 19 at O2, from a warm cache)"
   echo "- native: $("$CC_NATIVE" --version | head -n 1), \`-O2\`, glibc"
   echo "- wasm: wasm32-wasi commands: $("$CLANG" --version | head -n 1), \`--target=wasm32-wasi -O2\` (+ \`-msimd128\` for simd), Debian's wasi-libc $(dpkg-query -W -f='${Version}' wasi-libc 2>/dev/null || echo '(version unknown)'), linked at \`-O0\`: no wasm-opt"
   echo "- node: $("$NODE" --version) (V8: Liftoff, then TurboFan), through node:wasi (\`bench/node/run.mjs\`)"
   echo "- start-up alone (\`programs/startup.c\`, an empty run): $startup; included in every time below"
   echo "- timing took ${elapsed}s"
   echo
-  echo "| program | native (s) | wasp (s) | node (s) | wasp/native | node/native |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| program | native (s) | wasp interp (s) | wasp native tier (s) | node (s) | interp/native | wasp native tier/native | node/native |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}" | awk -F'\t' '
-    { printf "| %s | %.3f | %.3f | %.3f | %.1f | %.2f |\n", $1, $2, $3, $4, $3 / $2, $4 / $2
-      lw += log($3 / $2); ln += log($4 / $2); n++ }
-    END { printf "| **geometric mean** | | | | **%.1f** | **%.2f** |\n", exp(lw / n), exp(ln / n) }'
+    { printf "| %s | %.3f | %.3f | %.3f | %.3f | %.1f | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $3 / $2, $4 / $2, $5 / $2
+      lw += log($3 / $2); lj += log($4 / $2); ln += log($5 / $2); n++ }
+    END { printf "| **geometric mean** | | | | | **%.1f** | **%.2f** | **%.2f** |\n", exp(lw / n), exp(lj / n), exp(ln / n) }'
+  echo
+  echo "The native tier (\`wasp run --tier native\`) runs from its cache: the entry is loaded, not"
+  echo "compiled. Compiling, timed on its own (\`wasp compile -o FILE MODULE\`, hyperfine median of"
+  echo "3; the process loads libLLVM-19 with dlopen, compiles at O2 and writes the entry;"
+  echo "\"in LLVM\" is the compile alone, as \`wasp compile\` reports it):"
+  echo
+  echo "| program | module (KB) | functions | compile process (ms) | in LLVM (ms) | KB/s |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${compile_rows[@]}" | awk -F'\t' '
+    { printf "| %s | %.0f | %d | %.0f | %.0f | %.0f |\n", $1, $2 / 1024, $3, $5 * 1000, $4, ($2 / 1024) / ($4 / 1000) }'
   echo
   echo "What each program exercises:"
   echo
