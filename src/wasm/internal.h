@@ -557,10 +557,12 @@ void wasm_jit_unload(wasm_jit_image *img);
 
 /* Compiles the defined functions of validated module `m` into one object
  * for wasm_jit_load (jit_compile.c): function i as "wasm_f<i>", called as
- * `r f(ctx, inst, params...)`, and its entry trampoline (wasm_jit_entry)
- * as "wasm_e<i>". *obj is malloc'd (8-byte aligned). False with *err:
- * WASM_ERR_LIMIT naming the first instruction the tier does not compile
- * yet, or that LLVM cannot be loaded. */
+ * `r0 f(ctx, inst, params..., out)` in LLVM's tailcc convention (`out`,
+ * cells for the results after the first, only with several), and the
+ * entry trampoline of type t (wasm_jit_entry, the C convention) as
+ * "wasm_e<t>". *obj is malloc'd (8-byte aligned). False with *err:
+ * WASM_ERR_LIMIT naming the first instruction the tier does not compile,
+ * or that LLVM cannot be loaded. */
 bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err);
 
 /* ---- module internals -------------------------------------------------- */

@@ -5,23 +5,28 @@
  *
  * What it compiles: every scalar and reference instruction, memory
  * loads and stores (on the guard reservation, no check), tables, bulk
- * operations and call_indirect through runtime helpers (jit_run.c),
- * imports through wasm_jit_call, multi-value, return_call between
- * functions of one type; explicit traps call wasm_jit_trap with their
- * site; a stack check at every entry and the epoch/interrupt check at
- * entries and loop headers. SIMD instructions go to jit_simd.c (v128 is
- * one <16 x i8> value here too: locals, phis, calls). Not yet: other
- * tail calls. Anything else is refused with WASM_ERR_LIMIT naming the
- * first instruction the tier does not compile yet, so a caller can keep
- * the module on the interpreter; nothing is compiled half. Globals live
- * where the interpreter keeps them: the instance's `globals[i]->val`
- * cells, and values crossing a call through memory (entry trampolines,
- * imports, call_indirect) sit in cells laid out as the interpreter's
- * frames are (a v128 in two).
+ * operations through runtime helpers (jit_run.c), call_indirect (its
+ * checks inline, compiled code of the same instance called directly,
+ * anything else through the runtime), imports through wasm_jit_call,
+ * multi-value, and the tail calls return_call and return_call_indirect
+ * (the section on calls below); explicit traps call wasm_jit_trap with
+ * their site; a stack check at every entry and the epoch/interrupt check
+ * at entries and loop headers. SIMD instructions go to jit_simd.c (v128 is
+ * one <16 x i8> value here too: locals, phis, calls). Anything else is
+ * refused with WASM_ERR_LIMIT naming the first instruction the tier does
+ * not compile, so a caller can keep the module on the interpreter;
+ * nothing is compiled half. Globals live where the interpreter keeps
+ * them: the instance's `globals[i]->val` cells, and values crossing a
+ * call through memory (entry trampolines, imports, the runtime's
+ * call_indirect) sit in cells laid out as the interpreter's frames are
+ * (a v128 in two).
  *
  * Function i of the module (its index space, imports first) becomes the
  * global symbol "wasm_f<i>" with the tier's signature
- * `r f(ctx, inst, params...)` (section 3 of the design).
+ * `r0 f(ctx, inst, params..., out)` (section 3 of the design; `out` only
+ * with several results, func_type), in the C convention, or LLVM's
+ * `tailcc` when the module has tail calls (JIT_TAIL_CC), so that a
+ * return_call is a jump to a function of any type.
  *
  * Translation runs in the validator's pass (wasm_validate_body's hooks):
  * every instruction arrives checked, so the operand stack here needs no
@@ -63,24 +68,29 @@ LLVMTypeRef jit_v128_type(jit *j) {
 }
 
 /* The LLVM type of function type `ti`, or NULL (and an error) when the
- * tier does not take it. */
+ * tier does not take it: `r0 f(ctx, inst, params..., out)`, where `out`,
+ * present when there are several results, points at the cells that take
+ * the results after the first (laid out as the interpreter's frames are:
+ * result i at the cells of results 1..i-1 summed). Results never travel
+ * as an LLVM struct: one that does not fit in registers would be returned
+ * through a hidden pointer, which LLVM cannot pass on in a tail call (it
+ * aborts the process on a musttail call that needs one). */
 static LLVMTypeRef func_type(jit *j, uint32_t ti) {
     const wasm_functype *ft = &j->m->types[ti];
     LLVMTypeRef ptr = j->L->LLVMPointerTypeInContext(j->C, 0);
-    LLVMTypeRef params[2 + JIT_MAX_PARAMS];
+    LLVMTypeRef params[3 + JIT_MAX_PARAMS];
     if (ft->nparams > JIT_MAX_PARAMS)
         return jit_refuse(j, "functions with more than 1000 parameters"), NULL;
+    if (ft->nresults > JIT_MAX_PARAMS)
+        return jit_refuse(j, "functions with more than 1000 results"), NULL;
     params[0] = params[1] = ptr;
     for (uint32_t i = 0; i < ft->nparams; i++)
         params[2 + i] = jit_val_type(j, ft->params[i]);
-    LLVMTypeRef ret = j->L->LLVMVoidTypeInContext(j->C), rts[JIT_MAX_PARAMS];
-    if (ft->nresults > JIT_MAX_PARAMS)
-        return jit_refuse(j, "functions with more than 1000 results"), NULL;
-    for (uint32_t i = 0; i < ft->nresults; i++)
-        rts[i] = jit_val_type(j, ft->results[i]);
-    if (ft->nresults == 1) ret = rts[0];
-    if (ft->nresults > 1) ret = j->L->LLVMStructTypeInContext(j->C, rts, ft->nresults, 0);
-    return j->L->LLVMFunctionType(ret, params, 2 + ft->nparams, 0);
+    uint32_t n = 2 + ft->nparams;
+    if (ft->nresults > 1) params[n++] = ptr;
+    LLVMTypeRef ret =
+        ft->nresults ? jit_val_type(j, ft->results[0]) : j->L->LLVMVoidTypeInContext(j->C);
+    return j->L->LLVMFunctionType(ret, params, n, 0);
 }
 
 /* The address of global `index`'s value cell: inst->globals[index]->val
@@ -196,21 +206,28 @@ static void fall_through(jit *j, jframe *f) {
     j->L->LLVMBuildBr(j->B, f->end);
 }
 
-/* Several results travel as an LLVM struct (returned in registers, or
- * through memory the caller provides when they do not fit). */
-static void build_return(jit *j) {
+static LLVMValueRef cell_at(jit *j, LLVMValueRef cells, uint32_t k);
+static void store_cell(jit *j, LLVMValueRef v, wasm_valtype t, LLVMValueRef cell);
+
+/* Returns `vals`, the function's results: the first as LLVM's return
+ * value, the others through its `out` parameter (func_type). */
+static void return_values(jit *j, LLVMValueRef *vals) {
     const wasm_llvm *L = j->L;
     const wasm_functype *ft = &j->m->types[j->m->funcs[j->func].type];
     if (ft->nresults == 0) {
         L->LLVMBuildRetVoid(j->B);
-    } else if (ft->nresults == 1) {
-        L->LLVMBuildRet(j->B, j->stack[j->sp - 1]);
-    } else {
-        LLVMValueRef agg = L->LLVMGetUndef(L->LLVMGetReturnType(j->fn_types[j->func]));
-        for (uint32_t i = 0; i < ft->nresults; i++)
-            agg = L->LLVMBuildInsertValue(j->B, agg, j->stack[j->sp - ft->nresults + i], i, "");
-        L->LLVMBuildRet(j->B, agg);
+        return;
     }
+    LLVMValueRef out = ft->nresults > 1 ? L->LLVMGetParam(j->self, 2 + ft->nparams) : NULL;
+    for (uint32_t i = 1, k = 0; i < ft->nresults; k += wasm_cells(ft->results[i++]))
+        store_cell(j, vals[i], ft->results[i], cell_at(j, out, k));
+    L->LLVMBuildRet(j->B, vals[0]);
+}
+
+/* Returns the function's results from the top of the operand stack. */
+static void build_return(jit *j) {
+    const wasm_functype *ft = &j->m->types[j->m->funcs[j->func].type];
+    return_values(j, j->stack + j->sp - ft->nresults);
 }
 
 static LLVMValueRef const_int(jit *j, wasm_valtype t, uint64_t v) {
@@ -714,6 +731,18 @@ static bool float_op(jit *j, wasm_op op) {
     return true;
 }
 
+/* ---- calls ------------------------------------------------------------------
+ * Compiled functions call each other directly in the module's convention
+ * (j->cc: tailcc when it has tail calls), the first result returned and
+ * the others written through `out` (func_type). A tail call (return_call, and
+ * return_call_indirect that finds compiled code of its own instance) is a
+ * musttail call passing this function's own `out` on: a jump, whatever
+ * the callee's type, so that tail recursion runs in constant stack.
+ * Everything else is called through the runtime with its arguments and
+ * results in cells of this frame (a host function, an interpreted one,
+ * another instance's code, whose memory's faults the trap frame must
+ * cover while it runs); a tail call there is a call and a return. */
+
 /* Cell `k` of the array `cells` (wasm_cell, 64 bits each). */
 static LLVMValueRef cell_at(jit *j, LLVMValueRef cells, uint32_t k) {
     LLVMValueRef at = j->L->LLVMConstInt(ty_i64(j), k, 0);
@@ -739,28 +768,39 @@ static LLVMValueRef load_cell(jit *j, LLVMValueRef cell, wasm_valtype t) {
     return v;
 }
 
-/* The arguments of a call of type `ft` popped into cells in this frame
- * (one slot per frame: the alloca sits in the entry block), laid out as
- * the interpreter's frames are. */
-static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
+/* Room for n cells in this frame: an alloca in the entry block (one per
+ * call site), 8-byte aligned as cells are. */
+static LLVMValueRef frame_cells(jit *j, uint32_t n) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
-    uint32_t np = 0, nr = 0;
-    for (uint32_t i = 0; i < ft->nparams; i++)
-        np += wasm_cells(ft->params[i]);
-    for (uint32_t i = 0; i < ft->nresults; i++)
-        nr += wasm_cells(ft->results[i]);
-    uint32_t n = np > nr ? np : nr;
     LLVMBasicBlockRef here = L->LLVMGetInsertBlock(B);
     LLVMBasicBlockRef entry = L->LLVMGetEntryBasicBlock(j->self);
     L->LLVMPositionBuilderBefore(B, L->LLVMGetFirstInstruction(entry));
     LLVMValueRef cells =
         L->LLVMBuildArrayAlloca(B, ty_i64(j), L->LLVMConstInt(ty_i32(j), n ? n : 1, 0), "cells");
     L->LLVMPositionBuilderAtEnd(B, here);
-    j->sp -= ft->nparams;
-    for (uint32_t i = 0, k = 0; i < ft->nparams; k += wasm_cells(ft->params[i++]))
-        store_cell(j, j->stack[j->sp + i], ft->params[i], cell_at(j, cells, k));
     return cells;
+}
+
+/* The arguments `args` of a call of type `ft` stored in cells of this
+ * frame, laid out as the interpreter's frames are, with room for the
+ * results. */
+static LLVMValueRef store_args(jit *j, const wasm_functype *ft, LLVMValueRef *args) {
+    uint32_t np = 0, nr = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        np += wasm_cells(ft->params[i]);
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        nr += wasm_cells(ft->results[i]);
+    LLVMValueRef cells = frame_cells(j, np > nr ? np : nr);
+    for (uint32_t i = 0, k = 0; i < ft->nparams; k += wasm_cells(ft->params[i++]))
+        store_cell(j, args[i], ft->params[i], cell_at(j, cells, k));
+    return cells;
+}
+
+/* The arguments of a call of type `ft`, popped into cells (store_args). */
+static LLVMValueRef spill_args(jit *j, const wasm_functype *ft) {
+    j->sp -= ft->nparams;
+    return store_args(j, ft, j->stack + j->sp);
 }
 
 /* The results of a call made through cells, pushed. */
@@ -782,25 +822,6 @@ static bool call_import(jit *j, uint32_t callee, const wasm_functype *ft) {
         j->B, ty_ptr(j), L->LLVMBuildInBoundsGEP2(j->B, ty_ptr(j), funcs, &k, 1, ""), "");
     LLVMValueRef args[4] = {L->LLVMGetParam(j->self, 0), inst, f, cells};
     L->LLVMBuildCall2(j->B, j->call_ty, j->call_fn, args, 4, "");
-    push_results(j, cells, ft);
-    return true;
-}
-
-/* call_indirect: the checks and the call in the runtime (a signature
- * check by comparing interned types in compiled code comes later). */
-static bool call_indirect(jit *j, const wasm_instr *ins) {
-    const wasm_llvm *L = j->L;
-    const wasm_functype *ft = &j->m->types[ins->imm.pair.a];
-    LLVMValueRef index = jit_pop(j);
-    LLVMValueRef cells = spill_args(j, ft);
-    LLVMValueRef args[7] = {L->LLVMGetParam(j->self, 0),
-                            L->LLVMGetParam(j->self, 1),
-                            L->LLVMConstInt(ty_i32(j), ins->imm.pair.b, 0),
-                            L->LLVMConstInt(ty_i32(j), ins->imm.pair.a, 0),
-                            index,
-                            cells,
-                            L->LLVMConstInt(ty_i64(j), j->site, 0)};
-    L->LLVMBuildCall2(j->B, j->call_indirect_ty, j->call_indirect_fn, args, 7, "");
     push_results(j, cells, ft);
     return true;
 }
@@ -878,20 +899,178 @@ static LLVMValueRef table_entry(jit *j, uint32_t t, LLVMValueRef index) {
     return L->LLVMBuildGEP2(j->B, ty_ptr(j), elems, &k, 1, "");
 }
 
-/* A call of defined function `callee` of type `ft`, its arguments popped,
- * marked `kind` (notail or musttail). */
-static LLVMValueRef direct_call(jit *j, uint32_t callee, const wasm_functype *ft,
-                                LLVMTailCallKind kind) {
+/* A call of compiled code `fn` of Wasm type `ti` in the module's
+ * convention, on instance `inst`, with `args`, marked `kind`: notail
+ * (LLVM would otherwise turn unbounded recursion into an endless loop,
+ * where Wasm wants the stack exhausted), or musttail for the tail calls,
+ * which then pass on this function's own `out` (the callee's results are
+ * this function's). With several results, *vals takes them all (after a
+ * call that is not a tail call); else the first result, or the call. */
+static LLVMValueRef call_compiled(jit *j, uint32_t ti, LLVMValueRef fn, LLVMValueRef inst,
+                                  LLVMValueRef *args, LLVMTailCallKind kind, LLVMValueRef *vals) {
     const wasm_llvm *L = j->L;
-    LLVMValueRef args[2 + JIT_MAX_PARAMS];
-    args[0] = L->LLVMGetParam(j->self, 0);
-    args[1] = L->LLVMGetParam(j->self, 1);
-    j->sp -= ft->nparams;
-    memcpy(args + 2, j->stack + j->sp, ft->nparams * sizeof args[0]);
-    LLVMValueRef r =
-        L->LLVMBuildCall2(j->B, j->fn_types[callee], j->fns[callee], args, 2 + ft->nparams, "");
+    const wasm_functype *ft = &j->m->types[ti];
+    LLVMValueRef argv[3 + JIT_MAX_PARAMS], out = NULL;
+    argv[0] = L->LLVMGetParam(j->self, 0);
+    argv[1] = inst;
+    memcpy(argv + 2, args, ft->nparams * sizeof args[0]);
+    uint32_t n = 2 + ft->nparams;
+    if (ft->nresults > 1) {
+        if (kind == LLVMTailCallKindMustTail) {
+            const wasm_functype *own = &j->m->types[j->m->funcs[j->func].type];
+            out = L->LLVMGetParam(j->self, 2 + own->nparams);
+        } else {
+            uint32_t nr = 0;
+            for (uint32_t i = 1; i < ft->nresults; i++)
+                nr += wasm_cells(ft->results[i]);
+            out = frame_cells(j, nr);
+        }
+        argv[n++] = out;
+    }
+    LLVMValueRef r = L->LLVMBuildCall2(j->B, func_type(j, ti), fn, argv, n, "");
+    L->LLVMSetInstructionCallConv(r, j->cc);
     L->LLVMSetTailCallKind(r, kind);
+    if (ft->nresults > 1 && kind != LLVMTailCallKindMustTail) {
+        vals[0] = r;
+        for (uint32_t i = 1, k = 0; i < ft->nresults; k += wasm_cells(ft->results[i++]))
+            vals[i] = load_cell(j, cell_at(j, out, k), ft->results[i]);
+    } else if (vals) {
+        vals[0] = r;
+    }
     return r;
+}
+
+/* Ends the current block with a tail call's result: `r` returned as it
+ * came (what musttail requires; the results after the first are already
+ * in `out`). */
+static void return_tail(jit *j, uint32_t ti, LLVMValueRef r) {
+    if (j->m->types[ti].nresults)
+        j->L->LLVMBuildRet(j->B, r);
+    else
+        j->L->LLVMBuildRetVoid(j->B);
+}
+
+/* call and return_call (`tail`) of function `callee`, its arguments
+ * popped, its results pushed. A defined function is called directly; a
+ * return_call to one is a jump (musttail), whatever its type. An import
+ * (a host function, an interpreted one, or another instance's code) is
+ * called through the runtime, wasm_jit_call; a return_call to one is
+ * that call followed by a return, so this frame stays on the stack while
+ * the import runs: a chain of tail calls through imports is bounded by
+ * the stack (a trap when it runs out), not constant. */
+static bool call(jit *j, uint32_t callee, bool tail) {
+    const wasm_llvm *L = j->L;
+    uint32_t ti = j->m->funcs[callee].type;
+    const wasm_functype *ft = &j->m->types[ti];
+    if (j->m->funcs[callee].imported) {
+        if (!call_import(j, callee, ft)) return false;
+        if (tail) build_return(j);
+        return true;
+    }
+    LLVMValueRef vals[JIT_MAX_PARAMS];
+    j->sp -= ft->nparams;
+    LLVMValueRef r =
+        call_compiled(j, ti, j->fns[callee], L->LLVMGetParam(j->self, 1), j->stack + j->sp,
+                      tail ? LLVMTailCallKindMustTail : LLVMTailCallKindNoTail, vals);
+    if (tail) {
+        return_tail(j, ti, r);
+        return true;
+    }
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        jit_push(j, vals[i]);
+    return true;
+}
+
+/* The address of element `k` of an array of `size`-byte elements at `base`. */
+static LLVMValueRef element(jit *j, LLVMValueRef base, LLVMValueRef k, size_t size) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef at = L->LLVMBuildMul(j->B, k, L->LLVMConstInt(ty_i64(j), size, 0), "");
+    return L->LLVMBuildInBoundsGEP2(j->B, L->LLVMInt8TypeInContext(j->C), base, &at, 1, "");
+}
+
+/* call_indirect and return_call_indirect (`tail`). Wasm's checks in its
+ * order, each a trap at the instruction's site: an index inside the table
+ * (else undefined element), an entry (else uninitialized element), the
+ * callee's type. Compiled code of this instance whose type is the
+ * instruction's, or a duplicate of it in the type section (a funcinst
+ * points at its own declared type), is called directly in the module's
+ * convention: a return_call_indirect jumps to it (musttail), whatever its
+ * type. Anything else goes to the runtime, wasm_jit_call_indirect: another
+ * instance's code (whose memory's faults must be traps: the trap frame's
+ * range moves with the call), an interpreted or host function, a type of
+ * another module that may still be equal, and a mismatch, which it traps;
+ * a return_call_indirect there is a call followed by a return, as for an
+ * import. */
+static bool call_indirect(jit *j, const wasm_instr *ins, bool tail) {
+    const wasm_llvm *L = j->L;
+    LLVMBuilderRef B = j->B;
+    uint32_t ti = ins->imm.pair.a, table = ins->imm.pair.b;
+    const wasm_functype *ft = &j->m->types[ti];
+    LLVMValueRef index = jit_pop(j), inst = L->LLVMGetParam(j->self, 1);
+    LLVMValueRef args[JIT_MAX_PARAMS], fast_vals[JIT_MAX_PARAMS], slow_vals[JIT_MAX_PARAMS];
+    j->sp -= ft->nparams;
+    memcpy(args, j->stack + j->sp, ft->nparams * sizeof args[0]);
+    LLVMValueRef obj = table_obj(j, table);
+    LLVMValueRef size = load_at(j, ty_i32(j), obj, offsetof(wasm_table_obj, size), "size");
+    trap_if(j, L->LLVMBuildICmp(B, LLVMIntUGE, index, size, ""), WASM_TRAP_UNDEFINED_ELEMENT);
+    LLVMValueRef elems = load_at(j, ty_ptr(j), obj, offsetof(wasm_table_obj, elems), "elems");
+    LLVMValueRef k = L->LLVMBuildZExt(B, index, ty_i64(j), "");
+    LLVMValueRef f =
+        L->LLVMBuildLoad2(B, ty_ptr(j), L->LLVMBuildGEP2(B, ty_ptr(j), elems, &k, 1, ""), "f");
+    LLVMValueRef null = L->LLVMConstNull(ty_ptr(j));
+    trap_if(j, L->LLVMBuildICmp(B, LLVMIntEQ, f, null, ""), WASM_TRAP_NULL_CALL);
+    LLVMValueRef fty = load_at(j, ty_ptr(j), f, offsetof(wasm_funcinst, type), "type");
+    LLVMValueRef finst = load_at(j, ty_ptr(j), f, offsetof(wasm_funcinst, inst), "inst");
+    LLVMValueRef native = load_at(j, ty_ptr(j), f, offsetof(wasm_funcinst, native), "native");
+    LLVMValueRef module = load_at(j, ty_ptr(j), inst, offsetof(wasm_instance, module), "module");
+    LLVMValueRef types = load_at(j, ty_ptr(j), module, offsetof(wasm_module, types), "types");
+    LLVMValueRef same = L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0);
+    for (uint32_t t = 0; t < j->m->ntypes; t++) {
+        if (!wasm_functype_eq(&j->m->types[t], ft)) continue;
+        LLVMValueRef at = element(j, types, L->LLVMConstInt(ty_i64(j), t, 0), sizeof *ft);
+        same = L->LLVMBuildOr(B, same, L->LLVMBuildICmp(B, LLVMIntEQ, fty, at, ""), "");
+    }
+    /* this instance's functions all have native code (instance.c binds it
+     * with the instance); the check costs a compare and keeps a NULL from
+     * being called if that ever changes */
+    LLVMValueRef fast =
+        L->LLVMBuildAnd(B, same, L->LLVMBuildICmp(B, LLVMIntEQ, finst, inst, ""), "");
+    fast = L->LLVMBuildAnd(B, fast, L->LLVMBuildICmp(B, LLVMIntNE, native, null, ""), "");
+    LLVMBasicBlockRef fast_bb = new_block(j, "native"), slow_bb = new_block(j, "runtime");
+    LLVMBasicBlockRef join = tail ? NULL : new_block(j, "called");
+    L->LLVMBuildCondBr(B, fast, fast_bb, slow_bb);
+    L->LLVMPositionBuilderAtEnd(B, fast_bb);
+    LLVMValueRef r =
+        call_compiled(j, ti, native, inst, args,
+                      tail ? LLVMTailCallKindMustTail : LLVMTailCallKindNoTail, fast_vals);
+    if (tail)
+        return_tail(j, ti, r);
+    else
+        L->LLVMBuildBr(B, join);
+    LLVMBasicBlockRef fast_end = L->LLVMGetInsertBlock(B);
+    L->LLVMPositionBuilderAtEnd(B, slow_bb);
+    LLVMValueRef cells = store_args(j, ft, args);
+    LLVMValueRef rargs[7] = {
+        L->LLVMGetParam(j->self, 0),           inst,  L->LLVMConstInt(ty_i32(j), table, 0),
+        L->LLVMConstInt(ty_i32(j), ti, 0),     index, cells,
+        L->LLVMConstInt(ty_i64(j), j->site, 0)};
+    L->LLVMBuildCall2(B, j->call_indirect_ty, j->call_indirect_fn, rargs, 7, "");
+    for (uint32_t i = 0, c = 0; i < ft->nresults; c += wasm_cells(ft->results[i++]))
+        slow_vals[i] = load_cell(j, cell_at(j, cells, c), ft->results[i]);
+    if (tail) {
+        return_values(j, slow_vals);
+        return true;
+    }
+    L->LLVMBuildBr(B, join);
+    LLVMBasicBlockRef slow_end = L->LLVMGetInsertBlock(B);
+    L->LLVMPositionBuilderAtEnd(B, join);
+    for (uint32_t i = 0; i < ft->nresults; i++) {
+        LLVMValueRef phi = L->LLVMBuildPhi(B, jit_val_type(j, ft->results[i]), "r");
+        L->LLVMAddIncoming(phi, &fast_vals[i], &fast_end, 1);
+        L->LLVMAddIncoming(phi, &slow_vals[i], &slow_end, 1);
+        jit_push(j, phi);
+    }
+    return true;
 }
 
 /* br_table: a switch over the index, the last target the default. One
@@ -1121,34 +1300,14 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         build_return(j);
         top->dead = true;
         return true;
-    case WASM_OP_RETURN_CALL: {
-        /* a real tail call (tail recursion a million deep must not exhaust
-         * the stack): musttail, which needs the caller's own prototype */
-        uint32_t callee = ins->imm.index;
-        const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
-        if (j->m->funcs[callee].imported ||
-            !wasm_functype_eq(ft, &j->m->types[j->m->funcs[j->func].type]))
-            return jit_refuse(j, "return_call to a function of another type or an import");
-        LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindMustTail);
-        if (ft->nresults)
-            L->LLVMBuildRet(B, r);
-        else
-            L->LLVMBuildRetVoid(B);
+    case WASM_OP_CALL: return call(j, ins->imm.index, false);
+    case WASM_OP_RETURN_CALL:
+        /* a real tail call: tail recursion a million deep must not exhaust
+         * the stack */
         top->dead = true;
-        return true;
-    }
-    case WASM_OP_CALL: {
-        uint32_t callee = ins->imm.index;
-        const wasm_functype *ft = &j->m->types[j->m->funcs[callee].type];
-        if (j->m->funcs[callee].imported) return call_import(j, callee, ft);
-        /* never turned into a loop: unbounded recursion must exhaust the
-         * stack (a trap), not run forever */
-        LLVMValueRef r = direct_call(j, callee, ft, LLVMTailCallKindNoTail);
-        if (ft->nresults == 1) jit_push(j, r);
-        for (uint32_t i = 0; ft->nresults > 1 && i < ft->nresults; i++)
-            jit_push(j, L->LLVMBuildExtractValue(B, r, i, ""));
-        return true;
-    }
+        return call(j, ins->imm.index, true);
+    case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins, false);
+    case WASM_OP_RETURN_CALL_INDIRECT: top->dead = true; return call_indirect(j, ins, true);
     case WASM_OP_DROP: keep_loads(j, jit_pop(j), 6); return true;
     case WASM_OP_SELECT:
     case WASM_OP_SELECT_T: {
@@ -1209,7 +1368,6 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         return true;
     }
     case WASM_OP_BR_TABLE: return br_table(j, ins);
-    case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins);
     case WASM_OP_REF_NULL: jit_push(j, L->LLVMConstNull(ty_ptr(j))); return true;
     case WASM_OP_REF_IS_NULL:
         jit_push(j,
@@ -1316,17 +1474,17 @@ static void build_entry(jit *j, uint32_t ti) {
     j->self = e;
     L->LLVMPositionBuilderAtEnd(B, new_block(j, "entry"));
     LLVMValueRef cells = L->LLVMGetParam(e, 3);
-    LLVMValueRef args[2 + JIT_MAX_PARAMS];
+    LLVMValueRef args[3 + JIT_MAX_PARAMS];
     args[0] = L->LLVMGetParam(e, 0);
     args[1] = L->LLVMGetParam(e, 1);
+    uint32_t n = 2 + ft->nparams;
     for (uint32_t i = 0, k = 0; i < ft->nparams; k += wasm_cells(ft->params[i++]))
         args[2 + i] = load_cell(j, cell_at(j, cells, k), ft->params[i]);
-    LLVMValueRef r =
-        L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, 2 + ft->nparams, "");
-    for (uint32_t i = 0, k = 0; i < ft->nresults; k += wasm_cells(ft->results[i++])) {
-        LLVMValueRef v = ft->nresults == 1 ? r : L->LLVMBuildExtractValue(B, r, i, "");
-        store_cell(j, v, ft->results[i], cell_at(j, cells, k));
-    }
+    /* the results after the first are written in place, after its cells */
+    if (ft->nresults > 1) args[n++] = cell_at(j, cells, wasm_cells(ft->results[0]));
+    LLVMValueRef r = L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, n, "");
+    L->LLVMSetInstructionCallConv(r, j->cc);
+    if (ft->nresults) store_cell(j, r, ft->results[0], cell_at(j, cells, 0));
     L->LLVMBuildRetVoid(B);
 }
 
@@ -1391,6 +1549,24 @@ static bool emit(jit *j, uint8_t **obj, size_t *len) {
     return ok;
 }
 
+static bool spot_tail_call(void *ud, const wasm_instr *ins) {
+    if (ins->op != WASM_OP_RETURN_CALL && ins->op != WASM_OP_RETURN_CALL_INDIRECT) return true;
+    *(bool *)ud = true;
+    return false; /* found: no need to read further */
+}
+
+/* Whether a function of `m` has a tail call: then the module is compiled
+ * in tailcc (JIT_TAIL_CC says why not always). A validator's pass over
+ * the bodies costs little beside LLVM's. */
+static bool has_tail_calls(const wasm_module *m) {
+    bool found = false;
+    wasm_body_hooks hooks = {.ud = &found, .on_instr = spot_tail_call};
+    wasm_error err;
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs && !found; i++)
+        wasm_validate_body(m, i, &hooks, &err);
+    return found;
+}
+
 bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err) {
     memset(err, 0, sizeof *err);
     *obj = NULL;
@@ -1415,13 +1591,16 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     bool ok = j->fns && j->fn_types && entry_types;
     char name[32];
     if (ok) declare_runtime(j);
+    j->cc = has_tail_calls(m) ? JIT_TAIL_CC : LLVMCCallConv;
     /* every defined function declared first: calls may go forward */
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;
         j->func = i;
         ok = (j->fn_types[i] = func_type(j, m->funcs[i].type)) != NULL;
         snprintf(name, sizeof name, "wasm_f%u", i);
-        if (ok) j->fns[i] = L->LLVMAddFunction(j->M, name, j->fn_types[i]);
+        if (!ok) break;
+        j->fns[i] = L->LLVMAddFunction(j->M, name, j->fn_types[i]);
+        L->LLVMSetFunctionCallConv(j->fns[i], j->cc);
     }
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;

@@ -18,6 +18,14 @@
 #define JIT_MAX_STACK 16384
 /* the JS API's limit, which engines share: no module passes it */
 #define JIT_MAX_PARAMS 1000
+/* LLVM's `tailcc` (CallingConv::Tail, which llvm-c/Core.h does not name):
+ * a call in tail position marked musttail is a jump whatever the two
+ * prototypes are, so return_call runs in constant stack across function
+ * types. It costs every call a little (the callee pops an argument area
+ * padded to keep the stack aligned: three more instructions per call), so
+ * only modules with tail calls are compiled in it; the others keep the C
+ * convention (jit.cc). */
+#define JIT_TAIL_CC 18
 
 typedef struct jframe {
     wasm_op kind;              /* BLOCK, LOOP, IF, or END for the function's own */
@@ -58,6 +66,7 @@ typedef struct jit {
     LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
     uint32_t npool, cappool;
     uint64_t site; /* of the instruction being translated */
+    unsigned cc;   /* of every compiled function and call of one: C, or JIT_TAIL_CC */
 } jit;
 
 /* Refuses the module: *j->err says the tier does not compile `what` yet

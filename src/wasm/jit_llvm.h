@@ -129,7 +129,6 @@
     X(LLVMAddGlobal)                                                                               \
     X(LLVMBuildIntToPtr)                                                                           \
     X(LLVMBuildPtrToInt)                                                                           \
-    X(LLVMGetUndef)                                                                                \
     X(LLVMBuildNot)                                                                                \
     X(LLVMConstReal)                                                                               \
     X(LLVMGetEntryBasicBlock)                                                                      \
@@ -144,10 +143,6 @@
     X(LLVMIsAFPTruncInst)                                                                          \
     X(LLVMSetTailCallKind)                                                                         \
     X(LLVMGetOperand)                                                                              \
-    X(LLVMStructTypeInContext)                                                                     \
-    X(LLVMBuildInsertValue)                                                                        \
-    X(LLVMBuildExtractValue)                                                                       \
-    X(LLVMGetReturnType)                                                                           \
     X(LLVMDisposeMemoryBuffer)                                                                     \
     X(LLVMVectorType)                                                                              \
     X(LLVMIsACastInst)                                                                             \
@@ -165,7 +160,9 @@
     X(LLVMGetTypeKind)                                                                             \
     X(LLVMIsACallInst)                                                                             \
     X(LLVMIsAInlineAsm)                                                                            \
-    X(LLVMGetCalledValue)
+    X(LLVMGetCalledValue)                                                                          \
+    X(LLVMSetFunctionCallConv)                                                                     \
+    X(LLVMSetInstructionCallConv)
 
 typedef struct wasm_llvm {
 #define X(name) __typeof__(&name) name;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "wasm/internal.h"
@@ -117,13 +118,15 @@ typedef struct pair {
     wasm_instance *interp, *native;
 } pair;
 
-/* With the imports of `linker`, which the pair takes. */
-static bool pair_open_linked(pair *p, const char *wat, wasm_linker *linker) {
+/* `wat` assembled by `load`, with the imports of `linker`, which the pair
+ * takes. */
+static bool pair_open_with(pair *p, const char *wat, wasm_linker *linker,
+                           wasm_module *(*load)(const char *)) {
     memset(p, 0, sizeof *p);
     p->linker = linker;
     wasm_error err;
-    p->mi = unit_load_wat(wat);
-    p->mn = unit_load_wat(wat);
+    p->mi = load(wat);
+    p->mn = load(wat);
     if (!p->mi || !p->mn) return false;
     if (!wasm_module_compile_native(p->mn, &err)) {
         unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
@@ -133,6 +136,10 @@ static bool pair_open_linked(pair *p, const char *wat, wasm_linker *linker) {
     p->native = wasm_instance_new(p->mn, p->linker, &err);
     if (!p->interp || !p->native) unit_fail(__FILE__, __LINE__, "instantiate: %s", err.msg);
     return p->interp && p->native;
+}
+
+static bool pair_open_linked(pair *p, const char *wat, wasm_linker *linker) {
+    return pair_open_with(p, wat, linker, unit_load_wat);
 }
 
 static bool pair_open(pair *p, const char *wat) {
@@ -208,26 +215,6 @@ TEST(jit_compile_matches_the_interpreter) {
         CHECK(pair_call(&p, c->name, args, NULL, NULL) == WASM_TRAP_NONE);
     }
     pair_close(&p);
-}
-
-TEST(jit_compile_refuses_what_it_does_not_compile_yet) {
-    /* (module (type (func)) (table 1 funcref)
-     *   (func (return_call_indirect (type 0) (i32.const 0)))), in binary:
-     * the text helper's wat2wasm takes no tail calls */
-    static const uint8_t bin[] = {0,  'a', 's', 'm', 1, 0,    0, 0,    1, 4,    1,   0x60,
-                                  0,  0,   3,   2,   1, 0,    4, 4,    1, 0x70, 0,   1,
-                                  10, 9,   1,   7,   0, 0x41, 0, 0x13, 0, 0,    0x0b};
-    wasm_error err;
-    wasm_module *m = wasm_module_load(bin, sizeof bin, &err);
-    if (!m) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
-    REQUIRE(m != NULL);
-    uint8_t *obj = NULL;
-    size_t len = 0;
-    CHECK(!wasm_jit_compile(m, &obj, &len, &err));
-    CHECK(err.kind == WASM_ERR_LIMIT);
-    CHECK(strstr(err.msg, "does not compile return_call_indirect yet (function 0)") != NULL);
-    CHECK(obj == NULL);
-    wasm_module_free(m);
 }
 
 /* Globals are the instance's own cells: a compiled function given an
@@ -626,6 +613,172 @@ TEST(jit_compile_simd_matches_the_interpreter) {
                   *mn = wasm_instance_memory(p.native, &nn);
     REQUIRE(mi && mn && ni == nn);
     CHECK_MEM(mn, mi, (size_t)ni);
+    pair_close(&p);
+    wasm_instance_free(hi);
+    wasm_module_free(helper);
+}
+
+/* ---- tail calls ------------------------------------------------------------- */
+
+/* Like unit_load_wat, with wat2wasm's tail calls on (the shared helper
+ * assembles Wasm 2.0 only). */
+static wasm_module *load_tail_wat(const char *wat) {
+    char src[] = "/tmp/wasp-tail-XXXXXX";
+    int fd = mkstemp(src);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(src);
+        return NULL;
+    }
+    fputs(wat, f);
+    fclose(f);
+    char out[64], cmd[160];
+    snprintf(out, sizeof out, "%s.wasm", src);
+    snprintf(cmd, sizeof cmd, "wat2wasm --enable-tail-call %s -o %s", src, out);
+    wasm_module *m = NULL;
+    static uint8_t buf[16384];
+    if (system(cmd) == 0 && (f = fopen(out, "rb"))) {
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        wasm_error err;
+        m = wasm_module_load(buf, n, &err);
+        if (!m) unit_fail(__FILE__, __LINE__, "load: %s", err.msg);
+    } else {
+        unit_fail(__FILE__, __LINE__, "wat2wasm could not assemble the test module");
+    }
+    unlink(src);
+    unlink(out);
+    return m;
+}
+
+/* return_call and return_call_indirect between functions of different
+ * types (stack arguments growing and shrinking, four i64 results, which
+ * do not fit in registers), a million deep across types in constant
+ * stack, and to what compiled code of this instance is not: a host
+ * function and another module's compiled code (imported, and through the
+ * table), called and then returned from. The three traps of
+ * return_call_indirect, and a type that is a duplicate of the one the
+ * function was declared with. */
+static const char tail_wat[] =
+    "(module\n"
+    "  (import \"env\" \"twice\" (func $host (param i64) (result i64)))\n"
+    "  (import \"env\" \"dbl\" (func $dbl (param i64) (result i64)))\n"
+    "  (type $i32 (func (param i32) (result i32)))\n"
+    "  (type $i64 (func (param i64) (result i32)))\n"
+    "  (type $i32-dup (func (param i32) (result i32)))\n"
+    "  (type $to64 (func (param i64) (result i64)))\n"
+    "  (type $four (func (param i32) (result i64 i64 i64 i64)))\n"
+    "  (table 8 funcref)\n"
+    "  (elem (i32.const 0) $ieven $iodd $dup $host $dbl $quad)\n"
+    "  (func $even (export \"even\") (param i64) (result i32)\n"
+    "    (if (result i32) (i64.eqz (local.get 0)) (then (i32.const 44))\n"
+    "      (else (return_call $odd (i64.const 1) (f64.const 2.5) (i64.const 3) (i64.const 4)\n"
+    "        (i64.const 5) (i64.const 6) (i64.const 7) (i64.const 8) (i64.const 9)\n"
+    "        (i32.wrap_i64 (i64.sub (local.get 0) (i64.const 1)))))))\n"
+    "  (func $odd (export \"odd\") (param i64 f64 i64 i64 i64 i64 i64 i64 i64 i32) (result i32)\n"
+    "    (if (result i32) (i32.eqz (local.get 9))\n"
+    "      (then (i32.add (i32.const 99) (i32.wrap_i64 (i64.add (local.get 0) (local.get 8)))))\n"
+    "      (else (return_call $even (i64.extend_i32_u (i32.sub (local.get 9) (i32.const 1)))))))\n"
+    "  (func $ieven (export \"ieven\") (type $i32)\n"
+    "    (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 44))\n"
+    "      (else (return_call_indirect (type $i64)\n"
+    "        (i64.extend_i32_u (i32.sub (local.get 0) (i32.const 1))) (i32.const 1)))))\n"
+    "  (func $iodd (type $i64)\n"
+    "    (if (result i32) (i64.eqz (local.get 0)) (then (i32.const 99))\n"
+    "      (else (return_call_indirect (type $i32)\n"
+    "        (i32.wrap_i64 (i64.sub (local.get 0) (i64.const 1))) (i32.const 0)))))\n"
+    "  (func $dup (type $i32-dup) (i32.mul (local.get 0) (i32.const 3)))\n"
+    "  (func (export \"dispatch\") (param i32 i32) (result i32)\n"
+    "    (return_call_indirect (type $i32) (local.get 1) (local.get 0)))\n"
+    "  (func (export \"dispatch64\") (param i32 i64) (result i64)\n"
+    "    (return_call_indirect (type $to64) (local.get 1) (local.get 0)))\n"
+    "  (func (export \"call64\") (param i32 i64) (result i64)\n"
+    "    (i64.add (call_indirect (type $to64) (local.get 1) (local.get 0)) (i64.const 1)))\n"
+    "  (func (export \"to_host\") (param i64) (result i64) (return_call $host (local.get 0)))\n"
+    "  (func (export \"to_dbl\") (param i64) (result i64) (return_call $dbl (local.get 0)))\n"
+    "  (func $quad (type $four)\n"
+    "    (i64.extend_i32_u (local.get 0)) (i64.const -2) (i64.const 3)\n"
+    "    (i64.extend_i32_s (local.get 0)))\n"
+    "  (func $quad2 (export \"quad2\") (param i64 f32 i32) (result i64 i64 i64 i64)\n"
+    "    (if (i32.eqz (local.get 2)) (then (return_call $quad (i32.wrap_i64 (local.get 0)))))\n"
+    "    (return_call_indirect (type $four) (i32.wrap_i64 (local.get 0)) (i32.const 5)))\n"
+    "  (func (export \"sum4\") (param i64 i32) (result i64)\n"
+    "    (call $quad2 (local.get 0) (f32.const 1) (local.get 1))\n"
+    "    (i64.add) (i64.add) (i64.add))\n"
+    ")\n";
+
+TEST(jit_compile_tail_calls_across_types) {
+    wasm_module *helper = unit_load_wat("(module (func (export \"dbl\") (param i64) (result i64)\n"
+                                        "  (i64.shl (local.get 0) (i64.const 1))))");
+    REQUIRE(helper != NULL);
+    wasm_error err;
+    REQUIRE(wasm_module_compile_native(helper, &err));
+    wasm_linker *l = wasm_linker_new();
+    wasm_instance *hi = wasm_instance_new(helper, l, &err);
+    REQUIRE(hi != NULL);
+    REQUIRE(wasm_linker_instance(l, "env", hi, &err));
+    int host_calls = 0;
+    wasm_valtype i64 = WASM_I64;
+    REQUIRE(wasm_linker_func(l, "env", "twice", 1, &i64, 1, &i64, host_twice, &host_calls, &err));
+    pair p;
+    if (!pair_open_with(&p, tail_wat, l, load_tail_wat)) {
+        pair_close(&p);
+        wasm_instance_free(hi);
+        wasm_module_free(helper);
+        return;
+    }
+    REQUIRE(wasm_module_is_native(p.mn));
+    static const uint64_t depths[] = {0, 1, 2, 77, 1000000, 1000001};
+    wasm_value out;
+    for (size_t k = 0; k < sizeof depths / sizeof depths[0]; k++) {
+        wasm_value n64 = {.type = WASM_I64, .of.i64 = depths[k]};
+        wasm_value n32 = i32_of((uint32_t)depths[k]);
+        CHECK(pair_call(&p, "even", &n64, NULL, &out) == WASM_TRAP_NONE);
+        CHECK_EQ_U64(out.of.i32, depths[k] % 2 ? 109 : 44);
+        CHECK(pair_call(&p, "ieven", &n32, NULL, &out) == WASM_TRAP_NONE);
+        CHECK_EQ_U64(out.of.i32, depths[k] % 2 ? 99 : 44);
+    }
+    /* return_call_indirect's traps, and a duplicate type's function */
+    wasm_value d[2] = {i32_of(2), i32_of(5)};
+    CHECK(pair_call(&p, "dispatch", d, NULL, &out) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(out.of.i32, 15);
+    d[0].of.i32 = 1;
+    CHECK(pair_call(&p, "dispatch", d, NULL, NULL) == WASM_TRAP_SIGNATURE_MISMATCH);
+    d[0].of.i32 = 7;
+    CHECK(pair_call(&p, "dispatch", d, NULL, NULL) == WASM_TRAP_NULL_CALL);
+    d[0].of.i32 = 8;
+    CHECK(pair_call(&p, "dispatch", d, NULL, NULL) == WASM_TRAP_UNDEFINED_ELEMENT);
+    d[0].of.i32 = 0xffffffffu;
+    CHECK(pair_call(&p, "dispatch", d, NULL, NULL) == WASM_TRAP_UNDEFINED_ELEMENT);
+    /* through the runtime: a host function and another module's code,
+     * from the table and as imports */
+    wasm_value x[2] = {i32_of(3), {.type = WASM_I64, .of.i64 = 21}};
+    CHECK(pair_call(&p, "dispatch64", x, NULL, &out) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(out.of.i64, 42);
+    CHECK(pair_call(&p, "call64", x, NULL, &out) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(out.of.i64, 43);
+    x[0].of.i32 = 4;
+    CHECK(pair_call(&p, "dispatch64", x, NULL, &out) == WASM_TRAP_NONE);
+    CHECK(pair_call(&p, "call64", x, NULL, &out) == WASM_TRAP_NONE);
+    x[0].of.i32 = 2;
+    CHECK(pair_call(&p, "dispatch64", x, NULL, NULL) == WASM_TRAP_SIGNATURE_MISMATCH);
+    CHECK(pair_call(&p, "to_host", &x[1], NULL, &out) == WASM_TRAP_NONE);
+    CHECK_EQ_U64(out.of.i64, 42);
+    CHECK(pair_call(&p, "to_dbl", &x[1], NULL, &out) == WASM_TRAP_NONE);
+    x[1].of.i64 = 13; /* the host function traps on 13 */
+    CHECK(pair_call(&p, "to_host", &x[1], NULL, NULL) == WASM_TRAP_HOST);
+    /* four results, passed on by tail calls, direct and through the table */
+    for (uint32_t how = 0; how < 2; how++) {
+        wasm_value q[3] = {{.type = WASM_I64, .of.i64 = 0xfffffff9u},
+                           {.type = WASM_F32, .of.i32 = 0x3f800000u},
+                           i32_of(how)};
+        CHECK(pair_call(&p, "quad2", q, NULL, NULL) == WASM_TRAP_NONE);
+        wasm_value s[2] = {q[0], q[2]};
+        CHECK(pair_call(&p, "sum4", s, NULL, &out) == WASM_TRAP_NONE);
+        CHECK_EQ_U64(out.of.i64, 0xfffffff9ull - 2 + 3 - 7);
+    }
     pair_close(&p);
     wasm_instance_free(hi);
     wasm_module_free(helper);
