@@ -364,9 +364,6 @@ static bool do_block(compiler *c, const wasm_instr *ins, uint32_t prev_dst, uint
     if (ins->op == WASM_OP_IF) cond = pop(c);
     uint32_t before = c->nops;
     if (!materialize_from(c, 0)) return false;
-    /* a compare-and-branch may replace the compare only if nothing was
-     * emitted between them */
-    if (c->nops != before) prev_op = NONE;
     uint8_t kind = ins->op == WASM_OP_BLOCK ? C_BLOCK : ins->op == WASM_OP_LOOP ? C_LOOP : C_IF;
     if (!push_ctrl(c, kind, true, np, p, nr, r)) return false;
     cctrl *t = &c->ctrls[c->nctrls - 1];
@@ -385,6 +382,10 @@ static bool do_block(compiler *c, const wasm_instr *ins, uint32_t prev_dst, uint
                 c->nsave += wasm_cells(e->type);
             }
         }
+        /* a compare-and-branch may replace the compare only if nothing was
+         * emitted between them: neither materialized values nor the
+         * params' copy (its target word must follow the compare) */
+        if (c->nops != before) prev_op = NONE;
         if (!fuse_compare(c, &cond, prev_dst, prev_op, true) &&
             (!emit(c, WASM_IOP_BR_UNLESS) || !emit_src(c, &cond)))
             return false;
