@@ -91,11 +91,13 @@ int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* `wasp compile ARGS...` (compile.c): 0 ok, 1 failure, 2 usage. */
 int cli_compile(int argc, char **argv);
-/* Gives `m` native code for `wasp run --tier native` (compile.c): from the
- * cache (`cache_flag`: a directory, "off", or NULL for the default) or
- * compiled; when the module stays interpreted, or the cache is refused or
- * not written, a note prefixed with `who` goes to stderr. */
-void cli_native(wasm_module *m, const char *path, const char *cache_flag, const char *who);
+/* Gives `m` native code for `wasp run --tier native` (compile.c), with
+ * WASM_NATIVE_* `flags`: from the cache (`cache_flag`: a directory, "off",
+ * or NULL for the default) or compiled; when the module stays
+ * interpreted, or the cache is refused or not written, a note prefixed
+ * with `who` goes to stderr. */
+void cli_native(wasm_module *m, const char *path, const char *cache_flag, uint32_t flags,
+                const char *who);
 /* `wasp secrets ARGS...` (secrets.c): 0 ok, 1 failure, 2 usage. */
 int cli_secrets(int argc, char **argv);
 

@@ -3,7 +3,7 @@
  * time, into the cache directory that `run` and `serve` read, or into a
  * file; and cli_native, the same step for `wasp run --tier native`.
  *
- *   wasp compile [--cache DIR] [-o FILE] MODULE.wasm
+ *   wasp compile [--fuel] [--cache DIR] [-o FILE] MODULE.wasm
  *
  * The work is server/native.c's and the engine's; this file turns flags
  * into that call and reports what happened.
@@ -25,10 +25,12 @@ static const char *cache_dir(const char *flag, char *buf, size_t n) {
     return srv_cache_default_dir(buf, n);
 }
 
-void cli_native(wasm_module *m, const char *path, const char *cache_flag, const char *who) {
+void cli_native(wasm_module *m, const char *path, const char *cache_flag, uint32_t flags,
+                const char *who) {
     char buf[4096], why[512];
     srv_native_info info;
-    if (!srv_native_prepare(m, cache_dir(cache_flag, buf, sizeof buf), &info, why, sizeof why)) {
+    if (!srv_native_prepare(m, cache_dir(cache_flag, buf, sizeof buf), flags, &info, why,
+                            sizeof why)) {
         fprintf(stderr, "%s: note: %s runs in the interpreter: %s\n", who, path, why);
         return;
     }
@@ -38,10 +40,12 @@ void cli_native(wasm_module *m, const char *path, const char *cache_flag, const 
 static int compile_usage(const char *fmt, const char *arg) {
     fputs("wasp compile: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs("\nusage: wasp compile [--cache DIR] [-o FILE] MODULE.wasm\n"
+    fputs("\nusage: wasp compile [--fuel] [--cache DIR] [-o FILE] MODULE.wasm\n"
           "  compiles MODULE to machine code for this CPU and this build of wasp,\n"
           "  so that `wasp run --tier native` and `wasp serve --tier native` start\n"
           "  without compiling it\n"
+          "  --fuel       count fuel, for runs with --fuel and apps with limits.fuel\n"
+          "               (kept beside the code without, which is faster)\n"
           "  --cache DIR  the cache directory to write to (default $XDG_CACHE_HOME/wasp,\n"
           "               else ~/.cache/wasp)\n"
           "  -o FILE      write the entry to FILE instead; it is used once copied into\n"
@@ -58,13 +62,16 @@ static double now_ms(void) {
 
 int cli_compile(int argc, char **argv) {
     const char *cache = NULL, *out = NULL, *module = NULL;
+    uint32_t flags = 0;
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             compile_usage("%s", "compiles a module ahead of time");
             return 0;
         }
-        if (strcmp(o, "--cache") == 0 || strcmp(o, "-o") == 0) {
+        if (strcmp(o, "--fuel") == 0) {
+            flags |= WASM_NATIVE_FUEL;
+        } else if (strcmp(o, "--cache") == 0 || strcmp(o, "-o") == 0) {
             if (!v || !*v) return compile_usage("option %s needs a value", o);
             *(o[1] == 'o' ? &out : &cache) = v;
             i++;
@@ -85,7 +92,7 @@ int cli_compile(int argc, char **argv) {
     int status = COMPILE_FAILED;
     wasm_error err;
     wasm_module *m = NULL;
-    char buf[4096], path[4200], name[80];
+    char buf[4096], path[4200], name[96];
     int e = cli_read_file(module, &bytes, &len);
     if (e) {
         fprintf(stderr, "wasp compile: %s: %s\n", module, strerror(e));
@@ -97,7 +104,7 @@ int cli_compile(int argc, char **argv) {
         goto done;
     }
     double t0 = now_ms();
-    if (!wasm_module_compile_native(m, &err)) {
+    if (!wasm_module_compile_native_ex(m, flags, &err)) {
         fprintf(stderr, "wasp compile: %s: %s\n", module, err.msg);
         goto done;
     }
@@ -106,7 +113,7 @@ int cli_compile(int argc, char **argv) {
         fprintf(stderr, "wasp compile: %s: %s\n", module, err.msg);
         goto done;
     }
-    srv_native_entry_name(m, name);
+    srv_native_entry_name(m, flags, name);
     if (out) {
         snprintf(path, sizeof path, "%s", out);
     } else {

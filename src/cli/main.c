@@ -41,7 +41,7 @@ static const char usage_text[] =
     "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
     "                              --fuel N, --tier interp|native, --cache DIR;\n"
     "                              exit status is the module's\n"
-    "  compile [--cache DIR] [-o FILE] FILE.wasm\n"
+    "  compile [--fuel] [--cache DIR] [-o FILE] FILE.wasm\n"
     "                              compile a module to machine code ahead of time\n"
     "                              for `run`/`serve --tier native`\n"
     "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"

@@ -284,7 +284,8 @@ int cli_run(int argc, char **argv) {
         cli_print_error(stderr, a.module, &err);
         goto done;
     }
-    if (a.tier == SRV_TIER_NATIVE) cli_native(m, a.module, a.cache, "wasp run");
+    if (a.tier == SRV_TIER_NATIVE)
+        cli_native(m, a.module, a.cache, a.fuel ? WASM_NATIVE_FUEL : 0, "wasp run");
 
     /* the environment: only what was granted */
     int nenv = a.nenv, k = 0;

@@ -156,7 +156,9 @@ static void prepare_tier(srv_app *a, const srv_app_cfg *cfg, const srv_manifest 
     if (tier != SRV_TIER_NATIVE) return;
     srv_native_info info;
     char reason[512];
-    if (!srv_native_prepare(a->module, m->cache_dir, &info, reason, sizeof reason)) {
+    /* fuel counting only where a limit needs it: it costs every call */
+    uint32_t flags = cfg->fuel ? WASM_NATIVE_FUEL : 0;
+    if (!srv_native_prepare(a->module, m->cache_dir, flags, &info, reason, sizeof reason)) {
         srv_event("app %s runs in the interpreter: %s", a->name, reason);
         a->tier = "interp: the native tier does not take it";
         return;

@@ -57,12 +57,13 @@ const char *srv_cache_default_dir(char *buf, size_t n) {
     return buf;
 }
 
-void srv_native_entry_name(const wasm_module *m, char name[80]) {
+void srv_native_entry_name(const wasm_module *m, uint32_t flags, char name[96]) {
     uint8_t h[32];
     wasm_module_hash(m, h);
     for (int i = 0; i < 32; i++)
         snprintf(name + 2 * i, 3, "%02x", h[i]);
-    memcpy(name + 64, ".wasp-native", 13);
+    /* the two variants of a module live side by side */
+    snprintf(name + 64, 32, "%s.wasp-native", (flags & WASM_NATIVE_FUEL) ? "-fuel" : "");
 }
 
 int srv_cache_make_dir(const char *dir) {
@@ -124,20 +125,20 @@ int srv_native_write(const char *path, const uint8_t *bytes, size_t len) {
     return e;
 }
 
-bool srv_native_prepare(wasm_module *m, const char *cache_dir, srv_native_info *info, char *err,
-                        size_t errlen) {
+bool srv_native_prepare(wasm_module *m, const char *cache_dir, uint32_t flags,
+                        srv_native_info *info, char *err, size_t errlen) {
     memset(info, 0, sizeof *info);
     double t0 = now_ms();
-    char path[4200] = "", name[80];
+    char path[4200] = "", name[96];
     uint8_t *entry = NULL;
     size_t len = 0;
     wasm_error werr;
     if (cache_dir) {
-        srv_native_entry_name(m, name);
+        srv_native_entry_name(m, flags, name);
         snprintf(path, sizeof path, "%s/%s", cache_dir, name);
         int e = read_all(path, &entry, &len);
         if (e == 0) {
-            bool ok = wasm_module_native_load(m, entry, len, &werr);
+            bool ok = wasm_module_native_load(m, entry, len, flags, &werr);
             free(entry);
             if (ok) {
                 info->from_cache = true;
@@ -149,7 +150,7 @@ bool srv_native_prepare(wasm_module *m, const char *cache_dir, srv_native_info *
             snprintf(info->note, sizeof info->note, "%s: %s; recompiled", path, strerror(e));
         }
     }
-    if (!wasm_module_compile_native(m, &werr)) {
+    if (!wasm_module_compile_native_ex(m, flags, &werr)) {
         snprintf(err, errlen, "%s", werr.msg);
         return false;
     }

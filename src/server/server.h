@@ -45,8 +45,9 @@ const char *srv_cache_default_dir(char *buf, size_t n);
 int srv_cache_make_dir(const char *dir);
 
 /* The file name of a module's entry in a cache directory: the SHA-256 of
- * its bytes in hex, then ".wasp-native". */
-void srv_native_entry_name(const struct wasm_module *m, char name[80]);
+ * its bytes in hex, then "-fuel" for code compiled with WASM_NATIVE_FUEL,
+ * then ".wasp-native". */
+void srv_native_entry_name(const struct wasm_module *m, uint32_t flags, char name[96]);
 
 /* Writes `bytes` to `path` through a temporary file and a rename; 0 or an
  * errno value. */
@@ -61,14 +62,15 @@ typedef struct srv_native_info {
     char note[4400]; /* an entry refused, or the cache not written; "" when all went well */
 } srv_native_info;
 
-/* Gives module `m` (loaded, not yet instantiated) its native code: from
- * `cache_dir`'s entry when one matches, else compiled, then written there
- * (cache_dir NULL: no cache). False with the reason in err when the module
- * stays interpreted (the tier does not compile something in it yet, or
- * LLVM is missing); a cache that cannot be read or written is only noted
- * in info->note. */
-bool srv_native_prepare(struct wasm_module *m, const char *cache_dir, srv_native_info *info,
-                        char *err, size_t errlen);
+/* Gives module `m` (loaded, not yet instantiated) its native code,
+ * compiled with `flags` (WASM_NATIVE_FUEL when its calls have a fuel
+ * limit): from `cache_dir`'s entry when one matches, else compiled, then
+ * written there (cache_dir NULL: no cache). False with the reason in err
+ * when the module stays interpreted (the tier does not compile something
+ * in it yet, or LLVM is missing); a cache that cannot be read or written
+ * is only noted in info->note. */
+bool srv_native_prepare(struct wasm_module *m, const char *cache_dir, uint32_t flags,
+                        srv_native_info *info, char *err, size_t errlen);
 
 /* ---- manifest ------------------------------------------------------------ */
 

@@ -241,6 +241,7 @@ typedef struct wasm_exec_state {
     void *cells, *limit, *top, *calls; /* the interpreter's stacks (opaque here) */
     uint32_t depth;
     uint64_t deadline, fuel, check_at;
+    bool fuel_budget;
     uint32_t slice; /* the fiber's time slice, ms (0: none) */
     const wasm_instance *inst;
     wasm_trap_frame *trap;
@@ -260,6 +261,10 @@ void wasm_exec_slice_restart(void);
 /* Sets the fuel left to the calls on this thread: compiled code counts it
  * in its context and hands it back before it calls out (jit_run.c). */
 void wasm_exec_set_fuel(uint64_t left);
+/* Whether the calls on this thread run under a fuel budget
+ * (wasm_call_opts.fuel): native code compiled without WASM_NATIVE_FUEL
+ * must not run then. */
+bool wasm_exec_fuel_budget(void);
 /* A state with interpreter stacks of its own, for a new fiber; false when
  * they cannot be mapped. wasm_exec_state_free unmaps them. */
 bool wasm_exec_state_init(wasm_exec_state *s);
@@ -584,6 +589,7 @@ typedef struct wasm_module_impl {
     wasm_jit_entry *entries;
     uint8_t *jit_obj; /* the object it was loaded from, for a cache entry */
     size_t jit_obj_len;
+    uint32_t jit_flags; /* WASM_NATIVE_* it was compiled with */
 } wasm_module_impl;
 
 /* Loads object `obj` and binds it to `m`'s defined functions (jit_run.c).
@@ -613,6 +619,9 @@ uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
 /* The slow path of a check (interp.c): the time slice is over (the fiber
  * yields) or the deadline passed or `inst` was interrupted (a trap). */
 void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst);
+/* Whether a call to `f` runs its compiled code: it has some, and it counts
+ * fuel when the thread's calls have a budget (wasm_exec_fuel_budget). */
+bool wasm_jit_runs(const wasm_funcinst *f);
 /* The engine's epoch counter, which compiled checks read (interp.c). */
 const uint64_t *wasm_epoch_counter(void);
 /* Fills a context for a compiled call starting on this thread's current

@@ -128,6 +128,8 @@ static void start_ticker(void) {
 
 /* The limits of the calls running on this thread. */
 static _Thread_local uint64_t deadline = UINT64_MAX, fuel = UINT64_MAX;
+/* Whether `fuel` is a budget (a wasm_call_opts.fuel is in force). */
+static _Thread_local bool fuel_budget;
 /* The epoch at which the checks take their slow path: the deadline, or
  * the end of the running fiber's time slice when that comes first. One
  * compare on the hot path either way. */
@@ -199,6 +201,7 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->depth = ts.depth;
     s->deadline = deadline;
     s->fuel = fuel;
+    s->fuel_budget = fuel_budget;
     s->check_at = check_at;
     s->slice = slice;
     s->inst = current_inst;
@@ -215,6 +218,7 @@ void wasm_exec_load(const wasm_exec_state *s) {
     ts.depth = s->depth;
     deadline = s->deadline;
     fuel = s->fuel;
+    fuel_budget = s->fuel_budget;
     check_at = s->check_at;
     slice = s->slice;
     current_inst = s->inst;
@@ -228,6 +232,10 @@ void wasm_exec_slice_restart(void) {
 
 void wasm_exec_set_fuel(uint64_t left) {
     fuel = left;
+}
+
+bool wasm_exec_fuel_budget(void) {
+    return fuel_budget;
 }
 
 bool wasm_exec_state_init(wasm_exec_state *s) {
@@ -776,7 +784,7 @@ L_WASM_IOP_CALL_INDIRECT : {
 }
 call:
     /* callee, args and ip (past the operands) are set */
-    if (callee->native) {
+    if (wasm_jit_runs(callee)) {
         ts.top = fp + code->frame_cells;
         ts.depth = depth + 1; /* a nested call is not the outermost one */
         call_native(callee, inst, &args->u64, tf);
@@ -822,7 +830,7 @@ L_WASM_IOP_RETURN_CALL_INDIRECT : {
         ncells = ip[4];
     }
     copy_cells(fp, fp + argslot, ncells);
-    if (f->native) {
+    if (wasm_jit_runs(f)) {
         ts.top = fp + code->frame_cells;
         ts.depth = depth + 1;
         call_native(f, inst, &fp->u64, tf);
@@ -1331,6 +1339,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
                                 const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
     uint64_t saved_deadline = deadline, saved_fuel = fuel;
+    bool saved_budget = fuel_budget;
     const wasm_instance *saved_inst = current_inst;
     current_inst = fn->inst;
     if (opts && opts->deadline_ms) {
@@ -1341,7 +1350,10 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     }
     if (slice) pthread_once(&ticker_once, start_ticker);
     check_at_update();
-    if (opts && opts->fuel) fuel = opts->fuel + 1;
+    if (opts && opts->fuel) fuel = opts->fuel + 1, fuel_budget = true;
+    /* code compiled without fuel counting cannot keep a budget: the
+     * interpreter runs it then (wasm_jit_runs) */
+    const bool native = wasm_jit_runs(fn);
     if (ts.depth == 0) __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;
@@ -1349,7 +1361,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
         deadline = saved_deadline;
         check_at_update();
         current_inst = saved_inst;
-        if (opts && opts->fuel) fuel = saved_fuel;
+        if (opts && opts->fuel) fuel = saved_fuel, fuel_budget = saved_budget;
         return WASM_TRAP_STACK_EXHAUSTED;
     }
     memcpy(fp, args_results, (size_t)code->nparam_cells * sizeof(ucell));
@@ -1365,7 +1377,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     if (sig == 0) {
         wasm_trap_enter(&tf, NULL, NULL);
         set_fault_range(&tf, fn->inst);
-        if (fn->native) {
+        if (native) {
             wasm_jit_ctx_init(&ctx);
             ts.top = fp + code->frame_cells;
             ts.depth = saved_depth + 1; /* calls back into Wasm are nested ones */
@@ -1377,14 +1389,14 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     } else {
         trap = (wasm_trap_code)sig;
     }
-    if (fn->native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
+    if (native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
     wasm_trap_leave(&tf);
     ts.top = saved_top;
     ts.depth = saved_depth;
     deadline = saved_deadline;
     check_at_update();
     current_inst = saved_inst;
-    if (opts && opts->fuel) fuel = saved_fuel;
+    if (opts && opts->fuel) fuel = saved_fuel, fuel_budget = saved_budget;
     if (trap == WASM_TRAP_NONE)
         memcpy(args_results, fp, (size_t)code->nresult_cells * sizeof(ucell));
     return trap;

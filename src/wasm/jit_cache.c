@@ -138,7 +138,7 @@ bool wasm_module_native_save(const wasm_module *m, uint8_t **entry, size_t *len,
     }
     memcpy(e, ENTRY_MAGIC, 8);
     put_u32(e + OFF_FORMAT, ENTRY_FORMAT);
-    put_u32(e + OFF_OPTIONS, 0);
+    put_u32(e + OFF_OPTIONS, mi->jit_flags);
     memcpy(e + OFF_BUILD, build_id, 32);
     memcpy(e + OFF_CPU, cpu_id, 32);
     wasm_module_hash(m, e + OFF_MODULE);
@@ -157,7 +157,8 @@ static bool reject(wasm_error *err, const char *why) {
     return false;
 }
 
-bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, wasm_error *err) {
+bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, uint32_t flags,
+                             wasm_error *err) {
     memset(err, 0, sizeof *err);
     wasm_module_impl *mi = wasm_impl(m);
     if (mi->jit) return true;
@@ -168,7 +169,11 @@ bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, w
         return reject(err, "not a wasp native code entry");
     if (get_u32(entry + OFF_FORMAT) != ENTRY_FORMAT)
         return reject(err, "written in another format version");
-    if (get_u32(entry + OFF_OPTIONS) != 0) return reject(err, "compiled with other options");
+    if (get_u32(entry + OFF_OPTIONS) != flags)
+        return reject(
+            err, (get_u32(entry + OFF_OPTIONS) ^ flags) == WASM_NATIVE_FUEL
+                     ? (flags ? "compiled without fuel counting" : "compiled with fuel counting")
+                     : "compiled with other options");
     if (memcmp(entry + OFF_BUILD, build_id, 32) != 0)
         return reject(err, "compiled by another build of wasp");
     if (memcmp(entry + OFF_CPU, cpu_id, 32) != 0) return reject(err, "compiled for another CPU");
@@ -187,5 +192,7 @@ bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, w
         return false;
     }
     memcpy(obj, entry + ENTRY_HEADER, n);
-    return wasm_jit_bind(m, obj, n, err);
+    if (!wasm_jit_bind(m, obj, n, err)) return false;
+    mi->jit_flags = flags;
+    return true;
 }

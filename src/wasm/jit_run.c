@@ -23,7 +23,7 @@ void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site) {
 void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst *f,
                    wasm_cell *cells) {
     wasm_trap_code t;
-    if (f->native) {
+    if (wasm_jit_runs(f)) {
         /* compiled code of another instance: its memory's faults are traps */
         wasm_trap_frame *tf = wasm_trap_current();
         if (f->inst != caller) wasm_trap_frame_range(tf, f->inst);
@@ -169,9 +169,23 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
 }
 
 bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
+    return wasm_module_compile_native_ex(m, WASM_NATIVE_FUEL, err);
+}
+
+bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *err) {
     memset(err, 0, sizeof *err);
     wasm_module_impl *mi = wasm_impl(m);
-    if (mi->jit) return true;
+    if (mi->jit) {
+        if (mi->jit_flags == flags) return true;
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg, "the module already has native code with other flags");
+        return false;
+    }
+    if (flags & ~(uint32_t)WASM_NATIVE_FUEL) {
+        err->kind = WASM_ERR_LIMIT;
+        snprintf(err->msg, sizeof err->msg, "unknown native tier flags 0x%x", (unsigned)flags);
+        return false;
+    }
     if (!mi->codes) {
         err->kind = WASM_ERR_LIMIT;
         snprintf(err->msg, sizeof err->msg,
@@ -181,9 +195,20 @@ bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
     uint8_t *obj;
     size_t len;
     if (!wasm_jit_compile(m, &obj, &len, err)) return false;
-    return wasm_jit_bind(m, obj, len, err);
+    if (!wasm_jit_bind(m, obj, len, err)) return false;
+    mi->jit_flags = flags;
+    return true;
 }
 
 bool wasm_module_is_native(const wasm_module *m) {
     return wasm_impl(m)->jit != NULL;
+}
+
+uint32_t wasm_module_native_flags(const wasm_module *m) {
+    return wasm_impl((wasm_module *)m)->jit_flags;
+}
+
+bool wasm_jit_runs(const wasm_funcinst *f) {
+    return f->native &&
+           (!wasm_exec_fuel_budget() || (wasm_impl(f->inst->module)->jit_flags & WASM_NATIVE_FUEL));
 }

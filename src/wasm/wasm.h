@@ -269,21 +269,35 @@ wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err)
  * False with *err when the module stays interpreted: WASM_ERR_LIMIT when
  * the tier does not take the module yet (naming the first instruction it
  * does not compile) or LLVM cannot be loaded, WASM_ERR_NOMEM. Call it
- * before instantiating the module, not while another thread does. */
+ * before instantiating the module, not while another thread does.
+ *
+ * `flags` of the _ex form: WASM_NATIVE_FUEL compiles the fuel count of
+ * wasm_call_opts.fuel into every check point, as the interpreter counts
+ * it. Without it the code is faster (a call-heavy function runs about a
+ * third faster here) and a call made with a fuel budget runs this
+ * module's functions in the interpreter instead, so that the budget holds
+ * either way. wasm_module_compile_native is the _ex form with
+ * WASM_NATIVE_FUEL. */
+enum { WASM_NATIVE_FUEL = 1u << 0 };
+bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *err);
 bool wasm_module_compile_native(wasm_module *m, wasm_error *err);
-/* Whether wasm_module_compile_native succeeded on `m`. */
+/* Whether `m` has native code (compiled or loaded). */
 bool wasm_module_is_native(const wasm_module *m);
+/* The WASM_NATIVE_* flags its native code was compiled with. */
+uint32_t wasm_module_native_flags(const wasm_module *m);
 
 /* The native code as a cache entry (jit_cache.c): the object with a header
- * that binds it to this build of wasp, this CPU and these module bytes, and
- * a digest. wasm_module_native_save fills *entry (malloc'd, the caller
- * frees it) for a module compiled in this process. wasm_module_native_load
- * gives `m` the code of an entry instead of compiling it; an entry from
- * another build, CPU or module, or a damaged one, is refused (false,
+ * that binds it to this build of wasp, this CPU, these module bytes and
+ * the WASM_NATIVE_* flags, and a digest. wasm_module_native_save fills
+ * *entry (malloc'd, the caller frees it) for a module compiled in this
+ * process. wasm_module_native_load gives `m` the code of an entry instead
+ * of compiling it; an entry from another build, CPU or module, compiled
+ * with other flags than `flags`, or a damaged one, is refused (false,
  * WASM_ERR_LIMIT, the message says which) and nothing of it is loaded.
  * Call it where wasm_module_compile_native could be called. */
 bool wasm_module_native_save(const wasm_module *m, uint8_t **entry, size_t *len, wasm_error *err);
-bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, wasm_error *err);
+bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, uint32_t flags,
+                             wasm_error *err);
 /* SHA-256 of the module's bytes: what names its cache entry. */
 void wasm_module_hash(const wasm_module *m, uint8_t out[32]);
 

@@ -55,7 +55,7 @@ static bool try_entry(const char *wat, const uint8_t *entry, size_t len, char *m
     wasm_module *m = unit_load_wat(wat);
     if (!m) return false;
     wasm_error err;
-    bool ok = wasm_module_native_load(m, entry, len, &err);
+    bool ok = wasm_module_native_load(m, entry, len, WASM_NATIVE_FUEL, &err);
     snprintf(msg, cap, "%s", ok ? "" : err.msg);
     CHECK_EQ_U64(wasm_module_is_native(m), ok);
     CHECK_EQ_S64(call_sum(m, 100), 5050);
@@ -73,7 +73,7 @@ TEST(jit_cache_entry_gives_the_code_without_compiling) {
     wasm_module *m = unit_load_wat(sum_wat);
     REQUIRE(m != NULL);
     wasm_error err;
-    REQUIRE(wasm_module_native_load(m, e, len, &err));
+    REQUIRE(wasm_module_native_load(m, e, len, WASM_NATIVE_FUEL, &err));
     uint8_t *again;
     size_t again_len;
     REQUIRE(wasm_module_native_save(m, &again, &again_len, &err));
@@ -127,4 +127,49 @@ TEST(jit_cache_refuses_another_module_build_or_a_damaged_entry) {
     CHECK(strstr(msg, "integrity") != NULL);
     free(b);
     free(e);
+}
+
+/* Code compiled without fuel counting: its entry is refused where counted
+ * code is asked for, and a call with a fuel budget runs the module in the
+ * interpreter, so the budget still ends a loop that would not stop. */
+TEST(jit_cache_fuel_variants) {
+    size_t len;
+    uint8_t *e = entry_of(sum_wat, &len); /* with WASM_NATIVE_FUEL */
+    REQUIRE(e != NULL);
+    wasm_module *m = unit_load_wat(sum_wat);
+    REQUIRE(m != NULL);
+    wasm_error err;
+    CHECK(!wasm_module_native_load(m, e, len, 0, &err));
+    CHECK(strstr(err.msg, "compiled with fuel counting") != NULL);
+    CHECK(!wasm_module_is_native(m));
+    free(e);
+    REQUIRE(wasm_module_compile_native_ex(m, 0, &err));
+    CHECK_EQ_U64(wasm_module_native_flags(m), 0);
+    uint8_t *plain;
+    REQUIRE(wasm_module_native_save(m, &plain, &len, &err));
+    wasm_module *m2 = unit_load_wat(sum_wat);
+    REQUIRE(m2 != NULL);
+    CHECK(!wasm_module_native_load(m2, plain, len, WASM_NATIVE_FUEL, &err));
+    CHECK(strstr(err.msg, "compiled without fuel counting") != NULL);
+    CHECK(wasm_module_native_load(m2, plain, len, 0, &err));
+    free(plain);
+    wasm_module_free(m2);
+
+    /* sum(-1) loops 2^32 times: a budget of 1000 must end it either way */
+    wasm_linker *l = wasm_linker_new();
+    wasm_instance *inst = wasm_instance_new(m, l, &err);
+    REQUIRE(inst != NULL);
+    wasm_extern f;
+    REQUIRE(wasm_instance_export(inst, "sum", &f));
+    wasm_value a = {.type = WASM_I32, .of.i32 = -1}, out;
+    wasm_call_opts opts = {.fuel = 1000};
+    CHECK_EQ_S64(wasm_call_ex(f, &a, &out, &opts), WASM_TRAP_FUEL_EXHAUSTED);
+    a.of.i32 = 100;
+    CHECK_EQ_S64(wasm_call_ex(f, &a, &out, &opts), WASM_TRAP_NONE);
+    CHECK_EQ_S64(out.of.i32, 5050);
+    CHECK_EQ_S64(wasm_call(f, &a, &out), WASM_TRAP_NONE); /* native again */
+    CHECK_EQ_S64(out.of.i32, 5050);
+    wasm_instance_free(inst);
+    wasm_linker_free(l);
+    wasm_module_free(m);
 }
