@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
 #   make run        install what is missing, build, run the examples and serve the HTTP ones on :8080
 #   make bench      run the benchmarks (bench/)
-#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing, compiled-code loader) for FUZZ_SECONDS (default 60)
+#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing, compiled-code loader, native tier against interpreter) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
 #   make clean      remove build/
 #
@@ -89,6 +89,12 @@ $(B)/asan/spec_runner: $(SPEC_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 $(B)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(HDRS)
 	@mkdir -p $(B)
 	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< $(LIB_SRC) $(SRV_LIBS) -lm
+
+# fuzz_diff makes its modules with tests/fuzz/gen_module.c
+$(B)/fuzz_diff: tests/fuzz/fuzz_diff.c tests/fuzz/gen_module.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(B)
+	$(CLANG) $(CSTD) $(WARN) $(FUZZ_FLAGS) $(INCLUDES) -o $@ $< tests/fuzz/gen_module.c \
+	  $(LIB_SRC) $(SRV_LIBS) -lm
 
 # Example modules are built next to their source (examples/NAME.wasm, not
 # tracked by git), so that `wasp run examples/hello.wasm` works as the docs
@@ -206,11 +212,16 @@ run: setup
 
 # Runs each fuzz target (decode+validate, the whole engine, the WAGI output
 # parser, a guest's SQL parameters, the WASI host functions, the request
-# framing reader, the native tier's object loader) for FUZZ_SECONDS;
-# findings land in build/fuzz-artifacts/
-FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing jit_load
+# framing reader, the native tier's object loader, the native tier against
+# the interpreter) for FUZZ_SECONDS; findings land in build/fuzz-artifacts/.
+# fuzz_diff's inputs are choices, not modules: its seeds are 16 random
+# inputs, made once; it loads libLLVM, whose dynamic TLS LeakSanitizer must
+# not walk (see asan-test).
+FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing jit_load diff
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
-	@mkdir -p $(B)/fuzz-artifacts $(B)/fuzz-seeds-jit_load
+	@mkdir -p $(B)/fuzz-artifacts $(B)/fuzz-seeds-jit_load $(B)/fuzz-seeds-diff
+	@[ -n "$$(ls -A $(B)/fuzz-seeds-diff)" ] || for i in $$(seq 16); do \
+	  head -c 1536 /dev/urandom > $(B)/fuzz-seeds-diff/random-$$i; done
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds
 	$(CLANG) -c -O2 -mcmodel=large -fno-pic -fno-stack-protector -o $(B)/fuzz-seeds-jit_load/seed.o \
 	  tests/fuzz/jit_seed.c
@@ -218,7 +229,9 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	  mkdir -p $(B)/fuzz-corpus-$$t; \
 	  seeds=$(B)/fuzz-seeds; [ -d $(B)/fuzz-seeds-$$t ] && seeds=$(B)/fuzz-seeds-$$t; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
-	  UBSAN_OPTIONS=halt_on_error=1 $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
+	  asan=$${ASAN_OPTIONS:-}; [ $$t = diff ] && asan=$${asan:+$$asan:}intercept_tls_get_addr=0; \
+	  ASAN_OPTIONS=$$asan UBSAN_OPTIONS=halt_on_error=1 $(B)/fuzz_$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
 	    -rss_limit_mb=2048 -artifact_prefix=$(B)/fuzz-artifacts/ -print_final_stats=1 \
 	    $(B)/fuzz-corpus-$$t $$seeds || exit 1; \
 	done
