@@ -351,6 +351,7 @@ typedef struct gen {
     wasm_valtype gtype[MAX_GLOBALS];
     bool gmut[MAX_GLOBALS];
     uint32_t pages, table_size;
+    uint32_t nelems, elems[MAX_FUNCS + 1]; /* the table's first entries at instantiation */
     /* the function being built */
     uint32_t type;
     wasm_valtype locals[MAX_LOCALS];
@@ -880,12 +881,23 @@ static bool call(gen *g, wasm_valtype want) {
         if (!want || has_result(&g->types[i], want)) found[k++] = i;
     if (!k) return false;
     uint32_t ti = found[pick(g, k)];
+    bool indirect = pick(g, 3) == 2;
+    uint32_t slot = UINT32_MAX;
+    if (indirect && pick(g, 2)) {
+        /* an entry of the table holding a function of type ti (as at
+         * instantiation: table.copy may have moved it since) */
+        uint32_t n = 0, slots[MAX_FUNCS + 1];
+        for (uint32_t i = 0; i < g->nelems; i++)
+            if (g->elems[i] == ti) slots[n++] = i;
+        if (n) slot = slots[pick(g, n)];
+    }
     const sig *s = &g->types[ti];
     values(g, s->p, s->np);
-    if (pick(g, 3) == 2) {
-        /* through the table: often the right entry, sometimes a null one,
-         * one of another type or one past the end */
-        if (pick(g, 4) == 3)
+    if (indirect) {
+        /* otherwise any entry: null, of another type, or past the end */
+        if (slot != UINT32_MAX)
+            i32_const(g, slot);
+        else if (pick(g, 4) == 3)
             expr(g, WASM_I32);
         else
             i32_const(g, pick(g, g->table_size + 2));
@@ -1238,15 +1250,17 @@ uint8_t *gen_module(gen_src *src, const gen_opts *opts, size_t *len) {
     put_section(&m, 7, &sec);
 
     /* the table: functions (the import too) in any order, then nulls */
-    uint32_t nelems = g.nfuncs + 1 - pick(&g, 2);
+    g.nelems = g.nfuncs + 1 - pick(&g, 2);
     put_uleb(&sec, 1);
     put(&sec, 0x00);
     put(&sec, 0x41);
     put(&sec, 0x00);
     put(&sec, 0x0b);
-    put_uleb(&sec, nelems);
-    for (uint32_t i = 0; i < nelems; i++)
-        put_uleb(&sec, pick(&g, g.nfuncs + 1));
+    put_uleb(&sec, g.nelems);
+    for (uint32_t i = 0; i < g.nelems; i++) {
+        g.elems[i] = pick(&g, g.nfuncs + 1);
+        put_uleb(&sec, g.elems[i]);
+    }
     put_section(&m, 9, &sec);
 
     put_uleb(&sec, 2);
