@@ -491,6 +491,25 @@ static bool memory_op(jit *j, const wasm_instr *ins) {
     LLVMValueRef ld =
         L->LLVMBuildLoad2(B, mem, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset), "");
     L->LLVMSetAlignment(ld, 1);
+    /* An access traps when any of its bytes is out of bounds, and the
+     * guard faults only on the bytes read. LLVM takes a load as unable to
+     * trap and narrows it to the bytes it sees used: i32.wrap_i64 of an
+     * i64.load reads 4 bytes, which may all be in bounds when the last 4
+     * are not (likewise a mask, a narrower store, the low bits an addition
+     * or an extension hands on). So an integer load of more than one byte
+     * passes jit_opaque, whose bits LLVM cannot know: the load stays
+     * whole, and stays a plain load (combined with another, hoisted, or
+     * forwarded from a store, which has faulted already where it would).
+     * The cost: the value goes through a register instead of being an
+     * operand of the instruction that uses it, and its known bits (an
+     * extension's zeros) are lost. A float load stays as it is, an
+     * operand of mulsd and the like (hiding it cost matmul 20% more
+     * instructions): float operations use every bit (copysign's sign
+     * operand only the last byte, where a narrowed access still faults),
+     * and where a float's bytes can be taken apart, at i32/i64.reinterpret
+     * and where it enters a vector (jit_simd.c), the value passes
+     * jit_opaque there. A one-byte load cannot be narrowed. */
+    if (L->LLVMGetTypeKind(mem) == LLVMIntegerTypeKind && mem != i8) ld = jit_opaque(j, ld);
     if (ext == 1)
         jit_push(j, L->LLVMBuildSExt(B, ld, res, ""));
     else if (ext == 2)
@@ -593,9 +612,10 @@ static bool truncate(jit *j, wasm_op op) {
  * demote(promote x) to x (or -x), keeping it signalling (LLVM does not
  * promise to quiet NaNs, and LLVM 19 cannot lower llvm.canonicalize on
  * x86). A float constant hidden this way is still loaded once and hoisted
- * out of loops: the asm has no side effect. (jit_simd.c also hides the
- * values of loads, integers among them, which then stay in a
- * general-purpose register.) */
+ * out of loops: the asm has no side effect. The same hides a loaded value
+ * from LLVM's narrowing of loads (memory_op; jit_simd.c's load): integers
+ * then sit in a general-purpose register, floats and vectors in an SSE
+ * one. */
 LLVMValueRef jit_opaque(jit *j, LLVMValueRef v) {
     const wasm_llvm *L = j->L;
     LLVMTypeRef t = L->LLVMTypeOf(v);
@@ -603,7 +623,14 @@ LLVMValueRef jit_opaque(jit *j, LLVMValueRef v) {
     bool gpr = L->LLVMGetTypeKind(t) == LLVMIntegerTypeKind;
     LLVMValueRef as =
         L->LLVMGetInlineAsm(fty, "", 0, gpr ? "=r,0" : "=x,0", 4, 0, 0, LLVMInlineAsmDialectATT, 0);
-    return L->LLVMBuildCall2(j->B, fty, as, &v, 1, "");
+    LLVMValueRef r = L->LLVMBuildCall2(j->B, fty, as, &v, 1, "");
+    /* memory(none): without it LLVM takes the asm as reading and writing
+     * any memory, and keeps loads from being combined, hoisted or
+     * forwarded across it */
+    unsigned kind = L->LLVMGetEnumAttributeKindForName("memory", 6);
+    L->LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
+                                L->LLVMCreateEnumAttribute(j->C, kind, 0));
+    return r;
 }
 
 /* The operand of an arithmetic operation, hidden from LLVM's folds when it
@@ -701,11 +728,14 @@ static bool float_op(jit *j, wasm_op op) {
         CONV(F64_CONVERT_I64_S, LLVMBuildSIToFP, f64)
         CONV(F64_CONVERT_I64_U, LLVMBuildUIToFP, f64)
     case WASM_OP_F32_DEMOTE_F64: r = L->LLVMBuildFPTrunc(B, operand(j), f32, ""); break;
-    case WASM_OP_F64_PROMOTE_F32:
-        r = L->LLVMBuildFPExt(B, operand(j), f64, "");
+    case WASM_OP_F64_PROMOTE_F32: r = L->LLVMBuildFPExt(B, operand(j), f64, ""); break;
+    case WASM_OP_I32_REINTERPRET_F32:
+    case WASM_OP_I64_REINTERPRET_F64:
+        /* a float's bits as an integer: hidden, so that LLVM cannot narrow
+         * the float load they may come from (memory_op) */
+        r = L->LLVMBuildBitCast(B, jit_pop(j), op == WASM_OP_I32_REINTERPRET_F32 ? i32 : i64, "");
+        r = jit_opaque(j, r);
         break;
-        CONV(I32_REINTERPRET_F32, LLVMBuildBitCast, i32)
-        CONV(I64_REINTERPRET_F64, LLVMBuildBitCast, i64)
         CONV(F32_REINTERPRET_I32, LLVMBuildBitCast, f32)
         CONV(F64_REINTERPRET_I64, LLVMBuildBitCast, f64)
 #undef CONV

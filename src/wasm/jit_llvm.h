@@ -162,7 +162,8 @@
     X(LLVMIsAInlineAsm)                                                                            \
     X(LLVMGetCalledValue)                                                                          \
     X(LLVMSetFunctionCallConv)                                                                     \
-    X(LLVMSetInstructionCallConv)
+    X(LLVMSetInstructionCallConv)                                                                  \
+    X(LLVMAddCallSiteAttribute)
 
 typedef struct wasm_llvm {
 #define X(name) __typeof__(&name) name;

@@ -5,9 +5,11 @@
  * wasm_call (results, traps, globals afterwards). Integer functions
  * (recursion, loops, if/else, br_if to a result, select, shifts and
  * rotates past the width, comparisons, conversions, a branch out of the
- * function), traps (explicit ones, a dropped out-of-bounds load, recursion
- * without end), host imports, and a loop stopped at its deadline. A module
- * with an instruction the tier does not compile yet is refused, naming it.
+ * function), traps (explicit ones, a dropped out-of-bounds load, loads
+ * LLVM would narrow, recursion without end), host imports, a loop stopped
+ * at its deadline, fuel, SIMD, and tail calls across types (a million
+ * deep). A function deeper in operands than the compiler's stack is
+ * refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +299,55 @@ TEST(jit_compile_traps_as_the_interpreter) {
     CHECK(pair_call(&p, "deep", &at, NULL, NULL) == WASM_TRAP_STACK_EXHAUSTED);
     at.of.i32 = 0;
     CHECK(pair_call(&p, "peek", &at, NULL, NULL) == WASM_TRAP_NONE);
+    pair_close(&p);
+}
+
+/* A load traps when any of its bytes is out of bounds, however little of
+ * its value is used: LLVM narrows a load to the bytes it sees used (here
+ * 4 of 8, 1 of 4, 1 of 2; a float's through a reinterpretation or a
+ * vector lane), which would then all be in bounds. Each function at the
+ * last address where its load fits, then one byte on. */
+TEST(jit_compile_narrowed_loads_still_trap) {
+    pair p;
+    if (!pair_open(&p, "(module (memory 1)\n"
+                       "  (func (export \"wrap64\") (param i32) (result i32)\n"
+                       "    (i32.wrap_i64 (i64.load (local.get 0))))\n"
+                       "  (func (export \"mask32\") (param i32) (result i32)\n"
+                       "    (i32.and (i32.load (local.get 0)) (i32.const 0xff)))\n"
+                       "  (func (export \"mask16\") (param i32) (result i32)\n"
+                       "    (i32.and (i32.load16_u (local.get 0)) (i32.const 0xff)))\n"
+                       "  (func (export \"store8\") (param i32)\n"
+                       "    (i32.store8 (i32.const 0) (i32.load (local.get 0))))\n"
+                       "  (func (export \"bits\") (param i32) (result i32)\n"
+                       "    (i32.wrap_i64 (i64.reinterpret_f64 (f64.load (local.get 0)))))\n"
+                       "  (func (export \"ext32\") (param i32) (result i64)\n"
+                       "    (i64.and (i64.load32_u (local.get 0)) (i64.const 0xffff)))\n"
+                       "  (func (export \"splat\") (param i32) (result i32)\n"
+                       "    (i8x16.extract_lane_u 0 (f64x2.splat (f64.load (local.get 0)))))\n"
+                       "  (func (export \"lane\") (param i32) (result i32)\n"
+                       "    (i16x8.extract_lane_u 0 (f32x4.replace_lane 0 (v128.const i64x2 0 0)\n"
+                       "      (f32.load (local.get 0)))))\n"
+                       "  (func (export \"high\") (param i32) (result i64)\n"
+                       "    (i64.shr_u (i64.load (local.get 0)) (i64.const 56)))\n"
+                       "  (func (export \"const\") (result i32)\n"
+                       "    (i32.wrap_i64 (i64.load (i32.const 65532)))))\n")) {
+        pair_close(&p);
+        return;
+    }
+    static const struct {
+        const char *name;
+        uint32_t width;
+    } fns[] = {{"wrap64", 8}, {"mask32", 4}, {"mask16", 2}, {"store8", 4}, {"bits", 8},
+               {"ext32", 4},  {"splat", 8},  {"lane", 4},   {"high", 8}};
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        wasm_value at = {.type = WASM_I32, .of.i32 = 65536 - fns[k].width};
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_NONE);
+        at.of.i32++;
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+        at.of.i32 = 65535;
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+    }
+    CHECK_EQ_S64(pair_call(&p, "const", NULL, NULL, NULL), WASM_TRAP_OOB_MEMORY);
     pair_close(&p);
 }
 
