@@ -13,6 +13,7 @@ PKGS=(
   hyperfine nodejs                      # make bench: timing, and V8 as the reference engine
   wasi-libc libclang-rt-14-dev-wasm32   # C guests for wasm32-wasi (tests/wasi, examples)
   rustc libstd-rust-dev-wasm32          # Rust guests for wasm32-wasi (tests/wasi, examples)
+  cargo librust-serde-json-dev librust-serde-derive-dev  # bench/http's Rust serde_json handler, built offline
   libh2o-evloop-dev libssl-dev          # HTTP front end (docs/design/http.md); h2o.h includes openssl/ssl.h
   libyaml-dev                           # wasp serve's manifests (wasp.yaml)
   libsqlite3-dev libhiredis-dev         # key-value stores: SQLite (default) and Redis backends

@@ -1,10 +1,13 @@
 // cluster.mjs - the Node.js side of `make bench-http` (bench/http/serve.sh): a plain
 // node:http server run as a `cluster`, one worker process per core, answering the same
-// requests as wasp's examples/serve/hello.c and examples/serve/json.c:
+// requests as wasp's examples/serve/hello.c and examples/serve/json.c, and as the Rust
+// serde_json handler bench/http/guests/order-rs:
 //
 //   GET  /hello -> 200 text/plain "hello, world\n"
 //   POST /json  -> {"numbers":[1,2,3.5],"op":"sum"} in (op: sum, mean, max, min),
 //                  200 application/json {"op":"sum","count":3,"result":6.5} out
+//   POST /order -> an order (bench/http/order.lua) in, its summary out (order.mjs: the same
+//                  checks, statuses and answer as order-rs; 413 over 64 KiB as well)
 //   anything else -> 404
 //
 //     node bench/node/cluster.mjs [PORT]
@@ -26,6 +29,7 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
 import os from 'node:os';
+import { summarizeOrder } from './order.mjs';
 import { runPrimary } from './primary.mjs';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
@@ -57,28 +61,36 @@ function handle(req, res) {
   if (req.url === '/hello' && req.method === 'GET') {
     send(res, 200, 'text/plain', 'hello, world\n');
   } else if (req.url === '/json') {
-    if (req.method !== 'POST') {
-      sendError(res, 405, 'method not allowed: POST a JSON object', { Allow: 'POST' });
-      return;
-    }
-    const chunks = [];
-    let size = 0;
-    req.on('data', (c) => {
-      size += c.length;
-      if (size <= BODY_MAX) chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > BODY_MAX) {
-        sendError(res, 413, `request body larger than ${BODY_MAX} bytes`);
-        return;
-      }
-      const r = compute(Buffer.concat(chunks, size));
-      if (r.error) sendError(res, 400, r.error);
-      else send(res, 200, 'application/json', r.body);
-    });
+    post(req, res, 'method not allowed: POST a JSON object', compute);
+  } else if (req.url === '/order') {
+    post(req, res, 'method not allowed: POST an order', summarizeOrder);
   } else {
     send(res, 404, 'text/plain', 'not found\n');
   }
+}
+
+// A POST route: 405 for another method, 413 past BODY_MAX, else run(body) -> { body } (200)
+// or { error } (400).
+function post(req, res, notAllowed, run) {
+  if (req.method !== 'POST') {
+    sendError(res, 405, notAllowed, { Allow: 'POST' });
+    return;
+  }
+  const chunks = [];
+  let size = 0;
+  req.on('data', (c) => {
+    size += c.length;
+    if (size <= BODY_MAX) chunks.push(c);
+  });
+  req.on('end', () => {
+    if (size > BODY_MAX) {
+      sendError(res, 413, `request body larger than ${BODY_MAX} bytes`);
+      return;
+    }
+    const r = run(Buffer.concat(chunks, size));
+    if (r.error) sendError(res, 400, r.error);
+    else send(res, 200, 'application/json', r.body);
+  });
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
