@@ -1,35 +1,46 @@
 #!/usr/bin/env bash
-# serve.sh - `make bench-http`: HTTP serving throughput of `wasp serve` against a Node.js
-# cluster (bench/node/cluster.mjs) and the native h2o ceiling (bench/http/hello_h2o.c),
-# measured with wrk on loopback, written into bench/RESULTS.md between the markers
-# <!-- bench-http:begin --> and <!-- bench-http:end --> (appended when absent).
+# serve.sh - `make bench-http`: HTTP serving throughput of `wasp serve`, in both tiers
+# (interpreter and native), against a Node.js cluster (bench/node/cluster.mjs) and the
+# native h2o ceiling (bench/http/hello_h2o.c), measured with wrk on loopback, written into
+# bench/RESULTS.md between the markers <!-- bench-http:begin --> and <!-- bench-http:end -->
+# (appended when absent).
 #
 #   bash bench/http/serve.sh [WASP]        (default build/wasp; `make bench-http` builds it
 #                                           and examples/serve/*.wasm first)
 #   env: DURATION=10s WARMUP=2s RUNS=3 WORKERS=2 WRK_THREADS=2 WRK_CONNS=64 PORT=18090 QUIET_WAIT=60
-#        SERVERS="wasp-hello wasp-wagi wasp-json node-hello node-json h2o-hello"
+#        SERVERS="wasp-hello native-hello wasp-wagi native-wagi wasp-json native-json
+#                 wasp-order native-order node-hello node-json node-order h2o-hello"
 #        RESULTS=bench/RESULTS.md (RESULTS=- prints the section instead of writing it)
 #
-# The servers:
-#   wasp-hello  wasp serve examples/serve/hello.wasm       GET  /hello  (wasp ABI)
-#   wasp-wagi   wasp serve examples/serve/wagi-hello.wasm  GET  /hello  (WAGI; its answer is
-#               "hello from WAGI, GET /hello", the others' "hello, world")
-#   wasp-json   wasp serve examples/serve/json.wasm        POST /json   (body: post.lua)
+# The servers (wasp-* in the interpreter, native-* the same module in the native tier):
+#   wasp-hello, native-hello  wasp serve examples/serve/hello.wasm       GET  /hello  (wasp ABI)
+#   wasp-wagi, native-wagi    wasp serve examples/serve/wagi-hello.wasm  GET  /hello  (WAGI; its
+#                             answer is "hello from WAGI, GET /hello", the others' "hello, world")
+#   wasp-json, native-json    wasp serve examples/serve/json.wasm        POST /json   (post.lua)
+#   wasp-order, native-order  wasp serve build/bench/http/order-rs.wasm  POST /order  (order.lua):
+#                             the Rust serde_json WAGI handler bench/http/guests/order-rs, built
+#                             here offline with Debian's cargo and crates (below)
 #   node-hello  node bench/node/cluster.mjs                GET  /hello
 #   node-json   node bench/node/cluster.mjs                POST /json   (body: post.lua)
+#   node-order  node bench/node/cluster.mjs                POST /order  (body: order.lua;
+#               bench/node/order.mjs, the same logic as order-rs)
 #   h2o-hello   build/bench/http/hello_h2o                 GET  /      (native ceiling)
 # wasp and node both get WORKERS workers (wasp: --workers; node: one cluster worker each),
-# h2o WORKERS event-loop threads. wasp runs with --access-log off --admin off.
+# h2o WORKERS event-loop threads. wasp runs with --access-log off --admin off; native-* add
+# --tier native --cache DIR, a cache in this run's scratch directory that `wasp compile`
+# fills before anything else (so every native start is warm; a start that does not load
+# its code from the cache, or serves the interpreter instead, stops the script).
 #
 # How: before anything is timed, each server's answer is checked with curl (the hello text;
-# the json answer must be the same from wasp and node, and malformed JSON must give 400 from
-# both). Then RUNS rounds; each round runs every server once, in turn, so a noisy minute
+# the json answer must be the same from wasp (both tiers) and node, and malformed JSON must
+# give 400 from all; the same for the order answer, plus 400 for an order with qty 0 and 405
+# for a GET). Then RUNS rounds; each round runs every server once, in turn, so a noisy minute
 # hurts all alike. A run starts the server, warms it up with wrk for WARMUP, then runs
 #   wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --latency [-s post.lua] URL
 # reading utime+stime of every process of the server's process tree (node: master and
 # workers) from /proc/PID/stat before and after, and their VmHWM (summed) at the end; then
 # stops the server. The table gives per-column medians over the runs. Last, the instance
-# creation + reset micro-benchmark (build/bench_instance, bench/instance.c) runs on the three
+# creation + reset micro-benchmark (build/bench_instance, bench/instance.c) runs on the four
 # modules and its numbers join the section.
 # wrk and the servers share this machine's cores: on 2 cores wrk takes up to about one of
 # them, so absolute req/s are a floor; the ratios and req/CPU-s are the point.
@@ -44,9 +55,13 @@ WORKERS=${WORKERS:-2}
 WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNS=${WRK_CONNS:-64}
 PORT=${PORT:-18090}
-SERVERS=${SERVERS:-"wasp-hello wasp-wagi wasp-json node-hello node-json h2o-hello"}
+SERVERS=${SERVERS:-"wasp-hello native-hello wasp-wagi native-wagi wasp-json native-json wasp-order native-order node-hello node-json node-order h2o-hello"}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 POST_LUA=bench/http/post.lua
+ORDER_LUA=bench/http/order.lua
+ORDER_SRC=bench/http/guests/order-rs
+ORDER_BUILD=build/bench/http/order-rs
+ORDER_WASM=build/bench/http/order-rs.wasm
 H2O_BIN=build/bench/http/hello_h2o
 TCK=$(getconf CLK_TCK)
 BASE="http://127.0.0.1:$PORT"
@@ -57,11 +72,30 @@ die() { echo "bench-http: $*" >&2; exit 1; }
 for t in wrk curl node ss gcc pkg-config; do
   command -v "$t" >/dev/null || die "$t is missing (scripts/setup.sh installs it)"
 done
-if [[ " $SERVERS" == *" wasp-"* ]]; then
+if [[ " $SERVERS" == *" wasp-"* || " $SERVERS" == *" native-"* ]]; then
   [ -x "$WASP" ] || die "$WASP not found: run 'make bench-http' (it builds build/wasp)"
   for m in hello wagi-hello json; do
     [ -f "examples/serve/$m.wasm" ] || die "examples/serve/$m.wasm not found: run 'make examples'"
   done
+fi
+
+# ---- 0. The Rust serde_json handler ------------------------------------------------------------
+# Built offline with Debian's cargo and crates (librust-serde-json-dev,
+# librust-serde-derive-dev: /usr/share/cargo/registry, which the crate's .cargo/config.toml
+# puts in place of crates.io), PATH=/usr/bin:/bin so that a rustup toolchain without the
+# wasm32-wasi target cannot come first. The crate is copied (timestamps kept, so cargo only
+# rebuilds what changed) into build/, where its Cargo.lock and target/ stay.
+if [[ " $SERVERS" == *"-order"* ]]; then
+  [ -x /usr/bin/cargo ] || die "/usr/bin/cargo is missing (scripts/setup.sh installs it)"
+  for c in serde_json serde_derive; do
+    compgen -G "/usr/share/cargo/registry/$c-1.*" >/dev/null ||
+      die "the $c crate is not in /usr/share/cargo/registry (scripts/setup.sh installs librust-${c/_/-}-dev)"
+  done
+  mkdir -p "$ORDER_BUILD"
+  cp -Rp "$ORDER_SRC/." "$ORDER_BUILD/"
+  (cd "$ORDER_BUILD" && PATH=/usr/bin:/bin cargo build --offline --release --quiet) ||
+    die "cargo build of $ORDER_SRC failed"
+  cp "$ORDER_BUILD/target/wasm32-wasi/release/order-rs.wasm" "$ORDER_WASM"
 fi
 
 # ---- 1. The native ceiling -----------------------------------------------------------------
@@ -78,19 +112,39 @@ tmp=$(mktemp -d)
 server_pid=""
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
+# $1: server name. The module it serves (wasp-* and native-*).
+module_of() {
+  case "${1#*-}" in
+  hello) echo examples/serve/hello.wasm ;;
+  wagi) echo examples/serve/wagi-hello.wasm ;;
+  json) echo examples/serve/json.wasm ;;
+  order) echo "$ORDER_WASM" ;;
+  esac
+}
+
+# The native tier's cache: warm before the first native start. `wasp compile` prints one
+# line per module (functions, size, compile time), which the section quotes.
+NATIVE_CACHE=$tmp/native-cache
+compiled=$tmp/compiled
+: >"$compiled"
+for s in $SERVERS; do
+  [[ $s == native-* ]] || continue
+  "$WASP" compile --cache "$NATIVE_CACHE" "$(module_of "$s")" >>"$compiled" 2>"$tmp/compile.err" ||
+    die "wasp compile $(module_of "$s") failed: $(cat "$tmp/compile.err")"
+done
+
 # $1: server name. Starts it in the background on PORT, sets server_pid, url, wrk_script.
 start_server() {
   local log=$tmp/$1.log
   wrk_script=()
+  local tier=()
   case "$1" in
-  wasp-hello | wasp-wagi | wasp-json)
-    local mod=hello
-    [ "$1" = wasp-wagi ] && mod=wagi-hello
-    [ "$1" = wasp-json ] && mod=json
+  wasp-hello | wasp-wagi | wasp-json | wasp-order | native-hello | native-wagi | native-json | native-order)
+    [[ $1 == native-* ]] && tier=(--tier native --cache "$NATIVE_CACHE")
     "$WASP" serve --listen "127.0.0.1:$PORT" --admin off --access-log off --workers "$WORKERS" \
-      "examples/serve/$mod.wasm" 2>"$log" &
+      "${tier[@]}" "$(module_of "$1")" 2>"$log" &
     ;;
-  node-hello | node-json)
+  node-hello | node-json | node-order)
     PORT=$PORT WORKERS=$WORKERS node bench/node/cluster.mjs 2>"$log" &
     ;;
   h2o-hello)
@@ -101,15 +155,24 @@ start_server() {
   server_pid=$!
   case "$1" in
   *-json) url=$BASE/json wrk_script=(-s "$POST_LUA") ;;
+  *-order) url=$BASE/order wrk_script=(-s "$ORDER_LUA") ;;
   h2o-hello) url=$BASE/ ;;
   *) url=$BASE/hello ;;
   esac
   # Ready when it answers and, for node, when the master says all workers listen (before
-  # that the first worker would take every connection wrk opens).
+  # that the first worker would take every connection wrk opens); for the native tier, when
+  # wasp's app line says the code came from the cache (a compile at start, or the
+  # interpreter instead, is an error: the rows would not measure a warm native tier).
   for _ in $(seq 100); do
     kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "$1 exited at start-up"; }
+    if [[ $1 == native-* ]] && grep -q "^wasp: app .* -> .* (\(wasp\|wagi\), " "$log" &&
+      ! grep -q ", native, from the cache)" "$log"; then
+      cat "$log" >&2
+      die "$1 did not run native code loaded from the cache"
+    fi
     if curl -s -o /dev/null --max-time 1 "$BASE/" &&
-      { [[ $1 != node-* ]] || grep -q "workers listening" "$log"; }; then
+      { [[ $1 != node-* ]] || grep -q "workers listening" "$log"; } &&
+      { [[ $1 != native-* ]] || grep -q ", native, from the cache)" "$log"; }; then
       return 0
     fi
     sleep 0.1
@@ -121,6 +184,8 @@ start_server() {
 # The json request body: the one post.lua sends.
 json_body=$(sed -n 's/^wrk.body = \[\[\(.*\)\]\]$/\1/p' "$POST_LUA")
 [ -n "$json_body" ] || die "no wrk.body = [[...]] line in $POST_LUA"
+order_body=$(sed -n 's/^wrk.body = \[\[\(.*\)\]\]$/\1/p' "$ORDER_LUA")
+[ -n "$order_body" ] || die "no wrk.body = [[...]] line in $ORDER_LUA"
 
 # ---- 2. Correctness first --------------------------------------------------------------------
 # Prints "STATUS BODY" of one request.
@@ -135,11 +200,12 @@ expect() { # $1: what, $2: got, $3: wanted
   [ "$2" = "$3" ] || die "$1: expected '$3', got '$2'"
 }
 json_answer=""
+order_answer=""
 for s in $SERVERS; do
   start_server "$s"
   case "$s" in
   *-hello) expect "$s GET $url" "$(ask "$url")" "200 hello, world" ;;
-  wasp-wagi) # wagi-hello.c greets with the method and path: "hello from WAGI, GET /hello"
+  *-wagi) # wagi-hello.c greets with the method and path: "hello from WAGI, GET /hello"
     got=$(ask "$url")
     [[ $got == "200 hello from WAGI, GET "* ]] || die "$s GET $url: expected '200 hello from WAGI, GET ...', got '$got'"
     ;;
@@ -151,10 +217,22 @@ for s in $SERVERS; do
     bad=$(post_json "$url" '{"numbers":[1,2,')
     [ "${bad%% *}" = 400 ] || die "$s POST $url with malformed JSON: expected 400, got '$bad'"
     ;;
+  *-order)
+    got=$(post_json "$url" "$order_body")
+    [[ $got == "200 {"* ]] || die "$s POST $url: expected 200 and a JSON object, got '$got'"
+    if [ -z "$order_answer" ]; then order_answer=$got; fi
+    expect "$s POST $url (must equal the other order servers' answer)" "$got" "$order_answer"
+    bad=$(post_json "$url" '{"id":"x","items":[')
+    [ "${bad%% *}" = 400 ] || die "$s POST $url with malformed JSON: expected 400, got '$bad'"
+    bad=$(post_json "$url" "${order_body/\"qty\":2,/\"qty\":0,}")
+    [ "${bad%% *}" = 400 ] || die "$s POST $url with an item of qty 0: expected 400, got '$bad'"
+    bad=$(ask "$url")
+    [ "${bad%% *}" = 405 ] || die "$s GET $url: expected 405, got '$bad'"
+    ;;
   esac
   stop_server
 done
-echo "bench-http: answers checked; json answer: ${json_answer#200 }" >&2
+echo "bench-http: answers checked; json answer: ${json_answer#200 }; order answer: ${order_answer#200 }" >&2
 
 # ---- 3. Measure ------------------------------------------------------------------------------
 # utime+stime (ticks) summed over a process tree, and VmHWM (kB) summed over it.
@@ -218,10 +296,13 @@ instance_section() {
   echo
   echo "| module | export | create+reset p50 | p99 | mean | fresh p50 | p99 | mean | memory image |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-  local m e out
-  for m in hello:wasp_handle json:wasp_handle wagi-hello:_start; do
-    e=${m#*:} m=${m%%:*}
-    if ! out=$("$INSTANCE_BIN" "examples/serve/$m.wasm" 20000 "$e" 2>&1); then
+  local m e f out
+  for m in examples/serve/hello.wasm:wasp_handle examples/serve/json.wasm:wasp_handle \
+    examples/serve/wagi-hello.wasm:_start "$ORDER_WASM:_start"; do
+    e=${m##*:} f=${m%:*}
+    m=$(basename "$f" .wasm)
+    [ -f "$f" ] || continue
+    if ! out=$("$INSTANCE_BIN" "$f" 20000 "$e" 2>&1); then
       echo "| \`$m.wasm\` | \`$e\` | failed: $(tail -1 <<<"$out") | | | | | | |"
       continue
     fi
@@ -296,31 +377,50 @@ for s in $SERVERS; do
           median(11), median(12), median(13), lo(3), hi(3) }'
 done >"$medians"
 col() { awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$medians"; }
-ratio() { # $1/$2 of median req/s, or "n/a" when either was not run
+ratio() { # $1/$2 of median req/s ($3 = 6: of median req/CPU-s), or "n/a" when either was not run
   local a b
-  a=$(col "$1" 2) b=$(col "$2" 2)
-  if [ -z "$a" ] || [ -z "$b" ]; then echo "n/a"; return; fi
+  a=$(col "$1" "${3:-2}") b=$(col "$2" "${3:-2}")
+  if [ -z "$a" ] || [ -z "$b" ] || [ "$b" = 0 ]; then echo "n/a"; return; fi
   awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }'
 }
-json_ratio=$(ratio wasp-json node-json)
-hello_ratio=$(ratio wasp-hello h2o-hello)
 verdict() { # $1: ratio, $2: target
   [ "$1" = n/a ] && { echo "not measured"; return; }
   awk -v r="$1" -v t="$2" 'BEGIN { print (r >= t ? "met" : "NOT met") }'
 }
+# One line of the ratios: "- TEXT: **R×** (req/CPU-s: C×)[ (target ≥ T×: verdict)]".
+# $1: text, $2: numerator, $3: denominator, $4: target (optional), $5: its words (optional).
+ratio_line() {
+  local r c line
+  r=$(ratio "$2" "$3") c=$(ratio "$2" "$3" 6)
+  [ "$r" = n/a ] && return 0
+  line="- $1: **$r×** (req/CPU-s: $c×)"
+  if [ -n "${4:-}" ]; then line+=" (target ${5:-≥ $4×}: $(verdict "$r" "$4"))"; fi
+  echo "$line"
+}
+json_ratio=$(ratio wasp-json node-json)
+hello_ratio=$(ratio wasp-hello h2o-hello)
 
 describe() {
   case "$1" in
-  wasp-hello) echo "wasp, wasp ABI: \`GET /hello\` → \`examples/serve/hello.wasm\`" ;;
-  wasp-wagi) echo "wasp, WAGI: \`GET /hello\` → \`examples/serve/wagi-hello.wasm\`" ;;
-  wasp-json) echo "wasp, wasp ABI: \`POST /json\` → \`examples/serve/json.wasm\`" ;;
+  wasp-hello) echo "wasp interp, wasp ABI: \`GET /hello\` → \`examples/serve/hello.wasm\`" ;;
+  native-hello) echo "wasp native, wasp ABI: \`GET /hello\` → \`examples/serve/hello.wasm\`" ;;
+  wasp-wagi) echo "wasp interp, WAGI: \`GET /hello\` → \`examples/serve/wagi-hello.wasm\`" ;;
+  native-wagi) echo "wasp native, WAGI: \`GET /hello\` → \`examples/serve/wagi-hello.wasm\`" ;;
+  wasp-json) echo "wasp interp, wasp ABI: \`POST /json\` → \`examples/serve/json.wasm\`" ;;
+  native-json) echo "wasp native, wasp ABI: \`POST /json\` → \`examples/serve/json.wasm\`" ;;
+  wasp-order) echo "wasp interp, WAGI, Rust serde_json: \`POST /order\` → \`order-rs.wasm\`" ;;
+  native-order) echo "wasp native, WAGI, Rust serde_json: \`POST /order\` → \`order-rs.wasm\`" ;;
   node-hello) echo "Node.js cluster: \`GET /hello\`" ;;
   node-json) echo "Node.js cluster: \`POST /json\`" ;;
+  node-order) echo "Node.js cluster: \`POST /order\` (\`bench/node/order.mjs\`)" ;;
   h2o-hello) echo "native h2o (ceiling): \`GET /\`" ;;
   esac
 }
 
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+crate_version() { # $1: a crate in Debian's registry; its version(s)
+  compgen -G "/usr/share/cargo/registry/$1-1.*" | sed 's/.*-//' | paste -sd' '
+}
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=""
 if ! git diff --quiet HEAD -- src 2>/dev/null; then dirty=" + uncommitted changes in src/"; fi
@@ -334,12 +434,29 @@ section=$tmp/section
   echo "- command: \`make bench-http\` (RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP WORKERS=$WORKERS)"
   echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r); load average" \
     "before $load_before, after $load_after (1/5/15 min)"
-  echo "- wasp: commit $commit$dirty, \`wasp serve --workers $WORKERS --access-log off --admin off MODULE\`"
+  echo "- wasp: commit $commit$dirty, \`wasp serve --workers $WORKERS --access-log off --admin off MODULE\`;"
+  echo "  *interp* rows run the interpreter, *native* rows add \`--tier native --cache DIR\`: a cache in the"
+  echo "  run's scratch directory, filled by \`wasp compile --cache DIR\` before the checks, so every"
+  echo "  native start loaded its code from the cache (checked on wasp's app line each time):"
+  # shellcheck disable=SC2016 # the backquotes are Markdown
+  sed 's|^\([^:]*\): \(.*\): .*\.wasp-native (\(.*\))$|  - `\1`: \2; its cache entry \3|' "$compiled"
+  if [ -f "$ORDER_WASM" ]; then
+    echo "- Rust: \`bench/http/guests/order-rs\` (serde $(crate_version serde)," \
+      "serde_derive $(crate_version serde_derive)," \
+      "serde_json $(crate_version serde_json) from Debian's registry)," \
+      "$(PATH=/usr/bin:/bin cargo --version | cut -d' ' -f1-2), $(/usr/bin/rustc --version | cut -d' ' -f1-2)," \
+      "\`cargo build --offline --release\` (opt-level 3, LTO) for wasm32-wasi: $(($(stat -c %s "$ORDER_WASM") / 1024)) KiB"
+  fi
   echo "- node: $(node --version), \`bench/node/cluster.mjs\`, $WORKERS cluster workers, plain \`node:http\`"
   echo "- native: \`bench/http/hello_h2o.c\` (libh2o-evloop $(dpkg-query -W -f='${Version}' libh2o-evloop-dev 2>/dev/null || pkg-config --modversion libh2o-evloop), gcc -O2), $WORKERS event-loop threads"
   echo "- load: \`wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --latency\` on 127.0.0.1 after a $WARMUP warm-up;" \
     "json requests \`POST /json\` with the body of \`bench/http/post.lua\`:"
   echo "  \`$json_body\` → \`${json_answer#200 }\` (checked identical from wasp and node before timing)"
+  if [ -n "$order_answer" ]; then
+    echo "- order requests \`POST /order\` with the body of \`bench/http/order.lua\`, an order of" \
+      "${#order_body} bytes (8 items; the Rust handler parses it into typed structs and Node with" \
+      "JSON.parse) → \`${order_answer#200 }\` (checked identical from wasp, both tiers, and node before timing)"
+  fi
   echo "- **wrk and the server share the $(nproc) cores** (wrk alone can take about one), so req/s is a"
   echo "  floor for every server; req/CPU-s (req/s per second of server CPU) is the fairer comparison."
   echo "  Other sessions share the machine too: \`other\` is the CPU the rest of the machine used during"
@@ -359,12 +476,21 @@ section=$tmp/section
         d, $2, $13, $14, $3, $4, $5, $6, $7 / 1024, $8, $9, $10, $11, $12 }' "$medians"
   done
   echo
-  echo "Ratios (median req/s):"
+  echo "Ratios of median req/s (the targets are set on these), with the same ratio of median"
+  echo "req/CPU-s beside them:"
   echo
-  echo "- wasp json / node json: **$json_ratio×** (target ≥ 3×: $(verdict "$json_ratio" 3))"
+  ratio_line "wasp interp json / node json" wasp-json node-json 3
+  ratio_line "wasp native json / node json" native-json node-json 3 "≥ 3×, aim 4×"
+  ratio_line "Rust serde_json order, wasp interp / node" wasp-order node-order 2
+  ratio_line "Rust serde_json order, wasp native / node" native-order node-order 2
+  ratio_line "wasp native hello / wasp interp hello" native-hello wasp-hello 1 "not below the interpreter's"
   if [ "$hello_ratio" = n/a ]; then pct=n/a; else pct=$(awk -v r="$hello_ratio" 'BEGIN { printf "%.0f%%", 100 * r }'); fi
-  echo "- wasp hello / native h2o hello: **$pct** (target ≥ 70%: $(verdict "$hello_ratio" 0.70))"
-  echo "- wasp WAGI hello / wasp hello: $(ratio wasp-wagi wasp-hello)×;" \
+  echo "- wasp interp hello / native h2o hello: **$pct** (target ≥ 70%: $(verdict "$hello_ratio" 0.70))"
+  ratio_line "wasp native hello / native h2o hello" native-hello h2o-hello
+  ratio_line "native / interp, WAGI hello" native-wagi wasp-wagi
+  ratio_line "native / interp, json" native-json wasp-json
+  ratio_line "native / interp, Rust order" native-order wasp-order
+  echo "- wasp WAGI hello / wasp hello (interp): $(ratio wasp-wagi wasp-hello)×;" \
     "node hello / native h2o hello: $(ratio node-hello h2o-hello)×"
   if [ "$(verdict "$json_ratio" 3)" != met ]; then
     echo
