@@ -112,6 +112,14 @@ tmp=$(mktemp -d)
 server_pid=""
 trap 'stop_server; rm -rf "$tmp"' EXIT
 
+# Time a copy of the wasp given, as bench/run.sh does: the tree is shared, and a rebuild of
+# build/wasp during the run would otherwise mix versions (and, since the native cache is
+# keyed by wasp's build ID, turn the warm native starts into compiles).
+if [ -x "$WASP" ]; then
+  cp "$WASP" "$tmp/wasp"
+  WASP=$tmp/wasp
+fi
+
 # $1: server name. The module it serves (wasp-* and native-*).
 module_of() {
   case "${1#*-}" in
