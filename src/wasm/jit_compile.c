@@ -25,8 +25,8 @@
  * global symbol "wasm_f<i>" with the tier's signature
  * `r0 f(ctx, inst, params..., out)` (section 3 of the design; `out` only
  * with several results, func_type), in the C convention, or LLVM's
- * `tailcc` when the module has tail calls (JIT_TAIL_CC), so that a
- * return_call is a jump to a function of any type.
+ * `tailcc` when its type is one that tail calls involve (JIT_TAIL_CC), so
+ * that a return_call is a jump to a function of any type.
  *
  * Translation runs in the validator's pass (wasm_validate_body's hooks):
  * every instruction arrives checked, so the operand stack here needs no
@@ -762,9 +762,9 @@ static bool float_op(jit *j, wasm_op op) {
 }
 
 /* ---- calls ------------------------------------------------------------------
- * Compiled functions call each other directly in the module's convention
- * (j->cc: tailcc when it has tail calls), the first result returned and
- * the others written through `out` (func_type). A tail call (return_call, and
+ * Compiled functions call each other directly in the callee's type's
+ * convention (j->type_cc: tailcc where tail calls need it), the first
+ * result returned and the others written through `out` (func_type). A tail call (return_call, and
  * return_call_indirect that finds compiled code of its own instance) is a
  * musttail call passing this function's own `out` on: a jump, whatever
  * the callee's type, so that tail recursion runs in constant stack.
@@ -958,7 +958,7 @@ static LLVMValueRef call_compiled(jit *j, uint32_t ti, LLVMValueRef fn, LLVMValu
         argv[n++] = out;
     }
     LLVMValueRef r = L->LLVMBuildCall2(j->B, func_type(j, ti), fn, argv, n, "");
-    L->LLVMSetInstructionCallConv(r, j->cc);
+    L->LLVMSetInstructionCallConv(r, j->type_cc[ti]);
     L->LLVMSetTailCallKind(r, kind);
     if (ft->nresults > 1 && kind != LLVMTailCallKindMustTail) {
         vals[0] = r;
@@ -1023,7 +1023,8 @@ static LLVMValueRef element(jit *j, LLVMValueRef base, LLVMValueRef k, size_t si
  * (else undefined element), an entry (else uninitialized element), the
  * callee's type. Compiled code of this instance whose type is the
  * instruction's, or a duplicate of it in the type section (a funcinst
- * points at its own declared type), is called directly in the module's
+ * points at its own declared type; JIT_MAX_DUPLICATES of them), is called
+ * directly in the type's
  * convention: a return_call_indirect jumps to it (musttail), whatever its
  * type. Anything else goes to the runtime, wasm_jit_call_indirect: another
  * instance's code (whose memory's faults must be traps: the trap frame's
@@ -1055,8 +1056,9 @@ static bool call_indirect(jit *j, const wasm_instr *ins, bool tail) {
     LLVMValueRef module = load_at(j, ty_ptr(j), inst, offsetof(wasm_instance, module), "module");
     LLVMValueRef types = load_at(j, ty_ptr(j), module, offsetof(wasm_module, types), "types");
     LLVMValueRef same = L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0);
-    for (uint32_t t = 0; t < j->m->ntypes; t++) {
-        if (!wasm_functype_eq(&j->m->types[t], ft)) continue;
+    uint32_t n = 0;
+    for (uint32_t t = j->type_class[ti]; t != UINT32_MAX && n < JIT_MAX_DUPLICATES;
+         t = j->type_next[t], n++) {
         LLVMValueRef at = element(j, types, L->LLVMConstInt(ty_i64(j), t, 0), sizeof *ft);
         same = L->LLVMBuildOr(B, same, L->LLVMBuildICmp(B, LLVMIntEQ, fty, at, ""), "");
     }
@@ -1513,7 +1515,7 @@ static void build_entry(jit *j, uint32_t ti) {
     /* the results after the first are written in place, after its cells */
     if (ft->nresults > 1) args[n++] = cell_at(j, cells, wasm_cells(ft->results[0]));
     LLVMValueRef r = L->LLVMBuildCall2(B, func_type(j, ti), L->LLVMGetParam(e, 2), args, n, "");
-    L->LLVMSetInstructionCallConv(r, j->cc);
+    L->LLVMSetInstructionCallConv(r, j->type_cc[ti]);
     if (ft->nresults) store_cell(j, r, ft->results[0], cell_at(j, cells, 0));
     L->LLVMBuildRetVoid(B);
 }
@@ -1579,22 +1581,89 @@ static bool emit(jit *j, uint8_t **obj, size_t *len) {
     return ok;
 }
 
-static bool spot_tail_call(void *ud, const wasm_instr *ins) {
-    if (ins->op != WASM_OP_RETURN_CALL && ins->op != WASM_OP_RETURN_CALL_INDIRECT) return true;
-    *(bool *)ud = true;
-    return false; /* found: no need to read further */
+static uint64_t type_hash(const wasm_functype *ft) {
+    uint64_t h = 0xcbf29ce484222325ull ^ ft->nparams ^ (uint64_t)ft->nresults << 32;
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        h = (h ^ ft->params[i]) * 0x100000001b3ull;
+    for (uint32_t i = 0; i < ft->nresults; i++)
+        h = (h ^ ft->results[i] ^ 0x80) * 0x100000001b3ull;
+    return h;
 }
 
-/* Whether a function of `m` has a tail call: then the module is compiled
- * in tailcc (JIT_TAIL_CC says why not always). A validator's pass over
- * the bodies costs little beside LLVM's. */
-static bool has_tail_calls(const wasm_module *m) {
-    bool found = false;
-    wasm_body_hooks hooks = {.ud = &found, .on_instr = spot_tail_call};
+/* j->type_class and j->type_next: the module's types grouped by
+ * equality, through a hash table (a module may hold a million types). */
+static bool classify_types(jit *j) {
+    const wasm_module *m = j->m;
+    uint32_t cap = 16;
+    while (cap < 2 * m->ntypes)
+        cap *= 2;
+    uint32_t *slot = malloc(cap * sizeof *slot), *last = malloc((m->ntypes + 1) * sizeof *last);
+    if (!slot || !last) {
+        free(slot);
+        free(last);
+        return false;
+    }
+    memset(slot, 0xff, cap * sizeof *slot);
+    for (uint32_t t = 0; t < m->ntypes; t++) {
+        uint32_t k = (uint32_t)type_hash(&m->types[t]) & (cap - 1);
+        while (slot[k] != UINT32_MAX && !wasm_functype_eq(&m->types[slot[k]], &m->types[t]))
+            k = (k + 1) & (cap - 1);
+        j->type_next[t] = UINT32_MAX;
+        if (slot[k] == UINT32_MAX) {
+            slot[k] = j->type_class[t] = last[t] = t;
+        } else {
+            uint32_t c = j->type_class[t] = slot[k];
+            j->type_next[last[c]] = t;
+            last[c] = t;
+        }
+    }
+    free(slot);
+    free(last);
+    return true;
+}
+
+typedef struct tail_scan {
+    jit *j;
+    bool *tail; /* per type class: its functions take JIT_TAIL_CC */
+} tail_scan;
+
+static bool spot_tail_call(void *ud, const wasm_instr *ins) {
+    tail_scan *ts = ud;
+    const wasm_module *m = ts->j->m;
+    uint32_t callee_type;
+    if (ins->op == WASM_OP_RETURN_CALL && !m->funcs[ins->imm.index].imported)
+        callee_type = m->funcs[ins->imm.index].type;
+    else if (ins->op == WASM_OP_RETURN_CALL_INDIRECT)
+        callee_type = ins->imm.pair.a;
+    else
+        return true; /* a return_call to an import is a call and a return */
+    ts->tail[ts->j->type_class[callee_type]] = true;
+    ts->tail[ts->j->type_class[m->funcs[ts->j->func].type]] = true;
+    return true;
+}
+
+/* j->type_cc: JIT_TAIL_CC for the types of the functions that make a
+ * tail call and of those they jump to (musttail wants one convention on
+ * both sides), the C convention for the others (JIT_TAIL_CC says why). A
+ * validator's pass over the bodies costs little beside LLVM's. */
+static bool choose_conventions(jit *j) {
+    const wasm_module *m = j->m;
+    bool *tail = calloc(m->ntypes ? m->ntypes : 1, sizeof *tail);
+    if (!tail || !classify_types(j)) {
+        free(tail);
+        return false;
+    }
+    tail_scan ts = {j, tail};
+    wasm_body_hooks hooks = {.ud = &ts, .on_instr = spot_tail_call};
     wasm_error err;
-    for (uint32_t i = m->nfunc_imports; i < m->nfuncs && !found; i++)
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        j->func = i;
         wasm_validate_body(m, i, &hooks, &err);
-    return found;
+    }
+    for (uint32_t t = 0; t < m->ntypes; t++)
+        j->type_cc[t] = tail[j->type_class[t]] ? JIT_TAIL_CC : LLVMCCallConv;
+    free(tail);
+    return true;
 }
 
 bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err) {
@@ -1620,8 +1689,16 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     bool *entry_types = calloc(m->ntypes ? m->ntypes : 1, sizeof *entry_types);
     bool ok = j->fns && j->fn_types && entry_types;
     char name[32];
+    size_t nt = m->ntypes ? m->ntypes : 1;
+    j->type_class = malloc(nt * sizeof *j->type_class);
+    j->type_next = malloc(nt * sizeof *j->type_next);
+    j->type_cc = malloc(nt * sizeof *j->type_cc);
+    ok = ok && j->type_class && j->type_next && j->type_cc && choose_conventions(j);
+    if (!ok && !err->msg[0]) {
+        err->kind = WASM_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+    }
     if (ok) declare_runtime(j);
-    j->cc = has_tail_calls(m) ? JIT_TAIL_CC : LLVMCCallConv;
     /* every defined function declared first: calls may go forward */
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;
@@ -1630,7 +1707,7 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
         snprintf(name, sizeof name, "wasm_f%u", i);
         if (!ok) break;
         j->fns[i] = L->LLVMAddFunction(j->M, name, j->fn_types[i]);
-        L->LLVMSetFunctionCallConv(j->fns[i], j->cc);
+        L->LLVMSetFunctionCallConv(j->fns[i], j->type_cc[m->funcs[i].type]);
     }
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;
@@ -1659,6 +1736,9 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     L->LLVMContextDispose(j->C);
     free(j->fns);
     free(j->fn_types);
+    free(j->type_class);
+    free(j->type_next);
+    free(j->type_cc);
     free(j->pool);
     free(j);
     return ok;

@@ -834,3 +834,43 @@ TEST(jit_compile_tail_calls_across_types) {
     wasm_instance_free(hi);
     wasm_module_free(helper);
 }
+
+/* call_indirect takes a function declared with a type equal to the
+ * instruction's, among more duplicates than compiled code compares
+ * (JIT_MAX_DUPLICATES): those go through the runtime, and a mismatch
+ * still traps. */
+TEST(jit_compile_call_indirect_across_duplicate_types) {
+    char wat[2048];
+    int n = snprintf(wat, sizeof wat, "(module\n");
+    for (int i = 0; i < 12; i++)
+        n += snprintf(wat + n, sizeof wat - (size_t)n,
+                      "  (type $d%d (func (param i32) (result i32)))\n", i);
+    n += snprintf(wat + n, sizeof wat - (size_t)n,
+                  "  (type $other (func (param i64) (result i32)))\n"
+                  "  (table funcref (elem $first $last $wrong))\n"
+                  "  (func $first (type $d0) (i32.add (local.get 0) (i32.const 1)))\n"
+                  "  (func $last (type $d11) (i32.mul (local.get 0) (i32.const 3)))\n"
+                  "  (func $wrong (type $other) (i32.const 0))\n"
+                  "  (func (export \"call\") (param i32 i32) (result i32)\n"
+                  "    (call_indirect (type $d5) (local.get 1) (local.get 0)))\n"
+                  "  (func (export \"tail\") (param i32 i32) (result i32)\n"
+                  "    (return_call_indirect (type $d3) (local.get 1) (local.get 0))))\n");
+    REQUIRE(n < (int)sizeof wat);
+    pair p;
+    if (!pair_open_with(&p, wat, wasm_linker_new(), load_tail_wat)) {
+        pair_close(&p);
+        return;
+    }
+    static const char *const names[] = {"call", "tail"};
+    for (int k = 0; k < 2; k++) {
+        wasm_value a[2] = {i32_of(0), i32_of(7)}, out;
+        CHECK_EQ_S64(pair_call(&p, names[k], a, NULL, &out), WASM_TRAP_NONE);
+        CHECK_EQ_U64(out.of.i32, 8);
+        a[0].of.i32 = 1;
+        CHECK_EQ_S64(pair_call(&p, names[k], a, NULL, &out), WASM_TRAP_NONE);
+        CHECK_EQ_U64(out.of.i32, 21);
+        a[0].of.i32 = 2;
+        CHECK_EQ_S64(pair_call(&p, names[k], a, NULL, NULL), WASM_TRAP_SIGNATURE_MISMATCH);
+    }
+    pair_close(&p);
+}
