@@ -568,7 +568,8 @@ void wasm_jit_unload(wasm_jit_image *img);
  * "wasm_e<t>". *obj is malloc'd (8-byte aligned). False with *err:
  * WASM_ERR_LIMIT naming the first instruction the tier does not compile,
  * or that LLVM cannot be loaded. */
-bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err);
+bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_t *len,
+                      wasm_error *err);
 
 /* ---- module internals -------------------------------------------------- */
 

@@ -373,11 +373,14 @@ static void trap_if(jit *j, LLVMValueRef cond, wasm_trap_code code) {
 }
 
 /* The check at function entries and loop headers (design section 5):
- * the epoch against ctx->check_at, the instance's interrupt flag, and one
- * unit of fuel taken from ctx->fuel (UINT64_MAX when the call has no
- * budget: it never reaches 0). The epoch and the flag are loaded volatile:
- * another thread moves them, and a loop must see it without a call in
- * between. */
+ * the epoch against ctx->check_at, the instance's interrupt flag, and,
+ * compiled with WASM_NATIVE_FUEL, one unit of fuel taken from ctx->fuel
+ * (UINT64_MAX when the call has no budget: it never reaches 0). The epoch
+ * and the flag are loaded volatile: another thread moves them, and a loop
+ * must see it without a call in between. Fuel is left out unless asked
+ * for: its load, store and test cost a call-heavy function about as much
+ * as the rest of the check (fib: 0.45 s with it, 0.39 s without, 0.27 s
+ * native, user time, best of 8). */
 static void build_check(jit *j) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
@@ -387,16 +390,19 @@ static void build_check(jit *j) {
     LLVMValueRef at = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, check_at), "check_at");
     LLVMValueRef irq = load_at(j, ty_i32(j), inst, offsetof(wasm_instance, interrupt), "irq");
     L->LLVMSetVolatile(irq, 1);
-    LLVMValueRef fuel = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, fuel), "fuel");
-    fuel = L->LLVMBuildSub(B, fuel, L->LLVMConstInt(ty_i64(j), 1, 0), "");
-    LLVMValueRef k = L->LLVMConstInt(ty_i64(j), offsetof(wasm_jit_ctx, fuel), 0);
-    L->LLVMBuildStore(B, fuel,
-                      L->LLVMBuildInBoundsGEP2(B, L->LLVMInt8TypeInContext(j->C), ctx, &k, 1, ""));
     LLVMValueRef late = L->LLVMBuildICmp(B, LLVMIntUGE, now, at, "");
     LLVMValueRef stop = L->LLVMBuildOr(
         B, late, L->LLVMBuildICmp(B, LLVMIntNE, irq, L->LLVMConstInt(ty_i32(j), 0, 0), ""), "");
-    stop = L->LLVMBuildOr(
-        B, stop, L->LLVMBuildICmp(B, LLVMIntEQ, fuel, L->LLVMConstInt(ty_i64(j), 0, 0), ""), "");
+    if (j->fuel) {
+        LLVMValueRef fuel = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, fuel), "fuel");
+        fuel = L->LLVMBuildSub(B, fuel, L->LLVMConstInt(ty_i64(j), 1, 0), "");
+        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), offsetof(wasm_jit_ctx, fuel), 0);
+        L->LLVMBuildStore(
+            B, fuel, L->LLVMBuildInBoundsGEP2(B, L->LLVMInt8TypeInContext(j->C), ctx, &k, 1, ""));
+        stop = L->LLVMBuildOr(
+            B, stop, L->LLVMBuildICmp(B, LLVMIntEQ, fuel, L->LLVMConstInt(ty_i64(j), 0, 0), ""),
+            "");
+    }
     LLVMBasicBlockRef slow = new_block(j, "check"), ok = new_block(j, "checked");
     L->LLVMBuildCondBr(B, stop, slow, ok);
     L->LLVMPositionBuilderAtEnd(B, slow);
@@ -1666,7 +1672,8 @@ static bool choose_conventions(jit *j) {
     return true;
 }
 
-bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_error *err) {
+bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_t *len,
+                      wasm_error *err) {
     memset(err, 0, sizeof *err);
     *obj = NULL;
     *len = 0;
@@ -1681,6 +1688,7 @@ bool wasm_jit_compile(const wasm_module *m, uint8_t **obj, size_t *len, wasm_err
     j->L = L;
     j->m = m;
     j->err = err;
+    j->fuel = (flags & WASM_NATIVE_FUEL) != 0;
     j->C = L->LLVMContextCreate();
     j->M = L->LLVMModuleCreateWithNameInContext("wasm", j->C);
     j->B = L->LLVMCreateBuilderInContext(j->C);

@@ -55,6 +55,7 @@ typedef struct jit {
     LLVMValueRef *fns; /* per function index (defined ones) */
     LLVMTypeRef *fn_types;
     uint32_t func;     /* the one being compiled */
+    bool fuel;         /* count fuel at the checks (WASM_NATIVE_FUEL) */
     LLVMValueRef self; /* its LLVM function */
     LLVMValueRef *locals;
     LLVMTypeRef *local_types;

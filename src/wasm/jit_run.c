@@ -194,7 +194,7 @@ bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *e
     }
     uint8_t *obj;
     size_t len;
-    if (!wasm_jit_compile(m, &obj, &len, err)) return false;
+    if (!wasm_jit_compile(m, flags, &obj, &len, err)) return false;
     if (!wasm_jit_bind(m, obj, len, err)) return false;
     mi->jit_flags = flags;
     return true;
