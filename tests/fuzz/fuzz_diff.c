@@ -4,16 +4,22 @@
  *
  * Each input becomes a valid module through gen_module.c (random bytes
  * rarely make one), which is loaded twice: one copy stays interpreted, the
- * other goes through wasm_module_compile_native. A module the tier refuses
- * (WASM_ERR_LIMIT: something it does not compile yet) is skipped and
- * counted. Both copies are instantiated against one linker holding the
+ * other goes through wasm_module_compile_native_ex. A module the tier
+ * refuses (WASM_ERR_LIMIT: something it does not compile yet) is skipped
+ * and counted. Both copies are instantiated against one linker holding the
  * import "env" "h", a host function whose result depends on its argument
  * and on the caller's memory (so compiled code must hand over the right
  * instance). Then the rest of the input is a list of calls - which export,
- * its arguments (edge values mostly), a fuel budget (both tiers count
- * function entries and loop iterations, so running out must happen at the
- * same point) - made on both instances in turn. After instantiation and
- * after each call the tiers must agree on:
+ * its arguments (edge values mostly), a fuel budget - made on both
+ * instances in turn. Half of the modules are compiled with
+ * WASM_NATIVE_FUEL, whose code counts function entries and loop iterations
+ * as the interpreter does, so both get the budget and must run out of it at
+ * the same point. The others are compiled without, as wasp serves modules
+ * that have no fuel limit: the interpreter runs each call under the budget
+ * first, and only when it finishes within it is the compiled code called,
+ * without fuel (a deadline of DEADLINE_MS as a safety net); when it runs out
+ * the input stops there. After instantiation and after each call the tiers
+ * must agree on:
  *   - the trap, or the results: bit for bit, except that two float NaNs
  *     are equal whatever their bits (the spec lets them differ; the module
  *     makes NaNs canonical wherever their bits would be seen otherwise);
@@ -46,10 +52,11 @@
 
 #define MEMORY_CAP_PAGES 8
 #define MAX_CALLS 8
+#define DEADLINE_MS 5000 /* for calls without fuel: far more than any needs */
 
 static struct {
-    unsigned long inputs, refused, calls, inconclusive, results;
-    double compile_ms; /* in wasm_module_compile_native */
+    unsigned long inputs, refused, unfueled, calls, inconclusive, out_of_fuel, results;
+    double compile_ms; /* in wasm_module_compile_native_ex */
     unsigned long traps[WASM_TRAP_EXIT + 1];
     char refusal[3][160];
 } stats;
@@ -72,9 +79,11 @@ static wasm_trap_code host_h(void *env, wasm_instance *caller, const wasm_value 
 
 static void print_stats(void) {
     fprintf(stderr,
-            "fuzz_diff: %lu modules, %lu refused by the native tier, %lu calls: %lu returned, "
-            "%lu stopped the input (stack), traps:",
-            stats.inputs, stats.refused, stats.calls, stats.results, stats.inconclusive);
+            "fuzz_diff: %lu modules (%lu compiled without fuel), %lu refused by the native tier, "
+            "%lu calls: %lu returned, %lu stopped the input (stack), %lu ran out of fuel in the "
+            "interpreter only (code without fuel), traps:",
+            stats.inputs, stats.unfueled, stats.refused, stats.calls, stats.results,
+            stats.inconclusive, stats.out_of_fuel);
     for (int t = 1; t <= WASM_TRAP_EXIT; t++)
         if (stats.traps[t]) fprintf(stderr, " %s %lu,", wasm_trap_message(t), stats.traps[t]);
     fprintf(stderr, " compiling %.1f ms a module\n",
@@ -165,6 +174,7 @@ typedef struct tier {
     const char *name;
     wasm_module *m;
     wasm_instance *inst;
+    uint32_t flags; /* the native tier's WASM_NATIVE_* */
 } tier;
 
 /* Memory and globals of the two instances, after `what`. */
@@ -230,14 +240,15 @@ static uint64_t fuel(gen_src *src) {
 }
 
 static void describe_call(char *out, size_t n, const char *name, const wasm_functype *ft,
-                          const wasm_value *args, uint64_t fuel_given) {
+                          const wasm_value *args, uint64_t fuel_given, bool native_fuel) {
     size_t k = (size_t)snprintf(out, n, "call %s(", name);
     for (uint32_t a = 0; a < ft->nparams && k + 64 < n; a++) {
         if (a) k += (size_t)snprintf(out + k, n - k, ", ");
         format_value(out + k, n - k, ft->params[a], &args[a]);
         k += strlen(out + k);
     }
-    snprintf(out + k, n - k, ") with fuel %llu", (unsigned long long)fuel_given);
+    snprintf(out + k, n - k, ") with fuel %llu%s", (unsigned long long)fuel_given,
+             native_fuel ? "" : " (the interpreter's; compiled without WASM_NATIVE_FUEL, none)");
 }
 
 /* One call of export `e` on both tiers; false when the input must stop. */
@@ -252,14 +263,21 @@ static bool call_both(tier *t, const wasm_export *e, gen_src *src, const uint8_t
     if (ft->nparams > 8 || ft->nresults > 8) return false;
     for (uint32_t k = 0; k < ft->nparams; k++)
         args[k] = argument(src, ft->params[k]);
-    wasm_call_opts co = {.fuel = fuel(src)};
+    wasm_call_opts co = {.fuel = fuel(src)}, cn = co;
+    bool native_fuel = t[1].flags & WASM_NATIVE_FUEL;
     memset(ri, 0, sizeof ri);
     memset(rn, 0, sizeof rn);
     wasm_trap_code ti = wasm_call_ex(fi, args, ri, &co);
-    wasm_trap_code tn = wasm_call_ex(fn, args, rn, &co);
+    if (!native_fuel && ti == WASM_TRAP_FUEL_EXHAUSTED) {
+        /* the call may never end without fuel */
+        stats.out_of_fuel++;
+        return false;
+    }
+    if (!native_fuel) cn = (wasm_call_opts){.deadline_ms = DEADLINE_MS};
+    wasm_trap_code tn = wasm_call_ex(fn, args, rn, &cn);
     stats.calls++;
-    char what[512];
-    describe_call(what, sizeof what, e->name.str, ft, args, co.fuel);
+    char what[600];
+    describe_call(what, sizeof what, e->name.str, ft, args, co.fuel, native_fuel);
     if (verbose)
         fprintf(stderr, "fuzz_diff: %s: interpreter: %s, native: %s\n", what,
                 ti ? wasm_trap_message(ti) : "returned", tn ? wasm_trap_message(tn) : "returned");
@@ -302,7 +320,9 @@ static void run(const uint8_t *bytes, size_t len, gen_src *src) {
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    bool compiled = wasm_module_compile_native(t[1].m, &err);
+    t[1].flags = gen_byte(src) & 1 ? WASM_NATIVE_FUEL : 0;
+    stats.unfueled += !t[1].flags;
+    bool compiled = wasm_module_compile_native_ex(t[1].m, t[1].flags, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     stats.compile_ms +=
         (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
