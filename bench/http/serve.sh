@@ -144,6 +144,9 @@ done
 # $1: server name. Starts it in the background on PORT, sets server_pid, url, wrk_script.
 start_server() {
   local log=$tmp/$1.log
+  # Emptied here, not only by the background job's redirection, which may happen after the
+  # checks below have read the previous start's lines (its app line, node's "listening").
+  : >"$log"
   wrk_script=()
   local tier=()
   case "$1" in
