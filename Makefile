@@ -24,13 +24,24 @@ WASM_TESTSUITE ?= ../shared/wasm-testsuite
 FUZZ_SECONDS ?= 60
 
 B := build
-LIB_SRC   := $(sort $(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*.c src/server/*.c))
+# build/wasp's stubs for the libraries it opens with dlopen (DLOPEN_LIBS):
+# not in libwasp.a, whose other users link those libraries themselves.
+STUB_SRC  := src/util/dynlib_stubs.c
+LIB_SRC   := $(sort $(filter-out $(STUB_SRC),$(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*.c src/server/*.c)))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 # The server's libraries (docs/design/http.md): h2o's event-loop flavour
 # for HTTP/1.1, libyaml for manifests; the capabilities' (src/host/):
 # SQLite and hiredis for key-value stores, libpq for PostgreSQL, libcurl
-# for outbound HTTP, libsodium for secrets.
-SRV_LIBS  := -lh2o-evloop -lyaml -lsqlite3 -lhiredis -lpq -lcurl -lsodium -lpthread
+# for outbound HTTP, libsodium for secrets and the native code cache.
+# build/wasp links only WASP_LIBS: DLOPEN_LIBS (with the ~35 libraries they
+# bring) cost about 20 ms at every start, so wasp opens them when serving
+# starts (src/util/dynlib.c); a function of theirs newly called in src/ is
+# added to src/util/dynlib.h, or build/wasp's link fails. libsodium stays
+# linked: `wasp run --tier native` needs it for the cache's SHA-256. The
+# tests, fuzz targets and benchmarks link them all (SRV_LIBS).
+DLOPEN_LIBS := -lh2o-evloop -lyaml -lsqlite3 -lhiredis -lpq -lcurl
+WASP_LIBS := -lsodium -lpthread
+SRV_LIBS  := $(DLOPEN_LIBS) $(WASP_LIBS)
 UNIT_SRC  := $(sort $(wildcard tests/unit/*.c))
 SPEC_SRC  := $(sort $(wildcard tests/spec/*.c))
 HDRS      := $(wildcard src/*/*.h tests/*/*.h)
@@ -60,8 +71,8 @@ $(B)/asan/libwasp.a: $(LIB_OBJ_ASAN)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/wasp: $(CLI_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
-	$(CC) $(CFLAGS) -o $@ $^ $(SRV_LIBS) -lm
+$(B)/wasp: $(CLI_SRC:%.c=$(B)/obj/%.o) $(STUB_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
+	$(CC) $(CFLAGS) -o $@ $^ $(WASP_LIBS) -lm
 
 $(B)/unit_tests: $(UNIT_SRC:%.c=$(B)/obj/%.o) $(B)/libwasp.a
 	$(CC) $(CFLAGS) -o $@ $^ $(SRV_LIBS) -lm
@@ -77,8 +88,8 @@ $(B)/bench_instance: bench/instance.c $(B)/libwasp.a $(HDRS)
 $(B)/bench_fiber: bench/fiber.c $(B)/libwasp.a $(HDRS)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INCLUDES) -o $@ bench/fiber.c $(B)/libwasp.a $(SRV_LIBS) -lm
 
-$(B)/asan/wasp: $(CLI_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
-	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(SRV_LIBS) -lm
+$(B)/asan/wasp: $(CLI_SRC:%.c=$(B)/asan/%.o) $(STUB_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
+	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(WASP_LIBS) -lm
 
 $(B)/asan/unit_tests: $(UNIT_SRC:%.c=$(B)/asan/%.o) $(B)/asan/libwasp.a
 	$(CLANG) $(ASAN_FLAGS) -o $@ $^ $(SRV_LIBS) -lm
@@ -256,7 +267,7 @@ bench-http: setup
 	bash bench/http/waits.sh $(B)/wasp
 
 lint:
-	clang-format --dry-run --Werror $(LIB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)
+	clang-format --dry-run --Werror $(LIB_SRC) $(STUB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	  --suppress=assignBoolToPointer:src/wasm/interp.c \
 	  --suppress=preprocessorErrorDirective:src/wasm/fiber.c -Isrc src tests

@@ -276,12 +276,20 @@ static const char *reason(int status) {
     }
 }
 
+/* Adds a response header by its name: never with h2o_add_header and an
+ * H2O_TOKEN_*, which is an address in h2o's own data (h2o__tokens), and
+ * build/wasp opens h2o with dlopen, so it can take h2o's functions but not
+ * its data (util.h). `name` is lower case, so h2o finds its token. */
+static void add_header(h2o_req_t *req, const char *name, size_t name_len, const char *value,
+                       size_t value_len) {
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, name_len, 1, NULL, value, value_len);
+}
+
 static void send_text(h2o_req_t *req, int status, const char *body) {
     req->res.status = status;
     req->res.reason = reason(status);
     req->res.content_length = strlen(body);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/plain; charset=utf-8"));
+    add_header(req, H2O_STRLIT("content-type"), H2O_STRLIT("text/plain; charset=utf-8"));
     h2o_send_inline(req, body, strlen(body));
 }
 
@@ -524,9 +532,7 @@ static void stream_send(void *arg) {
          * handler trapped) looks whole. Those are chunked here. HTTP/1.0
          * has no chunks: the close is all there is. */
         st->chunk = req->version >= 0x101 && req->res.status != 200;
-        if (st->chunk)
-            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL,
-                           H2O_STRLIT("chunked"));
+        if (st->chunk) add_header(req, H2O_STRLIT("transfer-encoding"), H2O_STRLIT("chunked"));
         h2o_start_response(req, &st->gen);
     }
     if (st->cap < call->out_len) {
@@ -708,8 +714,7 @@ static void call_respond(srv_call *call, int status, const srv_response *resp, c
     }
     if (outside) c->depth++;
     if (call->client_gone) req->http1_is_persistent = 0;
-    if (status == 503)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    if (status == 503) add_header(req, H2O_STRLIT("retry-after"), H2O_STRLIT("1"));
     /* A streamed response's end goes last: ending it with an error makes
      * h2o close the connection, and free req, at once. */
     if (call->stream)
@@ -1457,8 +1462,7 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         req->res.status = 200;
         req->res.reason = "OK";
         req->res.content_length = len;
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("text/plain; version=0.0.4"));
+        add_header(req, H2O_STRLIT("content-type"), H2O_STRLIT("text/plain; version=0.0.4"));
         h2o_send_inline(req, text, len);
         free(text);
     } else {

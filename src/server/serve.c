@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "server/internal.h"
+#include "util/util.h"
 
 /* Splits "ADDR:PORT" (IPv6 as "[::1]:8080"). */
 static bool split_addr(const char *s, char *host, size_t hostlen, int *port, char *err,
@@ -210,6 +211,12 @@ static void *drain_watchdog(void *arg) {
 }
 
 int srv_serve(const srv_options *o, char *err, size_t errlen) {
+    /* Every library a manifest may call for, opened now rather than linked
+     * (util.h says why): one missing is found here, before anything
+     * listens, not by the first request that needs it. */
+    unsigned libs = UTIL_LIB_H2O | UTIL_LIB_CURL | UTIL_LIB_PQ | UTIL_LIB_SQLITE | UTIL_LIB_YAML |
+                    UTIL_LIB_HIREDIS;
+    if (!util_dynlib_load(libs, err, errlen)) return -1;
     raise_nofile();
     sigset_t set;
     sigemptyset(&set);

@@ -2,10 +2,13 @@
  * util.h - the small pieces every layer of wasp uses: a bump arena for data
  * that lives as long as its owner, LEB128 readers bounded exactly as the
  * WebAssembly spec bounds them, a UTF-8 checker, and the one way host code
- * waits (util_poll), which a server can turn into a suspension.
+ * waits (util_poll), which a server can turn into a suspension; and the
+ * loader of the libraries only serving needs (util_dynlib_load).
  *
  * Nothing here allocates behind the caller's back except the arena, and
- * nothing here prints or exits: failures are return values.
+ * nothing here prints or exits: failures are return values. The one
+ * exception is a bug in wasp, not a failure: a function of a library
+ * called before util_dynlib_load opened it stops the process (dynlib.h).
  */
 #ifndef WASP_UTIL_H
 #define WASP_UTIL_H
@@ -154,5 +157,35 @@ int util_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 /* CLOCK_MONOTONIC in milliseconds: what every wait's time limit is
  * measured on. */
 uint64_t util_mono_ms(void);
+
+/* ---- libraries opened when needed (dynlib.c) --------------------------- */
+
+/* The libraries that only `wasp serve` needs. Linked, they and the ~35
+ * libraries they bring (TLS, Kerberos, LDAP, ...) added about 20 ms to
+ * every start of wasp, `wasp run` and `wasp version` included.
+ * So build/wasp is not linked with them: each function wasp calls in them
+ * is a stub under the function's own name that jumps through a slot which
+ * util_dynlib_load fills (dynlib_stubs.c), and call sites read as if the
+ * library were linked. Programs that are linked with them (unit tests,
+ * fuzz targets, benchmarks) have no stubs; util_dynlib_load finds the
+ * libraries already loaded there. */
+enum {
+    UTIL_LIB_H2O = 1u << 0,     /* libh2o-evloop: the HTTP front end */
+    UTIL_LIB_CURL = 1u << 1,    /* libcurl: outbound HTTP */
+    UTIL_LIB_PQ = 1u << 2,      /* libpq: PostgreSQL databases */
+    UTIL_LIB_SQLITE = 1u << 3,  /* libsqlite3: the embedded kv and sql backends */
+    UTIL_LIB_YAML = 1u << 4,    /* libyaml: manifests */
+    UTIL_LIB_HIREDIS = 1u << 5, /* libhiredis: Redis stores */
+};
+
+/* Opens each library in `libs` (UTIL_LIB_* bits) that is not open yet and
+ * binds every function wasp takes from it; libraries stay open until the
+ * process exits. Call it before any of their functions runs: in build/wasp
+ * a function whose library is not open says so and aborts. Returns true
+ * when all are ready. False, with nothing of the failing
+ * library bound, when one cannot be loaded or lacks a function wasp calls
+ * (an older version): err then names the library, the reason and the
+ * Debian package to install. Thread-safe; cheap once loaded. */
+bool util_dynlib_load(unsigned libs, char *err, size_t errlen);
 
 #endif

@@ -741,5 +741,41 @@ run secrets --key-file "$S/key" keygen "$S/key3"
 expect "secrets keygen with a key option exits 2" 2 'keygen takes no key option'
 check "... and writes no key" test ! -e "$S/key3"
 
+# ---- libraries opened only when serving ---------------------------------------
+
+# wasp is not linked with h2o, libcurl, libpq or SQLite (src/util/dynlib.c):
+# with them and the TLS, Kerberos and LDAP libraries they bring, every start
+# took 10-20 ms. The other commands must not load them (ld.so names each file
+# it loads under LD_DEBUG=files), and `serve` opens them before anything
+# listens, saying which one it cannot load and what to install.
+SERVE_ONLY='file=lib(h2o-evloop|curl|pq|sqlite3|ssl|crypto)\.so'
+no_serve_libs() {
+    local what=$1 loaded
+    shift
+    LD_DEBUG=files run "$@"
+    expect "$what exits 0" 0
+    loaded=$(grep -oE "$SERVE_ONLY[^ ]*" "$ERR" | sort -u | tr '\n' ' ')
+    if [ -n "$loaded" ]; then
+        fail "... without loading a library only serving needs" "loaded: $loaded"
+    elif ! grep -q 'file=libc\.so' "$ERR"; then
+        fail "... without loading a library only serving needs" "LD_DEBUG=files printed no file"
+    else
+        pass
+    fi
+}
+no_serve_libs "version (LD_DEBUG=files)" version
+no_serve_libs "validate hello.wasm (LD_DEBUG=files)" validate "$HELLO"
+no_serve_libs "inspect --json hello.wasm (LD_DEBUG=files)" inspect --json "$HELLO"
+no_serve_libs "run hello.wasm (LD_DEBUG=files)" run "$HELLO"
+no_serve_libs "run --tier native hello.wasm from the cache (LD_DEBUG=files)" run --tier native "$HELLO"
+no_serve_libs "secrets list (LD_DEBUG=files)" secrets --key-file "$S/key" list "$S/app.sec"
+
+# An unloadable libpq (an empty file found first on LD_LIBRARY_PATH).
+mkdir -p "$T/badlib"
+: >"$T/badlib/libpq.so.5"
+LD_LIBRARY_PATH=$T/badlib run serve --listen 127.0.0.1:0 --admin off "$HELLO"
+expect "serve with an unloadable libpq.so.5 exits 1" 1 \
+    'wasp serve: libpq.so.5 \(PostgreSQL databases\) cannot be loaded: .*apt-get install libpq5'
+
 echo "cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
