@@ -306,6 +306,9 @@ static LLVMTypeRef ty_i32(jit *j) {
 static LLVMTypeRef ty_i64(jit *j) {
     return j->L->LLVMInt64TypeInContext(j->C);
 }
+static LLVMTypeRef ty_void(jit *j) {
+    return j->L->LLVMVoidTypeInContext(j->C);
+}
 static LLVMTypeRef ty_ptr(jit *j) {
     return j->L->LLVMPointerTypeInContext(j->C, 0);
 }
@@ -436,6 +439,103 @@ LLVMValueRef jit_mem_addr(jit *j, LLVMValueRef addr, uint32_t offset) {
     return L->LLVMBuildGEP2(j->B, L->LLVMInt8TypeInContext(j->C), j->mem_base, &ea, 1, "");
 }
 
+/* Guest loads. With a plain load, LLVM would delete one whose value goes
+ * unused (dropped, a local never read, the losing arm of a select, x * 0),
+ * sink it into the branch that uses it, narrow it to the bytes it sees
+ * used (i32.wrap_i64 of an i64.load reads 4 bytes, which may be in bounds
+ * when the last 4 are not), or move it across a store: each loses a trap,
+ * or leaves memory at a trap other than the interpreter leaves it. A
+ * volatile load forbids all that, and every optimization of loads with
+ * it (v128 kernels ran 3x slower, json and matmul about 30%).
+ *
+ * So while LLVM optimizes, a guest load is a call of a declared function
+ * `wasp.load.N` that reads only the memory its argument points to
+ * (memory(argmem: read)), never unwinds, and is not `willreturn`: it may
+ * not return, which is what a trap is. LLVM then keeps it when unused,
+ * keeps it on every path it was on, keeps its order with stores and
+ * calls, and does not narrow it; it still merges two of the same address
+ * (the second cannot trap when the first did not) and hoists an invariant
+ * one out of a loop when it executes on every iteration. After the passes,
+ * lower_loads turns each call into a volatile load of its type for code
+ * generation, which keeps the access whole and in its place there too.
+ * What the calls cost: loops with loads are not vectorized, and a value
+ * stored is read back from memory instead of forwarded. */
+LLVMValueRef jit_load(jit *j, LLVMTypeRef t, LLVMValueRef ptr) {
+    const wasm_llvm *L = j->L;
+    unsigned k = 0;
+    while (k < j->nload && j->load_types[k] != t)
+        k++;
+    if (k == j->nload) {
+        if (k == JIT_LOAD_TYPES) abort(); /* a type not listed at JIT_LOAD_TYPES */
+        char name[32];
+        snprintf(name, sizeof name, "wasp.keep.%u", k);
+        LLVMValueRef fn = L->LLVMAddFunction(j->M, name, L->LLVMFunctionType(ty_void(j), &t, 1, 0));
+        static const struct {
+            const char *name;
+            uint64_t value;
+        } attrs[] = {{"memory", 0}, {"nounwind", 0}, {"nofree", 0}, {"nosync", 0}};
+        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+            unsigned kind =
+                L->LLVMGetEnumAttributeKindForName(attrs[i].name, strlen(attrs[i].name));
+            L->LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                       L->LLVMCreateEnumAttribute(j->C, kind, attrs[i].value));
+        }
+        j->load_types[k] = t;
+        j->load_fns[k] = fn;
+        j->nload++;
+    }
+    LLVMValueRef ld = L->LLVMBuildLoad2(j->B, t, ptr, "");
+    L->LLVMSetAlignment(ld, 1);
+    L->LLVMBuildCall2(j->B, L->LLVMFunctionType(ty_void(j), &t, 1, 0), j->load_fns[k], &ld, 1, "");
+    return ld;
+}
+
+/* Guest stores are volatile: LLVM neither deletes one that a later store
+ * overwrites (the later one may trap and write nothing, x86 stores being
+ * all or nothing), nor merges neighbours into one wider store (which
+ * would fault whole where the first half should have been written), nor
+ * keeps a location in a register through a loop and stores it at the
+ * exit (a trap inside the loop would leave the old bytes). */
+void jit_store(jit *j, LLVMValueRef v, LLVMValueRef ptr) {
+    LLVMValueRef st = j->L->LLVMBuildStore(j->B, v, ptr);
+    j->L->LLVMSetAlignment(st, 1);
+    j->L->LLVMSetVolatile(st, 1);
+}
+
+/* After the passes: every call of a wasp.load.N becomes a volatile load
+ * of alignment 1 (see jit_load), and the declarations go. */
+static void lower_loads(jit *j) {
+    const wasm_llvm *L = j->L;
+    /* the passes delete a declaration left without calls: look them up */
+    LLVMValueRef fns[JIT_LOAD_TYPES] = {0};
+    for (unsigned k = 0; k < j->nload; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "wasp.keep.%u", k);
+        fns[k] = L->LLVMGetNamedFunction(j->M, name);
+    }
+    for (LLVMValueRef f = L->LLVMGetFirstFunction(j->M); f; f = L->LLVMGetNextFunction(f)) {
+        for (LLVMBasicBlockRef b = L->LLVMGetFirstBasicBlock(f); b;
+             b = L->LLVMGetNextBasicBlock(b)) {
+            LLVMValueRef i = L->LLVMGetFirstInstruction(b);
+            while (i) {
+                LLVMValueRef next = L->LLVMGetNextInstruction(i);
+                LLVMValueRef callee = L->LLVMIsACallInst(i) ? L->LLVMGetCalledValue(i) : NULL;
+                for (unsigned k = 0; callee && k < j->nload; k++) {
+                    if (callee != fns[k]) continue;
+                    LLVMValueRef v = L->LLVMGetOperand(i, 0);
+                    if (L->LLVMIsALoadInst(v)) L->LLVMSetVolatile(v, 1);
+                    L->LLVMInstructionEraseFromParent(i);
+                    break;
+                }
+                i = next;
+            }
+        }
+    }
+    for (unsigned k = 0; k < j->nload; k++)
+        if (fns[k]) L->LLVMDeleteFunction(fns[k]);
+    j->nload = 0;
+}
+
 /* Scalar loads and stores: what each reads or writes, and how it extends. */
 static bool memory_op(jit *j, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
@@ -490,32 +590,10 @@ static bool memory_op(jit *j, const wasm_instr *ins) {
     if (store) {
         LLVMValueRef v = jit_pop(j), addr = jit_pop(j);
         if (mem != res) v = L->LLVMBuildTrunc(B, v, mem, "");
-        LLVMValueRef st = L->LLVMBuildStore(B, v, jit_mem_addr(j, addr, ins->imm.mem.offset));
-        L->LLVMSetAlignment(st, 1); /* Wasm's alignment is a hint */
+        jit_store(j, v, jit_mem_addr(j, addr, ins->imm.mem.offset));
         return true;
     }
-    LLVMValueRef ld =
-        L->LLVMBuildLoad2(B, mem, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset), "");
-    L->LLVMSetAlignment(ld, 1);
-    /* An access traps when any of its bytes is out of bounds, and the
-     * guard faults only on the bytes read. LLVM takes a load as unable to
-     * trap and narrows it to the bytes it sees used: i32.wrap_i64 of an
-     * i64.load reads 4 bytes, which may all be in bounds when the last 4
-     * are not (likewise a mask, a narrower store, the low bits an addition
-     * or an extension hands on). So an integer load of more than one byte
-     * passes jit_opaque, whose bits LLVM cannot know: the load stays
-     * whole, and stays a plain load (combined with another, hoisted, or
-     * forwarded from a store, which has faulted already where it would).
-     * The cost: the value goes through a register instead of being an
-     * operand of the instruction that uses it, and its known bits (an
-     * extension's zeros) are lost. A float load stays as it is, an
-     * operand of mulsd and the like (hiding it cost matmul 20% more
-     * instructions): float operations use every bit (copysign's sign
-     * operand only the last byte, where a narrowed access still faults),
-     * and where a float's bytes can be taken apart, at i32/i64.reinterpret
-     * and where it enters a vector (jit_simd.c), the value passes
-     * jit_opaque there. A one-byte load cannot be narrowed. */
-    if (L->LLVMGetTypeKind(mem) == LLVMIntegerTypeKind && mem != i8) ld = jit_opaque(j, ld);
+    LLVMValueRef ld = jit_load(j, mem, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset));
     if (ext == 1)
         jit_push(j, L->LLVMBuildSExt(B, ld, res, ""));
     else if (ext == 2)
@@ -1152,25 +1230,6 @@ static bool br_table(jit *j, const wasm_instr *ins) {
     return ok ? true : jit_refuse(j, "a br_table it cannot read");
 }
 
-/* A load whose value is dropped must still trap out of bounds, and LLVM
- * deletes unused plain loads: a load of memory behind dropped value `v`
- * (directly, or through the extensions, casts, splats, lane insertions
- * and jit_opaque a load's value passes, `depth` of them) becomes volatile.
- * Locals' loads from their allocas are left alone: they cannot trap. */
-static void keep_loads(jit *j, LLVMValueRef v, int depth) {
-    const wasm_llvm *L = j->L;
-    if (L->LLVMIsALoadInst(v)) {
-        if (!L->LLVMIsAAllocaInst(L->LLVMGetOperand(v, 0))) L->LLVMSetVolatile(v, 1);
-        return;
-    }
-    bool asm_call = L->LLVMIsACallInst(v) && L->LLVMIsAInlineAsm(L->LLVMGetCalledValue(v));
-    if (depth == 0 || !(L->LLVMIsACastInst(v) || L->LLVMIsAShuffleVectorInst(v) ||
-                        L->LLVMIsAInsertElementInst(v) || asm_call))
-        return;
-    for (int i = 0; i < L->LLVMGetNumOperands(v); i++)
-        keep_loads(j, L->LLVMGetOperand(v, i), depth - 1);
-}
-
 static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     jit *j = ud;
     const wasm_llvm *L = j->L;
@@ -1346,7 +1405,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         return call(j, ins->imm.index, true);
     case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins, false);
     case WASM_OP_RETURN_CALL_INDIRECT: top->dead = true; return call_indirect(j, ins, true);
-    case WASM_OP_DROP: keep_loads(j, jit_pop(j), 6); return true;
+    case WASM_OP_DROP: jit_pop(j); return true;
     case WASM_OP_SELECT:
     case WASM_OP_SELECT_T: {
         LLVMValueRef c = jit_pop(j), b = jit_pop(j), a = jit_pop(j);
@@ -1555,6 +1614,7 @@ static bool emit(jit *j, uint8_t **obj, size_t *len) {
         const char *dump = getenv("WASP_JIT_DUMP");
         if (dump && *dump == '1') L->LLVMDumpModule(j->M);
         LLVMErrorRef e = L->LLVMRunPasses(j->M, "default<O2>", TM, po);
+        if (!e) lower_loads(j);
         if (dump && *dump == '2') L->LLVMDumpModule(j->M);
         LLVMMemoryBufferRef buf = NULL;
         if (e) {

@@ -46,6 +46,9 @@ typedef struct jframe {
     bool skipped;              /* opened in dead code: nothing was built for it */
 } jframe;
 
+/* the most types guest loads read: i8 to i64, f32, f64, v128 */
+#define JIT_LOAD_TYPES 8
+
 typedef struct jit {
     const wasm_llvm *L;
     const wasm_module *m;
@@ -78,6 +81,10 @@ typedef struct jit {
      * types since call_indirect takes one for the other */
     uint32_t *type_class, *type_next;
     unsigned *type_cc;
+    /* the declared stand-ins for guest loads, one per loaded type (jit_load) */
+    LLVMTypeRef load_types[JIT_LOAD_TYPES];
+    LLVMValueRef load_fns[JIT_LOAD_TYPES];
+    unsigned nload;
 } jit;
 
 /* Refuses the module: *j->err says the tier does not compile `what` yet
@@ -98,6 +105,14 @@ LLVMValueRef jit_pop(jit *j);
 /* The address of a memory access to memory 0: base + zext(addr) +
  * offset, no bounds check (the guard reservation faults). */
 LLVMValueRef jit_mem_addr(jit *j, LLVMValueRef addr, uint32_t offset);
+
+/* Guest memory accesses. A Wasm load or store traps when any of its bytes
+ * is out of bounds, and memory at a trap holds exactly the stores before
+ * it; LLVM takes a plain access as unable to trap. jit_load gives a value
+ * of type t read at ptr; jit_store writes v at ptr (a volatile store).
+ * Both leave alignment to the hardware (Wasm's is a hint). */
+LLVMValueRef jit_load(jit *j, LLVMTypeRef t, LLVMValueRef ptr);
+void jit_store(jit *j, LLVMValueRef v, LLVMValueRef ptr);
 
 /* A call of LLVM intrinsic `name` overloaded on `tys`. */
 LLVMValueRef jit_intrinsic(jit *j, const char *name, LLVMTypeRef *tys, size_t ntys,

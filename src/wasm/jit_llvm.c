@@ -56,6 +56,12 @@ static void load(void) {
     table.LLVMInitializeX86Target();
     table.LLVMInitializeX86TargetMC();
     table.LLVMInitializeX86AsmPrinter();
+    /* x86's cmov converter turns a select of a loaded value into a branch
+     * and moves the load into the branch that uses it: a guest load that
+     * may trap must run on both (jit_compile.c, jit_load). The option is
+     * LLVM's own, process-wide: nothing else in wasp uses LLVM. */
+    static const char *const args[] = {"wasp", "-x86-cmov-converter=false"};
+    table.LLVMParseCommandLineOptions(2, args, NULL);
     table.loaded = true;
 }
 

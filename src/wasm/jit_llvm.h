@@ -11,6 +11,7 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 #include <llvm-c/Transforms/PassBuilder.h>
@@ -163,7 +164,17 @@
     X(LLVMGetCalledValue)                                                                          \
     X(LLVMSetFunctionCallConv)                                                                     \
     X(LLVMSetInstructionCallConv)                                                                  \
-    X(LLVMAddCallSiteAttribute)
+    X(LLVMAddCallSiteAttribute)                                                                    \
+    X(LLVMGetFirstFunction)                                                                        \
+    X(LLVMGetNextFunction)                                                                         \
+    X(LLVMGetFirstBasicBlock)                                                                      \
+    X(LLVMGetNextBasicBlock)                                                                       \
+    X(LLVMGetNextInstruction)                                                                      \
+    X(LLVMReplaceAllUsesWith)                                                                      \
+    X(LLVMInstructionEraseFromParent)                                                              \
+    X(LLVMDeleteFunction)                                                                          \
+    X(LLVMGetNamedFunction)                                                                        \
+    X(LLVMParseCommandLineOptions)
 
 typedef struct wasm_llvm {
 #define X(name) __typeof__(&name) name;

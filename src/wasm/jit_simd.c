@@ -21,9 +21,8 @@
  * x * 1.0 or demote(promote x) to x and hand a signalling NaN through;
  * min/max quiet a NaN operand; abs, neg, pmin/pmax and lane moves copy
  * bits. Memory accesses are unaligned (Wasm's alignment is a hint) and
- * unchecked on the guard reservation, as scalar ones are; a loaded value
- * passes jit_opaque, so that LLVM cannot narrow the access past the bytes
- * whose fault is the trap (see load).
+ * unchecked on the guard reservation, and kept whole and in place by
+ * jit_load and jit_store, as scalar ones are (see load).
  */
 #include <stddef.h>
 
@@ -159,25 +158,15 @@ static LLVMValueRef call2(jit *j, const char *name, LLVMValueRef a, LLVMValueRef
 
 /* ---- memory ----------------------------------------------------------------- */
 
-/* A load of t (an integer, or the v128 type: jit_opaque has registers
- * for those) at the popped address plus the instruction's offset, its
- * value behind jit_opaque. An access traps when any of its bytes is out of
- * bounds, which the guard gives only when all of them are read; LLVM takes
- * a load as unable to trap and narrows it to the lanes or bytes used (lane
- * 0 of a v128.load: 4 bytes, which may all be in bounds), unless it cannot
- * see how the value is used. The load stays plain: combined with another,
- * hoisted, or deleted when unused (jit_compile.c's keep_loads sees through
- * the asm for `drop`). */
+/* A load of t at the popped address plus the instruction's offset, and a
+ * store: jit_load and jit_store (jit_compile.c), which keep every access
+ * whole, in its place, and present even when its value goes unused. */
 static LLVMValueRef load(jit *j, const wasm_instr *ins, LLVMTypeRef t) {
-    LLVMValueRef ld =
-        j->L->LLVMBuildLoad2(j->B, t, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset), "");
-    j->L->LLVMSetAlignment(ld, 1);
-    return jit_opaque(j, ld);
+    return jit_load(j, t, jit_mem_addr(j, jit_pop(j), ins->imm.mem.offset));
 }
 
 static void store(jit *j, const wasm_instr *ins, LLVMValueRef v, LLVMValueRef addr) {
-    LLVMValueRef st = j->L->LLVMBuildStore(j->B, v, jit_mem_addr(j, addr, ins->imm.mem.offset));
-    j->L->LLVMSetAlignment(st, 1);
+    jit_store(j, v, jit_mem_addr(j, addr, ins->imm.mem.offset));
 }
 
 static bool memory(jit *j, const wasm_instr *ins) {

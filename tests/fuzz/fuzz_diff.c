@@ -35,11 +35,6 @@
  * validator). With FUZZ_DIFF_DUMP=DIR every module is written there; with
  * FUZZ_DIFF_VERBOSE set every call is printed with its outcome.
  * At exit a line of counts says what the run exercised.
- *
- * Known bugs of the native tier are kept out of the generated code by
- * defines in gen_module.c, each naming its bug, so that a long run goes on
- * testing everything else: GEN_AVOID_DEAD_LOADS and GEN_AVOID_DEAD_STORES
- * (out-of-bounds accesses whose effect LLVM thinks unobservable).
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -351,6 +351,92 @@ TEST(jit_compile_narrowed_loads_still_trap) {
     pair_close(&p);
 }
 
+/* A load traps out of bounds however its value goes unused: LLVM deletes
+ * a load it finds dead and sinks one into the branch that uses it. Each
+ * function loads at its argument; one byte past the last fitting address
+ * must trap in both tiers. */
+TEST(jit_compile_unused_loads_still_trap) {
+    pair p;
+    if (!pair_open(&p, "(module (memory 1)\n"
+                       "  (func (export \"local\") (param i32) (local i32)\n"
+                       "    (local.set 1 (i32.load (local.get 0))))\n"
+                       "  (func (export \"select\") (param i32) (result i32)\n"
+                       "    (select (i32.const 1) (i32.load (local.get 0)) (i32.const 1)))\n"
+                       "  (func (export \"times0\") (param i32) (result i64)\n"
+                       "    (i64.mul (i64.load (local.get 0)) (i64.const 0)))\n"
+                       "  (func (export \"lanes\") (param i32) (result i32)\n"
+                       "    (i32x4.extract_lane 0 (i32x4.replace_lane 0 (v128.load (local.get 0))\n"
+                       "      (i32.const 5))))\n"
+                       "  (func (export \"branch\") (param i32) (result i32) (local i32)\n"
+                       "    (local.set 1 (i32.load (local.get 0)))\n"
+                       "    (if (result i32) (i32.eq (local.get 0) (i32.const 7))\n"
+                       "      (then (local.get 1)) (else (i32.const 3))))\n"
+                       "  (func (export \"loop\") (param i32) (local i32)\n"
+                       "    (loop (local.set 1 (i32.load (local.get 0)))\n"
+                       "      (br_if 0 (i32.eqz (i32.const 1)))))\n"
+                       "  (func (export \"dropped\") (param i32)\n"
+                       "    (drop (f64.load (local.get 0)))))\n")) {
+        pair_close(&p);
+        return;
+    }
+    static const struct {
+        const char *name;
+        uint32_t width;
+    } fns[] = {{"local", 4},  {"select", 4}, {"times0", 8}, {"lanes", 16},
+               {"branch", 4}, {"loop", 4},   {"dropped", 8}};
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        wasm_value at = {.type = WASM_I32, .of.i32 = 65536 - fns[k].width};
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_NONE);
+        at.of.i32++;
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+    }
+    pair_close(&p);
+}
+
+/* Memory at a trap holds exactly the stores before it. LLVM deletes a
+ * store that a later one overwrites, merges neighbouring stores into one,
+ * and keeps a location in a register through a loop; each would leave
+ * other bytes than the interpreter when the later access traps. */
+TEST(jit_compile_memory_at_a_trap_as_the_interpreter) {
+    pair p;
+    if (!pair_open(&p, "(module (memory 1)\n"
+                       "  (func (export \"overwritten\") (param i32)\n"
+                       "    (i32.store (local.get 0) (i32.const 0x11111111))\n"
+                       "    (i64.store (local.get 0) (i64.const 0x2222222222222222)))\n"
+                       "  (func (export \"neighbours\") (param i32)\n"
+                       "    (i32.store (local.get 0) (i32.const 0x33333333))\n"
+                       "    (i32.store offset=4 (local.get 0) (i32.const 0x44444444)))\n"
+                       "  (func (export \"loop\") (param i32) (local i32)\n"
+                       "    (loop\n"
+                       "      (i32.store (i32.const 0) (local.get 1))\n"
+                       "      (local.set 1 (i32.add (local.get 1) (i32.const 1)))\n"
+                       "      (drop (i32.load (i32.add (local.get 0) (i32.shl (local.get 1)\n"
+                       "        (i32.const 12)))))\n"
+                       "      (br 0)))\n"
+                       "  (func (export \"before_load\") (param i32) (result i32)\n"
+                       "    (i32.store (i32.const 16) (i32.const 0x55555555))\n"
+                       "    (i32.load offset=65536 (local.get 0))))\n")) {
+        pair_close(&p);
+        return;
+    }
+    static const struct {
+        const char *name;
+        uint32_t at;
+    } fns[] = {{"overwritten", 65532}, {"neighbours", 65532}, {"loop", 0}, {"before_load", 0}};
+    for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++) {
+        uint64_t ni, nn;
+        uint8_t *mi = wasm_instance_memory(p.interp, &ni),
+                *mn = wasm_instance_memory(p.native, &nn);
+        memset(mi, 0, ni);
+        memset(mn, 0, nn);
+        wasm_value at = {.type = WASM_I32, .of.i32 = fns[k].at};
+        CHECK_EQ_S64(pair_call(&p, fns[k].name, &at, NULL, NULL), WASM_TRAP_OOB_MEMORY);
+        CHECK(ni == nn && memcmp(mi, mn, ni) == 0);
+        CHECK(mi[fns[k].at] != 0 || mi[16] != 0); /* the stores before the trap are there */
+    }
+    pair_close(&p);
+}
+
 static wasm_trap_code host_twice(void *env, wasm_instance *caller, const wasm_value *args,
                                  wasm_value *results) {
     (void)caller;
