@@ -372,7 +372,13 @@ int cli_run(int argc, char **argv) {
             status = 1;
         }
     } else {
-        fprintf(stderr, "wasp run: %s trapped: %s\n", a.module, wasm_trap_message(trap));
+        wasm_trap_site site;
+        char place[300] = "";
+        if (wasm_last_trap_site(&site)) {
+            strcpy(place, " in ");
+            wasm_trap_site_text(&site, place + 4, sizeof place - 4);
+        }
+        fprintf(stderr, "wasp run: %s trapped: %s%s\n", a.module, wasm_trap_message(trap), place);
         status = RUN_TRAPPED;
     }
     if (status != 0 && a.ndirs == 0 && a.nargs > 0)

@@ -767,7 +767,13 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     if (t != WASM_TRAP_NONE) {
         res->outcome = SRV_TRAP;
         res->trap = t;
-        snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
+        wasm_trap_site site;
+        char place[300];
+        if (wasm_last_trap_site(&site))
+            snprintf(res->msg, sizeof res->msg, "%s in %s", trap_text(t),
+                     wasm_trap_site_text(&site, place, sizeof place));
+        else
+            snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
         return;
     }
     if (wagi) {

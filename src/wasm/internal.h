@@ -209,6 +209,8 @@ typedef struct wasm_trap_frame {
     sigjmp_buf jb;
     const uint8_t *lo, *hi; /* faults in [lo, hi) become traps */
     struct wasm_trap_frame *prev;
+    const void *pc;                 /* the instruction that faulted, after such a trap */
+    const struct wasm_funcinst *fn; /* the interpreter's current function */
 } wasm_trap_frame;
 
 /* Installs the SIGSEGV/SIGBUS handler once per process (thread-safe),
@@ -229,6 +231,22 @@ __attribute__((noreturn)) void wasm_trap_raise(wasm_trap_code code);
 /* Makes `f` the thread's innermost frame and returns the one before: a
  * fiber switch (fiber.c) swaps each stack's chain of frames in and out. */
 wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f);
+
+/* Trap sites. A site is (function index << 32 | byte offset in the
+ * module), the offset WASM_OFFSET_UNKNOWN where only the function is
+ * known; WASM_SITE_NONE: not known at all. Whatever raises a trap notes
+ * its site first (compiled code's helpers, the interpreter's loop); the
+ * call that catches the trap takes the note, or finds the site of a fault
+ * from the frame's pc, and publishes it for wasm_last_trap_site. */
+#define WASM_SITE_NONE UINT64_MAX
+void wasm_trap_note_site(uint64_t site);
+/* The noted site, and no note left (WASM_SITE_NONE when there was none). */
+uint64_t wasm_trap_take_site(void);
+/* Publishes the site of the trap that ended a call on module `m` (a
+ * nested call's, then its caller's if the trap goes on through a host
+ * function), or forgets the last one when `reset` (an outermost call
+ * starts). WASM_SITE_NONE publishes nothing. */
+void wasm_trap_publish_site(const struct wasm_module *m, uint64_t site, bool reset);
 
 /* ---- what a running call keeps per thread (interp.c, fiber.c) ------------ */
 
@@ -557,6 +575,9 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
                               size_t nimports, wasm_error *err);
 /* The address of the object's global symbol `name`, or NULL. */
 void *wasm_jit_find(const wasm_jit_image *img, const char *name);
+/* The site (jit_compile.c's stackmap ids) of the guest memory access at
+ * code address `pc` in the image, or WASM_SITE_NONE when pc is not one. */
+uint64_t wasm_jit_site_at(const wasm_jit_image *img, const void *pc);
 /* Unmaps the image; its code must not be running. NULL is allowed. */
 void wasm_jit_unload(wasm_jit_image *img);
 
@@ -619,7 +640,7 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
 uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
 /* The slow path of a check (interp.c): the time slice is over (the fiber
  * yields) or the deadline passed or `inst` was interrupted (a trap). */
-void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst);
+void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site);
 /* Whether a call to `f` runs its compiled code: it has some, and it counts
  * fuel when the thread's calls have a budget (wasm_exec_fuel_budget). */
 bool wasm_jit_runs(const wasm_funcinst *f);

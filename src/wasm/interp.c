@@ -393,6 +393,15 @@ static const void *thread_stack_limit(void) {
     return (const uint8_t *)lo + margin;
 }
 
+/* The site of a trap somewhere in function `fn`: its index, offset not
+ * known (the interpreter keeps no map from its code to the module's). */
+static uint64_t func_site(const wasm_funcinst *fn) {
+    if (!fn || !fn->code || !fn->inst) return WASM_SITE_NONE;
+    const wasm_module *m = fn->inst->module;
+    uint64_t index = (uint64_t)(fn->code - wasm_impl(m)->codes) + m->nfunc_imports;
+    return index << 32 | WASM_OFFSET_UNKNOWN;
+}
+
 void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
     if (!stack_limit) stack_limit = thread_stack_limit();
     ctx->check_at = check_at;
@@ -669,6 +678,7 @@ static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_dept
     } while (0)
 
 enter:
+    tf->fn = fn;
     if ((size_t)(ts.limit - fp) < code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
     for (uint32_t k = code->nparam_cells; k < code->nlocal_cells; k++)
         fp[k].u64 = 0;
@@ -758,6 +768,7 @@ do_return:
         ip = r->ip;
         fp = r->fp;
         fn = r->fn;
+        tf->fn = fn;
         if (fn->inst != inst) {
             inst = fn->inst;
             mb = inst->mem_base;
@@ -1281,10 +1292,12 @@ L_WASM_IOP_SIMD_STORE:
     NEXT;
 
 done:
+    if (trap != WASM_TRAP_NONE) wasm_trap_note_site(func_site(fn));
     return trap;
 }
 
-void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst) {
+void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
+    wasm_trap_note_site(site); /* for a trap; the next one notes its own */
     /* as the loop's CHECK: a slice that is over yields, an interruption or
      * the deadline traps, and then the fuel */
     if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) < ctx->check_at &&
@@ -1335,6 +1348,21 @@ bool wasm_call_should_stop(const wasm_instance *inst) {
     return wasm_call_time_left_ms() == 0 || __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED);
 }
 
+/* Where the call of `fn` that `tf` caught trapped (wasm_last_trap_site):
+ * what the trap's raiser noted, or, for a fault, the compiled access at
+ * the faulting pc, or the function the interpreter was running. */
+static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, bool native,
+                         bool fault) {
+    uint64_t site = wasm_trap_take_site();
+    if (site == WASM_SITE_NONE && fault) {
+        const wasm_module_impl *mi = wasm_impl(fn->inst->module);
+        if (native && tf->pc && mi->jit) site = wasm_jit_site_at(mi->jit, tf->pc);
+        if (!native) site = func_site(tf->fn);
+    }
+    const wasm_funcinst *at = native ? fn : tf->fn;
+    wasm_trap_publish_site(at && at->inst ? at->inst->module : NULL, site, false);
+}
+
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
                                 const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
@@ -1354,7 +1382,11 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     /* code compiled without fuel counting cannot keep a budget: the
      * interpreter runs it then (wasm_jit_runs) */
     const bool native = wasm_jit_runs(fn);
-    if (ts.depth == 0) __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
+    if (ts.depth == 0) {
+        __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
+        wasm_trap_publish_site(NULL, WASM_SITE_NONE, true);
+        wasm_trap_take_site();
+    }
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;
     if ((size_t)(ts.limit - fp) < (size_t)code->frame_cells + 1) {
@@ -1389,6 +1421,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     } else {
         trap = (wasm_trap_code)sig;
     }
+    if (trap != WASM_TRAP_NONE) publish_site(fn, &tf, native, sig == WASM_TRAP_OOB_MEMORY);
     if (native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
     wasm_trap_leave(&tf);
     ts.top = saved_top;

@@ -335,7 +335,7 @@ static void declare_runtime(jit *j) {
     j->call_fn = L->LLVMAddFunction(j->M, "wasm_jit_call", j->call_ty);
     j->grow_ty = L->LLVMFunctionType(i32, (LLVMTypeRef[]){p, i32}, 2, 0);
     j->grow_fn = L->LLVMAddFunction(j->M, "wasm_jit_memory_grow", j->grow_ty);
-    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p}, 2, 0);
+    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, i64}, 3, 0);
     j->check_fn = L->LLVMAddFunction(j->M, "wasm_jit_check", j->check_ty);
     add_fn_attr(j, j->check_fn, "cold");
     j->bulk_ty = L->LLVMFunctionType(i64, (LLVMTypeRef[]){p, i32, i32, i32, i64, i64, i64}, 7, 0);
@@ -409,7 +409,8 @@ static void build_check(jit *j) {
     LLVMBasicBlockRef slow = new_block(j, "check"), ok = new_block(j, "checked");
     L->LLVMBuildCondBr(B, stop, slow, ok);
     L->LLVMPositionBuilderAtEnd(B, slow);
-    L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, inst}, 2, "");
+    LLVMValueRef site = L->LLVMConstInt(ty_i64(j), j->site, 0);
+    L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, inst, site}, 3, "");
     L->LLVMBuildBr(B, ok);
     L->LLVMPositionBuilderAtEnd(B, ok);
 }
@@ -441,25 +442,46 @@ LLVMValueRef jit_mem_addr(jit *j, LLVMValueRef addr, uint32_t offset) {
 
 /* Guest loads. With a plain load, LLVM would delete one whose value goes
  * unused (dropped, a local never read, the losing arm of a select, x * 0),
- * sink it into the branch that uses it, narrow it to the bytes it sees
+ * sink it into the branch that uses it, or narrow it to the bytes it sees
  * used (i32.wrap_i64 of an i64.load reads 4 bytes, which may be in bounds
- * when the last 4 are not), or move it across a store: each loses a trap,
- * or leaves memory at a trap other than the interpreter leaves it. A
- * volatile load forbids all that, and every optimization of loads with
- * it (v128 kernels ran 3x slower, json and matmul about 30%).
+ * when the last 4 are not): each loses a trap. A volatile load forbids
+ * that, and every optimization of loads with it (v128 kernels ran 3x
+ * slower, json and matmul about 30%).
  *
- * So while LLVM optimizes, a guest load is a call of a declared function
- * `wasp.load.N` that reads only the memory its argument points to
- * (memory(argmem: read)), never unwinds, and is not `willreturn`: it may
- * not return, which is what a trap is. LLVM then keeps it when unused,
- * keeps it on every path it was on, keeps its order with stores and
- * calls, and does not narrow it; it still merges two of the same address
- * (the second cannot trap when the first did not) and hoists an invariant
- * one out of a loop when it executes on every iteration. After the passes,
- * lower_loads turns each call into a volatile load of its type for code
- * generation, which keeps the access whole and in its place there too.
- * What the calls cost: loops with loads are not vectorized, and a value
- * stored is read back from memory instead of forwarded. */
+ * So while LLVM optimizes, each guest load is followed by a call of a
+ * declared `wasp.keep.N(value)` that touches no memory, never unwinds and
+ * is not `willreturn`: it may not return, which is what a trap is. LLVM
+ * keeps the call, so the load keeps a use on its own path (not deleted,
+ * not sunk) that wants every bit (not narrowed); since the call touches
+ * no memory, a stored value is still forwarded into a later load of its
+ * address (which cannot trap: the store did not) and loads of one address
+ * may be merged. After the passes lower_loads deletes the calls and makes
+ * the loads they kept volatile, whole and in place through code
+ * generation (docs/design/native.md section 4). */
+/* The declared function `name` of type void(params), made once per
+ * module: memory(none), nounwind, and not willreturn (see jit_load). */
+static LLVMValueRef keeper(jit *j, const char *name, LLVMTypeRef *params, unsigned n) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef fn = L->LLVMGetNamedFunction(j->M, name);
+    if (fn) return fn;
+    fn = L->LLVMAddFunction(j->M, name, L->LLVMFunctionType(ty_void(j), params, n, 0));
+    add_fn_attr(j, fn, "memory"); /* memory(none) */
+    add_fn_attr(j, fn, "nounwind");
+    add_fn_attr(j, fn, "nofree");
+    add_fn_attr(j, fn, "nosync");
+    /* two of them in two branches must not become one with a phi of the
+     * sites: a stack map's id must be a constant */
+    add_fn_attr(j, fn, "nomerge");
+    return fn;
+}
+
+/* A call of keeper `name`(args), then the site of the access it keeps. */
+static void keep(jit *j, const char *name, LLVMValueRef *args, LLVMTypeRef *types, unsigned n) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef fn = keeper(j, name, types, n);
+    L->LLVMBuildCall2(j->B, L->LLVMFunctionType(ty_void(j), types, n, 0), fn, args, n, "");
+}
+
 LLVMValueRef jit_load(jit *j, LLVMTypeRef t, LLVMValueRef ptr) {
     const wasm_llvm *L = j->L;
     unsigned k = 0;
@@ -467,26 +489,15 @@ LLVMValueRef jit_load(jit *j, LLVMTypeRef t, LLVMValueRef ptr) {
         k++;
     if (k == j->nload) {
         if (k == JIT_LOAD_TYPES) abort(); /* a type not listed at JIT_LOAD_TYPES */
-        char name[32];
-        snprintf(name, sizeof name, "wasp.keep.%u", k);
-        LLVMValueRef fn = L->LLVMAddFunction(j->M, name, L->LLVMFunctionType(ty_void(j), &t, 1, 0));
-        static const struct {
-            const char *name;
-            uint64_t value;
-        } attrs[] = {{"memory", 0}, {"nounwind", 0}, {"nofree", 0}, {"nosync", 0}};
-        for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
-            unsigned kind =
-                L->LLVMGetEnumAttributeKindForName(attrs[i].name, strlen(attrs[i].name));
-            L->LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                       L->LLVMCreateEnumAttribute(j->C, kind, attrs[i].value));
-        }
         j->load_types[k] = t;
-        j->load_fns[k] = fn;
         j->nload++;
     }
     LLVMValueRef ld = L->LLVMBuildLoad2(j->B, t, ptr, "");
     L->LLVMSetAlignment(ld, 1);
-    L->LLVMBuildCall2(j->B, L->LLVMFunctionType(ty_void(j), &t, 1, 0), j->load_fns[k], &ld, 1, "");
+    char name[32];
+    snprintf(name, sizeof name, "wasp.keep.%u", k);
+    keep(j, name, (LLVMValueRef[]){ld, L->LLVMConstInt(ty_i64(j), j->site, 0)},
+         (LLVMTypeRef[]){t, ty_i64(j)}, 2);
     return ld;
 }
 
@@ -500,19 +511,37 @@ void jit_store(jit *j, LLVMValueRef v, LLVMValueRef ptr) {
     LLVMValueRef st = j->L->LLVMBuildStore(j->B, v, ptr);
     j->L->LLVMSetAlignment(st, 1);
     j->L->LLVMSetVolatile(st, 1);
+    /* its site, for a fault (lower_loads) */
+    LLVMTypeRef i64 = ty_i64(j);
+    keep(j, "wasp.stored", (LLVMValueRef[]){j->L->LLVMConstInt(i64, j->site, 0)}, &i64, 1);
 }
 
-/* After the passes: every call of a wasp.load.N becomes a volatile load
- * of alignment 1 (see jit_load), and the declarations go. */
+/* After the passes: every call of a keeper (wasp.keep.N after a load,
+ * wasp.stored after a store) becomes llvm.experimental.stackmap with the
+ * access's site as its id: it emits no instruction, but LLVM records the
+ * address where it stands in the object's stack map section, which the
+ * loader turns into a table from addresses to sites (jit_load.c,
+ * wasm_jit_site_at): a fault between two such points is the access of the
+ * second. The load a keeper kept (when its value is still a load, not a
+ * forwarded one) becomes volatile, whole and in place through code
+ * generation and ordered with the stack map points; the declarations go. */
 static void lower_loads(jit *j) {
     const wasm_llvm *L = j->L;
     /* the passes delete a declaration left without calls: look them up */
-    LLVMValueRef fns[JIT_LOAD_TYPES] = {0};
-    for (unsigned k = 0; k < j->nload; k++) {
+    LLVMValueRef fns[JIT_LOAD_TYPES + 1] = {0};
+    unsigned nfns = 0;
+    for (unsigned k = 0; k <= j->nload; k++) {
         char name[32];
-        snprintf(name, sizeof name, "wasp.keep.%u", k);
-        fns[k] = L->LLVMGetNamedFunction(j->M, name);
+        if (k < j->nload)
+            snprintf(name, sizeof name, "wasp.keep.%u", k);
+        else
+            snprintf(name, sizeof name, "wasp.stored");
+        LLVMValueRef f = L->LLVMGetNamedFunction(j->M, name);
+        if (f) fns[nfns++] = f;
     }
+    unsigned id = L->LLVMLookupIntrinsicID("llvm.experimental.stackmap", 26);
+    LLVMValueRef sm = L->LLVMGetIntrinsicDeclaration(j->M, id, NULL, 0);
+    LLVMTypeRef sm_ty = L->LLVMIntrinsicGetType(j->C, id, NULL, 0);
     for (LLVMValueRef f = L->LLVMGetFirstFunction(j->M); f; f = L->LLVMGetNextFunction(f)) {
         for (LLVMBasicBlockRef b = L->LLVMGetFirstBasicBlock(f); b;
              b = L->LLVMGetNextBasicBlock(b)) {
@@ -520,10 +549,17 @@ static void lower_loads(jit *j) {
             while (i) {
                 LLVMValueRef next = L->LLVMGetNextInstruction(i);
                 LLVMValueRef callee = L->LLVMIsACallInst(i) ? L->LLVMGetCalledValue(i) : NULL;
-                for (unsigned k = 0; callee && k < j->nload; k++) {
+                for (unsigned k = 0; callee && k < nfns; k++) {
                     if (callee != fns[k]) continue;
+                    unsigned n = (unsigned)L->LLVMGetNumOperands(i) - 1; /* the callee last */
                     LLVMValueRef v = L->LLVMGetOperand(i, 0);
-                    if (L->LLVMIsALoadInst(v)) L->LLVMSetVolatile(v, 1);
+                    if (n == 2 && L->LLVMIsALoadInst(v)) L->LLVMSetVolatile(v, 1);
+                    L->LLVMPositionBuilderBefore(j->B, i);
+                    LLVMValueRef site = L->LLVMGetOperand(i, n - 1);
+                    if (!L->LLVMIsConstant(site)) /* merged after all: no site */
+                        site = L->LLVMConstInt(ty_i64(j), WASM_SITE_NONE, 0);
+                    LLVMValueRef args[2] = {site, L->LLVMConstInt(ty_i32(j), 0, 0)};
+                    L->LLVMBuildCall2(j->B, sm_ty, sm, args, 2, "");
                     L->LLVMInstructionEraseFromParent(i);
                     break;
                 }
@@ -531,8 +567,8 @@ static void lower_loads(jit *j) {
             }
         }
     }
-    for (unsigned k = 0; k < j->nload; k++)
-        if (fns[k]) L->LLVMDeleteFunction(fns[k]);
+    for (unsigned k = 0; k < nfns; k++)
+        L->LLVMDeleteFunction(fns[k]);
     j->nload = 0;
 }
 
@@ -1238,6 +1274,8 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     j->local_types = calloc(nlocals ? nlocals : 1, sizeof *j->local_types);
     if (!j->locals || !j->local_types) return jit_refuse(j, "a function (out of memory)");
     uint32_t nparams = j->m->types[j->m->funcs[j->func].type].nparams;
+    /* the entry's checks trap at the function's start */
+    j->site = (uint64_t)j->func << 32 | j->m->funcs[j->func].body_offset;
     for (uint32_t i = 0; i < nlocals; i++) {
         LLVMTypeRef t = jit_val_type(j, types[i]);
         j->local_types[i] = t;

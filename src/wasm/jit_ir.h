@@ -46,7 +46,7 @@ typedef struct jframe {
     bool skipped;              /* opened in dead code: nothing was built for it */
 } jframe;
 
-/* the most types guest loads read: i8 to i64, f32, f64, v128 */
+/* the most types guest loads read: i8, i16, i32, i64, f32, f64, v128 */
 #define JIT_LOAD_TYPES 8
 
 typedef struct jit {
@@ -81,9 +81,8 @@ typedef struct jit {
      * types since call_indirect takes one for the other */
     uint32_t *type_class, *type_next;
     unsigned *type_cc;
-    /* the declared stand-ins for guest loads, one per loaded type (jit_load) */
+    /* wasp.keep.N, which keeps guest loads, one per loaded type (jit_load) */
     LLVMTypeRef load_types[JIT_LOAD_TYPES];
-    LLVMValueRef load_fns[JIT_LOAD_TYPES];
     unsigned nload;
 } jit;
 

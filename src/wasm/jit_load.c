@@ -43,8 +43,15 @@ struct wasm_jit_image {
     struct jit_sym {
         char *name;
         void *addr;
-    } * syms;
+    } * syms; /* sorted by name */
     size_t nsyms;
+    /* guest memory accesses: the address just past each, its function's
+     * start and its site, sorted by address (from LLVM's stack maps) */
+    struct jit_site {
+        uintptr_t func, pc;
+        uint64_t site;
+    } * sites;
+    size_t nsites;
 };
 
 /* What one load works with: the object's bytes and tables, checked. */
@@ -274,6 +281,91 @@ static bool collect_syms(loader *ld, wasm_jit_image *img) {
     return true;
 }
 
+static int sym_cmp(const void *a, const void *b) {
+    return strcmp(((const struct jit_sym *)a)->name, ((const struct jit_sym *)b)->name);
+}
+
+static int site_cmp(const void *a, const void *b) {
+    uintptr_t x = ((const struct jit_site *)a)->pc, y = ((const struct jit_site *)b)->pc;
+    return x < y ? -1 : x > y;
+}
+
+/* The section called `name`, or -1. */
+static int section_named(const loader *ld, const char *name) {
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)ld->obj;
+    if (eh->e_shstrndx >= ld->nsh) return -1;
+    const Elf64_Shdr *st = &ld->sh[eh->e_shstrndx];
+    if (st->sh_type != SHT_STRTAB) return -1;
+    size_t n = strlen(name) + 1;
+    for (uint16_t i = 0; i < ld->nsh; i++)
+        if (ld->sh[i].sh_name < st->sh_size && n <= st->sh_size - ld->sh[i].sh_name &&
+            !memcmp(ld->obj + st->sh_offset + ld->sh[i].sh_name, name, n))
+            return i;
+    return -1;
+}
+
+/* The sites of guest memory accesses, from the stack map section LLVM
+ * emits for jit_compile.c's llvm.experimental.stackmap calls (format 3,
+ * llvm.org/docs/StackMaps.html), relocated: per function its address and
+ * record count; per record the id (the site) and the offset from the
+ * function's start of the point just after the access. No section: no
+ * sites (an object without guest memory accesses). */
+static bool collect_sites(loader *ld, wasm_jit_image *img) {
+    int k = section_named(ld, ".llvm_stackmaps");
+    if (k < 0 || !ld->addr[k]) return true;
+    const uint8_t *p = ld->addr[k], *end = p + ld->sh[k].sh_size;
+#define NEED(n)                                                                                    \
+    if ((size_t)(end - p) < (size_t)(n)) return fail(ld, "%s", "a truncated stack map")
+    NEED(16);
+    if (p[0] != 3) return fail(ld, "%s", "a stack map of another version");
+    uint32_t nfunc, nconst, nrec;
+    memcpy(&nfunc, p + 4, 4);
+    memcpy(&nconst, p + 8, 4);
+    memcpy(&nrec, p + 12, 4);
+    p += 16;
+    NEED((uint64_t)nfunc * 24 + (uint64_t)nconst * 8);
+    const uint8_t *funcs = p;
+    p += (size_t)nfunc * 24 + (size_t)nconst * 8;
+    NEED((uint64_t)nrec * 16);
+    img->sites = calloc(nrec ? nrec : 1, sizeof *img->sites);
+    if (!img->sites) return fail(ld, "%s", "out of memory");
+    for (uint32_t f = 0; f < nfunc; f++) {
+        uint64_t addr, count;
+        memcpy(&addr, funcs + (size_t)f * 24, 8);
+        memcpy(&count, funcs + (size_t)f * 24 + 16, 8);
+        if (addr < (uintptr_t)img->base || addr >= (uintptr_t)img->base + img->size)
+            return fail(ld, "%s", "a stack map of a function outside the code");
+        for (uint64_t r = 0; r < count; r++) {
+            if (img->nsites == nrec) return fail(ld, "%s", "a stack map with too many records");
+            NEED(16);
+            struct jit_site *s = &img->sites[img->nsites++];
+            uint32_t off;
+            uint16_t nloc, nlive;
+            memcpy(&s->site, p, 8);
+            memcpy(&off, p + 8, 4);
+            memcpy(&nloc, p + 14, 2);
+            s->func = (uintptr_t)addr;
+            s->pc = (uintptr_t)addr + off;
+            p += 16;
+            NEED((size_t)nloc * 12);
+            p += (size_t)nloc * 12;
+            size_t pad = (size_t)(-(uintptr_t)(p - ld->addr[k]) & 7u); /* to 8 bytes */
+            NEED(pad + 4);
+            p += pad;
+            memcpy(&nlive, p + 2, 2);
+            p += 4;
+            NEED((size_t)nlive * 4);
+            p += (size_t)nlive * 4;
+            pad = (size_t)(-(uintptr_t)(p - ld->addr[k]) & 7u);
+            NEED(pad);
+            p += pad;
+        }
+    }
+#undef NEED
+    qsort(img->sites, img->nsites, sizeof *img->sites, site_cmp);
+    return true;
+}
+
 wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_symbol *imports,
                               size_t nimports, wasm_error *err) {
     loader ld = {.obj = obj, .len = len, .err = err};
@@ -316,7 +408,9 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
         if (s->sh_type != SHT_NOBITS) memcpy(ld.addr[i], obj + s->sh_offset, (size_t)s->sh_size);
     }
     free(off);
-    if (!relocate(&ld, imports, nimports) || !collect_syms(&ld, img)) goto bad;
+    if (!relocate(&ld, imports, nimports) || !collect_syms(&ld, img) || !collect_sites(&ld, img))
+        goto bad;
+    qsort(img->syms, img->nsyms, sizeof *img->syms, sym_cmp);
     /* code read+execute, read-only data read-only; writable data stays */
     if ((ge[0] > gs[0] &&
          mprotect(img->base + gs[0], align_up(ge[0], page) - gs[0], PROT_READ | PROT_EXEC) != 0) ||
@@ -334,9 +428,25 @@ bad:
 }
 
 void *wasm_jit_find(const wasm_jit_image *img, const char *name) {
-    for (size_t i = 0; i < img->nsyms; i++)
-        if (!strcmp(img->syms[i].name, name)) return img->syms[i].addr;
-    return NULL;
+    struct jit_sym key = {.name = (char *)name};
+    struct jit_sym *s = bsearch(&key, img->syms, img->nsyms, sizeof key, sym_cmp);
+    return s ? s->addr : NULL;
+}
+
+uint64_t wasm_jit_site_at(const wasm_jit_image *img, const void *pc) {
+    /* the first record past pc: the access faulted before its stack map
+     * point, and after the one before (both ordered with the accesses) */
+    uintptr_t at = (uintptr_t)pc;
+    size_t lo = 0, hi = img->nsites;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (img->sites[mid].pc <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == img->nsites || img->sites[lo].func > at) return WASM_SITE_NONE;
+    return img->sites[lo].site;
 }
 
 void wasm_jit_unload(wasm_jit_image *img) {
@@ -345,5 +455,6 @@ void wasm_jit_unload(wasm_jit_image *img) {
     for (size_t i = 0; i < img->nsyms; i++)
         free(img->syms[i].name);
     free(img->syms);
+    free(img->sites);
     free(img);
 }

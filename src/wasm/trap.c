@@ -19,10 +19,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "wasm/internal.h"
 
 static _Thread_local wasm_trap_frame *current;
+/* the site noted by whatever raises a trap, and the published one */
+static _Thread_local uint64_t noted = WASM_SITE_NONE, published = WASM_SITE_NONE;
+static _Thread_local const wasm_module *published_module;
 static struct sigaction prev_segv, prev_bus;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_errno;
@@ -45,7 +49,11 @@ static void chain(int sig, siginfo_t *info, void *uctx) {
 static void on_fault(int sig, siginfo_t *info, void *uctx) {
     wasm_trap_frame *f = current;
     const uint8_t *addr = info->si_addr;
-    if (f && addr >= f->lo && addr < f->hi) siglongjmp(f->jb, WASM_TRAP_OOB_MEMORY);
+    if (f && addr >= f->lo && addr < f->hi) {
+        /* where it faulted: compiled code's trap site (wasm_jit_site_at) */
+        f->pc = (const void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+        siglongjmp(f->jb, WASM_TRAP_OOB_MEMORY);
+    }
     chain(sig, info, uctx);
 }
 
@@ -93,6 +101,50 @@ wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f) {
     wasm_trap_frame *old = current;
     current = f;
     return old;
+}
+
+void wasm_trap_note_site(uint64_t site) {
+    noted = site;
+}
+
+uint64_t wasm_trap_take_site(void) {
+    uint64_t s = noted;
+    noted = WASM_SITE_NONE;
+    return s;
+}
+
+void wasm_trap_publish_site(const wasm_module *m, uint64_t site, bool reset) {
+    if (reset) {
+        published = WASM_SITE_NONE;
+        published_module = NULL;
+        return;
+    }
+    if (site == WASM_SITE_NONE) return;
+    published = site;
+    published_module = m;
+}
+
+bool wasm_last_trap_site(wasm_trap_site *site) {
+    if (published == WASM_SITE_NONE) return false;
+    site->module = published_module;
+    site->func = (uint32_t)(published >> 32);
+    site->offset = (uint32_t)published;
+    return true;
+}
+
+const char *wasm_trap_site_text(const wasm_trap_site *site, char *buf, size_t len) {
+    const wasm_module *m = site->module;
+    const wasm_name *n = m && site->func < m->nfuncs ? &m->funcs[site->func].debug_name : NULL;
+    char name[220];
+    if (n && n->len)
+        snprintf(name, sizeof name, "$%.*s", (int)(n->len > 200 ? 200 : n->len), n->str);
+    else
+        snprintf(name, sizeof name, "func[%u]", site->func);
+    if (site->offset == WASM_OFFSET_UNKNOWN)
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "%s at offset 0x%x", name, site->offset);
+    return buf;
 }
 
 const char *wasm_trap_message(wasm_trap_code code) {

@@ -71,6 +71,29 @@ typedef enum {
 /* The spec's wording for a trap, e.g. "out of bounds memory access". */
 const char *wasm_trap_message(wasm_trap_code code);
 
+/* Where a call trapped: the function (its index in the module's function
+ * index space, imports first) and the trapping instruction's byte offset
+ * in the module's binary, as `wasm-objdump -d` shows it, or
+ * WASM_OFFSET_UNKNOWN where only the function is known. */
+#define WASM_OFFSET_UNKNOWN UINT32_MAX
+typedef struct wasm_trap_site {
+    const struct wasm_module *module;
+    uint32_t func;
+    uint32_t offset;
+} wasm_trap_site;
+
+/* The place of the trap that ended the last outermost call on this thread
+ * (wasm_call, wasm_call_ex): in the innermost Wasm function that was
+ * running, in either tier. False when that call did not trap or the place
+ * is not known (a trap outside Wasm code: a host function's, a stack
+ * exhausted before the first instruction). Read it right after the call. */
+bool wasm_last_trap_site(wasm_trap_site *site);
+
+/* `site` as text in buf: "$name at offset 0x3e" (the name from the
+ * module's name section, else "func[N]"; without the offset when it is
+ * not known). Returns buf. */
+const char *wasm_trap_site_text(const wasm_trap_site *site, char *buf, size_t len);
+
 /* ---- types ------------------------------------------------------------ */
 
 /* Value types, numbered by their binary encoding. */

@@ -603,6 +603,15 @@ printf '(module (func $f (export "f") (call $f)))' >"$N/deep.wat"
 wat2wasm "$N/deep.wat" -o "$N/deep.wasm"
 run run --tier native --invoke f "$N/deep.wasm"
 expect "native: endless recursion traps with stack exhaustion (134)" 134 'call stack exhausted'
+# a trap names its place: the function by its name-section name, and in
+# compiled code the instruction's offset (the i32.load's, as wasm-objdump -d shows it)
+printf '(module (memory 1)\n (func $inner (param i32) (result i32) (i32.load (local.get 0)))\n (func $outer (export "go") (drop (call $inner (i32.const 65534)))))' >"$N/place.wat"
+wat2wasm --debug-names "$N/place.wat" -o "$N/place.wasm"
+run run --tier native --invoke go "$N/place.wasm"
+expect "native: a trap names its function and offset" 134 'out of bounds memory access in \$inner at offset 0x[0-9a-f]+$'
+check "... the offset of the i32.load" grep -q "at offset 0x$(wasm-objdump -d "$N/place.wasm" | awk '/i32.load/ {sub(":", "", $1); sub(/^0+/, "", $1); print $1}')\$" "$ERR"
+run run --invoke go "$N/place.wasm"
+expect "interpreter: a trap names its function" 134 'out of bounds memory access in \$inner$'
 unset XDG_CACHE_HOME
 
 # ---- wasp secrets ------------------------------------------------------------

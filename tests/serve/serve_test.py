@@ -761,6 +761,11 @@ def test_limits():
         R.check(len(lines) == 4 and all(a.get("status") == "500" and a.get("trap") for a in lines),
                 "access log: every trap line has status=500 and trap=\"...\"", "4 such lines",
                 [(a.get("status"), a.get("trap")) for a in lines])
+        # the place: wasp_handle is function 1 (after the import); compiled
+        # code knows the instruction too
+        R.check(all("unreachable in func[1]" in a.get("trap", "") for a in lines),
+                "access log: the trap names its function", "unreachable in func[1]...",
+                [a.get("trap") for a in lines])
 
         for i in range(3):
             conn = http.client.HTTPConnection(HOST, s.port, timeout=HTTP_TIMEOUT)

@@ -437,6 +437,77 @@ TEST(jit_compile_memory_at_a_trap_as_the_interpreter) {
     pair_close(&p);
 }
 
+/* The byte offset in `m` of the first `op` byte in function `func`'s
+ * instructions (after its one-byte empty locals vector); for `unreachable`
+ * (0x00, also a local index), the one after `if` with no result. */
+static uint32_t op_offset(const wasm_module *m, uint32_t func, uint8_t op) {
+    const wasm_func *f = &m->funcs[func];
+    for (uint32_t i = f->body_offset + 1; i < f->body_offset + f->body_size; i++)
+        if (m->bytes[i] == op && (op != 0x00 || m->bytes[i - 1] == 0x40)) return i;
+    return 0;
+}
+
+/* A trap's place, wasm_last_trap_site: the innermost function and, in the
+ * native tier, the trapping instruction's offset (a fault of a load, a
+ * store or a v128 load; a division; unreachable; a callee's trap); the
+ * interpreter names the function. */
+TEST(jit_compile_traps_name_their_place) {
+    pair p;
+    if (!pair_open(&p, "(module (memory 1)\n"
+                       "  (func (export \"load\") (param i32) (result i32)\n"
+                       "    (i32.add (i32.const 1) (i32.load offset=4 (local.get 0))))\n"
+                       "  (func (export \"store\") (param i32)\n"
+                       "    (i64.store (local.get 0) (i64.const 5)))\n"
+                       "  (func (export \"div\") (param i32) (result i32)\n"
+                       "    (i32.div_u (i32.const 1) (local.get 0)))\n"
+                       "  (func (export \"deep\") (param i32) (result i32)\n"
+                       "    (i32.mul (i32.const 3) (call 0 (local.get 0))))\n"
+                       "  (func (export \"unreach\") (param i32) (result i32)\n"
+                       "    (if (local.get 0) (then unreachable)) (i32.const 0))\n"
+                       "  (func (export \"v\") (param i32) (result i32)\n"
+                       "    (i32x4.extract_lane 1 (v128.load (local.get 0)))))\n")) {
+        pair_close(&p);
+        return;
+    }
+    const wasm_module *m = p.mn;
+    static const struct {
+        const char *name;
+        uint32_t arg, func, at_func;
+        uint8_t op;
+    } cases[] = {{"load", 65533, 0, 0, 0x28}, {"store", 65530, 1, 1, 0x37},
+                 {"div", 0, 2, 2, 0x6e},      {"deep", 65533, 3, 0, 0x28},
+                 {"unreach", 1, 4, 4, 0x00},  {"v", 65530, 5, 5, 0xfd}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        wasm_value arg = {.type = WASM_I32, .of.i32 = cases[k].arg}, res[1];
+        wasm_extern fi, fn;
+        CHECK(wasm_instance_export(p.interp, cases[k].name, &fi));
+        CHECK(wasm_instance_export(p.native, cases[k].name, &fn));
+        wasm_trap_site site;
+        CHECK(wasm_call(fi, &arg, res) != WASM_TRAP_NONE);
+        CHECK(wasm_last_trap_site(&site));
+        CHECK_EQ_S64(site.func, cases[k].at_func);
+        CHECK(site.offset == WASM_OFFSET_UNKNOWN);
+        CHECK(wasm_call(fn, &arg, res) != WASM_TRAP_NONE);
+        CHECK(wasm_last_trap_site(&site));
+        CHECK(site.module == m);
+        CHECK_EQ_S64(site.func, cases[k].at_func);
+        CHECK_EQ_S64(site.offset, op_offset(m, cases[k].at_func, cases[k].op));
+        char text[300];
+        snprintf(text, sizeof text, "func[%u] at offset 0x%x", cases[k].at_func,
+                 op_offset(m, cases[k].at_func, cases[k].op));
+        char got[300];
+        CHECK_STR(wasm_trap_site_text(&site, got, sizeof got), text);
+    }
+    /* a call that returns leaves no place behind */
+    wasm_value arg = {.type = WASM_I32, .of.i32 = 4}, res[1];
+    wasm_extern f;
+    CHECK(wasm_instance_export(p.native, "div", &f));
+    CHECK_EQ_S64(wasm_call(f, &arg, res), WASM_TRAP_NONE);
+    wasm_trap_site site;
+    CHECK(!wasm_last_trap_site(&site));
+    pair_close(&p);
+}
+
 static wasm_trap_code host_twice(void *env, wasm_instance *caller, const wasm_value *args,
                                  wasm_value *results) {
     (void)caller;
