@@ -169,10 +169,12 @@ elapsed=$(($(date +%s) - start))
 # ---- 4. RESULTS.md -----------------------------------------------------------
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-# `make bench-http` owns the section between its markers: keep it.
+# `make bench-http`'s scripts own the sections between their markers
+# (bench-http, bench-caps, bench-waits), which follow this script's part:
+# keep everything from the first of them on.
 http_section=""
 if [ -f "$RESULTS" ]; then
-  http_section=$(sed -n '/^<!-- bench-http:begin -->$/,/^<!-- bench-http:end -->$/p' "$RESULTS")
+  http_section=$(awk '/^<!-- bench-[a-z]+:begin -->$/ { on = 1 } on' "$RESULTS")
 fi
 {
   echo "# Benchmark results"
