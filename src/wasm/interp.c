@@ -1296,13 +1296,20 @@ done:
     return trap;
 }
 
+/* A trap of compiled code's check at `site`. The site is noted only here,
+ * right before the jump: the slow path may yield the fiber first, and a
+ * request on another fiber must not find this one's note. */
+__attribute__((noreturn)) static void raise_at(uint64_t site, wasm_trap_code code) {
+    wasm_trap_note_site(site);
+    wasm_trap_raise(code);
+}
+
 void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
-    wasm_trap_note_site(site); /* for a trap; the next one notes its own */
     /* as the loop's CHECK: a slice that is over yields, an interruption or
      * the deadline traps, and then the fuel */
     if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) < ctx->check_at &&
         !__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED)) {
-        if (ctx->fuel == 0) wasm_trap_raise(WASM_TRAP_FUEL_EXHAUSTED);
+        if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
         return;
     }
     if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
@@ -1311,12 +1318,12 @@ void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
         ctx->check_at = check_at;
         if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
             __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
-            if (ctx->fuel == 0) wasm_trap_raise(WASM_TRAP_FUEL_EXHAUSTED);
+            if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
             return;
         }
     }
     __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
-    wasm_trap_raise(WASM_TRAP_INTERRUPTED);
+    raise_at(site, WASM_TRAP_INTERRUPTED);
 }
 
 void wasm_interrupt_all(void) {
