@@ -319,7 +319,9 @@ wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *res
 }
 
 void wasm_interrupt(wasm_instance *inst) {
-    __atomic_store_n(&inst->interrupt, 1, __ATOMIC_RELAXED);
+    /* the flag, then compiled code's check point (see wasm_jit_check) */
+    __atomic_store_n(&inst->interrupt, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&inst->check_at, 0, __ATOMIC_SEQ_CST);
 }
 
 wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *results,

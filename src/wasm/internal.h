@@ -342,7 +342,6 @@ typedef struct wasm_code {
  * thread-local variables cheaply (docs/design/native.md, section 5). The
  * offsets are part of the code the compiler emits: change them together. */
 typedef struct wasm_jit_ctx {
-    uint64_t check_at;       /* the epoch at which checks take their slow path */
     const void *stack_limit; /* the lowest stack address compiled code may reach */
     uint64_t trap_site;      /* (function << 32 | code offset) of an explicit trap */
     uint64_t fuel;           /* as the interpreter's: the call traps when it reaches 0 */
@@ -390,6 +389,12 @@ struct wasm_instance {
     uint8_t *elem_dropped;  /* one flag per element segment */
     uint8_t *data_dropped;  /* one flag per data segment */
     volatile int interrupt; /* set by wasm_interrupt() */
+    /* Compiled code's checks take their slow path once the epoch reaches
+     * it (jit_compile.c's build_check): the running call's next deadline
+     * or end of time slice, set by wasm_jit_enter; wasm_interrupt() sets
+     * it to 0, so a check reads one field for both (one call at a time
+     * runs on an instance). */
+    uint64_t check_at;
     /* The linker's memory cap in bytes (0: none). It bounds memory 0 and
      * the instance's own tables together (an entry counts as a pointer),
      * so that a huge table cannot get past a small memory limit. */
@@ -649,6 +654,9 @@ const uint64_t *wasm_epoch_counter(void);
 /* Fills a context for a compiled call starting on this thread's current
  * stack (interp.c). */
 void wasm_jit_ctx_init(wasm_jit_ctx *ctx);
+/* Compiled code of `inst` is about to run (again) on this thread: its
+ * check point becomes the thread's, or 0 when it was interrupted. */
+void wasm_jit_enter(wasm_instance *inst);
 
 static inline wasm_module_impl *wasm_impl(const wasm_module *m) {
     return (wasm_module_impl *)m;

@@ -404,10 +404,16 @@ static uint64_t func_site(const wasm_funcinst *fn) {
 
 void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
     if (!stack_limit) stack_limit = thread_stack_limit();
-    ctx->check_at = check_at;
     ctx->stack_limit = stack_limit;
     ctx->trap_site = 0;
     ctx->fuel = fuel;
+}
+
+void wasm_jit_enter(wasm_instance *inst) {
+    /* the order wasm_interrupt's stores need (see wasm_jit_check) */
+    __atomic_store_n(&inst->check_at, check_at, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&inst->check_at, 0, __ATOMIC_SEQ_CST);
 }
 
 const uint64_t *wasm_epoch_counter(void) {
@@ -420,6 +426,7 @@ static void call_native(const wasm_funcinst *f, const wasm_instance *from, wasm_
                         wasm_trap_frame *tf) {
     wasm_jit_ctx ctx;
     wasm_jit_ctx_init(&ctx);
+    wasm_jit_enter(f->inst);
     if (f->inst != from) set_fault_range(tf, f->inst);
     f->entry(&ctx, f->inst, f->native, cells);
     if (f->inst != from) set_fault_range(tf, from);
@@ -1306,17 +1313,22 @@ __attribute__((noreturn)) static void raise_at(uint64_t site, wasm_trap_code cod
 
 void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
     /* as the loop's CHECK: a slice that is over yields, an interruption or
-     * the deadline traps, and then the fuel */
-    if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) < ctx->check_at &&
-        !__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED)) {
+     * the deadline traps, and then the fuel. wasm_interrupt stores the
+     * flag, then 0 into check_at; here a fresh check_at is stored, then
+     * the flag read (all sequentially consistent): an interruption either
+     * comes after the store, and its 0 stays for the next check, or
+     * before it, and the flag is seen now. */
+    if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) <
+            __atomic_load_n(&inst->check_at, __ATOMIC_SEQ_CST) &&
+        !__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST)) {
         if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
         return;
     }
-    if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+    if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
         __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
         slice_over();
-        ctx->check_at = check_at;
-        if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
+        __atomic_store_n(&inst->check_at, check_at, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
             __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
             if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
             return;
@@ -1418,6 +1430,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
         set_fault_range(&tf, fn->inst);
         if (native) {
             wasm_jit_ctx_init(&ctx);
+            wasm_jit_enter(fn->inst);
             ts.top = fp + code->frame_cells;
             ts.depth = saved_depth + 1; /* calls back into Wasm are nested ones */
             fn->entry(&ctx, fn->inst, fn->native, &fp->u64);

@@ -174,7 +174,9 @@
     X(LLVMInstructionEraseFromParent)                                                              \
     X(LLVMDeleteFunction)                                                                          \
     X(LLVMGetNamedFunction)                                                                        \
-    X(LLVMParseCommandLineOptions)
+    X(LLVMParseCommandLineOptions)                                                                 \
+    X(LLVMGetMDKindIDInContext)                                                                    \
+    X(LLVMSetMetadata)
 
 typedef struct wasm_llvm {
 #define X(name) __typeof__(&name) name;

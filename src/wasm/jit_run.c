@@ -27,7 +27,10 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
     if (wasm_jit_runs(f)) {
         /* compiled code of another instance: its memory's faults are traps */
         wasm_trap_frame *tf = wasm_trap_current();
-        if (f->inst != caller) wasm_trap_frame_range(tf, f->inst);
+        if (f->inst != caller) {
+            wasm_trap_frame_range(tf, f->inst);
+            wasm_jit_enter(f->inst);
+        }
         f->entry(ctx, f->inst, f->native, cells);
         if (f->inst != caller) wasm_trap_frame_range(tf, caller);
         return;
@@ -40,6 +43,7 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
     /* a host function may have suspended this stack: the thread's check
      * point moved meanwhile; and the fuel the callee used is taken */
     wasm_jit_ctx_init(ctx);
+    wasm_jit_enter(caller);
     if (t != WASM_TRAP_NONE) wasm_trap_raise(t);
 }
 
