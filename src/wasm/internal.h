@@ -343,7 +343,6 @@ typedef struct wasm_code {
  * offsets are part of the code the compiler emits: change them together. */
 typedef struct wasm_jit_ctx {
     const void *stack_limit; /* the lowest stack address compiled code may reach */
-    uint64_t trap_site;      /* (function << 32 | code offset) of an explicit trap */
     uint64_t fuel;           /* as the interpreter's: the call traps when it reaches 0 */
 } wasm_jit_ctx;
 

@@ -405,7 +405,6 @@ static uint64_t func_site(const wasm_funcinst *fn) {
 void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
     if (!stack_limit) stack_limit = thread_stack_limit();
     ctx->stack_limit = stack_limit;
-    ctx->trap_site = 0;
     ctx->fuel = fuel;
 }
 
@@ -1373,13 +1372,19 @@ bool wasm_call_should_stop(const wasm_instance *inst) {
 static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, bool native,
                          bool fault) {
     uint64_t site = wasm_trap_take_site();
+    const wasm_module *m = fn->inst->module;
     if (site == WASM_SITE_NONE && fault) {
-        const wasm_module_impl *mi = wasm_impl(fn->inst->module);
-        if (native && tf->pc && mi->jit) site = wasm_jit_site_at(mi->jit, tf->pc);
-        if (!native) site = func_site(tf->fn);
+        /* compiled code of fn's module, also when the interpreter called it */
+        const wasm_module_impl *mi = wasm_impl(m);
+        if (tf->pc && mi->jit) site = wasm_jit_site_at(mi->jit, tf->pc);
+        if (site == WASM_SITE_NONE && !native && tf->fn) {
+            site = func_site(tf->fn);
+            m = tf->fn->inst->module;
+        }
+    } else if (!native && tf->fn) {
+        m = tf->fn->inst->module; /* noted by the interpreter's loop */
     }
-    const wasm_funcinst *at = native ? fn : tf->fn;
-    wasm_trap_publish_site(at && at->inst ? at->inst->module : NULL, site, false);
+    wasm_trap_publish_site(m, site, false);
 }
 
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,

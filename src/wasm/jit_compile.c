@@ -742,10 +742,9 @@ static bool truncate(jit *j, wasm_op op) {
  * demote(promote x) to x (or -x), keeping it signalling (LLVM does not
  * promise to quiet NaNs, and LLVM 19 cannot lower llvm.canonicalize on
  * x86). A float constant hidden this way is still loaded once and hoisted
- * out of loops: the asm has no side effect. The same hides a loaded value
- * from LLVM's narrowing of loads (memory_op; jit_simd.c's load): integers
- * then sit in a general-purpose register, floats and vectors in an SSE
- * one. */
+ * out of loops: the asm has no side effect. Integers sit in a
+ * general-purpose register, floats and vectors in an SSE one. (Loads need
+ * no hiding from LLVM's narrowing: jit_load keeps every bit wanted.) */
 LLVMValueRef jit_opaque(jit *j, LLVMValueRef v) {
     const wasm_llvm *L = j->L;
     LLVMTypeRef t = L->LLVMTypeOf(v);
@@ -861,10 +860,7 @@ static bool float_op(jit *j, wasm_op op) {
     case WASM_OP_F64_PROMOTE_F32: r = L->LLVMBuildFPExt(B, operand(j), f64, ""); break;
     case WASM_OP_I32_REINTERPRET_F32:
     case WASM_OP_I64_REINTERPRET_F64:
-        /* a float's bits as an integer: hidden, so that LLVM cannot narrow
-         * the float load they may come from (memory_op) */
         r = L->LLVMBuildBitCast(B, jit_pop(j), op == WASM_OP_I32_REINTERPRET_F32 ? i32 : i64, "");
-        r = jit_opaque(j, r);
         break;
         CONV(F32_REINTERPRET_I32, LLVMBuildBitCast, f32)
         CONV(F64_REINTERPRET_I64, LLVMBuildBitCast, f64)

@@ -114,15 +114,6 @@ static LLVMValueRef pick(jit *j, LLVMValueRef a, LLVMValueRef b, unsigned from, 
     return shuffle(j, a, b, idx, n);
 }
 
-/* Scalar x, about to become a lane of shape s: a float passes jit_opaque.
- * A float load is left whole only because float operations use all its
- * bits; in a vector its bytes can be taken apart (lane 0's low byte of an
- * f64x2.splat of an f64.load), and LLVM would narrow the load to them,
- * past the bytes whose fault is the trap (jit_compile.c's memory_op). */
-static LLVMValueRef float_lane(jit *j, shape s, LLVMValueRef x) {
-    return s == F32 || s == F64 ? jit_opaque(j, x) : x;
-}
-
 /* Scalar x in every lane of shape s. */
 static LLVMValueRef splat(jit *j, LLVMValueRef x, shape s) {
     const wasm_llvm *L = j->L;
@@ -261,11 +252,9 @@ static bool lane_op(jit *j, const wasm_instr *ins) {
                                 2));
         return true;
     }
-    /* a float enters a vector whole (float_lane): jit_compile.c's
-     * memory_op says why */
 #define SPLAT(op, s)                                                                               \
     case WASM_OP_##op: {                                                                           \
-        LLVMValueRef x = float_lane(j, s, jit_pop(j));                                             \
+        LLVMValueRef x = jit_pop(j);                                                               \
         if (s == I8 || s == I16) x = L->LLVMBuildTrunc(B, x, lane_type(j, s), "");                 \
         push_v(j, splat(j, x, s));                                                                 \
         return true;                                                                               \
@@ -297,7 +286,7 @@ static bool lane_op(jit *j, const wasm_instr *ins) {
 #undef EXTRACT
 #define REPLACE(op, s)                                                                             \
     case WASM_OP_##op: {                                                                           \
-        LLVMValueRef x = float_lane(j, s, jit_pop(j));                                             \
+        LLVMValueRef x = jit_pop(j);                                                               \
         if (s == I8 || s == I16) x = L->LLVMBuildTrunc(B, x, lane_type(j, s), "");                 \
         push_v(j, L->LLVMBuildInsertElement(B, pop_as(j, s), x, const_i32(j, ins->imm.lane), "")); \
         return true;                                                                               \
