@@ -4,7 +4,8 @@
  * model, as LLVM will emit the tier's code, loaded, bound to host symbols
  * and called (calls out and in, data read and written, constants, a
  * switch; its unwind tables give the PC-relative relocations); then objects it must refuse, with
- * the reason, and 3,000 one-byte corruptions of a good one, none of which may crash it. clang-14
+ * the reason, and 3,000 one-byte corruptions of a good one, none of which may crash it; and the
+ * tier's own object with its trap sites' stack map corrupted. clang-14
  * comes with scripts/setup.sh; when it is missing the test fails saying so.
  */
 #include <elf.h>
@@ -229,4 +230,50 @@ TEST(jit_load_refuses_what_it_cannot_load) {
     CHECK(refused > 0);
     free(bad);
     free(obj);
+}
+
+/* The file offset of section `name` in ELF object obj, or 0. */
+static size_t section_offset(const uint8_t *obj, const char *name) {
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)obj;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(obj + eh->e_shoff);
+    const char *names = (const char *)obj + sh[eh->e_shstrndx].sh_offset;
+    for (unsigned i = 0; i < eh->e_shnum; i++)
+        if (!strcmp(names + sh[i].sh_name, name)) return (size_t)sh[i].sh_offset;
+    return 0;
+}
+
+/* The trap sites' stack map (jit_load.c's collect_sites) comes from the
+ * cache file like the rest: a stack map of another version, or records
+ * running past the section, are refused with the reason; the object as
+ * compiled binds. */
+TEST(jit_load_refuses_a_malformed_stack_map) {
+    wasm_module *m = unit_load_wat("(module (memory 1)\n"
+                                   "  (func (export \"f\") (param i32) (result i32)\n"
+                                   "    (i32.load (local.get 0))))\n");
+    REQUIRE(m);
+    uint8_t *obj;
+    size_t len;
+    wasm_error err;
+    REQUIRE(wasm_jit_compile(m, 0, &obj, &len, &err));
+    size_t at = section_offset(obj, ".llvm_stackmaps");
+    REQUIRE(at != 0);
+    static const struct {
+        size_t byte; /* from the section's start */
+        uint8_t value;
+        const char *phrase;
+    } cases[] = {{0, 2, "a stack map of another version"},
+                 {12, 0xff, "a truncated stack map"}, /* the record count's low byte */
+                 {15, 0x7f, "a truncated stack map"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t *bad = aligned_alloc(8, (len + 7) & ~(size_t)7);
+        memcpy(bad, obj, len);
+        bad[at + cases[k].byte] = cases[k].value;
+        if (wasm_jit_bind(m, bad, len, &err)) /* takes `bad` */
+            unit_fail(__FILE__, __LINE__, "case %zu bound, expected '%s'", k, cases[k].phrase);
+        else if (!strstr(err.msg, cases[k].phrase))
+            unit_fail(__FILE__, __LINE__, "case %zu: '%s' does not mention '%s'", k, err.msg,
+                      cases[k].phrase);
+    }
+    CHECK(wasm_jit_bind(m, obj, len, &err));
+    wasm_module_free(m);
 }
