@@ -235,8 +235,10 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	@[ -n "$$(ls -A $(B)/fuzz-seeds-diff)" ] || for i in $$(seq 16); do \
 	  head -c 1536 /dev/urandom > $(B)/fuzz-seeds-diff/random-$$i; done
 	bash tests/fuzz/seed.sh $(WASM_TESTSUITE) $(B)/fuzz-seeds
-	$(CLANG) -c -O2 -mcmodel=large -fno-pic -fno-stack-protector -o $(B)/fuzz-seeds-jit_load/seed.o \
+	$(CLANG) -c -O2 -mcmodel=small -fPIC -fno-stack-protector -o $(B)/fuzz-seeds-jit_load/seed.o \
 	  tests/fuzz/jit_seed.c
+	$(CLANG) -c -O2 -mcmodel=large -fno-pic -fno-stack-protector \
+	  -o $(B)/fuzz-seeds-jit_load/seed-large.o tests/fuzz/jit_seed.c
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(B)/fuzz-corpus-$$t; \
 	  seeds=$(B)/fuzz-seeds; [ -d $(B)/fuzz-seeds-$$t ] && seeds=$(B)/fuzz-seeds-$$t; \

@@ -234,7 +234,11 @@ wasm_trap_frame *wasm_trap_swap(wasm_trap_frame *f);
 
 /* Trap sites. A site is (function index << 32 | byte offset in the
  * module), the offset WASM_OFFSET_UNKNOWN where only the function is
- * known; WASM_SITE_NONE: not known at all. Whatever raises a trap notes
+ * known; WASM_SITE_NONE: not known at all. Compiled code gives the offset
+ * alone (index 0), and publishing finds the function whose body holds it:
+ * a 32-bit constant is an instruction's immediate, where LLVM keeps a
+ * 64-bit one in a register across a loop, and registers are what a
+ * call-heavy function runs short of. Whatever raises a trap notes
  * its site first (compiled code's helpers, the interpreter's loop); the
  * call that catches the trap takes the note, or finds the site of a fault
  * from the frame's pc, and publishes it for wasm_last_trap_site. */
@@ -569,7 +573,8 @@ typedef struct wasm_jit_symbol {
 /* Code and data loaded from one object, executable. */
 typedef struct wasm_jit_image wasm_jit_image;
 
-/* Loads an ELF64 x86-64 relocatable object (LLVM's, large code model) from
+/* Loads an ELF64 x86-64 relocatable object (LLVM's, small code model and
+ * position-independent, or large code model) from
  * obj[0, len), which must be 8-byte aligned and is not kept: its sections
  * are placed in a mapping of their own, its undefined symbols bound to
  * `imports`, its relocations applied, its code made read+execute. NULL

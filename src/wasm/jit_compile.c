@@ -1,7 +1,8 @@
 /*
  * jit_compile.c - the native tier's compiler: a validated module's
  * defined functions to LLVM IR, optimised, emitted as one object for the
- * large code model, which jit_load.c loads (docs/design/native.md).
+ * small code model, position-independent, which jit_load.c loads
+ * (docs/design/native.md).
  *
  * What it compiles: every scalar and reference instruction, memory
  * loads and stores (on the guard reservation, no check), tables, bulk
@@ -1280,8 +1281,9 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     j->local_types = calloc(nlocals ? nlocals : 1, sizeof *j->local_types);
     if (!j->locals || !j->local_types) return jit_refuse(j, "a function (out of memory)");
     uint32_t nparams = j->m->types[j->m->funcs[j->func].type].nparams;
-    /* the entry's checks trap at the function's start */
-    j->site = (uint64_t)j->func << 32 | j->m->funcs[j->func].body_offset;
+    /* the entry's checks trap at the function's start; a site is the
+     * offset alone (see WASM_SITE_NONE) */
+    j->site = j->m->funcs[j->func].body_offset;
     for (uint32_t i = 0; i < nlocals; i++) {
         LLVMTypeRef t = jit_val_type(j, types[i]);
         j->local_types[i] = t;
@@ -1306,7 +1308,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     jframe *top = &j->frames[j->nframes - 1];
-    j->site = (uint64_t)j->func << 32 | (uint32_t)(ins->at - j->m->bytes);
+    j->site = (uint32_t)(ins->at - j->m->bytes);
     /* room for what one instruction pushes (a call: up to JIT_MAX_PARAMS
      * results); the validator bounds nothing here, the module is untrusted */
     if (j->sp + JIT_MAX_PARAMS + 2 > JIT_MAX_STACK)
@@ -1612,6 +1614,7 @@ static void build_entry(jit *j, uint32_t ti) {
     char name[32];
     snprintf(name, sizeof name, "wasm_e%u", ti);
     LLVMValueRef e = L->LLVMAddFunction(j->M, name, ety);
+    L->LLVMSetVisibility(e, LLVMHiddenVisibility);
     j->self = e;
     L->LLVMPositionBuilderAtEnd(B, new_block(j, "entry"));
     LLVMValueRef cells = L->LLVMGetParam(e, 3);
@@ -1629,7 +1632,10 @@ static void build_entry(jit *j, uint32_t ti) {
     L->LLVMBuildRetVoid(B);
 }
 
-/* The object of the module compiled so far, for the large code model. */
+/* The object of the module compiled so far: the small code model, and
+ * position-independent so that what lies outside the object (the
+ * runtime's helpers, the epoch) is reached through the slots and stubs
+ * jit_load.c makes, while calls inside it are direct. */
 static bool emit(jit *j, uint8_t **obj, size_t *len) {
     const wasm_llvm *L = j->L;
     char *msg = NULL;
@@ -1649,7 +1655,7 @@ static bool emit(jit *j, uint8_t **obj, size_t *len) {
     msg = NULL;
     if (!L->LLVMGetTargetFromTriple(triple, &T, &msg)) {
         LLVMTargetMachineRef TM = L->LLVMCreateTargetMachine(
-            T, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocStatic, LLVMCodeModelLarge);
+            T, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelSmall);
         L->LLVMSetTarget(j->M, triple);
         LLVMTargetDataRef DL = L->LLVMCreateTargetDataLayout(TM);
         L->LLVMSetModuleDataLayout(j->M, DL);
@@ -1819,6 +1825,9 @@ bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_
         snprintf(name, sizeof name, "wasm_f%u", i);
         if (!ok) break;
         j->fns[i] = L->LLVMAddFunction(j->M, name, j->fn_types[i]);
+        /* hidden: known to be in this object, so a call to it is a direct
+         * call, not one through a stub (jit_load.c) */
+        L->LLVMSetVisibility(j->fns[i], LLVMHiddenVisibility);
         L->LLVMSetFunctionCallConv(j->fns[i], j->type_cc[m->funcs[i].type]);
     }
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {

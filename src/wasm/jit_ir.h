@@ -74,7 +74,7 @@ typedef struct jit {
     LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
     LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
     uint32_t npool, cappool;
-    uint64_t site; /* of the instruction being translated */
+    uint64_t site; /* of the instruction being translated: its offset only */
     /* per type index: the first type of the module equal to it, the next
      * one equal to it (UINT32_MAX after the last), and the calling
      * convention of its functions (C, or JIT_TAIL_CC), the same for equal

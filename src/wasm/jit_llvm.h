@@ -163,6 +163,7 @@
     X(LLVMIsAInlineAsm)                                                                            \
     X(LLVMGetCalledValue)                                                                          \
     X(LLVMSetFunctionCallConv)                                                                     \
+    X(LLVMSetVisibility)                                                                           \
     X(LLVMSetInstructionCallConv)                                                                  \
     X(LLVMAddCallSiteAttribute)                                                                    \
     X(LLVMGetFirstFunction)                                                                        \

@@ -1,15 +1,22 @@
 /*
  * jit_load.c - loading the native tier's compiled code without LLVM: an
- * ELF64 x86-64 relocatable object (what LLVM emits for the large code
- * model, docs/design/native.md section 8) mapped, relocated and made
- * executable by wasp itself.
+ * ELF64 x86-64 relocatable object (what LLVM emits for the small code
+ * model and position-independent code, docs/design/native.md section 8)
+ * mapped, relocated and made executable by wasp itself.
  *
  * Why not ORC, LLVM's own loader: linking libLLVM costs every process
- * 49 MB and 17 ms at start, which a cached module must not pay. The large
- * code model keeps the loader small: every reference that leaves the
- * object is an absolute 64-bit address (R_X86_64_64), so the code can sit
- * anywhere, far from the helpers it calls; references inside the object
- * may be PC-relative, and the object's sections are placed together.
+ * 49 MB and 17 ms at start, which a cached module must not pay. The code
+ * sits wherever mmap puts it, usually more than 2 GiB from the helpers in
+ * wasp's binary that it calls, so the loader does a static linker's work
+ * for what leaves the object: a call to an undefined symbol
+ * (R_X86_64_PLT32) goes to a stub placed after the code, `jmp *slot(%rip)`,
+ * and a load of its address (R_X86_64_GOTPCREL and its relaxable forms) to
+ * a slot in a table after the read-only data; both slots hold the absolute
+ * address. Calls inside the object stay direct 32-bit ones, which is why
+ * compiled code uses this model: under the large one every call was an
+ * absolute address in a register and an indirect call. Objects for the
+ * large code model (R_X86_64_64 outwards) load too. The object's sections
+ * are placed together, so PC-relative references inside it reach.
  *
  * The bytes may come from a cache file, so nothing in them is trusted:
  * every offset, size, index and name is checked against the buffer, and
@@ -18,9 +25,9 @@
  * a section group) is refused with its name.
  *
  * Layout: the allocated sections are copied into one mapping in three
- * page-aligned groups - code (then read+execute), read-only data (read),
- * writable data (read+write) - in their order in the object, each at its
- * own alignment.
+ * page-aligned groups - code then the stubs (read+execute), read-only data
+ * then the slots (read), writable data (read+write) - in their order in
+ * the object, each at its own alignment.
  */
 #include <elf.h>
 #include <stdarg.h>
@@ -65,8 +72,15 @@ typedef struct loader {
     const char *strtab;
     size_t strtab_len;
     uint8_t **addr; /* per section: where it was placed (NULL: not allocated) */
+    /* per symbol: its slot's and its stub's number + 1 (0: none) */
+    uint32_t *slot_of, *stub_of;
+    uint32_t nslots, nstubs;
+    uint8_t *slots, *stubs; /* where they were placed */
     wasm_error *err;
 } loader;
+
+/* A stub: `jmp *disp32(%rip)` (6 bytes) and two int3 to fill 8. */
+#define JIT_STUB_SIZE 8
 
 static void set_error(wasm_error *err, wasm_errkind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -148,9 +162,12 @@ static size_t align_up(size_t v, size_t a) {
     return a > 1 ? (v + a - 1) & ~(a - 1) : v;
 }
 
-/* Places every allocated section; returns the mapping's size, with each
- * section's offset in off[] and each group's start and end. */
-static size_t lay_out(loader *ld, size_t *off, size_t group_start[3], size_t group_end[3]) {
+/* Places every allocated section, the stubs after the code and the slots
+ * after the read-only data; returns the mapping's size, with each
+ * section's offset in off[], the stubs' and slots' offsets, and each
+ * group's start and end. */
+static size_t lay_out(loader *ld, size_t *off, size_t *stubs_off, size_t *slots_off,
+                      size_t group_start[3], size_t group_end[3]) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), at = 0;
     for (int g = 0; g < 3; g++) {
         at = align_up(at, page);
@@ -161,6 +178,15 @@ static size_t lay_out(loader *ld, size_t *off, size_t group_start[3], size_t gro
             at = align_up(at, s->sh_addralign ? (size_t)s->sh_addralign : 1);
             off[i] = at;
             at += (size_t)s->sh_size;
+        }
+        if (g == 0) {
+            at = align_up(at, 16);
+            *stubs_off = at;
+            at += (size_t)ld->nstubs * JIT_STUB_SIZE;
+        } else if (g == 1) {
+            at = align_up(at, 8);
+            *slots_off = at;
+            at += (size_t)ld->nslots * 8;
         }
         group_end[g] = at;
     }
@@ -217,7 +243,10 @@ static bool apply(loader *ld, const Elf64_Rela *r, uint8_t *p, size_t room, uint
         return true;
     }
     case R_X86_64_PC32:
-    case R_X86_64_PLT32: {
+    case R_X86_64_PLT32:
+    case R_X86_64_GOTPCREL: /* S is the slot (relocate) */
+    case R_X86_64_GOTPCRELX:
+    case R_X86_64_REX_GOTPCRELX: {
         if (room < 4) break;
         int64_t v = (int64_t)(S + (uint64_t)A - P);
         if (v < INT32_MIN || v > INT32_MAX)
@@ -235,26 +264,113 @@ static bool apply(loader *ld, const Elf64_Rela *r, uint8_t *p, size_t room, uint
     return fail(ld, "%s", "a relocation past the end of its section");
 }
 
+/* Relocation section i, when it applies to a loaded section: 1 with its
+ * entries and the section they patch; 0 when it is none; -1 with the
+ * error when it is malformed. Before the sections are placed too. */
+static int rela_section(loader *ld, uint16_t i, const Elf64_Rela **r, size_t *n, uint16_t *target) {
+    const Elf64_Shdr *rs = &ld->sh[i];
+    if (rs->sh_type == SHT_REL) {
+        fail(ld, "%s", "REL relocations are not supported");
+        return -1;
+    }
+    if (rs->sh_type != SHT_RELA) return 0;
+    if (rs->sh_info >= ld->nsh || rs->sh_entsize != sizeof(Elf64_Rela) ||
+        rs->sh_offset % _Alignof(Elf64_Rela) != 0) {
+        fail(ld, "%s", "a malformed relocation section");
+        return -1;
+    }
+    const Elf64_Shdr *ts = &ld->sh[rs->sh_info];
+    if (group_of(ts) < 0) return 0; /* for a section not loaded (debug information) */
+    if (ts->sh_type == SHT_NOBITS) {
+        fail(ld, "%s", "a relocation in a bss section");
+        return -1;
+    }
+    *r = (const Elf64_Rela *)(ld->obj + rs->sh_offset);
+    *n = rs->sh_size / sizeof(Elf64_Rela);
+    *target = (uint16_t)rs->sh_info;
+    return 1;
+}
+
+/* A load of a symbol's address from its slot, `mov sym@GOTPCREL(%rip)`. */
+static bool is_slot_load(uint32_t type) {
+    return type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX ||
+           type == R_X86_64_REX_GOTPCRELX;
+}
+
+/* Counts the slots and stubs the object needs: a slot per symbol whose
+ * address is loaded, or which is called from outside the object; a stub
+ * per such call target. */
+static bool plan_slots(loader *ld) {
+    ld->slot_of = calloc(ld->nsyms + 1, sizeof *ld->slot_of);
+    ld->stub_of = calloc(ld->nsyms + 1, sizeof *ld->stub_of);
+    if (!ld->slot_of || !ld->stub_of) return fail(ld, "%s", "out of memory");
+    for (uint16_t i = 0; i < ld->nsh; i++) {
+        const Elf64_Rela *r;
+        size_t n;
+        uint16_t target;
+        int got = rela_section(ld, i, &r, &n, &target);
+        if (got < 0) return false;
+        for (size_t k = 0; got && k < n; k++) {
+            uint32_t type = ELF64_R_TYPE(r[k].r_info);
+            size_t sym = ELF64_R_SYM(r[k].r_info);
+            bool call = type == R_X86_64_PLT32;
+            if (!call && !is_slot_load(type)) continue;
+            if (sym >= ld->nsyms) return fail(ld, "%s", "a relocation names no symbol");
+            if (call && ld->syms[sym].st_shndx != SHN_UNDEF) continue; /* stays direct */
+            if (!ld->slot_of[sym]) ld->slot_of[sym] = ++ld->nslots;
+            if (call && !ld->stub_of[sym]) ld->stub_of[sym] = ++ld->nstubs;
+        }
+    }
+    return true;
+}
+
+/* Writes each slot's address and each stub's jump (the sections and
+ * both tables placed). */
+static bool fill_slots(loader *ld, const wasm_jit_symbol *imports, size_t nimports) {
+    for (size_t k = 0; k < ld->nsyms; k++) {
+        if (!ld->slot_of[k]) continue;
+        uint64_t S;
+        if (!sym_addr(ld, k, imports, nimports, &S)) return false;
+        uint8_t *slot = ld->slots + (size_t)(ld->slot_of[k] - 1) * 8;
+        memcpy(slot, &S, 8);
+        if (!ld->stub_of[k]) continue;
+        uint8_t *stub = ld->stubs + (size_t)(ld->stub_of[k] - 1) * JIT_STUB_SIZE;
+        int64_t d = (int64_t)((uintptr_t)slot - (uintptr_t)(stub + 6));
+        if (d < INT32_MIN || d > INT32_MAX)
+            return fail(ld, "%s", "a stub out of 32-bit range of its slot");
+        int32_t d32 = (int32_t)d;
+        stub[0] = 0xff; /* jmp *d32(%rip) */
+        stub[1] = 0x25;
+        memcpy(stub + 2, &d32, 4);
+        stub[6] = stub[7] = 0xcc; /* int3 */
+    }
+    return true;
+}
+
 static bool relocate(loader *ld, const wasm_jit_symbol *imports, size_t nimports) {
     for (uint16_t i = 0; i < ld->nsh; i++) {
-        const Elf64_Shdr *rs = &ld->sh[i];
-        if (rs->sh_type == SHT_REL) return fail(ld, "%s", "REL relocations are not supported");
-        if (rs->sh_type != SHT_RELA) continue;
-        if (rs->sh_info >= ld->nsh || rs->sh_entsize != sizeof(Elf64_Rela) ||
-            rs->sh_offset % _Alignof(Elf64_Rela) != 0)
-            return fail(ld, "%s", "a malformed relocation section");
-        uint8_t *target = ld->addr[rs->sh_info];
-        if (!target) continue; /* for a section not loaded (debug information) */
-        const Elf64_Shdr *ts = &ld->sh[rs->sh_info];
-        if (ts->sh_type == SHT_NOBITS) return fail(ld, "%s", "a relocation in a bss section");
-        const Elf64_Rela *r = (const Elf64_Rela *)(ld->obj + rs->sh_offset);
-        size_t n = rs->sh_size / sizeof(Elf64_Rela);
-        for (size_t k = 0; k < n; k++) {
+        const Elf64_Rela *r;
+        size_t n;
+        uint16_t t;
+        int got = rela_section(ld, i, &r, &n, &t);
+        if (got < 0) return false;
+        const Elf64_Shdr *ts = &ld->sh[t];
+        for (size_t k = 0; got && k < n; k++) {
             if (r[k].r_offset >= ts->sh_size)
                 return fail(ld, "%s", "a relocation past the end of its section");
+            uint32_t type = ELF64_R_TYPE(r[k].r_info);
+            size_t sym = ELF64_R_SYM(r[k].r_info);
             uint64_t S;
-            if (!sym_addr(ld, ELF64_R_SYM(r[k].r_info), imports, nimports, &S)) return false;
-            if (!apply(ld, &r[k], target + r[k].r_offset, (size_t)(ts->sh_size - r[k].r_offset), S))
+            /* plan_slots gave these their slot and stub */
+            if (is_slot_load(type) && sym < ld->nsyms && ld->slot_of[sym])
+                S = (uint64_t)(uintptr_t)(ld->slots + (size_t)(ld->slot_of[sym] - 1) * 8);
+            else if (type == R_X86_64_PLT32 && sym < ld->nsyms && ld->stub_of[sym])
+                S = (uint64_t)(uintptr_t)(ld->stubs +
+                                          (size_t)(ld->stub_of[sym] - 1) * JIT_STUB_SIZE);
+            else if (!sym_addr(ld, sym, imports, nimports, &S))
+                return false;
+            if (!apply(ld, &r[k], ld->addr[t] + r[k].r_offset,
+                       (size_t)(ts->sh_size - r[k].r_offset), S))
                 return false;
         }
     }
@@ -386,8 +502,12 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
         fail(&ld, "%s", "out of memory");
         goto bad;
     }
-    size_t gs[3], ge[3], page = (size_t)sysconf(_SC_PAGESIZE);
-    img->size = lay_out(&ld, off, gs, ge);
+    size_t gs[3], ge[3], stubs_off = 0, slots_off = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+    if (!plan_slots(&ld)) {
+        free(off);
+        goto bad;
+    }
+    img->size = lay_out(&ld, off, &stubs_off, &slots_off, gs, ge);
     if (img->size > 4 * JIT_MAX_SECTION) {
         free(off);
         fail(&ld, "%s", "sections adding up to more than 4 GiB");
@@ -408,7 +528,10 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
         if (s->sh_type != SHT_NOBITS) memcpy(ld.addr[i], obj + s->sh_offset, (size_t)s->sh_size);
     }
     free(off);
-    if (!relocate(&ld, imports, nimports) || !collect_syms(&ld, img) || !collect_sites(&ld, img))
+    ld.stubs = img->base + stubs_off;
+    ld.slots = img->base + slots_off;
+    if (!fill_slots(&ld, imports, nimports) || !relocate(&ld, imports, nimports) ||
+        !collect_syms(&ld, img) || !collect_sites(&ld, img))
         goto bad;
     qsort(img->syms, img->nsyms, sizeof *img->syms, sym_cmp);
     /* code read+execute, read-only data read-only; writable data stays */
@@ -420,9 +543,13 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
         goto bad;
     }
     free(ld.addr);
+    free(ld.slot_of);
+    free(ld.stub_of);
     return img;
 bad:
     free(ld.addr);
+    free(ld.slot_of);
+    free(ld.stub_of);
     wasm_jit_unload(img);
     return NULL;
 }

@@ -113,6 +113,21 @@ uint64_t wasm_trap_take_site(void) {
     return s;
 }
 
+/* The defined function of `m` whose body holds byte `offset`, or 0. */
+static uint32_t func_at(const wasm_module *m, uint32_t offset) {
+    uint32_t lo = m->nfunc_imports, hi = m->nfuncs; /* bodies in order of index */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->funcs[mid].body_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == m->nfunc_imports) return 0;
+    const wasm_func *f = &m->funcs[lo - 1];
+    return offset - f->body_offset < f->body_size ? lo - 1 : 0;
+}
+
 void wasm_trap_publish_site(const wasm_module *m, uint64_t site, bool reset) {
     if (reset) {
         published = WASM_SITE_NONE;
@@ -120,6 +135,8 @@ void wasm_trap_publish_site(const wasm_module *m, uint64_t site, bool reset) {
         return;
     }
     if (site == WASM_SITE_NONE) return;
+    /* compiled code's: the offset alone */
+    if (site >> 32 == 0 && m) site |= (uint64_t)func_at(m, (uint32_t)site) << 32;
     published = site;
     published_module = m;
 }

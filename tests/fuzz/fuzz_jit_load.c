@@ -4,8 +4,9 @@
  * from cache files: a corrupted or hostile file must be refused, never
  * crash wasp or write outside the loader's own mapping.
  *
- * Each input is an object file. Seeds: an object clang-14 compiles for the
- * large code model from tests/fuzz/jit_seed.c (`make fuzz` builds it). The
+ * Each input is an object file. Seeds: objects clang-14 compiles from
+ * tests/fuzz/jit_seed.c, position-independent for the small code model (as
+ * the tier emits code) and for the large one (`make fuzz` builds them). The
  * code of what loads is not run (a corrupted object's code is garbage);
  * its symbols are looked up. Findings, besides sanitizer reports: an error
  * without the "compiled code: " prefix or with an empty reason.

@@ -2,8 +2,9 @@
  * test_jit_llvm.c - the native tier's pipeline end to end on a small
  * function: libLLVM-19 loaded with dlopen (jit_llvm.c), IR built through
  * the table, optimised with the new pass manager (default<O2>), emitted as
- * an object for the large code model, loaded by wasp's own loader
- * (jit_load.c) with a host function bound by name, and called. When
+ * position-independent code for the small code model as the tier emits
+ * it, loaded by wasp's own loader (jit_load.c) with a host function bound
+ * by name (called through the loader's stub), and called. When
  * libLLVM-19 is missing the test fails, saying what to install.
  */
 #include <stdlib.h>
@@ -52,7 +53,7 @@ TEST(jit_llvm_compiles_loads_and_runs) {
     REQUIRE(!L->LLVMGetTargetFromTriple(triple, &T, &msg));
     char *cpu = L->LLVMGetHostCPUName(), *features = L->LLVMGetHostCPUFeatures();
     LLVMTargetMachineRef TM = L->LLVMCreateTargetMachine(
-        T, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocStatic, LLVMCodeModelLarge);
+        T, triple, cpu, features, LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelSmall);
     L->LLVMSetTarget(M, triple);
     LLVMTargetDataRef DL = L->LLVMCreateTargetDataLayout(TM);
     L->LLVMSetModuleDataLayout(M, DL);

@@ -1,12 +1,16 @@
 /*
  * test_jit_load.c - the native tier's object loader (src/wasm/jit_load.c)
- * on real objects: a C file compiled here by clang-14 for the large code
- * model, as LLVM will emit the tier's code, loaded, bound to host symbols
- * and called (calls out and in, data read and written, constants, a
- * switch; its unwind tables give the PC-relative relocations); then objects it must refuse, with
- * the reason, and 3,000 one-byte corruptions of a good one, none of which may crash it; and the
- * tier's own object with its trap sites' stack map corrupted. clang-14
- * comes with scripts/setup.sh; when it is missing the test fails saying so.
+ * on real objects: a C file compiled here by clang-14 as position-
+ * independent code for the small code model, as LLVM emits the tier's
+ * code (calls out through the loader's stubs, addresses through its
+ * slots), and for the large code model (absolute addresses), loaded,
+ * bound to host symbols and called (calls out and in, data read and
+ * written, constants, a switch; its unwind tables give the PC-relative
+ * relocations); then objects it must refuse, with the reason, and 3,000
+ * one-byte corruptions of a good one in each model, none of which may
+ * crash it; and the tier's own object with its trap sites' stack map
+ * corrupted. clang-14 comes with scripts/setup.sh; when it is missing the
+ * test fails saying so.
  */
 #include <elf.h>
 #include <stdio.h>
@@ -45,9 +49,14 @@ static long host_add(long a, long b) {
 }
 long jit_test_counter;
 
-/* The object clang-14 makes of `source`, in a malloc'd buffer (8-byte
- * aligned), or NULL after reporting why. */
-static uint8_t *compile_object(const char *model, size_t *len) {
+/* The code models and relocation modes the tests compile for. */
+#define PIC "-mcmodel=small -fPIC"
+#define LARGE "-mcmodel=large -fno-pic"
+#define SMALL_STATIC "-mcmodel=small -fno-pic"
+
+/* The object clang-14 makes of `source` with `flags`, in a malloc'd
+ * buffer (8-byte aligned), or NULL after reporting why. */
+static uint8_t *compile_object(const char *flags, size_t *len) {
     char dir[] = "/tmp/wasp-jit-load.XXXXXX";
     if (!mkdtemp(dir)) {
         unit_fail(__FILE__, __LINE__, "mkdtemp failed");
@@ -68,8 +77,7 @@ static uint8_t *compile_object(const char *model, size_t *len) {
                   "bash scripts/setup.sh installs it");
         goto out;
     }
-    snprintf(cmd, sizeof cmd,
-             "/usr/bin/clang-14 -c -O2 -mcmodel=%s -fno-pic -fno-stack-protector -o %s %s", model,
+    snprintf(cmd, sizeof cmd, "/usr/bin/clang-14 -c -O2 %s -fno-stack-protector -o %s %s", flags,
              obj, src);
     if (system(cmd) != 0) {
         unit_fail(__FILE__, __LINE__, "compiling the test object failed: %s", cmd);
@@ -101,10 +109,28 @@ static const wasm_jit_symbol imports[] = {
     {"counter", &jit_test_counter},
 };
 
-TEST(jit_load_runs_a_real_object) {
+/* True when obj has a relocation of `type`. */
+static bool has_relocation(const uint8_t *obj, uint32_t type) {
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)obj;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(obj + eh->e_shoff);
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_RELA) continue;
+        const Elf64_Rela *r = (const Elf64_Rela *)(obj + sh[i].sh_offset);
+        for (size_t k = 0; k < sh[i].sh_size / sizeof *r; k++)
+            if (ELF64_R_TYPE(r[k].r_info) == type) return true;
+    }
+    return false;
+}
+
+static void run_object(const char *flags) {
     size_t len = 0;
-    uint8_t *obj = compile_object("large", &len);
+    uint8_t *obj = compile_object(flags, &len);
     if (!obj) return;
+    if (!strcmp(flags, PIC)) {
+        /* what the stubs and slots are for is there to test */
+        CHECK(has_relocation(obj, R_X86_64_PLT32));
+        CHECK(has_relocation(obj, R_X86_64_REX_GOTPCRELX));
+    }
     wasm_error err;
     wasm_jit_image *img = wasm_jit_load(obj, len, imports, 2, &err);
     if (!img) {
@@ -148,6 +174,11 @@ TEST(jit_load_runs_a_real_object) {
     free(obj);
 }
 
+TEST(jit_load_runs_a_real_object) {
+    run_object(PIC);
+    run_object(LARGE);
+}
+
 /* Loads a copy of obj[0, len) (aligned) and expects an error containing
  * `phrase`. */
 static void expect_refused(const char *file, int line, const uint8_t *obj, size_t len,
@@ -167,17 +198,11 @@ static void expect_refused(const char *file, int line, const uint8_t *obj, size_
 #define REFUSED(obj, len, im, nim, phrase)                                                         \
     expect_refused(__FILE__, __LINE__, obj, len, im, nim, phrase)
 
-TEST(jit_load_refuses_what_it_cannot_load) {
+static void refuse_corrupted(const char *flags) {
     size_t len = 0;
-    uint8_t *obj = compile_object("large", &len);
+    uint8_t *obj = compile_object(flags, &len);
     if (!obj) return;
     REFUSED(obj, len, imports, 1, "needs `counter`");
-    /* the small code model reaches the host's functions with 32-bit
-     * displacements, which cannot span from the mapping to them */
-    size_t small_len = 0;
-    uint8_t *small = compile_object("small", &small_len);
-    if (small) REFUSED(small, small_len, imports, 2, "out of 32-bit range");
-    free(small);
     REFUSED(obj, len, NULL, 0, "which the runtime does not provide");
     REFUSED(obj, 40, imports, 2, "shorter than an ELF header");
     REFUSED(obj, len / 2, imports, 2, "out of bounds");
@@ -230,6 +255,18 @@ TEST(jit_load_refuses_what_it_cannot_load) {
     CHECK(refused > 0);
     free(bad);
     free(obj);
+}
+
+TEST(jit_load_refuses_what_it_cannot_load) {
+    refuse_corrupted(PIC);
+    refuse_corrupted(LARGE);
+    /* static code for the small model reads the host's data with 32-bit
+     * displacements, which cannot span from the mapping to it: no slot
+     * can stand in for the data itself */
+    size_t small_len = 0;
+    uint8_t *small = compile_object(SMALL_STATIC, &small_len);
+    if (small) REFUSED(small, small_len, imports, 2, "out of 32-bit range");
+    free(small);
 }
 
 /* The file offset of section `name` in ELF object obj, or 0. */
