@@ -209,6 +209,9 @@ uint64_t wasi_rights_for(uint8_t filetype, bool readonly);
 /* Defines the functions each file implements (called by wasi_link). */
 bool wasi_link_core(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* wasi.c, fd.c */
 bool wasi_link_path(wasi_ctx *ctx, wasm_linker *l, wasm_error *err); /* path.c */
+/* Fills p[0, len) with cryptographically secure random bytes: 0, or an
+ * errno (random.c). */
+int wasi_random_fill(uint8_t *p, size_t len);
 
 /* ---- added with wasi.c/fd.c: how a file registers its functions ---- */
 /* The import module of every preview-1 function. */

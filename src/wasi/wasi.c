@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -468,19 +467,14 @@ static wasm_trap_code clock_time_get(void *env, wasm_instance *caller, const was
     return wasi_ret(r, WASI_ESUCCESS);
 }
 
-/* random_get(buf, buf_len): from the kernel's CSPRNG. */
+/* random_get(buf, buf_len): a CSPRNG keyed from the kernel's (random.c). */
 static wasm_trap_code random_get(void *env, wasm_instance *caller, const wasm_value *a,
                                  wasm_value *r) {
     uint32_t len = a[1].of.i32;
     uint8_t *p = wasm_guest_bytes(caller, a[0].of.i32, len);
     if (!p) return wasi_ret(r, WASI_EFAULT);
-    for (uint32_t done = 0; done < len;) {
-        ssize_t n = getrandom(p + done, len - done, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return wasi_ret(r, wasi_errno(errno));
-        done += (uint32_t)n;
-    }
-    return wasi_ret(r, WASI_ESUCCESS);
+    int e = wasi_random_fill(p, len);
+    return wasi_ret(r, e ? wasi_errno(e) : WASI_ESUCCESS);
 }
 
 /* proc_exit(code) -> (): records the code and ends the call. */

@@ -584,6 +584,8 @@ wasm_jit_image *wasm_jit_load(const uint8_t *obj, size_t len, const wasm_jit_sym
                               size_t nimports, wasm_error *err);
 /* The address of the object's global symbol `name`, or NULL. */
 void *wasm_jit_find(const wasm_jit_image *img, const char *name);
+/* The same, with the symbol's size in bytes in *size (0 when not found). */
+void *wasm_jit_find_sized(const wasm_jit_image *img, const char *name, size_t *size);
 /* The site (jit_compile.c's stackmap ids) of the guest memory access at
  * code address `pc` in the image, or WASM_SITE_NONE when pc is not one. */
 uint64_t wasm_jit_site_at(const wasm_jit_image *img, const void *pc);

@@ -50,6 +50,7 @@ struct wasm_jit_image {
     struct jit_sym {
         char *name;
         void *addr;
+        size_t size;
     } * syms; /* sorted by name */
     size_t nsyms;
     /* guest memory accesses: the address just past each, its function's
@@ -392,6 +393,9 @@ static bool collect_syms(loader *ld, wasm_jit_image *img) {
         js->name = strdup(name);
         if (!js->name) return fail(ld, "%s", "out of memory");
         js->addr = ld->addr[s->st_shndx] + s->st_value;
+        /* a size past the section is the object's lie, not ours to map */
+        uint64_t room = ld->sh[s->st_shndx].sh_size - s->st_value;
+        js->size = (size_t)(s->st_size < room ? s->st_size : room);
         img->nsyms++;
     }
     return true;
@@ -555,8 +559,13 @@ bad:
 }
 
 void *wasm_jit_find(const wasm_jit_image *img, const char *name) {
+    return wasm_jit_find_sized(img, name, NULL);
+}
+
+void *wasm_jit_find_sized(const wasm_jit_image *img, const char *name, size_t *size) {
     struct jit_sym key = {.name = (char *)name};
     struct jit_sym *s = bsearch(&key, img->syms, img->nsyms, sizeof key, sym_cmp);
+    if (size) *size = s ? s->size : 0;
     return s ? s->addr : NULL;
 }
 

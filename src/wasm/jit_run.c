@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wasm/internal.h"
 
@@ -125,6 +126,34 @@ static const wasm_jit_symbol *symbols(size_t *n) {
     return table;
 }
 
+/* With WASP_PERF_MAP=1 in the environment, the compiled functions'
+ * addresses, sizes and names are appended to /tmp/perf-<pid>.map, where
+ * `perf report` looks for the symbols of code generated at run time
+ * (linux tools/perf/Documentation/jit-interface.txt): names from the name
+ * section, else func[N]. */
+static void write_perf_map(const wasm_module *m, const wasm_jit_image *img) {
+    const char *on = getenv("WASP_PERF_MAP");
+    if (!on || strcmp(on, "1") != 0) return;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%ld.map", (long)getpid());
+    FILE *f = fopen(path, "a");
+    if (!f) return; /* a profiling aid: no map, no harm */
+    char name[32];
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        size_t size;
+        snprintf(name, sizeof name, "wasm_f%u", i);
+        void *at = wasm_jit_find_sized(img, name, &size);
+        const wasm_name *n = &m->funcs[i].debug_name;
+        if (!at) continue;
+        if (n->len)
+            fprintf(f, "%lx %zx wasm:%.*s\n", (unsigned long)(uintptr_t)at, size,
+                    (int)(n->len > 200 ? 200 : n->len), n->str);
+        else
+            fprintf(f, "%lx %zx wasm:func[%u]\n", (unsigned long)(uintptr_t)at, size, i);
+    }
+    fclose(f);
+}
+
 /* Loads object `obj` and binds it to `m`'s defined functions; takes `obj`
  * (malloc'd), which the module keeps for wasm_module_native_save. */
 bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
@@ -165,6 +194,7 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
         free(obj);
         return false;
     }
+    write_perf_map(m, img);
     mi->jit = img;
     mi->natives = natives;
     mi->entries = entries;
