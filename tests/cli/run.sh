@@ -612,6 +612,18 @@ expect "native: a trap names its function and offset" 134 'out of bounds memory 
 check "... the offset of the i32.load" grep -q "at offset 0x$(wasm-objdump -d "$N/place.wasm" | awk '/i32.load/ {sub(":", "", $1); sub(/^0+/, "", $1); print $1}')\$" "$ERR"
 run run --invoke go "$N/place.wasm"
 expect "interpreter: a trap names its function" 134 'out of bounds memory access in \$inner$'
+# WASP_PERF_MAP=1: the compiled functions, named, in perf's map for the process
+# (run directly, not under timeout, so that $! is wasp's pid: the map is named by it)
+WASP_PERF_MAP=1 "$WASP" run --tier native --invoke go "$N/place.wasm" >/dev/null 2>&1 &
+pid=$!
+wait "$pid"
+check "WASP_PERF_MAP=1 lists \$inner and \$outer in /tmp/perf-PID.map (address, size, name)" \
+  test "$(grep -cE '^[0-9a-f]+ [0-9a-f]+ wasm:(inner|outer)$' "/tmp/perf-$pid.map" 2>/dev/null)" = 2
+rm -f "/tmp/perf-$pid.map"
+"$WASP" run --tier native --invoke go "$N/place.wasm" >/dev/null 2>&1 &
+pid=$!
+wait "$pid"
+check "... and without it no map is written" test ! -e "/tmp/perf-$pid.map"
 unset XDG_CACHE_HOME
 
 # ---- wasp secrets ------------------------------------------------------------
