@@ -102,7 +102,7 @@ echo "bench: built ${ALL[*]} into $OUT/{wasm,native}"
 # ---- 2. check that native, wasp and node agree -------------------------------
 
 native_cmd() { echo "$OUT/native/$1"; }
-wasp_cmd() { echo "$WASP run $OUT/wasm/$1.wasm"; }
+wasp_cmd() { echo "$WASP run --tier interp $OUT/wasm/$1.wasm"; }
 wasp_native_cmd() { echo "$WASP run --tier native --cache $OUT/cache $OUT/wasm/$1.wasm"; }
 node_cmd() { echo "$NODE $NODE_RUN $OUT/wasm/$1.wasm"; }
 
@@ -184,7 +184,7 @@ fi
   echo "- command: \`make bench\` (hyperfine -N --warmup $WARMUP --runs $RUNS; times are medians of wall-clock time, process start-up included)"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) cores, ${cpu:-unknown CPU} (2 cores, shared, noisy: differences under ~10% mean little)"
-  echo "- wasp: commit $commit, \`build/wasp\` built with gcc -O2: interpreter (\`wasp run\`) and native tier (\`wasp run --tier native --cache DIR\`, LLVM 19 at O2, from a warm cache)"
+  echo "- wasp: commit $commit, \`build/wasp\` built with gcc -O2: interpreter (\`wasp run --tier interp\`) and native tier (\`wasp run --tier native --cache DIR\`, LLVM 19 at O2, from a warm cache)"
   echo "- native: $("$CC_NATIVE" --version | head -n 1), \`-O2\`, glibc"
   echo "- wasm: wasm32-wasi commands: $("$CLANG" --version | head -n 1), \`--target=wasm32-wasi -O2\` (+ \`-msimd128\` for simd), Debian's wasi-libc $(dpkg-query -W -f='${Version}' wasi-libc 2>/dev/null || echo '(version unknown)'), linked at \`-O0\`: no wasm-opt"
   echo "- node: $("$NODE" --version) (V8: Liftoff, then TurboFan), through node:wasi (\`bench/node/run.mjs\`)"

@@ -54,7 +54,7 @@ YAML
   local out=()
   for r in $(seq "$RUNS"); do
     "$WASP" serve --listen "127.0.0.1:$PORT" --admin off --workers "$WORKERS" --access-log off \
-      "$WORK/$label.yaml" 2>"$WORK/$label.err" &
+      --tier interp "$WORK/$label.yaml" 2>"$WORK/$label.err" &
     local pid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.05; done
     [ "$r" = 1 ] && { curl -sf -X POST "http://127.0.0.1:$PORT$route" >/dev/null || die "$label: seeding failed: $(curl -s -X POST "http://127.0.0.1:$PORT$route")"; }

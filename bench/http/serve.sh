@@ -151,6 +151,7 @@ start_server() {
   local tier=()
   case "$1" in
   wasp-hello | wasp-wagi | wasp-json | wasp-order | native-hello | native-wagi | native-json | native-order)
+    tier=(--tier interp)
     [[ $1 == native-* ]] && tier=(--tier native --cache "$NATIVE_CACHE")
     "$WASP" serve --listen "127.0.0.1:$PORT" --admin off --access-log off --workers "$WORKERS" \
       "${tier[@]}" "$(module_of "$1")" 2>"$log" &
@@ -446,7 +447,7 @@ section=$tmp/section
   echo "- machine: $(nproc) cores, ${cpu_model:-unknown CPU}, kernel $(uname -r); load average" \
     "before $load_before, after $load_after (1/5/15 min)"
   echo "- wasp: commit $commit$dirty, \`wasp serve --workers $WORKERS --access-log off --admin off MODULE\`;"
-  echo "  *interp* rows run the interpreter, *native* rows add \`--tier native --cache DIR\`: a cache in the"
+  echo "  *interp* rows add \`--tier interp\`, *native* rows \`--tier native --cache DIR\`: a cache in the"
   echo "  run's scratch directory, filled by \`wasp compile --cache DIR\` before the checks, so every"
   echo "  native start loaded its code from the cache (checked on wasp's app line each time):"
   # shellcheck disable=SC2016 # the backquotes are Markdown

@@ -104,7 +104,7 @@ start() { # $1: wasp | node
   local log=$WORK/$1.log
   if [ "$1" = wasp ]; then
     "$WASP" serve --listen "127.0.0.1:$PORT" --admin off --workers "$WORKERS" --access-log off \
-      "$WORK/wasp.yaml" 2>"$log" &
+      --tier interp "$WORK/wasp.yaml" 2>"$log" &
   else
     NODE_PATH=$NODE_MODULES UPSTREAM=$UPSTREAM PG_URL="postgresql://wasp@127.0.0.1:$PPORT/bench" \
       PG_POOL=$((8 / WORKERS)) REDIS_PORT=$RPORT WORKERS=$WORKERS \

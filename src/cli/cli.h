@@ -95,9 +95,11 @@ int cli_compile(int argc, char **argv);
  * WASM_NATIVE_* `flags`: from the cache (`cache_flag`: a directory, "off",
  * or NULL for the default) or compiled; when the module stays
  * interpreted, or the cache is refused or not written, a note prefixed
- * with `who` goes to stderr. */
+ * with `who` goes to stderr. Without `compile` (tier auto) only a
+ * matching cache entry is used, and silently: the interpreter runs the
+ * module otherwise. */
 void cli_native(wasm_module *m, const char *path, const char *cache_flag, uint32_t flags,
-                const char *who);
+                bool compile, const char *who);
 /* `wasp secrets ARGS...` (secrets.c): 0 ok, 1 failure, 2 usage. */
 int cli_secrets(int argc, char **argv);
 

@@ -1,7 +1,8 @@
 /*
  * compile.c - `wasp compile`: a module compiled to machine code ahead of
  * time, into the cache directory that `run` and `serve` read, or into a
- * file; and cli_native, the same step for `wasp run --tier native`.
+ * file; and cli_native, the same step for `wasp run` (tiers native and
+ * auto).
  *
  *   wasp compile [--fuel] [--cache DIR] [-o FILE] MODULE.wasm
  *
@@ -26,12 +27,12 @@ static const char *cache_dir(const char *flag, char *buf, size_t n) {
 }
 
 void cli_native(wasm_module *m, const char *path, const char *cache_flag, uint32_t flags,
-                const char *who) {
+                bool compile, const char *who) {
     char buf[4096], why[512];
     srv_native_info info;
-    if (!srv_native_prepare(m, cache_dir(cache_flag, buf, sizeof buf), flags, &info, why,
+    if (!srv_native_prepare(m, cache_dir(cache_flag, buf, sizeof buf), flags, compile, &info, why,
                             sizeof why)) {
-        fprintf(stderr, "%s: note: %s runs in the interpreter: %s\n", who, path, why);
+        if (compile) fprintf(stderr, "%s: note: %s runs in the interpreter: %s\n", who, path, why);
         return;
     }
     if (info.note[0]) fprintf(stderr, "%s: note: %s\n", who, info.note);

@@ -4,12 +4,15 @@
  *
  *   wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]
  *            [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]
- *            [--tier interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]
+ *            [--tier auto|interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]
  *
  * With --tier native the module runs as machine code: from the cache
  * directory when it holds an entry for it, else compiled now and written
  * there (server/native.c). A module the tier does not compile yet runs in
- * the interpreter, with a note on stderr saying why.
+ * the interpreter, with a note on stderr saying why. Tier auto, the
+ * default, uses the cache's code when there is some and the interpreter
+ * otherwise, without a word: a one-off run would wait longer for LLVM
+ * than the code saves.
  *
  * Nothing is visible to the module unless granted: no directory without
  * --dir, no environment variable without --env or --inherit-env. The
@@ -54,13 +57,17 @@ typedef struct run_args {
 static int run_usage(const char *fmt, const char *arg) {
     fputs("wasp run: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs("\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
-          "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
-          "                [--tier interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]\n"
-          "  --tier      interp (the default) or native: machine code compiled with LLVM\n"
-          "  --cache     where native code is kept between runs (default\n"
-          "              $XDG_CACHE_HOME/wasp, else ~/.cache/wasp); off: compile every time\n",
-          stderr);
+    fputs(
+        "\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
+        "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
+        "                [--tier auto|interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]\n"
+        "  --tier      auto (the default): machine code when the cache holds it (wasp\n"
+        "              compile, or an earlier --tier native run, puts it there), else\n"
+        "              the interpreter; native: compiled with LLVM now if not cached;\n"
+        "              interp: the interpreter only\n"
+        "  --cache     where native code is kept between runs (default\n"
+        "              $XDG_CACHE_HOME/wasp, else ~/.cache/wasp); off: compile every time\n",
+        stderr);
     return RUN_USAGE;
 }
 
@@ -130,7 +137,7 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
             if (!cli_parse_u64(v, &a->fuel) || a->fuel == 0) return run_usage("bad --fuel '%s'", v);
         } else if (strcmp(o, "--tier") == 0) {
             if (!srv_tier_parse(v, &a->tier))
-                return run_usage("bad --tier '%s' (want interp or native)", v);
+                return run_usage("bad --tier '%s' (want auto, interp or native)", v);
         } else if (strcmp(o, "--cache") == 0) {
             if (!*v) return run_usage("bad --cache '%s' (want a directory or off)", v);
             a->cache = v;
@@ -284,8 +291,9 @@ int cli_run(int argc, char **argv) {
         cli_print_error(stderr, a.module, &err);
         goto done;
     }
-    if (a.tier == SRV_TIER_NATIVE)
-        cli_native(m, a.module, a.cache, a.fuel ? WASM_NATIVE_FUEL : 0, "wasp run");
+    if (a.tier != SRV_TIER_INTERP)
+        cli_native(m, a.module, a.cache, a.fuel ? WASM_NATIVE_FUEL : 0, a.tier == SRV_TIER_NATIVE,
+                   "wasp run");
 
     /* the environment: only what was granted */
     int nenv = a.nenv, k = 0;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
@@ -48,9 +49,13 @@ static const char serve_usage[] =
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
     "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
     "                           finish before they are ended with 504 (30000)\n"
-    "  --tier interp|native     how apps without `tier:` in the manifest run:\n"
-    "                           the interpreter (default), or machine code\n"
-    "                           compiled with LLVM at load\n"
+    "  --tier auto|interp|native\n"
+    "                           how apps without `tier:` in the manifest run.\n"
+    "                           auto (default): machine code from the cache,\n"
+    "                           else the interpreter while LLVM compiles in\n"
+    "                           the background, then the machine code;\n"
+    "                           native: compiled before serving; interp: the\n"
+    "                           interpreter only\n"
     "  --cache DIR|off          where native code is kept between starts\n"
     "                           (default $XDG_CACHE_HOME/wasp, else\n"
     "                           ~/.cache/wasp)\n"
@@ -203,7 +208,7 @@ int cli_serve(int argc, char **argv) {
             o.access_log = v;
         } else if (!strcmp(a, "--tier")) {
             if (!srv_tier_parse(v, &o.tier)) {
-                rc = serve_usage_error("bad --tier '%s' (want interp or native)", v);
+                rc = serve_usage_error("bad --tier '%s' (want auto, interp or native)", v);
                 goto done;
             }
         } else if (!strcmp(a, "--cache")) {
@@ -325,6 +330,10 @@ int cli_serve(int argc, char **argv) {
                         : srv_cache_default_dir(cache_buf, sizeof cache_buf);
     rc = srv_serve(&o, err, sizeof err) == 0 ? 0 : 1;
     if (rc) fprintf(stderr, "wasp serve: %s\n", err);
+    if (srv_compiling()) { /* see srv_compiling */
+        fflush(NULL);
+        _exit(rc);
+    }
     srv_manifest_free(o.single);
 done:
     free(dirs);

@@ -5,14 +5,21 @@
  * Loading happens once per (re)load on the main thread, never on a
  * worker: reading the file, decoding, validating and compiling, running
  * the app's initialisers and snapshotting. Workers only ever see finished
- * generations. Routes are tried longest first, so "/api/users" wins over
- * "/api/..." and anything wins over "/...".
+ * generations. The one exception is native code in tier auto: a thread of
+ * the generation's own compiles what the cache did not hold while the
+ * apps are served interpreted, and workers switch each instance to it
+ * between requests (wasm_instance_adopt_native). Routes are tried longest
+ * first, so "/api/users" wins over "/api/..." and anything wins over
+ * "/...".
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "host/host.h"
 #include "server/internal.h"
@@ -145,20 +152,29 @@ static bool resolve_caps(srv_app *a, const srv_manifest *m, host_sql_db *const *
     return true;
 }
 
-/* Native code for an app in the native tier, before its snapshot is taken
- * (instances made after this run it). Compiled at load, not in the
- * background: the server says ready only once every app runs in the tier
- * it asked for. A module the tier does not compile yet is served by the
- * interpreter, and the log says why; that is not a load failure. */
+/* Native code for an app, before its snapshot is taken (instances made
+ * after this run it). Tier native compiles at load: the server says ready
+ * only once every app runs in the tier it asked for. Tier auto loads what
+ * the cache holds and leaves the rest to compile_in_background. A module
+ * the tier does not compile yet is served by the interpreter, and the log
+ * says why; that is not a load failure. */
 static void prepare_tier(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m) {
     srv_tier tier = cfg->tier_set ? cfg->tier : m->tier;
     a->tier = "interp";
-    if (tier != SRV_TIER_NATIVE) return;
+    if (tier == SRV_TIER_INTERP) return;
     srv_native_info info;
     char reason[512];
     /* fuel counting only where a limit needs it: it costs every call */
     uint32_t flags = cfg->fuel ? WASM_NATIVE_FUEL : 0;
-    if (!srv_native_prepare(a->module, m->cache_dir, flags, &info, reason, sizeof reason)) {
+    bool wait = tier == SRV_TIER_NATIVE;
+    if (!srv_native_prepare(a->module, m->cache_dir, flags, wait, &info, reason, sizeof reason)) {
+        if (!wait) {
+            if (info.note[0]) srv_event("app %s: %s", a->name, info.note);
+            a->compile_later = true;
+            a->native_flags = flags;
+            a->tier = "interp until its native code is compiled";
+            return;
+        }
         srv_event("app %s runs in the interpreter: %s", a->name, reason);
         a->tier = "interp: the native tier does not take it";
         return;
@@ -167,6 +183,60 @@ static void prepare_tier(srv_app *a, const srv_app_cfg *cfg, const srv_manifest 
     a->tier = info.from_cache ? "native, from the cache" : "native, compiled";
     srv_event("app %s: native code %s in %.1f ms", a->name,
               info.from_cache ? "loaded from the cache" : "compiled", info.ms);
+}
+
+/* Compiles, one after the other, the apps of generation `arg` that tier
+ * auto found no cached code for, and writes it to the cache; each
+ * instance switches to it before its next request. Runs at a lower
+ * priority than the workers, so that requests keep the cores while LLVM
+ * works, and holds a reference to the generation (a reload may drop it
+ * meanwhile). */
+static atomic_int compiles_running;
+
+static void *compile_in_background(void *arg) {
+    srv_gen *g = arg;
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10); /* Linux: per thread; best effort */
+    for (int i = 0; i < g->napps; i++) {
+        srv_app *a = &g->apps[i];
+        if (!a->compile_later) continue;
+        srv_native_info info;
+        char reason[512];
+        if (!srv_native_prepare(a->module, g->manifest->cache_dir, a->native_flags, true, &info,
+                                reason, sizeof reason)) {
+            srv_event("app %s stays in the interpreter: %s", a->name, reason);
+            continue;
+        }
+        srv_event("app %s: native code compiled in the background in %.1f ms; requests run it "
+                  "from now on",
+                  a->name, info.ms);
+        if (info.note[0]) srv_event("app %s: %s", a->name, info.note);
+    }
+    srv_gen_unref(g);
+    atomic_fetch_sub(&compiles_running, 1);
+    return NULL;
+}
+
+static void start_background_compile(srv_gen *g) {
+    bool any = false;
+    for (int i = 0; i < g->napps; i++)
+        any = any || g->apps[i].compile_later;
+    if (!any) return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    srv_gen_ref(g);
+    atomic_fetch_add(&compiles_running, 1);
+    if (pthread_create(&t, &attr, compile_in_background, g) != 0) {
+        atomic_fetch_sub(&compiles_running, 1);
+        srv_gen_unref(g);
+        srv_event("warning: no thread to compile native code in; the apps stay interpreted");
+    }
+    pthread_attr_destroy(&attr);
+}
+
+bool srv_compiling(void) {
+    return atomic_load(&compiles_running) > 0;
 }
 
 static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
@@ -331,6 +401,7 @@ srv_gen *srv_gen_load(srv_manifest *m, uint64_t id, char *err, size_t errlen) {
     host_secrets_free(secrets); /* the values the apps use were copied */
     sort_gen = g;
     qsort(g->by_route, (size_t)g->napps, sizeof *g->by_route, route_cmp);
+    start_background_compile(g);
     return g;
 }
 

@@ -672,7 +672,11 @@ bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why
 /* ---- running -------------------------------------------------------------- */
 
 bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
-    if (s->inst) return true;
+    if (s->inst) {
+        /* native code compiled in the background since the instance was made */
+        wasm_instance_adopt_native(s->inst);
+        return true;
+    }
     wasm_error werr;
     s->inst = wasm_snapshot_instantiate(s->app->snap, s->linker, &werr);
     if (!s->inst) {

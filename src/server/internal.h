@@ -36,6 +36,8 @@ typedef struct srv_app {
     wasm_module *module;
     wasm_snapshot *snap;          /* after _initialize and the init export */
     const char *tier;             /* how its code runs, for the log: "interp", "native", ... */
+    bool compile_later;           /* tier auto, no cached code: compile in the background */
+    uint32_t native_flags;        /* WASM_NATIVE_* for its code */
     const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
     int nstores;
     char **var_values;        /* cfg->vars resolved (secrets too: wiped when unloaded) */

@@ -870,10 +870,10 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
     }
     snprintf(sub, sizeof sub, "%s.tier", path);
     if ((v = find(ld, n, "tier"))) {
-        if (!(s = scalar(ld, v, sub, "interp or native"))) return false;
+        if (!(s = scalar(ld, v, sub, "auto, interp or native"))) return false;
         if (!srv_tier_parse(s, &a->tier))
             return fail(ld, line_of(v), sub,
-                        "\"%.80s\" is not a tier (use interp or native, or leave it out for "
+                        "\"%.80s\" is not a tier (use auto, interp or native, or leave it out for "
                         "the server's --tier)",
                         s);
         a->tier_set = true;

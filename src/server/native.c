@@ -33,7 +33,9 @@ static double now_ms(void) {
 }
 
 bool srv_tier_parse(const char *s, srv_tier *out) {
-    if (strcmp(s, "interp") == 0)
+    if (strcmp(s, "auto") == 0)
+        *out = SRV_TIER_AUTO;
+    else if (strcmp(s, "interp") == 0)
         *out = SRV_TIER_INTERP;
     else if (strcmp(s, "native") == 0)
         *out = SRV_TIER_NATIVE;
@@ -43,7 +45,7 @@ bool srv_tier_parse(const char *s, srv_tier *out) {
 }
 
 const char *srv_tier_name(srv_tier t) {
-    return t == SRV_TIER_NATIVE ? "native" : "interp";
+    return t == SRV_TIER_NATIVE ? "native" : t == SRV_TIER_INTERP ? "interp" : "auto";
 }
 
 const char *srv_cache_default_dir(char *buf, size_t n) {
@@ -125,7 +127,7 @@ int srv_native_write(const char *path, const uint8_t *bytes, size_t len) {
     return e;
 }
 
-bool srv_native_prepare(wasm_module *m, const char *cache_dir, uint32_t flags,
+bool srv_native_prepare(wasm_module *m, const char *cache_dir, uint32_t flags, bool compile,
                         srv_native_info *info, char *err, size_t errlen) {
     memset(info, 0, sizeof *info);
     double t0 = now_ms();
@@ -145,10 +147,16 @@ bool srv_native_prepare(wasm_module *m, const char *cache_dir, uint32_t flags,
                 info->ms = now_ms() - t0;
                 return true;
             }
-            snprintf(info->note, sizeof info->note, "%s: %s; recompiled", path, werr.msg);
+            snprintf(info->note, sizeof info->note, "%s: %s%s", path, werr.msg,
+                     compile ? "; recompiled" : "");
         } else if (e != ENOENT) {
-            snprintf(info->note, sizeof info->note, "%s: %s; recompiled", path, strerror(e));
+            snprintf(info->note, sizeof info->note, "%s: %s%s", path, strerror(e),
+                     compile ? "; recompiled" : "");
         }
+    }
+    if (!compile) {
+        snprintf(err, errlen, "no native code for it in %s", cache_dir ? cache_dir : "(no cache)");
+        return false;
     }
     if (!wasm_module_compile_native_ex(m, flags, &werr)) {
         snprintf(err, errlen, "%s", werr.msg);

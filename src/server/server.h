@@ -28,13 +28,24 @@ struct wasm_module;
 /* ---- tiers and the native code cache (native.c) ------------------------- */
 
 typedef enum {
-    SRV_TIER_INTERP = 0, /* the interpreter: no compile step */
-    SRV_TIER_NATIVE,     /* machine code from LLVM, kept in the cache directory */
+    /* Native code without waiting for LLVM: from the cache when it holds
+     * the module's entry; else `serve` runs the interpreter while a thread
+     * compiles, and instances switch when the code is ready; `run` (a
+     * process too short-lived to gain from a compile) runs the
+     * interpreter. The default. */
+    SRV_TIER_AUTO = 0,
+    SRV_TIER_INTERP, /* the interpreter: no compile step */
+    SRV_TIER_NATIVE, /* machine code from LLVM before anything runs, cached */
 } srv_tier;
 
-/* "interp" or "native"; false for anything else. */
+/* "auto", "interp" or "native"; false for anything else. */
 bool srv_tier_parse(const char *s, srv_tier *out);
 const char *srv_tier_name(srv_tier t);
+
+/* Whether a thread is compiling apps' native code in the background (tier
+ * auto). The process must then end with _exit: LLVM's static destructors,
+ * run by exit(), would pull its state from under the compiling thread. */
+bool srv_compiling(void);
 
 /* $XDG_CACHE_HOME/wasp, else $HOME/.cache/wasp, written into buf; NULL
  * when neither variable holds an absolute path. */
@@ -62,14 +73,15 @@ typedef struct srv_native_info {
     char note[4400]; /* an entry refused, or the cache not written; "" when all went well */
 } srv_native_info;
 
-/* Gives module `m` (loaded, not yet instantiated) its native code,
- * compiled with `flags` (WASM_NATIVE_FUEL when its calls have a fuel
- * limit): from `cache_dir`'s entry when one matches, else compiled, then
- * written there (cache_dir NULL: no cache). False with the reason in err
- * when the module stays interpreted (the tier does not compile something
- * in it yet, or LLVM is missing); a cache that cannot be read or written
- * is only noted in info->note. */
-bool srv_native_prepare(struct wasm_module *m, const char *cache_dir, uint32_t flags,
+/* Gives module `m` its native code, compiled with `flags`
+ * (WASM_NATIVE_FUEL when its calls have a fuel limit): from `cache_dir`'s
+ * entry when one matches, else, when `compile`, compiled, then written
+ * there (cache_dir NULL: no cache). False with the reason in err when the
+ * module stays interpreted (the tier does not compile something in it
+ * yet, LLVM is missing, or no entry matched and !compile); a cache that
+ * cannot be read or written is only noted in info->note. Other threads
+ * may run instances of `m` meanwhile (wasm_instance_adopt_native). */
+bool srv_native_prepare(struct wasm_module *m, const char *cache_dir, uint32_t flags, bool compile,
                         srv_native_info *info, char *err, size_t errlen);
 
 /* ---- manifest ------------------------------------------------------------ */

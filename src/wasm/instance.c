@@ -492,6 +492,23 @@ static uint64_t counted_bytes(const wasm_instance *inst) {
     return n;
 }
 
+bool wasm_instance_adopt_native(wasm_instance *inst) {
+    if (inst->native) return false;
+    const wasm_module *m = inst->module;
+    const wasm_module_impl *mi = wasm_impl(m);
+    void **natives = wasm_module_natives(mi);
+    if (!natives) return false;
+    /* the instance's own function objects, which its tables and exports
+     * point to as well: switching them switches every way in */
+    for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
+        wasm_funcinst *f = inst->funcs[i];
+        f->native = natives[i - m->nfunc_imports];
+        f->entry = mi->entries[i - m->nfunc_imports];
+    }
+    inst->native = true;
+    return true;
+}
+
 bool wasm_instance_fits(const wasm_instance *inst, uint64_t extra) {
     return !inst->cap_bytes || counted_bytes(inst) + extra <= inst->cap_bytes;
 }
@@ -500,14 +517,16 @@ static bool create_own(wasm_instance *inst, uint32_t cap, wasm_error *err) {
     const wasm_module *m = inst->module;
     const wasm_module_impl *mi = wasm_impl(m);
     util_arena *a = &inst->arena;
+    void **natives = wasm_module_natives(mi);
+    inst->native = natives != NULL;
     for (uint32_t i = m->nfunc_imports; i < m->nfuncs; i++) {
         wasm_funcinst *f = util_arena_alloc(a, sizeof *f);
         if (!f) return oom(err);
         *f = (wasm_funcinst){.type = &m->types[m->funcs[i].type],
                              .inst = inst,
                              .code = &mi->codes[i - m->nfunc_imports]};
-        if (mi->natives) {
-            f->native = mi->natives[i - m->nfunc_imports];
+        if (natives) {
+            f->native = natives[i - m->nfunc_imports];
             f->entry = mi->entries[i - m->nfunc_imports];
         }
         inst->funcs[i] = f;

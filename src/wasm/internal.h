@@ -402,6 +402,9 @@ struct wasm_instance {
      * the instance's own tables together (an entry counts as a pointer),
      * so that a huge table cannot get past a small memory limit. */
     uint64_t cap_bytes;
+    /* Whether its functions run the module's native code: made after the
+     * code was bound, or switched by wasm_instance_adopt_native. */
+    bool native;
     util_arena arena; /* everything below lives here */
     wasm_memory own_mem;
 };
@@ -616,7 +619,11 @@ typedef struct wasm_module_impl {
     /* compiled code, one per defined function, when loaded for execution */
     wasm_code *codes;
     /* the native tier's code (wasm_module_compile_native): the loaded
-     * object, and per defined function its code and entry trampoline */
+     * object, and per defined function its code and entry trampoline.
+     * `natives` is stored last, with release order, and read with acquire
+     * (module_natives): code may be bound while other threads run
+     * instances of the module (a server compiling in the background), and
+     * whoever sees it sees the rest. */
     wasm_jit_image *jit;
     void **natives;
     wasm_jit_entry *entries;
@@ -627,7 +634,11 @@ typedef struct wasm_module_impl {
 
 /* Loads object `obj` and binds it to `m`'s defined functions (jit_run.c).
  * Takes `obj` (malloc'd) in every case: the module keeps it. */
-bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err);
+bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, wasm_error *err);
+/* The module's natives, or NULL before its code is bound. */
+static inline void **wasm_module_natives(const wasm_module_impl *mi) {
+    return __atomic_load_n(&mi->natives, __ATOMIC_ACQUIRE);
+}
 
 /* ---- the native tier's runtime helpers (jit_run.c, interp.c) -------------
  * Compiled code calls these by name (jit_compile.c declares them, the

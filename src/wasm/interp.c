@@ -1376,7 +1376,7 @@ static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, boo
     if (site == WASM_SITE_NONE && fault) {
         /* compiled code of fn's module, also when the interpreter called it */
         const wasm_module_impl *mi = wasm_impl(m);
-        if (tf->pc && mi->jit) site = wasm_jit_site_at(mi->jit, tf->pc);
+        if (tf->pc && wasm_module_natives(mi)) site = wasm_jit_site_at(mi->jit, tf->pc);
         if (site == WASM_SITE_NONE && !native && tf->fn) {
             site = func_site(tf->fn);
             m = tf->fn->inst->module;

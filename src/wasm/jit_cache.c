@@ -161,7 +161,7 @@ bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, u
                              wasm_error *err) {
     memset(err, 0, sizeof *err);
     wasm_module_impl *mi = wasm_impl(m);
-    if (mi->jit) return true;
+    if (wasm_module_natives(mi)) return true;
     if (!mi->codes) return reject(err, "the module was not loaded for execution");
     pthread_once(&ids_once, ids_init);
     uint8_t digest[32];
@@ -192,7 +192,5 @@ bool wasm_module_native_load(wasm_module *m, const uint8_t *entry, size_t len, u
         return false;
     }
     memcpy(obj, entry + ENTRY_HEADER, n);
-    if (!wasm_jit_bind(m, obj, n, err)) return false;
-    mi->jit_flags = flags;
-    return true;
+    return wasm_jit_bind(m, obj, n, flags, err);
 }

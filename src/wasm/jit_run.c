@@ -156,7 +156,7 @@ static void write_perf_map(const wasm_module *m, const wasm_jit_image *img) {
 
 /* Loads object `obj` and binds it to `m`'s defined functions; takes `obj`
  * (malloc'd), which the module keeps for wasm_module_native_save. */
-bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
+bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, wasm_error *err) {
     wasm_module_impl *mi = wasm_impl(m);
     size_t nsym;
     const wasm_jit_symbol *syms = symbols(&nsym);
@@ -196,10 +196,11 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, wasm_error *err) {
     }
     write_perf_map(m, img);
     mi->jit = img;
-    mi->natives = natives;
     mi->entries = entries;
     mi->jit_obj = obj;
     mi->jit_obj_len = len;
+    mi->jit_flags = flags;
+    __atomic_store_n(&mi->natives, natives, __ATOMIC_RELEASE); /* last: see internal.h */
     return true;
 }
 
@@ -210,7 +211,7 @@ bool wasm_module_compile_native(wasm_module *m, wasm_error *err) {
 bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *err) {
     memset(err, 0, sizeof *err);
     wasm_module_impl *mi = wasm_impl(m);
-    if (mi->jit) {
+    if (wasm_module_natives(mi)) {
         if (mi->jit_flags == flags) return true;
         err->kind = WASM_ERR_LIMIT;
         snprintf(err->msg, sizeof err->msg, "the module already has native code with other flags");
@@ -230,13 +231,11 @@ bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *e
     uint8_t *obj;
     size_t len;
     if (!wasm_jit_compile(m, flags, &obj, &len, err)) return false;
-    if (!wasm_jit_bind(m, obj, len, err)) return false;
-    mi->jit_flags = flags;
-    return true;
+    return wasm_jit_bind(m, obj, len, flags, err);
 }
 
 bool wasm_module_is_native(const wasm_module *m) {
-    return wasm_impl(m)->jit != NULL;
+    return wasm_module_natives(wasm_impl(m)) != NULL;
 }
 
 uint32_t wasm_module_native_flags(const wasm_module *m) {

@@ -288,11 +288,12 @@ wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err)
 
 /* The native tier: compiles the defined functions of loaded module `m` to
  * machine code with LLVM (loaded the first time it is needed); instances
- * created afterwards run that code, the ones before keep the interpreter.
- * False with *err when the module stays interpreted: WASM_ERR_LIMIT when
- * the tier does not take the module yet (naming the first instruction it
- * does not compile) or LLVM cannot be loaded, WASM_ERR_NOMEM. Call it
- * before instantiating the module, not while another thread does.
+ * created afterwards run that code, the ones before keep the interpreter
+ * (wasm_instance_adopt_native switches them). False with *err when the
+ * module stays interpreted: WASM_ERR_LIMIT when the tier does not take the
+ * module yet (naming the first instruction it does not compile) or LLVM
+ * cannot be loaded, WASM_ERR_NOMEM. Other threads may instantiate and run
+ * the module meanwhile; only one thread may compile or load its code.
  *
  * `flags` of the _ex form: WASM_NATIVE_FUEL compiles the fuel count of
  * wasm_call_opts.fuel into every check point, as the interpreter counts
@@ -304,7 +305,8 @@ wasm_module *wasm_module_load(const uint8_t *bytes, size_t len, wasm_error *err)
 enum { WASM_NATIVE_FUEL = 1u << 0 };
 bool wasm_module_compile_native_ex(wasm_module *m, uint32_t flags, wasm_error *err);
 bool wasm_module_compile_native(wasm_module *m, wasm_error *err);
-/* Whether `m` has native code (compiled or loaded). */
+/* Whether `m` has native code (compiled or loaded). Safe to ask while
+ * another thread binds it. */
 bool wasm_module_is_native(const wasm_module *m);
 /* The WASM_NATIVE_* flags its native code was compiled with. */
 uint32_t wasm_module_native_flags(const wasm_module *m);
@@ -417,6 +419,13 @@ bool wasm_linker_instance(wasm_linker *l, const char *module, wasm_instance *ins
  * WASM_ERR_NOMEM. */
 wasm_instance *wasm_instance_new(const wasm_module *m, wasm_linker *l, wasm_error *err);
 void wasm_instance_free(wasm_instance *inst);
+/* Gives an instance made before its module had native code that code:
+ * from the next call on its functions run it (its exports and tables
+ * included). True when it switched; false when it already ran native code
+ * or the module has none yet. Call it between calls, on the thread that
+ * runs the instance; the module's code may have been bound by another
+ * thread meanwhile (a server compiling in the background). */
+bool wasm_instance_adopt_native(wasm_instance *inst);
 
 /* ---- snapshots: instances in microseconds --------------------------------
  *

@@ -591,7 +591,7 @@ expect "compile with an unknown option exits 2" 2 "unknown option '--frob'"
 run compile "$N/nonexistent.wasm"
 expect "compile of a missing file exits 1" 1 'No such file'
 run run --tier jit "$HELLO"
-expect "run --tier jit exits 2" 2 "bad --tier 'jit' \(want interp or native\)"
+expect "run --tier jit exits 2" 2 "bad --tier 'jit' \(want auto, interp or native\)"
 # the limits hold in compiled code
 printf '(module (func (export "spin") (loop $l (br $l))))' >"$N/spin.wat"
 wat2wasm "$N/spin.wat" -o "$N/spin.wasm"
@@ -610,8 +610,19 @@ wat2wasm --debug-names "$N/place.wat" -o "$N/place.wasm"
 run run --tier native --invoke go "$N/place.wasm"
 expect "native: a trap names its function and offset" 134 'out of bounds memory access in \$inner at offset 0x[0-9a-f]+$'
 check "... the offset of the i32.load" grep -q "at offset 0x$(wasm-objdump -d "$N/place.wasm" | awk '/i32.load/ {sub(":", "", $1); sub(/^0+/, "", $1); print $1}')\$" "$ERR"
-run run --invoke go "$N/place.wasm"
+run run --tier interp --invoke go "$N/place.wasm"
 expect "interpreter: a trap names its function" 134 'out of bounds memory access in \$inner$'
+# tier auto, the default: the cache's code when it has some (the native run
+# above left it), silently; else the interpreter, without compiling
+run run --invoke go "$N/place.wasm"
+expect "auto: a cached module runs its native code (the trap names the offset)" 134 'in \$inner at offset 0x[0-9a-f]+$'
+check "... and says nothing else" test "$(wc -l <"$ERR")" -eq 1
+run run --invoke go --cache "$N/empty-cache" "$N/place.wasm"
+expect "auto: without cached code the interpreter runs it (the trap names the function only)" 134 'in \$inner$'
+check "... and says nothing else" test "$(wc -l <"$ERR")" -eq 1
+check "... and compiles nothing into the cache" test ! -e "$N/empty-cache"
+run run --tier auto --invoke go --cache "$N/empty-cache" "$N/place.wasm"
+expect "--tier auto is accepted" 134 'in \$inner$'
 # WASP_PERF_MAP=1: the compiled functions, named, in perf's map for the process
 # (run directly, not under timeout, so that $! is wasp's pid: the map is named by it)
 WASP_PERF_MAP=1 "$WASP" run --tier native --invoke go "$N/place.wasm" >/dev/null 2>&1 &

@@ -48,8 +48,11 @@ WASP = ""
 GUESTS = ""
 SCRATCH = ""
 # --tier native: every server runs its apps in the native tier, with a
-# cache in the scratch directory (TIER holds the flags, after "serve")
-TIER = []
+# cache in the scratch directory; else in the interpreter, named: the
+# default tier, auto, would switch to native code whenever a background
+# compile finished (test_tier_auto tests that). TIER holds the flags,
+# after "serve".
+TIER = ["--tier", "interp"]
 TIER_WORD = "interp"
 
 # --- results ------------------------------------------------------------------
@@ -725,8 +728,58 @@ def test_tier_manifest():
             R.eq(f"GET /{name}/x: status", 200, st)
             R.check(b"/x" in body, f"GET /{name}/x: the echo", "a body naming /x", short(body))
     write(os.path.join(d, "bad-tier.yaml"), f"apps:\n  - name: x\n    route: /x\n    module: {echo}\n    tier: jit\n")
+    # not a tier: the message lists the three
     expect_startup_error("bad tier", d, "bad-tier.yaml",
-                         [r"bad-tier\.yaml:5: ", r"apps\[0\]\.tier", r"\"jit\" is not a tier"])
+                         [r"bad-tier\.yaml:5: ", r"apps\[0\]\.tier", r"\"jit\" is not a tier \(use auto, interp or native"])
+
+
+def test_tier_auto():
+    """Issue 12: tier auto, the default, serves at once with the
+    interpreter while a thread compiles, then every instance switches to
+    the native code (a trap then names its offset, which only compiled code
+    knows); the code is cached, so the next start loads it at once."""
+    d = scratch_dir("tier-auto")
+    cache = os.path.join(d, "cache")
+    m = manifest(d, [app("trap", "/trap", guest("trap.wasm")), app("echo", "/echo/...", guest("echo.wasm"))])
+    with Server(m, d, extra=["--tier", "auto", "--cache", cache]) as s:
+        out = s.text()
+        R.check(re.search(r"wasp: app trap at /trap -> \S*trap\.wasm \(wasp, interp until its native code is compiled\)", out)
+                is not None, "auto, nothing cached: the app line says it is interpreted until compiled",
+                "'(wasp, interp until its native code is compiled)'", [l for l in out.splitlines() if "app trap" in l])
+        st, _, _ = get(s.port, "/trap")
+        R.eq("a request while the code compiles (or just after): status", 500, st)
+        done = wait_until(lambda: re.search(r"app trap: native code compiled in the background in [0-9.]+ ms; "
+                                            r"requests run it from now on", s.text()), 120 * SLOW, 0.1)
+        R.check(done is not None, "the background compile says when it is done", "'app trap: native code compiled "
+                "in the background in N ms; ...'", s.tail())
+        done = wait_until(lambda: re.search(r"app echo: native code compiled in the background", s.text()),
+                          120 * SLOW, 0.1)
+        R.check(done is not None, "... for every app, one after the other",
+                "'app echo: native code compiled in the background'", s.tail())
+        # on four connections, so that the instances of both workers are asked
+        for i in range(4):
+            conn = http.client.HTTPConnection(HOST, s.port, timeout=HTTP_TIMEOUT)
+            try:
+                st, _, _ = get(s.port, "/trap", conn=conn)
+                R.eq(f"after the switch, trap #{i}: status", 500, st)
+                st, _, body = get(s.port, "/echo/x", conn=conn)
+                R.eq(f"after the switch, echo #{i}: status", 200, st)
+            finally:
+                conn.close()
+        lines = s.wait_access(lambda a: a.get("app") == "trap", 5)
+        after = lines[1:]
+        R.check(len(after) == 4 and all(re.search(r"unreachable in func\[1\] at offset 0x[0-9a-f]+$", a.get("trap", ""))
+                                        for a in after),
+                "after the switch every trap names its offset: the instances run native code",
+                "4 lines with trap=\"unreachable in func[1] at offset 0x...\"", [a.get("trap") for a in lines])
+        entries = [f for f in os.listdir(cache) if f.endswith(".wasp-native")] if os.path.isdir(cache) else []
+        R.eq("the compiled code is in the cache, an entry per module", 2, len(entries))
+    with Server(m, d, extra=["--tier", "auto", "--cache", cache]) as s:
+        out = s.text()
+        R.check(re.search(r"wasp: app trap at /trap -> \S*trap\.wasm \(wasp, native, from the cache\)", out)
+                is not None, "auto, cached: the next start runs the cached code at once",
+                "'(wasp, native, from the cache)'", [l for l in out.splitlines() if "app trap" in l])
+        R.check("compiled in the background" not in out, "... and compiles nothing", "no background compile", s.tail())
 
 
 # --- 5. limits ----------------------------------------------------------------
@@ -1336,6 +1389,7 @@ TESTS = [
     ("routing", test_routing),
     ("manifest-errors", test_manifest_errors),
     ("tier-manifest", test_tier_manifest),
+    ("tier-auto", test_tier_auto),
     ("limits", test_limits),
     ("isolation", test_isolation),
     ("preinit", test_preinit),
@@ -1408,7 +1462,7 @@ def main():
             print(f"      (server logs kept in {SCRATCH})", file=sys.stderr)
         else:
             shutil.rmtree(SCRATCH, ignore_errors=True)
-    print(f"serve: {'native tier: ' if TIER else ''}{R.passed} passed, {R.failed} failed")
+    print(f"serve: {'native tier: ' if TIER_WORD == 'native' else ''}{R.passed} passed, {R.failed} failed")
     return 1 if R.failed else 0
 
 

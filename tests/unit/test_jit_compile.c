@@ -1031,3 +1031,64 @@ TEST(jit_compile_call_indirect_across_duplicate_types) {
     }
     pair_close(&p);
 }
+
+/* The trap site's offset after calling export `name` of `inst` with 1,
+ * which traps: WASM_OFFSET_UNKNOWN when the interpreter ran it. */
+static uint32_t trap_offset(wasm_instance *inst, const char *name) {
+    wasm_extern f;
+    wasm_value arg = {.type = WASM_I32, .of.i32 = 1}, res[1];
+    wasm_trap_site site;
+    if (!wasm_instance_export(inst, name, &f) || wasm_call(f, &arg, res) != WASM_TRAP_UNREACHABLE ||
+        !wasm_last_trap_site(&site)) {
+        unit_fail(__FILE__, __LINE__, "%s did not trap as expected", name);
+        return 0;
+    }
+    return site.offset;
+}
+
+/* Code bound after an instance was made (a server compiling in the
+ * background): the instance keeps the interpreter until
+ * wasm_instance_adopt_native, then runs the code, called directly or
+ * through its table; an instance made after the code is bound runs it
+ * from the start. */
+TEST(jit_instances_made_before_the_code_adopt_it) {
+    wasm_module *m = unit_load_wat(
+        "(module (table 1 funcref) (elem (i32.const 0) $inner)\n"
+        "  (type $t (func (param i32) (result i32)))\n"
+        "  (func $inner (type $t) (if (local.get 0) (then unreachable)) (i32.const 7))\n"
+        "  (func (export \"direct\") (param i32) (result i32)\n"
+        "    (call $inner (local.get 0)))\n"
+        "  (func (export \"indirect\") (param i32) (result i32)\n"
+        "    (call_indirect (type $t) (local.get 0) (i32.const 0))))\n");
+    REQUIRE(m);
+    wasm_error err;
+    wasm_instance *before = wasm_instance_new(m, NULL, &err);
+    REQUIRE(before);
+    CHECK(!wasm_instance_adopt_native(before)); /* no code yet */
+    CHECK(trap_offset(before, "direct") == WASM_OFFSET_UNKNOWN);
+    if (!wasm_module_compile_native_ex(m, 0, &err)) {
+        unit_fail(__FILE__, __LINE__, "compile: %s", err.msg);
+        wasm_instance_free(before);
+        wasm_module_free(m);
+        return;
+    }
+    wasm_instance *after = wasm_instance_new(m, NULL, &err);
+    REQUIRE(after);
+    CHECK(!wasm_instance_adopt_native(after)); /* made with it */
+    CHECK(trap_offset(after, "direct") != WASM_OFFSET_UNKNOWN);
+    CHECK(trap_offset(before, "direct") == WASM_OFFSET_UNKNOWN); /* until it adopts */
+    CHECK(wasm_instance_adopt_native(before));
+    CHECK(!wasm_instance_adopt_native(before)); /* once */
+    uint32_t at = trap_offset(before, "direct");
+    CHECK(at != WASM_OFFSET_UNKNOWN);
+    CHECK_EQ_S64(trap_offset(before, "indirect"), at); /* the table's entry switched too */
+    CHECK_EQ_S64(trap_offset(after, "indirect"), at);
+    wasm_extern f;
+    wasm_value arg = {.type = WASM_I32, .of.i32 = 0}, res[1];
+    CHECK(wasm_instance_export(before, "indirect", &f));
+    CHECK_EQ_S64(wasm_call(f, &arg, res), WASM_TRAP_NONE);
+    CHECK_EQ_S64(res[0].of.i32, 7);
+    wasm_instance_free(before);
+    wasm_instance_free(after);
+    wasm_module_free(m);
+}

@@ -305,12 +305,12 @@ TEST(jit_load_refuses_a_malformed_stack_map) {
         uint8_t *bad = aligned_alloc(8, (len + 7) & ~(size_t)7);
         memcpy(bad, obj, len);
         bad[at + cases[k].byte] = cases[k].value;
-        if (wasm_jit_bind(m, bad, len, &err)) /* takes `bad` */
+        if (wasm_jit_bind(m, bad, len, 0, &err)) /* takes `bad` */
             unit_fail(__FILE__, __LINE__, "case %zu bound, expected '%s'", k, cases[k].phrase);
         else if (!strstr(err.msg, cases[k].phrase))
             unit_fail(__FILE__, __LINE__, "case %zu: '%s' does not mention '%s'", k, err.msg,
                       cases[k].phrase);
     }
-    CHECK(wasm_jit_bind(m, obj, len, &err));
+    CHECK(wasm_jit_bind(m, obj, len, 0, &err));
     wasm_module_free(m);
 }

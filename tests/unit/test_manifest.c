@@ -222,18 +222,21 @@ TEST(manifest_tier_per_app) {
                                 "apps:\n"
                                 "- {route: /a, module: a.wasm, tier: native}\n"
                                 "- {route: /b, module: b.wasm, tier: interp}\n"
-                                "- {route: /c, module: c.wasm}\n",
+                                "- {route: /c, module: c.wasm}\n"
+                                "- {route: /d, module: d.wasm, tier: auto}\n",
                                 err, sizeof err);
     if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
-    REQUIRE(m != NULL && m->napps == 3);
+    REQUIRE(m != NULL && m->napps == 4);
     CHECK(m->apps[0].tier_set);
     CHECK(m->apps[0].tier == SRV_TIER_NATIVE);
     CHECK(m->apps[1].tier_set);
     CHECK(m->apps[1].tier == SRV_TIER_INTERP);
     CHECK(!m->apps[2].tier_set);
+    CHECK(m->apps[3].tier_set);
+    CHECK(m->apps[3].tier == SRV_TIER_AUTO);
     srv_manifest_free(m);
     EXPECT_ERROR(APP_LINES "    tier: jit\n", 4,
-                 "apps[0].tier: \"jit\" is not a tier (use interp or native");
+                 "apps[0].tier: \"jit\" is not a tier (use auto, interp or native");
 }
 
 TEST(manifest_routes_exact_and_prefix) {
