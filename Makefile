@@ -180,11 +180,13 @@ asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	@# LeakSanitizer's tracer crashes at exit (signal 11 in its own code, 2 scripts
 	@# of a full run) while it walks the dynamic TLS blocks of the dlopen'ed
 	@# libLLVM; with __tls_get_addr not intercepted it scans static TLS only
-	@# (wasp's own thread-locals) and leaks are still reported.
+	@# (wasp's own thread-locals) and leaks are still reported. The serve tests'
+	@# interpreter pass loads it too (tier auto's background compile).
 	ASAN_OPTIONS=intercept_tls_get_addr=0 $(B)/asan/spec_runner --testsuite $(WASM_TESTSUITE) --tier native
 	bash tests/cli/run.sh $(B)/asan/wasp
 	bash tests/wasi/run.sh $(B)/asan/wasp
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp bash tests/serve/run.sh $(B)/asan/wasp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
+	  bash tests/serve/run.sh $(B)/asan/wasp
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
 	  WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/asan/wasp
 
