@@ -398,7 +398,7 @@ static void trap_if(jit *j, LLVMValueRef cond, wasm_trap_code code) {
  * load, store and test cost a call-heavy function about as much as the
  * rest of the check (fib: 0.45 s with it, 0.39 s without, 0.27 s native,
  * user time, best of 8). */
-static void build_check(jit *j) {
+static void build_check(jit *j, LLVMValueRef parts[3]) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     LLVMValueRef ctx = L->LLVMGetParam(j->self, 0), inst = L->LLVMGetParam(j->self, 1);
@@ -407,6 +407,11 @@ static void build_check(jit *j) {
     LLVMValueRef at = load_at(j, ty_i64(j), inst, offsetof(wasm_instance, check_at), "check_at");
     L->LLVMSetVolatile(at, 1);
     LLVMValueRef stop = L->LLVMBuildICmp(B, LLVMIntUGE, now, at, "");
+    if (parts) {
+        parts[0] = now;
+        parts[1] = at;
+        parts[2] = stop;
+    }
     if (j->fuel) {
         LLVMValueRef fuel = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, fuel), "fuel");
         fuel = L->LLVMBuildSub(B, fuel, L->LLVMConstInt(ty_i64(j), 1, 0), "");
@@ -424,6 +429,21 @@ static void build_check(jit *j) {
     L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, inst, site}, 3, "");
     L->LLVMBuildBr(B, ok);
     L->LLVMPositionBuilderAtEnd(B, ok);
+}
+
+/* Removes the entry check of a function that calls nothing (outside the
+ * fuel variant, which counts every entry as the interpreter does): such a
+ * function ends by itself unless it loops, and its loop headers check, so
+ * the check at its entry would only cost. The compare becomes false and
+ * the loads go (volatile, they would stay); the slow path is then dead. */
+static void drop_entry_check(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef *p = j->entry_check;
+    if (j->fuel || j->calls || !p[2]) return;
+    L->LLVMReplaceAllUsesWith(p[2], L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0));
+    L->LLVMInstructionEraseFromParent(p[2]);
+    L->LLVMInstructionEraseFromParent(p[1]);
+    L->LLVMInstructionEraseFromParent(p[0]);
 }
 
 /* Stack exhaustion as a trap: the stack pointer against ctx->stack_limit,
@@ -1116,6 +1136,7 @@ static void return_tail(jit *j, uint32_t ti, LLVMValueRef r) {
  * the import runs: a chain of tail calls through imports is bounded by
  * the stack (a trap when it runs out), not constant. */
 static bool call(jit *j, uint32_t callee, bool tail) {
+    j->calls = true;
     const wasm_llvm *L = j->L;
     uint32_t ti = j->m->funcs[callee].type;
     const wasm_functype *ft = &j->m->types[ti];
@@ -1160,6 +1181,7 @@ static LLVMValueRef element(jit *j, LLVMValueRef base, LLVMValueRef k, size_t si
  * a return_call_indirect there is a call followed by a return, as for an
  * import. */
 static bool call_indirect(jit *j, const wasm_instr *ins, bool tail) {
+    j->calls = true;
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     uint32_t ti = ins->imm.pair.a, table = ins->imm.pair.b;
@@ -1295,7 +1317,9 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
         j->mem_base = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
                               offsetof(wasm_instance, mem_base), "mem");
     build_stack_check(j);
-    build_check(j);
+    j->calls = false;
+    memset(j->entry_check, 0, sizeof j->entry_check);
+    build_check(j, j->entry_check);
     /* the function's own frame: `return` and the final `end` go here */
     jframe *f = &j->frames[j->nframes++];
     memset(f, 0, sizeof *f);
@@ -1351,7 +1375,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             L->LLVMPositionBuilderAtEnd(B, from);
             L->LLVMBuildBr(B, f->target);
             L->LLVMPositionBuilderAtEnd(B, f->target);
-            build_check(j);
+            build_check(j, NULL);
         }
         return true;
     }
@@ -1840,6 +1864,7 @@ bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_
         wasm_error verr;
         ok = wasm_validate_body(m, i, &hooks, &verr);
         if (!ok && !err->msg[0]) *err = verr;
+        if (ok) drop_entry_check(j);
         free(j->locals);
         free(j->local_types);
         j->locals = NULL;

@@ -75,6 +75,10 @@ typedef struct jit {
     LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
     uint32_t npool, cappool;
     uint64_t site; /* of the instruction being translated: its offset only */
+    /* whether the function calls (directly, indirectly, tail), and its
+     * entry check's epoch load, check_at load and compare (drop_entry_check) */
+    bool calls;
+    LLVMValueRef entry_check[3];
     /* per type index: the first type of the module equal to it, the next
      * one equal to it (UINT32_MAX after the last), and the calling
      * convention of its functions (C, or JIT_TAIL_CC), the same for equal
