@@ -83,7 +83,8 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *data) {
 
 static void cpuid_words(uint32_t leaf, uint32_t sub, uint32_t out[4]) {
     memset(out, 0, 4 * sizeof *out);
-    if (leaf > __get_cpuid_max(leaf & 0x80000000u, NULL)) return;
+    /* gcc's cpuid.h says unsigned, clang's int */
+    if (leaf > (uint32_t)__get_cpuid_max(leaf & 0x80000000u, NULL)) return;
     __cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
 }
 
