@@ -248,9 +248,10 @@ void wasm_trap_note_site(uint64_t site);
 uint64_t wasm_trap_take_site(void);
 /* Publishes the site of the trap that ended a call on module `m` (a
  * nested call's, then its caller's if the trap goes on through a host
- * function), or forgets the last one when `reset` (an outermost call
- * starts). WASM_SITE_NONE publishes nothing. */
-void wasm_trap_publish_site(const struct wasm_module *m, uint64_t site, bool reset);
+ * function). WASM_SITE_NONE publishes nothing. */
+void wasm_trap_publish_site(const struct wasm_module *m, uint64_t site);
+/* Forgets the noted and the published site: an outermost call starts. */
+void wasm_trap_forget_site(void);
 
 /* ---- what a running call keeps per thread (interp.c, fiber.c) ------------ */
 

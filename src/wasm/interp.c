@@ -1384,7 +1384,7 @@ static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, boo
     } else if (!native && tf->fn) {
         m = tf->fn->inst->module; /* noted by the interpreter's loop */
     }
-    wasm_trap_publish_site(m, site, false);
+    wasm_trap_publish_site(m, site);
 }
 
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
@@ -1408,8 +1408,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     const bool native = wasm_jit_runs(fn);
     if (ts.depth == 0) {
         __atomic_store_n(&fn->inst->interrupt, 0, __ATOMIC_RELAXED);
-        wasm_trap_publish_site(NULL, WASM_SITE_NONE, true);
-        wasm_trap_take_site();
+        wasm_trap_forget_site();
     }
     const wasm_code *code = fn->code;
     ucell *fp = ts.top;

@@ -311,7 +311,8 @@ static bool plan_slots(loader *ld) {
         uint16_t target;
         int got = rela_section(ld, i, &r, &n, &target);
         if (got < 0) return false;
-        for (size_t k = 0; got && k < n; k++) {
+        if (!got) continue;
+        for (size_t k = 0; k < n; k++) {
             uint32_t type = ELF64_R_TYPE(r[k].r_info);
             size_t sym = ELF64_R_SYM(r[k].r_info);
             bool call = type == R_X86_64_PLT32;
@@ -355,8 +356,9 @@ static bool relocate(loader *ld, const wasm_jit_symbol *imports, size_t nimports
         uint16_t t;
         int got = rela_section(ld, i, &r, &n, &t);
         if (got < 0) return false;
+        if (!got) continue; /* t is set only for a section that applies */
         const Elf64_Shdr *ts = &ld->sh[t];
-        for (size_t k = 0; got && k < n; k++) {
+        for (size_t k = 0; k < n; k++) {
             if (r[k].r_offset >= ts->sh_size)
                 return fail(ld, "%s", "a relocation past the end of its section");
             uint32_t type = ELF64_R_TYPE(r[k].r_info);

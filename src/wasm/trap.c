@@ -128,12 +128,12 @@ static uint32_t func_at(const wasm_module *m, uint32_t offset) {
     return offset - f->body_offset < f->body_size ? lo - 1 : 0;
 }
 
-void wasm_trap_publish_site(const wasm_module *m, uint64_t site, bool reset) {
-    if (reset) {
-        published = WASM_SITE_NONE;
-        published_module = NULL;
-        return;
-    }
+void wasm_trap_forget_site(void) {
+    noted = published = WASM_SITE_NONE;
+    published_module = NULL;
+}
+
+void wasm_trap_publish_site(const wasm_module *m, uint64_t site) {
     if (site == WASM_SITE_NONE) return;
     /* compiled code's: the offset alone */
     if (site >> 32 == 0 && m) site |= (uint64_t)func_at(m, (uint32_t)site) << 32;
