@@ -276,6 +276,7 @@ bool wasm_fiber_start(wasm_fiber *f, wasm_fiber_fn fn, void *arg) {
     f->exec.depth = 0;
     f->exec.deadline = f->exec.fuel = UINT64_MAX;
     f->exec.inst = NULL;
+    f->exec.jit_ctx = NULL;
     f->exec.trap = NULL;
     f->exec.check_at = UINT64_MAX;
     f->exec.slice = f->slice;

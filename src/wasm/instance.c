@@ -319,9 +319,10 @@ wasm_trap_code wasm_call(wasm_extern fn, const wasm_value *args, wasm_value *res
 }
 
 void wasm_interrupt(wasm_instance *inst) {
-    /* the flag, then compiled code's check point (see wasm_jit_check) */
+    /* the flag, then a poke of compiled code wherever it runs, whose slow
+     * path reads the flag (jit_watch.c); the interpreter reads the flag */
     __atomic_store_n(&inst->interrupt, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&inst->check_at, 0, __ATOMIC_SEQ_CST);
+    wasm_jit_poke_all();
 }
 
 wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *results,

@@ -268,7 +268,8 @@ typedef struct wasm_exec_state {
     uint32_t slice; /* the fiber's time slice, ms (0: none) */
     const wasm_instance *inst;
     wasm_trap_frame *trap;
-    const void *stack_limit; /* for compiled code; NULL: the thread's, found when needed */
+    const void *stack_limit;      /* for compiled code; NULL: the thread's, found when needed */
+    struct wasm_jit_ctx *jit_ctx; /* the running compiled call's (wasm_jit_watch) */
 } wasm_exec_state;
 /* Ends the running fiber's time slice (interp.c, at a check point): the
  * fiber suspends as yielded (wasm_fiber_yielded) and returns when resumed.
@@ -347,9 +348,17 @@ typedef struct wasm_code {
  * thread-local variables cheaply (docs/design/native.md, section 5). The
  * offsets are part of the code the compiler emits: change them together. */
 typedef struct wasm_jit_ctx {
-    const void *stack_limit; /* the lowest stack address compiled code may reach */
-    uint64_t fuel;           /* as the interpreter's: the call traps when it reaches 0 */
+    /* The lowest stack address compiled code may reach, or WASM_JIT_POKED
+     * to stop it at its next check (jit_watch.c). */
+    const void *stack_limit;
+    uint64_t fuel; /* as the interpreter's: the call traps when it reaches 0 */
+    /* The instance whose code runs (wasm_jit_enter), for the checks' slow
+     * path: compiled code then keeps no register for it in loops. */
+    wasm_instance *inst;
 } wasm_jit_ctx;
+
+/* A stack limit above every stack: each check takes its slow path. */
+#define WASM_JIT_POKED UINTPTR_MAX
 
 /* The entry trampoline of a function type, emitted with the module: calls
  * compiled function `fn` of `inst` with the arguments in `cells` (laid out
@@ -393,12 +402,6 @@ struct wasm_instance {
     uint8_t *elem_dropped;  /* one flag per element segment */
     uint8_t *data_dropped;  /* one flag per data segment */
     volatile int interrupt; /* set by wasm_interrupt() */
-    /* Compiled code's checks take their slow path once the epoch reaches
-     * it (jit_compile.c's build_check): the running call's next deadline
-     * or end of time slice, set by wasm_jit_enter; wasm_interrupt() sets
-     * it to 0, so a check reads one field for both (one call at a time
-     * runs on an instance). */
-    uint64_t check_at;
     /* The linker's memory cap in bytes (0: none). It bounds memory 0 and
      * the instance's own tables together (an entry counts as a pointer),
      * so that a huge table cannot get past a small memory limit. */
@@ -661,20 +664,37 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
                             uint32_t index, wasm_cell *cells, uint64_t site);
 /* memory.grow of memory 0: the old size in pages, or -1. */
 uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
-/* The slow path of a check (interp.c): the time slice is over (the fiber
- * yields) or the deadline passed or `inst` was interrupted (a trap). */
-void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site);
+/* The slow path of a check (interp.c): the stack is exhausted (a trap),
+ * or the context was poked: the time slice is over (the fiber yields),
+ * the deadline passed or `inst` was interrupted (a trap), or neither (the
+ * poke was for another instance, or came late): it goes on. */
+void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site);
 /* Whether a call to `f` runs its compiled code: it has some, and it counts
  * fuel when the thread's calls have a budget (wasm_exec_fuel_budget). */
 bool wasm_jit_runs(const wasm_funcinst *f);
-/* The engine's epoch counter, which compiled checks read (interp.c). */
-const uint64_t *wasm_epoch_counter(void);
 /* Fills a context for a compiled call starting on this thread's current
  * stack (interp.c). */
 void wasm_jit_ctx_init(wasm_jit_ctx *ctx);
-/* Compiled code of `inst` is about to run (again) on this thread: its
- * check point becomes the thread's, or 0 when it was interrupted. */
-void wasm_jit_enter(wasm_instance *inst);
+/* Compiled code of `inst` is about to run (again) on ctx, which this
+ * thread publishes: ctx->inst becomes `inst`, and ctx is poked now if the
+ * thread's check point has passed or `inst` was interrupted (interp.c). */
+void wasm_jit_enter(wasm_jit_ctx *ctx, wasm_instance *inst);
+
+/* ---- who stops compiled code (jit_watch.c) -------------------------------- */
+
+/* Publishes `ctx` (NULL: none) as the compiled call running on this
+ * thread, for the pokes below; returns the one published before. The
+ * caller owns ctx and must publish another before its frame ends. */
+wasm_jit_ctx *wasm_jit_watch(wasm_jit_ctx *ctx);
+/* The context this thread publishes. */
+wasm_jit_ctx *wasm_jit_watching(void);
+/* The epoch at which this thread's deadline or time slice ends. */
+void wasm_jit_watch_until(uint64_t check_at);
+/* The ticker, after each tick: pokes the running context of every thread
+ * whose check point is at or before `epoch`. */
+void wasm_jit_poke_due(uint64_t epoch);
+/* Pokes the running context of every thread (an interruption). */
+void wasm_jit_poke_all(void);
 
 static inline wasm_module_impl *wasm_impl(const wasm_module *m) {
     return (wasm_module_impl *)m;

@@ -104,13 +104,16 @@ static void *ticker(void *arg) {
     for (;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
-        __atomic_store_n(&epoch, monotonic_ms() - ticker_start, __ATOMIC_SEQ_CST);
+        uint64_t now = monotonic_ms() - ticker_start;
+        __atomic_store_n(&epoch, now, __ATOMIC_SEQ_CST);
         /* after the store: a wasm_interrupt_all() that came in between is
          * seen here and its end of the epoch put back */
         if (__atomic_load_n(&epoch_ended, __ATOMIC_SEQ_CST)) {
             __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
+            wasm_jit_poke_all();
             break;
         }
+        wasm_jit_poke_due(now);
     }
     return NULL;
 }
@@ -140,6 +143,7 @@ static _Thread_local uint32_t slice;
 static void check_at_update(void) {
     uint64_t end = slice ? __atomic_load_n(&epoch, __ATOMIC_RELAXED) + slice : UINT64_MAX;
     check_at = deadline < end ? deadline : end;
+    wasm_jit_watch_until(check_at);
 }
 
 /* The slow path of a check that is no deadline: the time slice is over.
@@ -206,6 +210,7 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->slice = slice;
     s->inst = current_inst;
     s->stack_limit = stack_limit;
+    s->jit_ctx = wasm_jit_watching();
     s->trap = wasm_trap_swap(NULL);
     wasm_trap_swap(s->trap);
 }
@@ -223,6 +228,8 @@ void wasm_exec_load(const wasm_exec_state *s) {
     slice = s->slice;
     current_inst = s->inst;
     stack_limit = s->stack_limit;
+    wasm_jit_watch_until(check_at);
+    wasm_jit_watch(s->jit_ctx);
     wasm_trap_swap(s->trap);
 }
 
@@ -408,15 +415,14 @@ void wasm_jit_ctx_init(wasm_jit_ctx *ctx) {
     ctx->fuel = fuel;
 }
 
-void wasm_jit_enter(wasm_instance *inst) {
-    /* the order wasm_interrupt's stores need (see wasm_jit_check) */
-    __atomic_store_n(&inst->check_at, check_at, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST))
-        __atomic_store_n(&inst->check_at, 0, __ATOMIC_SEQ_CST);
-}
-
-const uint64_t *wasm_epoch_counter(void) {
-    return &epoch;
+void wasm_jit_enter(wasm_jit_ctx *ctx, wasm_instance *inst) {
+    ctx->inst = inst;
+    wasm_jit_watch(ctx);
+    /* after publishing ctx: a poke from now on reaches it, and one that
+     * came before (or that ctx_init overwrote) is made good here */
+    if (__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) >= check_at ||
+        __atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&ctx->stack_limit, (const void *)WASM_JIT_POKED, __ATOMIC_SEQ_CST);
 }
 
 /* A compiled function called from the loop (an import, a table entry):
@@ -425,10 +431,13 @@ static void call_native(const wasm_funcinst *f, const wasm_instance *from, wasm_
                         wasm_trap_frame *tf) {
     wasm_jit_ctx ctx;
     wasm_jit_ctx_init(&ctx);
-    wasm_jit_enter(f->inst);
+    wasm_jit_ctx *outer = wasm_jit_watching();
+    wasm_jit_enter(&ctx, f->inst);
     if (f->inst != from) set_fault_range(tf, f->inst);
     f->entry(&ctx, f->inst, f->native, cells);
     if (f->inst != from) set_fault_range(tf, from);
+    /* a trap jumps past this to wasm_interp_call, which republishes */
+    wasm_jit_watch(outer);
     fuel = ctx.fuel;
 }
 
@@ -1310,15 +1319,19 @@ __attribute__((noreturn)) static void raise_at(uint64_t site, wasm_trap_code cod
     wasm_trap_raise(code);
 }
 
-void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
-    /* as the loop's CHECK: a slice that is over yields, an interruption or
-     * the deadline traps, and then the fuel. wasm_interrupt stores the
-     * flag, then 0 into check_at; here a fresh check_at is stored, then
-     * the flag read (all sequentially consistent): an interruption either
-     * comes after the store, and its 0 stays for the next check, or
-     * before it, and the flag is seen now. */
-    if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) <
-            __atomic_load_n(&inst->check_at, __ATOMIC_SEQ_CST) &&
+void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site) {
+    wasm_instance *inst = ctx->inst;
+    /* the stack first: compiled code compared its stack pointer with the
+     * limit, which may be a poke; this frame is a little deeper */
+    if (!stack_limit) stack_limit = thread_stack_limit();
+    if ((const void *)__builtin_frame_address(0) < stack_limit)
+        raise_at(site, WASM_TRAP_STACK_EXHAUSTED);
+    /* then the limit put back, before the reasons are read: a poke from
+     * now on stays for the next check (jit_watch.c). Then as the loop's
+     * CHECK: a slice that is over yields, an interruption or the deadline
+     * traps, and then the fuel. */
+    __atomic_store_n(&ctx->stack_limit, stack_limit, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) < check_at &&
         !__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST)) {
         if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
         return;
@@ -1326,7 +1339,6 @@ void wasm_jit_check(wasm_jit_ctx *ctx, wasm_instance *inst, uint64_t site) {
     if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
         __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
         slice_over();
-        __atomic_store_n(&inst->check_at, check_at, __ATOMIC_SEQ_CST);
         if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
             __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
             if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
@@ -1343,6 +1355,7 @@ void wasm_interrupt_all(void) {
     /* past every deadline; a call without one has UINT64_MAX, reached too
      * (a deadline computed from it wraps around to a small number) */
     __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
+    wasm_jit_poke_all();
 }
 
 bool wasm_epoch_ended(void) {
@@ -1428,13 +1441,16 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     /* compiled code counts fuel here; read back after a trap too */
     wasm_jit_ctx ctx;
     ctx.fuel = 0;
+    /* published again below, also after a trap out of compiled code that
+     * published its own (here or in call_native) */
+    wasm_jit_ctx *outer = wasm_jit_watching();
     int sig = sigsetjmp(tf.jb, 0);
     if (sig == 0) {
         wasm_trap_enter(&tf, NULL, NULL);
         set_fault_range(&tf, fn->inst);
         if (native) {
             wasm_jit_ctx_init(&ctx);
-            wasm_jit_enter(fn->inst);
+            wasm_jit_enter(&ctx, fn->inst);
             ts.top = fp + code->frame_cells;
             ts.depth = saved_depth + 1; /* calls back into Wasm are nested ones */
             fn->entry(&ctx, fn->inst, fn->native, &fp->u64);
@@ -1445,6 +1461,7 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     } else {
         trap = (wasm_trap_code)sig;
     }
+    wasm_jit_watch(outer);
     if (trap != WASM_TRAP_NONE) publish_site(fn, &tf, native, sig == WASM_TRAP_OOB_MEMORY);
     if (native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
     wasm_trap_leave(&tf);

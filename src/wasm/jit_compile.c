@@ -348,15 +348,15 @@ static void declare_runtime(jit *j) {
     j->call_fn = L->LLVMAddFunction(j->M, "wasm_jit_call", j->call_ty);
     j->grow_ty = L->LLVMFunctionType(i32, (LLVMTypeRef[]){p, i32}, 2, 0);
     j->grow_fn = L->LLVMAddFunction(j->M, "wasm_jit_memory_grow", j->grow_ty);
-    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, i64}, 3, 0);
+    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i64}, 2, 0);
     j->check_fn = L->LLVMAddFunction(j->M, "wasm_jit_check", j->check_ty);
     add_fn_attr(j, j->check_fn, "cold");
+    L->LLVMSetFunctionCallConv(j->check_fn, JIT_CHECK_CC);
     j->bulk_ty = L->LLVMFunctionType(i64, (LLVMTypeRef[]){p, i32, i32, i32, i64, i64, i64}, 7, 0);
     j->bulk_fn = L->LLVMAddFunction(j->M, "wasm_jit_bulk", j->bulk_ty);
     j->call_indirect_ty =
         L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, i32, i32, i32, p, i64}, 7, 0);
     j->call_indirect_fn = L->LLVMAddFunction(j->M, "wasm_jit_call_indirect", j->call_indirect_ty);
-    j->epoch = L->LLVMAddGlobal(j->M, i64, "wasm_epoch");
 }
 
 /* A load of `t` at byte `off` of `base`. */
@@ -388,78 +388,50 @@ static void trap_if(jit *j, LLVMValueRef cond, wasm_trap_code code) {
     L->LLVMPositionBuilderAtEnd(j->B, ok);
 }
 
-/* The check at function entries and loop headers (design section 5):
- * the epoch against inst->check_at, which wasm_interrupt() sets to 0 (so
- * one field stands for the deadline, the time slice and an interruption),
- * and, compiled with WASM_NATIVE_FUEL, one unit of fuel taken from
- * ctx->fuel (UINT64_MAX when the call has no budget: it never reaches 0).
- * Both loads are volatile: another thread moves them, and a loop must see
- * it without a call in between. Fuel is left out unless asked for: its
+/* The check at function entries and loop headers (jit_watch.c): the
+ * stack pointer against ctx->stack_limit, which is the stack's limit, or
+ * WASM_JIT_POKED when the call is to stop (deadline, end of time slice,
+ * interruption): one load and one compare stand for stack exhaustion and
+ * every limit, and the slow path (wasm_jit_check) tells which. The load
+ * is volatile: another thread pokes it, and a loop must see that without
+ * a call in between. Compiled with WASM_NATIVE_FUEL, the check also takes
+ * one unit of fuel from ctx->fuel (UINT64_MAX when the call has no
+ * budget: it never reaches 0). Fuel is left out unless asked for: its
  * load, store and test cost a call-heavy function about as much as the
  * rest of the check (fib: 0.45 s with it, 0.39 s without, 0.27 s native,
  * user time, best of 8). */
-static void build_check(jit *j, LLVMValueRef parts[3]) {
+static void build_check(jit *j) {
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
-    LLVMValueRef ctx = L->LLVMGetParam(j->self, 0), inst = L->LLVMGetParam(j->self, 1);
-    LLVMValueRef now = L->LLVMBuildLoad2(B, ty_i64(j), j->epoch, "epoch");
-    L->LLVMSetVolatile(now, 1);
-    LLVMValueRef at = load_at(j, ty_i64(j), inst, offsetof(wasm_instance, check_at), "check_at");
-    L->LLVMSetVolatile(at, 1);
-    LLVMValueRef stop = L->LLVMBuildICmp(B, LLVMIntUGE, now, at, "");
-    if (parts) {
-        parts[0] = now;
-        parts[1] = at;
-        parts[2] = stop;
-    }
-    if (j->fuel) {
-        LLVMValueRef fuel = load_at(j, ty_i64(j), ctx, offsetof(wasm_jit_ctx, fuel), "fuel");
-        fuel = L->LLVMBuildSub(B, fuel, L->LLVMConstInt(ty_i64(j), 1, 0), "");
-        LLVMValueRef k = L->LLVMConstInt(ty_i64(j), offsetof(wasm_jit_ctx, fuel), 0);
-        L->LLVMBuildStore(
-            B, fuel, L->LLVMBuildInBoundsGEP2(B, L->LLVMInt8TypeInContext(j->C), ctx, &k, 1, ""));
-        stop = L->LLVMBuildOr(
-            B, stop, L->LLVMBuildICmp(B, LLVMIntEQ, fuel, L->LLVMConstInt(ty_i64(j), 0, 0), ""),
-            "");
-    }
-    LLVMBasicBlockRef slow = new_block(j, "check"), ok = new_block(j, "checked");
-    L->LLVMBuildCondBr(B, stop, slow, ok);
-    L->LLVMPositionBuilderAtEnd(B, slow);
-    LLVMValueRef site = L->LLVMConstInt(ty_i64(j), j->site, 0);
-    L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, inst, site}, 3, "");
-    L->LLVMBuildBr(B, ok);
-    L->LLVMPositionBuilderAtEnd(B, ok);
-}
-
-/* Removes the entry check of a function that calls nothing (outside the
- * fuel variant, which counts every entry as the interpreter does): such a
- * function ends by itself unless it loops, and its loop headers check, so
- * the check at its entry would only cost. The compare becomes false and
- * the loads go (volatile, they would stay); the slow path is then dead. */
-static void drop_entry_check(jit *j) {
-    const wasm_llvm *L = j->L;
-    LLVMValueRef *p = j->entry_check;
-    if (j->fuel || j->calls || !p[2]) return;
-    L->LLVMReplaceAllUsesWith(p[2], L->LLVMConstInt(L->LLVMInt1TypeInContext(j->C), 0, 0));
-    L->LLVMInstructionEraseFromParent(p[2]);
-    L->LLVMInstructionEraseFromParent(p[1]);
-    L->LLVMInstructionEraseFromParent(p[0]);
-}
-
-/* Stack exhaustion as a trap: the stack pointer against ctx->stack_limit,
- * at every function's entry, on whatever stack the call runs. */
-static void build_stack_check(jit *j) {
-    const wasm_llvm *L = j->L;
     LLVMTypeRef i64 = ty_i64(j);
+    LLVMValueRef ctx = L->LLVMGetParam(j->self, 0);
     LLVMMetadataRef name = L->LLVMMDStringInContext2(j->C, "rsp", 3);
     LLVMValueRef md = L->LLVMMetadataAsValue(j->C, L->LLVMMDNodeInContext2(j->C, &name, 1));
     unsigned id = L->LLVMLookupIntrinsicID("llvm.read_register", 18);
     LLVMValueRef fn = L->LLVMGetIntrinsicDeclaration(j->M, id, &i64, 1);
     LLVMTypeRef fty = L->LLVMIntrinsicGetType(j->C, id, &i64, 1);
-    LLVMValueRef sp = L->LLVMBuildCall2(j->B, fty, fn, &md, 1, "sp");
-    LLVMValueRef limit =
-        load_at(j, i64, L->LLVMGetParam(j->self, 0), offsetof(wasm_jit_ctx, stack_limit), "limit");
-    trap_if(j, L->LLVMBuildICmp(j->B, LLVMIntULT, sp, limit, ""), WASM_TRAP_STACK_EXHAUSTED);
+    LLVMValueRef sp = L->LLVMBuildCall2(B, fty, fn, &md, 1, "sp");
+    LLVMValueRef limit = load_at(j, i64, ctx, offsetof(wasm_jit_ctx, stack_limit), "limit");
+    L->LLVMSetVolatile(limit, 1);
+    LLVMValueRef stop = L->LLVMBuildICmp(B, LLVMIntULT, sp, limit, "");
+    if (j->fuel) {
+        LLVMValueRef fuel = load_at(j, i64, ctx, offsetof(wasm_jit_ctx, fuel), "fuel");
+        fuel = L->LLVMBuildSub(B, fuel, L->LLVMConstInt(i64, 1, 0), "");
+        LLVMValueRef k = L->LLVMConstInt(i64, offsetof(wasm_jit_ctx, fuel), 0);
+        L->LLVMBuildStore(
+            B, fuel, L->LLVMBuildInBoundsGEP2(B, L->LLVMInt8TypeInContext(j->C), ctx, &k, 1, ""));
+        stop = L->LLVMBuildOr(
+            B, stop, L->LLVMBuildICmp(B, LLVMIntEQ, fuel, L->LLVMConstInt(i64, 0, 0), ""), "");
+    }
+    LLVMBasicBlockRef slow = new_block(j, "check"), ok = new_block(j, "checked");
+    L->LLVMBuildCondBr(B, stop, slow, ok);
+    L->LLVMPositionBuilderAtEnd(B, slow);
+    LLVMValueRef site = L->LLVMConstInt(i64, j->site, 0);
+    LLVMValueRef call =
+        L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, site}, 2, "");
+    L->LLVMSetInstructionCallConv(call, JIT_CHECK_CC);
+    L->LLVMBuildBr(B, ok);
+    L->LLVMPositionBuilderAtEnd(B, ok);
 }
 
 /* The address of a memory access: base + zext(addr) + offset, no check
@@ -1136,7 +1108,6 @@ static void return_tail(jit *j, uint32_t ti, LLVMValueRef r) {
  * the import runs: a chain of tail calls through imports is bounded by
  * the stack (a trap when it runs out), not constant. */
 static bool call(jit *j, uint32_t callee, bool tail) {
-    j->calls = true;
     const wasm_llvm *L = j->L;
     uint32_t ti = j->m->funcs[callee].type;
     const wasm_functype *ft = &j->m->types[ti];
@@ -1181,7 +1152,6 @@ static LLVMValueRef element(jit *j, LLVMValueRef base, LLVMValueRef k, size_t si
  * a return_call_indirect there is a call followed by a return, as for an
  * import. */
 static bool call_indirect(jit *j, const wasm_instr *ins, bool tail) {
-    j->calls = true;
     const wasm_llvm *L = j->L;
     LLVMBuilderRef B = j->B;
     uint32_t ti = ins->imm.pair.a, table = ins->imm.pair.b;
@@ -1316,10 +1286,7 @@ static bool on_locals(void *ud, uint32_t nlocals, const wasm_valtype *types) {
     if (j->m->nmemories)
         j->mem_base = load_at(j, ty_ptr(j), L->LLVMGetParam(j->self, 1),
                               offsetof(wasm_instance, mem_base), "mem");
-    build_stack_check(j);
-    j->calls = false;
-    memset(j->entry_check, 0, sizeof j->entry_check);
-    build_check(j, j->entry_check);
+    build_check(j);
     /* the function's own frame: `return` and the final `end` go here */
     jframe *f = &j->frames[j->nframes++];
     memset(f, 0, sizeof *f);
@@ -1375,7 +1342,7 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
             L->LLVMPositionBuilderAtEnd(B, from);
             L->LLVMBuildBr(B, f->target);
             L->LLVMPositionBuilderAtEnd(B, f->target);
-            build_check(j, NULL);
+            build_check(j);
         }
         return true;
     }
@@ -1864,7 +1831,6 @@ bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_
         wasm_error verr;
         ok = wasm_validate_body(m, i, &hooks, &verr);
         if (!ok && !err->msg[0]) *err = verr;
-        if (ok) drop_entry_check(j);
         free(j->locals);
         free(j->local_types);
         j->locals = NULL;

@@ -27,6 +27,9 @@
  * only the function types that tail calls involve take it; the others
  * keep the C convention (jit.type_cc). */
 #define JIT_TAIL_CC 18
+/* LLVM's `preserve_mostcc` (CallingConv::PreserveMost), for the checks'
+ * slow path (jit_run.c's wasm_jit_check_thunk says why) */
+#define JIT_CHECK_CC 14
 /* call_indirect compares a callee's type with at most this many types of
  * the module equal to the instruction's; a callee declared with another
  * duplicate is called through the runtime */
@@ -68,17 +71,13 @@ typedef struct jit {
     jframe frames[JIT_MAX_FRAMES];
     uint32_t nframes;
     wasm_error *err;
-    /* the runtime helpers and the epoch, declared in the module */
-    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn, epoch;
+    /* the runtime helpers, declared in the module */
+    LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn;
     LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty, bulk_ty, call_indirect_ty;
     LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
     LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
     uint32_t npool, cappool;
     uint64_t site; /* of the instruction being translated: its offset only */
-    /* whether the function calls (directly, indirectly, tail), and its
-     * entry check's epoch load, check_at load and compare (drop_entry_check) */
-    bool calls;
-    LLVMValueRef entry_check[3];
     /* per type index: the first type of the module equal to it, the next
      * one equal to it (UINT32_MAX after the last), and the calling
      * convention of its functions (C, or JIT_TAIL_CC), the same for equal

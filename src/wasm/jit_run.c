@@ -30,10 +30,14 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
         wasm_trap_frame *tf = wasm_trap_current();
         if (f->inst != caller) {
             wasm_trap_frame_range(tf, f->inst);
-            wasm_jit_enter(f->inst);
+            wasm_jit_enter(ctx, f->inst);
         }
         f->entry(ctx, f->inst, f->native, cells);
-        if (f->inst != caller) wasm_trap_frame_range(tf, caller);
+        if (f->inst != caller) {
+            wasm_trap_frame_range(tf, caller);
+            /* the caller's interruption may have poked the callee's checks */
+            wasm_jit_enter(ctx, caller);
+        }
         return;
     }
     wasm_exec_set_fuel(ctx->fuel);
@@ -44,7 +48,7 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
     /* a host function may have suspended this stack: the thread's check
      * point moved meanwhile; and the fuel the callee used is taken */
     wasm_jit_ctx_init(ctx);
-    wasm_jit_enter(caller);
+    wasm_jit_enter(ctx, caller);
     if (t != WASM_TRAP_NONE) wasm_trap_raise(t);
 }
 
@@ -91,18 +95,42 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
     wasm_jit_call(ctx, inst, f, cells);
 }
 
+/* The slow path of compiled code's checks, which it calls in LLVM's
+ * `preserve_most` convention (JIT_CHECK_CC): the thunk keeps every
+ * general-purpose register the C convention would let wasm_jit_check
+ * clobber (r11 is the convention's scratch; vector registers are the
+ * caller's to save, as in C), so that a loop with a check in it keeps its
+ * values in any register across the call that is almost never made,
+ * instead of spilling them around it. It aligns the stack for the C call:
+ * eight pushes on top of the return address. wasm_jit_check may also not
+ * return (a trap) or return on this stack after a fiber switch; both are
+ * fine here. GCC has no preserve_most attribute, hence assembly. */
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type wasm_jit_check_thunk, @function\n"
+        "wasm_jit_check_thunk:\n"
+        "  push %rax\n  push %rcx\n  push %rdx\n  push %rsi\n"
+        "  push %rdi\n  push %r8\n  push %r9\n  push %r10\n"
+        "  sub $8, %rsp\n"
+        "  call wasm_jit_check\n"
+        "  add $8, %rsp\n"
+        "  pop %r10\n  pop %r9\n  pop %r8\n  pop %rdi\n"
+        "  pop %rsi\n  pop %rdx\n  pop %rcx\n  pop %rax\n"
+        "  ret\n"
+        ".size wasm_jit_check_thunk, .-wasm_jit_check_thunk\n");
+void wasm_jit_check_thunk(void);
+
 /* What compiled code may refer to besides itself. LLVM may also call the
  * C library's memory and rounding functions where it has no instruction
  * for an operation on the target CPU. */
 static const wasm_jit_symbol *symbols(size_t *n) {
-    static wasm_jit_symbol table[] = {
+    static const wasm_jit_symbol table[] = {
         {"wasm_jit_trap", (void *)wasm_jit_trap},
         {"wasm_jit_call", (void *)wasm_jit_call},
         {"wasm_jit_memory_grow", (void *)wasm_jit_memory_grow},
-        {"wasm_jit_check", (void *)wasm_jit_check},
+        {"wasm_jit_check", (void *)wasm_jit_check_thunk},
         {"wasm_jit_bulk", (void *)wasm_jit_bulk},
         {"wasm_jit_call_indirect", (void *)wasm_jit_call_indirect},
-        {"wasm_epoch", NULL},
         {"memcpy", (void *)memcpy},
         {"memmove", (void *)memmove},
         {"memset", (void *)memset},
@@ -121,7 +149,6 @@ static const wasm_jit_symbol *symbols(size_t *n) {
         {"roundeven", (void *)roundeven},
         {"sqrt", (void *)sqrt},
     };
-    table[6].addr = (void *)wasm_epoch_counter();
     *n = sizeof table / sizeof table[0];
     return table;
 }

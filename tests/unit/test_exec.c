@@ -108,6 +108,41 @@ BOTH_TIERS(exec_interrupt_from_another_thread) {
     unload(&l);
 }
 
+typedef struct looping {
+    loaded l;
+    wasm_trap_code trap;
+    int done; /* atomic */
+} looping;
+
+static void *loop_until_stopped(void *arg) {
+    looping *lp = arg;
+    lp->trap = wasm_call(lp->l.f, NULL, NULL);
+    __atomic_store_n(&lp->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* Interrupting one instance stops the call running on it and no other:
+ * compiled code is stopped by a poke of every running call, and the one
+ * on the other instance must find nothing and go on (jit_watch.c). */
+BOTH_TIERS(exec_interrupt_stops_only_its_instance) {
+    looping other = {0};
+    REQUIRE(load(&other.l, loop_mod, sizeof loop_mod, NULL));
+    loaded l;
+    REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
+    pthread_t runner, interrupter;
+    REQUIRE(pthread_create(&runner, NULL, loop_until_stopped, &other) == 0);
+    REQUIRE(pthread_create(&interrupter, NULL, interrupt_later, l.inst) == 0);
+    CHECK_EQ_S64(wasm_call(l.f, NULL, NULL), WASM_TRAP_INTERRUPTED);
+    pthread_join(interrupter, NULL);
+    usleep(20000); /* room for the other call's checks to see the poke */
+    CHECK(!__atomic_load_n(&other.done, __ATOMIC_SEQ_CST));
+    wasm_interrupt(other.l.inst);
+    pthread_join(runner, NULL);
+    CHECK_EQ_S64(other.trap, WASM_TRAP_INTERRUPTED);
+    unload(&l);
+    unload(&other.l);
+}
+
 BOTH_TIERS(exec_fuel_runs_out) {
     loaded l;
     REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));

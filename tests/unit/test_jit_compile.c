@@ -11,6 +11,7 @@
  * deep). A function deeper in operands than the compiler's stack is
  * refused.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,6 +564,71 @@ TEST(jit_compile_loops_stop_at_the_deadline) {
     wasm_instance_free(inst);
     wasm_linker_free(l);
     wasm_module_free(m);
+}
+
+static int poking; /* atomic: poke_often runs while set */
+
+static void *poke_often(void *arg) {
+    while (__atomic_load_n(&poking, __ATOMIC_SEQ_CST)) {
+        wasm_interrupt(arg); /* another instance: pokes every running call */
+        usleep(50);
+    }
+    return NULL;
+}
+
+/* A check's slow path that goes on must leave the loop's values as they
+ * were: it is called in the preserve_most convention, through a thunk that
+ * saves what C may clobber (jit_run.c). Another thread interrupts a third
+ * instance all along, which pokes the running loop's context again and
+ * again (jit_watch.c); the loop, with more values live than there are
+ * callee-saved registers, floats included, must still compute what the
+ * interpreter does, and its instance must not count as interrupted. */
+TEST(jit_compile_checks_keep_the_loop_values) {
+    pair p;
+    REQUIRE(pair_open(&p, "(module (func (export \"mix\") (param $n i32) (result i64)"
+                          "  (local $a i64) (local $b i64) (local $c i64) (local $d i64)"
+                          "  (local $e i64) (local $f i64) (local $g i64) (local $h i64)"
+                          "  (local $x f64) (local $y f64)"
+                          "  (local.set $a (i64.const 1)) (local.set $b (i64.const 2))"
+                          "  (local.set $c (i64.const 3)) (local.set $d (i64.const 4))"
+                          "  (loop $l"
+                          "    (local.set $a (i64.add (i64.mul (local.get $a) (i64.const 3))"
+                          "                           (local.get $b)))"
+                          "    (local.set $b (i64.xor (local.get $b) (i64.shl (local.get $c)"
+                          "                                                   (i64.const 1))))"
+                          "    (local.set $c (i64.add (local.get $c) (local.get $d)))"
+                          "    (local.set $d (i64.rotl (local.get $d) (local.get $e)))"
+                          "    (local.set $e (i64.add (local.get $e) (i64.const 7)))"
+                          "    (local.set $f (i64.xor (local.get $f) (local.get $a)))"
+                          "    (local.set $g (i64.add (local.get $g) (local.get $f)))"
+                          "    (local.set $h (i64.sub (local.get $h) (local.get $g)))"
+                          "    (local.set $x (f64.add (local.get $x) (f64.const 1.5)))"
+                          "    (local.set $y (f64.add (f64.mul (local.get $y) (f64.const 0.5))"
+                          "                           (local.get $x)))"
+                          "    (local.set $n (i32.sub (local.get $n) (i32.const 1)))"
+                          "    (br_if $l (local.get $n)))"
+                          "  (i64.xor (i64.xor (i64.xor (local.get $a) (local.get $b))"
+                          "                    (i64.xor (local.get $c) (local.get $d)))"
+                          "    (i64.xor (i64.xor (i64.xor (local.get $e) (local.get $f))"
+                          "                      (i64.xor (local.get $g) (local.get $h)))"
+                          "      (i64.xor (i64.reinterpret_f64 (local.get $x))"
+                          "               (i64.reinterpret_f64 (local.get $y)))))))"));
+    wasm_module *om = unit_load_wat("(module)");
+    REQUIRE(om != NULL);
+    wasm_error err;
+    wasm_instance *other = wasm_instance_new(om, p.linker, &err);
+    REQUIRE(other != NULL);
+    __atomic_store_n(&poking, 1, __ATOMIC_SEQ_CST);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, poke_often, other) == 0);
+    wasm_value n = {.type = WASM_I32, .of.i32 = 3000000};
+    for (int round = 0; round < 3; round++)
+        CHECK_EQ_S64(pair_call(&p, "mix", &n, NULL, NULL), WASM_TRAP_NONE);
+    __atomic_store_n(&poking, 0, __ATOMIC_SEQ_CST);
+    pthread_join(th, NULL);
+    wasm_instance_free(other);
+    wasm_module_free(om);
+    pair_close(&p);
 }
 
 /* Fuel counts function entries and loop iterations the same way in both
