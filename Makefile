@@ -27,7 +27,7 @@ B := build
 # build/wasp's stubs for the libraries it opens with dlopen (DLOPEN_LIBS):
 # not in libwasp.a, whose other users link those libraries themselves.
 STUB_SRC  := src/util/dynlib_stubs.c
-LIB_SRC   := $(sort $(filter-out $(STUB_SRC),$(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*.c src/server/*.c)))
+LIB_SRC   := $(sort $(filter-out $(STUB_SRC),$(wildcard src/util/*.c src/wasm/*.c src/wasi/*.c src/host/*.c src/server/*.c src/pipe/*.c)))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 # The server's libraries (docs/design/http.md): h2o's event-loop flavour
 # for HTTP/1.1, libyaml for manifests; the capabilities' (src/host/):
@@ -49,7 +49,7 @@ HDRS      := $(wildcard src/*/*.h tests/*/*.h)
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_ASAN := $(LIB_SRC:%.c=$(B)/asan/%.o)
 
-.PHONY: all test run bench bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test asan-test examples
+.PHONY: all test run bench bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test pipe-test asan-test examples
 all: $(B)/wasp
 
 setup:
@@ -149,6 +149,13 @@ examples/notes/%.wasm: examples/notes/%.c sdk/c/wasp.h
 	$(WASI_CC) -O2 $(WASM_FEATURES) -Isdk/c -c -o $(@:.wasm=.o) $<
 	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
 	@rm -f $(@:.wasm=.o)
+# `wasp pipe` filters (docs/design/pipe.md): reactors on sdk/c/wasp_filter.h.
+PIPE_C       := $(sort $(wildcard examples/pipe/*.c))
+EXAMPLES     += $(PIPE_C:.c=.wasm)
+examples/pipe/%.wasm: examples/pipe/%.c sdk/c/wasp.h sdk/c/wasp_filter.h
+	$(WASI_CC) -O2 $(WASM_FEATURES) -Isdk/c -c -o $(@:.wasm=.o) $<
+	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
+	@rm -f $(@:.wasm=.o)
 examples/serve/%.wasm: examples/serve/%.rs
 	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols -o $@ $<
 examples: $(EXAMPLES)
@@ -174,6 +181,12 @@ serve-test: $(B)/wasp $(EXAMPLES)
 	bash tests/serve/run.sh $(B)/wasp
 	WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/wasp
 
+# `wasp pipe` end to end (tests/pipe/): the example filters and hand-made
+# failing ones, from files and stdin, in each tier.
+pipe-test: $(B)/wasp $(EXAMPLES)
+	bash tests/pipe/run.sh $(B)/wasp
+	WASP_TEST_TIER=native bash tests/pipe/run.sh $(B)/wasp
+
 asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	$(B)/asan/unit_tests
 	$(B)/asan/spec_runner --testsuite $(WASM_TESTSUITE)
@@ -189,6 +202,10 @@ asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	  bash tests/serve/run.sh $(B)/asan/wasp
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
 	  WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/asan/wasp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
+	  bash tests/pipe/run.sh $(B)/asan/wasp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
+	  WASP_TEST_TIER=native bash tests/pipe/run.sh $(B)/asan/wasp
 
 # Every test, then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup
@@ -197,6 +214,7 @@ test: setup
 	$(MAKE) --no-print-directory cli-test
 	$(MAKE) --no-print-directory wasi-test
 	$(MAKE) --no-print-directory serve-test
+	$(MAKE) --no-print-directory pipe-test
 	$(MAKE) --no-print-directory spec
 	$(MAKE) --no-print-directory asan-test
 

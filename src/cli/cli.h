@@ -89,6 +89,8 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 int cli_run(int argc, char **argv);
 /* `wasp serve ARGS...` (serve.c): the exit status. */
 int cli_serve(int argc, char **argv);
+/* `wasp pipe ARGS...` (pipe.c): 0 ok, 1 failure, 2 usage. */
+int cli_pipe(int argc, char **argv);
 /* `wasp compile ARGS...` (compile.c): 0 ok, 1 failure, 2 usage. */
 int cli_compile(int argc, char **argv);
 /* Gives `m` native code for `wasp run --tier native` (compile.c), with

@@ -2,7 +2,7 @@
  * main.c - the `wasp` command: turns its arguments into calls on the
  * engine and the engine's answers into output and an exit status.
  *
- * Subcommands: validate, inspect, run (run.c), serve (serve.c), secrets
+ * Subcommands: validate, inspect, run (run.c), serve (serve.c), pipe (pipe.c), secrets
  * (secrets.c), version, help. Every judgement about a
  * module is the engine's (wasm/wasm.h); this file reads the file, calls
  * the engine, hands the module to a renderer (inspect.c, json.c) and picks
@@ -41,6 +41,10 @@ static const char usage_text[] =
     "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
     "                              --fuel N, --tier auto|interp|native, --cache DIR;\n"
     "                              exit status is the module's\n"
+    "  pipe [OPTIONS] FILTER.wasm...\n"
+    "                              run records (lines) from stdin or a file\n"
+    "                              through Wasm filters to stdout or a file\n"
+    "                              (wasp pipe --help for the options)\n"
     "  compile [--fuel] [--cache DIR] [-o FILE] FILE.wasm\n"
     "                              compile a module to machine code ahead of time\n"
     "                              for `run` and `serve` (tiers auto and native)\n"
@@ -192,6 +196,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cli_run(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "compile") == 0) return cli_compile(argc - 2, argv + 2);
+    if (strcmp(cmd, "pipe") == 0) return cli_pipe(argc - 2, argv + 2);
     if (strcmp(cmd, "secrets") == 0) return cli_secrets(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -268,6 +268,12 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
             a->iface = SRV_IFACE_WASP;
         } else if (has_start) {
             a->iface = SRV_IFACE_WAGI;
+        } else if (has_func_export(a->module, "wasp_filter")) {
+            snprintf(why, sizeof why,
+                     "%s is a filter for wasp pipe (it exports wasp_filter), not an HTTP "
+                     "handler; see docs/design/pipe.md",
+                     cfg->module);
+            goto fail;
         } else {
             snprintf(why, sizeof why,
                      "%s exports neither wasp_handle (wasp handler ABI) nor _start (WAGI); "
@@ -281,6 +287,14 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
         goto fail;
     } else if (a->iface == SRV_IFACE_WAGI && !has_start) {
         snprintf(why, sizeof why, "%s: interface wagi needs an exported function _start",
+                 cfg->module);
+        goto fail;
+    } else if (a->iface == SRV_IFACE_FILTER &&
+               (!has_func_export(a->module, "wasp_filter") ||
+                !has_func_export(a->module, "wasp_filter_buffer"))) {
+        snprintf(why, sizeof why,
+                 "%s is not a filter: it must export the functions wasp_filter and "
+                 "wasp_filter_buffer (sdk/c/wasp_filter.h, docs/design/pipe.md)",
                  cfg->module);
         goto fail;
     }

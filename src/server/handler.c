@@ -28,10 +28,14 @@ struct srv_slot {
     wasi_ctx *wasi;
     srv_caps *caps;        /* kv, vars, log (caps.c) */
     wasm_instance *inst;   /* idle or running; NULL until first needed */
-    wasm_extern entry;     /* inst's wasp_handle or _start */
+    wasm_extern entry;     /* inst's wasp_handle, _start or wasp_filter */
+    wasm_extern buffer;    /* a filter's wasp_filter_buffer */
     bool dirty;            /* inst has run since its last reset */
     srv_response own_resp; /* what srv_slot_response hands out */
     /* during a call */
+    srv_batch *out; /* a filter's: what emit appends to */
+    uint64_t max_out;
+    bool out_full;
     const srv_request *req;
     srv_response *resp;
     bool status_set;
@@ -306,11 +310,35 @@ static wasm_trap_code abi_resp_body(void *env, wasm_instance *caller, const wasm
     return WASM_TRAP_NONE;
 }
 
+/* emit(value, value_len, key, key_len, ts_ms) -> 0, or -1 past the
+ * batch's output limit (or outside a filter call). key_len 0xffffffff: no
+ * key. */
+static wasm_trap_code abi_emit(void *env, wasm_instance *caller, const wasm_value *a,
+                               wasm_value *r) {
+    srv_slot *s = env;
+    uint32_t vlen = a[1].of.i32, klen = a[3].of.i32;
+    bool keyed = klen != SRV_NO_KEY;
+    const uint8_t *v = wasm_guest_bytes(caller, a[0].of.i32, vlen);
+    const uint8_t *k = wasm_guest_bytes(caller, a[2].of.i32, keyed ? klen : 0);
+    if (!v || !k) return WASM_TRAP_OOB_MEMORY;
+    bool ok =
+        s->out && !s->out_full && s->out->len + (uint64_t)vlen + (keyed ? klen : 0) <= s->max_out &&
+        srv_batch_add(s->out, v, vlen, keyed ? k : NULL, keyed ? klen : 0, (int64_t)a[4].of.i64);
+    if (!ok && s->out) s->out_full = true;
+    r[0] = (wasm_value){.type = WASM_I32, .of.i32 = ok ? 0 : (uint32_t)-1};
+    return WASM_TRAP_NONE;
+}
+
 static const wasm_host_func abi_funcs[] = {
-    {"req_method", "ii>i", abi_req_method},   {"req_uri", "ii>i", abi_req_uri},
-    {"req_header", "iiii>i", abi_req_header}, {"req_headers", "ii>i", abi_req_headers},
-    {"req_body_len", ">i", abi_req_body_len}, {"req_body", "iii>i", abi_req_body},
-    {"resp_status", "i>i", abi_resp_status},  {"resp_header", "iiii>i", abi_resp_header},
+    {"emit", "iiiiI>i", abi_emit},
+    {"req_method", "ii>i", abi_req_method},
+    {"req_uri", "ii>i", abi_req_uri},
+    {"req_header", "iiii>i", abi_req_header},
+    {"req_headers", "ii>i", abi_req_headers},
+    {"req_body_len", ">i", abi_req_body_len},
+    {"req_body", "iii>i", abi_req_body},
+    {"resp_status", "i>i", abi_resp_status},
+    {"resp_header", "iiii>i", abi_resp_header},
     {"resp_body", "ii>i", abi_resp_body},
 };
 
@@ -413,7 +441,11 @@ wasm_snapshot *srv_app_snapshot(const srv_app *app, char *err, size_t errlen) {
     }
     /* A reactor's _initialize (wasi-libc's constructors), then the app's
      * own initialiser: both once, here, never per request. */
-    const char *inits[2] = {app->iface == SRV_IFACE_WASP ? "_initialize" : NULL, app->cfg->init};
+    bool filter = app->iface == SRV_IFACE_FILTER;
+    const char *inits[2] = {app->iface != SRV_IFACE_WAGI ? "_initialize" : NULL,
+                            app->cfg->init ? app->cfg->init
+                            : filter       ? "wasp_filter_init"
+                                           : NULL};
     for (int i = 0; i < 2; i++) {
         wasm_extern f;
         if (!inits[i] || !wasm_instance_export(inst, inits[i], &f) || f.kind != WASM_EXTERN_FUNC)
@@ -435,6 +467,11 @@ wasm_snapshot *srv_app_snapshot(const srv_app *app, char *err, size_t errlen) {
                       (const char *)eout);
         if (t != WASM_TRAP_NONE) {
             snprintf(err, errlen, "%s trapped: %s", inits[i], trap_text(t));
+            goto done;
+        }
+        if (filter && i == 1 && ft->nresults == 1 && res[0].of.i32 != 0) {
+            snprintf(err, errlen, "%s returned %d: the filter refused its configuration", inits[i],
+                     (int32_t)res[0].of.i32);
             goto done;
         }
     }
@@ -683,11 +720,52 @@ bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot make an instance: %.160s", werr.msg);
         return false;
     }
-    const char *name = s->app->iface == SRV_IFACE_WAGI ? "_start" : "wasp_handle";
-    if (!wasm_instance_export(s->inst, name, &s->entry) || s->entry.kind != WASM_EXTERN_FUNC) {
+    srv_iface iface = s->app->iface;
+    const char *name = iface == SRV_IFACE_WAGI     ? "_start"
+                       : iface == SRV_IFACE_FILTER ? "wasp_filter"
+                                                   : "wasp_handle";
+    bool ok = wasm_instance_export(s->inst, name, &s->entry) && s->entry.kind == WASM_EXTERN_FUNC;
+    if (ok && iface == SRV_IFACE_FILTER) {
+        name = "wasp_filter_buffer";
+        ok = wasm_instance_export(s->inst, name, &s->buffer) && s->buffer.kind == WASM_EXTERN_FUNC;
+    }
+    if (!ok) {
         snprintf(err, errlen, "the module has no function export %s", name);
         wasm_instance_free(s->inst);
         s->inst = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* What the guest's call ending in `t` means for the request: false with
+ * res filled when it failed (a trap, an exit with a non-zero code, the
+ * deadline). */
+static bool call_outcome(srv_slot *s, wasm_trap_code t, srv_result *res) {
+    int code = 0;
+    if (t == WASM_TRAP_EXIT && wasi_exit_code(s->wasi, &code)) {
+        if (code == 0) return true;
+        res->outcome = SRV_TRAP;
+        res->trap = WASM_TRAP_EXIT;
+        snprintf(res->msg, sizeof res->msg, "exited with code %d", code);
+        return false;
+    }
+    if (t == WASM_TRAP_INTERRUPTED) {
+        res->outcome = SRV_DEADLINE;
+        res->trap = t;
+        snprintf(res->msg, sizeof res->msg, "deadline of %u ms exceeded", s->app->cfg->deadline_ms);
+        return false;
+    }
+    if (t != WASM_TRAP_NONE) {
+        res->outcome = SRV_TRAP;
+        res->trap = t;
+        wasm_trap_site site;
+        char place[300];
+        if (wasm_last_trap_site(&site))
+            snprintf(res->msg, sizeof res->msg, "%s in %s", trap_text(t),
+                     wasm_trap_site_text(&site, place, sizeof place));
+        else
+            snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
         return false;
     }
     return true;
@@ -751,35 +829,7 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
     s->resp = NULL;
     srv_caps_end(s->caps);
     res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
-    int code = 0;
-    if (t == WASM_TRAP_EXIT && wasi_exit_code(s->wasi, &code)) {
-        if (code == 0) {
-            t = WASM_TRAP_NONE;
-        } else {
-            res->outcome = SRV_TRAP;
-            res->trap = WASM_TRAP_EXIT;
-            snprintf(res->msg, sizeof res->msg, "exited with code %d", code);
-            return;
-        }
-    }
-    if (t == WASM_TRAP_INTERRUPTED) {
-        res->outcome = SRV_DEADLINE;
-        res->trap = t;
-        snprintf(res->msg, sizeof res->msg, "deadline of %u ms exceeded", app->cfg->deadline_ms);
-        return;
-    }
-    if (t != WASM_TRAP_NONE) {
-        res->outcome = SRV_TRAP;
-        res->trap = t;
-        wasm_trap_site site;
-        char place[300];
-        if (wasm_last_trap_site(&site))
-            snprintf(res->msg, sizeof res->msg, "%s in %s", trap_text(t),
-                     wasm_trap_site_text(&site, place, sizeof place));
-        else
-            snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
-        return;
-    }
+    if (!call_outcome(s, t, res)) return;
     if (wagi) {
         size_t olen;
         const uint8_t *out = wasi_captured(s->wasi, 1, &olen);
@@ -823,4 +873,120 @@ uint64_t srv_slot_recycle(srv_slot *s) {
     }
     s->dirty = false;
     return srv_now_ns() - t0;
+}
+
+/* ---- filters (`wasp pipe`) -------------------------------------------------- */
+
+bool srv_batch_add(srv_batch *b, const void *value, size_t value_len, const void *key,
+                   size_t key_len, int64_t ts_ms) {
+    size_t klen = key ? key_len : 0;
+    if (b->len + value_len + klen > UINT32_MAX - 1) return false;
+    if (!grow((void **)&b->bytes, &b->bcap, b->len + value_len + klen, 1) ||
+        !grow((void **)&b->recs, &b->cap, b->n + 1, sizeof *b->recs))
+        return false;
+    srv_rec *r = &b->recs[b->n++];
+    r->value = (uint32_t)b->len;
+    r->value_len = (uint32_t)value_len;
+    if (value_len) memcpy(b->bytes + b->len, value, value_len);
+    b->len += value_len;
+    r->key = (uint32_t)b->len;
+    r->key_len = key ? (uint32_t)klen : SRV_NO_KEY;
+    if (klen) memcpy(b->bytes + b->len, key, klen);
+    b->len += klen;
+    r->ts_ms = ts_ms;
+    return true;
+}
+
+void srv_batch_clear(srv_batch *b) {
+    b->n = b->len = 0;
+}
+
+void srv_batch_free(srv_batch *b) {
+    free(b->recs);
+    free(b->bytes);
+    memset(b, 0, sizeof *b);
+}
+
+/* The guest's view of a record (docs/design/pipe.md, sdk/c/wasp_filter.h):
+ * guest addresses, little-endian, 24 bytes. */
+typedef struct guest_rec {
+    uint32_t value, value_len, key, key_len;
+    int64_t ts_ms;
+} guest_rec;
+
+void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t max_out,
+                     srv_result *res) {
+    memset(res, 0, sizeof *res);
+    const srv_app *app = s->app;
+    uint64_t t0 = srv_now_ns();
+    if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
+        res->outcome = SRV_INTERNAL;
+        return;
+    }
+    res->ready_ns = srv_now_ns() - t0;
+    const char *argv[1] = {app->name};
+    wasi_request wr = {.argc = 1,
+                       .argv = argv,
+                       .envc = app->cfg->nenv,
+                       .envp = (const char *const *)app->cfg->env};
+    if (!wasi_ctx_reset(s->wasi, &wr, res->msg, sizeof res->msg)) {
+        res->outcome = SRV_INTERNAL;
+        return;
+    }
+    s->dirty = true;
+    uint64_t need = (uint64_t)in->n * sizeof(guest_rec) + in->len;
+    if (need > INT32_MAX) {
+        res->outcome = SRV_INTERNAL;
+        snprintf(res->msg, sizeof res->msg, "a batch of %llu bytes is too large for a filter",
+                 (unsigned long long)need);
+        return;
+    }
+    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+    wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)need}, ret[1] = {{.type = WASM_I32}};
+    const wasm_functype *bt = wasm_func_type(s->buffer), *ft = wasm_func_type(s->entry);
+    if (bt->nparams != 1 || bt->params[0] != WASM_I32 || bt->nresults != 1 ||
+        bt->results[0] != WASM_I32 || ft->nparams != 2 || ft->params[0] != WASM_I32 ||
+        ft->params[1] != WASM_I32 || ft->nresults > 1) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg,
+                 "wasp_filter_buffer must be (i32) -> i32 and wasp_filter (i32, i32) -> i32");
+        return;
+    }
+    srv_caps_begin(s->caps, NULL);
+    wasm_trap_code t = wasm_call_ex(s->buffer, &arg, ret, &opts);
+    uint32_t base = ret[0].of.i32;
+    uint8_t *dst = t == WASM_TRAP_NONE ? wasm_guest_bytes(s->inst, base, (uint32_t)need) : NULL;
+    if (t == WASM_TRAP_NONE && (!base || !dst)) {
+        srv_caps_end(s->caps);
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg,
+                 "wasp_filter_buffer(%llu) gave no room for the batch (returned %u)",
+                 (unsigned long long)need, base);
+        return;
+    }
+    if (t == WASM_TRAP_NONE) {
+        uint32_t data = base + (uint32_t)(in->n * sizeof(guest_rec));
+        for (size_t i = 0; i < in->n; i++) {
+            const srv_rec *r = &in->recs[i];
+            guest_rec g = {data + r->value, r->value_len,
+                           r->key_len == SRV_NO_KEY ? 0 : data + r->key, r->key_len, r->ts_ms};
+            memcpy(dst + i * sizeof g, &g, sizeof g);
+        }
+        if (in->len) memcpy(dst + in->n * sizeof(guest_rec), in->bytes, in->len);
+        wasm_value args[2] = {{.type = WASM_I32, .of.i32 = base},
+                              {.type = WASM_I32, .of.i32 = (uint32_t)in->n}};
+        s->out = out;
+        s->max_out = max_out;
+        s->out_full = false;
+        ret[0].of.i32 = 0;
+        t = wasm_call_ex(s->entry, args, ret, &opts);
+        s->out = NULL;
+    }
+    srv_caps_end(s->caps);
+    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
+    if (!call_outcome(s, t, res)) return;
+    if (ft->nresults == 1 && ret[0].of.i32 != 0) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg, "wasp_filter returned %d", (int32_t)ret[0].of.i32);
+    }
 }

@@ -151,6 +151,40 @@ void srv_slot_free(srv_slot *s);
 /* Runs `req` in a clean instance, fills `resp` (valid until the next
  * srv_slot_run or srv_slot_recycle on this slot) and `res`. */
 void srv_slot_run(srv_slot *s, const srv_request *req, srv_response *resp, srv_result *res);
+/* ---- batches of records through a filter (handler.c; docs/design/pipe.md) - */
+
+/* A record of a batch: offsets into the batch's bytes. */
+typedef struct srv_rec {
+    uint32_t value, value_len;
+    uint32_t key, key_len; /* key_len SRV_NO_KEY: no key */
+    int64_t ts_ms;         /* SRV_NO_TS: no timestamp */
+} srv_rec;
+
+#define SRV_NO_KEY UINT32_MAX
+#define SRV_NO_TS INT64_MIN
+
+typedef struct srv_batch {
+    srv_rec *recs;
+    size_t n, cap;
+    uint8_t *bytes;
+    size_t len, bcap;
+} srv_batch;
+
+/* Appends a record (key NULL: none); false when out of memory or past
+ * 4 GiB of bytes. */
+bool srv_batch_add(srv_batch *b, const void *value, size_t value_len, const void *key,
+                   size_t key_len, int64_t ts_ms);
+/* Empties b, keeping its buffers. */
+void srv_batch_clear(srv_batch *b);
+void srv_batch_free(srv_batch *b);
+
+/* Runs filter app s's wasp_filter over `in` in a clean instance and
+ * appends what it emits to `out`, at most max_out bytes (emit returns -1
+ * to the guest past it). res as for srv_slot_run: SRV_OK, SRV_TRAP (a
+ * trap, a non-zero return, no room for the batch in guest memory),
+ * SRV_DEADLINE, SRV_INTERNAL. Recycle the slot after. */
+void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t max_out,
+                     srv_result *res);
 /* Puts the instance back into the snapshot's state for the next request;
  * called after the response was handed to the socket. Returns the time it
  * took in ns. */

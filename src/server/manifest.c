@@ -1330,6 +1330,53 @@ srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t err
     return m;
 }
 
+srv_manifest *srv_manifest_filters(const char *const *paths, int n, char *err, size_t errlen) {
+    if (n <= 0) {
+        snprintf(err, errlen, "no filter given: name one .wasm file or more");
+        return NULL;
+    }
+    srv_manifest *m = calloc(1, sizeof *m);
+    srv_app_cfg *apps = m ? calloc((size_t)n, sizeof *apps) : NULL;
+    if (!apps) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->apps = apps;
+    for (int i = 0; i < n; i++) {
+        srv_app_cfg *a = &apps[i];
+        m->napps = i + 1;
+        char *base = base_name(paths[i]);
+        int same = 1; /* this file name's how many-th use */
+        for (int k = 0; base && k < i; k++) {
+            char *other = base_name(paths[k]);
+            same += other && !strcmp(other, base);
+            free(other);
+        }
+        if (base && same > 1) {
+            size_t len = strlen(base) + 16;
+            a->name = malloc(len);
+            if (a->name) snprintf(a->name, len, "%s-%d", base, same);
+            free(base);
+        } else {
+            a->name = base;
+        }
+        a->route = strdup("");
+        a->route_base = strdup("");
+        a->module = strdup(paths[i]);
+        a->iface = SRV_IFACE_FILTER;
+        a->max_memory_pages = SRV_DEFAULT_MEMORY_PAGES;
+        a->deadline_ms = SRV_DEFAULT_DEADLINE_MS;
+        a->max_concurrency = 1;
+        if (!a->name || !a->route || !a->route_base || !a->module) {
+            srv_manifest_free(m);
+            snprintf(err, errlen, "%s: out of memory", paths[i]);
+            return NULL;
+        }
+    }
+    return m;
+}
+
 static void app_free(srv_app_cfg *a) {
     free(a->name);
     free(a->route);

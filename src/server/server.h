@@ -90,6 +90,7 @@ typedef enum {
     SRV_IFACE_AUTO = 0, /* from the exports: wasp_handle -> WASP, _start -> WAGI */
     SRV_IFACE_WAGI,
     SRV_IFACE_WASP,
+    SRV_IFACE_FILTER, /* a `wasp pipe` filter: exports wasp_filter (docs/design/pipe.md) */
 } srv_iface;
 
 typedef struct srv_dir {
@@ -201,6 +202,10 @@ typedef struct srv_manifest {
 srv_manifest *srv_manifest_load(const char *path, char *err, size_t errlen);
 /* A manifest of one app serving `module_path` at "/..." (every path). */
 srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t errlen);
+/* A manifest of `n` filters (interface filter, no route), one app per
+ * module path in chain order, named after their files (a name used twice
+ * gets "-2", "-3"...), for `wasp pipe`. */
+srv_manifest *srv_manifest_filters(const char *const *paths, int n, char *err, size_t errlen);
 void srv_manifest_free(srv_manifest *m);
 
 /* ---- serving ------------------------------------------------------------- */

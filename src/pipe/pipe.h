@@ -1,0 +1,59 @@
+/*
+ * pipe.h - `wasp pipe`: records from a source through a chain of Wasm
+ * filters to a sink (docs/design/pipe.md).
+ *
+ *   pipe.c  the pipeline: the source read on the calling thread and cut
+ *           into batches, workers that run each batch through every
+ *           filter, a sink thread that writes the batches in their order
+ *
+ * A filter is an app of a server generation (server/app.c) with the
+ * interface `filter`: loading, init, snapshot, tiers, limits and
+ * capabilities are the server's, and each worker has a slot per filter as
+ * a server worker has per app. Nothing here prints to stdout but the
+ * sink, or exits: errors come back as values.
+ */
+#ifndef WASP_PIPE_H
+#define WASP_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/server.h"
+
+typedef enum {
+    PIPE_LINES = 0, /* a record per line, the newline not included */
+    PIPE_NDJSON,    /* the same; blank lines are not records */
+} pipe_format;
+
+typedef struct pipe_options {
+    const char *from;        /* "-": stdin; else a file */
+    const char *to;          /* "-": stdout; else a file, appended to */
+    const char *dead_letter; /* "-" or NULL: stderr; else a file, appended to */
+    const char *const *filters;
+    int nfilters;
+    pipe_format format;
+    int workers;               /* 0: one per core */
+    uint32_t batch_records;    /* 0: 1000 */
+    uint32_t batch_bytes;      /* 0: 1 MiB */
+    uint32_t deadline_ms;      /* per batch and filter; 0: 10 s */
+    uint32_t max_memory_pages; /* per filter instance; 0: the server's default */
+    uint64_t fuel;             /* per batch and filter; 0: none */
+    srv_tier tier;
+    const char *cache_dir; /* native code cache; NULL: none */
+} pipe_options;
+
+typedef struct pipe_stats {
+    uint64_t records_in, records_out, dead_letters, batches;
+} pipe_stats;
+
+/* Runs the pipeline until the source ends and every batch is written:
+ * 0, with the counts in *st. -1 with the reason in err when it cannot
+ * start (a filter that does not load or whose init fails: nothing was
+ * read then) or cannot go on (the sink fails, an instance cannot be
+ * made). A record that a filter fails on (a trap, the deadline, a
+ * non-zero return) is not an error: it goes to the dead-letter sink with
+ * the reason, and the others go on. */
+int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen);
+
+#endif

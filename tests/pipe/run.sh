@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# run.sh - `wasp pipe` end to end, against a built binary and the example
+# filters (examples/pipe/, `make examples`):
+#
+#   bash tests/pipe/run.sh build/wasp                      (make pipe-test)
+#   WASP_TEST_TIER=native bash tests/pipe/run.sh build/wasp
+#
+# Access-log lines through three C filters (to JSON, keep 5xx, redact IPs)
+# from a file and from stdin, checked line by line; 200,000 records in
+# batches of 100 on two workers come out complete and in order; records a
+# filter fails on (a trap, a non-zero return, the deadline, too much
+# output) are dead letters with their error while the others go on; a
+# filter that does not load or refuses its configuration stops the
+# pipeline before it reads anything. Test filters are WAT (wat2wasm).
+# The last line is "pipe: N passed, N failed"; non-zero exit on failure.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: tests/pipe/run.sh WASP_BINARY" >&2
+    exit 2
+fi
+WASP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+EX=$ROOT/examples/pipe
+TIER=${WASP_TEST_TIER:-interp}
+T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-pipe-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+SAN_EXIT=86
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=$SAN_EXIT"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:exitcode=$SAN_EXIT"
+
+PASSED=0
+FAILED=0
+pass() { PASSED=$((PASSED + 1)); }
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "FAIL: $1" >&2
+    shift
+    for line in "$@"; do echo "      $line" >&2; done
+}
+
+for f in access2json keep5xx redact; do
+    if [ ! -f "$EX/$f.wasm" ]; then
+        echo "pipe: $EX/$f.wasm is missing: run make examples first" >&2
+        exit 1
+    fi
+done
+
+OUT=$T/out
+ERR=$T/err
+DEAD=$T/dead
+RC=0
+# pipe ARGS...: wasp pipe in the tier under test, native code cached in $T
+pipe() {
+    rm -f "$OUT" "$DEAD"
+    timeout 60 "$WASP" pipe --tier "$TIER" --cache "$T/cache" "$@" >"$OUT" 2>"$ERR"
+    RC=$?
+}
+stderr_head() { head -c 400 "$ERR" | tr '\n' ' '; }
+# check NAME COND...: passes when the command COND... succeeds (its
+# output is not shown)
+check() {
+    local name=$1
+    shift
+    if "$@" >/dev/null; then pass; else fail "$name" "exit $RC; stderr: $(stderr_head)"; fi
+}
+
+# ---- the examples, end to end ------------------------------------------------
+cat >"$T/access.log" <<'EOF'
+10.1.2.3 - - [07/Dec/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 512
+192.168.7.9 - alice [07/Dec/2026:10:00:01 +0000] "POST /api/orders HTTP/1.1" 503 19
+this line is not a log line
+172.16.0.4 - - [07/Dec/2026:10:00:02 +0000] "GET /api/items?id=1 HTTP/1.1" 500 -
+10.9.8.7 - - [07/Dec/2026:10:00:03 +0000] "GET /health HTTP/1.1" 204 0
+EOF
+cat >"$T/want" <<'EOF'
+{"ip":"192.168.x.x","time":"07/Dec/2026:10:00:01 +0000","method":"POST","path":"/api/orders","status":503,"bytes":19}
+{"ip":"172.16.x.x","time":"07/Dec/2026:10:00:02 +0000","method":"GET","path":"/api/items?id=1","status":500,"bytes":0}
+EOF
+CHAIN=("$EX/access2json.wasm" "$EX/keep5xx.wasm" "$EX/redact.wasm")
+
+pipe --from "$T/access.log" --dead-letter "$DEAD" "${CHAIN[@]}"
+check "examples: exit 0" test "$RC" -eq 0
+check "examples: the 5xx lines as JSON, IPs redacted" cmp -s "$OUT" "$T/want"
+check "examples: the bad line is a dead letter naming its filter" \
+    jq -e -s 'length == 1 and .[0].filter == "access2json" and
+              .[0].record == "this line is not a log line" and
+              (.[0].error | test("returned 1"))' "$DEAD"
+check "examples: the summary counts" grep -q "5 records in, 2 out, 1 dead letters" "$ERR"
+
+# stdin to stdout, dead letters on stderr
+rm -f "$OUT"
+timeout 60 "$WASP" pipe --tier "$TIER" --cache "$T/cache" "${CHAIN[@]}" <"$T/access.log" >"$OUT" 2>"$ERR"
+RC=$?
+check "stdin: exit 0" test "$RC" -eq 0
+check "stdin: same output" cmp -s "$OUT" "$T/want"
+check "stdin: the dead letter on stderr" grep -q '"record":"this line is not a log line"' "$ERR"
+
+# ---- many records: complete, in order, across batches and workers -------------
+for ((i = 0; i < 200000; i++)); do
+    printf '10.%d.%d.1 - - [07/Dec/2026:10:00:00 +0000] "GET /p/%d HTTP/1.1" %d %d\n' \
+        $((i % 256)) $((i / 256 % 256)) "$i" $((i % 4 == 0 ? 500 : 200)) "$i"
+done >"$T/big.log"
+pipe --from "$T/big.log" --to "$T/big.out" --batch 100 --workers 2 "${CHAIN[@]}"
+check "200,000 records: exit 0" test "$RC" -eq 0
+check "200,000 records: 50,000 out" test "$(wc -l <"$T/big.out")" -eq 50000
+# every fourth path, in order
+awk -F'"path":"/p/' '{ split($2, a, "\""); if (a[1] != (NR - 1) * 4) { exit 1 } }' "$T/big.out"
+check "200,000 records: every 5xx path, in the input's order" test $? -eq 0
+check "200,000 records: 2,000 batches" grep -q "200000 records in, 50000 out, 0 dead letters, 2000 batches" "$ERR"
+rm -f "$T/big.out"
+
+# ---- filters that fail ----------------------------------------------------------
+# A filter that emits every record, but traps on one that starts with "boom".
+cat >"$T/boom.wat" <<'EOF'
+(module
+  (import "wasp" "emit" (func $emit (param i32 i32 i32 i32 i64) (result i32)))
+  (memory (export "memory") 32)
+  (func (export "wasp_filter_buffer") (param i32) (result i32)
+    (select (i32.const 0) (i32.const 65536) (i32.gt_u (local.get 0) (i32.const 1900000))))
+  (func (export "wasp_filter") (param $b i32) (param $n i32) (result i32) (local $i i32) (local $r i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $r (i32.add (local.get $b) (i32.mul (local.get $i) (i32.const 24))))
+      (if (i32.and (i32.ge_u (i32.load offset=4 (local.get $r)) (i32.const 4))
+                   (i32.eq (i32.load (i32.load (local.get $r))) (i32.const 0x6d6f6f62)))
+        (then unreachable))
+      (drop (call $emit (i32.load (local.get $r)) (i32.load offset=4 (local.get $r))
+                        (i32.const 0) (i32.const -1) (i64.const 0)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (i32.const 0)))
+EOF
+# One that never ends on "spin", and one that emits without end on "flood".
+sed -e 's/(then unreachable)/(then (loop $l (br $l)))/' -e 's/0x6d6f6f62/0x6e697073/' \
+    "$T/boom.wat" >"$T/spin.wat"
+sed -e 's/(then unreachable)/(then (loop $l (br_if $l (i32.eqz (call $emit (i32.const 0) (i32.const 60000) (i32.const 0) (i32.const -1) (i64.const 0))))) (return (i32.const 7)))/' \
+    -e 's/0x6d6f6f62/0x6f6f6c66/' "$T/boom.wat" >"$T/flood.wat"
+# One whose init refuses its configuration; one that is not a filter.
+sed -e 's/(memory (export "memory") 32)/(memory (export "memory") 32) (func (export "wasp_filter_init") (result i32) (i32.const 3))/' \
+    "$T/boom.wat" >"$T/badinit.wat"
+echo '(module (memory (export "memory") 1) (func (export "wasp_handle")))' >"$T/handler.wat"
+for m in boom spin flood badinit handler; do
+    wat2wasm "$T/$m.wat" -o "$T/$m.wasm" || fail "wat2wasm $m.wat"
+done
+
+printf 'one\nboom!\ntwo\nboomboom\nthree\n' >"$T/words"
+pipe --from "$T/words" --dead-letter "$DEAD" "$T/boom.wasm"
+check "trap: exit 0" test "$RC" -eq 0
+check "trap: the other records go on, in order" test "$(tr '\n' ' ' <"$OUT")" = "one two three "
+check "trap: two dead letters with the trap and where it was" \
+    jq -e -s 'length == 2 and .[0].record == "boom!" and .[1].record == "boomboom" and
+              all(.[]; .filter == "boom" and (.error | test("unreachable")))' "$DEAD"
+
+printf 'a\nspin\nb\n' >"$T/spin.in"
+pipe --from "$T/spin.in" --dead-letter "$DEAD" --deadline-ms 200 "$T/spin.wasm"
+check "deadline: exit 0" test "$RC" -eq 0
+check "deadline: the others go on" test "$(tr '\n' ' ' <"$OUT")" = "a b "
+check "deadline: the record that spun is a dead letter" \
+    jq -e -s 'length == 1 and .[0].record == "spin" and (.[0].error | test("deadline"))' "$DEAD"
+
+printf 'a\nflood\nb\n' >"$T/flood.in"
+pipe --from "$T/flood.in" --dead-letter "$DEAD" "$T/flood.wasm"
+check "output limit: exit 0" test "$RC" -eq 0
+check "output limit: the others go on" test "$(tr '\n' ' ' <"$OUT")" = "a b "
+check "output limit: emit said no, the filter failed the record" \
+    jq -e -s 'length == 1 and .[0].record == "flood" and (.[0].error | test("returned 7"))' "$DEAD"
+
+# ---- filters that cannot run: nothing is read -----------------------------------
+mkfifo "$T/never"  # opening it for reading would block: the pipeline must stop first
+pipe --from "$T/never" "$T/badinit.wasm"
+check "init refuses: exit 1 with the reason" \
+    bash -c "[ $RC -eq 1 ] && grep -q 'wasp_filter_init returned 3' '$ERR'"
+pipe --from "$T/never" "$T/handler.wasm"
+check "not a filter: exit 1 with the reason" \
+    bash -c "[ $RC -eq 1 ] && grep -q 'is not a filter' '$ERR'"
+pipe --from "$T/never" "$T/nonexistent.wasm"
+check "missing module: exit 1" bash -c "[ $RC -eq 1 ] && grep -q 'nonexistent.wasm' '$ERR'"
+pipe --from "$T/access.log"
+check "no filter: exit 2" test "$RC" -eq 2
+pipe --from "$T/access.log" --format xml "$EX/keep5xx.wasm"
+check "bad format: exit 2" test "$RC" -eq 2
+
+# a filter is not an HTTP handler
+timeout 20 "$WASP" serve --tier interp --listen 127.0.0.1:0 --admin off "$EX/keep5xx.wasm" \
+    >"$OUT" 2>"$ERR"
+RC=$?
+check "serve refuses a filter, saying what it is" \
+    bash -c "[ $RC -eq 1 ] && grep -q 'is a filter for wasp pipe' '$ERR'"
+
+echo "pipe: $TIER tier: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
