@@ -156,6 +156,10 @@ examples/pipe/%.wasm: examples/pipe/%.c sdk/c/wasp.h sdk/c/wasp_filter.h
 	$(WASI_CC) -O2 $(WASM_FEATURES) -Isdk/c -c -o $(@:.wasm=.o) $<
 	$(WASI_CC) -O0 -mexec-model=reactor -Wl,--strip-debug -o $@ $(@:.wasm=.o)
 	@rm -f $(@:.wasm=.o)
+PIPE_RS      := $(sort $(wildcard examples/pipe/*.rs))
+EXAMPLES     += $(PIPE_RS:.rs=.wasm)
+examples/pipe/%.wasm: examples/pipe/%.rs
+	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols --crate-type cdylib -o $@ $<
 examples/serve/%.wasm: examples/serve/%.rs
 	/usr/bin/rustc --target wasm32-wasi -O -C strip=symbols -o $@ $<
 examples: $(EXAMPLES)

@@ -6,7 +6,8 @@
 #   WASP_TEST_TIER=native bash tests/pipe/run.sh build/wasp
 #
 # Access-log lines through three C filters (to JSON, keep 5xx, redact IPs)
-# from a file and from stdin, checked line by line; 200,000 records in
+# from a file and from stdin, checked line by line; the Rust filter gives
+# what its C twin gives; 200,000 records in
 # batches of 100 on two workers come out complete and in order; records a
 # filter fails on (a trap, a non-zero return, the deadline, too much
 # output) are dead letters with their error while the others go on; a
@@ -110,6 +111,18 @@ awk -F'"path":"/p/' '{ split($2, a, "\""); if (a[1] != (NR - 1) * 4) { exit 1 } 
 check "200,000 records: every 5xx path, in the input's order" test $? -eq 0
 check "200,000 records: 2,000 batches" grep -q "200000 records in, 50000 out, 0 dead letters, 2000 batches" "$ERR"
 rm -f "$T/big.out"
+
+# the Rust filter does what the C one does
+if [ -f "$EX/redact_rs.wasm" ]; then
+    pipe --from "$T/big.log" --to "$T/c.out" "$EX/redact.wasm"
+    pipe --from "$T/big.log" --to "$T/rs.out" "$EX/redact_rs.wasm"
+    check "Rust filter: exit 0" test "$RC" -eq 0
+    check "Rust filter: the same 200,000 lines as the C one" cmp -s "$T/c.out" "$T/rs.out"
+    check "Rust filter: addresses redacted" grep -q '^10\.4\.x\.x - ' "$T/rs.out"
+    rm -f "$T/c.out" "$T/rs.out"
+else
+    fail "Rust filter" "$EX/redact_rs.wasm is missing: run make examples"
+fi
 
 # ---- filters that fail ----------------------------------------------------------
 # A filter that emits every record, but traps on one that starts with "boom".
