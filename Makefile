@@ -49,7 +49,7 @@ HDRS      := $(wildcard src/*/*.h tests/*/*.h)
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_ASAN := $(LIB_SRC:%.c=$(B)/asan/%.o)
 
-.PHONY: all test run bench bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test pipe-test asan-test examples
+.PHONY: all test run bench bench-pipe bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test pipe-test asan-test examples
 all: $(B)/wasp
 
 setup:
@@ -281,6 +281,12 @@ fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 bench: setup
 	$(MAKE) --no-print-directory $(B)/wasp
 	bash bench/run.sh $(B)/bench $(B)/wasp
+
+# Pipelines (bench/pipe/run.sh): 1,000,000 NDJSON records through wasp pipe
+# (both tiers), jq, Node.js and native C; writes its section of RESULTS.md.
+bench-pipe: setup
+	$(MAKE) --no-print-directory $(B)/wasp
+	bash bench/pipe/run.sh $(B)/wasp
 
 # HTTP serving (bench/http/serve.sh): wasp (wasp ABI, WAGI, json) against a
 # Node.js cluster and a native h2o server, with wrk; then the capabilities
