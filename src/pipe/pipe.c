@@ -1,34 +1,33 @@
 /*
  * pipe.c - the pipeline of `wasp pipe` (docs/design/pipe.md, section 3).
  *
- *   calling thread   reads the source and cuts it into jobs (a batch of
- *                    records and its sequence number); waits while as many
- *                    jobs as the window allows are in flight, so a slow
- *                    sink slows the source and memory stays bounded
+ *   calling thread   reads the source (file.c, redis.c) into jobs (a batch
+ *                    of records and its sequence number); waits while as
+ *                    many jobs as the window allows are in flight, so a
+ *                    slow sink slows the source and memory stays bounded
  *   worker x N       takes a job, runs it through each filter in a clean
  *                    instance (its own slot per filter); a failed batch is
  *                    run again record by record, and each record that
  *                    fails again becomes a dead letter
- *   sink thread      writes the jobs' outputs in sequence order, the dead
- *                    letters beside them, then frees the job
+ *   sink thread      writes the jobs' outputs in sequence order and the dead
+ *                    letters, then acknowledges the job's input to the
+ *                    source (a stream's XACK) and frees the job
  *
  * Jobs move through two lists under one mutex: `todo` (FIFO) and `done`
  * (any order; the sink looks for the next sequence number). Batches are
  * large (1,000 records by default), so the lock is taken a few times per
  * thousand records.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pipe/pipe.h"
-#include "server/internal.h"
+#include "pipe/internal.h"
+#include "util/util.h"
 
 /* How long a partial batch waits for more input before it goes. */
 #define FLUSH_MS 50
@@ -57,7 +56,8 @@ typedef struct pipeline {
     bool source_ended;      /* no more jobs will come */
     bool failed;            /* stop: `error` says why */
     char error[512];
-    int out_fd, dead_fd;
+    pipe_source *src;
+    pipe_sink *out, *dead;
     pipe_stats stats;
 } pipeline;
 
@@ -107,16 +107,21 @@ static void json_str(char **b, size_t *len, size_t *cap, const char *s, size_t n
     }
 }
 
-/* The dead letter of a record that filter `name` failed on:
- * {"filter":..., "error":..., "record":...} (the record as a JSON string;
- * bytes that are not UTF-8 go through as they are). */
-static bool dead_letter(job *j, const char *name, const char *why, const uint8_t *rec, size_t len) {
+/* The dead letter of record r of `in`, which filter `name` failed on:
+ * {"filter":..., "error":..., "record":..., "key":...} (strings; the key
+ * when the record has one, a stream entry's id; bytes that are not UTF-8
+ * go through as they are). */
+static bool dead_letter(job *j, const char *name, const char *why, const srv_batch *in,
+                        const srv_rec *r) {
+    bool keyed = r->key_len != SRV_NO_KEY;
+    const char *parts[4] = {"{\"filter\":\"", "\",\"error\":\"", "\",\"record\":\"",
+                            "\",\"key\":\""};
+    const char *vals[4] = {name, why, (const char *)in->bytes + r->value,
+                           (const char *)in->bytes + r->key};
+    size_t lens[4] = {strlen(name), strlen(why), r->value_len, keyed ? r->key_len : 0};
     char *b = NULL;
     size_t n = 0, cap = 0;
-    const char *parts[3] = {"{\"filter\":\"", "\",\"error\":\"", "\",\"record\":\""};
-    const char *vals[3] = {name, why, (const char *)rec};
-    size_t lens[3] = {strlen(name), strlen(why), len};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < (keyed ? 4 : 3); i++) {
         size_t pl = strlen(parts[i]);
         char *q = realloc(b, n + pl + 1 > cap ? (cap = n + pl + 256) : cap);
         if (!q) break;
@@ -166,8 +171,7 @@ static bool run_stage(worker *w, int f, job *j, const srv_batch *in, srv_batch *
     }
     srv_batch_clear(out);
     if (in->n == 1) {
-        const srv_rec *r = &in->recs[0];
-        return dead_letter(j, name, res.msg, in->bytes + r->value, r->value_len);
+        return dead_letter(j, name, res.msg, in, &in->recs[0]);
     }
     for (size_t i = 0; i < in->n; i++) {
         const srv_rec *r = &in->recs[i];
@@ -189,7 +193,7 @@ static bool run_stage(worker *w, int f, job *j, const srv_batch *in, srv_batch *
         /* what it emitted before it failed does not count */
         out->n = before_n;
         out->len = before_len;
-        if (!dead_letter(j, name, res.msg, in->bytes + r->value, r->value_len)) {
+        if (!dead_letter(j, name, res.msg, in, r)) {
             fail(w->p, "out of memory");
             return false;
         }
@@ -236,39 +240,9 @@ static void *worker_main(void *arg) {
 
 /* ---- the sink ------------------------------------------------------------ */
 
-static bool write_all(int fd, const uint8_t *b, size_t n) {
-    while (n) {
-        ssize_t k = write(fd, b, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return false;
-        b += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
-/* Writes each record of b followed by a newline, through buf. */
-static bool write_records(int fd, const srv_batch *b, uint8_t **buf, size_t *cap) {
-    size_t need = b->len + b->n;
-    if (need > *cap) {
-        uint8_t *q = realloc(*buf, need);
-        if (!q) return false;
-        *buf = q;
-        *cap = need;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        memcpy(*buf + n, b->bytes + b->recs[i].value, b->recs[i].value_len);
-        n += b->recs[i].value_len;
-        (*buf)[n++] = '\n';
-    }
-    return write_all(fd, *buf, n);
-}
-
 static void *sink_main(void *arg) {
     pipeline *p = arg;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
+    char why[400];
     for (;;) {
         pthread_mutex_lock(&p->lock);
         job *j = NULL;
@@ -286,8 +260,11 @@ static void *sink_main(void *arg) {
         }
         pthread_mutex_unlock(&p->lock);
         if (!j) break;
-        bool ok = write_records(p->out_fd, &j->out, &buf, &cap) &&
-                  write_records(p->dead_fd, &j->dead, &buf, &cap);
+        /* outputs and dead letters durable first: only then is the input
+         * done with (at least once) */
+        bool ok = p->out->write(p->out, &j->out, why, sizeof why) &&
+                  p->dead->write(p->dead, &j->dead, why, sizeof why) &&
+                  (!p->src->ack || p->src->ack(p->src, &j->in, why, sizeof why));
         pthread_mutex_lock(&p->lock);
         if (ok) {
             p->stats.records_in += j->in.n;
@@ -300,11 +277,10 @@ static void *sink_main(void *arg) {
         pthread_mutex_unlock(&p->lock);
         job_free(j);
         if (!ok) {
-            fail(p, "cannot write to the sink: %s", strerror(errno));
+            fail(p, "%s", why);
             break;
         }
     }
-    free(buf);
     return NULL;
 }
 
@@ -331,95 +307,40 @@ static bool submit(pipeline *p, job *j) {
     return ok;
 }
 
-static bool blank(const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
-    return true;
-}
-
-/* Reads fd to its end, cutting lines into jobs. */
-static void read_source(pipeline *p, int fd) {
+/* Reads the source into jobs until it ends or the pipeline fails. */
+static void read_source(pipeline *p) {
     const pipe_options *o = p->o;
     uint32_t max_recs = o->batch_records ? o->batch_records : 1000;
-    uint32_t max_bytes = o->batch_bytes ? o->batch_bytes : (1u << 20);
-    size_t cap = 1u << 16, have = 0;
-    uint8_t *buf = malloc(cap);
+    size_t max_bytes = o->batch_bytes ? o->batch_bytes : (1u << 20);
+    char why[400];
     job *j = calloc(1, sizeof *j);
-    bool eof = false;
-    if (!buf || !j) {
-        fail(p, "out of memory");
-        goto done;
+    for (;;) {
+        if (!j) {
+            fail(p, "out of memory");
+            break;
+        }
+        pthread_mutex_lock(&p->lock);
+        bool failed = p->failed;
+        pthread_mutex_unlock(&p->lock);
+        if (failed) break;
+        /* a partial batch goes when the input pauses; an empty one waits
+         * a while at a time, so that a failure elsewhere is seen */
+        int n = p->src->read(p->src, &j->in, max_recs - (uint32_t)j->in.n, max_bytes,
+                             j->in.n ? FLUSH_MS : 250, why, sizeof why);
+        if (n == PIPE_ERR) {
+            fail(p, "%s", why);
+            break;
+        }
+        if (j->in.n && (n == PIPE_END || n == 0 || j->in.n >= max_recs || j->in.len >= max_bytes)) {
+            if (!submit(p, j)) {
+                j = NULL;
+                break;
+            }
+            j = calloc(1, sizeof *j);
+        }
+        if (n == PIPE_END) break;
     }
-    while (!eof) {
-        /* a partial batch goes when the input pauses */
-        if (j->in.n) {
-            struct pollfd pf = {.fd = fd, .events = POLLIN};
-            if (poll(&pf, 1, FLUSH_MS) == 0) {
-                if (!submit(p, j)) goto done_nojob;
-                j = calloc(1, sizeof *j);
-                if (!j) {
-                    fail(p, "out of memory");
-                    goto done;
-                }
-                continue;
-            }
-        }
-        if (have == cap) {
-            /* a line longer than the buffer: the buffer grows, up to a batch */
-            if (cap >= max_bytes + (size_t)(1u << 16)) {
-                fail(p, "a line of the input is longer than the batch size (%u bytes)", max_bytes);
-                goto done;
-            }
-            uint8_t *q = realloc(buf, cap * 2);
-            if (!q) {
-                fail(p, "out of memory");
-                goto done;
-            }
-            buf = q;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, buf + have, cap - have);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            fail(p, "cannot read the source: %s", strerror(errno));
-            goto done;
-        }
-        if (k == 0) {
-            eof = true;
-            if (have) buf[have++] = '\n'; /* a last line without its newline */
-        }
-        have += (size_t)(k > 0 ? k : 0);
-        size_t start = 0;
-        for (;;) {
-            uint8_t *nl = memchr(buf + start, '\n', have - start);
-            if (!nl) break;
-            size_t len = (size_t)(nl - (buf + start));
-            if (!(o->format == PIPE_NDJSON && blank(buf + start, len)) &&
-                !srv_batch_add(&j->in, buf + start, len, NULL, 0, SRV_NO_TS)) {
-                fail(p, "out of memory");
-                goto done;
-            }
-            start += len + 1;
-            if (j->in.n >= max_recs || j->in.len >= max_bytes) {
-                if (!submit(p, j)) goto done_nojob;
-                j = calloc(1, sizeof *j);
-                if (!j) {
-                    fail(p, "out of memory");
-                    goto done;
-                }
-            }
-        }
-        memmove(buf, buf + start, have - start);
-        have -= start;
-    }
-    if (j->in.n) {
-        submit(p, j);
-        j = NULL;
-    }
-done:
     job_free(j);
-done_nojob:
-    free(buf);
     pthread_mutex_lock(&p->lock);
     p->source_ended = true;
     pthread_cond_broadcast(&p->changed);
@@ -428,15 +349,13 @@ done_nojob:
 
 /* ---- the whole ------------------------------------------------------------ */
 
-static int open_sink(const char *path, int std_fd, char *err, size_t errlen) {
-    if (!path || !strcmp(path, "-")) return std_fd;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return fd;
-}
-
 int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     memset(st, 0, sizeof *st);
+    if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter)) {
+        if (!util_dynlib_load(UTIL_LIB_HIREDIS, err, errlen)) return -1;
+        /* hiredis writes with write(2): a server gone must not kill us */
+        signal(SIGPIPE, SIG_IGN);
+    }
     srv_manifest *m = srv_manifest_filters(o->filters, o->nfilters, err, errlen);
     if (!m) return -1;
     for (int i = 0; i < m->napps; i++) {
@@ -450,14 +369,14 @@ int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     /* every filter loads, and its init runs, before the source is opened */
     srv_gen *gen = srv_gen_load(m, 1, err, errlen);
     if (!gen) return -1;
-    pipeline p = {.o = o, .gen = gen, .out_fd = -1, .dead_fd = -1};
+    pipeline p = {.o = o, .gen = gen};
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.changed, NULL);
     int nworkers = o->workers > 0 ? o->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nworkers < 1) nworkers = 1;
     p.window = 2 * (uint64_t)nworkers + 2;
     worker *ws = calloc((size_t)nworkers, sizeof *ws);
-    int in_fd = -1, started = 0, rc = -1;
+    int started = 0, rc = -1;
     bool sink_started = false;
     pthread_t sink;
     if (!ws) {
@@ -480,23 +399,24 @@ int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
             }
         }
     }
-    p.out_fd = open_sink(o->to, STDOUT_FILENO, err, errlen);
-    if (p.out_fd < 0) goto out;
-    p.dead_fd = open_sink(o->dead_letter, STDERR_FILENO, err, errlen);
-    if (p.dead_fd < 0) goto out;
-    in_fd = !strcmp(o->from, "-") ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
-    if (in_fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", o->from, strerror(errno));
-        goto out;
-    }
+    p.out = pipe_is_redis(o->to) ? pipe_redis_sink(o->to, err, errlen)
+                                 : pipe_file_sink(o->to, STDOUT_FILENO, err, errlen);
+    if (!p.out) goto out;
+    p.dead = pipe_is_redis(o->dead_letter)
+                 ? pipe_redis_sink(o->dead_letter, err, errlen)
+                 : pipe_file_sink(o->dead_letter, STDERR_FILENO, err, errlen);
+    if (!p.dead) goto out;
+    size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
+    p.src = pipe_is_redis(o->from) ? pipe_redis_source(o->from, err, errlen)
+                                   : pipe_file_source(o->from, o->format, max_line, err, errlen);
+    if (!p.src) goto out;
     for (; started < nworkers; started++)
         if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) break;
     sink_started = started > 0 && pthread_create(&sink, NULL, sink_main, &p) == 0;
-    if (!sink_started) {
+    if (!sink_started)
         fail(&p, "cannot start the pipeline's threads");
-    } else {
-        read_source(&p, in_fd);
-    }
+    else
+        read_source(&p);
     pthread_mutex_lock(&p.lock);
     p.source_ended = true;
     pthread_cond_broadcast(&p.changed);
@@ -505,15 +425,14 @@ int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
         pthread_join(ws[i].thread, NULL);
     if (sink_started) pthread_join(sink, NULL);
     *st = p.stats;
-    if (p.failed) {
+    if (p.failed)
         snprintf(err, errlen, "%s", p.error);
-    } else {
+    else
         rc = 0;
-    }
 out:
-    if (in_fd > STDERR_FILENO) close(in_fd);
-    if (p.out_fd > STDERR_FILENO) close(p.out_fd);
-    if (p.dead_fd > STDERR_FILENO) close(p.dead_fd);
+    if (p.src) p.src->close(p.src);
+    if (p.out) p.out->close(p.out);
+    if (p.dead) p.dead->close(p.dead);
     for (int i = 0; ws && i < nworkers; i++) {
         for (int f = 0; ws[i].slots && f < gen->napps; f++)
             srv_slot_free(ws[i].slots[f]);

@@ -168,15 +168,18 @@
     F(yaml_parser_load)                                                                            \
     F(yaml_parser_set_input_file)
 
-/* libhiredis: Redis stores (src/host/kv_redis.c) */
+/* libhiredis: Redis stores (src/host/kv_redis.c), streams (src/pipe/redis.c) */
 #define UTIL_DYNLIB_HIREDIS_FUNCS(F)                                                               \
     F(freeReplyObject)                                                                             \
+    F(redisAppendCommandArgv)                                                                      \
     F(redisBufferRead)                                                                             \
     F(redisBufferWrite)                                                                            \
     F(redisConnectNonBlock)                                                                        \
+    F(redisConnectWithTimeout)                                                                     \
     F(redisEnableKeepAlive)                                                                        \
     F(redisFree)                                                                                   \
     F(redisGetReply)                                                                               \
+    F(redisSetTimeout)                                                                             \
     F(redisvAppendCommand)
 
 /* L(bit, soname, Debian package, what wasp uses it for, function list).
@@ -190,7 +193,7 @@
     L(UTIL_LIB_SQLITE, "libsqlite3.so.0", "libsqlite3-0", "SQLite stores and databases",           \
       UTIL_DYNLIB_SQLITE_FUNCS)                                                                    \
     L(UTIL_LIB_YAML, "libyaml-0.so.2", "libyaml-0-2", "manifests", UTIL_DYNLIB_YAML_FUNCS)         \
-    L(UTIL_LIB_HIREDIS, "libhiredis.so.0.14", "libhiredis0.14", "Redis stores",                    \
+    L(UTIL_LIB_HIREDIS, "libhiredis.so.0.14", "libhiredis0.14", "Redis stores and streams",        \
       UTIL_DYNLIB_HIREDIS_FUNCS)
 
 /* Where a stub goes when its slot is still empty: prints which function

@@ -12,7 +12,11 @@
 # filter fails on (a trap, a non-zero return, the deadline, too much
 # output) are dead letters with their error while the others go on; a
 # filter that does not load or refuses its configuration stops the
-# pipeline before it reads anything. Test filters are WAT (wat2wasm).
+# pipeline before it reads anything. Against a real redis-server on a
+# loopback port (started here, killed at the end): three processes in one
+# consumer group share a 200,000-entry stream, one is killed with -9
+# mid-run, and every entry's output (or dead letter) is in the sinks at
+# least once, nothing left pending. Test filters are WAT (wat2wasm).
 # The last line is "pipe: N passed, N failed"; non-zero exit on failure.
 set -uo pipefail
 
@@ -194,6 +198,87 @@ pipe --from "$T/access.log"
 check "no filter: exit 2" test "$RC" -eq 2
 pipe --from "$T/access.log" --format xml "$EX/keep5xx.wasm"
 check "bad format: exit 2" test "$RC" -eq 2
+
+# ---- Redis Streams: a consumer group of three, one killed with -9 ------------------
+# The same filter as boom.wat, but passing each record's key (the entry's
+# id) through to its output, so that every input can be traced.
+sed -e 's/(i32.const 0) (i32.const -1) (i64.const 0)/(i32.load offset=8 (local.get $r)) (i32.load offset=12 (local.get $r)) (i64.const 0)/' \
+    "$T/boom.wat" >"$T/keyed.wat"
+wat2wasm "$T/keyed.wat" -o "$T/keyed.wasm" || fail "wat2wasm keyed.wat"
+REDIS_PID=
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    fail "Redis" "redis-server and redis-cli are needed (bash scripts/setup.sh installs them)"
+else
+    # a free loopback port: one nothing answers on
+    for ((PORT = 20000 + RANDOM % 20000; ; PORT++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+    done
+    redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+        >"$T/redis.log" 2>&1 &
+    REDIS_PID=$!
+    trap 'kill -9 $REDIS_PID 2>/dev/null; rm -rf "$T"' EXIT
+    RCLI=(redis-cli -p "$PORT" --no-raw)
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.1
+    done
+    # 200,000 entries; every 10,000th is "boom" and traps the filter
+    for ((i = 0; i < 200000; i++)); do
+        if ((i % 10000 == 5000)); then echo "XADD in * value boom-$i"; else echo "XADD in * value rec-$i"; fi
+    done | redis-cli -p "$PORT" --pipe >"$T/fill.log" 2>&1
+    check "Redis: the stream holds 200,000 entries" \
+        test "$(redis-cli -p "$PORT" XLEN in)" -eq 200000
+    SRC="redis://127.0.0.1:$PORT/in?group=g&claim-idle-ms=1500&idle-exit-ms=3000"
+    declare -a PIDS
+    for c in 1 2 3; do
+        timeout 180 "$WASP" pipe --tier "$TIER" --cache "$T/cache" --workers 1 --batch 500 \
+            --from "$SRC&consumer=c$c" --to "redis://127.0.0.1:$PORT/out" \
+            --dead-letter "redis://127.0.0.1:$PORT/dead" "$T/keyed.wasm" \
+            >"$T/c$c.out" 2>"$T/c$c.err" &
+        PIDS[$c]=$!
+    done
+    # kill the second consumer once the work is under way
+    for ((i = 0; i < 600; i++)); do
+        [ "$(redis-cli -p "$PORT" XLEN out)" -ge 30000 ] && break
+        sleep 0.05
+    done
+    kill -9 "${PIDS[2]}"
+    wait "${PIDS[2]}" 2>/dev/null
+    LEFT=$(redis-cli -p "$PORT" XPENDING in g - + 100000 c2 | awk 'NR % 4 == 1' | wc -l)
+    STATUS=0
+    for c in 1 3; do
+        wait "${PIDS[$c]}" || STATUS=$?
+    done
+    check "Redis: the two consumers left finish and exit 0" test "$STATUS" -eq 0
+    check "Redis: the killed consumer left entries pending (read, not acknowledged)" \
+        test "$LEFT" -gt 0
+    # every input id: in the output's keys, or a dead letter's
+    redis-cli -p "$PORT" XRANGE in - + | awk 'NR % 3 == 1' | sort >"$T/in.ids"
+    redis-cli -p "$PORT" XRANGE out - + | awk 'prev == "key" { print } { prev = $0 }' | sort >"$T/out.ids"
+    redis-cli -p "$PORT" XRANGE dead - + | awk 'prev == "value" { print } { prev = $0 }' >"$T/dead.json"
+    jq -r '.key' "$T/dead.json" | sort >"$T/dead.ids"
+    sort -u "$T/out.ids" "$T/dead.ids" >"$T/seen.ids"
+    MISSING=$(comm -23 "$T/in.ids" "$T/seen.ids" | wc -l)
+    DUPS=$(($(wc -l <"$T/out.ids") - $(sort -u "$T/out.ids" | wc -l)))
+    echo "pipe: Redis: 200000 entries, the killed consumer left $LEFT pending; $(wc -l <"$T/out.ids") outputs ($DUPS duplicates), $(wc -l <"$T/dead.ids") dead letters, $MISSING missing" >&2
+    check "Redis: no input is missing (at least once)" test "$MISSING" -eq 0
+    check "Redis: duplicates only from the killed consumer's unacknowledged batches" \
+        test "$DUPS" -le 2000
+    check "Redis: the 20 trapping entries are dead letters with their error" \
+        jq -e -s 'length >= 20 and (map(.record) | unique | length) == 20 and
+                  all(.[]; (.record | startswith("boom-")) and (.error | test("unreachable")))' \
+        "$T/dead.json"
+    check "Redis: nothing is left pending in the group" \
+        test "$(redis-cli -p "$PORT" XPENDING in g | head -n 1)" -eq 0
+    pipe --from "redis://127.0.0.1:1/in?group=g" "$T/keyed.wasm"
+    check "Redis: a server that is not there stops the pipeline with the reason" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'cannot connect to Redis at 127.0.0.1:1' '$ERR'"
+    pipe --from "redis://127.0.0.1:$PORT/in" "$T/keyed.wasm"
+    check "Redis: a source without a group is refused" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'group=G' '$ERR'"
+    kill -9 "$REDIS_PID" 2>/dev/null
+    wait "$REDIS_PID" 2>/dev/null
+fi
 
 # a filter is not an HTTP handler
 timeout 20 "$WASP" serve --tier interp --listen 127.0.0.1:0 --admin off "$EX/keep5xx.wasm" \

@@ -1,0 +1,207 @@
+/*
+ * file.c - files and stdin as a pipeline's source, files and stdout or
+ * stderr as its sinks: a record per line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipe/internal.h"
+
+typedef struct file_source {
+    pipe_source base;
+    int fd;
+    bool own_fd, eof;
+    pipe_format format;
+    uint8_t *buf;
+    size_t have, cap, limit; /* limit: the longest line taken */
+} file_source;
+
+static bool blank(const uint8_t *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return false;
+    return true;
+}
+
+/* Moves the complete lines in the buffer into b; how many records. */
+static int take_lines(file_source *f, srv_batch *b, uint32_t max, size_t max_bytes, bool *nomem) {
+    size_t start = 0;
+    int added = 0;
+    while ((uint32_t)added < max && b->len < max_bytes) {
+        uint8_t *nl = memchr(f->buf + start, '\n', f->have - start);
+        if (!nl) break;
+        size_t len = (size_t)(nl - (f->buf + start));
+        if (!(f->format == PIPE_NDJSON && blank(f->buf + start, len))) {
+            if (!srv_batch_add(b, f->buf + start, len, NULL, 0, SRV_NO_TS)) {
+                *nomem = true;
+                break;
+            }
+            added++;
+        }
+        start += len + 1;
+    }
+    memmove(f->buf, f->buf + start, f->have - start);
+    f->have -= start;
+    return added;
+}
+
+static int file_read(pipe_source *s, srv_batch *b, uint32_t max, size_t max_bytes, int wait_ms,
+                     char *err, size_t errlen) {
+    file_source *f = (file_source *)s;
+    for (;;) {
+        bool nomem = false;
+        int n = take_lines(f, b, max, max_bytes, &nomem);
+        if (nomem) {
+            snprintf(err, errlen, "out of memory");
+            return PIPE_ERR;
+        }
+        if (n > 0) return n;
+        if (f->eof) {
+            if (!f->have) return PIPE_END;
+            f->buf[f->have++] = '\n'; /* a last line without its newline */
+            continue;
+        }
+        if (wait_ms >= 0) {
+            struct pollfd pf = {.fd = f->fd, .events = POLLIN};
+            if (poll(&pf, 1, wait_ms) == 0) return 0;
+        }
+        if (f->have + 1 >= f->cap) {
+            /* a line longer than the buffer: it grows, up to the limit */
+            if (f->cap >= f->limit) {
+                snprintf(err, errlen, "a line of the input is longer than %zu bytes", f->limit);
+                return PIPE_ERR;
+            }
+            uint8_t *q = realloc(f->buf, f->cap * 2);
+            if (!q) {
+                snprintf(err, errlen, "out of memory");
+                return PIPE_ERR;
+            }
+            f->buf = q;
+            f->cap *= 2;
+        }
+        ssize_t k = read(f->fd, f->buf + f->have, f->cap - f->have - 1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            snprintf(err, errlen, "cannot read the source: %s", strerror(errno));
+            return PIPE_ERR;
+        }
+        if (k == 0) f->eof = true;
+        f->have += (size_t)k;
+    }
+}
+
+static void file_close(pipe_source *s) {
+    file_source *f = (file_source *)s;
+    if (f->own_fd) close(f->fd);
+    free(f->buf);
+    free(f);
+}
+
+pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, char *err,
+                              size_t errlen) {
+    file_source *f = calloc(1, sizeof *f);
+    if (f) f->buf = malloc(f->cap = 1u << 16);
+    if (!f || !f->buf) {
+        free(f);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->base.read = file_read;
+    f->base.close = file_close;
+    f->format = format;
+    f->limit = max_line < f->cap ? f->cap : max_line;
+    if (!strcmp(path, "-")) {
+        f->fd = STDIN_FILENO;
+    } else {
+        f->fd = open(path, O_RDONLY | O_CLOEXEC);
+        f->own_fd = true;
+        if (f->fd < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            free(f->buf);
+            free(f);
+            return NULL;
+        }
+    }
+    return &f->base;
+}
+
+/* ---- sinks ---------------------------------------------------------------- */
+
+typedef struct file_sink {
+    pipe_sink base;
+    int fd;
+    bool own_fd;
+    uint8_t *buf;
+    size_t cap;
+} file_sink;
+
+static bool write_all(int fd, const uint8_t *b, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return false;
+        b += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* Each record and a newline, in one write when it fits. */
+static bool file_write(pipe_sink *s, const srv_batch *b, char *err, size_t errlen) {
+    file_sink *f = (file_sink *)s;
+    size_t need = b->len + b->n;
+    if (!b->n) return true;
+    if (need > f->cap) {
+        uint8_t *q = realloc(f->buf, need);
+        if (!q) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        f->buf = q;
+        f->cap = need;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        memcpy(f->buf + n, b->bytes + b->recs[i].value, b->recs[i].value_len);
+        n += b->recs[i].value_len;
+        f->buf[n++] = '\n';
+    }
+    if (!write_all(f->fd, f->buf, n)) {
+        snprintf(err, errlen, "cannot write: %s", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void file_sink_close(pipe_sink *s) {
+    file_sink *f = (file_sink *)s;
+    if (f->own_fd) close(f->fd);
+    free(f->buf);
+    free(f);
+}
+
+pipe_sink *pipe_file_sink(const char *path, int std_fd, char *err, size_t errlen) {
+    file_sink *f = calloc(1, sizeof *f);
+    if (!f) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    f->base.write = file_write;
+    f->base.close = file_sink_close;
+    if (!path || !strcmp(path, "-")) {
+        f->fd = std_fd;
+    } else {
+        f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        f->own_fd = true;
+        if (f->fd < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            free(f);
+            return NULL;
+        }
+    }
+    return &f->base;
+}
