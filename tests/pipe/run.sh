@@ -16,7 +16,8 @@
 # loopback port (started here, killed at the end): three processes in one
 # consumer group share a 200,000-entry stream, one is killed with -9
 # mid-run, and every entry's output (or dead letter) is in the sinks at
-# least once, nothing left pending. Test filters are WAT (wat2wasm).
+# least once, nothing left pending. A sink slower than the source keeps
+# the process's memory bounded. Test filters are WAT (wat2wasm).
 # The last line is "pipe: N passed, N failed"; non-zero exit on failure.
 set -uo pipefail
 
@@ -198,6 +199,24 @@ pipe --from "$T/access.log"
 check "no filter: exit 2" test "$RC" -eq 2
 pipe --from "$T/access.log" --format xml "$EX/keep5xx.wasm"
 check "bad format: exit 2" test "$RC" -eq 2
+
+# ---- a sink slower than the source: memory stays bounded --------------------------
+# 600,000 lines (110 MiB) into a pipe nobody reads for 4 s: once the pipe
+# is full the sink waits, the window of batches in flight fills, and the
+# source stops reading. Read all at once, the input alone would pass the
+# bound.
+yes "$(printf 'x%.0s' {1..180})" | head -n 600000 >"$T/wide.txt"
+(bash -c 'echo $$ >"$0"; exec "$@"' "$T/wide.pid" "$WASP" pipe --tier "$TIER" --cache "$T/cache" \
+    --from "$T/wide.txt" "$T/boom.wasm" 2>"$T/wide.err" | (sleep 4; wc -l >"$T/wide.count")) &
+WIDE=$!
+sleep 3
+HWM=$(awk '/^VmHWM/ { print $2 }' "/proc/$(cat "$T/wide.pid")/status" 2>/dev/null || echo 0)
+check "slow sink: still waiting for its reader after 3 s" test "$HWM" -gt 0
+check "slow sink: peak RSS under 64 MiB with 110 MiB of input ($HWM KiB)" test "$HWM" -lt 65536
+wait "$WIDE"
+check "slow sink: every line comes out once the reader reads" \
+    test "$(cat "$T/wide.count" 2>/dev/null)" = 600000
+rm -f "$T/wide.txt"
 
 # ---- Redis Streams: a consumer group of three, one killed with -9 ------------------
 # The same filter as boom.wat, but passing each record's key (the entry's
