@@ -53,7 +53,9 @@ static const char pipe_usage[] =
     "As a sink (XADD, field value, and key: the input entry's id when kept):\n"
     "  redis://[HOST][:PORT]/STREAM\n"
     "\n"
-    "At the end a summary goes to stderr: records in, out, dead letters.\n";
+    "At the end a summary goes to stderr: records in, out, dead letters.\n"
+    "SIGTERM or SIGINT: no more is read; what was read is written (and\n"
+    "acknowledged), then wasp pipe exits 0.\n";
 
 static int pipe_usage_error(const char *fmt, const char *arg) {
     fputs("wasp pipe: ", stderr);
@@ -155,9 +157,10 @@ int cli_pipe(int argc, char **argv) {
     } else {
         rc = 0;
     }
-    fprintf(stderr, "wasp pipe: %llu records in, %llu out, %llu dead letters, %llu batches\n",
-            (unsigned long long)st.records_in, (unsigned long long)st.records_out,
-            (unsigned long long)st.dead_letters, (unsigned long long)st.batches);
+    fprintf(stderr, "wasp pipe: %s%llu records in, %llu out, %llu dead letters, %llu batches\n",
+            st.stopped ? "stopped by a signal: " : "", (unsigned long long)st.records_in,
+            (unsigned long long)st.records_out, (unsigned long long)st.dead_letters,
+            (unsigned long long)st.batches);
 done:
     free(filters);
     if (srv_compiling()) { /* LLVM compiles in the background: see srv_compiling */

@@ -54,6 +54,8 @@ typedef struct pipeline {
     uint64_t made, written; /* jobs made by the source, written by the sink */
     uint64_t window;        /* jobs in flight at most */
     bool source_ended;      /* no more jobs will come */
+    bool stopping;          /* SIGTERM or SIGINT: read no more, finish what was read */
+    bool finished;          /* pipe_run is done: the signal thread ends */
     bool failed;            /* stop: `error` says why */
     char error[512];
     pipe_source *src;
@@ -320,9 +322,13 @@ static void read_source(pipeline *p) {
             break;
         }
         pthread_mutex_lock(&p->lock);
-        bool failed = p->failed;
+        bool stop = p->failed || p->stopping;
         pthread_mutex_unlock(&p->lock);
-        if (failed) break;
+        if (stop) {
+            /* what was read goes on to the sink (and is acknowledged) */
+            if (j->in.n && submit(p, j)) j = NULL;
+            break;
+        }
         /* a partial batch goes when the input pauses; an empty one waits
          * a while at a time, so that a failure elsewhere is seen */
         int n = p->src->read(p->src, &j->in, max_recs - (uint32_t)j->in.n, max_bytes,
@@ -347,10 +353,34 @@ static void read_source(pipeline *p) {
     pthread_mutex_unlock(&p->lock);
 }
 
+/* ---- signals ---------------------------------------------------------------- */
+
+/* SIGTERM and SIGINT are blocked in every thread of the pipeline and
+ * taken here: the source stops reading, the batches already read go
+ * through and are acknowledged, then pipe_run returns 0. */
+static void *signal_main(void *arg) {
+    pipeline *p = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    struct timespec tick = {0, 200 * 1000000};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        pthread_mutex_lock(&p->lock);
+        bool done = p->finished;
+        if (sig > 0) {
+            p->stopping = true;
+            pthread_cond_broadcast(&p->changed);
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (done || sig > 0) return NULL;
+    }
+}
+
 /* ---- the whole ------------------------------------------------------------ */
 
-int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
-    memset(st, 0, sizeof *st);
+static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter)) {
         if (!util_dynlib_load(UTIL_LIB_HIREDIS, err, errlen)) return -1;
         /* hiredis writes with write(2): a server gone must not kill us */
@@ -410,6 +440,8 @@ int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     p.src = pipe_is_redis(o->from) ? pipe_redis_source(o->from, err, errlen)
                                    : pipe_file_source(o->from, o->format, max_line, err, errlen);
     if (!p.src) goto out;
+    pthread_t sigt;
+    bool sig_started = pthread_create(&sigt, NULL, signal_main, &p) == 0;
     for (; started < nworkers; started++)
         if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) break;
     sink_started = started > 0 && pthread_create(&sink, NULL, sink_main, &p) == 0;
@@ -424,7 +456,12 @@ int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     for (int i = 0; i < started; i++)
         pthread_join(ws[i].thread, NULL);
     if (sink_started) pthread_join(sink, NULL);
+    pthread_mutex_lock(&p.lock);
+    p.finished = true;
+    pthread_mutex_unlock(&p.lock);
+    if (sig_started) pthread_join(sigt, NULL);
     *st = p.stats;
+    st->stopped = p.stopping;
     if (p.failed)
         snprintf(err, errlen, "%s", p.error);
     else
@@ -453,5 +490,20 @@ out:
     pthread_cond_destroy(&p.changed);
     pthread_mutex_destroy(&p.lock);
     srv_gen_unref(gen);
+    return rc;
+}
+
+int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
+    memset(st, 0, sizeof *st);
+    /* blocked before any thread exists (the engine's ticker, a background
+     * compile, the pipeline's own): they inherit the mask, and only the
+     * signal thread takes the signals */
+    sigset_t stops, old_mask;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stops, &old_mask);
+    int rc = run(o, st, err, errlen);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     return rc;
 }

@@ -45,10 +45,13 @@ typedef struct pipe_options {
 
 typedef struct pipe_stats {
     uint64_t records_in, records_out, dead_letters, batches;
+    bool stopped; /* by SIGTERM or SIGINT, before the source's end */
 } pipe_stats;
 
 /* Runs the pipeline until the source ends and every batch is written:
- * 0, with the counts in *st. -1 with the reason in err when it cannot
+ * 0, with the counts in *st. SIGTERM and SIGINT (blocked in the calling
+ * thread meanwhile) stop the reading; what was read is still written and
+ * acknowledged, and it returns 0 with st->stopped. -1 with the reason in err when it cannot
  * start (a filter that does not load or whose init fails: nothing was
  * read then) or cannot go on (the sink fails, an instance cannot be
  * made). A record that a filter fails on (a trap, the deadline, a

@@ -17,7 +17,8 @@
 # consumer group share a 200,000-entry stream, one is killed with -9
 # mid-run, and every entry's output (or dead letter) is in the sinks at
 # least once, nothing left pending. A sink slower than the source keeps
-# the process's memory bounded. Test filters are WAT (wat2wasm).
+# the process's memory bounded; SIGTERM ends a pipeline whose source has
+# not ended, with what it read written. Test filters are WAT (wat2wasm).
 # The last line is "pipe: N passed, N failed"; non-zero exit on failure.
 set -uo pipefail
 
@@ -199,6 +200,27 @@ pipe --from "$T/access.log"
 check "no filter: exit 2" test "$RC" -eq 2
 pipe --from "$T/access.log" --format xml "$EX/keep5xx.wasm"
 check "bad format: exit 2" test "$RC" -eq 2
+
+# ---- SIGTERM: what was read is written, then exit 0 --------------------------------
+mkfifo "$T/in.fifo"
+exec 8<>"$T/in.fifo" # a writer that stays: the source never reaches its end
+cat "$T/access.log" >&8
+"$WASP" pipe --tier "$TIER" --cache "$T/cache" --from "$T/in.fifo" --dead-letter "$T/term.dead" \
+    "${CHAIN[@]}" >"$T/term.out" 2>"$T/term.err" &
+TERM_PID=$!
+for ((i = 0; i < 200; i++)); do
+    [ "$(wc -l <"$T/term.out")" -ge 2 ] && break
+    sleep 0.05
+done
+kill -TERM "$TERM_PID"
+wait "$TERM_PID"
+RC=$?
+exec 8>&-
+check "SIGTERM: exit 0" test "$RC" -eq 0
+check "SIGTERM: everything read was written" cmp -s "$T/term.out" "$T/want"
+check "SIGTERM: and its dead letter" grep -q 'this line is not a log line' "$T/term.dead"
+check "SIGTERM: the summary says it was stopped" \
+    grep -q "stopped by a signal: 5 records in, 2 out, 1 dead letters" "$T/term.err"
 
 # ---- a sink slower than the source: memory stays bounded --------------------------
 # 600,000 lines (110 MiB) into a pipe nobody reads for 4 s: once the pipe
