@@ -18,7 +18,8 @@ PKGS=(
   libyaml-dev                           # wasp serve's manifests (wasp.yaml)
   libsqlite3-dev libhiredis-dev         # key-value stores: SQLite (default) and Redis backends
   libsodium-dev                         # the encrypted secrets file
-  redis-server                          # tests start a real Redis on loopback (not as a service)
+  redis-server redis-tools              # tests start a real Redis on loopback (not as a service); redis-cli
+  sqlite3                               # tests/pipe: reads an aggregate's SQLite store
   libpq-dev postgresql                  # SQL: PostgreSQL client library; tests start a real server
   libcurl4-openssl-dev                  # outbound HTTP from guests
   python3                               # tests/serve: the end-to-end HTTP test driver

@@ -38,6 +38,13 @@ static const char pipe_usage[] =
     "  --batch N                records per batch at most (1000)\n"
     "  --deadline-ms N          per batch and filter (10000)\n"
     "  --fuel N                 instruction budget per batch and filter (none)\n"
+    "  --kv NAME=FILE.db|NAME=redis://HOST[:PORT]\n"
+    "                           grant every filter a key-value store (SQLite\n"
+    "                           file or Redis), e.g. an aggregate's state\n"
+    "                           (repeatable)\n"
+    "  --flush-ms N             call the filters' wasp_filter_flush every N ms;\n"
+    "                           0: at the end of the input only (default: 0\n"
+    "                           for files and stdin, 5000 for a stream)\n"
     "  --tier auto|interp|native\n"
     "                           auto (default): machine code from the cache,\n"
     "                           else the interpreter while LLVM compiles in the\n"
@@ -65,12 +72,15 @@ static int pipe_usage_error(const char *fmt, const char *arg) {
 }
 
 int cli_pipe(int argc, char **argv) {
-    pipe_options o = {.from = "-", .to = "-", .dead_letter = "-"};
+    pipe_options o = {.from = "-", .to = "-", .dead_letter = "-", .flush_ms = -1};
     const char **filters = calloc((size_t)argc + 1, sizeof *filters);
+    const char **kv = calloc((size_t)argc + 1, sizeof *kv);
     const char *cache = NULL;
     char cache_buf[4096];
     int rc = 2;
-    if (!filters) {
+    if (!filters || !kv) {
+        free(filters);
+        free(kv);
         fputs("wasp pipe: out of memory\n", stderr);
         return 1;
     }
@@ -137,6 +147,14 @@ int cli_pipe(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--cache")) {
             cache = v;
+        } else if (!strcmp(a, "--kv")) {
+            kv[o.nkv++] = v;
+        } else if (!strcmp(a, "--flush-ms")) {
+            if (!cli_parse_u64(v, &n) || n > 86400000) {
+                rc = pipe_usage_error("bad --flush-ms '%s' (want 0..86400000)", v);
+                goto done;
+            }
+            o.flush_ms = (int)n;
         } else {
             rc = pipe_usage_error("unknown option '%s'", a);
             goto done;
@@ -147,6 +165,7 @@ int cli_pipe(int argc, char **argv) {
         goto done;
     }
     o.filters = filters;
+    o.kv = kv;
     o.cache_dir = cache ? (strcmp(cache, "off") ? cache : NULL)
                         : srv_cache_default_dir(cache_buf, sizeof cache_buf);
     pipe_stats st;
@@ -163,6 +182,7 @@ int cli_pipe(int argc, char **argv) {
             (unsigned long long)st.batches);
 done:
     free(filters);
+    free(kv);
     if (srv_compiling()) { /* LLVM compiles in the background: see srv_compiling */
         fflush(NULL);
         _exit(rc);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipe/internal.h"
@@ -39,6 +40,8 @@
 
 typedef struct job {
     uint64_t seq;
+    bool flush; /* not records: each filter's wasp_filter_flush(now_ms) */
+    int64_t now_ms;
     srv_batch in;   /* the records read */
     srv_batch out;  /* what the last filter emitted */
     srv_batch dead; /* dead letters: one JSON line each */
@@ -217,6 +220,49 @@ static void run_job(worker *w, job *j) {
     w->stage[(nf - 1) % 2] = t;
 }
 
+/* A note in the dead letters for a flush that failed (no record). */
+static bool flush_failed(job *j, const char *name, const char *why) {
+    srv_batch one = {0};
+    char msg[300];
+    snprintf(msg, sizeof msg, "flush: %s", why);
+    bool ok = srv_batch_add(&one, "", 0, NULL, 0, SRV_NO_TS) &&
+              dead_letter(j, name, msg, &one, &one.recs[0]);
+    srv_batch_free(&one);
+    return ok;
+}
+
+/* A flush job: each filter's wasp_filter_flush in chain order; what one
+ * emits goes through the filters after it, as records do. */
+static void run_flush(worker *w, job *j) {
+    const srv_gen *g = w->p->gen;
+    srv_batch *carry = &j->in; /* empty */
+    for (int f = 0; f < g->napps; f++) {
+        srv_batch *out = &w->stage[f % 2];
+        if (carry->n) {
+            if (!run_stage(w, f, j, carry, out)) return;
+        } else {
+            srv_batch_clear(out);
+        }
+        if (g->apps[f].flushes) {
+            srv_result res;
+            srv_slot_flush(w->slots[f], j->now_ms, out, MAX_OUT_CAP, &res);
+            srv_slot_recycle(w->slots[f]);
+            if (res.outcome == SRV_INTERNAL) {
+                fail(w->p, "filter %s: %s", g->apps[f].name, res.msg);
+                return;
+            }
+            if (res.outcome != SRV_OK && !flush_failed(j, g->apps[f].name, res.msg)) {
+                fail(w->p, "out of memory");
+                return;
+            }
+        }
+        carry = out;
+    }
+    srv_batch t = j->out;
+    j->out = *carry;
+    *carry = t;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     pipeline *p = w->p;
@@ -229,9 +275,15 @@ static void *worker_main(void *arg) {
             p->todo = j->next;
             if (!p->todo) p->todo_tail = NULL;
         }
+        /* a flush waits for the batches before it: what they stored is in */
+        while (j && j->flush && p->written < j->seq && !p->failed)
+            pthread_cond_wait(&p->changed, &p->lock);
         pthread_mutex_unlock(&p->lock);
         if (!j) return NULL;
-        run_job(w, j);
+        if (j->flush)
+            run_flush(w, j);
+        else
+            run_job(w, j);
         pthread_mutex_lock(&p->lock);
         j->next = p->done;
         p->done = j;
@@ -309,11 +361,34 @@ static bool submit(pipeline *p, job *j) {
     return ok;
 }
 
+static int64_t wall_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Submits a flush job for `now_ms`: false when the pipeline failed. */
+static bool submit_flush(pipeline *p, int64_t now_ms) {
+    job *f = calloc(1, sizeof *f);
+    if (!f) {
+        fail(p, "out of memory");
+        return false;
+    }
+    f->flush = true;
+    f->now_ms = now_ms;
+    return submit(p, f);
+}
+
 /* Reads the source into jobs until it ends or the pipeline fails. */
 static void read_source(pipeline *p) {
     const pipe_options *o = p->o;
     uint32_t max_recs = o->batch_records ? o->batch_records : 1000;
     size_t max_bytes = o->batch_bytes ? o->batch_bytes : (1u << 20);
+    bool flushes = false;
+    for (int f = 0; f < p->gen->napps; f++)
+        flushes = flushes || p->gen->apps[f].flushes;
+    int flush_ms = o->flush_ms >= 0 ? o->flush_ms : pipe_is_redis(o->from) ? 5000 : 0;
+    int64_t last_flush = wall_ms();
     char why[400];
     job *j = calloc(1, sizeof *j);
     for (;;) {
@@ -337,14 +412,25 @@ static void read_source(pipeline *p) {
             fail(p, "%s", why);
             break;
         }
-        if (j->in.n && (n == PIPE_END || n == 0 || j->in.n >= max_recs || j->in.len >= max_bytes)) {
+        int64_t now = wall_ms();
+        bool flush_now = flushes && flush_ms > 0 && now - last_flush >= flush_ms;
+        if (j->in.n && (n == PIPE_END || n == 0 || flush_now || j->in.n >= max_recs ||
+                        j->in.len >= max_bytes)) {
             if (!submit(p, j)) {
                 j = NULL;
                 break;
             }
             j = calloc(1, sizeof *j);
         }
-        if (n == PIPE_END) break;
+        if (flush_now) {
+            last_flush = now;
+            if (!submit_flush(p, now)) break;
+        }
+        /* at the end of the input every window closes */
+        if (n == PIPE_END) {
+            if (flushes) submit_flush(p, INT64_MAX);
+            break;
+        }
     }
     job_free(j);
     pthread_mutex_lock(&p->lock);
@@ -380,14 +466,59 @@ static void *signal_main(void *arg) {
 
 /* ---- the whole ------------------------------------------------------------ */
 
+/* The stores of o->kv ("NAME=FILE.db" or "NAME=redis://..."), declared
+ * in m and granted to each of its filters. */
+static bool grant_stores(const pipe_options *o, srv_manifest *m, char *err, size_t errlen) {
+    if (!o->nkv) return true;
+    m->stores = calloc((size_t)o->nkv, sizeof *m->stores);
+    if (!m->stores) goto nomem;
+    for (int i = 0; i < o->nkv; i++) {
+        const char *eq = strchr(o->kv[i], '=');
+        if (!eq || eq == o->kv[i] || !eq[1]) {
+            snprintf(err, errlen, "bad --kv \"%s\": want NAME=FILE.db or NAME=redis://HOST[:PORT]",
+                     o->kv[i]);
+            return false;
+        }
+        srv_store_cfg *c = &m->stores[m->nstores++];
+        c->name = strndup(o->kv[i], (size_t)(eq - o->kv[i]));
+        c->backend = pipe_is_redis(eq + 1) ? SRV_STORE_REDIS : SRV_STORE_SQLITE;
+        if (c->backend == SRV_STORE_REDIS)
+            c->url = strdup(eq + 1);
+        else
+            c->path = strdup(eq + 1);
+        if (!c->name || (!c->url && !c->path)) goto nomem;
+    }
+    for (int a = 0; a < m->napps; a++) {
+        srv_app_cfg *app = &m->apps[a];
+        app->kv = calloc((size_t)o->nkv, sizeof *app->kv);
+        if (!app->kv) goto nomem;
+        for (int i = 0; i < o->nkv; i++) {
+            app->kv[i] = strdup(m->stores[i].name);
+            if (!app->kv[i]) goto nomem;
+            app->nkv = i + 1;
+        }
+    }
+    return true;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return false;
+}
+
 static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
-    if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter)) {
-        if (!util_dynlib_load(UTIL_LIB_HIREDIS, err, errlen)) return -1;
+    unsigned libs = o->nkv ? UTIL_LIB_SQLITE | UTIL_LIB_HIREDIS : 0;
+    if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter))
+        libs |= UTIL_LIB_HIREDIS;
+    if (libs) {
+        if (!util_dynlib_load(libs, err, errlen)) return -1;
         /* hiredis writes with write(2): a server gone must not kill us */
         signal(SIGPIPE, SIG_IGN);
     }
     srv_manifest *m = srv_manifest_filters(o->filters, o->nfilters, err, errlen);
     if (!m) return -1;
+    if (!grant_stores(o, m, err, errlen)) {
+        srv_manifest_free(m);
+        return -1;
+    }
     for (int i = 0; i < m->napps; i++) {
         srv_app_cfg *a = &m->apps[i];
         if (o->deadline_ms) a->deadline_ms = o->deadline_ms;

@@ -41,6 +41,13 @@ typedef struct pipe_options {
     uint64_t fuel;             /* per batch and filter; 0: none */
     srv_tier tier;
     const char *cache_dir; /* native code cache; NULL: none */
+    /* key-value stores granted to every filter: "NAME=FILE.db" (SQLite)
+     * or "NAME=redis://host[:port][/db]" */
+    const char *const *kv;
+    int nkv;
+    /* wasp_filter_flush every flush_ms (0: at the end of the input only;
+     * -1: the default, 0 for files and stdin, 5000 for a stream) */
+    int flush_ms;
 } pipe_options;
 
 typedef struct pipe_stats {

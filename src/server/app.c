@@ -298,6 +298,7 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
                  cfg->module);
         goto fail;
     }
+    a->flushes = a->iface == SRV_IFACE_FILTER && has_func_export(a->module, "wasp_filter_flush");
     if (cfg->init && !has_func_export(a->module, cfg->init)) {
         snprintf(why, sizeof why, "%s has no exported function \"%s\" to run as init", cfg->module,
                  cfg->init);

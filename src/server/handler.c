@@ -30,6 +30,7 @@ struct srv_slot {
     wasm_instance *inst;   /* idle or running; NULL until first needed */
     wasm_extern entry;     /* inst's wasp_handle, _start or wasp_filter */
     wasm_extern buffer;    /* a filter's wasp_filter_buffer */
+    wasm_extern flush;     /* and its wasp_filter_flush (obj NULL: none) */
     bool dirty;            /* inst has run since its last reset */
     srv_response own_resp; /* what srv_slot_response hands out */
     /* during a call */
@@ -728,6 +729,9 @@ bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
     if (ok && iface == SRV_IFACE_FILTER) {
         name = "wasp_filter_buffer";
         ok = wasm_instance_export(s->inst, name, &s->buffer) && s->buffer.kind == WASM_EXTERN_FUNC;
+        if (!wasm_instance_export(s->inst, "wasp_filter_flush", &s->flush) ||
+            s->flush.kind != WASM_EXTERN_FUNC)
+            s->flush.obj = NULL;
     }
     if (!ok) {
         snprintf(err, errlen, "the module has no function export %s", name);
@@ -988,5 +992,48 @@ void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t 
     if (ft->nresults == 1 && ret[0].of.i32 != 0) {
         res->outcome = SRV_TRAP;
         snprintf(res->msg, sizeof res->msg, "wasp_filter returned %d", (int32_t)ret[0].of.i32);
+    }
+}
+
+void srv_slot_flush(srv_slot *s, int64_t now_ms, srv_batch *out, uint64_t max_out,
+                    srv_result *res) {
+    memset(res, 0, sizeof *res);
+    const srv_app *app = s->app;
+    if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
+        res->outcome = SRV_INTERNAL;
+        return;
+    }
+    if (!s->flush.obj) return; /* nothing to flush: SRV_OK */
+    const wasm_functype *ft = wasm_func_type(s->flush);
+    if (ft->nparams != 1 || ft->params[0] != WASM_I64 || ft->nresults > 1) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg, "wasp_filter_flush must be (i64) -> i32");
+        return;
+    }
+    const char *argv[1] = {app->name};
+    wasi_request wr = {.argc = 1,
+                       .argv = argv,
+                       .envc = app->cfg->nenv,
+                       .envp = (const char *const *)app->cfg->env};
+    if (!wasi_ctx_reset(s->wasi, &wr, res->msg, sizeof res->msg)) {
+        res->outcome = SRV_INTERNAL;
+        return;
+    }
+    s->dirty = true;
+    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+    wasm_value arg = {.type = WASM_I64, .of.i64 = (uint64_t)now_ms}, ret[1] = {{.type = WASM_I32}};
+    srv_caps_begin(s->caps, NULL);
+    s->out = out;
+    s->max_out = max_out;
+    s->out_full = false;
+    wasm_trap_code t = wasm_call_ex(s->flush, &arg, ret, &opts);
+    s->out = NULL;
+    srv_caps_end(s->caps);
+    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
+    if (!call_outcome(s, t, res)) return;
+    if (ft->nresults == 1 && ret[0].of.i32 != 0) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg, "wasp_filter_flush returned %d",
+                 (int32_t)ret[0].of.i32);
     }
 }

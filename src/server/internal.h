@@ -41,6 +41,7 @@ typedef struct srv_app {
     const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
     int nstores;
     char **var_values;        /* cfg->vars resolved (secrets too: wiped when unloaded) */
+    bool flushes;             /* a filter that exports wasp_filter_flush */
     struct host_sql_db **dbs; /* the databases granted (cfg->sql), pools owned by the gen */
     int ndbs;
 } srv_app;
@@ -185,6 +186,10 @@ void srv_batch_free(srv_batch *b);
  * SRV_DEADLINE, SRV_INTERNAL. Recycle the slot after. */
 void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t max_out,
                      srv_result *res);
+/* Calls filter app s's wasp_filter_flush(now_ms) in a clean instance, if
+ * it exports one (else SRV_OK and nothing), appending what it emits to
+ * `out`; res as for srv_slot_filter. Recycle the slot after. */
+void srv_slot_flush(srv_slot *s, int64_t now_ms, srv_batch *out, uint64_t max_out, srv_result *res);
 /* Puts the instance back into the snapshot's state for the next request;
  * called after the response was handed to the socket. Returns the time it
  * took in ns. */

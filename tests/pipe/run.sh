@@ -201,6 +201,56 @@ check "no filter: exit 2" test "$RC" -eq 2
 pipe --from "$T/access.log" --format xml "$EX/keep5xx.wasm"
 check "bad format: exit 2" test "$RC" -eq 2
 
+# ---- an aggregate: counts per path per minute, its state in a kv store -------------
+# 20,000 lines over three minutes and four paths, in two halves: the first
+# run is stopped by SIGTERM (no window closes: the counts stay in the
+# store), the second reads the rest to its end and closes every window.
+# The counts must be those of the whole input.
+if [ -f "$EX/count_paths.wasm" ]; then
+    for ((i = 0; i < 20000; i++)); do
+        printf '10.0.0.%d - - [07/Dec/2026:10:%02d:%02d +0000] "GET /p%d HTTP/1.1" 200 1\n' \
+            $((i % 200)) $((i * 3 / 20000)) $((i % 60)) $((i * 7 % 4))
+    done >"$T/agg.log"
+    awk '{ split($4, t, ":"); m = substr($4, 2) ; m = substr(m, 1, 17); c[m "|" $7]++ }
+         END { for (k in c) { split(k, a, "|"); printf "{\"minute\":\"%s\",\"path\":\"%s\",\"count\":%d}\n", a[1], a[2], c[k] } }' \
+        "$T/agg.log" | sort >"$T/agg.want"
+    head -n 10000 "$T/agg.log" >"$T/agg1.log"
+    tail -n 10000 "$T/agg.log" >"$T/agg2.log"
+    AGG=("$EX/access2json.wasm" "$EX/count_paths.wasm")
+    mkfifo "$T/agg.fifo"
+    exec 9<>"$T/agg.fifo"
+    cat "$T/agg1.log" >&9 &
+    "$WASP" pipe --tier "$TIER" --cache "$T/cache" --workers 2 --batch 100 \
+        --kv counts="$T/counts.db" --from "$T/agg.fifo" "${AGG[@]}" >"$T/agg1.out" 2>"$T/agg1.err" &
+    AGG_PID=$!
+    # until the store has counted all of the first half
+    for ((i = 0; i < 600; i++)); do
+        [ "$(sqlite3 "$T/counts.db" "select sum(cast(v as integer)) from kv" 2>/dev/null)" = 10000 ] &&
+            break
+        sleep 0.05
+    done
+    kill -TERM "$AGG_PID"
+    wait "$AGG_PID"
+    RC=$?
+    exec 9>&-
+    check "aggregate: stopped by SIGTERM, exit 0" test "$RC" -eq 0
+    check "aggregate: no window closed before the end of the input" test ! -s "$T/agg1.out"
+    IN1=$(sed -n 's/.*: \([0-9]*\) records in.*/\1/p' "$T/agg1.err")
+    check "aggregate: the first run read the first half ($IN1 records)" test "${IN1:-0}" -eq 10000
+    pipe --workers 2 --batch 100 --kv counts="$T/counts.db" --from "$T/agg2.log" "${AGG[@]}"
+    check "aggregate: the second run exits 0" test "$RC" -eq 0
+    sort "$OUT" >"$T/agg.got"
+    check "aggregate: counts per path and minute of the whole input, across the restart" \
+        cmp -s "$T/agg.got" "$T/agg.want"
+    check "aggregate: the closed windows left the store" \
+        test "$(sqlite3 "$T/counts.db" 'select count(*) from kv' 2>/dev/null)" = 0
+    pipe --from "$T/agg2.log" "${AGG[@]}"
+    check "aggregate: without its store the filter refuses to start" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'needs a kv store named counts' '$ERR'"
+else
+    fail "aggregate" "$EX/count_paths.wasm is missing: run make examples"
+fi
+
 # ---- SIGTERM: what was read is written, then exit 0 --------------------------------
 mkfifo "$T/in.fifo"
 exec 8<>"$T/in.fifo" # a writer that stays: the source never reaches its end
