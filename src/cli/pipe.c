@@ -60,7 +60,8 @@ static const char pipe_usage[] =
     "As a sink (XADD, field value, and key: the input entry's id when kept):\n"
     "  redis://[HOST][:PORT]/STREAM\n"
     "\n"
-    "At the end a summary goes to stderr: records in, out, dead letters.\n"
+    "At the end a summary goes to stderr: records in, out, dead letters; on a\n"
+    "terminal, a progress line is kept up to date every second meanwhile.\n"
     "SIGTERM or SIGINT: no more is read; what was read is written (and\n"
     "acknowledged), then wasp pipe exits 0.\n";
 
@@ -166,11 +167,14 @@ int cli_pipe(int argc, char **argv) {
     }
     o.filters = filters;
     o.kv = kv;
+    o.progress = isatty(STDERR_FILENO);
     o.cache_dir = cache ? (strcmp(cache, "off") ? cache : NULL)
                         : srv_cache_default_dir(cache_buf, sizeof cache_buf);
     pipe_stats st;
     char err[600];
-    if (pipe_run(&o, &st, err, sizeof err) != 0) {
+    int ran = pipe_run(&o, &st, err, sizeof err);
+    if (o.progress) fputs("\r\033[K", stderr); /* the progress line gives way */
+    if (ran != 0) {
         fprintf(stderr, "wasp pipe: %s\n", err);
         rc = 1;
     } else {

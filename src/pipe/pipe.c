@@ -443,7 +443,8 @@ static void read_source(pipeline *p) {
 
 /* SIGTERM and SIGINT are blocked in every thread of the pipeline and
  * taken here: the source stops reading, the batches already read go
- * through and are acknowledged, then pipe_run returns 0. */
+ * through and are acknowledged, then pipe_run returns 0. With
+ * o->progress, a line on stderr says how far it got, once a second. */
 static void *signal_main(void *arg) {
     pipeline *p = arg;
     sigset_t set;
@@ -451,7 +452,8 @@ static void *signal_main(void *arg) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     struct timespec tick = {0, 200 * 1000000};
-    for (;;) {
+    uint64_t t0 = (uint64_t)wall_ms(), last_in = 0, last_t = t0;
+    for (int n = 1;; n++) {
         int sig = sigtimedwait(&set, NULL, &tick);
         pthread_mutex_lock(&p->lock);
         bool done = p->finished;
@@ -459,8 +461,23 @@ static void *signal_main(void *arg) {
             p->stopping = true;
             pthread_cond_broadcast(&p->changed);
         }
+        pipe_stats s = p->stats;
         pthread_mutex_unlock(&p->lock);
-        if (done || sig > 0) return NULL;
+        if (done) return NULL;
+        if (p->o->progress && n % 5 == 0) {
+            uint64_t now = (uint64_t)wall_ms();
+            double rate = now > last_t
+                              ? (double)(s.records_in - last_in) * 1000.0 / (double)(now - last_t)
+                              : 0;
+            fprintf(stderr,
+                    "\rwasp pipe: %llu records in, %llu out, %llu dead letters, %.0f records/s, "
+                    "%llu s \033[K",
+                    (unsigned long long)s.records_in, (unsigned long long)s.records_out,
+                    (unsigned long long)s.dead_letters, rate,
+                    (unsigned long long)((now - t0) / 1000));
+            last_in = s.records_in;
+            last_t = now;
+        }
     }
 }
 

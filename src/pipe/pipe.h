@@ -48,6 +48,7 @@ typedef struct pipe_options {
     /* wasp_filter_flush every flush_ms (0: at the end of the input only;
      * -1: the default, 0 for files and stdin, 5000 for a stream) */
     int flush_ms;
+    bool progress; /* a line on stderr once a second (for a terminal) */
 } pipe_options;
 
 typedef struct pipe_stats {

@@ -272,6 +272,21 @@ check "SIGTERM: and its dead letter" grep -q 'this line is not a log line' "$T/t
 check "SIGTERM: the summary says it was stopped" \
     grep -q "stopped by a signal: 5 records in, 2 out, 1 dead letters" "$T/term.err"
 
+# ---- on a terminal: a progress line every second ----------------------------------
+if command -v script >/dev/null; then
+    mkfifo "$T/slow.fifo"
+    (for i in 1 2 3; do cat "$T/access.log"; sleep 1; done) >"$T/slow.fifo" &
+    script -qfec "'$WASP' pipe --tier $TIER --cache '$T/cache' --from '$T/slow.fifo' --to /dev/null \
+        --dead-letter /dev/null '$EX/access2json.wasm'" /dev/null >"$T/tty.out" 2>&1
+    RC=$?
+    check "terminal: exit 0" test "$RC" -eq 0
+    check "terminal: progress lines while it runs" \
+        grep -qE 'records in, [0-9]+ out, [0-9]+ dead letters, [0-9]+ records/s, [12] s' "$T/tty.out"
+    check "terminal: then the summary" grep -q '15 records in, 12 out, 3 dead letters' "$T/tty.out"
+else
+    fail "terminal" "script (bsdutils) is needed to give wasp pipe a terminal"
+fi
+
 # ---- a sink slower than the source: memory stays bounded --------------------------
 # 600,000 lines (110 MiB) into a pipe nobody reads for 4 s: once the pipe
 # is full the sink waits, the window of batches in flight fills, and the
