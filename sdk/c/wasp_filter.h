@@ -195,6 +195,63 @@ static inline long long wasp_json_int(const char *s, size_t len, const char *nam
     return i == first ? dflt : neg ? -x : x;
 }
 
+/*
+ * Field `index` (0 first) of the CSV line s[0..len): *val and *vlen get
+ * its text, without the quotes when it is quoted (a doubled quote inside
+ * stays doubled: wasp_csv_unquote copies it out undoubled). 0 when found,
+ * -1 when the line has fewer fields.
+ */
+static inline int wasp_csv_field(const char *s, size_t len, unsigned index, const char **val,
+                                 size_t *vlen) {
+    size_t i = 0;
+    for (unsigned f = 0;; f++) {
+        size_t start = i, end;
+        int quoted = i < len && s[i] == '"';
+        if (quoted) {
+            start = ++i;
+            while (i < len && !(s[i] == '"' && (i + 1 >= len || s[i + 1] != '"')))
+                i += s[i] == '"' ? 2 : 1;
+            end = i < len ? i : len;
+            if (i < len) i++; /* the closing quote */
+            while (i < len && s[i] != ',')
+                i++;
+        } else {
+            while (i < len && s[i] != ',')
+                i++;
+            end = i;
+        }
+        if (f == index) {
+            *val = s + start;
+            *vlen = end > start && s[end - 1] == '\r' && !quoted ? end - start - 1 : end - start;
+            return 0;
+        }
+        if (i >= len) return -1;
+        i++; /* the comma */
+    }
+}
+
+/* The index of the column named `name` in a CSV header line; -1 if none. */
+static inline int wasp_csv_index(const char *header, size_t len, const char *name) {
+    size_t nlen = __builtin_strlen(name);
+    const char *v;
+    size_t vlen;
+    for (unsigned i = 0; wasp_csv_field(header, len, i, &v, &vlen) == 0; i++)
+        if (vlen == nlen && __builtin_memcmp(v, name, nlen) == 0) return (int)i;
+    return -1;
+}
+
+/* Copies a field from wasp_csv_field into out (cap bytes), doubled quotes
+ * made single; returns the length, or -1 when it does not fit. */
+static inline int wasp_csv_unquote(const char *v, size_t vlen, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < vlen; i++) {
+        if (o >= cap) return -1;
+        out[o++] = v[i];
+        if (v[i] == '"' && i + 1 < vlen && v[i + 1] == '"') i++;
+    }
+    return (int)o;
+}
+
 #ifdef __cplusplus
 }
 #endif

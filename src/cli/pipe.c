@@ -32,8 +32,13 @@ static const char pipe_usage[] =
     "  --to -|FILE|STREAM       the sink, appended to (default -: stdout)\n"
     "  --dead-letter -|FILE|STREAM\n"
     "                           where failed records go (default -: stderr)\n"
-    "  --format lines|ndjson    lines (default): every line is a record;\n"
-    "                           ndjson: the same, blank lines skipped\n"
+    "  --format lines|ndjson|csv\n"
+    "                           lines (default): every line is a record;\n"
+    "                           ndjson: the same, blank lines skipped; csv:\n"
+    "                           every line after the header, which filters\n"
+    "                           read as the variable csv_header\n"
+    "  --var NAME=VALUE         a variable every filter may read (wasp_var),\n"
+    "                           e.g. its configuration (repeatable)\n"
     "  --workers N              threads running filters (default: one per core)\n"
     "  --batch N                records per batch at most (1000)\n"
     "  --deadline-ms N          per batch and filter (10000)\n"
@@ -76,12 +81,14 @@ int cli_pipe(int argc, char **argv) {
     pipe_options o = {.from = "-", .to = "-", .dead_letter = "-", .flush_ms = -1};
     const char **filters = calloc((size_t)argc + 1, sizeof *filters);
     const char **kv = calloc((size_t)argc + 1, sizeof *kv);
+    const char **vars = calloc((size_t)argc + 1, sizeof *vars);
     const char *cache = NULL;
     char cache_buf[4096];
     int rc = 2;
-    if (!filters || !kv) {
+    if (!filters || !kv || !vars) {
         free(filters);
         free(kv);
+        free(vars);
         fputs("wasp pipe: out of memory\n", stderr);
         return 1;
     }
@@ -114,8 +121,10 @@ int cli_pipe(int argc, char **argv) {
                 o.format = PIPE_LINES;
             } else if (!strcmp(v, "ndjson")) {
                 o.format = PIPE_NDJSON;
+            } else if (!strcmp(v, "csv")) {
+                o.format = PIPE_CSV;
             } else {
-                rc = pipe_usage_error("bad --format '%s' (want lines or ndjson)", v);
+                rc = pipe_usage_error("bad --format '%s' (want lines, ndjson or csv)", v);
                 goto done;
             }
         } else if (!strcmp(a, "--workers")) {
@@ -150,6 +159,8 @@ int cli_pipe(int argc, char **argv) {
             cache = v;
         } else if (!strcmp(a, "--kv")) {
             kv[o.nkv++] = v;
+        } else if (!strcmp(a, "--var")) {
+            vars[o.nvars++] = v;
         } else if (!strcmp(a, "--flush-ms")) {
             if (!cli_parse_u64(v, &n) || n > 86400000) {
                 rc = pipe_usage_error("bad --flush-ms '%s' (want 0..86400000)", v);
@@ -167,6 +178,7 @@ int cli_pipe(int argc, char **argv) {
     }
     o.filters = filters;
     o.kv = kv;
+    o.vars = vars;
     o.progress = isatty(STDERR_FILENO);
     o.cache_dir = cache ? (strcmp(cache, "off") ? cache : NULL)
                         : srv_cache_default_dir(cache_buf, sizeof cache_buf);
@@ -187,6 +199,7 @@ int cli_pipe(int argc, char **argv) {
 done:
     free(filters);
     free(kv);
+    free(vars);
     if (srv_compiling()) { /* LLVM compiles in the background: see srv_compiling */
         fflush(NULL);
         _exit(rc);

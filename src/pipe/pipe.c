@@ -521,6 +521,35 @@ nomem:
     return false;
 }
 
+/* o->vars ("NAME=VALUE") and, when given, the CSV header as csv_header,
+ * granted to every filter of m. */
+static bool grant_vars(const pipe_options *o, const char *csv_header, srv_manifest *m, char *err,
+                       size_t errlen) {
+    int n = o->nvars + (csv_header != NULL);
+    for (int a = 0; n && a < m->napps; a++) {
+        srv_app_cfg *app = &m->apps[a];
+        app->vars = calloc((size_t)n, sizeof *app->vars);
+        if (!app->vars) goto nomem;
+        for (int i = 0; i < n; i++) {
+            const char *spec = i < o->nvars ? o->vars[i] : NULL;
+            const char *eq = spec ? strchr(spec, '=') : NULL;
+            if (spec && (!eq || eq == spec)) {
+                snprintf(err, errlen, "bad --var \"%s\": want NAME=VALUE", spec);
+                return false;
+            }
+            srv_var_cfg *v = &app->vars[app->nvars++];
+            v->kind = SRV_VAR_LITERAL;
+            v->name = spec ? strndup(spec, (size_t)(eq - spec)) : strdup("csv_header");
+            v->value = strdup(spec ? eq + 1 : csv_header);
+            if (!v->name || !v->value) goto nomem;
+        }
+    }
+    return true;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return false;
+}
+
 static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) {
     unsigned libs = o->nkv ? UTIL_LIB_SQLITE | UTIL_LIB_HIREDIS : 0;
     if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter))
@@ -530,12 +559,35 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
         /* hiredis writes with write(2): a server gone must not kill us */
         signal(SIGPIPE, SIG_IGN);
     }
+    /* CSV: the header is read first, for the filters' init to see it */
+    pipe_source *csv = NULL;
+    char *header = NULL;
+    if (o->format == PIPE_CSV) {
+        size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
+        csv = pipe_is_redis(o->from) ? NULL
+                                     : pipe_file_source(o->from, PIPE_LINES, max_line, err, errlen);
+        srv_batch h = {0};
+        int got = csv ? csv->read(csv, &h, 1, max_line, -1, err, errlen) : PIPE_ERR;
+        if (!csv && pipe_is_redis(o->from))
+            snprintf(err, errlen, "--format csv reads files and stdin, not streams");
+        else if (got == PIPE_END)
+            snprintf(err, errlen, "%s: no CSV header: the input is empty", o->from);
+        if (got > 0) header = strndup((const char *)h.bytes, h.recs[0].value_len);
+        srv_batch_free(&h);
+        if (!header) {
+            if (got > 0) snprintf(err, errlen, "out of memory");
+            if (csv) csv->close(csv);
+            return -1;
+        }
+    }
     srv_manifest *m = srv_manifest_filters(o->filters, o->nfilters, err, errlen);
-    if (!m) return -1;
-    if (!grant_stores(o, m, err, errlen)) {
+    if (!m || !grant_stores(o, m, err, errlen) || !grant_vars(o, header, m, err, errlen)) {
         srv_manifest_free(m);
+        free(header);
+        if (csv) csv->close(csv);
         return -1;
     }
+    free(header);
     for (int i = 0; i < m->napps; i++) {
         srv_app_cfg *a = &m->apps[i];
         if (o->deadline_ms) a->deadline_ms = o->deadline_ms;
@@ -546,7 +598,10 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
     m->cache_dir = o->cache_dir;
     /* every filter loads, and its init runs, before the source is opened */
     srv_gen *gen = srv_gen_load(m, 1, err, errlen);
-    if (!gen) return -1;
+    if (!gen) {
+        if (csv) csv->close(csv);
+        return -1;
+    }
     pipeline p = {.o = o, .gen = gen};
     pthread_mutex_init(&p.lock, NULL);
     pthread_cond_init(&p.changed, NULL);
@@ -585,8 +640,10 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
                  : pipe_file_sink(o->dead_letter, STDERR_FILENO, err, errlen);
     if (!p.dead) goto out;
     size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
-    p.src = pipe_is_redis(o->from) ? pipe_redis_source(o->from, err, errlen)
-                                   : pipe_file_source(o->from, o->format, max_line, err, errlen);
+    p.src = csv                      ? csv
+            : pipe_is_redis(o->from) ? pipe_redis_source(o->from, err, errlen)
+                                     : pipe_file_source(o->from, o->format, max_line, err, errlen);
+    csv = NULL; /* the pipeline's now */
     if (!p.src) goto out;
     pthread_t sigt;
     bool sig_started = pthread_create(&sigt, NULL, signal_main, &p) == 0;
@@ -615,6 +672,7 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
     else
         rc = 0;
 out:
+    if (csv) csv->close(csv);
     if (p.src) p.src->close(p.src);
     if (p.out) p.out->close(p.out);
     if (p.dead) p.dead->close(p.dead);

@@ -24,6 +24,8 @@
 typedef enum {
     PIPE_LINES = 0, /* a record per line, the newline not included */
     PIPE_NDJSON,    /* the same; blank lines are not records */
+    PIPE_CSV,       /* a record per line after the first, the header, which
+                     * filters read as the variable csv_header */
 } pipe_format;
 
 typedef struct pipe_options {
@@ -49,6 +51,9 @@ typedef struct pipe_options {
      * -1: the default, 0 for files and stdin, 5000 for a stream) */
     int flush_ms;
     bool progress; /* a line on stderr once a second (for a terminal) */
+    /* variables every filter may read (wasp_var): "NAME=VALUE" */
+    const char *const *vars;
+    int nvars;
 } pipe_options;
 
 typedef struct pipe_stats {

@@ -251,6 +251,33 @@ else
     fail "aggregate" "$EX/count_paths.wasm is missing: run make examples"
 fi
 
+# ---- CSV, and variables --------------------------------------------------------------
+if [ -f "$EX/csv2json.wasm" ]; then
+    printf 'id,name,city\n1,Ada,London\n2,"Grace ""Amazing"" Hopper","New York, NY"\n3,Alan,Wilmslow,extra\n' \
+        >"$T/people.csv"
+    pipe --format csv --from "$T/people.csv" --dead-letter "$DEAD" "$EX/csv2json.wasm"
+    check "csv: exit 0" test "$RC" -eq 0
+    check "csv: rows as objects named by the header, quotes and commas kept" \
+        jq -e -s 'length == 2 and .[0] == {"id":"1","name":"Ada","city":"London"} and
+                  .[1].name == "Grace \"Amazing\" Hopper" and .[1].city == "New York, NY"' "$OUT"
+    check "csv: a row longer than the header is a dead letter" \
+        jq -e -s 'length == 1 and .[0].record == "3,Alan,Wilmslow,extra"' "$DEAD"
+    printf '7,Lovelace\n' | timeout 60 "$WASP" pipe --tier "$TIER" --cache "$T/cache" \
+        --var csv_header=id,name "$EX/csv2json.wasm" >"$OUT" 2>"$ERR"
+    RC=$?
+    check "--var: a filter reads it" \
+        bash -c "[ $RC -eq 0 ] && jq -e '. == {\"id\":\"7\",\"name\":\"Lovelace\"}' '$OUT'"
+    pipe --from "$T/people.csv" "$EX/csv2json.wasm"
+    check "csv: without the header variable the filter refuses to start" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'needs wasp pipe --format csv' '$ERR'"
+    : >"$T/empty.csv"
+    pipe --format csv --from "$T/empty.csv" "$EX/csv2json.wasm"
+    check "csv: an empty input has no header: exit 1 with the reason" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'no CSV header' '$ERR'"
+else
+    fail "csv" "$EX/csv2json.wasm is missing: run make examples"
+fi
+
 # ---- SIGTERM: what was read is written, then exit 0 --------------------------------
 mkfifo "$T/in.fifo"
 exec 8<>"$T/in.fifo" # a writer that stays: the source never reaches its end
