@@ -918,14 +918,15 @@ typedef struct guest_rec {
     int64_t ts_ms;
 } guest_rec;
 
-void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t max_out,
-                     srv_result *res) {
+/* A filter call's start: a warm instance and the WASI context reset with
+ * the app's environment; false with res filled. */
+static bool filter_begin(srv_slot *s, srv_result *res) {
     memset(res, 0, sizeof *res);
     const srv_app *app = s->app;
     uint64_t t0 = srv_now_ns();
     if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
         res->outcome = SRV_INTERNAL;
-        return;
+        return false;
     }
     res->ready_ns = srv_now_ns() - t0;
     const char *argv[1] = {app->name};
@@ -935,9 +936,37 @@ void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t 
                        .envp = (const char *const *)app->cfg->env};
     if (!wasi_ctx_reset(s->wasi, &wr, res->msg, sizeof res->msg)) {
         res->outcome = SRV_INTERNAL;
-        return;
+        return false;
     }
     s->dirty = true;
+    return true;
+}
+
+/* Calls `fn` (named `name`, for messages) with its emits going to `out`,
+ * under the app's limits, and says how it went in res: a trap, the
+ * deadline, a non-zero return. */
+static void filter_call(srv_slot *s, wasm_extern fn, const char *name, const wasm_value *args,
+                        srv_batch *out, uint64_t max_out, srv_result *res) {
+    const srv_app *app = s->app;
+    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
+    wasm_value ret[1] = {{.type = WASM_I32}};
+    s->out = out;
+    s->max_out = max_out;
+    s->out_full = false;
+    wasm_trap_code t = wasm_call_ex(fn, args, ret, &opts);
+    s->out = NULL;
+    srv_caps_end(s->caps);
+    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
+    if (!call_outcome(s, t, res)) return;
+    if (wasm_func_type(fn)->nresults == 1 && ret[0].of.i32 != 0) {
+        res->outcome = SRV_TRAP;
+        snprintf(res->msg, sizeof res->msg, "%s returned %d", name, (int32_t)ret[0].of.i32);
+    }
+}
+
+void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t max_out,
+                     srv_result *res) {
+    if (!filter_begin(s, res)) return;
     uint64_t need = (uint64_t)in->n * sizeof(guest_rec) + in->len;
     if (need > INT32_MAX) {
         res->outcome = SRV_INTERNAL;
@@ -945,8 +974,6 @@ void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t 
                  (unsigned long long)need);
         return;
     }
-    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
-    wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)need}, ret[1] = {{.type = WASM_I32}};
     const wasm_functype *bt = wasm_func_type(s->buffer), *ft = wasm_func_type(s->entry);
     if (bt->nparams != 1 || bt->params[0] != WASM_I32 || bt->nresults != 1 ||
         bt->results[0] != WASM_I32 || ft->nparams != 2 || ft->params[0] != WASM_I32 ||
@@ -956,84 +983,47 @@ void srv_slot_filter(srv_slot *s, const srv_batch *in, srv_batch *out, uint64_t 
                  "wasp_filter_buffer must be (i32) -> i32 and wasp_filter (i32, i32) -> i32");
         return;
     }
+    /* room for the batch in the guest's memory, from the guest */
+    wasm_call_opts opts = {.deadline_ms = s->app->cfg->deadline_ms, .fuel = s->app->cfg->fuel};
+    wasm_value arg = {.type = WASM_I32, .of.i32 = (uint32_t)need}, ret[1] = {{.type = WASM_I32}};
     srv_caps_begin(s->caps, NULL);
     wasm_trap_code t = wasm_call_ex(s->buffer, &arg, ret, &opts);
     uint32_t base = ret[0].of.i32;
     uint8_t *dst = t == WASM_TRAP_NONE ? wasm_guest_bytes(s->inst, base, (uint32_t)need) : NULL;
-    if (t == WASM_TRAP_NONE && (!base || !dst)) {
+    if (t != WASM_TRAP_NONE || !base || !dst) {
         srv_caps_end(s->caps);
+        res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
+        if (!call_outcome(s, t, res)) return;
         res->outcome = SRV_TRAP;
         snprintf(res->msg, sizeof res->msg,
                  "wasp_filter_buffer(%llu) gave no room for the batch (returned %u)",
                  (unsigned long long)need, base);
         return;
     }
-    if (t == WASM_TRAP_NONE) {
-        uint32_t data = base + (uint32_t)(in->n * sizeof(guest_rec));
-        for (size_t i = 0; i < in->n; i++) {
-            const srv_rec *r = &in->recs[i];
-            guest_rec g = {data + r->value, r->value_len,
-                           r->key_len == SRV_NO_KEY ? 0 : data + r->key, r->key_len, r->ts_ms};
-            memcpy(dst + i * sizeof g, &g, sizeof g);
-        }
-        if (in->len) memcpy(dst + in->n * sizeof(guest_rec), in->bytes, in->len);
-        wasm_value args[2] = {{.type = WASM_I32, .of.i32 = base},
-                              {.type = WASM_I32, .of.i32 = (uint32_t)in->n}};
-        s->out = out;
-        s->max_out = max_out;
-        s->out_full = false;
-        ret[0].of.i32 = 0;
-        t = wasm_call_ex(s->entry, args, ret, &opts);
-        s->out = NULL;
+    /* the batch: descriptors with guest addresses, then the bytes */
+    uint32_t data = base + (uint32_t)(in->n * sizeof(guest_rec));
+    for (size_t i = 0; i < in->n; i++) {
+        const srv_rec *r = &in->recs[i];
+        guest_rec g = {data + r->value, r->value_len, r->key_len == SRV_NO_KEY ? 0 : data + r->key,
+                       r->key_len, r->ts_ms};
+        memcpy(dst + i * sizeof g, &g, sizeof g);
     }
-    srv_caps_end(s->caps);
-    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
-    if (!call_outcome(s, t, res)) return;
-    if (ft->nresults == 1 && ret[0].of.i32 != 0) {
-        res->outcome = SRV_TRAP;
-        snprintf(res->msg, sizeof res->msg, "wasp_filter returned %d", (int32_t)ret[0].of.i32);
-    }
+    if (in->len) memcpy(dst + in->n * sizeof(guest_rec), in->bytes, in->len);
+    wasm_value args[2] = {{.type = WASM_I32, .of.i32 = base},
+                          {.type = WASM_I32, .of.i32 = (uint32_t)in->n}};
+    filter_call(s, s->entry, "wasp_filter", args, out, max_out, res);
 }
 
 void srv_slot_flush(srv_slot *s, int64_t now_ms, srv_batch *out, uint64_t max_out,
                     srv_result *res) {
-    memset(res, 0, sizeof *res);
-    const srv_app *app = s->app;
-    if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
-        res->outcome = SRV_INTERNAL;
-        return;
-    }
-    if (!s->flush.obj) return; /* nothing to flush: SRV_OK */
+    if (!filter_begin(s, res) || !s->flush.obj) return; /* nothing to flush: SRV_OK */
     const wasm_functype *ft = wasm_func_type(s->flush);
     if (ft->nparams != 1 || ft->params[0] != WASM_I64 || ft->nresults > 1) {
         res->outcome = SRV_TRAP;
         snprintf(res->msg, sizeof res->msg, "wasp_filter_flush must be (i64) -> i32");
         return;
     }
-    const char *argv[1] = {app->name};
-    wasi_request wr = {.argc = 1,
-                       .argv = argv,
-                       .envc = app->cfg->nenv,
-                       .envp = (const char *const *)app->cfg->env};
-    if (!wasi_ctx_reset(s->wasi, &wr, res->msg, sizeof res->msg)) {
-        res->outcome = SRV_INTERNAL;
-        return;
-    }
-    s->dirty = true;
-    wasm_call_opts opts = {.deadline_ms = app->cfg->deadline_ms, .fuel = app->cfg->fuel};
-    wasm_value arg = {.type = WASM_I64, .of.i64 = (uint64_t)now_ms}, ret[1] = {{.type = WASM_I32}};
+    wasm_value arg = {.type = WASM_I64, .of.i64 = (uint64_t)now_ms};
     srv_caps_begin(s->caps, NULL);
-    s->out = out;
-    s->max_out = max_out;
-    s->out_full = false;
-    wasm_trap_code t = wasm_call_ex(s->flush, &arg, ret, &opts);
-    s->out = NULL;
-    srv_caps_end(s->caps);
-    res->errout = wasi_captured(s->wasi, 2, &res->errout_len);
-    if (!call_outcome(s, t, res)) return;
-    if (ft->nresults == 1 && ret[0].of.i32 != 0) {
-        res->outcome = SRV_TRAP;
-        snprintf(res->msg, sizeof res->msg, "wasp_filter_flush returned %d",
-                 (int32_t)ret[0].of.i32);
-    }
+    filter_call(s, s->flush, "wasp_filter_flush", &arg, out, max_out, res);
 }
