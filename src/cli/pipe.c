@@ -28,7 +28,11 @@ static const char pipe_usage[] =
     "JSON line with the error; the others go on.\n"
     "\n"
     "options:\n"
-    "  --from -|FILE|STREAM     the source (default -: stdin)\n"
+    "  --from -|FILE|GLOB|STREAM\n"
+    "                           the source (default -: stdin); a glob ('logs/*.log',\n"
+    "                           quoted) reads the files in name order\n"
+    "  --follow                 at the (last) file's end, wait for what is\n"
+    "                           appended, as tail -f does (until SIGTERM)\n"
     "  --to -|FILE|STREAM       the sink, appended to (default -: stdout)\n"
     "  --dead-letter -|FILE|STREAM\n"
     "                           where failed records go (default -: stderr)\n"
@@ -101,6 +105,10 @@ int cli_pipe(int argc, char **argv) {
         }
         if (a[0] != '-' || !a[1]) {
             filters[o.nfilters++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--follow")) {
+            o.follow = true;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -1,13 +1,17 @@
 /*
  * file.c - files and stdin as a pipeline's source, files and stdout or
- * stderr as its sinks: a record per line.
+ * stderr as its sinks: a record per line. A source may be a glob (the
+ * files read one after the other, in name order) and may follow the last
+ * file as it grows, as `tail -f` does.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pipe/internal.h"
@@ -16,6 +20,9 @@ typedef struct file_source {
     pipe_source base;
     int fd;
     bool own_fd, eof;
+    bool follow;  /* at the last file's end, wait for more */
+    glob_t files; /* a glob's matches; gl_pathc 0: one path or stdin */
+    size_t next;  /* the next of them to open */
     pipe_format format;
     uint8_t *buf;
     size_t have, cap, limit; /* limit: the longest line taken */
@@ -60,6 +67,31 @@ static int file_read(pipe_source *s, srv_batch *b, uint32_t max, size_t max_byte
             return PIPE_ERR;
         }
         if (n > 0) return n;
+        if (f->eof && f->next < f->files.gl_pathc) {
+            /* the next file of the glob; a last line without its newline
+             * ends with its file */
+            if (f->have) {
+                f->buf[f->have++] = '\n';
+                continue;
+            }
+            if (f->fd >= 0) close(f->fd);
+            const char *path = f->files.gl_pathv[f->next++];
+            f->fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (f->fd < 0) {
+                snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+                return PIPE_ERR;
+            }
+            f->eof = false;
+            continue;
+        }
+        if (f->eof && f->follow) {
+            /* the file may grow: look again in a while (a partial line
+             * waits for its end) */
+            f->eof = false;
+            struct timespec nap = {0, 200 * 1000000};
+            nanosleep(&nap, NULL);
+            return 0;
+        }
         if (f->eof) {
             if (!f->have) return PIPE_END;
             f->buf[f->have++] = '\n'; /* a last line without its newline */
@@ -96,13 +128,14 @@ static int file_read(pipe_source *s, srv_batch *b, uint32_t max, size_t max_byte
 
 static void file_close(pipe_source *s) {
     file_source *f = (file_source *)s;
-    if (f->own_fd) close(f->fd);
+    if (f->own_fd && f->fd >= 0) close(f->fd);
+    if (f->files.gl_pathc) globfree(&f->files);
     free(f->buf);
     free(f);
 }
 
-pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, char *err,
-                              size_t errlen) {
+pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, bool follow,
+                              char *err, size_t errlen) {
     file_source *f = calloc(1, sizeof *f);
     if (f) f->buf = malloc(f->cap = 1u << 16);
     if (!f || !f->buf) {
@@ -113,9 +146,23 @@ pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_l
     f->base.read = file_read;
     f->base.close = file_close;
     f->format = format;
+    f->follow = follow;
     f->limit = max_line < f->cap ? f->cap : max_line;
     if (!strcmp(path, "-")) {
         f->fd = STDIN_FILENO;
+    } else if (strpbrk(path, "*?[")) {
+        int rc = glob(path, GLOB_ERR, NULL, &f->files);
+        if (rc != 0 || !f->files.gl_pathc) {
+            snprintf(err, errlen, "%s: %s", path,
+                     rc == GLOB_NOMATCH || !rc ? "no file matches" : "cannot read a directory");
+            if (!rc) globfree(&f->files);
+            free(f->buf);
+            free(f);
+            return NULL;
+        }
+        /* an empty descriptor at its end: the first read opens the first file */
+        f->fd = -1;
+        f->own_fd = f->eof = true;
     } else {
         f->fd = open(path, O_RDONLY | O_CLOEXEC);
         f->own_fd = true;

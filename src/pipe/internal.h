@@ -39,10 +39,12 @@ struct pipe_sink {
     void (*close)(pipe_sink *s);
 };
 
-/* A file ("-": stdin) read a line per record (file.c); lines longer than
- * max_line are an error. NULL with the reason. */
-pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, char *err,
-                              size_t errlen);
+/* A file ("-": stdin; a glob: every match in name order) read a line per
+ * record (file.c); lines longer than max_line are an error. With follow,
+ * the (last) file is read as it grows and the source never ends. NULL
+ * with the reason. */
+pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, bool follow,
+                              char *err, size_t errlen);
 /* A file appended to ("-" or NULL: std_fd), a record per line. */
 pipe_sink *pipe_file_sink(const char *path, int std_fd, char *err, size_t errlen);
 

@@ -564,8 +564,9 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
     char *header = NULL;
     if (o->format == PIPE_CSV) {
         size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
-        csv = pipe_is_redis(o->from) ? NULL
-                                     : pipe_file_source(o->from, PIPE_LINES, max_line, err, errlen);
+        csv = pipe_is_redis(o->from)
+                  ? NULL
+                  : pipe_file_source(o->from, PIPE_LINES, max_line, o->follow, err, errlen);
         srv_batch h = {0};
         int got = csv ? csv->read(csv, &h, 1, max_line, -1, err, errlen) : PIPE_ERR;
         if (!csv && pipe_is_redis(o->from))
@@ -640,9 +641,10 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
                  : pipe_file_sink(o->dead_letter, STDERR_FILENO, err, errlen);
     if (!p.dead) goto out;
     size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
-    p.src = csv                      ? csv
-            : pipe_is_redis(o->from) ? pipe_redis_source(o->from, err, errlen)
-                                     : pipe_file_source(o->from, o->format, max_line, err, errlen);
+    p.src = csv ? csv
+            : pipe_is_redis(o->from)
+                ? pipe_redis_source(o->from, err, errlen)
+                : pipe_file_source(o->from, o->format, max_line, o->follow, err, errlen);
     csv = NULL; /* the pipeline's now */
     if (!p.src) goto out;
     pthread_t sigt;

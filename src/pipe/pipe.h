@@ -29,7 +29,8 @@ typedef enum {
 } pipe_format;
 
 typedef struct pipe_options {
-    const char *from;        /* "-": stdin; else a file */
+    const char *from;        /* "-": stdin; else a file or a glob of files */
+    bool follow;             /* read the (last) file as it grows, without end */
     const char *to;          /* "-": stdout; else a file, appended to */
     const char *dead_letter; /* "-" or NULL: stderr; else a file, appended to */
     const char *const *filters;

@@ -251,6 +251,37 @@ else
     fail "aggregate" "$EX/count_paths.wasm is missing: run make examples"
 fi
 
+# ---- globs, and following a growing file ------------------------------------------
+mkdir -p "$T/logs"
+head -n 2 "$T/access.log" >"$T/logs/a.log"
+printf 'no newline at the end' >"$T/logs/b.log"
+tail -n 3 "$T/access.log" >"$T/logs/c.log"
+pipe --from "$T/logs/*.log" "$EX/redact.wasm"
+check "glob: every file, in name order, a last line without its newline kept" \
+    bash -c "[ $RC -eq 0 ] && [ \"\$(sed -n 3p '$OUT')\" = 'no newline at the end' ] &&
+             [ \$(wc -l <'$OUT') -eq 6 ] && grep -q '^10\.9\.x\.x' <(tail -n 1 '$OUT')"
+pipe --from "$T/logs/*.nothing" "$EX/redact.wasm"
+check "glob: no match is an error" bash -c "[ $RC -eq 1 ] && grep -q 'no file matches' '$ERR'"
+
+cp "$T/access.log" "$T/grow.log"
+"$WASP" pipe --tier "$TIER" --cache "$T/cache" --follow --from "$T/grow.log" \
+    --dead-letter /dev/null "${CHAIN[@]}" >"$T/grow.out" 2>"$T/grow.err" &
+GROW=$!
+for ((i = 0; i < 200; i++)); do
+    [ "$(wc -l <"$T/grow.out")" -ge 2 ] && break
+    sleep 0.05
+done
+printf '10.4.4.4 - - [07/Dec/2026:10:01:00 +0000] "GET /late HTTP/1.1" 502 1\n' >>"$T/grow.log"
+for ((i = 0; i < 200; i++)); do
+    [ "$(wc -l <"$T/grow.out")" -ge 3 ] && break
+    sleep 0.05
+done
+kill -TERM "$GROW"
+wait "$GROW"
+RC=$?
+check "follow: exit 0 on SIGTERM" test "$RC" -eq 0
+check "follow: a line appended while it ran comes out" grep -q '"path":"/late"' "$T/grow.out"
+
 # ---- CSV, and variables --------------------------------------------------------------
 if [ -f "$EX/csv2json.wasm" ]; then
     printf 'id,name,city\n1,Ada,London\n2,"Grace ""Amazing"" Hopper","New York, NY"\n3,Alan,Wilmslow,extra\n' \
