@@ -5,6 +5,7 @@
  *   pipe.c   the pipeline
  *   file.c   files, stdin and stdout as source and sinks
  *   redis.c  Redis Streams as source (consumer groups) and sink (XADD)
+ *   sinks.c  a key-value store and an HTTP endpoint as sinks
  */
 #ifndef WASP_PIPE_INTERNAL_H
 #define WASP_PIPE_INTERNAL_H
@@ -47,6 +48,13 @@ pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_l
                               char *err, size_t errlen);
 /* A file appended to ("-" or NULL: std_fd), a record per line. */
 pipe_sink *pipe_file_sink(const char *path, int std_fd, char *err, size_t errlen);
+
+/* A key-value store sink, kv:NAME, the store declared in o->kv (sinks.c);
+ * an HTTP sink, a POST per batch of NDJSON. NULL with the reason. */
+bool pipe_is_kv(const char *spec);
+bool pipe_is_http(const char *spec);
+pipe_sink *pipe_kv_sink(const char *spec, const pipe_options *o, char *err, size_t errlen);
+pipe_sink *pipe_http_sink(const char *url, char *err, size_t errlen);
 
 /* Whether `spec` names a Redis stream: redis://... */
 bool pipe_is_redis(const char *spec);

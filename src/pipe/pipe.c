@@ -483,6 +483,16 @@ static void *signal_main(void *arg) {
 
 /* ---- the whole ------------------------------------------------------------ */
 
+/* The sink `spec` names: a stream, a store, an HTTP endpoint, a file or
+ * "-" (std_fd). */
+static pipe_sink *open_sink(const pipe_options *o, const char *spec, int std_fd, char *err,
+                            size_t errlen) {
+    return pipe_is_redis(spec)  ? pipe_redis_sink(spec, err, errlen)
+           : pipe_is_kv(spec)   ? pipe_kv_sink(spec, o, err, errlen)
+           : pipe_is_http(spec) ? pipe_http_sink(spec, err, errlen)
+                                : pipe_file_sink(spec, std_fd, err, errlen);
+}
+
 /* The stores of o->kv ("NAME=FILE.db" or "NAME=redis://..."), declared
  * in m and granted to each of its filters. */
 static bool grant_stores(const pipe_options *o, srv_manifest *m, char *err, size_t errlen) {
@@ -554,6 +564,7 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
     unsigned libs = o->nkv ? UTIL_LIB_SQLITE | UTIL_LIB_HIREDIS : 0;
     if (pipe_is_redis(o->from) || pipe_is_redis(o->to) || pipe_is_redis(o->dead_letter))
         libs |= UTIL_LIB_HIREDIS;
+    if (pipe_is_http(o->to) || pipe_is_http(o->dead_letter)) libs |= UTIL_LIB_CURL;
     if (libs) {
         if (!util_dynlib_load(libs, err, errlen)) return -1;
         /* hiredis writes with write(2): a server gone must not kill us */
@@ -633,12 +644,9 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
             }
         }
     }
-    p.out = pipe_is_redis(o->to) ? pipe_redis_sink(o->to, err, errlen)
-                                 : pipe_file_sink(o->to, STDOUT_FILENO, err, errlen);
+    p.out = open_sink(o, o->to, STDOUT_FILENO, err, errlen);
     if (!p.out) goto out;
-    p.dead = pipe_is_redis(o->dead_letter)
-                 ? pipe_redis_sink(o->dead_letter, err, errlen)
-                 : pipe_file_sink(o->dead_letter, STDERR_FILENO, err, errlen);
+    p.dead = open_sink(o, o->dead_letter, STDERR_FILENO, err, errlen);
     if (!p.dead) goto out;
     size_t max_line = (o->batch_bytes ? o->batch_bytes : (1u << 20)) + (1u << 16);
     p.src = csv ? csv

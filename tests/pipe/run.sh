@@ -282,6 +282,58 @@ RC=$?
 check "follow: exit 0 on SIGTERM" test "$RC" -eq 0
 check "follow: a line appended while it ran comes out" grep -q '"path":"/late"' "$T/grow.out"
 
+# ---- sinks: a key-value store, an HTTP endpoint --------------------------------------
+sed -e 's/(i32.const 0) (i32.const -1) (i64.const 0)/(i32.load (local.get $r)) (i32.load offset=4 (local.get $r)) (i64.const 0)/' \
+    "$T/boom.wat" >"$T/selfkey.wat" # each record emitted with itself as its key
+wat2wasm "$T/selfkey.wat" -o "$T/selfkey.wasm" || fail "wat2wasm selfkey.wat"
+printf 'one\ntwo\nthree\ntwo\n' >"$T/kv.in"
+pipe --from "$T/kv.in" --to kv:sink --kv sink="$T/sink.db" "$T/selfkey.wasm"
+check "kv sink: exit 0" test "$RC" -eq 0
+check "kv sink: one key per distinct record" \
+    test "$(sqlite3 "$T/sink.db" "select group_concat(cast(k as text), ',') from (select k from kv order by k)")" = "one,three,two"
+pipe --from "$T/kv.in" --to kv:sink --kv sink="$T/sink.db" "$T/boom.wasm"
+check "kv sink: records without a key stop the pipeline, saying why" \
+    bash -c "[ $RC -eq 1 ] && grep -q 'without a key cannot be stored' '$ERR'"
+pipe --from "$T/kv.in" --to kv:nosuch "$T/selfkey.wasm"
+check "kv sink: an undeclared store is refused" bash -c "[ $RC -eq 1 ] && grep -q 'no store named nosuch' '$ERR'"
+
+if command -v python3 >/dev/null; then
+    cat >"$T/post.py" <<'PYEOF'
+import http.server, sys
+status, out = int(sys.argv[2]), sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(out, "ab") as f:
+            f.write(body)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_port, flush=True)
+s.serve_forever()
+PYEOF
+    for st in 204 500; do
+        : >"$T/posted.$st"
+        python3 "$T/post.py" 0 "$st" "$T/posted.$st" >"$T/port.$st" &
+        echo $! >"$T/server.$st"
+        for ((i = 0; i < 100; i++)); do [ -s "$T/port.$st" ] && break; sleep 0.05; done
+    done
+    pipe --from "$T/access.log" --to "http://127.0.0.1:$(cat "$T/port.204")/ingest" \
+        --dead-letter /dev/null --batch 2 "${CHAIN[@]}"
+    check "http sink: exit 0" test "$RC" -eq 0
+    check "http sink: the records arrive as NDJSON, in order" cmp -s "$T/posted.204" "$T/want"
+    pipe --from "$T/access.log" --to "http://127.0.0.1:$(cat "$T/port.500")/ingest" \
+        --dead-letter /dev/null "${CHAIN[@]}"
+    check "http sink: a 500 stops the pipeline, saying so" \
+        bash -c "[ $RC -eq 1 ] && grep -q 'answered 500' '$ERR'"
+    kill "$(cat "$T/server.204")" "$(cat "$T/server.500")" 2>/dev/null
+else
+    fail "http sink" "python3 is needed for the test's HTTP server"
+fi
+
 # ---- CSV, and variables --------------------------------------------------------------
 if [ -f "$EX/csv2json.wasm" ]; then
     printf 'id,name,city\n1,Ada,London\n2,"Grace ""Amazing"" Hopper","New York, NY"\n3,Alan,Wilmslow,extra\n' \
