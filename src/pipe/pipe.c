@@ -401,7 +401,10 @@ static void read_source(pipeline *p) {
         pthread_mutex_unlock(&p->lock);
         if (stop) {
             /* what was read goes on to the sink (and is acknowledged) */
-            if (j->in.n && submit(p, j)) j = NULL;
+            if (j->in.n) {
+                submit(p, j); /* takes j, also when it fails */
+                j = NULL;
+            }
             break;
         }
         /* a partial batch goes when the input pauses; an empty one waits
