@@ -234,6 +234,9 @@ run: setup
 	@$(B)/wasp run examples/hello.wasm
 	@echo "== wasp run --invoke fib_iterative examples/fib.wasm 50"
 	@$(B)/wasp run --invoke fib_iterative examples/fib.wasm 50
+	@echo "== wasp pipe --from examples/pipe/access.log access2json.wasm keep5xx.wasm redact.wasm"
+	@$(B)/wasp pipe --from examples/pipe/access.log examples/pipe/access2json.wasm \
+	  examples/pipe/keep5xx.wasm examples/pipe/redact.wasm
 	@echo "== wasp serve examples/serve/wasp.yaml (Ctrl-C stops it). Try:"
 	@echo "   curl http://$(LISTEN)/hello"
 	@echo "   curl -d '{\"numbers\":[1,2,3.5],\"op\":\"mean\"}' http://$(LISTEN)/json"
