@@ -197,26 +197,32 @@ static bool write_all(int fd, const uint8_t *b, size_t n) {
     return true;
 }
 
-/* Each record and a newline, in one write when it fits. */
-static bool file_write(pipe_sink *s, const srv_batch *b, char *err, size_t errlen) {
-    file_sink *f = (file_sink *)s;
+size_t pipe_lines(const srv_batch *b, uint8_t **buf, size_t *cap, char *err, size_t errlen) {
     size_t need = b->len + b->n;
-    if (!b->n) return true;
-    if (need > f->cap) {
-        uint8_t *q = realloc(f->buf, need);
+    if (need > *cap) {
+        uint8_t *q = realloc(*buf, need);
         if (!q) {
             snprintf(err, errlen, "out of memory");
-            return false;
+            return SIZE_MAX;
         }
-        f->buf = q;
-        f->cap = need;
+        *buf = q;
+        *cap = need;
     }
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
-        memcpy(f->buf + n, b->bytes + b->recs[i].value, b->recs[i].value_len);
+        memcpy(*buf + n, b->bytes + b->recs[i].value, b->recs[i].value_len);
         n += b->recs[i].value_len;
-        f->buf[n++] = '\n';
+        (*buf)[n++] = '\n';
     }
+    return n;
+}
+
+/* Each record and a newline, in one write. */
+static bool file_write(pipe_sink *s, const srv_batch *b, char *err, size_t errlen) {
+    file_sink *f = (file_sink *)s;
+    if (!b->n) return true;
+    size_t n = pipe_lines(b, &f->buf, &f->cap, err, errlen);
+    if (n == SIZE_MAX) return false;
     if (!write_all(f->fd, f->buf, n)) {
         snprintf(err, errlen, "cannot write: %s", strerror(errno));
         return false;

@@ -46,6 +46,9 @@ struct pipe_sink {
  * with the reason. */
 pipe_source *pipe_file_source(const char *path, pipe_format format, size_t max_line, bool follow,
                               char *err, size_t errlen);
+/* Renders b's records as lines (each value and "\n") into *buf, grown as
+ * needed: the length, or SIZE_MAX when out of memory (file.c). */
+size_t pipe_lines(const srv_batch *b, uint8_t **buf, size_t *cap, char *err, size_t errlen);
 /* A file appended to ("-" or NULL: std_fd), a record per line. */
 pipe_sink *pipe_file_sink(const char *path, int std_fd, char *err, size_t errlen);
 

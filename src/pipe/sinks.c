@@ -102,22 +102,8 @@ typedef struct http_sink {
 static bool http_write(pipe_sink *s, const srv_batch *b, char *err, size_t errlen) {
     http_sink *h = (http_sink *)s;
     if (!b->n) return true;
-    size_t need = b->len + b->n;
-    if (need > h->cap) {
-        uint8_t *q = realloc(h->body, need);
-        if (!q) {
-            snprintf(err, errlen, "out of memory");
-            return false;
-        }
-        h->body = q;
-        h->cap = need;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        memcpy(h->body + n, b->bytes + b->recs[i].value, b->recs[i].value_len);
-        n += b->recs[i].value_len;
-        h->body[n++] = '\n';
-    }
+    size_t n = pipe_lines(b, &h->body, &h->cap, err, errlen);
+    if (n == SIZE_MAX) return false;
     const char *allow[1] = {h->origin};
     host_http_request req = {.method = "POST",
                              .url = h->url,
