@@ -280,6 +280,8 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     uint64_t next_id = 1;
     srv_gen *g = srv_gen_load(m, next_id++, err, errlen);
     if (!g) goto fail;
+    /* before anything listens: once /healthz answers, the app lines are out */
+    print_apps(g);
     srv_http *h = srv_http_start(&hc, g, err, errlen);
     if (!h) {
         srv_gen_unref(g);
@@ -291,7 +293,6 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     else
         srv_event("listening on http://%s:%d (%d workers), admin off", lhost,
                   srv_http_port(h, false), workers);
-    print_apps(g);
 
     reloader r = {.o = o, .h = h, .next_id = next_id};
     pthread_mutex_init(&r.lock, NULL);
