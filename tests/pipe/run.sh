@@ -65,6 +65,14 @@ pipe() {
     RC=$?
 }
 stderr_head() { head -c 400 "$ERR" | tr '\n' ' '; }
+# wait_lines FILE N: waits up to 10 s for FILE to have N lines
+wait_lines() {
+    for ((w = 0; w < 200; w++)); do
+        [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
 # check NAME COND...: passes when the command COND... succeeds (its
 # output is not shown)
 check() {
@@ -186,6 +194,24 @@ check "output limit: the others go on" test "$(tr '\n' ' ' <"$OUT")" = "a b "
 check "output limit: emit said no, the filter failed the record" \
     jq -e -s 'length == 1 and .[0].record == "flood" and (.[0].error | test("returned 7"))' "$DEAD"
 
+# ---- a hostile filter: pointers outside its memory ------------------------------
+# wasp_filter_buffer answering an address past the end of memory, and emit
+# called with a range past it: clear errors per record, the process goes on.
+sed -e 's/(i32.const 0) (i32.const 65536)/(i32.const 0) (i32.const 2147483000)/' \
+    "$T/boom.wat" >"$T/badbuf.wat"
+sed -e 's/(drop (call $emit (i32.load (local.get $r))/(drop (call $emit (i32.const -256)/' \
+    "$T/boom.wat" >"$T/bademit.wat"
+for m in badbuf bademit; do wat2wasm "$T/$m.wat" -o "$T/$m.wasm" || fail "wat2wasm $m.wat"; done
+pipe --from "$T/words" --dead-letter "$DEAD" "$T/badbuf.wasm"
+check "hostile buffer: exit 0, every record a dead letter saying why" \
+    bash -c "[ $RC -eq 0 ] && [ ! -s '$OUT' ] && jq -e -s 'length == 5 and
+             all(.[]; .error | test(\"gave no room for the batch\"))' '$DEAD' >/dev/null"
+printf 'one\ntwo\nthree\n' >"$T/plain"
+pipe --from "$T/plain" --dead-letter "$DEAD" "$T/bademit.wasm"
+check "hostile emit: exit 0, every record a dead letter with the trap" \
+    bash -c "[ $RC -eq 0 ] && [ ! -s '$OUT' ] && jq -e -s 'length == 3 and
+             all(.[]; .error | test(\"out of bounds\"))' '$DEAD' >/dev/null"
+
 # ---- filters that cannot run: nothing is read -----------------------------------
 mkfifo "$T/never"  # opening it for reading would block: the pipeline must stop first
 pipe --from "$T/never" "$T/badinit.wasm"
@@ -267,15 +293,9 @@ cp "$T/access.log" "$T/grow.log"
 "$WASP" pipe --tier "$TIER" --cache "$T/cache" --follow --from "$T/grow.log" \
     --dead-letter /dev/null "${CHAIN[@]}" >"$T/grow.out" 2>"$T/grow.err" &
 GROW=$!
-for ((i = 0; i < 200; i++)); do
-    [ "$(wc -l <"$T/grow.out")" -ge 2 ] && break
-    sleep 0.05
-done
+wait_lines "$T/grow.out" 2
 printf '10.4.4.4 - - [07/Dec/2026:10:01:00 +0000] "GET /late HTTP/1.1" 502 1\n' >>"$T/grow.log"
-for ((i = 0; i < 200; i++)); do
-    [ "$(wc -l <"$T/grow.out")" -ge 3 ] && break
-    sleep 0.05
-done
+wait_lines "$T/grow.out" 3
 kill -TERM "$GROW"
 wait "$GROW"
 RC=$?
@@ -368,10 +388,7 @@ cat "$T/access.log" >&8
 "$WASP" pipe --tier "$TIER" --cache "$T/cache" --from "$T/in.fifo" --dead-letter "$T/term.dead" \
     "${CHAIN[@]}" >"$T/term.out" 2>"$T/term.err" &
 TERM_PID=$!
-for ((i = 0; i < 200; i++)); do
-    [ "$(wc -l <"$T/term.out")" -ge 2 ] && break
-    sleep 0.05
-done
+wait_lines "$T/term.out" 2
 kill -TERM "$TERM_PID"
 wait "$TERM_PID"
 RC=$?
