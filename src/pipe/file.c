@@ -56,6 +56,18 @@ static int take_lines(file_source *f, srv_batch *b, uint32_t max, size_t max_byt
     return added;
 }
 
+bool pipe_split_lines(const uint8_t *p, size_t len, bool ndjson, srv_batch *b) {
+    size_t start = 0;
+    while (start < len) {
+        const uint8_t *nl = memchr(p + start, '\n', len - start);
+        size_t n = nl ? (size_t)(nl - (p + start)) : len - start;
+        if (!(ndjson && blank(p + start, n)) && !srv_batch_add(b, p + start, n, NULL, 0, SRV_NO_TS))
+            return false;
+        start += n + 1;
+    }
+    return true;
+}
+
 static int file_read(pipe_source *s, srv_batch *b, uint32_t max, size_t max_bytes, int wait_ms,
                      char *err, size_t errlen) {
     file_source *f = (file_source *)s;
@@ -184,6 +196,7 @@ typedef struct file_sink {
     bool own_fd;
     uint8_t *buf;
     size_t cap;
+    bool sync;
 } file_sink;
 
 static bool write_all(int fd, const uint8_t *b, size_t n) {
@@ -227,6 +240,12 @@ static bool file_write(pipe_sink *s, const srv_batch *b, char *err, size_t errle
         snprintf(err, errlen, "cannot write: %s", strerror(errno));
         return false;
     }
+    /* a pipe or a terminal cannot be synced (EINVAL): written is all
+     * there is for them */
+    if (f->sync && fdatasync(f->fd) && errno != EINVAL && errno != EROFS) {
+        snprintf(err, errlen, "cannot sync: %s", strerror(errno));
+        return false;
+    }
     return true;
 }
 
@@ -237,12 +256,13 @@ static void file_sink_close(pipe_sink *s) {
     free(f);
 }
 
-pipe_sink *pipe_file_sink(const char *path, int std_fd, char *err, size_t errlen) {
+pipe_sink *pipe_file_sink(const char *path, int std_fd, bool sync, char *err, size_t errlen) {
     file_sink *f = calloc(1, sizeof *f);
     if (!f) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    f->sync = sync;
     f->base.write = file_write;
     f->base.close = file_sink_close;
     if (!path || !strcmp(path, "-")) {

@@ -347,6 +347,46 @@ static bool redis_ack(pipe_source *base, const srv_batch *in, char *err, size_t 
     return ok;
 }
 
+/* XINFO GROUPS: the group's lag (entries not yet delivered to it; Redis
+ * 7 and later, nil when it cannot tell) and its pending entries. */
+static bool redis_lag(pipe_source *base, int64_t *lag, int64_t *pending) {
+    redis_source *s = (redis_source *)base;
+    char err[300];
+    if (!s->rc) return false;
+    const char *argv[] = {"XINFO", "GROUPS", s->t.stream};
+    size_t lens[3] = {5, 6, strlen(s->t.stream)};
+    redisReply *r = command(s->rc, 3, argv, lens, &s->t, err, sizeof err);
+    if (!r) {
+        redisFree(s->rc); /* read's next call connects again, or says why not */
+        s->rc = NULL;
+        return false;
+    }
+    bool found = false;
+    for (size_t g = 0; r->type == REDIS_REPLY_ARRAY && g < r->elements && !found; g++) {
+        const redisReply *m = r->element[g];
+        if (m->type != REDIS_REPLY_ARRAY) continue;
+        bool ours = false;
+        int64_t l = -1, p = -1;
+        for (size_t k = 0; k + 1 < m->elements; k += 2) {
+            const redisReply *key = m->element[k], *v = m->element[k + 1];
+            if (key->type != REDIS_REPLY_STRING) continue;
+            if (!strcmp(key->str, "name"))
+                ours = v->type == REDIS_REPLY_STRING && !strcmp(v->str, s->t.group);
+            else if (!strcmp(key->str, "lag") && v->type == REDIS_REPLY_INTEGER)
+                l = v->integer;
+            else if (!strcmp(key->str, "pending") && v->type == REDIS_REPLY_INTEGER)
+                p = v->integer;
+        }
+        if (ours) {
+            *lag = l;
+            *pending = p;
+            found = true;
+        }
+    }
+    freeReplyObject(r);
+    return found;
+}
+
 static void redis_source_close(pipe_source *base) {
     redis_source *s = (redis_source *)base;
     if (s->rc) redisFree(s->rc);
@@ -366,6 +406,7 @@ pipe_source *pipe_redis_source(const char *spec, char *err, size_t errlen) {
     }
     s->base.read = redis_read;
     s->base.ack = redis_ack;
+    s->base.lag = redis_lag;
     s->base.close = redis_source_close;
     strcpy(s->own_cursor, "0");
     strcpy(s->claim_cursor, "0-0");

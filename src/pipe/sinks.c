@@ -55,19 +55,21 @@ static void kv_close(pipe_sink *s) {
     free(k);
 }
 
-pipe_sink *pipe_kv_sink(const char *spec, const pipe_options *o, char *err, size_t errlen) {
+pipe_sink *pipe_kv_sink(const char *spec, const srv_store_cfg *stores, int nstores, char *err,
+                        size_t errlen) {
     const char *name = spec + 3;
-    size_t nlen = strlen(name);
-    for (int i = 0; i < o->nkv; i++) {
-        const char *eq = strchr(o->kv[i], '=');
-        if (!eq || (size_t)(eq - o->kv[i]) != nlen || strncmp(o->kv[i], name, nlen)) continue;
+    for (int i = 0; i < nstores; i++) {
+        const srv_store_cfg *st = &stores[i];
+        if (strcmp(st->name, name)) continue;
         host_kv_config c = {.name = name};
-        if (pipe_is_redis(eq + 1)) {
+        if (st->backend == SRV_STORE_REDIS) {
             c.backend = HOST_KV_REDIS;
-            c.url = eq + 1;
+            c.url = st->url;
+            c.prefix = st->prefix;
         } else {
             c.backend = HOST_KV_SQLITE;
-            c.path = eq + 1;
+            c.path = st->path;
+            c.durable_full = st->durable_full;
         }
         kv_sink *k = calloc(1, sizeof *k);
         if (!k) {
@@ -84,8 +86,10 @@ pipe_sink *pipe_kv_sink(const char *spec, const pipe_options *o, char *err, size
         k->base.close = kv_close;
         return &k->base;
     }
-    snprintf(err, errlen, "sink %s: no store named %s: declare it with --kv %s=FILE.db", spec, name,
-             name);
+    snprintf(err, errlen,
+             "sink %s: no store named %s (declare it: wasp pipe --kv %s=FILE.db, or stores: in "
+             "the manifest)",
+             spec, name, name);
     return NULL;
 }
 
