@@ -89,18 +89,18 @@ pipe_sink *pipe_redis_sink(const char *spec, char *err, size_t errlen);
  * reloaded under the same name counts on. */
 typedef struct pipe_counters {
     _Atomic uint64_t in, out, dead, batches;
-    _Atomic uint64_t filtered; /* records a stage emitted nothing for (pipe.c, count_filtered) */
-    srv_hist batch;            /* a batch from read to written and acknowledged */
-    _Atomic int64_t in_flight; /* batches read, not yet written */
+    _Atomic uint64_t filtered;    /* records a stage emitted nothing for (pipe.c, count_filtered) */
+    srv_hist batch;               /* a batch from read to written and acknowledged */
+    _Atomic int64_t in_flight;    /* batches read, not yet written */
     _Atomic int64_t lag, pending; /* the source's (pipe_source.lag); -1: unknown */
 } pipe_counters;
 
 void pipe_counters_init(pipe_counters *c);
 
 typedef struct pipe_spec {
-    const char *name;        /* for messages */
-    const char *to;          /* sink: "-" (stdout), a file, STREAM, kv:NAME, URL */
-    const char *dead_letter; /* the same ("-" or NULL: stderr) */
+    const char *name;            /* for messages */
+    const char *to;              /* sink: "-" (stdout), a file, STREAM, kv:NAME, URL */
+    const char *dead_letter;     /* the same ("-" or NULL: stderr) */
     const srv_store_cfg *stores; /* what kv:NAME sinks name */
     int nstores;
     int workers;            /* 0: one per core */
@@ -118,8 +118,8 @@ typedef struct pipeline pipeline;
  * thread of its own (taken over, closed also on failure; NULL: batches
  * come only from pipe_ingest), workers, a sink thread. NULL with the
  * reason when it cannot start. The result holds one reference. */
-pipeline *pipe_start(const pipe_spec *s, srv_gen *g, const int *apps, int napps,
-                     pipe_source *src, pipe_counters *c, char *err, size_t errlen);
+pipeline *pipe_start(const pipe_spec *s, srv_gen *g, const int *apps, int napps, pipe_source *src,
+                     pipe_counters *c, char *err, size_t errlen);
 /* No more is read (nor ingested); what was read is written and
  * acknowledged. Returns at once. */
 void pipe_stop(pipeline *p);

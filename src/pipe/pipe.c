@@ -650,8 +650,8 @@ void pipe_ingest(pipeline *p, const uint8_t *body, size_t len, bool ndjson, int 
         snprintf(r->why, sizeof r->why, "pipeline %s is %s", p->name,
                  p->failed ? "down (its sink failed); it restarts shortly" : "stopping");
     } else if (p->made - p->written >= p->window) {
-        snprintf(r->why, sizeof r->why, "pipeline %s has %llu batches in flight, its most",
-                 p->name, (unsigned long long)p->window);
+        snprintf(r->why, sizeof r->why, "pipeline %s has %llu batches in flight, its most", p->name,
+                 (unsigned long long)p->window);
     } else {
         enqueue(p, j);
         t.seq = j->seq;
@@ -741,8 +741,8 @@ static void pipe_free(pipeline *p) {
     free(p);
 }
 
-pipeline *pipe_start(const pipe_spec *s, srv_gen *g, const int *apps, int napps,
-                     pipe_source *src, pipe_counters *c, char *err, size_t errlen) {
+pipeline *pipe_start(const pipe_spec *s, srv_gen *g, const int *apps, int napps, pipe_source *src,
+                     pipe_counters *c, char *err, size_t errlen) {
     pipeline *p = calloc(1, sizeof *p);
     if (!p) {
         if (src) src->close(src);
@@ -780,17 +780,15 @@ pipeline *pipe_start(const pipe_spec *s, srv_gen *g, const int *apps, int napps,
         }
     }
     if (!(p->out = open_sink(s, s->to ? s->to : "-", STDOUT_FILENO, err, errlen))) goto fail;
-    if (!(p->dead = open_sink(s, s->dead_letter ? s->dead_letter : "-", STDERR_FILENO, err,
-                              errlen)))
+    if (!(p->dead =
+              open_sink(s, s->dead_letter ? s->dead_letter : "-", STDERR_FILENO, err, errlen)))
         goto fail;
     pthread_mutex_lock(&p->lock);
     for (; p->started < nworkers; p->started++) {
-        if (pthread_create(&p->ws[p->started].thread, NULL, worker_main, &p->ws[p->started]))
-            break;
+        if (pthread_create(&p->ws[p->started].thread, NULL, worker_main, &p->ws[p->started])) break;
         p->alive++;
     }
-    p->sink_started =
-        p->started > 0 && pthread_create(&p->sink_thread, NULL, sink_main, p) == 0;
+    p->sink_started = p->started > 0 && pthread_create(&p->sink_thread, NULL, sink_main, p) == 0;
     p->alive += p->sink_started;
     p->source_started =
         p->sink_started && pthread_create(&p->source_thread, NULL, source_main, p) == 0;

@@ -101,8 +101,7 @@ static void watch(const pipe_options *o, pipeline *p, const pipe_counters *c) {
         if (sigtimedwait(&set, NULL, &tick) > 0) pipe_stop(p);
         if (!o->progress || n % 5) continue;
         uint64_t now = (uint64_t)wall_ms(), in = atomic_load(&c->in);
-        double rate =
-            now > last_t ? (double)(in - last_in) * 1000.0 / (double)(now - last_t) : 0;
+        double rate = now > last_t ? (double)(in - last_in) * 1000.0 / (double)(now - last_t) : 0;
         fprintf(stderr,
                 "\rwasp pipe: %llu records in, %llu out, %llu dead letters, %.0f records/s, "
                 "%llu s \033[K",
@@ -191,7 +190,9 @@ static int run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen) 
         .workers = o->workers,
         .batch_records = o->batch_records,
         .batch_bytes = o->batch_bytes,
-        .flush_ms = o->flush_ms >= 0 ? o->flush_ms : pipe_is_redis(o->from) ? 5000 : 0,
+        .flush_ms = o->flush_ms >= 0         ? o->flush_ms
+                    : pipe_is_redis(o->from) ? 5000
+                                             : 0,
         /* a stream's entries are acknowledged once written: on disk first */
         .sync = pipe_is_redis(o->from),
     };
