@@ -303,7 +303,7 @@ bench-http: setup
 
 lint:
 	clang-format --dry-run --Werror $(LIB_SRC) $(STUB_SRC) $(CLI_SRC) $(UNIT_SRC) $(SPEC_SRC) $(wildcard src/*/*.h)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	  --suppress=assignBoolToPointer:src/wasm/interp.c \
 	  --suppress=preprocessorErrorDirective:src/wasm/fiber.c -Isrc src tests
 

@@ -658,7 +658,7 @@ void pipe_ingest(pipeline *p, const uint8_t *body, size_t len, bool ndjson, int 
         t.next = p->tickets;
         /* on this stack only while listed: unlisted below, under the
          * lock, before this function returns */
-        // cppcheck-suppress autoVariables
+        /* cppcheck-suppress autoVariables */
         p->tickets = &t;
         j = NULL;
     }
