@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "pipe/pipe.h"
 #include "server/server.h"
 
 static const char serve_usage[] =
@@ -25,7 +26,9 @@ static const char serve_usage[] =
     "Serves HTTP: every request runs in a fresh instance of its app's module,\n"
     "made from a snapshot in microseconds. A module is served at every path,\n"
     "through the interface its exports choose (wasp_handle: wasp handler ABI,\n"
-    "_start: WAGI); a manifest routes paths to many apps (docs/abi.md).\n"
+    "_start: WAGI); a manifest routes paths to many apps (docs/abi.md), and\n"
+    "runs its pipelines: (records from a file, a Redis stream or POSTs to an\n"
+    "ingest route, through filter apps, to a sink; docs/design/pipe.md).\n"
     "\n"
     "options:\n"
     "  --listen ADDR:PORT       HTTP listener (default: the manifest's, else\n"
@@ -328,8 +331,16 @@ int cli_serve(int argc, char **argv) {
     }
     o.cache_dir = cache ? (strcmp(cache, "off") ? cache : NULL)
                         : srv_cache_default_dir(cache_buf, sizeof cache_buf);
+    pipe_service *pipes = pipe_service_new();
+    if (!pipes) {
+        fputs("wasp serve: out of memory\n", stderr);
+        rc = 1;
+        goto done;
+    }
+    o.companion = pipe_service_companion(pipes);
     rc = srv_serve(&o, err, sizeof err) == 0 ? 0 : 1;
     if (rc) fprintf(stderr, "wasp serve: %s\n", err);
+    pipe_service_free(pipes);
     if (srv_compiling()) { /* see srv_compiling */
         fflush(NULL);
         _exit(rc);

@@ -2,9 +2,11 @@
  * pipe.h - `wasp pipe`: records from a source through a chain of Wasm
  * filters to a sink (docs/design/pipe.md).
  *
- *   pipe.c  the pipeline: the source read on the calling thread and cut
- *           into batches, workers that run each batch through every
- *           filter, a sink thread that writes the batches in their order
+ *   pipe.c     the pipeline: the source read on a thread and cut into
+ *              batches, workers that run each batch through every filter,
+ *              a sink thread that writes the batches in their order
+ *   run.c      `wasp pipe`: one pipeline from the command line
+ *   service.c  `wasp serve`: the manifest's pipelines beside its apps
  *
  * A filter is an app of a server generation (server/app.c) with the
  * interface `filter`: loading, init, snapshot, tiers, limits and
@@ -72,5 +74,13 @@ typedef struct pipe_stats {
  * non-zero return) is not an error: it goes to the dead-letter sink with
  * the reason, and the others go on. */
 int pipe_run(const pipe_options *o, pipe_stats *st, char *err, size_t errlen);
+
+/* The pipelines of a manifest under `wasp serve` (service.c): hand
+ * pipe_service_companion's to srv_options.companion; free the service
+ * after srv_serve returns. NULL when out of memory. */
+typedef struct pipe_service pipe_service;
+pipe_service *pipe_service_new(void);
+const srv_companion *pipe_service_companion(pipe_service *s);
+void pipe_service_free(pipe_service *s);
 
 #endif

@@ -246,6 +246,13 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
     const char *mpath = m->path;
     a->cfg = cfg;
     a->name = srv_intern(cfg->name);
+    if (cfg->iface == SRV_IFACE_INGEST) {
+        /* no module: the companion (a pipeline) answers its requests */
+        a->iface = SRV_IFACE_INGEST;
+        a->companion = m->companion;
+        a->tier = "pipeline ingest";
+        return true;
+    }
     if (!resolve_caps(a, m, pools, secrets, why, sizeof why)) goto fail;
     size_t len = 0;
     int rc = read_file(cfg->module, &a->bytes, &len);
@@ -270,8 +277,9 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
             a->iface = SRV_IFACE_WAGI;
         } else if (has_func_export(a->module, "wasp_filter")) {
             snprintf(why, sizeof why,
-                     "%s is a filter for wasp pipe (it exports wasp_filter), not an HTTP "
-                     "handler; see docs/design/pipe.md",
+                     "%s is a filter (it exports wasp_filter), not an HTTP handler: run it with "
+                     "wasp pipe, or in a manifest's pipelines: as an app without a route; see "
+                     "docs/design/pipe.md",
                      cfg->module);
             goto fail;
         } else {
@@ -294,8 +302,11 @@ static bool load_app(srv_app *a, const srv_app_cfg *cfg, const srv_manifest *m,
                 !has_func_export(a->module, "wasp_filter_buffer"))) {
         snprintf(why, sizeof why,
                  "%s is not a filter: it must export the functions wasp_filter and "
-                 "wasp_filter_buffer (sdk/c/wasp_filter.h, docs/design/pipe.md)",
-                 cfg->module);
+                 "wasp_filter_buffer (sdk/c/wasp_filter.h, docs/design/pipe.md)%s",
+                 cfg->module,
+                 m->path ? "; an app without a route must be a filter: to serve HTTP, give it "
+                           "route:"
+                         : "");
         goto fail;
     }
     a->flushes = a->iface == SRV_IFACE_FILTER && has_func_export(a->module, "wasp_filter_flush");
@@ -453,6 +464,7 @@ int srv_route(const srv_gen *g, const char *path, size_t len) {
     for (int k = 0; k < g->napps; k++) {
         int i = g->by_route[k];
         const srv_app_cfg *c = g->apps[i].cfg;
+        if (g->apps[i].iface == SRV_IFACE_FILTER) continue; /* no route: pipelines run it */
         size_t bl = strlen(c->route_base);
         if (len < bl || memcmp(path, c->route_base, bl)) continue;
         if (len == bl) return i;

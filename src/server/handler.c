@@ -360,6 +360,7 @@ static srv_slot *slot_prepare(const srv_app *app, char *err, size_t errlen) {
     }
     s->app = app;
     srv_response_init(&s->own_resp);
+    if (app->iface == SRV_IFACE_INGEST) return s; /* no instance: the companion answers */
     const srv_app_cfg *c = app->cfg;
     wasi_preopen *pre = calloc((size_t)c->ndirs + 1, sizeof *pre);
     if (!pre) {
@@ -423,7 +424,7 @@ void srv_slot_interrupt(srv_slot *s) {
 }
 
 int srv_slot_idle(const srv_slot *s) {
-    return s->inst && !s->dirty;
+    return (s->inst && !s->dirty) || s->app->iface == SRV_IFACE_INGEST;
 }
 
 static const char *trap_text(wasm_trap_code t) {
@@ -710,6 +711,7 @@ bool srv_cgi_parse(const uint8_t *out, size_t len, srv_response *resp, char *why
 /* ---- running -------------------------------------------------------------- */
 
 bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
+    if (s->app->iface == SRV_IFACE_INGEST) return true;
     if (s->inst) {
         /* native code compiled in the background since the instance was made */
         wasm_instance_adopt_native(s->inst);
@@ -775,10 +777,27 @@ static bool call_outcome(srv_slot *s, wasm_trap_code t, srv_result *res) {
     return true;
 }
 
+/* A pipeline's ingest route: the companion takes the batch and answers
+ * once it is written (it may wait: this runs on the request's fiber). */
+static void run_ingest(srv_slot *s, const srv_request *q, srv_response *resp, srv_result *res) {
+    const srv_app *app = s->app;
+    const char *name = app->name + strlen("pipeline:");
+    if (!app->companion || !app->companion->ingest) {
+        res->outcome = SRV_INTERNAL;
+        snprintf(res->msg, sizeof res->msg, "no pipeline %s runs here", name);
+        return;
+    }
+    app->companion->ingest(app->companion->arg, name, q, resp, res);
+}
+
 void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_result *res) {
     memset(res, 0, sizeof *res);
     srv_response_clear(resp);
     const srv_app *app = s->app;
+    if (app->iface == SRV_IFACE_INGEST) {
+        run_ingest(s, q, resp, res);
+        return;
+    }
     uint64_t t0 = srv_now_ns();
     if (!srv_slot_warm(s, res->msg, sizeof res->msg)) {
         res->outcome = SRV_INTERNAL;
@@ -867,6 +886,7 @@ uint64_t srv_slot_recycle(srv_slot *s) {
      * failure to restore the preopens is retried, and reported, by the
      * next request's wasi_ctx_reset. */
     char err[160];
+    if (!s->wasi) return 0; /* an ingest route's: nothing to reset */
     wasi_ctx_release(s->wasi, err, sizeof err);
     if (!s->inst || !s->dirty) return 0;
     uint64_t t0 = srv_now_ns();

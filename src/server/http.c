@@ -203,6 +203,7 @@ static void worker_prewarm(srv_worker *w) {
     for (int i = 0; i < w->gen->napps; i++) {
         if (srv_wgen_idle(w->wg, i) || srv_wgen_busy(w->wg, i)) continue;
         const srv_app *app = &w->gen->apps[i];
+        if (app->iface == SRV_IFACE_FILTER) continue; /* pipelines have their own instances */
         char err[300];
         if (!srv_wgen_warm(w->wg, i, err, sizeof err)) {
             srv_event("app %s: worker %d cannot prepare it: %s", app->name, w->id, err);
@@ -1455,6 +1456,18 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         size_t len;
         char *text = srv_metrics_render(h->stats, h->nworkers, atomic_load(&h->reloads),
                                         atomic_load(&h->buffered), &len);
+        const srv_companion *co = h->cfg.companion;
+        size_t elen = 0;
+        char *extra = text && co && co->metrics ? co->metrics(co->arg, &elen) : NULL;
+        if (extra) { /* the pipelines' */
+            char *both = realloc(text, len + elen);
+            if (both) {
+                memcpy(both + len, extra, elen);
+                text = both;
+                len += elen;
+            }
+            free(extra);
+        }
         if (!text) {
             send_text(req, 500, "out of memory\n");
             return 0;

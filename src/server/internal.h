@@ -40,9 +40,10 @@ typedef struct srv_app {
     uint32_t native_flags;        /* WASM_NATIVE_* for its code */
     const srv_store_cfg **stores; /* the stores granted (cfg->kv), in that order */
     int nstores;
-    char **var_values;        /* cfg->vars resolved (secrets too: wiped when unloaded) */
-    bool flushes;             /* a filter that exports wasp_filter_flush */
-    struct host_sql_db **dbs; /* the databases granted (cfg->sql), pools owned by the gen */
+    char **var_values;              /* cfg->vars resolved (secrets too: wiped when unloaded) */
+    bool flushes;                   /* a filter that exports wasp_filter_flush */
+    const srv_companion *companion; /* SRV_IFACE_INGEST: who answers (the manifest's) */
+    struct host_sql_db **dbs;       /* the databases granted (cfg->sql), pools owned by the gen */
     int ndbs;
 } srv_app;
 
@@ -398,6 +399,11 @@ static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 void srv_hist_add(srv_hist *h, uint64_t ns);
+/* Appends h as a Prometheus histogram (METRIC_bucket{LABELS,le=...},
+ * _sum, _count) to the malloc'd text *buf of *len bytes (*cap), grown as
+ * needed; false when out of memory. */
+bool srv_hist_format(char **buf, size_t *len, size_t *cap, const char *metric, const char *labels,
+                     const srv_hist *h);
 /* Prometheus text for all workers' stats, the reload count and the request
  * body bytes held (http.c's budget), into a malloc'd buffer. */
 char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, int64_t bodies_held,
@@ -506,8 +512,9 @@ typedef struct srv_http_config {
                             * or max_body if larger) */
     /* deadlines for each phase of reading a request (http.c, "phases") */
     uint32_t idle_timeout_ms, header_timeout_ms, body_timeout_ms;
-    uint32_t time_slice_ms; /* a busy handler yields to its worker's others this often */
-    int log_fd;             /* -1: no access log */
+    uint32_t time_slice_ms;         /* a busy handler yields to its worker's others this often */
+    int log_fd;                     /* -1: no access log */
+    const srv_companion *companion; /* its metrics follow the server's; NULL: none */
 } srv_http_config;
 
 typedef struct srv_http srv_http;

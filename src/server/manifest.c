@@ -43,8 +43,8 @@ typedef struct loader {
     bool failed; /* an error is already in err: keep the first */
 } loader;
 
-static const char *const TOP_KEYS[] = {"listen",    "admin",   "workers", "stores",
-                                       "databases", "secrets", "apps",    NULL};
+static const char *const TOP_KEYS[] = {"listen",  "admin", "workers",   "stores", "databases",
+                                       "secrets", "apps",  "pipelines", NULL};
 static const char *const APP_KEYS[] = {"name", "route",  "module", "interface", "env",
                                        "dirs", "limits", "init",   "kv",        "vars",
                                        "sql",  "http",   "tier",   NULL};
@@ -57,6 +57,9 @@ static const char *const DATABASE_KEYS[] = {
 static const char *const HTTP_KEYS[] = {"allow", "timeout_ms", "max_response", NULL};
 static const char *const SECRETS_KEYS[] = {"file", "key_file", "key_env", NULL};
 static const char *const VAR_KEYS[] = {"env", "secret", NULL};
+static const char *const PIPELINE_KEYS[] = {"name",    "from",        "follow",   "route",
+                                            "to",      "dead_letter", "format",   "filters",
+                                            "workers", "batch",       "flush_ms", NULL};
 
 #define DEFAULT_SECRETS_KEY_ENV "WASP_SECRETS_KEY"
 
@@ -805,7 +808,8 @@ static bool check_unique(loader *ld, const srv_manifest *m, int i, bool named,
                         named ? "; names must be unique"
                               : "; it comes from the module's file name: set name: to tell "
                                 "them apart");
-        if (a->route_prefix == b->route_prefix && !strcmp(a->route_base, b->route_base))
+        if (a->iface != SRV_IFACE_FILTER && b->iface != SRV_IFACE_FILTER &&
+            a->route_prefix == b->route_prefix && !strcmp(a->route_base, b->route_base))
             return fail(ld, line_of(route_node), path,
                         "route \"%s\" is already served by app \"%s\" (line %d)", a->route, b->name,
                         b->line);
@@ -830,8 +834,6 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
     yaml_node_t *name = find(ld, n, "name"), *route = find(ld, n, "route");
     yaml_node_t *module = find(ld, n, "module"), *v;
     const char *s;
-    if (!route)
-        return fail(ld, a->line, path, "missing \"route\" (the path it serves, e.g. /hello)");
     if (!module)
         return fail(ld, a->line, path, "missing \"module\" (the .wasm to run, e.g. hello.wasm)");
     snprintf(sub, sizeof sub, "%s.name", path);
@@ -842,8 +844,6 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
                         "\"%.80s\" is not a name (use letters, digits, _, . and -)", s);
         if (!(a->name = xdup(ld, s))) return false;
     }
-    snprintf(sub, sizeof sub, "%s.route", path);
-    if (!parse_route(ld, route, sub, a)) return false;
     snprintf(sub, sizeof sub, "%s.module", path);
     if (!nonempty(ld, module, sub, "the path of a .wasm file", &s)) return false;
     if (!(a->module = resolve(ld, s))) return false;
@@ -857,16 +857,34 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
     }
     snprintf(sub, sizeof sub, "%s.interface", path);
     if ((v = find(ld, n, "interface"))) {
-        if (!(s = scalar(ld, v, sub, "wasp or wagi"))) return false;
+        if (!(s = scalar(ld, v, sub, "wasp, wagi or filter"))) return false;
         if (!strcmp(s, "wasp"))
             a->iface = SRV_IFACE_WASP;
         else if (!strcmp(s, "wagi"))
             a->iface = SRV_IFACE_WAGI;
+        else if (!strcmp(s, "filter"))
+            a->iface = SRV_IFACE_FILTER;
         else
             return fail(ld, line_of(v), sub,
-                        "\"%.80s\" is not an interface (use wasp or wagi, or leave it out to "
-                        "choose from the module's exports)",
+                        "\"%.80s\" is not an interface (use wasp, wagi or filter, or leave it "
+                        "out to choose from the module's exports)",
                         s);
+    }
+    /* a filter runs in a pipeline, not at a path: an app without a route
+     * is one */
+    snprintf(sub, sizeof sub, "%s.route", path);
+    if (route && a->iface == SRV_IFACE_FILTER)
+        return fail(ld, line_of(route), sub,
+                    "a filter has no route: it runs in a pipeline (pipelines:), not at a path");
+    if (!route && a->iface != SRV_IFACE_AUTO && a->iface != SRV_IFACE_FILTER)
+        return fail(ld, a->line, path, "missing \"route\" (the path it serves, e.g. /hello)");
+    if (route) {
+        if (!parse_route(ld, route, sub, a)) return false;
+    } else {
+        a->iface = SRV_IFACE_FILTER;
+        a->route = xdup(ld, "");
+        a->route_base = xdup(ld, "");
+        if (!a->route || !a->route_base) return false;
     }
     snprintf(sub, sizeof sub, "%s.tier", path);
     if ((v = find(ld, n, "tier"))) {
@@ -905,7 +923,7 @@ static bool parse_app(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
     if (http && !parse_http(ld, node(ld, http->value), line_of(node(ld, http->key)), sub, a))
         return false;
     /* a default name is reported at the mapping: there is no name: line */
-    return check_unique(ld, m, i, name != NULL, name ? name : n, route, path);
+    return check_unique(ld, m, i, name != NULL, name ? name : n, route ? route : n, path);
 }
 
 /* ---- stores, databases and secrets --------------------------------------- */
@@ -1166,12 +1184,220 @@ static bool parse_secrets(loader *ld, yaml_node_t *n, int line, srv_manifest *m)
 
 /* ---- the document -------------------------------------------------------- */
 
+/* ---- pipelines --------------------------------------------------------------- */
+
+static bool is_spec(const char *s, const char *scheme) {
+    return !strncmp(s, scheme, strlen(scheme));
+}
+
+/* A sink, as `wasp pipe --to` reads it; a file is resolved against the
+ * manifest's directory, a kv:STORE must be declared. */
+static bool parse_sink(loader *ld, yaml_node_t *n, const char *path, const srv_manifest *m,
+                       char **out) {
+    const char *s;
+    if (!nonempty(ld, n, path, "-, a file, redis://HOST/STREAM, kv:STORE or an http(s) URL", &s))
+        return false;
+    if (is_spec(s, "kv:")) {
+        for (int i = 0; i < m->nstores; i++)
+            if (!strcmp(m->stores[i].name, s + 3)) return (*out = xdup(ld, s)) != NULL;
+        grantable g = STORES;
+        g.count = m->nstores;
+        return not_declared(ld, n, path, s + 3, m, &g);
+    }
+    if (!strcmp(s, "-") || is_spec(s, "redis://") || is_spec(s, "http://") ||
+        is_spec(s, "https://"))
+        return (*out = xdup(ld, s)) != NULL;
+    return (*out = resolve(ld, s)) != NULL;
+}
+
+static bool parse_pipeline(loader *ld, yaml_node_t *n, srv_manifest *m, int i) {
+    srv_pipeline_cfg *pl = &m->pipelines[i];
+    char path[32], sub[56];
+    snprintf(path, sizeof path, "pipelines[%d]", i);
+    pl->line = line_of(n);
+    pl->flush_ms = -1;
+    if (!expect_mapping(ld, n, path, "a mapping with name, from, to and filters") ||
+        !check_keys(ld, n, path, PIPELINE_KEYS))
+        return false;
+    yaml_node_t *v;
+    const char *s;
+    snprintf(sub, sizeof sub, "%s.name", path);
+    if (!(v = find(ld, n, "name"))) return fail(ld, pl->line, path, "missing \"name\"");
+    if (!(s = scalar(ld, v, sub, "a name of A-Za-z0-9_.-"))) return false;
+    if (!is_name(s))
+        return fail(ld, line_of(v), sub,
+                    "\"%.80s\" is not a name (use letters, digits, _, . and -)", s);
+    for (int k = 0; k < i; k++)
+        if (!strcmp(m->pipelines[k].name, s))
+            return fail(ld, line_of(v), sub, "name \"%.80s\" is already used by pipelines[%d]", s,
+                        k);
+    if (!(pl->name = xdup(ld, s))) return false;
+    snprintf(sub, sizeof sub, "%s.from", path);
+    if (!(v = find(ld, n, "from")))
+        return fail(ld, pl->line, path,
+                    "missing \"from\" (http, a file or glob, or redis://HOST/STREAM?group=G)");
+    if (!nonempty(ld, v, sub, "http, a file or glob, or redis://HOST/STREAM?group=G", &s))
+        return false;
+    if (!strcmp(s, "-"))
+        return fail(ld, line_of(v), sub,
+                    "stdin is not a source under wasp serve (use http, a file or a stream)");
+    bool http = !strcmp(s, "http");
+    pl->from = http || is_spec(s, "redis://") ? xdup(ld, s) : resolve(ld, s);
+    if (!pl->from) return false;
+    snprintf(sub, sizeof sub, "%s.follow", path);
+    if ((v = find(ld, n, "follow"))) {
+        if (!parse_bool(ld, v, sub, &pl->follow)) return false;
+        if (pl->follow && (http || is_spec(pl->from, "redis://")))
+            return fail(ld, line_of(v), sub, "follow reads a growing file; from is not a file");
+    }
+    snprintf(sub, sizeof sub, "%s.route", path);
+    if ((v = find(ld, n, "route"))) {
+        if (!http)
+            return fail(ld, line_of(v), sub, "a route is where batches are POSTed: from: http");
+        srv_app_cfg tmp = {0};
+        if (!parse_route(ld, v, sub, &tmp)) return false;
+        free(tmp.route_base);
+        pl->route = tmp.route;
+        if (tmp.route_prefix)
+            return fail(ld, line_of(v), sub, "an ingest route is one path, not a prefix (/...)");
+    } else if (http) {
+        size_t len = strlen(pl->name) + 16;
+        if (!(pl->route = malloc(len))) return oom(ld);
+        snprintf(pl->route, len, "/pipelines/%s", pl->name);
+    }
+    snprintf(sub, sizeof sub, "%s.to", path);
+    if ((v = find(ld, n, "to"))) {
+        if (!parse_sink(ld, v, sub, m, &pl->to)) return false;
+    } else if (!(pl->to = xdup(ld, "-"))) {
+        return false;
+    }
+    snprintf(sub, sizeof sub, "%s.dead_letter", path);
+    if ((v = find(ld, n, "dead_letter"))) {
+        if (!parse_sink(ld, v, sub, m, &pl->dead_letter)) return false;
+    } else if (!(pl->dead_letter = xdup(ld, "-"))) {
+        return false;
+    }
+    snprintf(sub, sizeof sub, "%s.format", path);
+    if ((v = find(ld, n, "format"))) {
+        if (!(s = scalar(ld, v, sub, "lines or ndjson"))) return false;
+        if (!strcmp(s, "csv"))
+            return fail(ld, line_of(v), sub,
+                        "csv is read by wasp pipe only (its header goes to the filters' init); "
+                        "here, use lines and give the filters the header as a var");
+        if (strcmp(s, "lines") && strcmp(s, "ndjson"))
+            return fail(ld, line_of(v), sub, "\"%.80s\" is not a format (use lines or ndjson)", s);
+        if (!(pl->format = xdup(ld, s))) return false;
+    } else if (!(pl->format = xdup(ld, "lines"))) {
+        return false;
+    }
+    snprintf(sub, sizeof sub, "%s.filters", path);
+    if (!(v = find(ld, n, "filters")))
+        return fail(ld, pl->line, path, "missing \"filters\" (the names of filter apps, in order)");
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(v), sub, "expected a sequence of app names, got %s", kind(v));
+    yaml_node_item_t *items = v->data.sequence.items.start;
+    int count = (int)(v->data.sequence.items.top - items);
+    if (count == 0) return fail(ld, line_of(v), sub, "is empty (name one filter app or more)");
+    if (!(pl->filters = calloc((size_t)count, sizeof *pl->filters))) return oom(ld);
+    for (int k = 0; k < count; k++) {
+        yaml_node_t *f = node(ld, items[k]);
+        char fsub[72];
+        snprintf(fsub, sizeof fsub, "%s[%d]", sub, k);
+        if (!(s = scalar(ld, f, fsub, "an app name"))) return false;
+        int a = 0;
+        while (a < m->napps && strcmp(m->apps[a].name, s))
+            a++;
+        if (a == m->napps) return fail(ld, line_of(f), fsub, "no app \"%.80s\"", s);
+        if (m->apps[a].iface != SRV_IFACE_FILTER)
+            return fail(ld, line_of(f), fsub,
+                        "app \"%.80s\" (line %d) is not a filter (give it interface: filter and "
+                        "no route)",
+                        s, m->apps[a].line);
+        if (!(pl->filters[k] = xdup(ld, s))) return false;
+        pl->nfilters = k + 1;
+    }
+    uint64_t u;
+    snprintf(sub, sizeof sub, "%s.workers", path);
+    if ((v = find(ld, n, "workers"))) {
+        if (!uint_in(ld, v, sub, 1, 1024, "use 1..1024", &u)) return false;
+        pl->workers = (int)u;
+    }
+    snprintf(sub, sizeof sub, "%s.batch", path);
+    if ((v = find(ld, n, "batch"))) {
+        if (!uint_in(ld, v, sub, 1, 1000000, "use 1..1000000 records", &u)) return false;
+        pl->batch_records = (uint32_t)u;
+    }
+    snprintf(sub, sizeof sub, "%s.flush_ms", path);
+    if ((v = find(ld, n, "flush_ms"))) {
+        if (!uint_in(ld, v, sub, 0, 86400000, "use 0..86400000", &u)) return false;
+        pl->flush_ms = (int)u;
+    }
+    return true;
+}
+
+/* Each pipeline fed over HTTP gets an app without a module at its route,
+ * named "pipeline:NAME" (a name no app can have), so that its requests go
+ * through the router, limits, queues, logs and metrics as any app's. */
+static bool add_ingest_apps(loader *ld, srv_manifest *m) {
+    int extra = 0;
+    for (int i = 0; i < m->npipelines; i++)
+        extra += m->pipelines[i].route != NULL;
+    if (!extra) return true;
+    srv_app_cfg *apps = realloc(m->apps, (size_t)(m->napps + extra) * sizeof *apps);
+    if (!apps) return oom(ld);
+    m->apps = apps;
+    for (int i = 0; i < m->npipelines; i++) {
+        const srv_pipeline_cfg *pl = &m->pipelines[i];
+        if (!pl->route) continue;
+        for (int k = 0; k < m->napps; k++)
+            if (m->apps[k].iface != SRV_IFACE_FILTER && !m->apps[k].route_prefix &&
+                !strcmp(m->apps[k].route_base, pl->route))
+                return fail(ld, pl->line, "pipelines",
+                            "pipeline %s's route %s is already served by %s (line %d)", pl->name,
+                            pl->route, m->apps[k].name, m->apps[k].line);
+        srv_app_cfg *a = &m->apps[m->napps++];
+        memset(a, 0, sizeof *a);
+        a->line = pl->line;
+        a->iface = SRV_IFACE_INGEST;
+        size_t len = strlen(pl->name) + 16;
+        if (!(a->name = malloc(len))) return oom(ld);
+        snprintf(a->name, len, "pipeline:%s", pl->name);
+        a->route = xdup(ld, pl->route);
+        a->route_base = xdup(ld, pl->route);
+        a->module = xdup(ld, "");
+        if (!a->route || !a->route_base || !a->module) return false;
+        a->max_memory_pages = 0;
+        /* how long a client waits for its batch to be written */
+        a->deadline_ms = 30000;
+        a->max_concurrency = SRV_DEFAULT_MAX_CONCURRENCY;
+        a->queue = SRV_DEFAULT_QUEUE;
+    }
+    return true;
+}
+
+static bool parse_pipelines(loader *ld, yaml_node_t *v, srv_manifest *m) {
+    if (is_null(v)) return true;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(ld, line_of(v), "pipelines",
+                    "expected a sequence of pipelines (\"- name: ...\"), got %s", kind(v));
+    yaml_node_item_t *items = v->data.sequence.items.start;
+    int count = (int)(v->data.sequence.items.top - items);
+    if (!count) return true;
+    if (!(m->pipelines = calloc((size_t)count, sizeof *m->pipelines))) return oom(ld);
+    for (int i = 0; i < count; i++) {
+        m->npipelines = i + 1;
+        if (!parse_pipeline(ld, node(ld, items[i]), m, i)) return false;
+    }
+    return add_ingest_apps(ld, m);
+}
+
 static bool parse_top(loader *ld, srv_manifest *m) {
     yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *v;
     if (!root || is_null(root))
         return fail(ld, 1, "", "the manifest is empty (it needs apps:, a list of apps)");
     if (!expect_mapping(ld, root, "",
-                        "a mapping of listen, admin, workers, stores, databases, secrets, apps") ||
+                        "a mapping of listen, admin, workers, stores, databases, secrets, apps, "
+                        "pipelines") ||
         !check_keys(ld, root, "", TOP_KEYS))
         return false;
     const char *s;
@@ -1215,6 +1441,7 @@ static bool parse_top(loader *ld, srv_manifest *m) {
         m->napps = i + 1; /* so srv_manifest_free sees what is half built */
         if (!parse_app(ld, node(ld, items[i]), m, i)) return false;
     }
+    if ((v = find(ld, root, "pipelines")) && !parse_pipelines(ld, v, m)) return false;
     return true;
 }
 
@@ -1425,6 +1652,19 @@ void srv_manifest_free(srv_manifest *m) {
         free(m->databases[i].url);
     }
     free(m->databases);
+    for (int i = 0; i < m->npipelines; i++) {
+        srv_pipeline_cfg *pl = &m->pipelines[i];
+        free(pl->name);
+        free(pl->from);
+        free(pl->route);
+        free(pl->to);
+        free(pl->dead_letter);
+        free(pl->format);
+        for (int k = 0; k < pl->nfilters; k++)
+            free(pl->filters[k]);
+        free(pl->filters);
+    }
+    free(m->pipelines);
     free(m->secrets_file);
     free(m->secrets_key_file);
     free(m->secrets_key_env);

@@ -126,6 +126,17 @@ static void put_app_counter(out *o, srv_stats *const *ws, int n, const char **na
     }
 }
 
+bool srv_hist_format(char **buf, size_t *len, size_t *cap, const char *metric, const char *labels,
+                     const srv_hist *h) {
+    out o = {*buf, *len, *cap, false};
+    const srv_hist *hs[1] = {h};
+    put_hist(&o, metric, labels, hs, 1);
+    *buf = o.buf;
+    *len = o.len;
+    *cap = o.cap;
+    return !o.failed;
+}
+
 char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len) {
     out o = {0};

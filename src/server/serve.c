@@ -60,6 +60,12 @@ static srv_manifest *load_manifest(const srv_options *o, char *err, size_t errle
     if (m) {
         m->tier = o->tier;
         m->cache_dir = o->cache_dir;
+        m->companion = o->companion;
+    }
+    if (m && m->npipelines && !o->companion) {
+        snprintf(err, errlen, "%s: pipelines: cannot run here", m->path ? m->path : "the manifest");
+        srv_manifest_free(m);
+        return NULL;
     }
     return m;
 }
@@ -120,8 +126,11 @@ static const char *iface_name(srv_iface i) {
 static void print_apps(const srv_gen *g) {
     for (int i = 0; i < g->napps; i++) {
         const srv_app *a = &g->apps[i];
-        srv_event("app %s at %s -> %s (%s, %s)", a->name, a->cfg->route, a->cfg->module,
-                  iface_name(a->iface), a->tier);
+        if (a->iface == SRV_IFACE_FILTER)
+            srv_event("filter %s -> %s (%s)", a->name, a->cfg->module, a->tier);
+        else if (a->iface != SRV_IFACE_INGEST) /* the pipelines say where they listen */
+            srv_event("app %s at %s -> %s (%s, %s)", a->name, a->cfg->route, a->cfg->module,
+                      iface_name(a->iface), a->tier);
     }
 }
 
@@ -155,6 +164,8 @@ static void *reload_main(void *arg) {
     pthread_mutex_lock(&r->lock);
     uint64_t id = r->next_id;
     pthread_mutex_unlock(&r->lock);
+    const srv_companion *co = r->o->companion;
+    srv_gen *tell = NULL;
     srv_manifest *nm = load_manifest(r->o, rerr, sizeof rerr);
     srv_gen *ng = nm ? srv_gen_load(nm, id, rerr, sizeof rerr) : NULL;
     pthread_mutex_lock(&r->lock);
@@ -165,11 +176,22 @@ static void *reload_main(void *arg) {
         srv_event("reload failed, still serving the previous version: %s", rerr);
     } else {
         r->next_id++;
+        if (co && co->reload) {
+            srv_gen_ref(ng); /* for the pipelines, below */
+            tell = ng;
+        }
         srv_http_publish(r->h, ng);
         srv_event("reloaded %s", r->o->manifest_path ? r->o->manifest_path : "the module");
         print_apps(ng);
     }
     pthread_mutex_unlock(&r->lock);
+    /* outside the lock: moving the pipelines over may wait for batches in
+     * flight, and SIGTERM must not wait for that (srv_serve joins this
+     * thread before it stops the pipelines) */
+    if (tell) {
+        co->reload(co->arg, tell);
+        srv_gen_unref(tell);
+    }
     return NULL;
 }
 
@@ -250,6 +272,7 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
         .body_timeout_ms = o->body_timeout_ms ? o->body_timeout_ms : 30000,
         .time_slice_ms = o->time_slice_ms ? o->time_slice_ms : 10,
         .log_fd = 2,
+        .companion = o->companion,
     };
     char lhost[256], ahost[256];
     if (!split_addr(listen, lhost, sizeof lhost, &hc.listen_port, err, errlen)) {
@@ -282,8 +305,14 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     if (!g) goto fail;
     /* before anything listens: once /healthz answers, the app lines are out */
     print_apps(g);
+    const srv_companion *co = o->companion;
+    if (co && co->start && !co->start(co->arg, g, err, errlen)) {
+        srv_gen_unref(g);
+        goto fail;
+    }
     srv_http *h = srv_http_start(&hc, g, err, errlen);
     if (!h) {
+        if (co && co->stop) co->stop(co->arg);
         srv_gen_unref(g);
         goto fail;
     }
@@ -326,6 +355,12 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
          * served any more, so end it rather than wait for its deadline */
         wasm_interrupt_all();
         pthread_join(r.thread, NULL);
+    }
+    /* after the requests: an ingest request in flight waits on its
+     * pipeline, which writes it before it stops */
+    if (co && co->stop) {
+        srv_event("stopping the pipelines: what was read is written and acknowledged");
+        co->stop(co->arg);
     }
     pthread_mutex_destroy(&r.lock);
     srv_event("stopped");

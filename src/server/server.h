@@ -90,7 +90,8 @@ typedef enum {
     SRV_IFACE_AUTO = 0, /* from the exports: wasp_handle -> WASP, _start -> WAGI */
     SRV_IFACE_WAGI,
     SRV_IFACE_WASP,
-    SRV_IFACE_FILTER, /* a `wasp pipe` filter: exports wasp_filter (docs/design/pipe.md) */
+    SRV_IFACE_FILTER, /* a pipeline's filter: exports wasp_filter (docs/design/pipe.md) */
+    SRV_IFACE_INGEST, /* no module: a pipeline's HTTP ingest route (srv_companion.ingest) */
 } srv_iface;
 
 typedef struct srv_dir {
@@ -172,6 +173,25 @@ typedef struct srv_app_cfg {
     int line;                   /* where the app starts in the manifest (0: none) */
 } srv_app_cfg;
 
+/* A pipeline the manifest declares (`pipelines:`), which `wasp serve` runs
+ * beside its apps (pipe/, through srv_companion). The server only reads
+ * and checks it: the strings mean what `wasp pipe`'s options mean. */
+typedef struct srv_pipeline_cfg {
+    char *name;
+    char *from; /* "http" (batches POSTed to `route`), a file or glob, or redis://... */
+    bool follow;
+    char *route;       /* from http: where batches are POSTed (default /pipelines/NAME) */
+    char *to;          /* "-" (stdout), a file, redis://..., kv:STORE, http[s]://... */
+    char *dead_letter; /* the same; "-": stderr */
+    char *format;      /* "lines" or "ndjson" */
+    char **filters;    /* names of apps with interface filter, in chain order */
+    int nfilters;
+    int workers;            /* 0: one per core */
+    uint32_t batch_records; /* 0: 1000 */
+    int flush_ms;           /* -1: the default (5000 for streams and http, else 0) */
+    int line;
+} srv_pipeline_cfg;
+
 #define SRV_DEFAULT_MEMORY_PAGES 2048 /* 128 MiB */
 #define SRV_DEFAULT_DEADLINE_MS 10000
 #define SRV_DEFAULT_MAX_CONCURRENCY 1000
@@ -191,9 +211,12 @@ typedef struct srv_manifest {
     char *secrets_file;     /* `secrets: {file: ...}`, resolved; NULL: none */
     char *secrets_key_file; /* resolved; NULL: use the environment variable */
     char *secrets_key_env;  /* default "WASP_SECRETS_KEY" when a file is set */
+    srv_pipeline_cfg *pipelines;
+    int npipelines;
     /* set by srv_serve from its options, not read from the file */
-    srv_tier tier;         /* for apps without `tier:` */
-    const char *cache_dir; /* native code cache; NULL: none */
+    srv_tier tier;                         /* for apps without `tier:` */
+    const char *cache_dir;                 /* native code cache; NULL: none */
+    const struct srv_companion *companion; /* what answers ingest routes; NULL: none */
 } srv_manifest;
 
 /* Reads a manifest (YAML). On error returns NULL and writes
@@ -209,6 +232,34 @@ srv_manifest *srv_manifest_filters(const char *const *paths, int n, char *err, s
 void srv_manifest_free(srv_manifest *m);
 
 /* ---- serving ------------------------------------------------------------- */
+
+struct srv_gen;
+struct srv_request;
+struct srv_response;
+struct srv_result;
+
+/* What runs beside the apps of `wasp serve`: the manifest's pipelines
+ * (pipe/service.c). The server knows them only through this, so that
+ * server/ never calls up into pipe/ (ARCHITECTURE.md); cli/serve.c wires
+ * the two together. Every function may be NULL. */
+typedef struct srv_companion {
+    void *arg;
+    /* The first generation is loaded; nothing listens yet. False with err
+     * stops serve before it starts. */
+    bool (*start)(void *arg, struct srv_gen *g, char *err, size_t errlen);
+    /* A reload's generation was published (the reload thread). */
+    void (*reload)(void *arg, struct srv_gen *g);
+    /* Serving has stopped (in-flight requests drained): finish what was
+     * read, acknowledge it, stop. Returns when done. */
+    void (*stop)(void *arg);
+    /* Prometheus text for /metrics, malloc'd (its length in *len); NULL:
+     * none. The admin thread. */
+    char *(*metrics)(void *arg, size_t *len);
+    /* A request at pipeline `name`'s ingest route, on a worker's fiber (it
+     * may wait, with util_waiter); fills resp, or res for a failure. */
+    void (*ingest)(void *arg, const char *name, const struct srv_request *req,
+                   struct srv_response *resp, struct srv_result *res);
+} srv_companion;
 
 typedef struct srv_options {
     const char *manifest_path;  /* reloaded on SIGHUP; NULL: serve `single` */
@@ -227,6 +278,7 @@ typedef struct srv_options {
     uint32_t time_slice_ms;     /* 0: 10 ms, how long a handler runs before it yields */
     srv_tier tier;              /* for apps whose manifest entry has no `tier:` */
     const char *cache_dir;      /* native code cache directory; NULL: none */
+    const srv_companion *companion; /* the manifest's pipelines; NULL: none (refused) */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

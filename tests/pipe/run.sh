@@ -518,7 +518,7 @@ timeout 20 "$WASP" serve --tier interp --listen 127.0.0.1:0 --admin off "$EX/kee
     >"$OUT" 2>"$ERR"
 RC=$?
 check "serve refuses a filter, saying what it is" \
-    bash -c "[ $RC -eq 1 ] && grep -q 'is a filter for wasp pipe' '$ERR'"
+    bash -c "[ $RC -eq 1 ] && grep -q 'is a filter (it exports wasp_filter), not an HTTP handler' '$ERR'"
 
 echo "pipe: $TIER tier: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -1427,6 +1427,10 @@ import concurrency_test  # noqa: E402 - requests that wait do not hold their wor
 
 TESTS += concurrency_test.register(sys.modules[__name__])
 
+import pipelines_test  # noqa: E402 - a manifest's pipelines beside its apps (pipelines_test.py)
+
+TESTS += pipelines_test.register(sys.modules[__name__])
+
 
 def main():
     global WASP, GUESTS, SCRATCH, TIER, TIER_WORD

@@ -778,7 +778,7 @@ TEST(manifest_error_unknown_keys) {
                  "dirs, limits, init, kv, vars, sql, http, tier)");
     EXPECT_ERROR("lisen: 127.0.0.1:8080\n" APP, 1,
                  "unknown key \"lisen\" (expected listen, admin, workers, stores, databases, "
-                 "secrets, apps)");
+                 "secrets, apps, pipelines)");
     EXPECT_ERROR(APP "    limits:\n      memroy: 1MiB\n", 5,
                  "apps[0].limits: unknown key \"memroy\" (expected memory, deadline_ms, cpu_ms, "
                  "fuel, max_concurrency, queue)");
@@ -794,7 +794,7 @@ TEST(manifest_error_wrong_types) {
     EXPECT_ERROR("apps:\n  route: /x\n", 2, "apps: expected a sequence of apps");
     EXPECT_ERROR("- route: /x\n", 1,
                  "expected a mapping of listen, admin, workers, stores, databases, secrets, apps, "
-                 "got a sequence");
+                 "pipelines, got a sequence");
     EXPECT_ERROR("apps:\n  - /x\n", 2,
                  "apps[0]: expected a mapping with route and module, got a "
                  "scalar");
@@ -885,7 +885,8 @@ TEST(manifest_error_duplicates) {
 }
 
 TEST(manifest_error_missing_and_empty) {
-    EXPECT_ERROR("apps:\n  - name: a\n    module: a.wasm\n", 2,
+    /* without a route, an app is a filter (pipelines:); an HTTP one needs one */
+    EXPECT_ERROR("apps:\n  - name: a\n    module: a.wasm\n    interface: wasp\n", 2,
                  "apps[0]: missing \"route\" (the path it serves, e.g. /hello)");
     EXPECT_ERROR("apps:\n  - name: a\n    route: /a\n", 2, "apps[0]: missing \"module\"");
     EXPECT_ERROR("apps: []\n", 1, "apps: is empty (list at least one app");
@@ -901,7 +902,7 @@ TEST(manifest_error_missing_and_empty) {
 
 TEST(manifest_error_bad_values) {
     EXPECT_ERROR(APP "    interface: http\n", 4,
-                 "apps[0].interface: \"http\" is not an interface (use wasp or wagi");
+                 "apps[0].interface: \"http\" is not an interface (use wasp, wagi or filter");
     EXPECT_ERROR(APP "    env:\n      OK: 1\n      1BAD: x\n", 6,
                  "apps[0].env: \"1BAD\" is not a variable name");
     EXPECT_ERROR(APP "    env:\n      MY-VAR: x\n", 5, "\"MY-VAR\" is not a variable name");
@@ -1306,4 +1307,120 @@ TEST(manifest_single_module) {
     CHECK_EQ_PTR(srv_manifest_single("", err, sizeof err), NULL);
     CHECK(strstr(err, "no module given") != NULL);
     srv_manifest_free(NULL);
+}
+
+/* ---- pipelines ------------------------------------------------------------ */
+
+#define FILTER_APPS                                                                                \
+    "apps:\n"                                      /* 1 */                                         \
+    "  - {name: f1, module: f1.wasm}\n"            /* 2 */                                         \
+    "  - name: f2\n"                               /* 3 */                                         \
+    "    module: f2.wasm\n"                        /* 4 */                                         \
+    "    interface: filter\n"                      /* 5 */                                         \
+    "  - {name: web, route: /w, module: w.wasm}\n" /* 6 */
+
+TEST(manifest_pipelines) {
+    static const char yaml[] = "stores:\n  counts: {path: c.db}\n"                    /* 1-2 */
+                               "apps:\n"                                              /* 3 */
+                               "  - {name: f1, module: f1.wasm}\n"                    /* 4 */
+                               "  - {name: f2, module: f2.wasm, interface: filter}\n" /* 5 */
+                               "  - {name: web, route: /w, module: w.wasm}\n"         /* 6 */
+                               "pipelines:\n"                                         /* 7 */
+                               "  - name: logs\n"                                     /* 8 */
+                               "    from: logs/*.log\n"
+                               "    follow: true\n"
+                               "    to: out.ndjson\n"
+                               "    dead_letter: kv:counts\n"
+                               "    format: ndjson\n"
+                               "    filters: [f1, f2]\n"
+                               "    workers: 3\n"
+                               "    batch: 50\n"
+                               "    flush_ms: 0\n"
+                               "  - name: in\n"
+                               "    from: http\n"
+                               "    to: \"redis://127.0.0.1:6379/out\"\n"
+                               "    filters: [f2]\n"
+                               "  - {name: in2, from: http, route: /ingest/two, filters: [f1]}\n";
+    tmp_manifest t = {0};
+    char err[512] = "";
+    srv_manifest *m = load_text(&t, yaml, err, sizeof err);
+    if (!m) unit_fail(__FILE__, __LINE__, "load failed: %s", err);
+    REQUIRE(m != NULL);
+    CHECK_EQ_S64(m->npipelines, 3);
+    CHECK_EQ_S64(m->apps[0].iface, SRV_IFACE_FILTER); /* no route: a filter */
+    CHECK_EQ_S64(m->apps[1].iface, SRV_IFACE_FILTER);
+    CHECK_STR(m->apps[0].route, "");
+    const srv_pipeline_cfg *p = &m->pipelines[0];
+    CHECK_STR(p->name, "logs");
+    CHECK_STR(p->from, in_dir(&t, "logs/*.log"));
+    CHECK(p->follow);
+    CHECK_STR(p->to, in_dir(&t, "out.ndjson"));
+    CHECK_STR(p->dead_letter, "kv:counts");
+    CHECK_STR(p->format, "ndjson");
+    CHECK_EQ_S64(p->nfilters, 2);
+    CHECK_STR(p->filters[0], "f1");
+    CHECK_STR(p->filters[1], "f2");
+    CHECK_EQ_S64(p->workers, 3);
+    CHECK_EQ_U64(p->batch_records, 50);
+    CHECK_EQ_S64(p->flush_ms, 0);
+    CHECK_EQ_PTR(p->route, NULL);
+    CHECK_EQ_S64(p->line, 8);
+    p = &m->pipelines[1];
+    CHECK_STR(p->from, "http");
+    CHECK_STR(p->route, "/pipelines/in"); /* the default */
+    CHECK_STR(p->to, "redis://127.0.0.1:6379/out");
+    CHECK_STR(p->dead_letter, "-");
+    CHECK_STR(p->format, "lines");
+    CHECK_EQ_S64(p->flush_ms, -1);
+    CHECK_STR(m->pipelines[2].route, "/ingest/two");
+    CHECK_STR(m->pipelines[2].to, "-");
+    /* each ingest route is an app without a module after the others */
+    REQUIRE(m->napps == 5);
+    CHECK_STR(m->apps[3].name, "pipeline:in");
+    CHECK_EQ_S64(m->apps[3].iface, SRV_IFACE_INGEST);
+    CHECK_STR(m->apps[3].route, "/pipelines/in");
+    CHECK_STR(m->apps[4].name, "pipeline:in2");
+    CHECK_STR(m->apps[4].route_base, "/ingest/two");
+    CHECK(!m->apps[4].route_prefix);
+    srv_manifest_free(m);
+}
+
+TEST(manifest_error_pipelines) {
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, filters: [web]}\n", 8,
+                 "pipelines[0].filters[0]: app \"web\" (line 6) is not a filter");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, filters: [nope]}\n", 8,
+                 "pipelines[0].filters[0]: no app \"nope\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, filters: []}\n", 8,
+                 "pipelines[0].filters: is empty");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http}\n", 8,
+                 "pipelines[0]: missing \"filters\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, filters: [f1]}\n", 8,
+                 "pipelines[0]: missing \"from\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {from: http, filters: [f1]}\n", 8,
+                 "pipelines[0]: missing \"name\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, filters: [f1]}\n"
+                             "  - {name: p, from: http, route: /x, filters: [f1]}\n",
+                 9, "pipelines[1].name: name \"p\" is already used by pipelines[0]");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: a.log, format: csv, filters: [f1]}\n",
+                 8, "pipelines[0].format: csv is read by wasp pipe only");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: a.log, route: /x, filters: [f1]}\n",
+                 8, "pipelines[0].route: a route is where batches are POSTed: from: http");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, route: /w, filters: [f1]}\n", 8,
+                 "pipeline p's route /w is already served by web (line 6)");
+    EXPECT_ERROR(FILTER_APPS
+                 "pipelines:\n  - {name: p, from: http, route: /x/..., filters: [f1]}\n",
+                 8, "an ingest route is one path, not a prefix");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, follow: true, filters: [f1]}\n",
+                 8, "pipelines[0].follow: follow reads a growing file");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, to: kv:x, filters: [f1]}\n", 8,
+                 "pipelines[0].to: no store \"x\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: \"-\", filters: [f1]}\n", 8,
+                 "stdin is not a source under wasp serve");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, workers: 0, filters: [f1]}\n",
+                 8, "pipelines[0].workers");
+    EXPECT_ERROR(FILTER_APPS "pipelines:\n  - {name: p, from: http, filter: [f1]}\n", 8,
+                 "pipelines[0]: unknown key \"filter\"");
+    EXPECT_ERROR(FILTER_APPS "pipelines: {p: 1}\n", 7, "pipelines: expected a sequence");
+    EXPECT_ERROR("apps:\n  - {name: f, module: f.wasm, route: /f, interface: filter}\n", 2,
+                 "apps[0].route: a filter has no route");
 }
