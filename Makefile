@@ -245,6 +245,8 @@ run: setup
 	@echo "   curl -d 'buy milk' http://$(LISTEN)/notes/ ; curl http://$(LISTEN)/notes/1"
 	@echo "   curl -d 'write docs' http://$(LISTEN)/todos/ ; curl http://$(LISTEN)/todos/"
 	@echo "   curl 'http://$(LISTEN)/fetch?url=http://$(ADMIN)/healthz'"
+	@echo "   curl --data-binary @examples/pipe/access.log http://$(LISTEN)/pipelines/access"
+	@echo "      (the pipeline's output: examples/serve/access-errors.ndjson)"
 	@echo "   curl http://$(ADMIN)/metrics"
 	@exec $(B)/wasp serve --listen $(LISTEN) --admin $(ADMIN) examples/serve/wasp.yaml
 
