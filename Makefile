@@ -258,7 +258,7 @@ run: setup
 # inputs, made once; it loads libLLVM, whose dynamic TLS LeakSanitizer must
 # not walk (see asan-test), and has 10 s per input rather than 1: LLVM
 # compiles a module in 50-100 ms, but up to a second under ASan's allocator.
-FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing jit_load diff
+FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing lines jit_load diff
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	@mkdir -p $(B)/fuzz-artifacts $(B)/fuzz-seeds-jit_load $(B)/fuzz-seeds-diff
 	@[ -n "$$(ls -A $(B)/fuzz-seeds-diff)" ] || for i in $$(seq 16); do \

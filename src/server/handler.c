@@ -905,7 +905,9 @@ bool srv_batch_add(srv_batch *b, const void *value, size_t value_len, const void
                    size_t key_len, int64_t ts_ms) {
     size_t klen = key ? key_len : 0;
     if (b->len + value_len + klen > UINT32_MAX - 1) return false;
-    if (!grow((void **)&b->bytes, &b->bcap, b->len + value_len + klen, 1) ||
+    /* one byte more than needed: a batch that has records has bytes, even
+     * when they are all empty (b->bytes + offset is then never NULL + 0) */
+    if (!grow((void **)&b->bytes, &b->bcap, b->len + value_len + klen + 1, 1) ||
         !grow((void **)&b->recs, &b->cap, b->n + 1, sizeof *b->recs))
         return false;
     srv_rec *r = &b->recs[b->n++];
