@@ -46,7 +46,7 @@ typedef struct entry {
     int pi;       /* its index in gen->manifest->pipelines */
     bool present; /* in the current manifest */
     bool ended;   /* its input was read to the end: not started again */
-    uint64_t restarts;
+    _Atomic uint64_t restarts;
     uint32_t retry_ms;
     int64_t retry_at; /* ms (monotonic) */
     struct entry *next;
@@ -175,11 +175,16 @@ static pipeline *set_running(pipe_service *sv, entry *e, pipeline *p) {
     return old;
 }
 
-static void set_gen(entry *e, srv_gen *g, int pi) {
+/* Under `control`; the swap under `lock`, for svc_ingest reads the
+ * configuration. */
+static void set_gen(pipe_service *sv, entry *e, srv_gen *g, int pi) {
     srv_gen_ref(g);
-    srv_gen_unref(e->gen);
+    pthread_mutex_lock(&sv->lock);
+    srv_gen *old = e->gen;
     e->gen = g;
     e->pi = pi;
+    pthread_mutex_unlock(&sv->lock);
+    srv_gen_unref(old);
 }
 
 static entry *find(pipe_service *sv, const char *name) {
@@ -194,7 +199,9 @@ static entry *add_entry(pipe_service *sv, srv_gen *g, int pi) {
     if (!e) return NULL;
     snprintf(e->name, sizeof e->name, "%s", g->manifest->pipelines[pi].name);
     pipe_counters_init(&e->c);
-    set_gen(e, g, pi);
+    srv_gen_ref(g);
+    e->gen = g;
+    e->pi = pi;
     pthread_mutex_lock(&sv->lock);
     e->next = sv->entries;
     sv->entries = e;
@@ -202,10 +209,13 @@ static entry *add_entry(pipe_service *sv, srv_gen *g, int pi) {
     return e;
 }
 
-/* Stops p and waits for it (what was read is written). Not under `lock`. */
+/* Stops p and waits for it (what was read is written), here rather than
+ * in the last pipe_unref, which may be an ingest request's on a serve
+ * worker. Not under `lock`. */
 static void stop_and_free(pipeline *p) {
     if (!p) return;
     pipe_stop(p);
+    pipe_wait(p, -1);
     pipe_unref(p);
 }
 
@@ -253,10 +263,15 @@ static void svc_reload(void *arg, srv_gen *g) {
     for (int i = 0; i < g->manifest->npipelines; i++) {
         const srv_pipeline_cfg *pl = &g->manifest->pipelines[i];
         entry *e = find(sv, pl->name);
+        if (e && !e->p && e->ended && same_plumbing(cfg_of(e), pl)) {
+            set_gen(sv, e, g, i); /* its input was read through: not read again */
+            e->present = true;
+            continue;
+        }
         if (e && e->p && same_plumbing(cfg_of(e), pl)) {
             int *apps = filter_indices(g, pl);
             if (apps && pipe_swap(e->p, g, apps, pl->nfilters)) {
-                set_gen(e, g, i);
+                set_gen(sv, e, g, i);
                 e->present = true;
                 free(apps);
                 srv_event("pipeline %s: its filters are the reloaded ones from the next batch",
@@ -271,7 +286,7 @@ static void svc_reload(void *arg, srv_gen *g) {
         }
         /* changed plumbing (or not running): stopped, then started anew */
         stop_and_free(set_running(sv, e, NULL));
-        set_gen(e, g, i);
+        set_gen(sv, e, g, i);
         e->present = true;
         e->ended = false;
         char why[500];
@@ -331,7 +346,7 @@ static void supervise(pipe_service *sv) {
                       e->retry_ms);
             continue;
         }
-        e->restarts++;
+        atomic_fetch_add(&e->restarts, 1);
         set_running(sv, e, p);
         srv_event("pipeline %s: started again", e->name);
         /* the back-off is kept until it has run a while: see below */
@@ -562,7 +577,7 @@ static char *svc_metrics(void *arg, size_t *len) {
             "failed.\n# TYPE wasp_pipeline_restarts_total counter\n");
     for (entry *e = sv->entries; e; e = e->next)
         put(&t, "wasp_pipeline_restarts_total{pipeline=\"%s\"} %llu\n", e->name,
-            (unsigned long long)e->restarts);
+            (unsigned long long)atomic_load(&e->restarts));
     put(&t, "# HELP wasp_pipeline_batch_seconds Time from a batch's read to its outputs\n"
             "# written and its input acknowledged.\n"
             "# TYPE wasp_pipeline_batch_seconds histogram\n");

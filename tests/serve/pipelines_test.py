@@ -131,6 +131,9 @@ def test_file():
         S.R.eq("the apps are served beside it", 200, S.try_get(s.port, "/hello")[0])
         S.R.check("filter access2json -> " in s.text(), "the filters are listed at start",
                   "'filter access2json -> ...'", s.tail())
+        s.proc.send_signal(signal.SIGHUP)
+        S.wait_until(lambda: "reloaded" in s.text(), 10 * S.SLOW)
+        S.R.eq("a reload does not read an ended file again", WANT, read(os.path.join(d, "out.ndjson")))
         s.stop()
 
 
