@@ -8,7 +8,10 @@
 # (default 3); the run with the median wall-clock time is reported:
 # records/s, CPU seconds (user + system), peak RSS (GNU time's maximum
 # resident set size). Writes its section of bench/RESULTS.md between
-# <!-- bench-pipe:begin --> and <!-- bench-pipe:end -->.
+# <!-- bench-pipe:begin --> and <!-- bench-pipe:end -->. Then the ingest
+# part: batches of 1,000 records POSTed (wrk) to `wasp serve`'s ingest route
+# and to a Node.js cluster with the same logic, each answering once the
+# batch's outputs are synced to a file (INGEST_SECONDS, default 10).
 #
 #   bash bench/pipe/run.sh build/wasp     RECORDS=1000000 RUNS=3
 #                                         RESULTS=- prints the section only
@@ -79,6 +82,76 @@ for r in "${ORDER[@]}"; do
 done
 rm -f "$B"/out-*
 
+# ---- ingest: batches POSTed to wasp serve's route, and to a Node.js cluster -----
+# Each request carries 1,000 records (the input's first ones); its answer
+# comes once the kept ones are synced to the server's file. wrk and the
+# servers share the machine's cores.
+INGEST_SECONDS=${INGEST_SECONDS:-10}
+head -n 1000 "$IN" >"$B/batch.ndjson"
+"$B/native" <"$B/batch.ndjson" >"$B/batch.want"
+free_port() {
+    local p
+    for ((p = 20000 + RANDOM % 20000; ; p++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || break
+    done
+    echo "$p"
+}
+printf 'apps:\n  - {name: errors, module: %s}\npipelines:\n  - {name: in, from: http, format: ndjson, to: %s, dead_letter: %s, filters: [errors]}\n' \
+    "$B/errors.wasm" "$B/ingest-wasp.out" "$B/dead" >"$B/ingest.yaml"
+declare -A IRPS IP50 IP99 IRSS
+# ingest NAME URL OUTPUT_GLOB PID...: checks one batch's output, then runs
+# wrk; fills IRPS (requests/s), IP50/IP99 (latency) and IRSS (the servers'
+# peak RSS, KiB)
+ingest() {
+    local name=$1 url=$2 out=$3
+    shift 3
+    for ((i = 0; i < 200; i++)); do
+        curl -sf -o /dev/null --data-binary @"$B/batch.ndjson" "$url" && break
+        sleep 0.05
+    done
+    # shellcheck disable=SC2086 # the glob: Node writes a file per process
+    if ! cmp -s <(cat $out) "$B/batch.want"; then
+        echo "bench-pipe: $name's ingest output differs from the native program's" >&2
+        exit 1
+    fi
+    BODY="$B/batch.ndjson" wrk -t2 -c16 -d"${INGEST_SECONDS}s" --latency -s bench/pipe/post.lua "$url" \
+        >"$B/wrk-$name" 2>&1
+    if grep -q "Non-2xx" "$B/wrk-$name"; then
+        echo "bench-pipe: $name answered errors under load:" >&2
+        cat "$B/wrk-$name" >&2
+        exit 1
+    fi
+    IRPS[$name]=$(awk '/^Requests\/sec:/ { print $2 }' "$B/wrk-$name")
+    IP50[$name]=$(awk '$1 == "50%" { print $2 }' "$B/wrk-$name")
+    IP99[$name]=$(awk '$1 == "99%" { print $2 }' "$B/wrk-$name")
+    local kib=0 pid
+    for pid in "$@"; do
+        kib=$((kib + $(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    IRSS[$name]=$kib
+    printf 'bench-pipe: ingest %-6s %8.0f records/s  p50 %s  p99 %s  %d KiB\n' "$name" \
+        "$(awk -v r="${IRPS[$name]}" 'BEGIN { print r * 1000 }')" "${IP50[$name]}" "${IP99[$name]}" "$kib" >&2
+}
+PORT=$(free_port)
+rm -f "$B/ingest-wasp.out"
+"$WASP" serve --tier native --cache "$B/cache" --listen "127.0.0.1:$PORT" --admin off \
+    --access-log off "$B/ingest.yaml" 2>"$B/serve.log" &
+SERVE=$!
+ingest wasp "http://127.0.0.1:$PORT/pipelines/in" "$B/ingest-wasp.out" "$SERVE"
+kill "$SERVE"
+wait "$SERVE" 2>/dev/null || true
+PORT=$(free_port)
+rm -f "$B"/ingest-node.out.*
+node bench/pipe/ingest-node.mjs "$PORT" "$B/ingest-node.out" &
+NODE=$!
+sleep 0.5
+# shellcheck disable=SC2046 # the cluster's worker processes, one word each
+ingest node "http://127.0.0.1:$PORT/" "$B/ingest-node.out.*" "$NODE" $(pgrep -P "$NODE")
+# shellcheck disable=SC2046
+kill "$NODE" $(pgrep -P "$NODE") 2>/dev/null
+wait "$NODE" 2>/dev/null || true
+rm -f "$B"/ingest-*.out*
+
 # ---- the section ----------------------------------------------------------------
 rate() { awk -v n="$RECORDS" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -107,6 +180,21 @@ trap 'rm -f "$section"' EXIT
     echo "Targets (issue 13): wasp at least 5x jq, 1.5x Node and half of native C in records/s."
     echo "wasp's wall-clock time is on $(nproc) cores; the others run on one (CPU seconds compare"
     echo "the work)."
+    echo
+    echo "**Ingest over HTTP**: batches of 1,000 of the same records POSTed to \`wasp serve\`'s"
+    echo "ingest route (a manifest's \`pipelines:\`, \`from: http\`, the same filter, native tier)"
+    echo "and to a Node.js cluster doing the same (\`bench/pipe/ingest-node.mjs\`: one process per"
+    echo "core, \`JSON.parse\`, the kept records appended and synced); both answer 202 once the"
+    echo "batch's outputs are synced to a file. \`wrk -t2 -c16 -d${INGEST_SECONDS}s\` (\`bench/pipe/post.lua\`),"
+    echo "on the same $(nproc) cores as the servers; one batch's output checked against native C's first."
+    echo
+    echo "| server | requests/s | records/s | p50 | p99 | peak RSS (MiB) | records/s vs node |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for r in wasp node; do
+        printf '| %s | %.0f | %.0f | %s | %s | %.1f | %s |\n' "$r" "${IRPS[$r]}" \
+            "$(awk -v x="${IRPS[$r]}" 'BEGIN { print x * 1000 }')" "${IP50[$r]}" "${IP99[$r]}" \
+            "$(awk -v k="${IRSS[$r]}" 'BEGIN { print k / 1024 }')" "$(ratio "${IRPS[$r]}" "${IRPS[node]}")"
+    done
 } >"$section"
 
 if [ "$RESULTS" = - ]; then
