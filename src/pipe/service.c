@@ -21,7 +21,6 @@
  * an ingest request or /metrics never waits behind a restart.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,38 +485,6 @@ static void svc_ingest(void *arg, const char *name, const srv_request *q, srv_re
 
 /* ---- metrics ----------------------------------------------------------------- */
 
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} text;
-
-__attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, ...) {
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line) {
-        t->failed = true;
-        return;
-    }
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap < t->len + (size_t)n + 1)
-            cap *= 2;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->failed = true;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, line, (size_t)n);
-    t->len += (size_t)n;
-}
-
 typedef struct counter {
     const char *metric, *type, *help;
     size_t field; /* offset in pipe_counters */
@@ -552,40 +519,44 @@ static const counter COUNTERS[] = {
 
 static char *svc_metrics(void *arg, size_t *len) {
     pipe_service *sv = arg;
-    text t = {0};
+    srv_text t = {0};
     pthread_mutex_lock(&sv->lock);
     for (size_t k = 0; k < sizeof COUNTERS / sizeof *COUNTERS; k++) {
         const counter *c = &COUNTERS[k];
-        put(&t, "# HELP %s %s\n# TYPE %s %s\n", c->metric, c->help, c->metric, c->type);
+        srv_text_put(&t, "# HELP %s %s\n# TYPE %s %s\n", c->metric, c->help, c->metric, c->type);
         for (entry *e = sv->entries; e; e = e->next) {
             const char *at = (const char *)&e->c + c->field;
             if (c->is_signed) {
                 int64_t v = atomic_load_explicit((_Atomic int64_t *)at, memory_order_relaxed);
-                if (v >= 0) put(&t, "%s{pipeline=\"%s\"} %lld\n", c->metric, e->name, (long long)v);
+                if (v >= 0)
+                    srv_text_put(&t, "%s{pipeline=\"%s\"} %lld\n", c->metric, e->name,
+                                 (long long)v);
             } else {
                 uint64_t v = atomic_load_explicit((_Atomic uint64_t *)at, memory_order_relaxed);
-                put(&t, "%s{pipeline=\"%s\"} %llu\n", c->metric, e->name, (unsigned long long)v);
+                srv_text_put(&t, "%s{pipeline=\"%s\"} %llu\n", c->metric, e->name,
+                             (unsigned long long)v);
             }
         }
     }
-    put(&t, "# HELP wasp_pipeline_up 1 while the pipeline runs; 0 once its input ended, or\n"
-            "# while it waits to be started again after a failure.\n"
-            "# TYPE wasp_pipeline_up gauge\n");
+    srv_text_put(&t,
+                 "# HELP wasp_pipeline_up 1 while the pipeline runs; 0 once its input ended, or\n"
+                 "# while it waits to be started again after a failure.\n"
+                 "# TYPE wasp_pipeline_up gauge\n");
     for (entry *e = sv->entries; e; e = e->next)
-        put(&t, "wasp_pipeline_up{pipeline=\"%s\"} %d\n", e->name, e->p != NULL);
-    put(&t, "# HELP wasp_pipeline_restarts_total Times the pipeline was started again after it "
+        srv_text_put(&t, "wasp_pipeline_up{pipeline=\"%s\"} %d\n", e->name, e->p != NULL);
+    srv_text_put(
+        &t, "# HELP wasp_pipeline_restarts_total Times the pipeline was started again after it "
             "failed.\n# TYPE wasp_pipeline_restarts_total counter\n");
     for (entry *e = sv->entries; e; e = e->next)
-        put(&t, "wasp_pipeline_restarts_total{pipeline=\"%s\"} %llu\n", e->name,
-            (unsigned long long)atomic_load(&e->restarts));
-    put(&t, "# HELP wasp_pipeline_batch_seconds Time from a batch's read to its outputs\n"
-            "# written and its input acknowledged.\n"
-            "# TYPE wasp_pipeline_batch_seconds histogram\n");
+        srv_text_put(&t, "wasp_pipeline_restarts_total{pipeline=\"%s\"} %llu\n", e->name,
+                     (unsigned long long)atomic_load(&e->restarts));
+    srv_text_put(&t, "# HELP wasp_pipeline_batch_seconds Time from a batch's read to its outputs\n"
+                     "# written and its input acknowledged.\n"
+                     "# TYPE wasp_pipeline_batch_seconds histogram\n");
     for (entry *e = sv->entries; e && !t.failed; e = e->next) {
         char labels[160];
         snprintf(labels, sizeof labels, "pipeline=\"%s\"", e->name);
-        t.failed = !srv_hist_format(&t.buf, &t.len, &t.cap, "wasp_pipeline_batch_seconds", labels,
-                                    &e->c.batch);
+        srv_hist_format(&t, "wasp_pipeline_batch_seconds", labels, &e->c.batch);
     }
     pthread_mutex_unlock(&sv->lock);
     if (t.failed) {

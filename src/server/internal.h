@@ -399,11 +399,18 @@ static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 void srv_hist_add(srv_hist *h, uint64_t ns);
+/* Text built by appending, in a malloc'd buffer (zero it to start; free
+ * buf after): Prometheus text. Out of memory sets `failed` and drops the
+ * rest. */
+typedef struct srv_text {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} srv_text;
+void srv_text_put(srv_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends h as a Prometheus histogram (METRIC_bucket{LABELS,le=...},
- * _sum, _count) to the malloc'd text *buf of *len bytes (*cap), grown as
- * needed; false when out of memory. */
-bool srv_hist_format(char **buf, size_t *len, size_t *cap, const char *metric, const char *labels,
-                     const srv_hist *h);
+ * _sum, _count). */
+void srv_hist_format(srv_text *t, const char *metric, const char *labels, const srv_hist *h);
 /* Prometheus text for all workers' stats, the reload count and the request
  * body bytes held (http.c's budget), into a malloc'd buffer. */
 char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, int64_t bodies_held,

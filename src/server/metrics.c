@@ -56,14 +56,7 @@ srv_app_stats *srv_stats_app(srv_stats *st, const char *name) {
 
 /* ---- rendering ------------------------------------------------------------ */
 
-typedef struct out {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-} out;
-
-static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(out *o, const char *fmt, ...) {
+void srv_text_put(srv_text *o, const char *fmt, ...) {
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -91,7 +84,7 @@ static void put(out *o, const char *fmt, ...) {
     }
 }
 
-static void put_hist(out *o, const char *metric, const char *labels, const srv_hist *const *hs,
+static void put_hist(srv_text *o, const char *metric, const char *labels, const srv_hist *const *hs,
                      int n) {
     uint64_t cum = 0, count = 0, sum = 0;
     const char *sep = *labels ? "," : "";
@@ -99,54 +92,48 @@ static void put_hist(out *o, const char *metric, const char *labels, const srv_h
         for (int w = 0; w < n; w++)
             cum += GET(((srv_hist *)hs[w])->buckets[b]);
         if (b < SRV_HIST_BUCKETS - 1)
-            put(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", metric, labels, sep, bucket_le[b],
-                (unsigned long long)cum);
+            srv_text_put(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", metric, labels, sep, bucket_le[b],
+                         (unsigned long long)cum);
         else
-            put(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", metric, labels, sep,
-                (unsigned long long)cum);
+            srv_text_put(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", metric, labels, sep,
+                         (unsigned long long)cum);
     }
     for (int w = 0; w < n; w++) {
         count += GET(((srv_hist *)hs[w])->count);
         sum += GET(((srv_hist *)hs[w])->sum_ns);
     }
-    put(o, "%s_sum{%s} %.9f\n", metric, labels, (double)sum / 1e9);
-    put(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)count);
+    srv_text_put(o, "%s_sum{%s} %.9f\n", metric, labels, (double)sum / 1e9);
+    srv_text_put(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)count);
 }
 
 /* A counter per app: the field at `field` of each worker's srv_app_stats,
  * summed; apps at 0 are left out. */
-static void put_app_counter(out *o, srv_stats *const *ws, int n, const char **names, int nnames,
-                            const char *metric, const char *help, size_t field) {
-    put(o, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
+static void put_app_counter(srv_text *o, srv_stats *const *ws, int n, const char **names,
+                            int nnames, const char *metric, const char *help, size_t field) {
+    srv_text_put(o, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
     for (int a = 0; a < nnames; a++) {
         uint64_t c = 0;
         for (int w = 0; w < n; w++)
             c += GET(*(_Atomic uint64_t *)((char *)srv_stats_app(ws[w], names[a]) + field));
-        if (c) put(o, "%s{app=\"%s\"} %llu\n", metric, names[a], (unsigned long long)c);
+        if (c) srv_text_put(o, "%s{app=\"%s\"} %llu\n", metric, names[a], (unsigned long long)c);
     }
 }
 
-bool srv_hist_format(char **buf, size_t *len, size_t *cap, const char *metric, const char *labels,
-                     const srv_hist *h) {
-    out o = {*buf, *len, *cap, false};
+void srv_hist_format(srv_text *t, const char *metric, const char *labels, const srv_hist *h) {
     const srv_hist *hs[1] = {h};
-    put_hist(&o, metric, labels, hs, 1);
-    *buf = o.buf;
-    *len = o.len;
-    *cap = o.cap;
-    return !o.failed;
+    put_hist(t, metric, labels, hs, 1);
 }
 
 char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len) {
-    out o = {0};
+    srv_text o = {0};
     const char *names[SRV_MAX_APPS * 4];
     int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
     srv_app_stats *rows[64];
     if (n > 64) n = 64;
 
-    put(&o, "# HELP wasp_requests_total Requests answered, by app and status.\n"
-            "# TYPE wasp_requests_total counter\n");
+    srv_text_put(&o, "# HELP wasp_requests_total Requests answered, by app and status.\n"
+                     "# TYPE wasp_requests_total counter\n");
     for (int a = 0; a < nnames; a++) {
         for (int w = 0; w < n; w++)
             rows[w] = srv_stats_app(ws[w], names[a]);
@@ -155,12 +142,12 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
             for (int w = 0; w < n; w++)
                 c += GET(rows[w]->by_status[s]);
             if (c)
-                put(&o, "wasp_requests_total{app=\"%s\",status=\"%d\"} %llu\n", names[a], s,
-                    (unsigned long long)c);
+                srv_text_put(&o, "wasp_requests_total{app=\"%s\",status=\"%d\"} %llu\n", names[a],
+                             s, (unsigned long long)c);
         }
     }
-    put(&o, "# HELP wasp_traps_total Requests whose handler trapped, by app and trap.\n"
-            "# TYPE wasp_traps_total counter\n");
+    srv_text_put(&o, "# HELP wasp_traps_total Requests whose handler trapped, by app and trap.\n"
+                     "# TYPE wasp_traps_total counter\n");
     for (int a = 0; a < nnames; a++) {
         for (int w = 0; w < n; w++)
             rows[w] = srv_stats_app(ws[w], names[a]);
@@ -173,8 +160,8 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
                 snprintf(kind, sizeof kind, "%s", wasm_trap_message((wasm_trap_code)t));
                 for (char *p = kind; *p; p++)
                     if (*p == '"' || *p == '\\') *p = '_';
-                put(&o, "wasp_traps_total{app=\"%s\",kind=\"%s\"} %llu\n", names[a], kind,
-                    (unsigned long long)c);
+                srv_text_put(&o, "wasp_traps_total{app=\"%s\",kind=\"%s\"} %llu\n", names[a], kind,
+                             (unsigned long long)c);
             }
         }
     }
@@ -186,16 +173,18 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
                     "Requests refused with 503 because the app had\n"
                     "# max_concurrency requests in flight and a full queue on their worker.",
                     offsetof(srv_app_stats, overloaded));
-    put(&o, "# HELP wasp_requests_queued Requests waiting for a free instance of their app.\n"
-            "# TYPE wasp_requests_queued gauge\n");
+    srv_text_put(&o,
+                 "# HELP wasp_requests_queued Requests waiting for a free instance of their app.\n"
+                 "# TYPE wasp_requests_queued gauge\n");
     for (int a = 0; a < nnames; a++) {
         int64_t q = 0;
         for (int w = 0; w < n; w++)
             q += GET(srv_stats_app(ws[w], names[a])->queued);
-        put(&o, "wasp_requests_queued{app=\"%s\"} %lld\n", names[a], (long long)q);
+        srv_text_put(&o, "wasp_requests_queued{app=\"%s\"} %lld\n", names[a], (long long)q);
     }
-    put(&o, "# HELP wasp_request_duration_seconds Time from routing to a response, by app.\n"
-            "# TYPE wasp_request_duration_seconds histogram\n");
+    srv_text_put(&o,
+                 "# HELP wasp_request_duration_seconds Time from routing to a response, by app.\n"
+                 "# TYPE wasp_request_duration_seconds histogram\n");
     for (int a = 0; a < nnames; a++) {
         const srv_hist *hs[64] = {0};
         for (int w = 0; w < n; w++)
@@ -204,25 +193,29 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         snprintf(labels, sizeof labels, "app=\"%s\"", names[a]);
         put_hist(&o, "wasp_request_duration_seconds", labels, hs, n);
     }
-    put(&o, "# HELP wasp_instantiate_seconds Time to get a clean instance: a reset to the\n"
-            "# snapshot, or a new instance from it.\n"
-            "# TYPE wasp_instantiate_seconds histogram\n");
+    srv_text_put(&o,
+                 "# HELP wasp_instantiate_seconds Time to get a clean instance: a reset to the\n"
+                 "# snapshot, or a new instance from it.\n"
+                 "# TYPE wasp_instantiate_seconds histogram\n");
     {
         const srv_hist *hs[64] = {0};
         for (int w = 0; w < n; w++)
             hs[w] = &ws[w]->instantiate;
         put_hist(&o, "wasp_instantiate_seconds", "", hs, n);
     }
-    put(&o, "# HELP wasp_pool_instances Instances in the workers' pools, by app and state.\n"
-            "# TYPE wasp_pool_instances gauge\n");
+    srv_text_put(&o,
+                 "# HELP wasp_pool_instances Instances in the workers' pools, by app and state.\n"
+                 "# TYPE wasp_pool_instances gauge\n");
     for (int a = 0; a < nnames; a++) {
         int64_t idle = 0, busy = 0;
         for (int w = 0; w < n; w++) {
             idle += GET(srv_stats_app(ws[w], names[a])->pool_idle);
             busy += GET(srv_stats_app(ws[w], names[a])->pool_busy);
         }
-        put(&o, "wasp_pool_instances{app=\"%s\",state=\"idle\"} %lld\n", names[a], (long long)idle);
-        put(&o, "wasp_pool_instances{app=\"%s\",state=\"busy\"} %lld\n", names[a], (long long)busy);
+        srv_text_put(&o, "wasp_pool_instances{app=\"%s\",state=\"idle\"} %lld\n", names[a],
+                     (long long)idle);
+        srv_text_put(&o, "wasp_pool_instances{app=\"%s\",state=\"busy\"} %lld\n", names[a],
+                     (long long)busy);
     }
     int64_t conns = 0, in_flight = 0, waiting = 0;
     for (int w = 0; w < n; w++) {
@@ -230,7 +223,8 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         in_flight += GET(ws[w]->in_flight);
         waiting += GET(ws[w]->waiting);
     }
-    put(&o,
+    srv_text_put(
+        &o,
         "# HELP wasp_requests_in_flight Requests whose handler is running or waiting.\n"
         "# TYPE wasp_requests_in_flight gauge\n"
         "wasp_requests_in_flight %lld\n"
@@ -243,7 +237,8 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
     for (int w = 0; w < n; w++)
         for (int ph = 0; ph < 3; ph++)
             timeouts[ph] += GET(ws[w]->timeouts[ph]);
-    put(&o,
+    srv_text_put(
+        &o,
         "# HELP wasp_connection_timeouts_total Connections closed because a request's phase\n"
         "# outlasted its limit: idle keep-alive, head or body (--idle-timeout-ms, ...).\n"
         "# TYPE wasp_connection_timeouts_total counter\n"
@@ -252,18 +247,18 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         "wasp_connection_timeouts_total{phase=\"body\"} %llu\n",
         (unsigned long long)timeouts[0], (unsigned long long)timeouts[1],
         (unsigned long long)timeouts[2]);
-    put(&o,
-        "# HELP wasp_connections Open HTTP connections.\n"
-        "# TYPE wasp_connections gauge\n"
-        "wasp_connections %lld\n"
-        "# HELP wasp_reloads_total Successful manifest reloads (SIGHUP).\n"
-        "# TYPE wasp_reloads_total counter\n"
-        "wasp_reloads_total %llu\n"
-        "# HELP wasp_request_body_bytes_held Request body bytes held at once, against "
-        "--max-buffered-bodies.\n"
-        "# TYPE wasp_request_body_bytes_held gauge\n"
-        "wasp_request_body_bytes_held %lld\n",
-        (long long)conns, (unsigned long long)reloads, (long long)bodies_held);
+    srv_text_put(&o,
+                 "# HELP wasp_connections Open HTTP connections.\n"
+                 "# TYPE wasp_connections gauge\n"
+                 "wasp_connections %lld\n"
+                 "# HELP wasp_reloads_total Successful manifest reloads (SIGHUP).\n"
+                 "# TYPE wasp_reloads_total counter\n"
+                 "wasp_reloads_total %llu\n"
+                 "# HELP wasp_request_body_bytes_held Request body bytes held at once, against "
+                 "--max-buffered-bodies.\n"
+                 "# TYPE wasp_request_body_bytes_held gauge\n"
+                 "wasp_request_body_bytes_held %lld\n",
+                 (long long)conns, (unsigned long long)reloads, (long long)bodies_held);
     if (o.failed) {
         free(o.buf);
         return NULL;
