@@ -91,6 +91,8 @@ int cli_run(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* `wasp pipe ARGS...` (pipe.c): 0 ok, 1 failure, 2 usage. */
 int cli_pipe(int argc, char **argv);
+/* `wasp audit` (audit.c): what a module can reach, and its risks. */
+int cli_audit(int argc, char **argv);
 /* `wasp compile ARGS...` (compile.c): 0 ok, 1 failure, 2 usage. */
 int cli_compile(int argc, char **argv);
 /* Gives `m` native code for `wasp run --tier native` (compile.c), with

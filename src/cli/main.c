@@ -45,6 +45,11 @@ static const char usage_text[] =
     "                              run records (lines) from stdin or a file\n"
     "                              through Wasm filters to stdout or a file\n"
     "                              (wasp pipe --help for the options)\n"
+    "  audit [--manifest FILE [--app NAME]] [--json] FILE.wasm\n"
+    "                              what a module can reach, by capability, against\n"
+    "                              what a manifest grants its app, and its risks\n"
+    "                              (wasp audit --help; exit 1 when something it\n"
+    "                              needs is not granted)\n"
     "  compile [--fuel] [--cache DIR] [-o FILE] FILE.wasm\n"
     "                              compile a module to machine code ahead of time\n"
     "                              for `run` and `serve` (tiers auto and native)\n"
@@ -197,6 +202,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "serve") == 0) return cli_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "compile") == 0) return cli_compile(argc - 2, argv + 2);
     if (strcmp(cmd, "pipe") == 0) return cli_pipe(argc - 2, argv + 2);
+    if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
     if (strcmp(cmd, "secrets") == 0) return cli_secrets(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

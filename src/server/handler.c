@@ -415,6 +415,10 @@ void srv_slot_free(srv_slot *s) {
     free(s);
 }
 
+const wasm_linker *srv_slot_linker(const srv_slot *s) {
+    return s->linker;
+}
+
 srv_response *srv_slot_response(srv_slot *s) {
     return &s->own_resp;
 }

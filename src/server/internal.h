@@ -150,6 +150,8 @@ typedef struct srv_slot srv_slot;
 
 srv_slot *srv_slot_new(const srv_app *app, char *err, size_t errlen);
 void srv_slot_free(srv_slot *s);
+/* The slot's linker: what an instance of its app is linked against. */
+const wasm_linker *srv_slot_linker(const srv_slot *s);
 /* Runs `req` in a clean instance, fills `resp` (valid until the next
  * srv_slot_run or srv_slot_recycle on this slot) and `res`. */
 void srv_slot_run(srv_slot *s, const srv_request *req, srv_response *resp, srv_result *res);

@@ -231,6 +231,55 @@ srv_manifest *srv_manifest_single(const char *module_path, char *err, size_t err
 srv_manifest *srv_manifest_filters(const char *const *paths, int n, char *err, size_t errlen);
 void srv_manifest_free(srv_manifest *m);
 
+/* ---- module audit (audit.c) ------------------------------------------------ */
+
+typedef enum {
+    SRV_CAP_UNUSED = 0, /* nothing imported for it */
+    SRV_CAP_ALWAYS,     /* every app has it */
+    SRV_CAP_GRANTED,    /* the manifest grants it (srv_audit_cap.granted says what) */
+    SRV_CAP_DENIED,     /* imported, and the manifest grants none */
+    SRV_CAP_UNCHECKED,  /* imported, and no manifest was given to check */
+    SRV_CAP_NEVER,      /* no app can have it (unknown imports, sockets) */
+} srv_cap_status;
+
+typedef struct srv_audit_cap {
+    const char *name;  /* "kv", "filesystem", ... "unknown" */
+    const char *grant; /* the manifest key that grants it, or NULL */
+    const char *note;  /* what it is */
+    srv_cap_status status;
+    int nimports;
+    char imports[1024]; /* their names, comma-separated (cut with "...") */
+    char granted[512];  /* what the manifest grants of it */
+} srv_audit_cap;
+
+typedef enum { SRV_AUDIT_INFO = 0, SRV_AUDIT_WARN, SRV_AUDIT_RISK } srv_audit_level;
+
+typedef struct srv_audit_finding {
+    srv_audit_level level;
+    char what[300];
+} srv_audit_finding;
+
+typedef struct srv_audit {
+    const char *app;  /* the manifest's app audited against, or NULL */
+    const char *kind; /* what the exports make of it: a handler, a filter, none */
+    srv_audit_cap caps[16];
+    int ncaps;
+    srv_audit_finding *findings;
+    int nfindings;
+    bool has_names; /* a name section */
+    bool denied;    /* a capability it imports is not granted, or an import is unknown */
+    bool risky;     /* a finding at SRV_AUDIT_RISK: it will not instantiate as it is */
+} srv_audit;
+
+/* Audits validated module `m` (read from module_path): its imports by
+ * capability, against what manifest `man`'s app (the one named `app`,
+ * else the one whose module is module_path) is granted when man is not
+ * NULL, and its risks. False with err when the app is not found. Free
+ * with srv_audit_free. */
+bool srv_audit_module(const struct wasm_module *m, const char *module_path, const srv_manifest *man,
+                      const char *app, srv_audit *a, char *err, size_t errlen);
+void srv_audit_free(srv_audit *a);
+
 /* ---- serving ------------------------------------------------------------- */
 
 struct srv_gen;

@@ -385,44 +385,63 @@ static bool limits_match(uint64_t size, uint64_t max, bool has_max, const wasm_l
     return true;
 }
 
+/* The definition import `im` of `m` resolves to, or NULL with *why. */
+static const link_def *resolve(const wasm_linker *l, const wasm_module *m, const wasm_import *im,
+                               const char **why) {
+    const link_def *d = lookup(l, &im->module, &im->name);
+    *why = "incompatible import type";
+    if (!d) {
+        *why = "unknown import";
+        return NULL;
+    }
+    if (d->ext.kind != im->kind) return NULL;
+    switch (im->kind) {
+    case WASM_EXTERN_FUNC: {
+        const wasm_funcinst *f = d->ext.obj;
+        return wasm_functype_eq(f->type, &m->types[im->desc.func_type]) ? d : NULL;
+    }
+    case WASM_EXTERN_TABLE: {
+        const wasm_table_obj *t = d->ext.obj;
+        return t->elem == im->desc.table.elem &&
+                       limits_match(t->size, t->max, t->max != UINT32_MAX, &im->desc.table.limits)
+                   ? d
+                   : NULL;
+    }
+    case WASM_EXTERN_MEMORY: {
+        const wasm_memory *mem = d->ext.obj;
+        return limits_match(mem->pages, mem->max_pages, mem->has_max, &im->desc.memory.limits)
+                   ? d
+                   : NULL;
+    }
+    case WASM_EXTERN_GLOBAL: {
+        const wasm_global_obj *g = d->ext.obj;
+        return g->type == im->desc.global.type && g->mut == im->desc.global.mut ? d : NULL;
+    }
+    }
+    return NULL;
+}
+
+bool wasm_linker_resolves(const wasm_linker *l, const wasm_module *m, uint32_t i,
+                          const char **why) {
+    const char *w;
+    bool ok = i < m->nimports && resolve(l, m, &m->imports[i], &w);
+    if (why) *why = ok ? NULL : i < m->nimports ? w : "no such import";
+    return ok;
+}
+
 static bool resolve_imports(wasm_instance *inst, wasm_linker *l, wasm_error *err) {
     const wasm_module *m = inst->module;
     uint32_t fi = 0, ti = 0, gi = 0;
     for (uint32_t i = 0; i < m->nimports; i++) {
         const wasm_import *im = &m->imports[i];
-        const link_def *d = lookup(l, &im->module, &im->name);
-        if (!d) return link_error(err, im, "unknown import");
-        if (d->ext.kind != im->kind) return link_error(err, im, "incompatible import type");
+        const char *why;
+        const link_def *d = resolve(l, m, im, &why);
+        if (!d) return link_error(err, im, why);
         switch (im->kind) {
-        case WASM_EXTERN_FUNC: {
-            wasm_funcinst *f = d->ext.obj;
-            if (!wasm_functype_eq(f->type, &m->types[im->desc.func_type]))
-                return link_error(err, im, "incompatible import type");
-            inst->funcs[fi++] = f;
-            break;
-        }
-        case WASM_EXTERN_TABLE: {
-            wasm_table_obj *t = d->ext.obj;
-            if (t->elem != im->desc.table.elem ||
-                !limits_match(t->size, t->max, t->max != UINT32_MAX, &im->desc.table.limits))
-                return link_error(err, im, "incompatible import type");
-            inst->tables[ti++] = t;
-            break;
-        }
-        case WASM_EXTERN_MEMORY: {
-            wasm_memory *mem = d->ext.obj;
-            if (!limits_match(mem->pages, mem->max_pages, mem->has_max, &im->desc.memory.limits))
-                return link_error(err, im, "incompatible import type");
-            inst->mem = mem;
-            break;
-        }
-        case WASM_EXTERN_GLOBAL: {
-            wasm_global_obj *g = d->ext.obj;
-            if (g->type != im->desc.global.type || g->mut != im->desc.global.mut)
-                return link_error(err, im, "incompatible import type");
-            inst->globals[gi++] = g;
-            break;
-        }
+        case WASM_EXTERN_FUNC: inst->funcs[fi++] = d->ext.obj; break;
+        case WASM_EXTERN_TABLE: inst->tables[ti++] = d->ext.obj; break;
+        case WASM_EXTERN_MEMORY: inst->mem = d->ext.obj; break;
+        case WASM_EXTERN_GLOBAL: inst->globals[gi++] = d->ext.obj; break;
         }
     }
     return true;

@@ -403,6 +403,10 @@ bool wasm_linker_global(wasm_linker *l, const char *module, const char *name, wa
  * whose memory starts larger fails to instantiate (WASM_ERR_LIMIT).
  * 0 (the default) means the module's own maximum, or 4 GiB. */
 void wasm_linker_limit_memory(wasm_linker *l, uint32_t max_pages);
+/* Whether import `i` of module `m` would resolve against `l` at
+ * instantiation (a definition of that name, kind and type); if not, *why
+ * is "unknown import" or "incompatible import type". */
+bool wasm_linker_resolves(const wasm_linker *l, const wasm_module *m, uint32_t i, const char **why);
 
 /* Defines every export of `inst` under `module` (the spec's `register`).
  * `inst` must outlive the instances that import from it. */

@@ -809,5 +809,113 @@ LD_LIBRARY_PATH=$T/badlib run serve --listen 127.0.0.1:0 --admin off "$HELLO"
 expect "serve with an unloadable libpq.so.5 exits 1" 1 \
     'wasp serve: libpq.so.5 \(PostgreSQL databases\) cannot be loaded: .*apt-get install libpq5'
 
+# ---- wasp audit -------------------------------------------------------------
+A=$T/audit
+mkdir -p "$A"
+NOTES=$EXAMPLES_DIR/notes/notes.wasm
+SAMPLE=$EXAMPLES_DIR/serve/wasp.yaml
+run audit "$EXAMPLES_DIR/serve/hello.wasm"
+expect "audit hello.wasm exits 0" 0
+check "audit: hello is a wasp ABI handler with only the request capability" \
+    bash -c "grep -q '^kind: HTTP handler, wasp ABI (wasp_handle)' '$OUT' &&
+             grep -qE '^  request +always +resp_header, resp_body' '$OUT' &&
+             ! grep -qE '^  (kv|sql|http|vars) ' '$OUT'"
+check "audit: without a manifest, it says the grants are not checked" grep -q 'no manifest' "$OUT"
+run audit --manifest "$SAMPLE" "$NOTES"
+expect "audit notes.wasm against its app exits 0" 0
+check "audit: notes' kv and vars are granted, naming what" \
+    bash -c "grep -qE '^  kv +granted +kv_open' '$OUT' && grep -q 'kv: notes' '$OUT' &&
+             grep -qE '^  vars +granted' '$OUT' && grep -q 'vars: greeting' '$OUT' &&
+             grep -q 'checked against: app notes of' '$OUT'"
+run audit --manifest "$SAMPLE" --app hello "$NOTES"
+expect "audit notes.wasm against an app without its grants exits 1" 1
+check "audit: kv and vars are DENIED, saying how to grant them" \
+    bash -c "grep -qE '^  kv +DENIED' '$OUT' && grep -q 'grant it with kv:' '$OUT' &&
+             grep -qE '^  vars +DENIED' '$OUT' && grep -q 'a capability it imports cannot be had' '$OUT'"
+run audit --json --manifest "$SAMPLE" --app hello "$NOTES"
+expect "audit --json exits 1 too" 1
+check "audit --json: one object with the capabilities and findings" \
+    jq -e '.app == "hello" and .denied == true and .name_section == true and
+           ([.capabilities[] | select(.name == "kv")][0] | .status == "DENIED" and .count == 6 and .grant == "kv") and
+           (.findings | map(.level) | index("warn") != null)' "$OUT" >/dev/null
+run audit --json "$EXAMPLES_DIR/pipe/keep5xx.wasm"
+check "audit: a filter is called one, and emits" \
+    jq -e '.kind == "filter (wasp_filter)" and (.capabilities | map(.name) | index("emit") != null)' \
+        "$OUT" >/dev/null
+# every example audits without a crash; the sample manifest's apps pass
+for m in "$EXAMPLES_DIR"/serve/*.wasm "$EXAMPLES_DIR"/pipe/*.wasm; do
+    run audit --json "$m"
+    check "audit --json ${m#"$EXAMPLES_DIR"/} is JSON (exit $RC)" json_ok
+done
+for app in hello json wagi-hello notes todos fetch access2json; do
+    mod=$(awk -v a="$app" '$0 ~ "name: " a "( |$)" { f = 1 } f && /module:/ { print $2; exit }' "$SAMPLE")
+    run audit --manifest "$SAMPLE" --app "$app" "$EXAMPLES_DIR/serve/$mod"
+    expect "audit: the sample manifest's app $app is granted what it imports" 0
+done
+
+# hand-made risky modules
+cat >"$A/risky.wat" <<'EOF'
+(module
+  (type $t (func))
+  (func $f)
+  (table (export "tbl") 1 funcref)
+  (memory (export "memory") 1)
+  (elem (i32.const 3) $f)
+  (data (i32.const 65530) "0123456789")
+  (start $f))
+EOF
+cat >"$A/unknown.wat" <<'EOF'
+(module
+  (import "env" "emscripten_thing" (func))
+  (import "wasp" "kv_open" (func (param i32)))
+  (import "wasi_snapshot_preview1" "sock_recv" (func (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (memory 1 1))
+EOF
+cat >"$A/huge.wat" <<'EOF'
+(module (memory 4096) (table 200000 200000 funcref))
+EOF
+for w in risky unknown huge; do
+    wat2wasm --no-check "$A/$w.wat" -o "$A/$w.wasm" 2>"$ERR" || fail "wat2wasm $w.wat" "$(stderr_head)"
+done
+run audit "$A/risky.wasm"
+expect "audit of a module that cannot be instantiated exits 1" 1
+check "audit: the data segment past the initial memory is a risk" \
+    grep -qE '^  risk +data segment 0 writes bytes 65530\.\.65540, past the initial memory \(65536 bytes\)' "$OUT"
+check "audit: the element segment past its table is a risk" \
+    grep -qE '^  risk +element segment 0 fills entries 3\.\.4 of table 0, past its 1' "$OUT"
+check "audit: no maximum on memory and table, an exported table, a start function, no names" \
+    bash -c "grep -qE '^  warn +memory 0 has no maximum' '$OUT' &&
+             grep -qE '^  warn +table 0 has no maximum' '$OUT' &&
+             grep -qE '^  warn +exports table 0 as \"tbl\"' '$OUT' &&
+             grep -qE '^  info +a start function \(func 0\)' '$OUT' &&
+             grep -qE '^  info +no name section' '$OUT'"
+run audit "$A/unknown.wasm"
+expect "audit of a module with imports no host provides exits 1" 1
+check "audit: unknown imports and a wrong signature are NEVER, named with the reason" \
+    bash -c "grep -qE '^  unknown +NEVER +env\.emscripten_thing \(unknown import\), wasp\.kv_open \(incompatible import type\)' '$OUT'"
+check "audit: sockets are listed as never granted" grep -qE '^  sockets +NEVER +sock_recv' "$OUT"
+run audit "$A/huge.wasm"
+expect "audit of a module past the default memory limit exits 1" 1
+check "audit: a memory past limits.memory, a large table" \
+    bash -c "grep -qE '^  risk +memory 0 starts at 256 MiB, past the default limits.memory \(128 MiB\)' '$OUT' &&
+             grep -qE '^  warn +table 0 starts with 200000 entries' '$OUT'"
+
+run audit
+expect "audit without a module exits 2" 2 'wasp audit: no module given'
+run audit --app x "$NOTES"
+expect "audit --app without --manifest exits 2" 2 'needs --manifest'
+run audit --manifest "$SAMPLE" "$A/risky.wasm"
+expect "audit against a manifest without the module's app exits 2" 2 'no app of .* runs .*: name the app with --app'
+run audit --manifest "$SAMPLE" --app nosuch "$NOTES"
+expect "audit --app naming no app exits 2" 2 'has no app named nosuch'
+run audit "$A/nosuch.wasm"
+expect "audit of a missing file exits 2" 2 'No such file'
+printf 'not wasm' >"$A/bad.wasm"
+run audit "$A/bad.wasm"
+expect "audit of a file that is not a module exits 2" 2
+run audit --help
+expect "audit --help exits 0" 0
+check "audit --help describes the exit statuses" grep -q 'exit status: 0 nothing blocks it' "$OUT"
+
 echo "cli: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
