@@ -59,6 +59,10 @@ $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
+# The native tier's helpers that raise traps read their compiled caller's
+# frame pointer where their own frame saved it (jit_run.c).
+$(B)/obj/src/wasm/jit_run.o: CFLAGS += -fno-omit-frame-pointer
+
 $(B)/asan/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CSTD) $(WARN) $(ASAN_FLAGS) $(INCLUDES) -c $< -o $@

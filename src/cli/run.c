@@ -48,7 +48,9 @@ typedef struct run_args {
     uint32_t deadline_ms;
     uint64_t fuel;
     srv_tier tier;
-    const char *cache; /* NULL: the default directory; "off": none */
+    const char *cache;   /* NULL: the default directory; "off": none */
+    const char *profile; /* where the guest profile goes; NULL: none */
+    unsigned profile_hz;
     const char *module;
     int nargs;
     char **args; /* after the module */
@@ -57,17 +59,22 @@ typedef struct run_args {
 static int run_usage(const char *fmt, const char *arg) {
     fputs("wasp run: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs(
-        "\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
-        "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
-        "                [--tier auto|interp|native] [--cache DIR|off] [--] MODULE.wasm [ARGS...]\n"
-        "  --tier      auto (the default): machine code when the cache holds it (wasp\n"
-        "              compile, or an earlier --tier native run, puts it there), else\n"
-        "              the interpreter; native: compiled with LLVM now if not cached;\n"
-        "              interp: the interpreter only\n"
-        "  --cache     where native code is kept between runs (default\n"
-        "              $XDG_CACHE_HOME/wasp, else ~/.cache/wasp); off: compile every time\n",
-        stderr);
+    fputs("\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
+          "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
+          "                [--tier auto|interp|native] [--cache DIR|off]\n"
+          "                [--profile FILE [--profile-hz N]] [--] MODULE.wasm [ARGS...]\n"
+          "  --tier      auto (the default): machine code when the cache holds it (wasp\n"
+          "              compile, or an earlier --tier native run, puts it there), else\n"
+          "              the interpreter; native: compiled with LLVM now if not cached;\n"
+          "              interp: the interpreter only\n"
+          "  --cache     where native code is kept between runs (default\n"
+          "              $XDG_CACHE_HOME/wasp, else ~/.cache/wasp); off: compile every time\n"
+          "  --profile   sample the guest's stack while it runs and write the profile to\n"
+          "              FILE: folded stacks for flame graphs if it ends in .folded, a\n"
+          "              Chrome DevTools profile if .cpuprofile, else Chrome trace JSON\n"
+          "              (Perfetto, DevTools' Performance panel); both tiers\n"
+          "  --profile-hz  samples per second of guest time (1 to 1000, default 1000)\n",
+          stderr);
     return RUN_USAGE;
 }
 
@@ -138,6 +145,14 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         } else if (strcmp(o, "--tier") == 0) {
             if (!srv_tier_parse(v, &a->tier))
                 return run_usage("bad --tier '%s' (want auto, interp or native)", v);
+        } else if (strcmp(o, "--profile") == 0) {
+            if (!*v) return run_usage("bad --profile '%s' (want a file name)", v);
+            a->profile = v;
+        } else if (strcmp(o, "--profile-hz") == 0) {
+            uint64_t hz;
+            if (!cli_parse_u64(v, &hz) || hz < 1 || hz > 1000)
+                return run_usage("bad --profile-hz '%s' (1 to 1000 samples per second)", v);
+            a->profile_hz = (unsigned)hz;
         } else if (strcmp(o, "--cache") == 0) {
             if (!*v) return run_usage("bad --cache '%s' (want a directory or off)", v);
             a->cache = v;
@@ -259,6 +274,41 @@ static int invoke(wasm_instance *inst, const char *name, int nargs, char **args,
     return 0;
 }
 
+/* Stops the profile and writes it to `path` in the format its name asks
+ * for; false, said on stderr, when it cannot be written. */
+static bool write_profile(srv_profile *p, const char *path) {
+    srv_profile_stop(p);
+    size_t len;
+    char *text = srv_profile_render(p, srv_profile_format_of(path), &len);
+    if (!text) {
+        fprintf(stderr, "wasp run: --profile %s: out of memory\n", path);
+        return false;
+    }
+    FILE *f = fopen(path, "w");
+    bool ok = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok)
+        fprintf(stderr, "wasp run: --profile %s: %s\n", path, strerror(errno));
+    else
+        fprintf(stderr, "wasp run: profile of %zu samples written to %s\n", srv_profile_samples(p),
+                path);
+    free(text);
+    return ok;
+}
+
+/* The trap's Wasm stack on stderr, innermost frame first, numbered as
+ * wasmtime numbers its backtraces. */
+static void print_backtrace(void) {
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    size_t n = wasm_last_trap_backtrace(frames, WASM_BACKTRACE_MAX);
+    if (n == 0) return;
+    fputs("wasm backtrace:\n", stderr);
+    for (size_t i = 0; i < n; i++) {
+        char place[300];
+        fprintf(stderr, "  %2zu: %s\n", i, wasm_trap_site_text(&frames[i], place, sizeof place));
+    }
+}
+
 int cli_run(int argc, char **argv) {
     run_args a;
     int status = parse_run_args(argc, argv, &a);
@@ -280,6 +330,7 @@ int cli_run(int argc, char **argv) {
     const char **envp = NULL;
     const char **guest_argv = NULL;
     int stdin_fd = -1;
+    srv_profile *prof = NULL;
 
     int e = cli_read_file(a.module, &bytes, &len);
     if (e) {
@@ -345,6 +396,13 @@ int cli_run(int argc, char **argv) {
         goto done;
     }
 
+    if (a.profile) {
+        prof = srv_profile_start(a.profile_hz ? a.profile_hz : SRV_PROFILE_HZ, m, msg, sizeof msg);
+        if (!prof) {
+            fprintf(stderr, "wasp run: --profile: %s\n", msg);
+            goto done;
+        }
+    }
     wasm_call_opts opts = {.deadline_ms = a.deadline_ms, .fuel = a.fuel};
     wasm_trap_code trap = WASM_TRAP_NONE;
     wasm_extern fn;
@@ -368,6 +426,7 @@ int cli_run(int argc, char **argv) {
         goto done;
     }
     fflush(stdout);
+    if (prof && !write_profile(prof, a.profile)) goto done;
     int code;
     if (trap == WASM_TRAP_NONE) {
         status = 0;
@@ -387,6 +446,7 @@ int cli_run(int argc, char **argv) {
             wasm_trap_site_text(&site, place + 4, sizeof place - 4);
         }
         fprintf(stderr, "wasp run: %s trapped: %s%s\n", a.module, wasm_trap_message(trap), place);
+        print_backtrace();
         status = RUN_TRAPPED;
     }
     if (status != 0 && a.ndirs == 0 && a.nargs > 0)
@@ -397,6 +457,7 @@ int cli_run(int argc, char **argv) {
 oom:
     fprintf(stderr, "wasp run: out of memory\n");
 done:
+    srv_profile_free(prof); /* first: its samples name the module's functions */
     wasm_instance_free(inst);
     wasm_linker_free(l);
     wasi_ctx_free(ctx);

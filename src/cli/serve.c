@@ -65,6 +65,9 @@ static const char serve_usage[] =
     "  --time-slice-ms N        a handler that computes this long without\n"
     "                           waiting yields to the other requests of its\n"
     "                           worker, then goes on (10)\n"
+    "  --dev                    development: a handler that traps answers 500\n"
+    "                           with the trap and its Wasm backtrace in the\n"
+    "                           body (always in the log); not for production\n"
     "one-module mode only (a manifest sets these per app):\n"
     "  --dir HOST[::GUEST][:ro] grant a directory (repeatable)\n"
     "  --env K=V                grant an environment variable (repeatable)\n"
@@ -144,6 +147,10 @@ int cli_serve(int argc, char **argv) {
                 goto done;
             }
             target = a;
+            continue;
+        }
+        if (!strcmp(a, "--dev")) {
+            o.dev = true;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -748,6 +748,14 @@ bool srv_slot_warm(srv_slot *s, char *err, size_t errlen) {
     return true;
 }
 
+/* The Wasm stack of the trap that just ended the guest's call, for the
+ * log line (and the 500's body in --dev). */
+static void keep_backtrace(srv_result *res) {
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    size_t n = wasm_last_trap_backtrace(frames, WASM_BACKTRACE_MAX);
+    wasm_backtrace_text(frames, n, " <- ", res->backtrace, sizeof res->backtrace);
+}
+
 /* What the guest's call ending in `t` means for the request: false with
  * res filled when it failed (a trap, an exit with a non-zero code, the
  * deadline). */
@@ -764,6 +772,7 @@ static bool call_outcome(srv_slot *s, wasm_trap_code t, srv_result *res) {
         res->outcome = SRV_DEADLINE;
         res->trap = t;
         snprintf(res->msg, sizeof res->msg, "deadline of %u ms exceeded", s->app->cfg->deadline_ms);
+        keep_backtrace(res); /* where the handler was when its time ran out */
         return false;
     }
     if (t != WASM_TRAP_NONE) {
@@ -776,6 +785,7 @@ static bool call_outcome(srv_slot *s, wasm_trap_code t, srv_result *res) {
                      wasm_trap_site_text(&site, place, sizeof place));
         else
             snprintf(res->msg, sizeof res->msg, "%s", trap_text(t));
+        keep_backtrace(res);
         return false;
     }
     return true;

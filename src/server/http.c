@@ -75,7 +75,9 @@ struct srv_http {
     h2o_context_t admin_ctx;
     h2o_accept_ctx_t admin_accept;
     atomic_bool admin_stop;
-    srv_stats **stats; /* one per worker, for /metrics */
+    srv_stats **stats;             /* one per worker, for /metrics */
+    struct admin_prof *admin_prof; /* the /debug/profile being taken, or NULL */
+    h2o_timeout_t admin_second;    /* its timer */
 };
 
 struct srv_worker {
@@ -353,6 +355,10 @@ static void access_log_line(srv_worker *w, const char *method, size_t mlen, cons
     if (res && res->outcome != SRV_OK) {
         srv_log_append(l, " trap=");
         srv_log_value(l, res->msg, strlen(res->msg));
+        if (res->backtrace[0]) {
+            srv_log_append(l, " backtrace=");
+            srv_log_value(l, res->backtrace, strlen(res->backtrace));
+        }
     }
     if (res && res->errout_len) {
         srv_log_append(l, " stderr=");
@@ -839,16 +845,24 @@ static void call_done(void *arg) {
     /* before call_respond: ending a streamed response with an error
      * frees the request at once */
     if (call->req && (res->outcome == SRV_TRAP || res->outcome == SRV_INTERNAL))
-        srv_event("app %s: %.*s %.*s: %s", app->name, (int)call->req->method.len,
+        srv_event("app %s: %.*s %.*s: %s%s%s", app->name, (int)call->req->method.len,
                   call->req->method.base,
                   (int)(call->req->path.len < 200 ? call->req->path.len : 200),
-                  call->req->path.base, res->msg);
-    call_respond(call, status, res->outcome == SRV_OK ? resp : NULL,
-                 cpu_over        ? "the handler used up its CPU time\n"
-                 : status == 504 ? "the handler ran out of time\n"
-                 : status == 502 ? "the handler's output was not a valid CGI response\n"
-                                 : "the handler failed\n",
-                 bytes, res);
+                  call->req->path.base, res->msg, res->backtrace[0] ? "; backtrace: " : "",
+                  res->backtrace);
+    const char *text = cpu_over        ? "the handler used up its CPU time\n"
+                       : status == 504 ? "the handler ran out of time\n"
+                       : status == 502 ? "the handler's output was not a valid CGI response\n"
+                                       : "the handler failed\n";
+    /* --dev: why, for the developer at the other end */
+    char why[sizeof res->msg + sizeof res->backtrace + 96];
+    if (w->srv->cfg.dev && res->outcome != SRV_OK && !cpu_over) {
+        snprintf(why, sizeof why, "%.*s: %s\n%s%s%s", (int)strlen(text) - 1, text, res->msg,
+                 res->backtrace[0] ? "wasm backtrace: " : "", res->backtrace,
+                 res->backtrace[0] ? "\n" : "");
+        text = why;
+    }
+    call_respond(call, status, res->outcome == SRV_OK ? resp : NULL, text, bytes, res);
     if ((res->outcome == SRV_TRAP || res->outcome == SRV_DEADLINE) && res->trap > 0 &&
         res->trap < SRV_NTRAPS)
         srv_count(&as->traps[res->trap], 1);
@@ -1443,6 +1457,96 @@ static void *worker_main(void *arg) {
 
 /* ---- admin ------------------------------------------------------------------- */
 
+/* Sends a /debug answer and frees its body (copied into the request's
+ * pool: h2o sends it after this returns). */
+static void admin_answer(h2o_req_t *req, srv_debug_answer *a) {
+    if (!a->body) {
+        send_text(req, 500, "out of memory\n");
+        return;
+    }
+    char *body = h2o_mem_alloc_pool(&req->pool, a->len ? a->len : 1);
+    memcpy(body, a->body, a->len);
+    free(a->body);
+    req->res.status = a->status;
+    req->res.reason = reason(a->status);
+    req->res.content_length = a->len;
+    add_header(req, H2O_STRLIT("content-type"), a->type, strlen(a->type));
+    h2o_send_inline(req, body, a->len);
+}
+
+/* GET /debug/profile: the request waits for its profile on the admin
+ * loop's one-second timer, counting the seconds down (an h2o timeout has
+ * one duration, and cannot be disposed of from its own callback); if the
+ * client leaves first, the request's disposal ends the profile. One at a
+ * time in a process (the engine has one sampler). */
+typedef struct admin_prof {
+    srv_http *h;
+    h2o_req_t *req;
+    struct admin_prof **hook;  /* in the request's pool; NULL once answered */
+    h2o_timeout_entry_t entry; /* in h->admin_second */
+    unsigned left;             /* seconds */
+    srv_profile_job *job;
+} admin_prof;
+
+static void admin_prof_end(admin_prof *ap) {
+    if (h2o_timeout_is_linked(&ap->entry)) h2o_timeout_unlink(&ap->entry);
+    if (ap->hook) *ap->hook = NULL;
+    if (ap->h->admin_prof == ap) ap->h->admin_prof = NULL;
+    free(ap);
+}
+
+static void admin_prof_on_dispose(void *p) {
+    admin_prof *ap = *(admin_prof **)p;
+    if (!ap) return;
+    ap->hook = NULL;
+    srv_debug_profile_cancel(ap->job);
+    admin_prof_end(ap);
+}
+
+static void admin_prof_on_timeout(h2o_timeout_entry_t *entry) {
+    admin_prof *ap = (admin_prof *)((char *)entry - offsetof(admin_prof, entry));
+    if (--ap->left > 0) {
+        h2o_timeout_link(ap->h->admin_ctx.loop, &ap->h->admin_second, &ap->entry);
+        return;
+    }
+    srv_debug_answer a = {0};
+    srv_debug_profile_finish(ap->job, &a);
+    h2o_req_t *req = ap->req;
+    admin_prof_end(ap); /* before the answer: sending may dispose the request */
+    admin_answer(req, &a);
+}
+
+static void admin_profile(srv_http *h, h2o_req_t *req) {
+    const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
+    size_t qn = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    pthread_mutex_lock(&h->gen_lock);
+    srv_gen *g = h->gen;
+    srv_gen_ref(g);
+    pthread_mutex_unlock(&h->gen_lock);
+    srv_debug_answer a = {0};
+    unsigned seconds;
+    srv_profile_job *job = srv_debug_profile_start(q, qn, g, &seconds, &a); /* takes g */
+    admin_prof *ap = job ? calloc(1, sizeof *ap) : NULL;
+    if (!ap) {
+        if (job) {
+            srv_debug_profile_cancel(job);
+            send_text(req, 500, "out of memory\n");
+        } else {
+            admin_answer(req, &a);
+        }
+        return;
+    }
+    ap->h = h;
+    ap->req = req;
+    ap->job = job;
+    ap->hook = h2o_mem_alloc_shared(&req->pool, sizeof *ap->hook, admin_prof_on_dispose);
+    *ap->hook = ap;
+    ap->left = seconds;
+    ap->entry.cb = admin_prof_on_timeout;
+    h2o_timeout_link(h->admin_ctx.loop, &h->admin_second, &ap->entry);
+    h->admin_prof = ap;
+}
+
 static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
     srv_http *h = (srv_http *)((char *)req->conn->ctx - offsetof(srv_http, admin_ctx));
     const char *p = req->path_normalized.base;
@@ -1478,8 +1582,10 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         add_header(req, H2O_STRLIT("content-type"), H2O_STRLIT("text/plain; version=0.0.4"));
         h2o_send_inline(req, text, len);
         free(text);
+    } else if (h2o_memis(p, n, H2O_STRLIT("/debug/profile"))) {
+        admin_profile(h, req);
     } else {
-        send_text(req, 404, "admin endpoints: /healthz /readyz /metrics\n");
+        send_text(req, 404, "admin endpoints: /healthz /readyz /metrics /debug/profile\n");
     }
     return 0;
 }
@@ -1500,9 +1606,15 @@ static void *admin_main(void *arg) {
         h2o_evloop_socket_create(h->admin_ctx.loop, h->admin_fd, H2O_SOCKET_FLAG_DONT_READ);
     l->data = h;
     h2o_socket_read_start(l, on_admin_accept);
+    h2o_timeout_init(h->admin_ctx.loop, &h->admin_second, 1000);
     while (!atomic_load(&h->admin_stop))
         h2o_evloop_run(h->admin_ctx.loop, 100);
     h2o_socket_read_stop(l);
+    if (h->admin_prof) { /* stopping: the profile ends unanswered */
+        srv_debug_profile_cancel(h->admin_prof->job);
+        admin_prof_end(h->admin_prof);
+    }
+    h2o_timeout_dispose(h->admin_ctx.loop, &h->admin_second);
     h2o_socket_close(l);
     h2o_evloop_run(h->admin_ctx.loop, 0); /* let the close complete */
     return NULL;

@@ -136,6 +136,7 @@ typedef struct srv_result {
     srv_outcome outcome;
     wasm_trap_code trap;   /* SRV_TRAP, SRV_DEADLINE: which (WASM_TRAP_EXIT: exit code != 0) */
     char msg[200];         /* the trap or error, for the log */
+    char backtrace[600];   /* a trap's Wasm stack, innermost first; "" when none */
     uint64_t ready_ns;     /* time to get a clean instance */
     const uint8_t *errout; /* the guest's stderr, for the log */
     size_t errout_len;
@@ -404,6 +405,29 @@ void srv_hist_add(srv_hist *h, uint64_t ns);
 /* Text built by appending, in a malloc'd buffer (zero it to start; free
  * buf after): Prometheus text. Out of memory sets `failed` and drops the
  * rest. */
+/* ---- the admin listener's /debug endpoints (debug.c) ---------------------- */
+
+/* An answer for the admin listener to send: body malloc'd (the sender
+ * frees it), type a constant. */
+typedef struct srv_debug_answer {
+    int status;
+    const char *type;
+    char *body;
+    size_t len;
+} srv_debug_answer;
+
+/* A profile being taken for GET /debug/profile. */
+typedef struct srv_profile_job srv_profile_job;
+/* Starts the profile that query q[0, n) asks for (app=, seconds=, format=,
+ * hz=) over `gen`'s apps, taking over a reference on gen; *seconds: how
+ * long to let it run. NULL with the refusal in *a (400, 404, 409). */
+srv_profile_job *srv_debug_profile_start(const char *q, size_t n, srv_gen *gen, unsigned *seconds,
+                                         srv_debug_answer *a);
+/* Stops it, renders the answer into *a, and frees the job. */
+void srv_debug_profile_finish(srv_profile_job *j, srv_debug_answer *a);
+/* Stops it and frees the job: nobody is waiting for it any more. */
+void srv_debug_profile_cancel(srv_profile_job *j);
+
 typedef struct srv_text {
     char *buf;
     size_t len, cap;
@@ -524,6 +548,7 @@ typedef struct srv_http_config {
     uint32_t time_slice_ms;         /* a busy handler yields to its worker's others this often */
     int log_fd;                     /* -1: no access log */
     const srv_companion *companion; /* its metrics follow the server's; NULL: none */
+    bool dev;                       /* a failed handler's 500 says why, with the Wasm backtrace */
 } srv_http_config;
 
 typedef struct srv_http srv_http;

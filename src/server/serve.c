@@ -273,6 +273,7 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
         .time_slice_ms = o->time_slice_ms ? o->time_slice_ms : 10,
         .log_fd = 2,
         .companion = o->companion,
+        .dev = o->dev,
     };
     char lhost[256], ahost[256];
     if (!split_addr(listen, lhost, sizeof lhost, &hc.listen_port, err, errlen)) {

@@ -310,6 +310,37 @@ typedef struct srv_companion {
                    struct srv_response *resp, struct srv_result *res);
 } srv_companion;
 
+/* ---- guest profiles (profile.c) ------------------------------------------ */
+
+/* Samples of the Wasm stacks that guest code runs on, from every thread,
+ * kept as a call tree; wasp run --profile and the admin listener's
+ * /debug/profile take them. One profile at a time in a process. */
+typedef struct srv_profile srv_profile;
+typedef enum {
+    SRV_PROFILE_TRACE,      /* Chrome trace events (Perfetto, DevTools' Performance panel) */
+    SRV_PROFILE_CPUPROFILE, /* Chrome DevTools' .cpuprofile */
+    SRV_PROFILE_FOLDED,     /* folded stacks, "outer;inner N" lines for flame graphs */
+} srv_profile_format;
+/* The default sampling rate, in samples per second of a thread's guest code. */
+#define SRV_PROFILE_HZ 1000
+/* Starts sampling at `hz` (1 to 1000) the stacks whose innermost frame is
+ * in module `only` (NULL: every module). NULL with a message in err when
+ * the rate is out of range, memory is short or another profile runs. */
+srv_profile *srv_profile_start(unsigned hz, const struct wasm_module *only, char *err,
+                               size_t errlen);
+/* Stops sampling; the samples stay for srv_profile_render. */
+void srv_profile_stop(srv_profile *p);
+size_t srv_profile_samples(const srv_profile *p);
+/* The profile as text in format f, malloc'd (the caller frees it), its
+ * length in *len; NULL when memory is short. */
+char *srv_profile_render(srv_profile *p, srv_profile_format f, size_t *len);
+/* Stops it if it runs, and frees it. NULL is allowed. */
+void srv_profile_free(srv_profile *p);
+/* "trace", "cpuprofile" or "folded"; false for anything else. */
+bool srv_profile_format_parse(const char *name, srv_profile_format *f);
+/* The format a file's name asks for: .folded, .cpuprofile, else a trace. */
+srv_profile_format srv_profile_format_of(const char *path);
+
 typedef struct srv_options {
     const char *manifest_path;  /* reloaded on SIGHUP; NULL: serve `single` */
     srv_manifest *single;       /* one-module mode (taken over by srv_serve) */
@@ -328,6 +359,7 @@ typedef struct srv_options {
     srv_tier tier;              /* for apps whose manifest entry has no `tier:` */
     const char *cache_dir;      /* native code cache directory; NULL: none */
     const srv_companion *companion; /* the manifest's pipelines; NULL: none (refused) */
+    bool dev; /* development: a trap's message and backtrace in the 500's body */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

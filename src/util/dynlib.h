@@ -43,6 +43,7 @@
     F(h2o_start_response)                                                                          \
     F(h2o_strdup)                                                                                  \
     F(h2o_timeout_init)                                                                            \
+    F(h2o_timeout_dispose)                                                                         \
     F(h2o_timeout_link)                                                                            \
     F(h2o_timeout_unlink)
 

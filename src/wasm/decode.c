@@ -697,6 +697,7 @@ void wasm_module_free(wasm_module *m) {
     wasm_jit_unload(mi->jit);
     free(mi->natives);
     free(mi->entries);
+    free(mi->ranges);
     free(mi->jit_obj);
     util_arena_free(&mi->arena);
     free((void *)m->bytes);

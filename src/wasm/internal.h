@@ -211,6 +211,8 @@ typedef struct wasm_trap_frame {
     struct wasm_trap_frame *prev;
     const void *pc;                 /* the instruction that faulted, after such a trap */
     const struct wasm_funcinst *fn; /* the interpreter's current function */
+    uint32_t depth;                 /* ... and its call depth, for the backtrace */
+    const void *fp;                 /* compiled code's frame pointer at the fault */
 } wasm_trap_frame;
 
 /* Installs the SIGSEGV/SIGBUS handler once per process (thread-safe),
@@ -253,6 +255,36 @@ void wasm_trap_publish_site(const struct wasm_module *m, uint64_t site);
 /* Forgets the noted and the published site: an outermost call starts. */
 void wasm_trap_forget_site(void);
 
+/* The site of `site` (as noted: compiled code's offset alone gets its
+ * function) in module `m`. */
+wasm_trap_site wasm_site_of(const wasm_module *m, uint64_t site);
+
+/* ---- the Wasm stack: backtraces and samples (stack.c) -------------------- */
+
+/* Notes the frames of the trap being raised, innermost first (a trap that
+ * came out of a nested call through a host function is noted again by the
+ * caller's run, with the caller's frames). The call that catches the trap
+ * publishes them for wasm_last_trap_backtrace (wasm_trap_publish_site);
+ * an outermost call's start forgets both (wasm_trap_forget_site). */
+void wasm_stack_note(const wasm_trap_site *frames, size_t n);
+void wasm_stack_publish(void);
+void wasm_stack_forget(void);
+/* Compiled code's stack on module `m`: the innermost frame at `site`
+ * (WASM_SITE_NONE: none, the walk starts at fp's caller); the function
+ * whose code holds `pc` when it is another one (LLVM inlined the site's
+ * function into it; NULL: not known); then the frames up the chain of
+ * frame pointers from `fp` (compiled code keeps them, see jit_compile.c)
+ * while their return addresses are in `m`'s code. */
+size_t wasm_stack_native(const wasm_module *m, uint64_t site, const void *pc, const void *fp,
+                         wasm_trap_site *out, size_t max);
+/* The sampling period in ms (0: not sampling); read relaxed at check
+ * points that are due. */
+uint32_t wasm_sample_period(void);
+/* Hands a sample to the sampler, if one still runs. */
+void wasm_stack_sample(const wasm_trap_site *frames, size_t n);
+/* Starts the ticker that moves the epoch (interp.c). */
+void wasm_epoch_start(void);
+
 /* ---- what a running call keeps per thread (interp.c, fiber.c) ------------ */
 
 /* A call into Wasm keeps its state in thread-local variables, read on the
@@ -263,7 +295,7 @@ void wasm_trap_forget_site(void);
 typedef struct wasm_exec_state {
     void *cells, *limit, *top, *calls; /* the interpreter's stacks (opaque here) */
     uint32_t depth;
-    uint64_t deadline, fuel, check_at;
+    uint64_t deadline, fuel, check_at, slice_end;
     bool fuel_budget;
     uint32_t slice; /* the fiber's time slice, ms (0: none) */
     const wasm_instance *inst;
@@ -631,6 +663,12 @@ typedef struct wasm_module_impl {
     wasm_jit_image *jit;
     void **natives;
     wasm_jit_entry *entries;
+    /* the defined functions' code ranges, by address (wasm_jit_func_at) */
+    struct wasm_jit_range {
+        uintptr_t lo, hi;
+        uint32_t func;
+    } * ranges;
+    uint32_t nranges;
     uint8_t *jit_obj; /* the object it was loaded from, for a cache entry */
     size_t jit_obj_len;
     uint32_t jit_flags; /* WASM_NATIVE_* it was compiled with */
@@ -639,6 +677,9 @@ typedef struct wasm_module_impl {
 /* Loads object `obj` and binds it to `m`'s defined functions (jit_run.c).
  * Takes `obj` (malloc'd) in every case: the module keeps it. */
 bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, wasm_error *err);
+/* The defined function of `mi` whose compiled code holds `pc` (its index
+ * space's), or UINT32_MAX: pc is not in its functions' code. */
+uint32_t wasm_jit_func_at(const wasm_module_impl *mi, const void *pc);
 /* The module's natives, or NULL before its code is bound. */
 static inline void **wasm_module_natives(const wasm_module_impl *mi) {
     return __atomic_load_n(&mi->natives, __ATOMIC_ACQUIRE);
@@ -648,8 +689,10 @@ static inline void **wasm_module_natives(const wasm_module_impl *mi) {
  * Compiled code calls these by name (jit_compile.c declares them, the
  * loader binds them). */
 
-/* An explicit trap of compiled code at `site` (function << 32 | offset). */
-__attribute__((noreturn)) void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site);
+/* An explicit trap of compiled code at `site` (function << 32 | offset);
+ * `fp` is the trapping function's frame pointer, for the backtrace. */
+__attribute__((noreturn)) void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site,
+                                             const void *fp);
 /* A call from compiled code of `caller` to `f` (an import, or a function
  * of another instance), arguments and results in `cells`. */
 void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst *f,
@@ -664,11 +707,12 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
                             uint32_t index, wasm_cell *cells, uint64_t site);
 /* memory.grow of memory 0: the old size in pages, or -1. */
 uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta);
-/* The slow path of a check (interp.c): the stack is exhausted (a trap),
- * or the context was poked: the time slice is over (the fiber yields),
- * the deadline passed or `inst` was interrupted (a trap), or neither (the
- * poke was for another instance, or came late): it goes on. */
-void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site);
+/* The slow path of a check (interp.c), `fp` the checking function's frame
+ * pointer and `ret` the return address into it (the thunk adds it): the stack is exhausted (a
+ * trap), or the context was poked: a sample is due, the time slice is over (the fiber yields), the
+ * deadline passed or `inst` was interrupted (a trap), or neither (the poke was for another
+ * instance, or came late): it goes on. */
+void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site, const void *fp, const uint8_t *ret);
 /* Whether a call to `f` runs its compiled code: it has some, and it counts
  * fuel when the thread's calls have a budget (wasm_exec_fuel_budget). */
 bool wasm_jit_runs(const wasm_funcinst *f);

@@ -140,10 +140,30 @@ static _Thread_local uint64_t check_at = UINT64_MAX;
 /* The running fiber's time slice in ms (wasm_fiber_set_slice); 0: none. */
 static _Thread_local uint32_t slice;
 
-static void check_at_update(void) {
-    uint64_t end = slice ? __atomic_load_n(&epoch, __ATOMIC_RELAXED) + slice : UINT64_MAX;
-    check_at = deadline < end ? deadline : end;
+/* The epoch at which the running fiber's time slice ends, and the one
+ * at which the next sample of the stack is due (UINT64_MAX: none). */
+static _Thread_local uint64_t slice_end = UINT64_MAX, sample_at = UINT64_MAX;
+
+/* check_at from the deadline, the slice's end and the next sample. */
+static void check_at_refresh(void) {
+    uint64_t at = deadline < slice_end ? deadline : slice_end;
+    check_at = sample_at < at ? sample_at : at;
     wasm_jit_watch_until(check_at);
+}
+
+/* A new time slice from now, and the next sample a period from now when
+ * none is pending: the time the thread ran no guest code (between two
+ * requests, say) must not make the first check of the next call a sample,
+ * or every call's entry would be in the profile. */
+static void check_at_update(void) {
+    uint64_t now = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
+    slice_end = slice ? now + slice : UINT64_MAX;
+    uint32_t period = wasm_sample_period();
+    if (!period)
+        sample_at = UINT64_MAX;
+    else if (sample_at == UINT64_MAX || sample_at <= now)
+        sample_at = now + period;
+    check_at_refresh();
 }
 
 /* The slow path of a check that is no deadline: the time slice is over.
@@ -152,6 +172,25 @@ static void check_at_update(void) {
 __attribute__((noinline)) static void slice_over(void) {
     wasm_fiber_yield();
     check_at_update();
+}
+
+/* At a check that took its slow path: whether a sample is due, and the
+ * next one's time set (or none, when sampling stopped). */
+static bool sample_due(void) {
+    uint64_t now = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
+    if (now < sample_at) return false;
+    uint32_t period = wasm_sample_period();
+    sample_at = period ? now + period : UINT64_MAX;
+    return period != 0;
+}
+
+/* The slow path's end when the call goes on: a slice that is over
+ * yields; otherwise the next check point is set past the sample. */
+static void slow_path_goes_on(void) {
+    if (__atomic_load_n(&epoch, __ATOMIC_RELAXED) >= slice_end)
+        slice_over();
+    else
+        check_at_refresh();
 }
 /* The lowest address compiled code may use on the running stack: the
  * fiber's, set when it starts; the thread's, found once (jit_ctx_init). */
@@ -207,6 +246,7 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->fuel = fuel;
     s->fuel_budget = fuel_budget;
     s->check_at = check_at;
+    s->slice_end = slice_end;
     s->slice = slice;
     s->inst = current_inst;
     s->stack_limit = stack_limit;
@@ -225,6 +265,7 @@ void wasm_exec_load(const wasm_exec_state *s) {
     fuel = s->fuel;
     fuel_budget = s->fuel_budget;
     check_at = s->check_at;
+    slice_end = s->slice_end;
     slice = s->slice;
     current_inst = s->inst;
     stack_limit = s->stack_limit;
@@ -247,7 +288,7 @@ bool wasm_exec_fuel_budget(void) {
 
 bool wasm_exec_state_init(wasm_exec_state *s) {
     memset(s, 0, sizeof *s);
-    s->deadline = s->fuel = s->check_at = UINT64_MAX;
+    s->deadline = s->fuel = s->check_at = s->slice_end = UINT64_MAX;
     void *p = mmap(NULL, (size_t)STACK_CELLS * sizeof(ucell), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
@@ -439,6 +480,34 @@ static void call_native(const wasm_funcinst *f, const wasm_instance *from, wasm_
     /* a trap jumps past this to wasm_interp_call, which republishes */
     wasm_jit_watch(outer);
     fuel = ctx.fuel;
+}
+
+/* The interpreter's stack of the run that started at call depth
+ * `base_depth`: function `fn` innermost, then the callers its call records
+ * keep (depth - 1 down to base_depth), their offsets not known. */
+static size_t interp_frames(const wasm_funcinst *fn, uint32_t depth, uint32_t base_depth,
+                            wasm_trap_site *out) {
+    size_t n = 0;
+    uint64_t site = func_site(fn);
+    if (site != WASM_SITE_NONE) out[n++] = wasm_site_of(fn->inst->module, site);
+    for (uint32_t d = depth; d > base_depth && n < WASM_BACKTRACE_MAX; d--) {
+        const wasm_funcinst *caller = ts.calls[d - 1].fn;
+        site = func_site(caller);
+        if (site != WASM_SITE_NONE) out[n++] = wasm_site_of(caller->inst->module, site);
+    }
+    return n;
+}
+
+__attribute__((noinline, cold)) static void sample_stack(const wasm_funcinst *fn, uint32_t depth,
+                                                         uint32_t base_depth) {
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    wasm_stack_sample(frames, interp_frames(fn, depth, base_depth, frames));
+}
+
+__attribute__((noinline, cold)) static void note_stack(const wasm_funcinst *fn, uint32_t depth,
+                                                       uint32_t base_depth) {
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    wasm_stack_note(frames, interp_frames(fn, depth, base_depth, frames));
 }
 
 static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_depth,
@@ -694,6 +763,7 @@ static wasm_trap_code run(const wasm_funcinst *fn, ucell *fp, uint32_t base_dept
 
 enter:
     tf->fn = fn;
+    tf->depth = depth;
     if ((size_t)(ts.limit - fp) < code->frame_cells) TRAP(WASM_TRAP_STACK_EXHAUSTED);
     for (uint32_t k = code->nparam_cells; k < code->nlocal_cells; k++)
         fp[k].u64 = 0;
@@ -754,9 +824,10 @@ check:
     if (__builtin_expect(__atomic_load_n(&epoch, __ATOMIC_RELAXED) >= check_at ||
                              __atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED),
                          0)) {
+        if (sample_due()) sample_stack(fn, depth, base_depth);
         if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
             __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
-            slice_over(); /* suspends this call until the embedder resumes it */
+            slow_path_goes_on(); /* a slice that is over suspends this call */
             if (!__atomic_load_n(&inst->interrupt, __ATOMIC_RELAXED) &&
                 __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline)
                 goto checked;
@@ -784,6 +855,7 @@ do_return:
         fp = r->fp;
         fn = r->fn;
         tf->fn = fn;
+        tf->depth = depth;
         if (fn->inst != inst) {
             inst = fn->inst;
             mb = inst->mem_base;
@@ -1307,25 +1379,33 @@ L_WASM_IOP_SIMD_STORE:
     NEXT;
 
 done:
-    if (trap != WASM_TRAP_NONE) wasm_trap_note_site(func_site(fn));
+    if (trap != WASM_TRAP_NONE) {
+        wasm_trap_note_site(func_site(fn));
+        note_stack(fn, depth, base_depth);
+    }
     return trap;
 }
 
 /* A trap of compiled code's check at `site`. The site is noted only here,
  * right before the jump: the slow path may yield the fiber first, and a
  * request on another fiber must not find this one's note. */
-__attribute__((noreturn)) static void raise_at(uint64_t site, wasm_trap_code code) {
+__attribute__((noreturn)) static void raise_at(const wasm_jit_ctx *ctx, uint64_t site,
+                                               const uint8_t *ret, const void *fp,
+                                               wasm_trap_code code) {
     wasm_trap_note_site(site);
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    wasm_stack_note(frames, wasm_stack_native(ctx->inst->module, site, ret - 1, fp, frames,
+                                              WASM_BACKTRACE_MAX));
     wasm_trap_raise(code);
 }
 
-void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site) {
+void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site, const void *fp, const uint8_t *ret) {
     wasm_instance *inst = ctx->inst;
     /* the stack first: compiled code compared its stack pointer with the
      * limit, which may be a poke; this frame is a little deeper */
     if (!stack_limit) stack_limit = thread_stack_limit();
     if ((const void *)__builtin_frame_address(0) < stack_limit)
-        raise_at(site, WASM_TRAP_STACK_EXHAUSTED);
+        raise_at(ctx, site, ret, fp, WASM_TRAP_STACK_EXHAUSTED);
     /* then the limit put back, before the reasons are read: a poke from
      * now on stays for the next check (jit_watch.c). Then as the loop's
      * CHECK: a slice that is over yields, an interruption or the deadline
@@ -1333,20 +1413,29 @@ void wasm_jit_check(wasm_jit_ctx *ctx, uint64_t site) {
     __atomic_store_n(&ctx->stack_limit, stack_limit, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&epoch, __ATOMIC_SEQ_CST) < check_at &&
         !__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST)) {
-        if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
+        if (ctx->fuel == 0) raise_at(ctx, site, ret, fp, WASM_TRAP_FUEL_EXHAUSTED);
         return;
+    }
+    if (sample_due()) {
+        wasm_trap_site frames[WASM_BACKTRACE_MAX];
+        wasm_stack_sample(
+            frames, wasm_stack_native(inst->module, site, ret - 1, fp, frames, WASM_BACKTRACE_MAX));
     }
     if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
         __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
-        slice_over();
+        slow_path_goes_on();
         if (!__atomic_load_n(&inst->interrupt, __ATOMIC_SEQ_CST) &&
             __atomic_load_n(&epoch, __ATOMIC_RELAXED) < deadline) {
-            if (ctx->fuel == 0) raise_at(site, WASM_TRAP_FUEL_EXHAUSTED);
+            if (ctx->fuel == 0) raise_at(ctx, site, ret, fp, WASM_TRAP_FUEL_EXHAUSTED);
             return;
         }
     }
     __atomic_store_n(&inst->interrupt, 0, __ATOMIC_RELAXED);
-    raise_at(site, WASM_TRAP_INTERRUPTED);
+    raise_at(ctx, site, ret, fp, WASM_TRAP_INTERRUPTED);
+}
+
+void wasm_epoch_start(void) {
+    pthread_once(&ticker_once, start_ticker);
 }
 
 void wasm_interrupt_all(void) {
@@ -1383,15 +1472,23 @@ bool wasm_call_should_stop(const wasm_instance *inst) {
  * what the trap's raiser noted, or, for a fault, the compiled access at
  * the faulting pc, or the function the interpreter was running. */
 static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, bool native,
-                         bool fault) {
+                         bool fault, uint32_t base_depth) {
     uint64_t site = wasm_trap_take_site();
     const wasm_module *m = fn->inst->module;
     if (site == WASM_SITE_NONE && fault) {
         /* compiled code of fn's module, also when the interpreter called it */
         const wasm_module_impl *mi = wasm_impl(m);
-        if (tf->pc && wasm_module_natives(mi)) site = wasm_jit_site_at(mi->jit, tf->pc);
+        if (tf->pc && wasm_module_natives(mi)) {
+            site = wasm_jit_site_at(mi->jit, tf->pc);
+            if (site != WASM_SITE_NONE) {
+                wasm_trap_site frames[WASM_BACKTRACE_MAX];
+                wasm_stack_note(
+                    frames, wasm_stack_native(m, site, tf->pc, tf->fp, frames, WASM_BACKTRACE_MAX));
+            }
+        }
         if (site == WASM_SITE_NONE && !native && tf->fn) {
             site = func_site(tf->fn);
+            note_stack(tf->fn, tf->depth, base_depth);
             m = tf->fn->inst->module;
         }
     } else if (!native && tf->fn) {
@@ -1462,7 +1559,8 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
         trap = (wasm_trap_code)sig;
     }
     wasm_jit_watch(outer);
-    if (trap != WASM_TRAP_NONE) publish_site(fn, &tf, native, sig == WASM_TRAP_OOB_MEMORY);
+    if (trap != WASM_TRAP_NONE)
+        publish_site(fn, &tf, native, sig == WASM_TRAP_OOB_MEMORY, saved_depth);
     if (native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
     wasm_trap_leave(&tf);
     ts.top = saved_top;

@@ -339,7 +339,7 @@ static void add_fn_attr(jit *j, LLVMValueRef fn, const char *name) {
 static void declare_runtime(jit *j) {
     const wasm_llvm *L = j->L;
     LLVMTypeRef p = ty_ptr(j), i32 = ty_i32(j), i64 = ty_i64(j), v = L->LLVMVoidTypeInContext(j->C);
-    j->trap_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i32, i64}, 3, 0);
+    j->trap_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i32, i64, p}, 4, 0);
     j->trap_fn = L->LLVMAddFunction(j->M, "wasm_jit_trap", j->trap_ty);
     add_fn_attr(j, j->trap_fn, "noreturn");
     add_fn_attr(j, j->trap_fn, "cold");
@@ -348,7 +348,7 @@ static void declare_runtime(jit *j) {
     j->call_fn = L->LLVMAddFunction(j->M, "wasm_jit_call", j->call_ty);
     j->grow_ty = L->LLVMFunctionType(i32, (LLVMTypeRef[]){p, i32}, 2, 0);
     j->grow_fn = L->LLVMAddFunction(j->M, "wasm_jit_memory_grow", j->grow_ty);
-    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i64}, 2, 0);
+    j->check_ty = L->LLVMFunctionType(v, (LLVMTypeRef[]){p, i64, p}, 3, 0);
     j->check_fn = L->LLVMAddFunction(j->M, "wasm_jit_check", j->check_ty);
     add_fn_attr(j, j->check_fn, "cold");
     L->LLVMSetFunctionCallConv(j->check_fn, JIT_CHECK_CC);
@@ -357,6 +357,25 @@ static void declare_runtime(jit *j) {
     j->call_indirect_ty =
         L->LLVMFunctionType(v, (LLVMTypeRef[]){p, p, i32, i32, i32, p, i64}, 7, 0);
     j->call_indirect_fn = L->LLVMAddFunction(j->M, "wasm_jit_call_indirect", j->call_indirect_ty);
+    unsigned fa = L->LLVMLookupIntrinsicID("llvm.frameaddress", 17);
+    j->frameaddr_fn = L->LLVMGetIntrinsicDeclaration(j->M, fa, &p, 1);
+    j->frameaddr_ty = L->LLVMIntrinsicGetType(j->C, fa, &p, 1);
+}
+
+/* The running function's frame pointer. Every function keeps one
+ * ("frame-pointer"="all"), so the helpers that trap or sample walk the
+ * compiled frames from it (stack.c): a register less in hot code, for
+ * backtraces and profiles in this tier as in the interpreter. */
+static LLVMValueRef frame_addr(jit *j) {
+    const wasm_llvm *L = j->L;
+    LLVMValueRef zero = L->LLVMConstInt(ty_i32(j), 0, 0);
+    return L->LLVMBuildCall2(j->B, j->frameaddr_ty, j->frameaddr_fn, &zero, 1, "fp");
+}
+
+static void keep_frame_pointer(jit *j, LLVMValueRef fn) {
+    const wasm_llvm *L = j->L;
+    L->LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                               L->LLVMCreateStringAttribute(j->C, "frame-pointer", 13, "all", 3));
 }
 
 /* A load of `t` at byte `off` of `base`. */
@@ -372,9 +391,9 @@ static LLVMValueRef load_at(jit *j, LLVMTypeRef t, LLVMValueRef base, uint64_t o
 /* Ends the current block with trap `code` at the instruction's site. */
 static void build_trap(jit *j, wasm_trap_code code) {
     const wasm_llvm *L = j->L;
-    LLVMValueRef args[3] = {L->LLVMGetParam(j->self, 0), L->LLVMConstInt(ty_i32(j), code, 0),
-                            L->LLVMConstInt(ty_i64(j), j->site, 0)};
-    L->LLVMBuildCall2(j->B, j->trap_ty, j->trap_fn, args, 3, "");
+    LLVMValueRef args[4] = {L->LLVMGetParam(j->self, 0), L->LLVMConstInt(ty_i32(j), code, 0),
+                            L->LLVMConstInt(ty_i64(j), j->site, 0), frame_addr(j)};
+    L->LLVMBuildCall2(j->B, j->trap_ty, j->trap_fn, args, 4, "");
     L->LLVMBuildUnreachable(j->B);
 }
 
@@ -427,8 +446,8 @@ static void build_check(jit *j) {
     L->LLVMBuildCondBr(B, stop, slow, ok);
     L->LLVMPositionBuilderAtEnd(B, slow);
     LLVMValueRef site = L->LLVMConstInt(i64, j->site, 0);
-    LLVMValueRef call =
-        L->LLVMBuildCall2(B, j->check_ty, j->check_fn, (LLVMValueRef[]){ctx, site}, 2, "");
+    LLVMValueRef call = L->LLVMBuildCall2(B, j->check_ty, j->check_fn,
+                                          (LLVMValueRef[]){ctx, site, frame_addr(j)}, 3, "");
     L->LLVMSetInstructionCallConv(call, JIT_CHECK_CC);
     L->LLVMBuildBr(B, ok);
     L->LLVMPositionBuilderAtEnd(B, ok);
@@ -519,8 +538,19 @@ void jit_store(jit *j, LLVMValueRef v, LLVMValueRef ptr) {
     keep(j, "wasp.stored", (LLVMValueRef[]){j->L->LLVMConstInt(i64, j->site, 0)}, &i64, 1);
 }
 
+/* After a call (not a tail call, which leaves the frame): its site, for
+ * the backtraces (stack.c). The stack map point follows the call, so the
+ * first one past a return address is the call's: a caller's frame gets
+ * the call's offset, and the function whose body holds the call also when
+ * LLVM inlined that function into the one whose frame it is. */
+static bool called(jit *j) {
+    LLVMTypeRef i64 = ty_i64(j);
+    keep(j, "wasp.called", (LLVMValueRef[]){j->L->LLVMConstInt(i64, j->site, 0)}, &i64, 1);
+    return true;
+}
+
 /* After the passes: every call of a keeper (wasp.keep.N after a load,
- * wasp.stored after a store) becomes llvm.experimental.stackmap with the
+ * wasp.stored after a store, wasp.called after a call) becomes llvm.experimental.stackmap with the
  * access's site as its id: it emits no instruction, but LLVM records the
  * address where it stands in the object's stack map section, which the
  * loader turns into a table from addresses to sites (jit_load.c,
@@ -531,14 +561,14 @@ void jit_store(jit *j, LLVMValueRef v, LLVMValueRef ptr) {
 static void lower_loads(jit *j) {
     const wasm_llvm *L = j->L;
     /* the passes delete a declaration left without calls: look them up */
-    LLVMValueRef fns[JIT_LOAD_TYPES + 1] = {0};
+    LLVMValueRef fns[JIT_LOAD_TYPES + 2] = {0};
     unsigned nfns = 0;
-    for (unsigned k = 0; k <= j->nload; k++) {
+    for (unsigned k = 0; k <= j->nload + 1; k++) {
         char name[32];
         if (k < j->nload)
             snprintf(name, sizeof name, "wasp.keep.%u", k);
         else
-            snprintf(name, sizeof name, "wasp.stored");
+            snprintf(name, sizeof name, k == j->nload ? "wasp.stored" : "wasp.called");
         LLVMValueRef f = L->LLVMGetNamedFunction(j->M, name);
         if (f) fns[nfns++] = f;
     }
@@ -1019,9 +1049,9 @@ static bool bulk(jit *j, const wasm_instr *ins) {
     L->LLVMBuildCondBr(B, L->LLVMBuildICmp(B, LLVMIntNE, r, L->LLVMConstInt(ty_i64(j), 0, 0), ""),
                        bad, ok);
     L->LLVMPositionBuilderAtEnd(B, bad);
-    LLVMValueRef targs[3] = {L->LLVMGetParam(j->self, 0), L->LLVMBuildTrunc(B, r, ty_i32(j), ""),
-                             L->LLVMConstInt(ty_i64(j), j->site, 0)};
-    L->LLVMBuildCall2(B, j->trap_ty, j->trap_fn, targs, 3, "");
+    LLVMValueRef targs[4] = {L->LLVMGetParam(j->self, 0), L->LLVMBuildTrunc(B, r, ty_i32(j), ""),
+                             L->LLVMConstInt(ty_i64(j), j->site, 0), frame_addr(j)};
+    L->LLVMBuildCall2(B, j->trap_ty, j->trap_fn, targs, 4, "");
     L->LLVMBuildUnreachable(B);
     L->LLVMPositionBuilderAtEnd(B, ok);
     return true;
@@ -1434,13 +1464,13 @@ static bool on_instr(void *ud, const wasm_instr *ins) {
         build_return(j);
         top->dead = true;
         return true;
-    case WASM_OP_CALL: return call(j, ins->imm.index, false);
+    case WASM_OP_CALL: return call(j, ins->imm.index, false) && called(j);
     case WASM_OP_RETURN_CALL:
         /* a real tail call: tail recursion a million deep must not exhaust
          * the stack */
         top->dead = true;
         return call(j, ins->imm.index, true);
-    case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins, false);
+    case WASM_OP_CALL_INDIRECT: return call_indirect(j, ins, false) && called(j);
     case WASM_OP_RETURN_CALL_INDIRECT: top->dead = true; return call_indirect(j, ins, true);
     case WASM_OP_DROP: jit_pop(j); return true;
     case WASM_OP_SELECT:
@@ -1606,6 +1636,7 @@ static void build_entry(jit *j, uint32_t ti) {
     snprintf(name, sizeof name, "wasm_e%u", ti);
     LLVMValueRef e = L->LLVMAddFunction(j->M, name, ety);
     L->LLVMSetVisibility(e, LLVMHiddenVisibility);
+    keep_frame_pointer(j, e);
     j->self = e;
     L->LLVMPositionBuilderAtEnd(B, new_block(j, "entry"));
     LLVMValueRef cells = L->LLVMGetParam(e, 3);
@@ -1820,6 +1851,7 @@ bool wasm_jit_compile(const wasm_module *m, uint32_t flags, uint8_t **obj, size_
          * call, not one through a stub (jit_load.c) */
         L->LLVMSetVisibility(j->fns[i], LLVMHiddenVisibility);
         L->LLVMSetFunctionCallConv(j->fns[i], j->type_cc[m->funcs[i].type]);
+        keep_frame_pointer(j, j->fns[i]);
     }
     for (uint32_t i = 0; ok && i < m->nfuncs; i++) {
         if (m->funcs[i].imported) continue;

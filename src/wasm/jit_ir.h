@@ -74,6 +74,8 @@ typedef struct jit {
     /* the runtime helpers, declared in the module */
     LLVMValueRef trap_fn, call_fn, grow_fn, check_fn, bulk_fn, call_indirect_fn;
     LLVMTypeRef trap_ty, call_ty, grow_ty, check_ty, bulk_ty, call_indirect_ty;
+    LLVMValueRef frameaddr_fn; /* llvm.frameaddress, for the traps' and checks' backtraces */
+    LLVMTypeRef frameaddr_ty;
     LLVMValueRef mem_base; /* memory 0's bytes, loaded at the function's entry */
     LLVMValueRef *pool;    /* the frames' phis and saved parameters, per function */
     uint32_t npool, cappool;

@@ -126,6 +126,7 @@
     X(LLVMMetadataAsValue)                                                                         \
     X(LLVMGetEnumAttributeKindForName)                                                             \
     X(LLVMCreateEnumAttribute)                                                                     \
+    X(LLVMCreateStringAttribute)                                                                   \
     X(LLVMAddAttributeAtIndex)                                                                     \
     X(LLVMAddGlobal)                                                                               \
     X(LLVMBuildIntToPtr)                                                                           \

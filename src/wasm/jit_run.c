@@ -16,9 +16,25 @@
 
 #include "wasm/internal.h"
 
-void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site) {
-    (void)ctx;
+/* This file is built with frame pointers (Makefile): the helpers below
+ * that trap find the compiled caller's frame pointer where their own
+ * frame saved it, for the backtrace. */
+static const void *caller_fp(const void *own_frame) {
+    return *(const void *const *)own_frame;
+}
+
+/* Notes the backtrace of a trap raised in compiled code of ctx's instance
+ * at `site` in the function whose frame pointer is `fp`. */
+static void note_stack(const wasm_jit_ctx *ctx, uint64_t site, const void *pc, const void *fp) {
+    wasm_trap_site frames[WASM_BACKTRACE_MAX];
+    size_t n = wasm_stack_native(ctx->inst->module, site, pc, fp, frames, WASM_BACKTRACE_MAX);
+    wasm_stack_note(frames, n);
+}
+
+void wasm_jit_trap(wasm_jit_ctx *ctx, uint32_t code, uint64_t site, const void *fp) {
     wasm_trap_note_site(site);
+    /* the call's instruction: a noreturn call may end its function */
+    note_stack(ctx, site, (const uint8_t *)__builtin_return_address(0) - 1, fp);
     wasm_trap_raise((wasm_trap_code)code);
 }
 
@@ -49,7 +65,12 @@ void wasm_jit_call(wasm_jit_ctx *ctx, wasm_instance *caller, const wasm_funcinst
      * point moved meanwhile; and the fuel the callee used is taken */
     wasm_jit_ctx_init(ctx);
     wasm_jit_enter(ctx, caller);
-    if (t != WASM_TRAP_NONE) wasm_trap_raise(t);
+    if (t != WASM_TRAP_NONE) {
+        /* from this frame: its return address is in the calling function,
+         * whose site is not known here */
+        note_stack(ctx, WASM_SITE_NONE, NULL, __builtin_frame_address(0));
+        wasm_trap_raise(t);
+    }
 }
 
 uint32_t wasm_jit_memory_grow(wasm_instance *inst, uint32_t delta) {
@@ -91,7 +112,7 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
                          : !wasm_functype_eq(f->type, &inst->module->types[type])
                              ? WASM_TRAP_SIGNATURE_MISMATCH
                              : WASM_TRAP_NONE;
-    if (bad != WASM_TRAP_NONE) wasm_jit_trap(ctx, bad, site);
+    if (bad != WASM_TRAP_NONE) wasm_jit_trap(ctx, bad, site, caller_fp(__builtin_frame_address(0)));
     wasm_jit_call(ctx, inst, f, cells);
 }
 
@@ -104,7 +125,9 @@ void wasm_jit_call_indirect(wasm_jit_ctx *ctx, wasm_instance *inst, uint32_t tab
  * instead of spilling them around it. It aligns the stack for the C call:
  * eight pushes on top of the return address. wasm_jit_check may also not
  * return (a trap) or return on this stack after a fiber switch; both are
- * fine here. GCC has no preserve_most attribute, hence assembly. */
+ * fine here. GCC has no preserve_most attribute, hence assembly. The
+ * return address into compiled code goes along as the fourth argument,
+ * for the function that holds the check (stack.c). */
 __asm__(".text\n"
         ".p2align 4\n"
         ".type wasm_jit_check_thunk, @function\n"
@@ -112,6 +135,7 @@ __asm__(".text\n"
         "  push %rax\n  push %rcx\n  push %rdx\n  push %rsi\n"
         "  push %rdi\n  push %r8\n  push %r9\n  push %r10\n"
         "  sub $8, %rsp\n"
+        "  mov 72(%rsp), %rcx\n" /* the return address into compiled code */
         "  call wasm_jit_check\n"
         "  add $8, %rsp\n"
         "  pop %r10\n  pop %r9\n  pop %r8\n  pop %rdi\n"
@@ -181,6 +205,26 @@ static void write_perf_map(const wasm_module *m, const wasm_jit_image *img) {
     fclose(f);
 }
 
+static int range_cmp(const void *a, const void *b) {
+    uintptr_t x = ((const struct wasm_jit_range *)a)->lo,
+              y = ((const struct wasm_jit_range *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+uint32_t wasm_jit_func_at(const wasm_module_impl *mi, const void *pc) {
+    uintptr_t at = (uintptr_t)pc;
+    size_t lo = 0, hi = mi->nranges;
+    while (lo < hi) { /* the first range starting past pc */
+        size_t mid = lo + (hi - lo) / 2;
+        if (mi->ranges[mid].lo <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || at >= mi->ranges[lo - 1].hi) return UINT32_MAX;
+    return mi->ranges[lo - 1].func;
+}
+
 /* Loads object `obj` and binds it to `m`'s defined functions; takes `obj`
  * (malloc'd), which the module keeps for wasm_module_native_save. */
 bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, wasm_error *err) {
@@ -221,7 +265,27 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, was
         free(obj);
         return false;
     }
+    struct wasm_jit_range *ranges = ok ? calloc(ndefined ? ndefined : 1, sizeof *ranges) : NULL;
+    if (!ranges) {
+        err->kind = WASM_ERR_NOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        free(natives);
+        free(entries);
+        wasm_jit_unload(img);
+        free(obj);
+        return false;
+    }
+    for (uint32_t i = 0; i < ndefined; i++) {
+        size_t size;
+        snprintf(name, sizeof name, "wasm_f%u", m->nfunc_imports + i);
+        wasm_jit_find_sized(img, name, &size);
+        ranges[i] = (struct wasm_jit_range){(uintptr_t)natives[i], (uintptr_t)natives[i] + size,
+                                            m->nfunc_imports + i};
+    }
+    qsort(ranges, ndefined, sizeof *ranges, range_cmp);
     write_perf_map(m, img);
+    mi->ranges = ranges;
+    mi->nranges = ndefined;
     mi->jit = img;
     mi->entries = entries;
     mi->jit_obj = obj;

@@ -52,6 +52,7 @@ static void on_fault(int sig, siginfo_t *info, void *uctx) {
     if (f && addr >= f->lo && addr < f->hi) {
         /* where it faulted: compiled code's trap site (wasm_jit_site_at) */
         f->pc = (const void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+        f->fp = (const void *)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RBP];
         siglongjmp(f->jb, WASM_TRAP_OOB_MEMORY);
     }
     chain(sig, info, uctx);
@@ -131,9 +132,16 @@ static uint32_t func_at(const wasm_module *m, uint32_t offset) {
 void wasm_trap_forget_site(void) {
     noted = published = WASM_SITE_NONE;
     published_module = NULL;
+    wasm_stack_forget();
+}
+
+wasm_trap_site wasm_site_of(const wasm_module *m, uint64_t site) {
+    if (site >> 32 == 0 && m) site |= (uint64_t)func_at(m, (uint32_t)site) << 32;
+    return (wasm_trap_site){m, (uint32_t)(site >> 32), (uint32_t)site};
 }
 
 void wasm_trap_publish_site(const wasm_module *m, uint64_t site) {
+    wasm_stack_publish();
     if (site == WASM_SITE_NONE) return;
     /* compiled code's: the offset alone */
     if (site >> 32 == 0 && m) site |= (uint64_t)func_at(m, (uint32_t)site) << 32;
@@ -161,6 +169,23 @@ const char *wasm_trap_site_text(const wasm_trap_site *site, char *buf, size_t le
         snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "%s at offset 0x%x", name, site->offset);
+    return buf;
+}
+
+const char *wasm_backtrace_text(const wasm_trap_site *frames, size_t n, const char *sep, char *buf,
+                                size_t len) {
+    size_t at = 0;
+    if (len) buf[0] = 0;
+    for (size_t i = 0; i < n && len; i++) {
+        char one[300];
+        wasm_trap_site_text(&frames[i], one, sizeof one);
+        int k = snprintf(buf + at, len - at, "%s%s", i ? sep : "", one);
+        if (k < 0 || (size_t)k >= len - at) {
+            if (len >= 4) memcpy(buf + len - 4, "...", 4);
+            break;
+        }
+        at += (size_t)k;
+    }
     return buf;
 }
 

@@ -94,6 +94,41 @@ bool wasm_last_trap_site(wasm_trap_site *site);
  * not known). Returns buf. */
 const char *wasm_trap_site_text(const wasm_trap_site *site, char *buf, size_t len);
 
+/* ---- backtraces and samples of the Wasm stack ----------------------------- */
+
+/* The most frames a backtrace or a sample keeps (the innermost ones). */
+#define WASM_BACKTRACE_MAX 64
+
+/* The Wasm stack of the trap that ended the last outermost call on this
+ * thread, innermost frame first, in either tier: up to `max` frames into
+ * `frames`, their number returned (0: no trap, or none known). The first
+ * is the trap's site (wasm_last_trap_site); its callers carry their
+ * function, and their offset where the tier knows it. A trap that went on
+ * through a host function into an outer call lists the inner call's frames
+ * first. Read it right after the call. */
+size_t wasm_last_trap_backtrace(wasm_trap_site *frames, size_t max);
+/* `frames` as one line in buf, each as wasm_trap_site_text writes it,
+ * separated by `sep` (e.g. " <- "); cut short with "..." when buf is too
+ * small. Returns buf. */
+const char *wasm_backtrace_text(const wasm_trap_site *frames, size_t n, const char *sep, char *buf,
+                                size_t len);
+
+/* A sample of a thread's Wasm stack, innermost frame first (at most
+ * WASM_BACKTRACE_MAX). Called on the thread that runs the guest, at one
+ * of the engine's check points (loop back-edges and function entries): it
+ * must be quick, must not call into Wasm, and may run on many threads at
+ * once. */
+typedef void (*wasm_sample_fn)(void *arg, const wasm_trap_site *frames, size_t n);
+
+/* Starts sampling every thread's Wasm execution: each running call hands
+ * `fn` its stack about every `period_ms` milliseconds (at least 1) of its
+ * running time; calls already running start at their next call or time
+ * slice. One sampler at a time: false when another is running. */
+bool wasm_profile_start(uint32_t period_ms, wasm_sample_fn fn, void *arg);
+/* Stops sampling; when it returns, `fn` runs nowhere and its `arg` may be
+ * freed. */
+void wasm_profile_stop(void);
+
 /* ---- types ------------------------------------------------------------ */
 
 /* Value types, numbered by their binary encoding. */

@@ -616,10 +616,93 @@ expect "interpreter: a trap names its function" 134 'out of bounds memory access
 # above left it), silently; else the interpreter, without compiling
 run run --invoke go "$N/place.wasm"
 expect "auto: a cached module runs its native code (the trap names the offset)" 134 'in \$inner at offset 0x[0-9a-f]+$'
-check "... and says nothing else" test "$(wc -l <"$ERR")" -eq 1
+# the trap's line and its backtrace: nothing else
+only_trap_and_backtrace() { test "$(grep -vcE '^wasm backtrace:$|^ +[0-9]+: ' "$ERR")" -eq 1; }
+check "... and says nothing else" only_trap_and_backtrace
 run run --invoke go --cache "$N/empty-cache" "$N/place.wasm"
 expect "auto: without cached code the interpreter runs it (the trap names the function only)" 134 'in \$inner$'
-check "... and says nothing else" test "$(wc -l <"$ERR")" -eq 1
+check "... and says nothing else" only_trap_and_backtrace
+
+# ---- Wasm backtraces (issue 14) -----------------------------------------
+# A trap prints the Wasm stack, innermost first: in the interpreter every
+# frame by function; in compiled code every frame with its offset (the
+# trap's, then each call's), a function LLVM inlined into its caller
+# recovered from the call's site ($work is inlined into $top).
+cat >"$N/bt.wat" <<'WAT'
+(module
+  (memory 1)
+  (func $leaf (param i32)
+    (if (i32.eqz (local.get 0)) (then unreachable))
+    (call $leaf (i32.sub (local.get 0) (i32.const 1))))
+  (func $work (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.load8_u (local.get 0))))
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 0) (i32.const 100))))
+    (call $leaf (i32.const 2))
+    (local.get 1))
+  (func $top (export "_start") (drop (call $work (i32.const 0)))))
+WAT
+wat2wasm --debug-names "$N/bt.wat" -o "$N/bt.wasm"
+backtrace_is() { # the frames' names, innermost first, as one line
+    test "$(sed -n 's/^ *[0-9]*: \$\([a-z]*\).*/\1/p' "$ERR" | tr '\n' ' ')" = "$1"
+}
+for tier in interp native; do
+    run run --tier "$tier" "$N/bt.wasm"
+    expect "$tier: a trap prints its Wasm backtrace" 134 '^wasm backtrace:$'
+    check "... naming the frames innermost first" backtrace_is "leaf leaf leaf work top "
+done
+run run --tier native "$N/bt.wasm"
+check "native: the innermost frame has the trap's offset" grep -qE '^ +0: \$leaf at offset 0x[0-9a-f]+$' "$ERR"
+# ... and each caller the offset of its call: $work's (LLVM inlines it into
+# $top, and the call's site still names it) is the call of $leaf
+call_leaf=$(wasm-objdump -d "$N/bt.wasm" | awk '/call 0 <leaf>/ {sub(":", "", $1); sub(/^0+/, "", $1); o=$1} END {print o}')
+check "native: a caller's frame has its call's offset, also when inlined" grep -qE "^ +3: \\\$work at offset 0x$call_leaf\$" "$ERR"
+
+# ---- the guest profiler under wasp run (issue 14) -----------------------
+# A recursive function that takes most of the time must be on top by
+# sample share, in both tiers; each format parses.
+cat >"$N/prof.wat" <<'WAT'
+(module
+  (func $fib (param i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2))
+      (then (local.get 0))
+      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))
+                     (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
+  (func $cold (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 3)))
+      (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+    (local.get 1))
+  (func $main (export "_start")
+    (drop (call $fib (i32.const 33)))
+    (drop (call $cold (i32.const 3000000)))))
+WAT
+wat2wasm --debug-names "$N/prof.wat" -o "$N/prof.wasm"
+# folded_top FILE: the leaf function with the most samples
+jq_true() { jq -e "$@" >/dev/null 2>&1; }
+folded_top() { awk '{n=split($1, f, ";"); s[f[n]] += $2} END {for (k in s) print s[k], k}' "$1" | sort -nr | head -1 | cut -d' ' -f2; }
+folded_lines_ok() { test -s "$1" && ! grep -vqE '^[^ ;]+(;[^ ;]+)* [0-9]+$' "$1"; }
+for tier in interp native; do
+    run run --tier "$tier" --profile "$N/p-$tier.folded" "$N/prof.wasm"
+    expect "$tier: run --profile FILE.folded" 0 "profile of [0-9]+ samples written to $N/p-$tier.folded"
+    check "... every line is folded stacks (frames;... count)" folded_lines_ok "$N/p-$tier.folded"
+    check "... fib is on top by samples" test "$(folded_top "$N/p-$tier.folded")" = fib
+    check "... stacks start at main" grep -q '^main;fib' "$N/p-$tier.folded"
+    run run --tier "$tier" --profile "$N/p-$tier.cpuprofile" "$N/prof.wasm"
+    expect "$tier: run --profile FILE.cpuprofile" 0 'profile of [0-9]+ samples'
+    check "... parses as a .cpuprofile (nodes, samples, timeDeltas of one length)" \
+        jq_true '(.nodes | length) > 1 and (.samples | length) == (.timeDeltas | length) and .nodes[0].callFrame.functionName == "(root)"' "$N/p-$tier.cpuprofile"
+    check "... fib has the most hits" test "$(jq -r '[.nodes[] | {n: .callFrame.functionName, h: .hitCount}] | group_by(.n) | map({n: .[0].n, h: (map(.h) | add)}) | max_by(.h) | .n' "$N/p-$tier.cpuprofile")" = fib
+    run run --tier "$tier" --profile "$N/p-$tier.json" --profile-hz 500 "$N/prof.wasm"
+    expect "$tier: run --profile FILE.json (Chrome trace)" 0 'profile of [0-9]+ samples'
+    check "... parses as trace events, begins and ends paired" \
+        jq_true '[.traceEvents[] | select(.ph == "B")] | length > 0' "$N/p-$tier.json"
+    check "... as many ends as begins" \
+        jq_true '([.traceEvents[] | select(.ph == "B")] | length) == ([.traceEvents[] | select(.ph == "E")] | length)' "$N/p-$tier.json"
+done
+run run --profile-hz 0 --profile "$N/x.folded" "$N/prof.wasm"
+expect "run --profile-hz 0 is refused" 2 'bad --profile-hz'
 check "... and compiles nothing into the cache" test ! -e "$N/empty-cache"
 run run --tier auto --invoke go --cache "$N/empty-cache" "$N/place.wasm"
 expect "--tier auto is accepted" 134 'in \$inner$'

@@ -394,14 +394,15 @@ class Server:
 
     ACCESS_LINE = re.compile(r'^ts=\S+ worker=\d+ req=\d+-\d+ app=\S+ method=\S+ '
                              r'path=("(?:[^"\\]|\\.)*"|\S+) status=\d{3} bytes=\d+ dur_us=\d+'
-                             r'( trap=("(?:[^"\\]|\\.)*"|\S+))?( stderr=("(?:[^"\\]|\\.)*"|\S+))?$')
+                             r'( trap=("(?:[^"\\]|\\.)*"|\S+)( backtrace=("(?:[^"\\]|\\.)*"|\S+))?)?'
+                             r'( stderr=("(?:[^"\\]|\\.)*"|\S+))?$')
 
     def check_log_lines(self):
         """Every access log line is one whole line of the documented shape."""
         bad = [line for line in self.text().splitlines()
                if " status=" in line and not self.ACCESS_LINE.match(line)]
         R.check(not bad, "every access log line is one line 'ts=.. worker=.. req=.. app=.. method=.. "
-                "path=.. status=.. bytes=.. dur_us=..[ trap=..][ stderr=..]'", "no other shape",
+                "path=.. status=.. bytes=.. dur_us=..[ trap=..[ backtrace=..]][ stderr=..]'", "no other shape",
                 short(bad[:2], 600))
 
     def check_sanitizer(self):
@@ -1430,6 +1431,10 @@ TESTS += concurrency_test.register(sys.modules[__name__])
 import pipelines_test  # noqa: E402 - a manifest's pipelines beside its apps (pipelines_test.py)
 
 TESTS += pipelines_test.register(sys.modules[__name__])
+
+import observe_test  # noqa: E402 - backtraces, profiles (observe_test.py)
+
+TESTS += observe_test.register(sys.modules[__name__])
 
 
 def main():

@@ -1,0 +1,197 @@
+"""observe_test.py - seeing inside a running `wasp serve` (issue 14), with
+the guest tests/serve/guests/observe.c:
+
+  observe-backtrace  a trapping handler's Wasm backtrace, innermost first,
+                     in the access log line and the event line; with --dev
+                     also in the 500's body, without it not
+  observe-profile    GET /debug/profile on the admin listener while a
+                     recursive handler runs: hot_fib on top by sample share
+                     in folded stacks; .cpuprofile and trace JSON parse;
+                     the refusals (400, 404, 409); a client that leaves
+
+serve_test.py imports this module and runs the tests register() returns
+with its own helpers (both tiers, as every serve test):
+
+    bash tests/serve/run.sh build/wasp observe
+"""
+
+import json
+import re
+import threading
+import time
+
+S = None  # the serve_test module, set by register()
+
+
+def register(serve_test):
+    global S
+    S = serve_test
+    return [
+        ("observe-backtrace", test_backtrace),
+        ("observe-profile", test_profile),
+    ]
+
+
+def setup(name):
+    d = S.scratch_dir(name)
+    top = ("stores:\n  kv:\n    backend: sqlite\n    path: kv.db\n"
+           "databases:\n  db:\n    backend: sqlite\n    path: obs.db\n")
+    m = S.manifest(d, [S.app("obs", "/obs/...", S.guest("observe.wasm"),
+                             "    kv: [kv]\n    sql: [db]\n")], top=top)
+    return d, m
+
+
+FRAMES = ["trap_inner", "trap_middle", "trap_outer", "wasp_handle"]
+
+
+def names(backtrace):
+    """The function names of a backtrace 'f at offset 0x1 <- g <- ...'."""
+    return [re.sub(r"^\$| at offset 0x[0-9a-f]+$", "", f) for f in backtrace.split(" <- ")]
+
+
+def test_backtrace():
+    d, m = setup("observe-backtrace")
+    with S.Server(m, d, extra=["--dev"]) as s:
+        st, _, body = S.get(s.port, "/obs/trap")
+        S.R.eq("GET /obs/trap (--dev): status", 500, st)
+        text = body.decode("utf-8", "replace")
+        S.R.check(text.startswith("the handler failed: unreachable in $trap_inner"),
+                  "--dev: the body says the trap", "'the handler failed: unreachable in $trap_inner...'",
+                  S.short(text))
+        bt = re.search(r"^wasm backtrace: (.*)$", text, re.M)
+        S.R.eq("--dev: the body's backtrace names the frames innermost first", FRAMES,
+               names(bt.group(1)) if bt else None)
+        lines = s.wait_access(lambda e: e.get("path") == "/obs/trap")
+        line = lines[-1] if lines else {}
+        S.R.eq("the access log line's backtrace= names the frames innermost first", FRAMES,
+               names(line.get("backtrace", "")))
+        if S.TIER_WORD == "native":
+            S.R.check(re.match(r"\$trap_inner at offset 0x[0-9a-f]+ <- \$trap_middle at offset 0x[0-9a-f]+ <- ",
+                               line.get("backtrace", "")) is not None,
+                      "native: the trap's frame and its caller's have their offsets",
+                      "'$trap_inner at offset 0x.. <- $trap_middle at offset 0x.. <- ...'",
+                      line.get("backtrace"))
+        ev = [ln for ln in s.text().splitlines() if ln.startswith("wasp: app obs: GET /obs/trap:")]
+        S.R.check(ev and "; backtrace: $trap_inner" in ev[0], "the event line has the backtrace",
+                  "'wasp: app obs: GET /obs/trap: ...; backtrace: $trap_inner ...'", ev[:1])
+        st, _, body = S.get(s.port, "/obs/hot?n=10")
+        S.R.eq("a request after the trap: status, body", (200, b"55\n"), (st, body))
+        s.stop()
+    with S.Server(m, d, name="nodev") as s:
+        st, _, body = S.get(s.port, "/obs/trap")
+        S.R.eq("without --dev: 500 and a body that says nothing of the module", (500, b"the handler failed\n"),
+               (st, body))
+        lines = s.wait_access(lambda e: e.get("path") == "/obs/trap")
+        S.R.check(lines and names(lines[-1].get("backtrace", "")) == FRAMES,
+                  "without --dev the log line still has the backtrace", FRAMES,
+                  lines[-1].get("backtrace") if lines else None)
+        s.stop()
+
+
+def load(port, stop, path="/obs/hot?n=25"):
+    """Requests `path` until `stop` is set."""
+    while not stop.is_set():
+        try:
+            S.get(port, path, timeout=10 * S.SLOW)
+        except OSError:
+            time.sleep(0.05)
+
+
+def profile(s, query):
+    return S.get(s.admin, "/debug/profile?" + query, timeout=60 * S.SLOW)
+
+
+def folded_top(text):
+    share = {}
+    for ln in text.splitlines():
+        stack, _, n = ln.rpartition(" ")
+        leaf = stack.split(";")[-1]
+        share[leaf] = share.get(leaf, 0) + int(n)
+    total = sum(share.values())
+    top = max(share, key=share.get) if share else None
+    return top, (share.get(top, 0) / total if total else 0), total
+
+
+def test_profile():
+    d, m = setup("observe-profile")
+    with S.Server(m, d) as s:
+        stop = threading.Event()
+        clients = [threading.Thread(target=load, args=(s.port, stop)) for _ in range(2)]
+        for t in clients:
+            t.start()
+        try:
+            st, h, body = profile(s, "app=obs&seconds=3&format=folded")
+            S.R.eq("folded: status", 200, st)
+            text = body.decode("utf-8", "replace")
+            bad = [ln for ln in text.splitlines() if not re.match(r"^[^ ;]+(;[^ ;]+)* \d+$", ln)]
+            S.R.check(text and not bad, "folded: every line is 'frame;frame;... count'", "such lines",
+                      S.short(bad[:3] or text))
+            top, share, total = folded_top(text)
+            S.R.check(top == "hot_fib" and share > 0.5, "folded: hot_fib on top, with most samples",
+                      "hot_fib > 50%", f"{top} {share:.0%} of {total}")
+            S.R.check(all(re.match(r"wasp_handle[; ]", ln) for ln in text.splitlines()),
+                      "folded: every stack starts at wasp_handle", "wasp_handle;...", S.short(text))
+
+            st, h, body = profile(s, "app=obs&seconds=1&format=cpuprofile&hz=500")
+            S.R.eq("cpuprofile: status, content type", (200, "application/json"),
+                   (st, h.get("Content-Type")))
+            try:
+                doc = json.loads(body)
+                hits = {}
+                for n in doc["nodes"]:
+                    f = n["callFrame"]["functionName"]
+                    hits[f] = hits.get(f, 0) + n["hitCount"]
+                ok = (len(doc["samples"]) == len(doc["timeDeltas"]) > 0
+                      and max(hits, key=hits.get) == "hot_fib")
+                got = f"{len(doc['samples'])} samples, hits {hits}"
+            except (ValueError, KeyError, TypeError) as e:
+                ok, got = False, f"{e}: {S.short(body)}"
+            S.R.check(ok, "cpuprofile: parses; samples and deltas match; hot_fib has the most hits",
+                      "a .cpuprofile with hot_fib on top", got)
+
+            st, h, body = profile(s, "seconds=1")  # every app, the default format: a trace
+            try:
+                ev = json.loads(body)["traceEvents"]
+                b = [e for e in ev if e.get("ph") == "B"]
+                e_ = [e for e in ev if e.get("ph") == "E"]
+                ok = st == 200 and b and len(b) == len(e_) and any(e["name"] == "hot_fib" for e in b)
+                got = f"status {st}, {len(b)} begins, {len(e_)} ends"
+            except (ValueError, KeyError, TypeError) as e:
+                ok, got = False, f"{e}: {S.short(body)}"
+            S.R.check(ok, "trace: parses; begins and ends pair up; hot_fib has spans",
+                      "Chrome trace events", got)
+
+            # refusals
+            S.R.eq("seconds=0: 400", 400, profile(s, "seconds=0")[0])
+            S.R.eq("format=svg: 400", 400, profile(s, "format=svg")[0])
+            S.R.eq("hz=5000: 400", 400, profile(s, "hz=5000")[0])
+            S.R.eq("app=nope: 404", 404, profile(s, "app=nope")[0])
+            res = {}
+
+            def first():
+                res["first"] = profile(s, "seconds=2")[0]
+
+            t = threading.Thread(target=first)
+            t.start()
+            time.sleep(0.5 * S.SLOW)
+            st2, _, body2 = profile(s, "seconds=1")
+            t.join()
+            S.R.eq("a second profile while one runs: 409, the first 200", (409, 200),
+                   (st2, res.get("first")))
+            st, _, _ = S.get(s.admin, "/metrics")
+            S.R.eq("/metrics answers while nothing is profiled", 200, st)
+        finally:
+            stop.set()
+            for t in clients:
+                t.join()
+        # a client that leaves before its profile is done: the profile ends
+        # at its time all the same (the server hears of it when it answers),
+        # and the next one runs
+        try:
+            S.get(s.admin, "/debug/profile?seconds=2", timeout=0.5)
+        except OSError:
+            pass
+        time.sleep(2.5)
+        st, _, _ = profile(s, "seconds=1")
+        S.R.eq("after a client left mid-profile, a new profile once its time is over: 200", 200, st)
+        s.stop()
