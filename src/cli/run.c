@@ -51,6 +51,7 @@ typedef struct run_args {
     const char *cache;   /* NULL: the default directory; "off": none */
     const char *profile; /* where the guest profile goes; NULL: none */
     unsigned profile_hz;
+    bool stats;
     const char *module;
     int nargs;
     char **args; /* after the module */
@@ -62,7 +63,7 @@ static int run_usage(const char *fmt, const char *arg) {
     fputs("\nusage: wasp run [--dir HOST[::GUEST][:ro]]... [--env K=V]... [--inherit-env]\n"
           "                [--stdin FILE] [--invoke NAME] [--deadline-ms N] [--fuel N]\n"
           "                [--tier auto|interp|native] [--cache DIR|off]\n"
-          "                [--profile FILE [--profile-hz N]] [--] MODULE.wasm [ARGS...]\n"
+          "                [--profile FILE [--profile-hz N]] [--stats] [--] MODULE.wasm [ARGS...]\n"
           "  --tier      auto (the default): machine code when the cache holds it (wasp\n"
           "              compile, or an earlier --tier native run, puts it there), else\n"
           "              the interpreter; native: compiled with LLVM now if not cached;\n"
@@ -73,7 +74,10 @@ static int run_usage(const char *fmt, const char *arg) {
           "              FILE: folded stacks for flame graphs if it ends in .folded, a\n"
           "              Chrome DevTools profile if .cpuprofile, else Chrome trace JSON\n"
           "              (Perfetto, DevTools' Performance panel); both tiers\n"
-          "  --profile-hz  samples per second of guest time (1 to 1000, default 1000)\n",
+          "  --profile-hz  samples per second of guest time (1 to 1000, default 1000)\n"
+          "  --stats     at the end, on stderr: linear memory's peak, the fuel used\n"
+          "              (function entries and loop iterations; counted even without\n"
+          "              --fuel), and the host functions called: how often, how long\n",
           stderr);
     return RUN_USAGE;
 }
@@ -117,6 +121,10 @@ static int parse_run_args(int argc, char **argv, run_args *a) {
         if (o[0] != '-' || o[1] == '\0') break;
         if (strcmp(o, "--inherit-env") == 0) {
             a->inherit_env = true;
+            continue;
+        }
+        if (strcmp(o, "--stats") == 0) {
+            a->stats = true;
             continue;
         }
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
@@ -274,6 +282,56 @@ static int invoke(wasm_instance *inst, const char *name, int nargs, char **args,
     return 0;
 }
 
+/* --stats: the host functions called, by import. */
+#define STATS_MAX 64
+typedef struct run_stats {
+    struct {
+        const wasm_name *module, *name; /* the module's import names: they outlive the run */
+        uint64_t calls, ns, traps;
+    } f[STATS_MAX];
+    int n;
+    uint64_t calls, ns, other; /* other: calls of imports past STATS_MAX */
+} run_stats;
+
+static void count_host_call(void *arg, const wasm_name *module, const wasm_name *name, uint64_t ns,
+                            wasm_trap_code trap) {
+    run_stats *st = arg;
+    st->calls++;
+    st->ns += ns;
+    int i = 0;
+    while (i < st->n && (st->f[i].module != module || st->f[i].name != name))
+        i++;
+    if (i == st->n) {
+        if (st->n == STATS_MAX) {
+            st->other++;
+            return;
+        }
+        st->f[st->n].module = module;
+        st->f[st->n++].name = name;
+    }
+    st->f[i].calls++;
+    st->f[i].ns += ns;
+    st->f[i].traps += trap != WASM_TRAP_NONE;
+}
+
+static void print_stats(const run_stats *st, wasm_instance *inst) {
+    uint64_t mem = 0;
+    wasm_instance_memory(inst, &mem);
+    fprintf(stderr, "wasp run: stats: linear memory peak %llu bytes (%llu pages of 64 KiB)\n",
+            (unsigned long long)mem, (unsigned long long)(mem / 65536));
+    fprintf(stderr, "wasp run: stats: fuel used %llu (function entries and loop iterations)\n",
+            (unsigned long long)wasm_last_call_fuel());
+    fprintf(stderr, "wasp run: stats: host calls %llu, %.3f ms in all\n",
+            (unsigned long long)st->calls, (double)st->ns / 1e6);
+    for (int i = 0; i < st->n; i++)
+        fprintf(stderr, "  %.*s.%.*s: %llu calls, %.3f ms%s\n", (int)st->f[i].module->len,
+                st->f[i].module->str, (int)st->f[i].name->len, st->f[i].name->str,
+                (unsigned long long)st->f[i].calls, (double)st->f[i].ns / 1e6,
+                st->f[i].traps ? " (trapped)" : "");
+    if (st->other)
+        fprintf(stderr, "  (and %llu calls of other imports)\n", (unsigned long long)st->other);
+}
+
 /* Stops the profile and writes it to `path` in the format its name asks
  * for; false, said on stderr, when it cannot be written. */
 static bool write_profile(srv_profile *p, const char *path) {
@@ -343,8 +401,8 @@ int cli_run(int argc, char **argv) {
         goto done;
     }
     if (a.tier != SRV_TIER_INTERP)
-        cli_native(m, a.module, a.cache, a.fuel ? WASM_NATIVE_FUEL : 0, a.tier == SRV_TIER_NATIVE,
-                   "wasp run");
+        cli_native(m, a.module, a.cache, a.fuel || a.stats ? WASM_NATIVE_FUEL : 0,
+                   a.tier == SRV_TIER_NATIVE, "wasp run");
 
     /* the environment: only what was granted */
     int nenv = a.nenv, k = 0;
@@ -403,7 +461,13 @@ int cli_run(int argc, char **argv) {
             goto done;
         }
     }
-    wasm_call_opts opts = {.deadline_ms = a.deadline_ms, .fuel = a.fuel};
+    /* --stats counts the fuel: a budget no run reaches when none is given */
+    wasm_call_opts opts = {.deadline_ms = a.deadline_ms,
+                           .fuel = a.fuel    ? a.fuel
+                                   : a.stats ? UINT64_MAX / 2
+                                             : 0};
+    run_stats st = {0};
+    if (a.stats) wasm_observe_host_calls(count_host_call, &st);
     wasm_trap_code trap = WASM_TRAP_NONE;
     wasm_extern fn;
     if (a.invoke) {
@@ -426,6 +490,8 @@ int cli_run(int argc, char **argv) {
         goto done;
     }
     fflush(stdout);
+    wasm_observe_host_calls(NULL, NULL);
+    if (a.stats) print_stats(&st, inst);
     if (prof && !write_profile(prof, a.profile)) goto done;
     int code;
     if (trap == WASM_TRAP_NONE) {

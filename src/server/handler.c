@@ -895,6 +895,13 @@ void srv_slot_run(srv_slot *s, const srv_request *q, srv_response *resp, srv_res
 }
 
 uint64_t srv_slot_recycle(srv_slot *s) {
+    return srv_slot_recycle_counted(s, NULL);
+}
+
+uint64_t srv_slot_recycle_counted(srv_slot *s, srv_slot_mem *mem) {
+    srv_slot_mem unused;
+    if (!mem) mem = &unused;
+    memset(mem, 0, sizeof *mem);
     /* Whatever the request opened (files, directories) is closed now, not
      * when the next request comes to this slot, which may be never. A
      * failure to restore the preopens is retried, and reported, by the
@@ -904,7 +911,10 @@ uint64_t srv_slot_recycle(srv_slot *s) {
     wasi_ctx_release(s->wasi, err, sizeof err);
     if (!s->inst || !s->dirty) return 0;
     uint64_t t0 = srv_now_ns();
-    if (!wasm_snapshot_reset(s->app->snap, s->inst)) {
+    /* memory never shrinks: its size now is the request's high-water */
+    wasm_instance_memory(s->inst, &mem->bytes);
+    mem->rest_bytes = wasm_snapshot_memory_size(s->app->snap);
+    if (!wasm_snapshot_reset_counted(s->app->snap, s->inst, &mem->pages_reset)) {
         /* the kernel refused to drop pages: never reuse a dirty instance */
         wasm_instance_free(s->inst);
         s->inst = NULL;

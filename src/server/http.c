@@ -867,8 +867,17 @@ static void call_done(void *arg) {
         res->trap < SRV_NTRAPS)
         srv_count(&as->traps[res->trap], 1);
     /* The response is with h2o now; clean the instance for the next one. */
-    uint64_t reset_ns = srv_slot_recycle(call->slot);
+    srv_slot_mem mem;
+    uint64_t reset_ns = srv_slot_recycle_counted(call->slot, &mem);
     srv_hist_add(&w->stats->instantiate, res->ready_ns + reset_ns);
+    if (mem.bytes) {
+        atomic_store_explicit(&as->mem_rest, mem.rest_bytes, memory_order_relaxed);
+        if (mem.bytes > atomic_load_explicit(&as->mem_peak, memory_order_relaxed))
+            atomic_store_explicit(&as->mem_peak, mem.bytes, memory_order_relaxed);
+        srv_count(&as->mem_req_sum, mem.bytes);
+        srv_count(&as->mem_req_count, 1);
+        srv_count(&as->pages_reset, mem.pages_reset);
+    }
     srv_gauge(&as->pool_busy, -1);
     srv_wgen *wg = call->wg;
     int ai = call->ai;
@@ -1584,8 +1593,13 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         free(text);
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/profile"))) {
         admin_profile(h, req);
+    } else if (h2o_memis(p, n, H2O_STRLIT("/debug/memory"))) {
+        srv_debug_answer a = {.status = 200, .type = "application/json"};
+        a.body = srv_memory_render(h->stats, h->nworkers, &a.len);
+        admin_answer(req, &a);
     } else {
-        send_text(req, 404, "admin endpoints: /healthz /readyz /metrics /debug/profile\n");
+        send_text(req, 404,
+                  "admin endpoints: /healthz /readyz /metrics /debug/profile /debug/memory\n");
     }
     return 0;
 }

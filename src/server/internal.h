@@ -198,6 +198,14 @@ void srv_slot_flush(srv_slot *s, int64_t now_ms, srv_batch *out, uint64_t max_ou
  * called after the response was handed to the socket. Returns the time it
  * took in ns. */
 uint64_t srv_slot_recycle(srv_slot *s);
+/* What a request did to its instance's memory, found when it is recycled. */
+typedef struct srv_slot_mem {
+    uint64_t bytes;       /* linear memory at the request's end: its high-water */
+    uint64_t rest_bytes;  /* ... and after the reset (the snapshot's) */
+    uint64_t pages_reset; /* 4 KiB pages the request wrote, restored or dropped */
+} srv_slot_mem;
+/* srv_slot_recycle, with *mem filled (zeros when nothing ran). */
+uint64_t srv_slot_recycle_counted(srv_slot *s, srv_slot_mem *mem);
 /* The slot's response buffer (srv_slot_run fills it). */
 srv_response *srv_slot_response(srv_slot *s);
 /* Makes the call running in the slot stop (wasm_interrupt), from the
@@ -376,6 +384,10 @@ typedef struct srv_app_stats {
     _Atomic uint64_t cancelled;           /* requests whose client left before the answer */
     _Atomic uint64_t overloaded;          /* 503: max_concurrency and the queue were full */
     _Atomic int64_t queued;               /* requests waiting for an instance */
+    /* linear memory (srv_slot_mem): an instance's at rest; the largest a
+     * request ended with; the sum and count of requests' high-waters; the
+     * 4 KiB pages requests wrote and the resets restored */
+    _Atomic uint64_t mem_rest, mem_peak, mem_req_sum, mem_req_count, pages_reset;
 } srv_app_stats;
 
 /* One worker's counters: written by that worker only, read by the admin
@@ -402,9 +414,6 @@ static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 void srv_hist_add(srv_hist *h, uint64_t ns);
-/* Text built by appending, in a malloc'd buffer (zero it to start; free
- * buf after): Prometheus text. Out of memory sets `failed` and drops the
- * rest. */
 /* ---- the admin listener's /debug endpoints (debug.c) ---------------------- */
 
 /* An answer for the admin listener to send: body malloc'd (the sender
@@ -428,6 +437,9 @@ void srv_debug_profile_finish(srv_profile_job *j, srv_debug_answer *a);
 /* Stops it and frees the job: nobody is waiting for it any more. */
 void srv_debug_profile_cancel(srv_profile_job *j);
 
+/* Text built by appending, in a malloc'd buffer (zero it to start; free
+ * buf after): Prometheus text. Out of memory sets `failed` and drops the
+ * rest. */
 typedef struct srv_text {
     char *buf;
     size_t len, cap;
@@ -439,6 +451,10 @@ void srv_text_put(srv_text *t, const char *fmt, ...) __attribute__((format(print
 void srv_hist_format(srv_text *t, const char *metric, const char *labels, const srv_hist *h);
 /* Prometheus text for all workers' stats, the reload count and the request
  * body bytes held (http.c's budget), into a malloc'd buffer. */
+/* GET /debug/memory: per app, its instances' linear memory at rest, the
+ * peak and average high-water of a request, the pages requests wrote; the
+ * process's resident memory. JSON, malloc'd; NULL when memory is short. */
+char *srv_memory_render(srv_stats *const *workers, int n, size_t *len);
 char *srv_metrics_render(srv_stats *const *workers, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len);
 

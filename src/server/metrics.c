@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server/internal.h"
 
@@ -124,6 +125,117 @@ void srv_hist_format(srv_text *t, const char *metric, const char *labels, const 
     put_hist(t, metric, labels, hs, 1);
 }
 
+/* An app's memory, summed over the workers. */
+typedef struct app_memory {
+    uint64_t rest, instances, peak, req_sum, req_count, pages_reset;
+} app_memory;
+
+static app_memory memory_of(srv_stats *const *ws, int n, const char *name) {
+    app_memory m = {0};
+    uint64_t rest = 0; /* the snapshot's size: the same in every worker */
+    for (int w = 0; w < n; w++) {
+        srv_app_stats *as = srv_stats_app(ws[w], name);
+        int64_t inst = GET(as->pool_idle) + GET(as->pool_busy);
+        uint64_t r = GET(as->mem_rest), peak = GET(as->mem_peak);
+        m.instances += inst > 0 ? (uint64_t)inst : 0;
+        if (r > rest) rest = r;
+        if (peak > m.peak) m.peak = peak;
+        m.req_sum += GET(as->mem_req_sum);
+        m.req_count += GET(as->mem_req_count);
+        m.pages_reset += GET(as->pages_reset);
+    }
+    m.rest = m.instances * rest;
+    return m;
+}
+
+static void put_memory(srv_text *o, srv_stats *const *ws, int n, const char **names, int nnames) {
+    srv_text_put(o,
+                 "# HELP wasp_app_memory_bytes Linear memory of the app's instances at rest (each\n"
+                 "# the snapshot's size), as of their last request.\n"
+                 "# TYPE wasp_app_memory_bytes gauge\n");
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (m.req_count)
+            srv_text_put(o, "wasp_app_memory_bytes{app=\"%s\"} %llu\n", names[a],
+                         (unsigned long long)m.rest);
+    }
+    srv_text_put(o,
+                 "# HELP wasp_app_memory_peak_bytes The most linear memory a request of the app\n"
+                 "# ended with (memory only grows during a request).\n"
+                 "# TYPE wasp_app_memory_peak_bytes gauge\n");
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (m.req_count)
+            srv_text_put(o, "wasp_app_memory_peak_bytes{app=\"%s\"} %llu\n", names[a],
+                         (unsigned long long)m.peak);
+    }
+    srv_text_put(o,
+                 "# HELP wasp_app_request_memory_bytes Each request's linear memory high-water.\n"
+                 "# TYPE wasp_app_request_memory_bytes summary\n");
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (m.req_count)
+            srv_text_put(o,
+                         "wasp_app_request_memory_bytes_sum{app=\"%s\"} %llu\n"
+                         "wasp_app_request_memory_bytes_count{app=\"%s\"} %llu\n",
+                         names[a], (unsigned long long)m.req_sum, names[a],
+                         (unsigned long long)m.req_count);
+    }
+    srv_text_put(o, "# HELP wasp_app_memory_pages_reset_total 4 KiB pages of linear memory that\n"
+                    "# requests wrote and the reset after each restored from the snapshot.\n"
+                    "# TYPE wasp_app_memory_pages_reset_total counter\n");
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (m.req_count)
+            srv_text_put(o, "wasp_app_memory_pages_reset_total{app=\"%s\"} %llu\n", names[a],
+                         (unsigned long long)m.pages_reset);
+    }
+}
+
+/* The process's resident memory in bytes (/proc/self/statm), 0 when it
+ * cannot be read. */
+static uint64_t rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size, rss = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+char *srv_memory_render(srv_stats *const *ws, int n, size_t *len) {
+    srv_text o = {0};
+    const char *names[SRV_MAX_APPS * 4];
+    int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
+    if (n > 64) n = 64;
+    srv_text_put(&o, "{\"process\":{\"rss_bytes\":%llu},\"apps\":[",
+                 (unsigned long long)rss_bytes());
+    bool first = true;
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (!m.req_count && !m.instances) continue;
+        srv_text_put(&o,
+                     "%s\n{\"app\":\"%s\",\"instances\":%llu,\"memory_bytes\":%llu,"
+                     "\"peak_bytes\":%llu,\"requests\":%llu,\"request_high_water_avg_bytes\":%llu,"
+                     "\"pages_reset\":%llu,\"pages_reset_per_request\":%.1f}",
+                     first ? "" : ",", names[a], (unsigned long long)m.instances,
+                     (unsigned long long)m.rest, (unsigned long long)m.peak,
+                     (unsigned long long)m.req_count,
+                     (unsigned long long)(m.req_count ? m.req_sum / m.req_count : 0),
+                     (unsigned long long)m.pages_reset,
+                     m.req_count ? (double)m.pages_reset / (double)m.req_count : 0.0);
+        first = false;
+    }
+    srv_text_put(&o, "\n]}\n");
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}
+
 char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len) {
     srv_text o = {0};
@@ -217,6 +329,7 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
         srv_text_put(&o, "wasp_pool_instances{app=\"%s\",state=\"busy\"} %lld\n", names[a],
                      (long long)busy);
     }
+    put_memory(&o, ws, n, names, nnames);
     int64_t conns = 0, in_flight = 0, waiting = 0;
     for (int w = 0; w < n; w++) {
         conns += GET(ws[w]->connections);

@@ -197,8 +197,10 @@ bool wasm_memory_map_image(wasm_memory *mem, int fd, uint64_t pages, wasm_error 
  * since are discarded and closed again, and every page of the image that
  * was written (it became a private copy) gets the image's bytes again.
  * `image` is a read-only view of the same file. Costs work only for the
- * pages that were written. False only when the kernel refuses. */
-bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image);
+ * pages that were written. False only when the kernel refuses. *reset (may
+ * be NULL): the 4 KiB pages written since the last reset. */
+bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image,
+                             uint64_t *reset);
 
 /* ---- traps from faults (trap.c) ------------------------------------------ */
 

@@ -380,8 +380,42 @@ SAT(sat_u64_f64, double, uint64_t, -1.0, 18446744073709551616.0, 0, UINT64_MAX)
 
 /* ---- host calls ----------------------------------------------------------------- */
 
+static _Thread_local wasm_host_observer observer;
+static _Thread_local void *observer_arg;
+
+void wasm_observe_host_calls(wasm_host_observer fn, void *arg) {
+    observer = fn;
+    observer_arg = arg;
+}
+
+/* The observer's report of a call of `f` from `caller`: the import's names
+ * found by its place among the caller's function imports. */
+__attribute__((noinline, cold)) static void
+observe(const wasm_funcinst *f, const wasm_instance *caller, uint64_t t0, wasm_trap_code t) {
+    struct timespec ts_;
+    clock_gettime(CLOCK_MONOTONIC, &ts_);
+    uint64_t ns = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec - t0;
+    const wasm_module *m = caller ? caller->module : NULL;
+    static const wasm_name unknown = {.str = "?", .len = 1};
+    const wasm_name *mod = &unknown, *name = &unknown;
+    for (uint32_t i = 0, k = 0; m && i < m->nimports; i++) {
+        if (m->imports[i].kind != WASM_EXTERN_FUNC) continue;
+        if (caller->funcs[k++] != f) continue;
+        mod = &m->imports[i].module;
+        name = &m->imports[i].name;
+        break;
+    }
+    observer(observer_arg, mod, name, ns, t);
+}
+
 wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *caller,
                                      wasm_cell *cells) {
+    uint64_t t0 = 0;
+    if (observer) {
+        struct timespec ts_;
+        clock_gettime(CLOCK_MONOTONIC, &ts_);
+        t0 = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec;
+    }
     ucell *args = (ucell *)cells;
     const wasm_functype *ft = f->type;
     wasm_value inbuf[16], outbuf[16];
@@ -413,6 +447,7 @@ wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *call
     }
     if (in != inbuf) free(in);
     if (out != outbuf) free(out);
+    if (observer) observe(f, caller, t0, t);
     return t;
 }
 
@@ -1497,6 +1532,12 @@ static void publish_site(const wasm_funcinst *fn, const wasm_trap_frame *tf, boo
     wasm_trap_publish_site(m, site);
 }
 
+static _Thread_local uint64_t last_fuel_used;
+
+uint64_t wasm_last_call_fuel(void) {
+    return last_fuel_used;
+}
+
 wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results,
                                 const wasm_call_opts *opts) {
     if (!stack_init()) return WASM_TRAP_STACK_EXHAUSTED;
@@ -1562,6 +1603,11 @@ wasm_trap_code wasm_interp_call(const wasm_funcinst *fn, wasm_cell *args_results
     if (trap != WASM_TRAP_NONE)
         publish_site(fn, &tf, native, sig == WASM_TRAP_OOB_MEMORY, saved_depth);
     if (native) fuel = ((volatile wasm_jit_ctx *)&ctx)->fuel;
+    if (opts && opts->fuel && saved_depth == 0) {
+        /* it started at fuel + 1, and traps when it reaches 0 */
+        uint64_t used = opts->fuel + 1 - fuel;
+        last_fuel_used = used > opts->fuel ? opts->fuel : used;
+    }
     wasm_trap_leave(&tf);
     ts.top = saved_top;
     ts.depth = saved_depth;

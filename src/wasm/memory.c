@@ -108,41 +108,70 @@ static void pagemap_open(void) {
     pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 }
 
-/* Copies the image over its written pages; false when that is not
- * possible or not worth it (the caller then drops them instead). */
-static bool restore_written(uint8_t *base, const uint8_t *image, size_t len) {
-    size_t npages = len / 4096;
-    if (!image || npages > SCAN_MAX_PAGES) return false;
+/* The pagemap entries of the 4 KiB pages from `base`, up to
+ * SCAN_MAX_PAGES of them; false when they cannot be read. */
+static bool read_pagemap(const uint8_t *base, size_t npages, uint64_t *entries) {
+    if (npages > SCAN_MAX_PAGES) return false;
     pthread_once(&pagemap_once, pagemap_open);
     if (pagemap_fd < 0) return false;
-    uint64_t entries[SCAN_MAX_PAGES];
     off_t off = (off_t)((uintptr_t)base / 4096 * 8);
     size_t want = npages * 8;
-    if (pread(pagemap_fd, entries, want, off) != (ssize_t)want) return false;
+    return pread(pagemap_fd, entries, want, off) == (ssize_t)want;
+}
+
+/* Copies the image over its written pages; false when that is not
+ * possible or not worth it (the caller then drops them instead). Adds the
+ * pages written since the last reset to *count (all of them when that
+ * cannot be known). */
+static bool restore_written(uint8_t *base, const uint8_t *image, size_t len, uint64_t *count) {
+    size_t npages = len / 4096;
+    uint64_t entries[SCAN_MAX_PAGES];
+    if (!image || !read_pagemap(base, npages, entries)) {
+        *count += npages;
+        return false;
+    }
     uint32_t written[COPY_MAX_PAGES], n = 0;
     for (size_t i = 0; i < npages; i++) {
         if ((entries[i] & (PAGEMAP_PRESENT | PAGEMAP_FILE)) != PAGEMAP_PRESENT) continue;
-        if (n == COPY_MAX_PAGES) return false;
-        written[n++] = (uint32_t)i;
+        if (n < COPY_MAX_PAGES) written[n] = (uint32_t)i;
+        n++;
     }
+    *count += n;
+    if (n > COPY_MAX_PAGES) return false;
     for (uint32_t k = 0; k < n; k++)
         memcpy(base + (size_t)written[k] * 4096, image + (size_t)written[k] * 4096, 4096);
     return true;
 }
 
-bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image) {
+/* The pages of [base, base + len) that are in memory (all when that
+ * cannot be known): what a grown memory's requests touched. */
+static uint64_t present_pages(const uint8_t *base, size_t len) {
+    size_t npages = len / 4096;
+    uint64_t entries[SCAN_MAX_PAGES], n = 0;
+    if (!read_pagemap(base, npages, entries)) return npages;
+    for (size_t i = 0; i < npages; i++)
+        n += (entries[i] & PAGEMAP_PRESENT) != 0;
+    return n;
+}
+
+bool wasm_memory_reset_image(wasm_memory *mem, uint64_t pages, const uint8_t *image,
+                             uint64_t *reset) {
     bool ok = true;
+    uint64_t count = 0;
     if (mem->pages > pages) {
         /* Grown since: those pages are anonymous; drop them and close them
          * again so an access faults as it would have before the growth. */
         uint8_t *start = mem->base + pages * WASM_PAGE_SIZE;
         size_t len = (size_t)(mem->pages - pages) * WASM_PAGE_SIZE;
+        count += present_pages(start, len);
         ok = !madvise(start, len, MADV_DONTNEED) && !mprotect(start, len, PROT_NONE);
         mem->pages = pages;
     }
     size_t len = (size_t)pages * WASM_PAGE_SIZE;
-    if (len && !restore_written(mem->base, image, len) && madvise(mem->base, len, MADV_DONTNEED))
+    if (len && !restore_written(mem->base, image, len, &count) &&
+        madvise(mem->base, len, MADV_DONTNEED))
         ok = false;
+    if (reset) *reset = count;
     return ok;
 }
 

@@ -236,6 +236,12 @@ fail:
 }
 
 bool wasm_snapshot_reset(const wasm_snapshot *s, wasm_instance *inst) {
-    if (inst->mem && !wasm_memory_reset_image(inst->mem, s->mem_pages, s->image)) return false;
+    return wasm_snapshot_reset_counted(s, inst, NULL);
+}
+
+bool wasm_snapshot_reset_counted(const wasm_snapshot *s, wasm_instance *inst, uint64_t *pages) {
+    if (pages) *pages = 0;
+    if (inst->mem && !wasm_memory_reset_image(inst->mem, s->mem_pages, s->image, pages))
+        return false;
     return restore_state(s, inst);
 }

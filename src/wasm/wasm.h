@@ -506,6 +506,9 @@ wasm_instance *wasm_snapshot_instantiate(const wasm_snapshot *s, wasm_linker *l,
  * False only if the kernel refuses to discard pages; the instance must
  * then be freed, not reused. */
 bool wasm_snapshot_reset(const wasm_snapshot *s, wasm_instance *inst);
+/* The same, with the 4 KiB pages of memory the calls since the last
+ * reset wrote (and the reset restored or dropped) in *pages. */
+bool wasm_snapshot_reset_counted(const wasm_snapshot *s, wasm_instance *inst, uint64_t *pages);
 
 /* Looks up an export of the instance; false when there is none. The _n
  * form takes a length, for names that hold NUL bytes. */
@@ -534,6 +537,18 @@ typedef struct wasm_call_opts {
 } wasm_call_opts;
 wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *results,
                             const wasm_call_opts *opts);
+
+/* The fuel the last outermost call on this thread used when it ran with a
+ * budget (wasm_call_opts.fuel): function entries and loop iterations. */
+uint64_t wasm_last_call_fuel(void);
+
+/* Watches the host functions that Wasm calls on this thread: after each,
+ * fn gets its import's module and name (of the calling module), the time
+ * it took in ns and the trap it returned. NULL stops it. For tools
+ * (`wasp run --stats`): it costs two clock reads and a lookup a call. */
+typedef void (*wasm_host_observer)(void *arg, const wasm_name *module, const wasm_name *name,
+                                   uint64_t ns, wasm_trap_code trap);
+void wasm_observe_host_calls(wasm_host_observer fn, void *arg);
 
 /* Asks the call running on `inst` (from any thread) to stop: it traps
  * with WASM_TRAP_INTERRUPTED at its next function entry or loop header.

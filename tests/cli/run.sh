@@ -703,6 +703,36 @@ for tier in interp native; do
 done
 run run --profile-hz 0 --profile "$N/x.folded" "$N/prof.wasm"
 expect "run --profile-hz 0 is refused" 2 'bad --profile-hz'
+
+# ---- wasp run --stats (issue 14) ----------------------------------------
+# A guest that grows memory by 3 pages, loops 10 times and writes twice:
+# the peak, the fuel (the same in both tiers) and the host calls.
+cat >"$N/stats.wat" <<'WAT'
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hi\n")
+  (func (export "_start") (local i32)
+    (drop (memory.grow (i32.const 3)))
+    (loop $l
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 0) (i32.const 10))))
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 3))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+WAT
+wat2wasm "$N/stats.wat" -o "$N/stats.wasm"
+fuel_of() { sed -n 's/^wasp run: stats: fuel used \([0-9]*\) .*/\1/p' "$ERR"; }
+for tier in interp native; do
+    run run --tier "$tier" --stats "$N/stats.wasm"
+    expect "$tier: run --stats" 0 '^wasp run: stats: linear memory peak 262144 bytes \(4 pages of 64 KiB\)$'
+    check "... the guest's output is untouched" test "$(cat "$OUT")" = "$(printf 'hi\nhi')"
+    check "... two host calls, fd_write both" grep -qE '^  wasi_snapshot_preview1\.fd_write: 2 calls, [0-9.]+ ms$' "$ERR"
+    check "... and no other import" grep -qE '^wasp run: stats: host calls 2, ' "$ERR"
+    eval "fuel_$tier=\$(fuel_of)"
+done
+check "run --stats: both tiers count the same fuel (entries and iterations: 1 + 10)" test "$fuel_interp" = 11 -a "$fuel_native" = 11
 check "... and compiles nothing into the cache" test ! -e "$N/empty-cache"
 run run --tier auto --invoke go --cache "$N/empty-cache" "$N/place.wasm"
 expect "--tier auto is accepted" 134 'in \$inner$'

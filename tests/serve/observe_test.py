@@ -8,6 +8,9 @@ the guest tests/serve/guests/observe.c:
                      recursive handler runs: hot_fib on top by sample share
                      in folded stacks; .cpuprofile and trace JSON parse;
                      the refusals (400, 404, 409); a client that leaves
+  observe-memory     a handler that grows memory by a known number of pages:
+                     the peak, the per-request high-water and the pages reset
+                     in /metrics and GET /debug/memory move by that much
 
 serve_test.py imports this module and runs the tests register() returns
 with its own helpers (both tiers, as every serve test):
@@ -29,6 +32,7 @@ def register(serve_test):
     return [
         ("observe-backtrace", test_backtrace),
         ("observe-profile", test_profile),
+        ("observe-memory", test_memory),
     ]
 
 
@@ -194,4 +198,55 @@ def test_profile():
         time.sleep(2.5)
         st, _, _ = profile(s, "seconds=1")
         S.R.eq("after a client left mid-profile, a new profile once its time is over: 200", 200, st)
+        s.stop()
+
+
+def memory_json(s):
+    st, _, body = S.get(s.admin, "/debug/memory")
+    try:
+        doc = json.loads(body)
+        app = [a for a in doc["apps"] if a["app"] == "obs"]
+        return st, doc, (app[0] if app else {})
+    except (ValueError, KeyError, TypeError):
+        return st, {"unparsed": S.short(body)}, {}
+
+
+def test_memory():
+    d, m = setup("observe-memory")
+    page = 65536
+    with S.Server(m, d, workers=1) as s:
+        st, _, body = S.get(s.port, "/obs/hot?n=3")  # touches almost nothing
+        S.R.eq("a small request", (200, b"2\n"), (st, body))
+        st, doc, app = memory_json(s)
+        S.R.eq("/debug/memory: status", 200, st)
+        S.R.check(doc.get("process", {}).get("rss_bytes", 0) > 1 << 20, "/debug/memory: the process's RSS",
+                  "over 1 MiB", doc.get("process"))
+        rest = app.get("memory_bytes", 0) // max(app.get("instances", 1), 1)
+        S.R.check(rest >= page and rest % page == 0, "an instance's memory at rest is whole pages",
+                  "a multiple of 64 KiB", app)
+        before = app.get("pages_reset", 0)
+        st, _, body = S.get(s.port, "/obs/grow?p=16")
+        S.R.eq("grow by 16 pages: the new size", (200, f"{rest // page + 16}\n".encode()), (st, body))
+        st, doc, app = memory_json(s)
+        S.R.eq("/debug/memory: the peak is the snapshot's size + 16 pages", rest + 16 * page,
+               app.get("peak_bytes"))
+        # the handler wrote one byte in each 4 KiB page of the 16 new ones
+        reset = app.get("pages_reset", 0) - before
+        S.R.check(256 <= reset <= 256 + 16, "/debug/memory: the reset restored the pages written",
+                  "256 (+ a few of the stack and data)", reset)
+        S.R.eq("/debug/memory: at rest again after the reset", rest, app.get("memory_bytes", 0) //
+               max(app.get("instances", 1), 1))
+        st, _, body = S.get(s.port, "/obs/grow?p=32")
+        S.R.eq("grow by 32 pages (a fresh instance: from the snapshot's size)",
+               (200, f"{rest // page + 32}\n".encode()), (st, body))
+        _, ms = s.metrics()
+        S.R.eq("/metrics: wasp_app_memory_peak_bytes", rest + 32 * page,
+               S.metric_sum(ms, "wasp_app_memory_peak_bytes", app="obs"))
+        S.R.eq("/metrics: wasp_app_request_memory_bytes_count", 3,
+               S.metric_sum(ms, "wasp_app_request_memory_bytes_count", app="obs"))
+        S.R.eq("/metrics: wasp_app_request_memory_bytes_sum (the three high-waters)",
+               3 * rest + 48 * page, S.metric_sum(ms, "wasp_app_request_memory_bytes_sum", app="obs"))
+        S.R.check(S.metric_sum(ms, "wasp_app_memory_pages_reset_total", app="obs") >= 256 + 512,
+                  "/metrics: wasp_app_memory_pages_reset_total counts both grows' pages", ">= 768",
+                  S.metric_sum(ms, "wasp_app_memory_pages_reset_total", app="obs"))
         s.stop()
