@@ -293,9 +293,11 @@ typedef struct run_stats {
     uint64_t calls, ns, other; /* other: calls of imports past STATS_MAX */
 } run_stats;
 
-static void count_host_call(void *arg, const wasm_name *module, const wasm_name *name, uint64_t ns,
-                            wasm_trap_code trap) {
+static void count_host_call(void *arg, const wasm_host_call *c) {
     run_stats *st = arg;
+    const wasm_name *module = c->module, *name = c->name;
+    uint64_t ns = c->ns;
+    wasm_trap_code trap = c->trap;
     st->calls++;
     st->ns += ns;
     int i = 0;

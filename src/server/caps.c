@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host/host.h"
 #include "server/internal.h"
@@ -329,8 +330,10 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
     srv_log *l = q ? q->log : NULL;
     if (l && l->fd >= 0) {
         srv_log_ts(l);
-        srv_log_append(l, " level=%s app=%s req=%s msg=", levels[lv < 4 ? lv : 1], c->app->name,
-                       q->id);
+        srv_log_append(l, " level=%s app=%s req=%s", levels[lv < 4 ? lv : 1], c->app->name, q->id);
+        /* the trace id: the same as the request's access line */
+        if (q->traceparent) srv_log_append(l, " trace=%.32s", q->traceparent + 3);
+        srv_log_append(l, " msg=");
         srv_log_value(l, msg, n);
         srv_log_end(l);
     } else {
@@ -446,6 +449,18 @@ static wasm_trap_code cap_sql_result(void *env, wasm_instance *caller, const was
 
 /* ---- outbound HTTP ---------------------------------------------------------- */
 
+/* Whether "Name: value\n" lines hdrs[0, n) have a header `name` (any case). */
+static bool has_header(const char *hdrs, size_t n, const char *name) {
+    size_t k = strlen(name);
+    for (size_t i = 0; i < n;) {
+        if (n - i > k && hdrs[i + k] == ':' && !strncasecmp(hdrs + i, name, k)) return true;
+        const char *nl = memchr(hdrs + i, '\n', n - i);
+        if (!nl) break;
+        i = (size_t)(nl - hdrs) + 1;
+    }
+    return false;
+}
+
 static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm_value *a,
                                     wasm_value *r) {
     srv_caps *c = env;
@@ -483,14 +498,25 @@ static wasm_trap_code cap_http_send(void *env, wasm_instance *caller, const wasm
         snprintf(c->err, sizeof c->err, "app %s: %s", c->app->name, why);
         return ret_i32(r, -1);
     }
-    if (a[5].of.i32) {
-        h = malloc((size_t)a[5].of.i32 + 1);
+    /* the request's trace goes on (W3C Trace Context): a traceparent of
+     * its own unless the guest set one */
+    const srv_request *q = c->req;
+    char tp[SRV_TRACEPARENT_LEN + 1];
+    bool pass_trace = q && q->traceparent && !has_header(hdrs, a[5].of.i32, "traceparent");
+    if (pass_trace) srv_traceparent_child(q->traceparent, tp);
+    size_t hl = (size_t)a[5].of.i32, extra = pass_trace ? sizeof "traceparent: \n" + sizeof tp : 0;
+    if (hl || extra) {
+        h = malloc(hl + extra + 2);
         if (!h) {
             snprintf(c->err, sizeof c->err, "http_send: out of memory");
             return ret_err(r, -2);
         }
-        memcpy(h, hdrs, a[5].of.i32);
-        h[a[5].of.i32] = 0;
+        memcpy(h, hdrs, hl);
+        if (pass_trace) {
+            if (hl && h[hl - 1] != '\n') h[hl++] = '\n';
+            hl += (size_t)sprintf(h + hl, "traceparent: %s\n", tp);
+        }
+        h[hl] = 0;
     }
     host_http_request req = {.method = m,
                              .url = u,

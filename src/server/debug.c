@@ -110,6 +110,54 @@ refused:
     return NULL;
 }
 
+void srv_debug_requests(const char *q, size_t n, srv_gen *gen, srv_stats *const *ws, int nw,
+                        srv_debug_answer *a) {
+    char app[128], val[32], why[300];
+    unsigned count = 10;
+    bool slowest = false, chrome = false;
+    const char *name = NULL;
+    if (!query_get(q, n, "app", app, sizeof app)) {
+        answer_text(a, 400, "app= names the app whose requests to show\n");
+        goto out;
+    }
+    for (int i = 0; i < gen->napps && !name; i++)
+        if (!strcmp(gen->apps[i].name, app)) name = gen->apps[i].name; /* interned */
+    if (!name) {
+        snprintf(why, sizeof why, "no app %.100s runs here (see /metrics)\n", app);
+        answer_text(a, 404, why);
+        goto out;
+    }
+    if (query_get(q, n, "which", val, sizeof val)) {
+        if (!strcmp(val, "slowest")) {
+            slowest = true;
+        } else if (strcmp(val, "latest")) {
+            answer_text(a, 400, "which= must be latest or slowest\n");
+            goto out;
+        }
+    }
+    if (query_get(q, n, "n", val, sizeof val) && !parse_uint(val, 1, 100, &count)) {
+        answer_text(a, 400, "n= must be 1 to 100\n");
+        goto out;
+    }
+    if (query_get(q, n, "format", val, sizeof val)) {
+        if (!strcmp(val, "trace")) {
+            chrome = true;
+        } else if (strcmp(val, "json")) {
+            answer_text(a, 400, "format= must be json or trace\n");
+            goto out;
+        }
+    }
+    a->body = srv_traces_render(ws, nw, name, slowest, count, chrome, &a->len);
+    if (!a->body) {
+        answer_text(a, 500, "out of memory\n");
+    } else {
+        a->status = 200;
+        a->type = "application/json";
+    }
+out:
+    srv_gen_unref(gen);
+}
+
 void srv_debug_profile_finish(srv_profile_job *j, srv_debug_answer *a) {
     srv_profile_stop(j->prof);
     a->body = srv_profile_render(j->prof, j->format, &a->len);

@@ -164,6 +164,10 @@ typedef struct srv_call {
     char id[32];
     char peer[INET6_ADDRSTRLEN];
     srv_header hdrs[H2O_MAX_HEADERS + 8];
+    /* past the part call_new zeroes: call_describe sets what it needs */
+    char traceparent[SRV_TRACEPARENT_LEN + 1];
+    uint64_t run_ns; /* when its handler's fiber first ran */
+    srv_timeline tl;
 } srv_call;
 
 /* ---- generations ----------------------------------------------------------- */
@@ -352,6 +356,7 @@ static void access_log_line(srv_worker *w, const char *method, size_t mlen, cons
     srv_log_value(l, plen ? path : "-", plen ? plen : 1);
     srv_log_append(l, " status=%d bytes=%zu dur_us=%llu", status, bytes,
                    (unsigned long long)(ns / 1000));
+    if (res && res->trace_id) srv_log_append(l, " trace=%s", res->trace_id);
     if (res && res->outcome != SRV_OK) {
         srv_log_append(l, " trap=");
         srv_log_value(l, res->msg, strlen(res->msg));
@@ -414,6 +419,23 @@ static void call_describe(srv_call *call, const char *path, size_t path_len) {
         call->hdrs[nh++] = (srv_header){h->orig_name ? h->orig_name : h->name->base, h->value.base,
                                         h->name->len, h->value.len};
     }
+    /* W3C trace context: one traceparent header, well-formed, or none
+     * (section 3.2: a malformed one is ignored) */
+    ssize_t tp = h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), -1);
+    bool traced = tp >= 0 &&
+                  h2o_find_header_by_str(&req->headers, H2O_STRLIT("traceparent"), tp) < 0 &&
+                  srv_traceparent_parse(req->headers.entries[tp].value.base,
+                                        req->headers.entries[tp].value.len, call->traceparent);
+    srv_timeline *tl = &call->tl;
+    tl->nspans = tl->dropped = 0;
+    tl->status = 0;
+    tl->t0_ns = call->t0;
+    snprintf(tl->id, sizeof tl->id, "%s", call->id);
+    snprintf(tl->method, sizeof tl->method, "%.*s", (int)req->method.len, req->method.base);
+    snprintf(tl->path, sizeof tl->path, "%.*s", (int)(req->path.len < 119 ? req->path.len : 119),
+             req->path.base);
+    snprintf(tl->trace_id, sizeof tl->trace_id, "%.32s", traced ? call->traceparent + 3 : "");
+    call->run_ns = 0;
     int peer_port = 0;
     struct sockaddr_storage ss;
     socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
@@ -448,6 +470,7 @@ static void call_describe(srv_call *call, const char *path, size_t path_len) {
         .log = &w->log,
         .stream = call_stream,
         .stream_arg = call,
+        .traceparent = traced ? call->traceparent : NULL,
     };
 }
 
@@ -629,9 +652,41 @@ static void stream_end(srv_call *call, bool ok, const srv_response *resp) {
 }
 
 /* On the call's fiber: the handler, start to finish (waits included). */
+/* On the call's fiber: the handler, start to finish (waits included); its
+ * host calls go into the request's timeline. */
 static void call_run(void *arg) {
     srv_call *call = arg;
+    call->run_ns = srv_now_ns();
+    wasm_observe_host_calls(srv_timeline_observe, &call->tl);
     srv_slot_run(call->slot, &call->q, srv_slot_response(call->slot), &call->res);
+    wasm_observe_host_calls(NULL, NULL);
+}
+
+/* The request's phases into its timeline, before its host calls (which
+ * the observer put in as they ended), and the timeline kept. */
+static void call_timeline_end(srv_call *call, srv_app_stats *as, int status) {
+    srv_timeline *tl = &call->tl;
+    uint64_t end = srv_now_ns();
+    tl->status = status;
+    tl->total_ns = end - tl->t0_ns;
+    srv_span host[SRV_SPANS_MAX];
+    uint32_t nhost = tl->nspans;
+    memcpy(host, tl->spans, nhost * sizeof *host);
+    tl->nspans = 0;
+    srv_timeline_span(tl, "request", "request", 7, tl->t0_ns, tl->total_ns, status, 0);
+    if (call->run_ns) {
+        uint64_t ready = call->res.ready_ns;
+        if (call->run_ns > tl->t0_ns)
+            srv_timeline_span(tl, "request", "queued", 6, tl->t0_ns, call->run_ns - tl->t0_ns, 0,
+                              0);
+        srv_timeline_span(tl, "request", "instance", 8, call->run_ns, ready, 0, 0);
+        srv_timeline_span(tl, "request", "handler", 7, call->run_ns + ready,
+                          end - call->run_ns - ready, 0, 0);
+    }
+    for (uint32_t i = 0; i < nhost; i++)
+        srv_timeline_span(tl, host[i].cat, host[i].name, strlen(host[i].name), host[i].start_ns,
+                          host[i].ns, host[i].result, host[i].trap);
+    srv_traces_add(as, tl);
 }
 
 /* h2o disposes of the request before its handler finished: the client
@@ -840,6 +895,8 @@ static void call_done(void *arg) {
     default: status = 500; break;
     }
     bool cpu_over = status == 504 && call->cpu_over;
+    call_timeline_end(call, as, status);
+    if (call->tl.trace_id[0]) call->res.trace_id = call->tl.trace_id;
     if (cpu_over)
         snprintf(call->res.msg, sizeof call->res.msg, "cpu_ms of %u ms used up", app->cfg->cpu_ms);
     /* before call_respond: ending a streamed response with an error
@@ -1593,13 +1650,24 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
         free(text);
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/profile"))) {
         admin_profile(h, req);
+    } else if (h2o_memis(p, n, H2O_STRLIT("/debug/requests"))) {
+        const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
+        size_t qn = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+        pthread_mutex_lock(&h->gen_lock);
+        srv_gen *g = h->gen;
+        srv_gen_ref(g);
+        pthread_mutex_unlock(&h->gen_lock);
+        srv_debug_answer a = {0};
+        srv_debug_requests(q, qn, g, h->stats, h->nworkers, &a); /* takes g */
+        admin_answer(req, &a);
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/memory"))) {
         srv_debug_answer a = {.status = 200, .type = "application/json"};
         a.body = srv_memory_render(h->stats, h->nworkers, &a.len);
         admin_answer(req, &a);
     } else {
         send_text(req, 404,
-                  "admin endpoints: /healthz /readyz /metrics /debug/profile /debug/memory\n");
+                  "admin endpoints: /healthz /readyz /metrics /debug/profile /debug/memory "
+                  "/debug/requests\n");
     }
     return 0;
 }
@@ -1764,7 +1832,7 @@ fail:
     free(h->workers);
     if (h->stats)
         for (int i = 0; i < cfg->workers; i++)
-            free(h->stats[i]);
+            srv_stats_free(h->stats[i]);
     free(h->stats);
     free(h);
     return NULL;
@@ -1789,7 +1857,7 @@ void srv_http_stop(srv_http *h) {
     }
     for (int i = 0; i < h->nworkers; i++) {
         srv_log_free(&h->workers[i].log);
-        free(h->stats[i]);
+        srv_stats_free(h->stats[i]);
     }
     srv_gen_unref(h->gen);
     h2o_config_dispose(&h->conf);

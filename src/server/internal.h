@@ -96,6 +96,9 @@ typedef struct srv_request {
     const char *id;       /* "WORKER-N": names the request in every log line */
     struct srv_log *log;  /* the worker's log, for the guest's own lines */
     uint32_t deadline_ms; /* what is left of the app's deadline (0: all of it) */
+    /* the W3C traceparent the request came with, checked and normalised
+     * (srv_traceparent_parse); NULL: none. Outbound HTTP passes it on. */
+    const char *traceparent;
     /* Sends data as the next part of a streamed response (the status and
      * headers of resp go with the first part) and returns once the client
      * has taken it, so a handler writing more than it can hold goes out
@@ -137,6 +140,7 @@ typedef struct srv_result {
     wasm_trap_code trap;   /* SRV_TRAP, SRV_DEADLINE: which (WASM_TRAP_EXIT: exit code != 0) */
     char msg[200];         /* the trap or error, for the log */
     char backtrace[600];   /* a trap's Wasm stack, innermost first; "" when none */
+    const char *trace_id;  /* the request's W3C trace id, for the log; NULL: none */
     uint64_t ready_ns;     /* time to get a clean instance */
     const uint8_t *errout; /* the guest's stderr, for the log */
     size_t errout_len;
@@ -388,6 +392,7 @@ typedef struct srv_app_stats {
      * request ended with; the sum and count of requests' high-waters; the
      * 4 KiB pages requests wrote and the resets restored */
     _Atomic uint64_t mem_rest, mem_peak, mem_req_sum, mem_req_count, pages_reset;
+    struct srv_app_traces *traces; /* its requests' timelines (trace.c); NULL until one ends */
 } srv_app_stats;
 
 /* One worker's counters: written by that worker only, read by the admin
@@ -413,7 +418,54 @@ static inline void srv_gauge(_Atomic int64_t *g, int64_t n) {
 }
 
 srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
+/* Frees a worker's stats with what they hold (timelines). NULL is allowed. */
+void srv_stats_free(srv_stats *st);
 void srv_hist_add(srv_hist *h, uint64_t ns);
+/* ---- request timelines and trace context (trace.c) ------------------------ */
+
+/* One span of a request's timeline: a phase ("queued", "instance",
+ * "handler") or a host call (its import's name; cat "wasp" or "wasi"). */
+typedef struct srv_span {
+    char name[24], cat[12];
+    uint64_t start_ns, ns; /* CLOCK_MONOTONIC */
+    int64_t result;        /* a host call's first result */
+    int trap;              /* a host call's wasm_trap_code */
+} srv_span;
+
+#define SRV_SPANS_MAX 64
+#define SRV_TRACEPARENT_LEN 55 /* "00-" 32 hex "-" 16 hex "-" 2 hex */
+
+typedef struct srv_timeline {
+    char id[32], method[12], path[120];
+    char trace_id[33]; /* from the request's traceparent; "" when none */
+    int status;
+    uint64_t t0_ns, total_ns;
+    uint32_t nspans, dropped; /* dropped: spans past SRV_SPANS_MAX */
+    srv_span spans[SRV_SPANS_MAX];
+} srv_timeline;
+
+/* Appends a span (counts it as dropped when the timeline is full). */
+void srv_timeline_span(srv_timeline *t, const char *cat, const char *name, size_t name_len,
+                       uint64_t start_ns, uint64_t ns, int64_t result, int trap);
+/* The engine's host-call observer (wasm_observe_host_calls): arg is the
+ * timeline. */
+void srv_timeline_observe(void *arg, const wasm_host_call *c);
+/* Keeps a copy of a finished request's timeline among the app's latest and,
+ * if it is among them, slowest (per worker; the admin thread reads them). */
+void srv_traces_add(srv_app_stats *as, const srv_timeline *t);
+void srv_traces_free(srv_app_stats *as);
+/* GET /debug/requests: the `count` latest (or slowest) requests of `app`
+ * over the workers, as JSON or Chrome trace events. malloc'd; NULL when
+ * memory is short. */
+char *srv_traces_render(srv_stats *const *workers, int n, const char *app, bool slowest,
+                        unsigned count, bool chrome, size_t *len);
+/* Checks a traceparent header value v[0, n) (W3C Trace Context, level 1)
+ * and writes its first four fields, normalised, to out. */
+bool srv_traceparent_parse(const char *v, size_t n, char out[SRV_TRACEPARENT_LEN + 1]);
+/* The traceparent for a request this server makes on behalf of `parent`:
+ * the same trace and flags, a new span id. */
+void srv_traceparent_child(const char *parent, char out[SRV_TRACEPARENT_LEN + 1]);
+
 /* ---- the admin listener's /debug endpoints (debug.c) ---------------------- */
 
 /* An answer for the admin listener to send: body malloc'd (the sender
@@ -432,6 +484,11 @@ typedef struct srv_profile_job srv_profile_job;
  * long to let it run. NULL with the refusal in *a (400, 404, 409). */
 srv_profile_job *srv_debug_profile_start(const char *q, size_t n, srv_gen *gen, unsigned *seconds,
                                          srv_debug_answer *a);
+/* GET /debug/requests?app=NAME&which=latest|slowest&n=N&format=json|trace:
+ * the app's request timelines over the workers' stores into *a; takes
+ * over a reference on gen (whose apps are named). */
+void srv_debug_requests(const char *q, size_t n, srv_gen *gen, srv_stats *const *ws, int nw,
+                        srv_debug_answer *a);
 /* Stops it, renders the answer into *a, and frees the job. */
 void srv_debug_profile_finish(srv_profile_job *j, srv_debug_answer *a);
 /* Stops it and frees the job: nobody is waiting for it any more. */

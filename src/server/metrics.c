@@ -55,6 +55,13 @@ srv_app_stats *srv_stats_app(srv_stats *st, const char *name) {
     return &st->apps[h]; /* full: share a row rather than lose the count */
 }
 
+void srv_stats_free(srv_stats *st) {
+    if (!st) return;
+    for (size_t i = 0; i < SRV_MAX_APPS; i++)
+        srv_traces_free(&st->apps[i]);
+    free(st);
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 void srv_text_put(srv_text *o, const char *fmt, ...) {

@@ -44,6 +44,7 @@
     F(h2o_strdup)                                                                                  \
     F(h2o_timeout_init)                                                                            \
     F(h2o_timeout_dispose)                                                                         \
+    F(h2o_find_header_by_str)                                                                      \
     F(h2o_timeout_link)                                                                            \
     F(h2o_timeout_unlink)
 

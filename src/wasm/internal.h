@@ -304,6 +304,8 @@ typedef struct wasm_exec_state {
     wasm_trap_frame *trap;
     const void *stack_limit;      /* for compiled code; NULL: the thread's, found when needed */
     struct wasm_jit_ctx *jit_ctx; /* the running compiled call's (wasm_jit_watch) */
+    wasm_host_observer observer;  /* wasm_observe_host_calls's, per stack */
+    void *observer_arg;
 } wasm_exec_state;
 /* Ends the running fiber's time slice (interp.c, at a check point): the
  * fiber suspends as yielded (wasm_fiber_yielded) and returns when resumed.

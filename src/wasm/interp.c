@@ -234,6 +234,10 @@ __attribute__((noinline)) static bool stack_init(void) {
     return true;
 }
 
+/* wasm_observe_host_calls's observer of the calls on this stack */
+static _Thread_local wasm_host_observer observer;
+static _Thread_local void *observer_arg;
+
 /* ---- fibers: the state above, per stack ----------------------------------- */
 
 void wasm_exec_save(wasm_exec_state *s) {
@@ -251,6 +255,8 @@ void wasm_exec_save(wasm_exec_state *s) {
     s->inst = current_inst;
     s->stack_limit = stack_limit;
     s->jit_ctx = wasm_jit_watching();
+    s->observer = observer;
+    s->observer_arg = observer_arg;
     s->trap = wasm_trap_swap(NULL);
     wasm_trap_swap(s->trap);
 }
@@ -269,6 +275,8 @@ void wasm_exec_load(const wasm_exec_state *s) {
     slice = s->slice;
     current_inst = s->inst;
     stack_limit = s->stack_limit;
+    observer = s->observer;
+    observer_arg = s->observer_arg;
     wasm_jit_watch_until(check_at);
     wasm_jit_watch(s->jit_ctx);
     wasm_trap_swap(s->trap);
@@ -380,42 +388,43 @@ SAT(sat_u64_f64, double, uint64_t, -1.0, 18446744073709551616.0, 0, UINT64_MAX)
 
 /* ---- host calls ----------------------------------------------------------------- */
 
-static _Thread_local wasm_host_observer observer;
-static _Thread_local void *observer_arg;
-
 void wasm_observe_host_calls(wasm_host_observer fn, void *arg) {
     observer = fn;
     observer_arg = arg;
 }
 
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* The observer's report of a call of `f` from `caller`: the import's names
  * found by its place among the caller's function imports. */
-__attribute__((noinline, cold)) static void
-observe(const wasm_funcinst *f, const wasm_instance *caller, uint64_t t0, wasm_trap_code t) {
-    struct timespec ts_;
-    clock_gettime(CLOCK_MONOTONIC, &ts_);
-    uint64_t ns = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec - t0;
-    const wasm_module *m = caller ? caller->module : NULL;
+__attribute__((noinline, cold)) static void observe(const wasm_funcinst *f,
+                                                    const wasm_instance *caller, uint64_t t0,
+                                                    const wasm_value *out, wasm_trap_code t) {
     static const wasm_name unknown = {.str = "?", .len = 1};
-    const wasm_name *mod = &unknown, *name = &unknown;
+    wasm_host_call call = {
+        .module = &unknown, .name = &unknown, .start_ns = t0, .ns = now_ns() - t0, .trap = t};
+    if (t == WASM_TRAP_NONE && f->type->nresults)
+        call.result = f->type->results[0] == WASM_I32 ? out[0].of.i32 : out[0].of.i64;
+    const wasm_module *m = caller ? caller->module : NULL;
     for (uint32_t i = 0, k = 0; m && i < m->nimports; i++) {
         if (m->imports[i].kind != WASM_EXTERN_FUNC) continue;
         if (caller->funcs[k++] != f) continue;
-        mod = &m->imports[i].module;
-        name = &m->imports[i].name;
+        call.module = &m->imports[i].module;
+        call.name = &m->imports[i].name;
         break;
     }
-    observer(observer_arg, mod, name, ns, t);
+    observer(observer_arg, &call);
 }
 
 wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *caller,
                                      wasm_cell *cells) {
-    uint64_t t0 = 0;
-    if (observer) {
-        struct timespec ts_;
-        clock_gettime(CLOCK_MONOTONIC, &ts_);
-        t0 = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec;
-    }
+    /* the observer of the stack that makes the call (a wait inside it may
+     * run other fibers, with theirs, on this thread) */
+    uint64_t t0 = observer ? now_ns() : 0;
     ucell *args = (ucell *)cells;
     const wasm_functype *ft = f->type;
     wasm_value inbuf[16], outbuf[16];
@@ -445,9 +454,9 @@ wasm_trap_code wasm_interp_call_host(const wasm_funcinst *f, wasm_instance *call
             k += wasm_cells(ft->results[i]);
         }
     }
+    if (observer && in && out) observe(f, caller, t0, out, t);
     if (in != inbuf) free(in);
     if (out != outbuf) free(out);
-    if (observer) observe(f, caller, t0, t);
     return t;
 }
 

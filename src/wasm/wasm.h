@@ -542,12 +542,21 @@ wasm_trap_code wasm_call_ex(wasm_extern fn, const wasm_value *args, wasm_value *
  * budget (wasm_call_opts.fuel): function entries and loop iterations. */
 uint64_t wasm_last_call_fuel(void);
 
-/* Watches the host functions that Wasm calls on this thread: after each,
- * fn gets its import's module and name (of the calling module), the time
- * it took in ns and the trap it returned. NULL stops it. For tools
- * (`wasp run --stats`): it costs two clock reads and a lookup a call. */
-typedef void (*wasm_host_observer)(void *arg, const wasm_name *module, const wasm_name *name,
-                                   uint64_t ns, wasm_trap_code trap);
+/* One host call, as an observer sees it: its import's module and name
+ * (the calling module's), when it started (CLOCK_MONOTONIC, ns) and how
+ * long it took, waits included; its first result as an i64 (0 when it
+ * returns nothing) and the trap it returned. */
+typedef struct wasm_host_call {
+    const wasm_name *module, *name;
+    uint64_t start_ns, ns;
+    int64_t result;
+    wasm_trap_code trap;
+} wasm_host_call;
+typedef void (*wasm_host_observer)(void *arg, const wasm_host_call *call);
+/* Watches the host functions that Wasm calls on this thread's current
+ * stack (a fiber keeps its own observer: wasm_fiber.h's switches carry
+ * it): after each, fn gets the call. NULL stops it. For tools and request
+ * timelines: it costs two clock reads and a lookup a call. */
 void wasm_observe_host_calls(wasm_host_observer fn, void *arg);
 
 /* Asks the call running on `inst` (from any thread) to stop: it traps

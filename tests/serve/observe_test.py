@@ -11,6 +11,11 @@ the guest tests/serve/guests/observe.c:
   observe-memory     a handler that grows memory by a known number of pages:
                      the peak, the per-request high-water and the pages reset
                      in /metrics and GET /debug/memory move by that much
+  observe-timeline   a request with a traceparent that calls kv, sql, http and
+                     log: GET /debug/requests shows those spans in order with
+                     durations (JSON and Chrome trace), the slowest request
+                     first; the upstream (a local server) gets the same trace
+                     id under a new span id; the log lines carry it
 
 serve_test.py imports this module and runs the tests register() returns
 with its own helpers (both tiers, as every serve test):
@@ -18,6 +23,7 @@ with its own helpers (both tiers, as every serve test):
     bash tests/serve/run.sh build/wasp observe
 """
 
+import http.server
 import json
 import re
 import threading
@@ -33,6 +39,7 @@ def register(serve_test):
         ("observe-backtrace", test_backtrace),
         ("observe-profile", test_profile),
         ("observe-memory", test_memory),
+        ("observe-timeline", test_timeline),
     ]
 
 
@@ -214,10 +221,23 @@ def memory_json(s):
 def test_memory():
     d, m = setup("observe-memory")
     page = 65536
+
+    def settled(s, requests):
+        """/debug/memory once `requests` have been counted: a request's
+        memory is counted when its instance is reset, after the answer."""
+        got = {}
+
+        def counted():
+            got["v"] = memory_json(s)
+            return got["v"][2].get("requests", 0) >= requests
+
+        S.wait_until(counted, 5 * S.SLOW)
+        return got["v"]
+
     with S.Server(m, d, workers=1) as s:
         st, _, body = S.get(s.port, "/obs/hot?n=3")  # touches almost nothing
         S.R.eq("a small request", (200, b"2\n"), (st, body))
-        st, doc, app = memory_json(s)
+        st, doc, app = settled(s, 1)
         S.R.eq("/debug/memory: status", 200, st)
         S.R.check(doc.get("process", {}).get("rss_bytes", 0) > 1 << 20, "/debug/memory: the process's RSS",
                   "over 1 MiB", doc.get("process"))
@@ -227,7 +247,7 @@ def test_memory():
         before = app.get("pages_reset", 0)
         st, _, body = S.get(s.port, "/obs/grow?p=16")
         S.R.eq("grow by 16 pages: the new size", (200, f"{rest // page + 16}\n".encode()), (st, body))
-        st, doc, app = memory_json(s)
+        st, doc, app = settled(s, 2)
         S.R.eq("/debug/memory: the peak is the snapshot's size + 16 pages", rest + 16 * page,
                app.get("peak_bytes"))
         # the handler wrote one byte in each 4 KiB page of the 16 new ones
@@ -239,6 +259,7 @@ def test_memory():
         st, _, body = S.get(s.port, "/obs/grow?p=32")
         S.R.eq("grow by 32 pages (a fresh instance: from the snapshot's size)",
                (200, f"{rest // page + 32}\n".encode()), (st, body))
+        settled(s, 3)
         _, ms = s.metrics()
         S.R.eq("/metrics: wasp_app_memory_peak_bytes", rest + 32 * page,
                S.metric_sum(ms, "wasp_app_memory_peak_bytes", app="obs"))
@@ -250,3 +271,113 @@ def test_memory():
                   "/metrics: wasp_app_memory_pages_reset_total counts both grows' pages", ">= 768",
                   S.metric_sum(ms, "wasp_app_memory_pages_reset_total", app="obs"))
         s.stop()
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """Records each request's headers; answers 200 "up"."""
+    seen = []
+
+    def do_GET(self):
+        Upstream.seen.append(dict(self.headers.items()))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"up")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_timeline():
+    up = http.server.ThreadingHTTPServer((S.HOST, 0), Upstream)
+    uport = up.server_address[1]
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    Upstream.seen = []
+    d = S.scratch_dir("observe-timeline")
+    top = ("stores:\n  kv:\n    backend: sqlite\n    path: kv.db\n"
+           "databases:\n  db:\n    backend: sqlite\n    path: obs.db\n")
+    m = S.manifest(d, [S.app("obs", "/obs/...", S.guest("observe.wasm"),
+                             "    kv: [kv]\n    sql: [db]\n"
+                             f"    http:\n      allow: [\"http://{S.HOST}:{uport}\"]\n")], top=top)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = "00f067aa0ba902b7"
+    try:
+        with S.Server(m, d, workers=1) as s:
+            st, _, body = S.get(s.port, f"/obs/calls?u=http://{S.HOST}:{uport}/up",
+                                headers={"traceparent": f"00-{trace}-{parent}-01"})
+            S.R.eq("GET /obs/calls with a traceparent: status, the upstream's status", (200, b"200\n"),
+                   (st, body))
+            tp = Upstream.seen[-1].get("traceparent", "") if Upstream.seen else ""
+            mt = re.fullmatch(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01", tp)
+            S.R.check(mt and mt.group(1) == trace and mt.group(2) != parent,
+                      "the upstream got the trace id under a span id of wasp's",
+                      f"00-{trace}-<new span id>-01", tp)
+            st, _, body = S.get(s.admin, "/debug/requests?app=obs&n=1")
+            try:
+                r = json.loads(body)["requests"][0]
+            except (ValueError, KeyError, IndexError, TypeError):
+                r = {}
+            S.R.eq("/debug/requests: the request, its status and trace id", ("GET", 200, trace),
+                   (r.get("method"), r.get("status"), r.get("trace_id")))
+            spans = r.get("spans", [])
+            names = [x["name"] for x in spans]
+            S.R.eq("/debug/requests: the phases first", ["request", "queued", "instance", "handler"],
+                   names[:4])
+            calls = [x for x in spans if x["name"] in ("kv_set", "kv_get", "sql_exec", "http_send", "log")]
+            S.R.eq("/debug/requests: the host calls, in order", ["kv_set", "kv_get", "sql_exec", "http_send", "log"],
+                   [x["name"] for x in calls])
+            starts = [x["start_us"] for x in calls]
+            S.R.check(starts == sorted(starts) and all(x["duration_us"] > 0 for x in calls),
+                      "... each later than the one before, each with a duration", "increasing, > 0",
+                      [(x["name"], x["start_us"], x["duration_us"]) for x in calls])
+            hs = [x for x in calls if x["name"] == "http_send"]
+            S.R.check(hs and hs[0]["result"] == 200 and hs[0]["cat"] == "wasp",
+                      "... http_send's result is the upstream's status", 200, hs)
+            total = spans[0]["duration_us"] if spans else 0
+            S.R.check(all(x["start_us"] + x["duration_us"] <= total + 1 for x in spans),
+                      "... every span inside the request", f"<= {total} us", spans[-1:] )
+            lines = s.wait_access(lambda e: e.get("path", "").startswith("/obs/calls"))
+            S.R.eq("the access line carries the trace id", trace, lines[-1].get("trace") if lines else None)
+            glog = [ln for ln in s.text().splitlines() if "level=info app=obs" in ln]
+            S.R.check(glog and f"trace={trace}" in glog[-1], "the guest's log line carries the trace id",
+                      f"trace={trace}", glog[-1:])
+
+            st, _, body = S.get(s.admin, "/debug/requests?app=obs&format=trace")
+            try:
+                ev = json.loads(body)["traceEvents"]
+                xs = [e["name"] for e in ev if e.get("ph") == "X"]
+                ok = st == 200 and "http_send" in xs and "kv_get" in xs and all(
+                    e.get("dur", -1) >= 0 for e in ev if e.get("ph") == "X")
+            except (ValueError, KeyError, TypeError):
+                ok, xs = False, S.short(body)
+            S.R.check(ok, "format=trace: Chrome trace events with the spans", "X events", xs)
+
+            # a malformed traceparent is ignored: nothing passed on, nothing logged
+            n0 = len(Upstream.seen)
+            st, _, _ = S.get(s.port, f"/obs/calls?u=http://{S.HOST}:{uport}/up",
+                             headers={"traceparent": f"00-{trace.upper()}-{parent}-01"})
+            S.R.check(st == 200 and len(Upstream.seen) > n0 and "traceparent" not in Upstream.seen[-1],
+                      "a malformed traceparent (upper case) is not passed on", "no traceparent",
+                      Upstream.seen[-1:] if Upstream.seen else None)
+            # the slowest first
+            S.get(s.port, "/obs/hot?n=32")
+            for _ in range(3):
+                S.get(s.port, "/obs/hot?n=3")
+            st, _, body = S.get(s.admin, "/debug/requests?app=obs&which=slowest&n=2")
+            try:
+                rs = json.loads(body)["requests"]
+            except (ValueError, KeyError, TypeError):
+                rs = []
+            durs = [x["duration_us"] for x in rs]
+            every = sorted((x["duration_us"] for x in
+                            json.loads(S.get(s.admin, "/debug/requests?app=obs&n=10")[2])["requests"]),
+                           reverse=True)
+            S.R.check(len(rs) == 2 and durs == every[:2] and rs[0]["path"] == "/obs/hot?n=32",
+                      "which=slowest: the two slowest, slowest first (hot?n=32)", every[:2],
+                      [(x["path"], x["duration_us"]) for x in rs])
+            S.R.eq("/debug/requests without app=: 400", 400, S.get(s.admin, "/debug/requests")[0])
+            S.R.eq("/debug/requests?app=nope: 404", 404, S.get(s.admin, "/debug/requests?app=nope")[0])
+            s.stop()
+    finally:
+        up.shutdown()
+        up.server_close()

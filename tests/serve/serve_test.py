@@ -393,7 +393,7 @@ class Server:
         self.check_log_lines()
 
     ACCESS_LINE = re.compile(r'^ts=\S+ worker=\d+ req=\d+-\d+ app=\S+ method=\S+ '
-                             r'path=("(?:[^"\\]|\\.)*"|\S+) status=\d{3} bytes=\d+ dur_us=\d+'
+                             r'path=("(?:[^"\\]|\\.)*"|\S+) status=\d{3} bytes=\d+ dur_us=\d+( trace=[0-9a-f]{32})?'
                              r'( trap=("(?:[^"\\]|\\.)*"|\S+)( backtrace=("(?:[^"\\]|\\.)*"|\S+))?)?'
                              r'( stderr=("(?:[^"\\]|\\.)*"|\S+))?$')
 
@@ -402,7 +402,7 @@ class Server:
         bad = [line for line in self.text().splitlines()
                if " status=" in line and not self.ACCESS_LINE.match(line)]
         R.check(not bad, "every access log line is one line 'ts=.. worker=.. req=.. app=.. method=.. "
-                "path=.. status=.. bytes=.. dur_us=..[ trap=..[ backtrace=..]][ stderr=..]'", "no other shape",
+                "path=.. status=.. bytes=.. dur_us=..[ trace=..][ trap=..[ backtrace=..]][ stderr=..]'", "no other shape",
                 short(bad[:2], 600))
 
     def check_sanitizer(self):
