@@ -23,6 +23,7 @@ PKGS=(
   libpq-dev postgresql                  # SQL: PostgreSQL client library; tests start a real server
   libcurl4-openssl-dev                  # outbound HTTP from guests
   python3                               # tests/serve: the end-to-end HTTP test driver
+  tmux                                  # tests/serve: drives `wasp top` in a terminal
   libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
   llvm-19-dev                           # the native tier: LLVM's C headers to build, libLLVM-19 loaded to compile
 )

@@ -93,6 +93,8 @@ int cli_serve(int argc, char **argv);
 int cli_pipe(int argc, char **argv);
 /* `wasp audit` (audit.c): what a module can reach, and its risks. */
 int cli_audit(int argc, char **argv);
+/* wasp top [--admin ADDR:PORT] [--once]: a running server's apps (top.c). */
+int cli_top(int argc, char **argv);
 /* `wasp compile ARGS...` (compile.c): 0 ok, 1 failure, 2 usage. */
 int cli_compile(int argc, char **argv);
 /* Gives `m` native code for `wasp run --tier native` (compile.c), with

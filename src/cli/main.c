@@ -39,7 +39,8 @@ static const char usage_text[] =
     "                              a reactor) with only the capabilities granted:\n"
     "                              --dir HOST[::GUEST][:ro], --env K=V,\n"
     "                              --inherit-env, --stdin FILE, --deadline-ms N,\n"
-    "                              --fuel N, --tier auto|interp|native, --cache DIR;\n"
+    "                              --fuel N, --tier auto|interp|native, --cache DIR,\n"
+    "                              --profile FILE, --stats;\n"
     "                              exit status is the module's\n"
     "  pipe [OPTIONS] FILTER.wasm...\n"
     "                              run records (lines) from stdin or a file\n"
@@ -56,6 +57,8 @@ static const char usage_text[] =
     "  serve [OPTIONS] MODULE.wasm | MANIFEST.yaml\n"
     "                              serve HTTP, each request in a fresh instance\n"
     "                              (wasp serve --help for the options)\n"
+    "  top [--admin ADDR:PORT]     a running server's apps, refreshed each second:\n"
+    "                              req/s, errors, p50/p99, in flight, memory\n"
     "  secrets COMMAND FILE ...    set, get, list, rm secrets in an encrypted file;\n"
     "                              keygen makes a key (wasp secrets --help)\n"
     "  version                     print wasp's version (also --version)\n"
@@ -203,6 +206,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "compile") == 0) return cli_compile(argc - 2, argv + 2);
     if (strcmp(cmd, "pipe") == 0) return cli_pipe(argc - 2, argv + 2);
     if (strcmp(cmd, "audit") == 0) return cli_audit(argc - 2, argv + 2);
+    if (strcmp(cmd, "top") == 0) return cli_top(argc - 2, argv + 2);
     if (strcmp(cmd, "secrets") == 0) return cli_secrets(argc - 2, argv + 2);
     return usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -341,6 +341,31 @@ bool srv_profile_format_parse(const char *name, srv_profile_format *f);
 /* The format a file's name asks for: .folded, .cpuprofile, else a trace. */
 srv_profile_format srv_profile_format_of(const char *path);
 
+/* ---- wasp top (top.c) ------------------------------------------------------ */
+
+/* A running server's apps as `wasp top` shows them: samples of its admin
+ * listener's /metrics, and rows from two of them. */
+#define SRV_TOP_MAX_APPS 64
+typedef struct srv_top_sample srv_top_sample;
+typedef struct srv_top_row {
+    char app[64];
+    uint64_t requests;      /* answered, since the server started */
+    double rps, error_rate; /* over the interval: requests/s, and the share that were 5xx */
+    double p50_ms, p99_ms;  /* over the interval (the lifetime for a first sample); -1: none */
+    int64_t in_flight;      /* instances busy with a request */
+    uint64_t memory_bytes;  /* linear memory of its instances at rest */
+} srv_top_row;
+/* GET /metrics from the admin listener at host:port: the body, malloc'd;
+ * NULL with a message in err. */
+char *srv_top_fetch(const char *host, int port, char *err, size_t errlen);
+/* A sample of a /metrics text, taken now; NULL when memory is short. */
+srv_top_sample *srv_top_parse(const char *text);
+void srv_top_free(srv_top_sample *s);
+/* Up to max rows, one per app that serves requests, from the sample
+ * `now` and the one `before` it (NULL: none yet); returns how many. */
+int srv_top_rows(const srv_top_sample *before, const srv_top_sample *now, srv_top_row *rows,
+                 int max);
+
 typedef struct srv_options {
     const char *manifest_path;  /* reloaded on SIGHUP; NULL: serve `single` */
     srv_manifest *single;       /* one-module mode (taken over by srv_serve) */

@@ -16,6 +16,8 @@ the guest tests/serve/guests/observe.c:
                      durations (JSON and Chrome trace), the slowest request
                      first; the upstream (a local server) gets the same trace
                      id under a new span id; the log lines carry it
+  observe-top        `wasp top` in a tmux session against a loaded server:
+                     the app's row with its rate and errors; q quits
 
 serve_test.py imports this module and runs the tests register() returns
 with its own helpers (both tiers, as every serve test):
@@ -25,7 +27,9 @@ with its own helpers (both tiers, as every serve test):
 
 import http.server
 import json
+import os
 import re
+import subprocess
 import threading
 import time
 
@@ -40,6 +44,7 @@ def register(serve_test):
         ("observe-profile", test_profile),
         ("observe-memory", test_memory),
         ("observe-timeline", test_timeline),
+        ("observe-top", test_top),
     ]
 
 
@@ -381,3 +386,58 @@ def test_timeline():
     finally:
         up.shutdown()
         up.server_close()
+
+
+def tmux(*args, **kw):
+    """tmux on a socket of the test's own, so no user session is touched."""
+    return subprocess.run(["tmux", "-L", f"wasp-test-{os.getpid()}", *args], capture_output=True,
+                          text=True, timeout=10, **kw)
+
+
+def test_top():
+    d, m = setup("observe-top")
+    with S.Server(m, d) as s:
+        stop = threading.Event()
+
+        def load_mix():
+            while not stop.is_set():
+                try:
+                    S.get(s.port, "/obs/hot?n=12", timeout=10 * S.SLOW)
+                    S.get(s.port, "/obs/trap", timeout=10 * S.SLOW)
+                except OSError:
+                    time.sleep(0.05)
+
+        t = threading.Thread(target=load_mix)
+        t.start()
+        try:
+            r = tmux("new-session", "-d", "-s", "top", "-x", "120", "-y", "30",
+                     f"{S.WASP} top --admin {S.HOST}:{s.admin}")
+            S.R.eq("tmux starts wasp top", 0, r.returncode, [r.stderr])
+            screen = {}
+
+            def row_shows():
+                screen["text"] = tmux("capture-pane", "-p", "-t", "top").stdout
+                m_ = re.search(r"^obs\s+([\d.]+)\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+(\d+)\s+(.+?)\s+(\d+)\s*$",
+                               screen["text"], re.M)
+                return m_ if m_ and float(m_.group(1)) > 0 else None
+
+            m_ = S.wait_until(row_shows, 8 * S.SLOW, 0.3)
+            text = screen.get("text", "")
+            S.R.check("APP" in text and "REQ/S" in text and "P99 ms" in text and "q quits" in text,
+                      "wasp top: the header", "APP REQ/S ERR% P50 ms P99 ms ... q quits", S.short(text))
+            S.R.check(m_ is not None, "wasp top: the app's row with requests per second", "obs  N.N ...",
+                      S.short(text))
+            if m_:
+                err = float(m_.group(2))
+                S.R.check(30 <= err <= 70, "wasp top: the error rate (every other request traps)",
+                          "about 50%", err)
+                S.R.check(m_.group(3) != "-" and m_.group(4) != "-", "wasp top: p50 and p99", "numbers",
+                          m_.groups())
+            tmux("send-keys", "-t", "top", "q")
+            gone = S.wait_until(lambda: tmux("has-session", "-t", "top").returncode != 0, 5 * S.SLOW, 0.2)
+            S.R.check(gone, "wasp top: q quits", "the session ends", tmux("capture-pane", "-p", "-t", "top").stdout)
+        finally:
+            stop.set()
+            t.join()
+            tmux("kill-server")
+        s.stop()
