@@ -202,9 +202,10 @@ asan-test: $(B)/asan/unit_tests $(B)/asan/spec_runner $(B)/asan/wasp
 	@# of a full run) while it walks the dynamic TLS blocks of the dlopen'ed
 	@# libLLVM; with __tls_get_addr not intercepted it scans static TLS only
 	@# (wasp's own thread-locals) and leaks are still reported. The serve tests'
-	@# interpreter pass loads it too (tier auto's background compile).
+	@# interpreter pass loads it too (tier auto's background compile), and the
+	@# CLI tests' native runs (one module of them, every time).
 	ASAN_OPTIONS=intercept_tls_get_addr=0 $(B)/asan/spec_runner --testsuite $(WASM_TESTSUITE) --tier native
-	bash tests/cli/run.sh $(B)/asan/wasp
+	ASAN_OPTIONS=intercept_tls_get_addr=0 bash tests/cli/run.sh $(B)/asan/wasp
 	bash tests/wasi/run.sh $(B)/asan/wasp
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ASAN_OPTIONS=intercept_tls_get_addr=0 \
 	  bash tests/serve/run.sh $(B)/asan/wasp
