@@ -50,8 +50,15 @@ static const char serve_usage[] =
     "  --body-timeout-ms N      time from the end of the head to the end of\n"
     "                           the body; past it: 408 and a close (30000)\n"
     "  --access-log PATH|-|off  one logfmt line per request (default -: stderr)\n"
-    "  --drain-timeout-ms N     after SIGTERM, time in-flight requests get to\n"
-    "                           finish before they are ended with 504 (30000)\n"
+    "  --log-format text|json   access-log lines, the guest's log lines and\n"
+    "                           server events as logfmt (text, the default)\n"
+    "                           or one JSON object a line\n"
+    "  --drain-delay-ms N       after SIGTERM, /readyz fails at once but\n"
+    "                           requests are still served for N ms, so a\n"
+    "                           balancer stops sending first (default 0)\n"
+    "  --drain-timeout-ms N     after SIGTERM (and the delay), time in-flight\n"
+    "                           requests get to finish before they are ended\n"
+    "                           with 504 (30000)\n"
     "  --tier auto|interp|native\n"
     "                           how apps without `tier:` in the manifest run.\n"
     "                           auto (default): machine code from the cache,\n"
@@ -76,10 +83,16 @@ static const char serve_usage[] =
     "  --memory-limit SIZE      linear memory cap, e.g. 64MiB (default 128MiB)\n"
     "  --fuel N                 instruction budget per request (default: none)\n"
     "\n"
-    "signals: SIGTERM/SIGINT stop accepting at once, drain in-flight requests\n"
-    "(ended after --drain-timeout-ms) and exit 0; SIGHUP reloads the manifest\n"
-    "(or module) without dropping a request; SIGTERM during a reload\n"
-    "abandons the reload.\n"
+    "environment (for containers; a flag on the command line wins):\n"
+    "  WASP_LISTEN, WASP_ADMIN, WASP_WORKERS, WASP_ACCESS_LOG, WASP_LOG_FORMAT,\n"
+    "  WASP_DRAIN_DELAY_MS, WASP_DRAIN_TIMEOUT_MS, WASP_CACHE: the flag of the\n"
+    "  same name (WASP_LISTEN=0.0.0.0:8080 is --listen 0.0.0.0:8080)\n"
+    "\n"
+    "signals: SIGTERM/SIGINT make /readyz fail, wait --drain-delay-ms still\n"
+    "serving, then stop accepting, drain in-flight requests (ended after\n"
+    "--drain-timeout-ms) and exit 0; SIGHUP reloads the manifest (or module)\n"
+    "without dropping a request; SIGTERM during a reload abandons the reload.\n"
+    "/readyz fails until every worker serves, and from SIGTERM on.\n"
     "\n"
     "limits: the soft limit on open files (ulimit -n) is raised to the hard\n"
     "one at start; a request may hold at most 256 descriptors, all closed\n"
@@ -117,7 +130,40 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
+/* Settings a container gives through its environment (12-factor): each
+ * stands for the flag it names, before the command line's, which win. */
+static const struct {
+    const char *env, *flag;
+} env_flags[] = {
+    {"WASP_LISTEN", "--listen"},
+    {"WASP_ADMIN", "--admin"},
+    {"WASP_WORKERS", "--workers"},
+    {"WASP_ACCESS_LOG", "--access-log"},
+    {"WASP_LOG_FORMAT", "--log-format"},
+    {"WASP_DRAIN_DELAY_MS", "--drain-delay-ms"},
+    {"WASP_DRAIN_TIMEOUT_MS", "--drain-timeout-ms"},
+    {"WASP_CACHE", "--cache"},
+};
+#define NENV_FLAGS (sizeof env_flags / sizeof env_flags[0])
+
 int cli_serve(int argc, char **argv) {
+    /* the environment's settings first, as flags */
+    char *args[2 * NENV_FLAGS + 1024];
+    int nargs = 0;
+    for (size_t i = 0; i < NENV_FLAGS; i++) {
+        const char *v = getenv(env_flags[i].env);
+        if (!v || !*v) continue;
+        args[nargs++] = (char *)env_flags[i].flag;
+        args[nargs++] = (char *)v;
+    }
+    if (argc > 1024) {
+        fputs("wasp serve: too many arguments\n", stderr);
+        return 2;
+    }
+    for (int i = 0; i < argc; i++)
+        args[nargs++] = argv[i];
+    argc = nargs;
+    argv = args;
     srv_options o = {0};
     const char *target = NULL;
     /* one-module settings */
@@ -214,6 +260,17 @@ int cli_serve(int argc, char **argv) {
                                          "their own limits now, --idle-timeout-ms, "
                                          "--header-timeout-ms and --body-timeout-ms");
             goto done;
+        } else if (!strcmp(a, "--log-format")) {
+            if (strcmp(v, "text") && strcmp(v, "json")) {
+                rc = serve_usage_error("bad --log-format '%s' (want text or json)", v);
+                goto done;
+            }
+            o.log_json = !strcmp(v, "json");
+        } else if (!strcmp(a, "--drain-delay-ms")) {
+            if (!cli_parse_u64(v, &o.drain_delay_ms) || o.drain_delay_ms > 600000) {
+                rc = serve_usage_error("bad --drain-delay-ms '%s' (0 to 600000 milliseconds)", v);
+                goto done;
+            }
         } else if (!strcmp(a, "--access-log")) {
             o.access_log = v;
         } else if (!strcmp(a, "--tier")) {

@@ -329,12 +329,14 @@ static wasm_trap_code cap_log(void *env, wasm_instance *caller, const wasm_value
     const srv_request *q = c->req;
     srv_log *l = q ? q->log : NULL;
     if (l && l->fd >= 0) {
-        srv_log_ts(l);
-        srv_log_append(l, " level=%s app=%s req=%s", levels[lv < 4 ? lv : 1], c->app->name, q->id);
+        const char *level = levels[lv < 4 ? lv : 1];
+        srv_log_begin(l);
+        srv_log_str(l, "level", level, strlen(level));
+        srv_log_str(l, "app", c->app->name, strlen(c->app->name));
+        srv_log_str(l, "req", q->id, strlen(q->id));
         /* the trace id: the same as the request's access line */
-        if (q->traceparent) srv_log_append(l, " trace=%.32s", q->traceparent + 3);
-        srv_log_append(l, " msg=");
-        srv_log_value(l, msg, n);
+        if (q->traceparent) srv_log_str(l, "trace", q->traceparent + 3, 32);
+        srv_log_str(l, "msg", msg, n);
         srv_log_end(l);
     } else {
         srv_event("app %s: %s: %.*s", c->app->name, levels[lv < 4 ? lv : 1], (int)n, msg);

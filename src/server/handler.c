@@ -913,6 +913,9 @@ uint64_t srv_slot_recycle_counted(srv_slot *s, srv_slot_mem *mem) {
     uint64_t t0 = srv_now_ns();
     /* memory never shrinks: its size now is the request's high-water */
     wasm_instance_memory(s->inst, &mem->bytes);
+    const srv_response *r = &s->own_resp;
+    mem->host_bytes = r->hcap + r->hoffcap * sizeof *r->hoff + r->own_cap + s->envcap +
+                      s->envpcap * sizeof *s->envp;
     mem->rest_bytes = wasm_snapshot_memory_size(s->app->snap);
     if (!wasm_snapshot_reset_counted(s->app->snap, s->inst, &mem->pages_reset)) {
         /* the kernel refused to drop pages: never reuse a dirty instance */

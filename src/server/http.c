@@ -62,6 +62,7 @@ struct srv_http {
     int nworkers;
     atomic_int running; /* workers serving */
     atomic_bool stopping;
+    atomic_bool unready;           /* draining soon: /readyz fails, requests are still served */
     atomic_int_least64_t conns;    /* across workers, for the cap */
     atomic_int_least64_t buffered; /* request body bytes reserved, across workers */
     /* the current generation: swapped under gen_lock, its id readable without */
@@ -349,26 +350,23 @@ static void access_log_line(srv_worker *w, const char *method, size_t mlen, cons
                             uint64_t ns, const srv_result *res) {
     srv_log *l = &w->log;
     if (l->fd < 0) return;
-    srv_log_ts(l);
-    srv_log_append(l, " worker=%d req=%s app=%s method=", w->id, id, app);
-    srv_log_value(l, mlen ? method : "-", mlen ? mlen : 1);
-    srv_log_append(l, " path=");
-    srv_log_value(l, plen ? path : "-", plen ? plen : 1);
-    srv_log_append(l, " status=%d bytes=%zu dur_us=%llu", status, bytes,
-                   (unsigned long long)(ns / 1000));
-    if (res && res->trace_id) srv_log_append(l, " trace=%s", res->trace_id);
+    srv_log_begin(l);
+    srv_log_num(l, "worker", w->id);
+    srv_log_str(l, "req", id, strlen(id));
+    srv_log_str(l, "app", app, strlen(app));
+    srv_log_str(l, "method", mlen ? method : "-", mlen ? mlen : 1);
+    srv_log_str(l, "path", plen ? path : "-", plen ? plen : 1);
+    srv_log_num(l, "status", status);
+    srv_log_num(l, "bytes", (long long)bytes);
+    srv_log_num(l, "dur_us", (long long)(ns / 1000));
+    if (res && res->trace_id) srv_log_str(l, "trace", res->trace_id, strlen(res->trace_id));
     if (res && res->outcome != SRV_OK) {
-        srv_log_append(l, " trap=");
-        srv_log_value(l, res->msg, strlen(res->msg));
-        if (res->backtrace[0]) {
-            srv_log_append(l, " backtrace=");
-            srv_log_value(l, res->backtrace, strlen(res->backtrace));
-        }
+        srv_log_str(l, "trap", res->msg, strlen(res->msg));
+        if (res->backtrace[0]) srv_log_str(l, "backtrace", res->backtrace, strlen(res->backtrace));
     }
-    if (res && res->errout_len) {
-        srv_log_append(l, " stderr=");
-        srv_log_value(l, (const char *)res->errout, res->errout_len < 512 ? res->errout_len : 512);
-    }
+    if (res && res->errout_len)
+        srv_log_str(l, "stderr", (const char *)res->errout,
+                    res->errout_len < 512 ? res->errout_len : 512);
     srv_log_end(l);
 }
 
@@ -934,6 +932,8 @@ static void call_done(void *arg) {
         srv_count(&as->mem_req_sum, mem.bytes);
         srv_count(&as->mem_req_count, 1);
         srv_count(&as->pages_reset, mem.pages_reset);
+        if (mem.host_bytes > atomic_load_explicit(&as->host_peak, memory_order_relaxed))
+            atomic_store_explicit(&as->host_peak, mem.host_bytes, memory_order_relaxed);
     }
     srv_gauge(&as->pool_busy, -1);
     srv_wgen *wg = call->wg;
@@ -1620,7 +1620,8 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
     if (h2o_memis(p, n, H2O_STRLIT("/healthz"))) {
         send_text(req, 200, "ok\n");
     } else if (h2o_memis(p, n, H2O_STRLIT("/readyz"))) {
-        bool ready = atomic_load(&h->running) == h->nworkers && !atomic_load(&h->stopping);
+        bool ready = atomic_load(&h->running) == h->nworkers && !atomic_load(&h->stopping) &&
+                     !atomic_load(&h->unready);
         send_text(req, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
     } else if (h2o_memis(p, n, H2O_STRLIT("/metrics"))) {
         size_t len;
@@ -1836,6 +1837,10 @@ fail:
     free(h->stats);
     free(h);
     return NULL;
+}
+
+void srv_http_unready(srv_http *h) {
+    atomic_store(&h->unready, true);
 }
 
 int srv_http_port(const srv_http *h, bool admin) {

@@ -207,6 +207,8 @@ typedef struct srv_slot_mem {
     uint64_t bytes;       /* linear memory at the request's end: its high-water */
     uint64_t rest_bytes;  /* ... and after the reset (the snapshot's) */
     uint64_t pages_reset; /* 4 KiB pages the request wrote, restored or dropped */
+    uint64_t host_bytes;  /* host-side buffers the slot holds for its requests (response,
+                             headers, WAGI's environment), as this one left them */
 } srv_slot_mem;
 /* srv_slot_recycle, with *mem filled (zeros when nothing ran). */
 uint64_t srv_slot_recycle_counted(srv_slot *s, srv_slot_mem *mem);
@@ -392,6 +394,7 @@ typedef struct srv_app_stats {
      * request ended with; the sum and count of requests' high-waters; the
      * 4 KiB pages requests wrote and the resets restored */
     _Atomic uint64_t mem_rest, mem_peak, mem_req_sum, mem_req_count, pages_reset;
+    _Atomic uint64_t host_peak;    /* the most host buffer bytes a slot held after a request */
     struct srv_app_traces *traces; /* its requests' timelines (trace.c); NULL until one ends */
 } srv_app_stats;
 
@@ -525,14 +528,18 @@ typedef struct srv_log { /* (log.c) */
 } srv_log;
 
 void srv_log_init(srv_log *l, int fd);
-/* A line is built from srv_log_append (printf-formatted) and
- * srv_log_value pieces, and ended by srv_log_end. */
-void srv_log_append(srv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Lines are logfmt (key=value) unless JSON was chosen, for the whole
+ * process, before any line (wasp serve --log-format json): one object a
+ * line. A line is srv_log_begin (its time), fields, srv_log_end. */
+void srv_log_set_json(bool json);
+bool srv_log_is_json(void);
+/* Starts a line with its time: ts=<UTC to the millisecond> (JSON: {"ts":...). */
+void srv_log_begin(srv_log *l);
+/* A field whose value is text (quoted and escaped as needed). */
+void srv_log_str(srv_log *l, const char *key, const char *s, size_t len);
+/* A field whose value is a number. */
+void srv_log_num(srv_log *l, const char *key, long long v);
 void srv_log_end(srv_log *l);
-/* Appends "ts=<UTC time to the millisecond>", the first field of a line. */
-void srv_log_ts(srv_log *l);
-/* Appends `s` as a logfmt value: quoted and escaped when needed. */
-void srv_log_value(srv_log *l, const char *s, size_t len);
 /* Writes out what is buffered when it is large or older than 100 ms
  * (force: always). One write per flush, under a process-wide lock, so
  * lines of different workers never interleave. */
@@ -630,6 +637,8 @@ typedef struct srv_http srv_http;
  * any thread starts), then starts the workers and the admin thread,
  * serving `gen` (whose reference it takes on success). */
 srv_http *srv_http_start(const srv_http_config *cfg, srv_gen *gen, char *err, size_t errlen);
+/* From now on /readyz answers 503; requests are still served. */
+void srv_http_unready(srv_http *h);
 /* The port actually bound (of the admin listener when `admin`). */
 int srv_http_port(const srv_http *h, bool admin);
 /* Makes `g` (its reference taken) the generation new requests use. */

@@ -71,7 +71,8 @@ static void vappend(srv_log *l, const char *fmt, va_list ap) {
     }
 }
 
-void srv_log_append(srv_log *l, const char *fmt, ...) {
+static void srv_log_append(srv_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void srv_log_append(srv_log *l, const char *fmt, ...) {
     if (l->fd < 0) return;
     va_list ap;
     va_start(ap, fmt);
@@ -79,27 +80,50 @@ void srv_log_append(srv_log *l, const char *fmt, ...) {
     va_end(ap);
 }
 
-void srv_log_ts(srv_log *l) {
-    if (l->fd < 0) return;
+/* Whether lines are JSON objects: set once, before the workers start. */
+static bool json;
+
+void srv_log_set_json(bool on) {
+    json = on;
+}
+
+bool srv_log_is_json(void) {
+    return json;
+}
+
+/* The UTC time to the millisecond, ISO 8601, into buf (at least 32 bytes). */
+static void timestamp(char *buf, size_t len) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    srv_log_append(l, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+void srv_log_begin(srv_log *l) {
+    if (l->fd < 0) return;
+    char ts[40];
+    timestamp(ts, sizeof ts);
+    srv_log_append(l, json ? "{\"ts\":\"%s\"" : "ts=%s", ts);
 }
 
 void srv_log_end(srv_log *l) {
-    if (l->fd >= 0 && reserve(l, 1)) l->buf[l->len++] = '\n';
+    if (l->fd < 0) return;
+    if (json) srv_log_append(l, "}");
+    if (reserve(l, 1)) l->buf[l->len++] = '\n';
 }
 
-void srv_log_value(srv_log *l, const char *s, size_t len) {
-    if (l->fd < 0) return;
-    bool quote = len == 0;
+/* `s` as a logfmt value: bare when it can be, else quoted with \" \\ and
+ * \xNN escapes; or as a JSON string (\u00NN for control bytes and bytes
+ * past ASCII, which need not be UTF-8). Untrusted bytes (paths, guest
+ * messages) never reach a terminal or a log pipeline raw. */
+static void put_value(srv_log *l, const char *s, size_t len) {
+    bool quote = json || len == 0;
     for (size_t i = 0; i < len && !quote; i++)
         quote = (unsigned char)s[i] <= ' ' || s[i] == '"' || s[i] == '=' || s[i] == '\\' ||
                 (unsigned char)s[i] >= 127;
-    if (!reserve(l, len * 4 + 2)) return;
+    if (!reserve(l, len * 6 + 2)) return;
     char *p = l->buf + l->len;
     if (quote) *p++ = '"';
     for (size_t i = 0; i < len; i++) {
@@ -109,14 +133,29 @@ void srv_log_value(srv_log *l, const char *s, size_t len) {
         } else if (c == '"' || c == '\\') {
             *p++ = '\\';
             *p++ = (char)c;
-        } else if (c < ' ' || c == 127) {
-            p += sprintf(p, "\\x%02x", c); /* untrusted bytes never reach a terminal raw */
+        } else if (c < ' ' || c >= 127) {
+            if (json)
+                p += sprintf(p, "\\u%04x", c);
+            else if (c < ' ' || c == 127)
+                p += sprintf(p, "\\x%02x", c);
+            else
+                *p++ = (char)c;
         } else {
             *p++ = (char)c;
         }
     }
     if (quote) *p++ = '"';
     l->len = (size_t)(p - l->buf);
+}
+
+void srv_log_str(srv_log *l, const char *key, const char *s, size_t len) {
+    if (l->fd < 0) return;
+    srv_log_append(l, json ? ",\"%s\":" : " %s=", key);
+    put_value(l, s, len);
+}
+
+void srv_log_num(srv_log *l, const char *key, long long v) {
+    srv_log_append(l, json ? ",\"%s\":%lld" : " %s=%lld", key, v);
 }
 
 void srv_log_flush(srv_log *l, bool force) {
@@ -136,15 +175,25 @@ void srv_log_free(srv_log *l) {
 }
 
 void srv_event(const char *fmt, ...) {
-    char buf[2048];
-    int n = snprintf(buf, sizeof buf, "wasp: ");
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof buf - 2) len = sizeof buf - 2;
-    for (size_t i = (size_t)n; i < len; i++)
+    size_t len = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
+    if (json) {
+        srv_log l;
+        srv_log_init(&l, 2);
+        srv_log_begin(&l);
+        srv_log_str(&l, "event", msg, len);
+        srv_log_end(&l);
+        srv_log_free(&l); /* one write: the line */
+        return;
+    }
+    char buf[sizeof msg + 8];
+    int n = snprintf(buf, sizeof buf, "wasp: %.*s", (int)len, msg);
+    len = n < 0 ? 0 : (size_t)n < sizeof buf - 1 ? (size_t)n : sizeof buf - 2;
+    for (size_t i = 6; i < len; i++)
         if ((unsigned char)buf[i] < ' ' && buf[i] != '\t') buf[i] = '?';
     buf[len++] = '\n';
     write_all(2, buf, len);

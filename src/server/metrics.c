@@ -134,7 +134,7 @@ void srv_hist_format(srv_text *t, const char *metric, const char *labels, const 
 
 /* An app's memory, summed over the workers. */
 typedef struct app_memory {
-    uint64_t rest, instances, peak, req_sum, req_count, pages_reset;
+    uint64_t rest, instances, peak, req_sum, req_count, pages_reset, host_peak;
 } app_memory;
 
 static app_memory memory_of(srv_stats *const *ws, int n, const char *name) {
@@ -150,6 +150,7 @@ static app_memory memory_of(srv_stats *const *ws, int n, const char *name) {
         m.req_sum += GET(as->mem_req_sum);
         m.req_count += GET(as->mem_req_count);
         m.pages_reset += GET(as->pages_reset);
+        if (GET(as->host_peak) > m.host_peak) m.host_peak = GET(as->host_peak);
     }
     m.rest = m.instances * rest;
     return m;
@@ -199,6 +200,21 @@ static void put_memory(srv_text *o, srv_stats *const *ws, int n, const char **na
     }
 }
 
+static void put_host_memory(srv_text *o, srv_stats *const *ws, int n, const char **names,
+                            int nnames) {
+    srv_text_put(o,
+                 "# HELP wasp_app_host_buffer_peak_bytes The most host-side buffer bytes a slot\n"
+                 "# of the app held for its requests (response body and headers, WAGI's\n"
+                 "# environment), kept between requests for reuse.\n"
+                 "# TYPE wasp_app_host_buffer_peak_bytes gauge\n");
+    for (int a = 0; a < nnames; a++) {
+        app_memory m = memory_of(ws, n, names[a]);
+        if (m.req_count)
+            srv_text_put(o, "wasp_app_host_buffer_peak_bytes{app=\"%s\"} %llu\n", names[a],
+                         (unsigned long long)m.host_peak);
+    }
+}
+
 /* The process's resident memory in bytes (/proc/self/statm), 0 when it
  * cannot be read. */
 static uint64_t rss_bytes(void) {
@@ -225,13 +241,15 @@ char *srv_memory_render(srv_stats *const *ws, int n, size_t *len) {
         srv_text_put(&o,
                      "%s\n{\"app\":\"%s\",\"instances\":%llu,\"memory_bytes\":%llu,"
                      "\"peak_bytes\":%llu,\"requests\":%llu,\"request_high_water_avg_bytes\":%llu,"
-                     "\"pages_reset\":%llu,\"pages_reset_per_request\":%.1f}",
+                     "\"pages_reset\":%llu,\"pages_reset_per_request\":%.1f,"
+                     "\"host_buffer_peak_bytes\":%llu}",
                      first ? "" : ",", names[a], (unsigned long long)m.instances,
                      (unsigned long long)m.rest, (unsigned long long)m.peak,
                      (unsigned long long)m.req_count,
                      (unsigned long long)(m.req_count ? m.req_sum / m.req_count : 0),
                      (unsigned long long)m.pages_reset,
-                     m.req_count ? (double)m.pages_reset / (double)m.req_count : 0.0);
+                     m.req_count ? (double)m.pages_reset / (double)m.req_count : 0.0,
+                     (unsigned long long)m.host_peak);
         first = false;
     }
     srv_text_put(&o, "\n]}\n");
@@ -337,6 +355,7 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
                      (long long)busy);
     }
     put_memory(&o, ws, n, names, nnames);
+    put_host_memory(&o, ws, n, names, nnames);
     int64_t conns = 0, in_flight = 0, waiting = 0;
     for (int w = 0; w < n; w++) {
         conns += GET(ws[w]->connections);

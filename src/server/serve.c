@@ -239,6 +239,7 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     unsigned libs = UTIL_LIB_H2O | UTIL_LIB_CURL | UTIL_LIB_PQ | UTIL_LIB_SQLITE | UTIL_LIB_YAML |
                     UTIL_LIB_HIREDIS;
     if (!util_dynlib_load(libs, err, errlen)) return -1;
+    srv_log_set_json(o->log_json); /* before any line */
     raise_nofile();
     sigset_t set;
     sigemptyset(&set);
@@ -341,6 +342,17 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     pthread_mutex_lock(&r.lock);
     r.stopping = true;
     pthread_mutex_unlock(&r.lock);
+    if (o->drain_delay_ms) {
+        /* /readyz fails at once; requests are still taken meanwhile, so a
+         * balancer that checks it stops sending before the listener goes */
+        srv_http_unready(h);
+        srv_event("drain: /readyz fails; still serving for %llu ms before the listener closes",
+                  (unsigned long long)o->drain_delay_ms);
+        struct timespec d = {(time_t)(o->drain_delay_ms / 1000),
+                             (long)(o->drain_delay_ms % 1000) * 1000000};
+        while (nanosleep(&d, &d) && errno == EINTR) {
+        }
+    }
     uint64_t drain_ms = o->drain_timeout_ms ? o->drain_timeout_ms : 30000;
     pthread_t watchdog;
     pthread_attr_t attr;

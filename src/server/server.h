@@ -384,7 +384,9 @@ typedef struct srv_options {
     srv_tier tier;              /* for apps whose manifest entry has no `tier:` */
     const char *cache_dir;      /* native code cache directory; NULL: none */
     const srv_companion *companion; /* the manifest's pipelines; NULL: none (refused) */
-    bool dev; /* development: a trap's message and backtrace in the 500's body */
+    bool dev;                /* development: a trap's message and backtrace in the 500's body */
+    bool log_json;           /* access-log lines and events as JSON objects, not logfmt */
+    uint64_t drain_delay_ms; /* after SIGTERM, /readyz fails this long before the drain */
 } srv_options;
 
 /* Serves until SIGTERM or SIGINT, then drains and returns 0: listeners

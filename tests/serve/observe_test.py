@@ -272,6 +272,9 @@ def test_memory():
                S.metric_sum(ms, "wasp_app_request_memory_bytes_count", app="obs"))
         S.R.eq("/metrics: wasp_app_request_memory_bytes_sum (the three high-waters)",
                3 * rest + 48 * page, S.metric_sum(ms, "wasp_app_request_memory_bytes_sum", app="obs"))
+        S.R.check(S.metric_sum(ms, "wasp_app_host_buffer_peak_bytes", app="obs") >= 3,
+                  "/metrics: wasp_app_host_buffer_peak_bytes holds at least a response body",
+                  ">= 3 bytes", S.metric_sum(ms, "wasp_app_host_buffer_peak_bytes", app="obs"))
         S.R.check(S.metric_sum(ms, "wasp_app_memory_pages_reset_total", app="obs") >= 256 + 512,
                   "/metrics: wasp_app_memory_pages_reset_total counts both grows' pages", ">= 768",
                   S.metric_sum(ms, "wasp_app_memory_pages_reset_total", app="obs"))

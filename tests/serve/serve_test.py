@@ -1436,6 +1436,10 @@ import observe_test  # noqa: E402 - backtraces, profiles (observe_test.py)
 
 TESTS += observe_test.register(sys.modules[__name__])
 
+import deploy_test  # noqa: E402 - settings from the environment, JSON logs, /readyz (deploy_test.py)
+
+TESTS += deploy_test.register(sys.modules[__name__])
+
 
 def main():
     global WASP, GUESTS, SCRATCH, TIER, TIER_WORD
