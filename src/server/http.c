@@ -1582,13 +1582,25 @@ static void admin_prof_on_timeout(h2o_timeout_entry_t *entry) {
     admin_answer(req, &a);
 }
 
-static void admin_profile(srv_http *h, h2o_req_t *req) {
-    const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
-    size_t qn = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+/* The request's query string (without '?'), "" when it has none. */
+static const char *admin_query(const h2o_req_t *req, size_t *n) {
+    *n = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    return req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
+}
+
+/* A reference on the current generation, whose apps a /debug query names. */
+static srv_gen *admin_gen(srv_http *h) {
     pthread_mutex_lock(&h->gen_lock);
     srv_gen *g = h->gen;
     srv_gen_ref(g);
     pthread_mutex_unlock(&h->gen_lock);
+    return g;
+}
+
+static void admin_profile(srv_http *h, h2o_req_t *req) {
+    size_t qn;
+    const char *q = admin_query(req, &qn);
+    srv_gen *g = admin_gen(h);
     srv_debug_answer a = {0};
     unsigned seconds;
     srv_profile_job *job = srv_debug_profile_start(q, qn, g, &seconds, &a); /* takes g */
@@ -1652,14 +1664,10 @@ static int on_admin(h2o_handler_t *self, h2o_req_t *req) {
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/profile"))) {
         admin_profile(h, req);
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/requests"))) {
-        const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
-        size_t qn = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
-        pthread_mutex_lock(&h->gen_lock);
-        srv_gen *g = h->gen;
-        srv_gen_ref(g);
-        pthread_mutex_unlock(&h->gen_lock);
+        size_t qn;
+        const char *q = admin_query(req, &qn);
         srv_debug_answer a = {0};
-        srv_debug_requests(q, qn, g, h->stats, h->nworkers, &a); /* takes g */
+        srv_debug_requests(q, qn, admin_gen(h), h->stats, h->nworkers, &a); /* takes the gen */
         admin_answer(req, &a);
     } else if (h2o_memis(p, n, H2O_STRLIT("/debug/memory"))) {
         srv_debug_answer a = {.status = 200, .type = "application/json"};
@@ -1707,22 +1715,9 @@ static void *admin_main(void *arg) {
 
 /* A listening socket on host:port; with `reuseport`, one of a group. */
 static int listen_on(const char *host, int port, bool reuseport, char *err, size_t errlen) {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof *s4;
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof *s6;
-    } else {
-        snprintf(err, errlen, "%s: not a numeric IPv4 or IPv6 address", host);
-        return -1;
-    }
+    struct sockaddr_storage ss;
+    socklen_t sl = srv_sockaddr(host, port, &ss, err, errlen);
+    if (!sl) return -1;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "server/server.h"
 #include "wasi/wasi.h"
@@ -424,6 +425,14 @@ srv_app_stats *srv_stats_app(srv_stats *st, const char *interned_name);
 /* Frees a worker's stats with what they hold (timelines). NULL is allowed. */
 void srv_stats_free(srv_stats *st);
 void srv_hist_add(srv_hist *h, uint64_t ns);
+/* ---- numeric socket addresses (addr.c) --------------------------------------- */
+
+struct sockaddr_storage;
+/* host (a numeric IPv4 or IPv6 address) and port into *ss: the address's
+ * length, or 0 with a message in err. */
+socklen_t srv_sockaddr(const char *host, int port, struct sockaddr_storage *ss, char *err,
+                       size_t errlen);
+
 /* ---- request timelines and trace context (trace.c) ------------------------ */
 
 /* One span of a request's timeline: a phase ("queued", "instance",
@@ -506,6 +515,10 @@ typedef struct srv_text {
     bool failed;
 } srv_text;
 void srv_text_put(srv_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends `s` as a JSON string: names and paths come from modules and
+ * clients, anything may be in them; bytes outside printable ASCII are
+ * written as \u00XX. */
+void srv_text_json(srv_text *t, const char *s);
 /* Appends h as a Prometheus histogram (METRIC_bucket{LABELS,le=...},
  * _sum, _count). */
 void srv_hist_format(srv_text *t, const char *metric, const char *labels, const srv_hist *h);

@@ -127,6 +127,19 @@ static void put_app_counter(srv_text *o, srv_stats *const *ws, int n, const char
     }
 }
 
+void srv_text_json(srv_text *t, const char *s) {
+    srv_text_put(t, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            srv_text_put(t, "\\%c", *c);
+        else if (*c < 0x20 || *c >= 0x7f)
+            srv_text_put(t, "\\u%04x", *c);
+        else
+            srv_text_put(t, "%c", *c);
+    }
+    srv_text_put(t, "\"");
+}
+
 void srv_hist_format(srv_text *t, const char *metric, const char *labels, const srv_hist *h) {
     const srv_hist *hs[1] = {h};
     put_hist(t, metric, labels, hs, 1);

@@ -225,21 +225,6 @@ static const char *node_name(const node *d, char *buf, size_t len) {
     return buf[0] == '$' ? buf + 1 : buf;
 }
 
-/* `s` as a JSON string: names come from the module, anything may be in
- * them. Bytes outside printable ASCII are written as \u00XX. */
-static void put_json_string(srv_text *t, const char *s) {
-    srv_text_put(t, "\"");
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            srv_text_put(t, "\\%c", *c);
-        else if (*c < 0x20 || *c >= 0x7f)
-            srv_text_put(t, "\\u%04x", *c);
-        else
-            srv_text_put(t, "%c", *c);
-    }
-    srv_text_put(t, "\"");
-}
-
 /* Folded stacks frame;frame;leaf N: a line per node with samples of its
  * own (Brendan Gregg's flamegraph.pl input; a name's ';' becomes ':'). */
 static void write_folded(const srv_profile *p, srv_text *t) {
@@ -279,7 +264,7 @@ static void write_cpuprofile(const srv_profile *p, const sample *ss, srv_text *t
         char buf[300];
         const char *name = i ? node_name(&p->nodes[i], buf, sizeof buf) : "(root)";
         srv_text_put(t, "%s{\"id\":%u,\"callFrame\":{\"functionName\":", i ? "," : "", i + 1);
-        put_json_string(t, name);
+        srv_text_json(t, name);
         srv_text_put(t,
                      ",\"scriptId\":\"0\",\"url\":\"wasm\",\"lineNumber\":-1,\"columnNumber\":-1},"
                      "\"hitCount\":%u,\"children\":[",
@@ -322,7 +307,7 @@ static void trace_event(const srv_profile *p, srv_text *t, uint32_t node_id, cha
                         uint32_t thread) {
     char buf[300];
     srv_text_put(t, ",\n{\"name\":");
-    put_json_string(t, node_name(&p->nodes[node_id], buf, sizeof buf));
+    srv_text_json(t, node_name(&p->nodes[node_id], buf, sizeof buf));
     srv_text_put(t, ",\"cat\":\"wasm\",\"ph\":\"%c\",\"ts\":%llu,\"pid\":1,\"tid\":%u}", ph,
                  (unsigned long long)us, thread);
 }

@@ -42,22 +42,9 @@ struct srv_top_sample {
 /* ---- fetching ------------------------------------------------------------------ */
 
 char *srv_top_fetch(const char *host, int port, char *err, size_t errlen) {
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof *s4;
-    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof *s6;
-    } else {
-        snprintf(err, errlen, "%s: not a numeric IPv4 or IPv6 address", host);
-        return NULL;
-    }
+    struct sockaddr_storage ss;
+    socklen_t sl = srv_sockaddr(host, port, &ss, err, errlen);
+    if (!sl) return NULL;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
         snprintf(err, errlen, "cannot connect to the admin listener at %s:%d: %s", host, port,

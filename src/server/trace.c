@@ -156,19 +156,6 @@ void srv_traceparent_child(const char *parent, char out[SRV_TRACEPARENT_LEN + 1]
 
 /* ---- rendering ----------------------------------------------------------------- */
 
-static void put_str(srv_text *t, const char *s) {
-    srv_text_put(t, "\"");
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            srv_text_put(t, "\\%c", *c);
-        else if (*c < 0x20 || *c >= 0x7f)
-            srv_text_put(t, "\\u%04x", *c);
-        else
-            srv_text_put(t, "%c", *c);
-    }
-    srv_text_put(t, "\"");
-}
-
 static int by_total_desc(const void *a, const void *b) {
     uint64_t x = ((const srv_timeline *)a)->total_ns, y = ((const srv_timeline *)b)->total_ns;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -182,29 +169,29 @@ static int by_start_desc(const void *a, const void *b) {
 /* The request as JSON: times in microseconds from its start. */
 static void put_json(srv_text *o, const srv_timeline *t) {
     srv_text_put(o, "{\"id\":");
-    put_str(o, t->id);
+    srv_text_json(o, t->id);
     srv_text_put(o, ",\"method\":");
-    put_str(o, t->method);
+    srv_text_json(o, t->method);
     srv_text_put(o, ",\"path\":");
-    put_str(o, t->path);
+    srv_text_json(o, t->path);
     srv_text_put(o, ",\"status\":%d,\"duration_us\":%.1f", t->status, (double)t->total_ns / 1e3);
     if (t->trace_id[0]) {
         srv_text_put(o, ",\"trace_id\":");
-        put_str(o, t->trace_id);
+        srv_text_json(o, t->trace_id);
     }
     srv_text_put(o, ",\"spans_dropped\":%u,\"spans\":[", t->dropped);
     for (uint32_t i = 0; i < t->nspans; i++) {
         const srv_span *s = &t->spans[i];
         srv_text_put(o, "%s{\"name\":", i ? "," : "");
-        put_str(o, s->name);
+        srv_text_json(o, s->name);
         srv_text_put(o, ",\"cat\":");
-        put_str(o, s->cat);
+        srv_text_json(o, s->cat);
         srv_text_put(o, ",\"start_us\":%.1f,\"duration_us\":%.1f,\"result\":%lld",
                      (double)(s->start_ns - t->t0_ns) / 1e3, (double)s->ns / 1e3,
                      (long long)s->result);
         if (s->trap) {
             srv_text_put(o, ",\"trap\":");
-            put_str(o, wasm_trap_message((wasm_trap_code)s->trap));
+            srv_text_json(o, wasm_trap_message((wasm_trap_code)s->trap));
         }
         srv_text_put(o, "}");
     }
@@ -221,14 +208,14 @@ static void put_chrome(srv_text *o, const srv_timeline *t, int tid, uint64_t bas
                  first ? "" : ",", tid);
     char label[200];
     snprintf(label, sizeof label, "%s %s %s (%d)", t->id, t->method, t->path, t->status);
-    put_str(o, label);
+    srv_text_json(o, label);
     srv_text_put(o, "}}");
     for (uint32_t i = 0; i < t->nspans; i++) {
         const srv_span *s = &t->spans[i];
         srv_text_put(o, ",\n{\"name\":");
-        put_str(o, s->name);
+        srv_text_json(o, s->name);
         srv_text_put(o, ",\"cat\":");
-        put_str(o, s->cat);
+        srv_text_json(o, s->cat);
         srv_text_put(o,
                      ",\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":"
                      "{\"result\":%lld}}",
@@ -269,7 +256,7 @@ char *srv_traces_render(srv_stats *const *ws, int nw, const char *app, bool slow
         srv_text_put(&o, "\n]}\n");
     } else {
         srv_text_put(&o, "{\"app\":");
-        put_str(&o, app);
+        srv_text_json(&o, app);
         srv_text_put(&o, ",\"which\":\"%s\",\"requests\":[", slowest ? "slowest" : "latest");
         for (size_t i = 0; i < n; i++) {
             srv_text_put(&o, "%s\n", i ? "," : "");

@@ -239,7 +239,8 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, was
     uint32_t ndefined = m->nfuncs - m->nfunc_imports;
     void **natives = calloc(ndefined ? ndefined : 1, sizeof *natives);
     wasm_jit_entry *entries = calloc(ndefined ? ndefined : 1, sizeof *entries);
-    bool ok = natives && entries;
+    struct wasm_jit_range *ranges = calloc(ndefined ? ndefined : 1, sizeof *ranges);
+    bool ok = natives && entries && ranges;
     char name[32];
     for (uint32_t i = 0; ok && i < ndefined; i++) {
         uint32_t f = m->nfunc_imports + i;
@@ -261,16 +262,7 @@ bool wasm_jit_bind(wasm_module *m, uint8_t *obj, size_t len, uint32_t flags, was
         }
         free(natives);
         free(entries);
-        wasm_jit_unload(img);
-        free(obj);
-        return false;
-    }
-    struct wasm_jit_range *ranges = ok ? calloc(ndefined ? ndefined : 1, sizeof *ranges) : NULL;
-    if (!ranges) {
-        err->kind = WASM_ERR_NOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        free(natives);
-        free(entries);
+        free(ranges);
         wasm_jit_unload(img);
         free(obj);
         return false;
