@@ -49,7 +49,7 @@ HDRS      := $(wildcard src/*/*.h tests/*/*.h)
 LIB_OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB_OBJ_ASAN := $(LIB_SRC:%.c=$(B)/asan/%.o)
 
-.PHONY: all test run bench bench-pipe bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test pipe-test asan-test examples
+.PHONY: all test run bench bench-pipe bench-http fuzz lint clean setup unit spec cli-test wasi-test serve-test pipe-test deploy-test asan-test examples
 all: $(B)/wasp
 
 setup:
@@ -189,6 +189,10 @@ serve-test: $(B)/wasp $(EXAMPLES)
 	bash tests/serve/run.sh $(B)/wasp
 	WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/wasp
 
+# deploy/: the Kubernetes objects against the Kubernetes schema (tests/deploy/).
+deploy-test: $(EXAMPLES)
+	bash tests/deploy/run.sh
+
 # `wasp pipe` end to end (tests/pipe/): the example filters and hand-made
 # failing ones, from files and stdin, in each tier.
 pipe-test: $(B)/wasp $(EXAMPLES)
@@ -224,6 +228,7 @@ test: setup
 	$(MAKE) --no-print-directory wasi-test
 	$(MAKE) --no-print-directory serve-test
 	$(MAKE) --no-print-directory pipe-test
+	$(MAKE) --no-print-directory deploy-test
 	$(MAKE) --no-print-directory spec
 	$(MAKE) --no-print-directory asan-test
 
