@@ -189,9 +189,11 @@ serve-test: $(B)/wasp $(EXAMPLES)
 	bash tests/serve/run.sh $(B)/wasp
 	WASP_TEST_TIER=native bash tests/serve/run.sh $(B)/wasp
 
-# deploy/: the Kubernetes objects against the Kubernetes schema (tests/deploy/).
-deploy-test: $(EXAMPLES)
+# deploy/: the Kubernetes objects against the Kubernetes schema, and the
+# container image built with podman and its root filesystem run (tests/deploy/).
+deploy-test: $(B)/wasp $(EXAMPLES)
 	bash tests/deploy/run.sh
+	bash tests/deploy/container.sh $(B)/wasp
 
 # `wasp pipe` end to end (tests/pipe/): the example filters and hand-made
 # failing ones, from files and stdin, in each tier.

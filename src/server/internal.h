@@ -545,6 +545,8 @@ void srv_log_init(srv_log *l, int fd);
  * process, before any line (wasp serve --log-format json): one object a
  * line. A line is srv_log_begin (its time), fields, srv_log_end. */
 void srv_log_set_json(bool json);
+/* Where srv_event writes (default 2, stderr); set before any event. */
+void srv_log_set_event_fd(int fd);
 bool srv_log_is_json(void);
 /* Starts a line with its time: ts=<UTC to the millisecond> (JSON: {"ts":...). */
 void srv_log_begin(srv_log *l);

@@ -80,8 +80,14 @@ static void srv_log_append(srv_log *l, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Whether lines are JSON objects: set once, before the workers start. */
+/* Whether lines are JSON objects, and where events go: set once, before
+ * the workers start. */
 static bool json;
+static int event_fd = 2;
+
+void srv_log_set_event_fd(int fd) {
+    event_fd = fd;
+}
 
 void srv_log_set_json(bool on) {
     json = on;
@@ -183,7 +189,7 @@ void srv_event(const char *fmt, ...) {
     size_t len = m < 0 ? 0 : (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1;
     if (json) {
         srv_log l;
-        srv_log_init(&l, 2);
+        srv_log_init(&l, event_fd);
         srv_log_begin(&l);
         srv_log_str(&l, "event", msg, len);
         srv_log_end(&l);
@@ -196,5 +202,5 @@ void srv_event(const char *fmt, ...) {
     for (size_t i = 6; i < len; i++)
         if ((unsigned char)buf[i] < ' ' && buf[i] != '\t') buf[i] = '?';
     buf[len++] = '\n';
-    write_all(2, buf, len);
+    write_all(event_fd, buf, len);
 }

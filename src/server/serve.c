@@ -292,6 +292,10 @@ int srv_serve(const srv_options *o, char *err, size_t errlen) {
     int log_fd = -1;
     if (o->access_log && !strcmp(o->access_log, "off")) {
         hc.log_fd = -1;
+    } else if (o->access_log && !strcmp(o->access_log, "stdout")) {
+        /* a container's log: every line on standard output, events too */
+        hc.log_fd = 1;
+        srv_log_set_event_fd(1);
     } else if (o->access_log && strcmp(o->access_log, "-")) {
         log_fd = open(o->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log_fd < 0) {
