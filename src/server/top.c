@@ -186,6 +186,11 @@ static double quantile(const top_app *now, const top_app *before, double q) {
     return -1;
 }
 
+/* A metric's value as a count: the text may hold anything (NaN, -1, 1e300). */
+static double count_of(double v) {
+    return v >= 0 && v < 9e18 ? v : 0;
+}
+
 int srv_top_rows(const srv_top_sample *before, const srv_top_sample *now, srv_top_row *rows,
                  int max) {
     double dt =
@@ -202,14 +207,14 @@ int srv_top_rows(const srv_top_sample *before, const srv_top_sample *now, srv_to
         memset(r, 0, sizeof *r);
         snprintf(r->app, sizeof r->app, "%s", a->name);
         double dreq = a->total - (b ? b->total : 0), derr = a->errors - (b ? b->errors : 0);
-        r->requests = (uint64_t)a->total;
+        r->requests = (uint64_t)count_of(a->total);
         r->rps = dt > 0 ? dreq / dt : 0;
-        r->error_rate = dreq > 0 ? derr / dreq : 0;
+        r->error_rate = dreq > 0 && derr >= 0 && derr <= dreq ? derr / dreq : 0;
         /* over the interval; before a second sample, over the lifetime */
         r->p50_ms = quantile(a, b, 0.50);
         r->p99_ms = quantile(a, b, 0.99);
-        r->in_flight = (int64_t)a->busy;
-        r->memory_bytes = (uint64_t)a->memory;
+        r->in_flight = (int64_t)count_of(a->busy);
+        r->memory_bytes = (uint64_t)count_of(a->memory);
     }
     return n;
 }

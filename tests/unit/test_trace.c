@@ -89,3 +89,24 @@ TEST(traces_keep_the_slowest_first_and_the_latest) {
     srv_traces_free(srv_stats_app(&st, app));
     CHECK(srv_stats_app(&st, app)->traces == NULL);
 }
+
+TEST(top_reads_malformed_metrics_without_harm) {
+    /* what answers at an admin address may be anything: huge, negative,
+     * NaN counts and broken labels make rows of zeros, not a crash */
+    const char *text = "wasp_requests_total{app=\"a\",status=\"500\"} 1e300\n"
+                       "wasp_requests_total{app=\"a\",status=\"200\"} -5\n"
+                       "wasp_pool_instances{app=\"a\",state=\"busy\"} nan\n"
+                       "wasp_app_memory_bytes{app=\"a\"} -1\n"
+                       "wasp_request_duration_seconds_bucket{app=\"a\",le=\"0.1\"} 3\n"
+                       "wasp_requests_total{app=\"b\n"
+                       "{}{}} garbage\n";
+    srv_top_sample *s = srv_top_parse(text);
+    REQUIRE(s != NULL);
+    srv_top_row rows[SRV_TOP_MAX_APPS];
+    int n = srv_top_rows(NULL, s, rows, SRV_TOP_MAX_APPS);
+    REQUIRE(n >= 1);
+    CHECK(!strcmp(rows[0].app, "a"));
+    CHECK_EQ_U64(rows[0].requests, 0); /* 1e300 - 5 is no count */
+    CHECK(rows[0].in_flight == 0 && rows[0].memory_bytes == 0);
+    srv_top_free(s);
+}
