@@ -442,19 +442,28 @@ REDIS_PID=
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     fail "Redis" "redis-server and redis-cli are needed (bash scripts/setup.sh installs them)"
 else
-    # a free loopback port: one nothing answers on
-    for ((PORT = 20000 + RANDOM % 20000; ; PORT++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-    done
-    redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
-        >"$T/redis.log" 2>&1 &
-    REDIS_PID=$!
+    # A loopback port nothing answers on, below the kernel's ephemeral range
+    # (32768 and up): a port there can be some connection's local end, which
+    # the probe does not see and redis-server cannot bind. If the server still
+    # exits (another test took the port meanwhile), try another one.
     trap 'kill -9 $REDIS_PID 2>/dev/null; rm -rf "$T"' EXIT
-    RCLI=(redis-cli -p "$PORT" --no-raw)
-    for ((i = 0; i < 100; i++)); do
-        redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break
-        sleep 0.1
+    for ((try = 0; try < 5; try++)); do
+        for ((PORT = 20000 + RANDOM % 12000; ; PORT++)); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+        done
+        redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+            >>"$T/redis.log" 2>&1 &
+        REDIS_PID=$!
+        for ((i = 0; i < 200; i++)); do
+            redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break 2
+            kill -0 "$REDIS_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$REDIS_PID" 2>/dev/null
+        wait "$REDIS_PID" 2>/dev/null
     done
+    redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG ||
+        fail "Redis: redis-server starts" "$(tail -n 5 "$T/redis.log")"
     # 200,000 entries; every 10,000th is "boom" and traps the filter
     for ((i = 0; i < 200000; i++)); do
         if ((i % 10000 == 5000)); then echo "XADD in * value boom-$i"; else echo "XADD in * value rec-$i"; fi
