@@ -25,6 +25,7 @@ PKGS=(
   python3                               # tests/serve: the end-to-end HTTP test driver
   tmux                                  # tests/serve: drives `wasp top` in a terminal
   podman                                # deploy/container: builds the image (tests/deploy)
+  haproxy                               # tests/serve: the balancer in front of three replicas (scale-out)
   libevent-dev libmicrohttpd-dev wrk curl  # bench/http: the HTTP library comparison and its load
   llvm-19-dev                           # the native tier: LLVM's C headers to build, libLLVM-19 loaded to compile
 )

@@ -296,8 +296,9 @@ class Server:
     """One `wasp serve` process: `with Server(...) as s:` starts it and
     kills it on the way out if the test did not stop it."""
 
-    def __init__(self, target, cwd, extra=(), workers=2, name="server"):
+    def __init__(self, target, cwd, extra=(), workers=2, name="server", env=None):
         self.port, self.admin = free_ports(2)
+        self.env = env  # the whole environment, or None for this process's
         self.target = target
         self.cwd = cwd
         self.log = os.path.join(cwd, f"{name}.stderr")
@@ -318,7 +319,7 @@ class Server:
 
     def start(self):
         self.logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=subprocess.STDOUT)
 
         def healthy():
@@ -1439,6 +1440,10 @@ TESTS += observe_test.register(sys.modules[__name__])
 import deploy_test  # noqa: E402 - settings from the environment, JSON logs, /readyz (deploy_test.py)
 
 TESTS += deploy_test.register(sys.modules[__name__])
+
+import scaleout_test  # noqa: E402 - three replicas behind HAProxy sharing Redis and PostgreSQL (scaleout_test.py)
+
+TESTS += scaleout_test.register(sys.modules[__name__])
 
 
 def main():
