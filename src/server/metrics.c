@@ -169,62 +169,62 @@ static app_memory memory_of(srv_stats *const *ws, int n, const char *name) {
     return m;
 }
 
-static void put_memory(srv_text *o, srv_stats *const *ws, int n, const char **names, int nnames) {
-    srv_text_put(o,
-                 "# HELP wasp_app_memory_bytes Linear memory of the app's instances at rest (each\n"
-                 "# the snapshot's size), as of their last request.\n"
-                 "# TYPE wasp_app_memory_bytes gauge\n");
-    for (int a = 0; a < nnames; a++) {
-        app_memory m = memory_of(ws, n, names[a]);
-        if (m.req_count)
-            srv_text_put(o, "wasp_app_memory_bytes{app=\"%s\"} %llu\n", names[a],
-                         (unsigned long long)m.rest);
-    }
-    srv_text_put(o,
-                 "# HELP wasp_app_memory_peak_bytes The most linear memory a request of the app\n"
-                 "# ended with (memory only grows during a request).\n"
-                 "# TYPE wasp_app_memory_peak_bytes gauge\n");
-    for (int a = 0; a < nnames; a++) {
-        app_memory m = memory_of(ws, n, names[a]);
-        if (m.req_count)
-            srv_text_put(o, "wasp_app_memory_peak_bytes{app=\"%s\"} %llu\n", names[a],
-                         (unsigned long long)m.peak);
-    }
-    srv_text_put(o,
-                 "# HELP wasp_app_request_memory_bytes Each request's linear memory high-water.\n"
-                 "# TYPE wasp_app_request_memory_bytes summary\n");
-    for (int a = 0; a < nnames; a++) {
-        app_memory m = memory_of(ws, n, names[a]);
-        if (m.req_count)
-            srv_text_put(o,
-                         "wasp_app_request_memory_bytes_sum{app=\"%s\"} %llu\n"
-                         "wasp_app_request_memory_bytes_count{app=\"%s\"} %llu\n",
-                         names[a], (unsigned long long)m.req_sum, names[a],
-                         (unsigned long long)m.req_count);
-    }
-    srv_text_put(o, "# HELP wasp_app_memory_pages_reset_total 4 KiB pages of linear memory that\n"
-                    "# requests wrote and the reset after each restored from the snapshot.\n"
-                    "# TYPE wasp_app_memory_pages_reset_total counter\n");
-    for (int a = 0; a < nnames; a++) {
-        app_memory m = memory_of(ws, n, names[a]);
-        if (m.req_count)
-            srv_text_put(o, "wasp_app_memory_pages_reset_total{app=\"%s\"} %llu\n", names[a],
-                         (unsigned long long)m.pages_reset);
-    }
-}
+/* The per-app memory families of /metrics: HELP and TYPE, then for each app
+ * that has served a request one sample per (suffix, field) pair; only the
+ * summary has two. */
+static const struct memory_family {
+    const char *name, *head;
+    const char *suffix[2];
+    size_t field[2]; /* offsetof(app_memory, ...) */
+} memory_families[] = {
+    {"wasp_app_memory_bytes",
+     "# HELP wasp_app_memory_bytes Linear memory of the app's instances at rest (each\n"
+     "# the snapshot's size), as of their last request.\n"
+     "# TYPE wasp_app_memory_bytes gauge\n",
+     {""},
+     {offsetof(app_memory, rest)}},
+    {"wasp_app_memory_peak_bytes",
+     "# HELP wasp_app_memory_peak_bytes The most linear memory a request of the app\n"
+     "# ended with (memory only grows during a request).\n"
+     "# TYPE wasp_app_memory_peak_bytes gauge\n",
+     {""},
+     {offsetof(app_memory, peak)}},
+    {"wasp_app_request_memory_bytes",
+     "# HELP wasp_app_request_memory_bytes Each request's linear memory high-water.\n"
+     "# TYPE wasp_app_request_memory_bytes summary\n",
+     {"_sum", "_count"},
+     {offsetof(app_memory, req_sum), offsetof(app_memory, req_count)}},
+    {"wasp_app_memory_pages_reset_total",
+     "# HELP wasp_app_memory_pages_reset_total 4 KiB pages of linear memory that\n"
+     "# requests wrote and the reset after each restored from the snapshot.\n"
+     "# TYPE wasp_app_memory_pages_reset_total counter\n",
+     {""},
+     {offsetof(app_memory, pages_reset)}},
+    {"wasp_app_host_buffer_peak_bytes",
+     "# HELP wasp_app_host_buffer_peak_bytes The most host-side buffer bytes a slot\n"
+     "# of the app held for its requests (response body and headers, WAGI's\n"
+     "# environment), kept between requests for reuse.\n"
+     "# TYPE wasp_app_host_buffer_peak_bytes gauge\n",
+     {""},
+     {offsetof(app_memory, host_peak)}},
+};
 
-static void put_host_memory(srv_text *o, srv_stats *const *ws, int n, const char **names,
-                            int nnames) {
-    srv_text_put(o,
-                 "# HELP wasp_app_host_buffer_peak_bytes The most host-side buffer bytes a slot\n"
-                 "# of the app held for its requests (response body and headers, WAGI's\n"
-                 "# environment), kept between requests for reuse.\n"
-                 "# TYPE wasp_app_host_buffer_peak_bytes gauge\n");
-    for (int a = 0; a < nnames; a++) {
-        app_memory m = memory_of(ws, n, names[a]);
-        if (m.req_count)
-            srv_text_put(o, "wasp_app_host_buffer_peak_bytes{app=\"%s\"} %llu\n", names[a],
-                         (unsigned long long)m.host_peak);
+static void put_memory(srv_text *o, srv_stats *const *ws, int n, const char **names, int nnames) {
+    app_memory mem[SRV_MAX_APPS * 4];
+    for (int a = 0; a < nnames; a++)
+        mem[a] = memory_of(ws, n, names[a]);
+    for (size_t f = 0; f < sizeof memory_families / sizeof *memory_families; f++) {
+        const struct memory_family *fam = &memory_families[f];
+        srv_text_put(o, "%s", fam->head);
+        for (int a = 0; a < nnames; a++) {
+            if (!mem[a].req_count) continue;
+            for (int k = 0; k < 2 && fam->suffix[k]; k++) {
+                uint64_t v;
+                memcpy(&v, (const char *)&mem[a] + fam->field[k], sizeof v);
+                srv_text_put(o, "%s%s{app=\"%s\"} %llu\n", fam->name, fam->suffix[k], names[a],
+                             (unsigned long long)v);
+            }
+        }
     }
 }
 
@@ -368,7 +368,6 @@ char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t 
                      (long long)busy);
     }
     put_memory(&o, ws, n, names, nnames);
-    put_host_memory(&o, ws, n, names, nnames);
     int64_t conns = 0, in_flight = 0, waiting = 0;
     for (int w = 0; w < n; w++) {
         conns += GET(ws[w]->connections);
