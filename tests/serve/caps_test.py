@@ -234,13 +234,7 @@ class Redis:
             return text(f.read())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=S.STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        S.end_process(self.proc)
         if self.logf:
             self.logf.close()
             self.logf = None

@@ -280,6 +280,18 @@ def metric_sum(metrics, name, **labels):
     return sum(vals) if vals else None
 
 
+def end_process(proc, sig=signal.SIGTERM):
+    """Sends sig to a helper process (a Redis, a PostgreSQL, a balancer)
+    still running and reaps it, killing it after STOP_TIMEOUT."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def wait_until(pred, timeout, step=0.05):
     deadline = time.monotonic() + timeout
     while True:

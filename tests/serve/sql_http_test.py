@@ -250,13 +250,7 @@ class Postgres:
     def stop(self):
         """Fast shutdown (SIGINT to the postmaster): clients are
         disconnected, open transactions rolled back."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=S.STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        S.end_process(self.proc, signal.SIGINT)
         if self.logf:
             self.logf.close()
             self.logf = None
