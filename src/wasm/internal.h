@@ -739,8 +739,9 @@ wasm_jit_ctx *wasm_jit_watching(void);
 /* The epoch at which this thread's deadline or time slice ends. */
 void wasm_jit_watch_until(uint64_t check_at);
 /* The ticker, after each tick: pokes the running context of every thread
- * whose check point is at or before `epoch`. */
-void wasm_jit_poke_due(uint64_t epoch);
+ * whose check point is at or before `epoch`. Whether any thread has a
+ * check point (a deadline, a time slice or a sample to come). */
+bool wasm_jit_poke_due(uint64_t epoch);
 /* Pokes the running context of every thread (an interruption). */
 void wasm_jit_poke_all(void);
 

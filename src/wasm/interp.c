@@ -100,12 +100,56 @@ static int epoch_ended;
 /* The monotonic clock's ms at epoch 0. */
 static uint64_t ticker_start;
 
+/* Moves the epoch to now: never back, so never off its end either. */
+static void epoch_advance(void) {
+    uint64_t now = monotonic_ms() - ticker_start;
+    uint64_t old = __atomic_load_n(&epoch, __ATOMIC_SEQ_CST);
+    while (old < now && !__atomic_compare_exchange_n(&epoch, &old, now, false, __ATOMIC_SEQ_CST,
+                                                     __ATOMIC_SEQ_CST)) {
+    }
+}
+
+/* The ticker sleeps once no thread has had a check point (a deadline, a
+ * time slice, a sample to take) for IDLE_TICKS ticks, so that an idle
+ * server does not wake a thousand times a second; the epoch stands still
+ * meanwhile. A thread that gets a check point wakes it (ticker_wake),
+ * moving the epoch to now first. No wakeup is lost: a thread publishes
+ * its point, then looks at ticker_asleep; the ticker sets ticker_asleep,
+ * then looks at every point (both sequentially consistent), so either the
+ * thread sees the ticker asleep or the ticker sees the point. */
+#define IDLE_TICKS 100
+static pthread_mutex_t ticker_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ticker_cond = PTHREAD_COND_INITIALIZER;
+static int ticker_asleep;
+
+static void ticker_sleep(void) {
+    pthread_mutex_lock(&ticker_lock);
+    __atomic_store_n(&ticker_asleep, 1, __ATOMIC_SEQ_CST);
+    if (!wasm_jit_poke_due(__atomic_load_n(&epoch, __ATOMIC_SEQ_CST))) {
+        while (__atomic_load_n(&ticker_asleep, __ATOMIC_SEQ_CST) &&
+               !__atomic_load_n(&epoch_ended, __ATOMIC_SEQ_CST))
+            pthread_cond_wait(&ticker_cond, &ticker_lock);
+    }
+    __atomic_store_n(&ticker_asleep, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&ticker_lock);
+}
+
+/* Wakes the ticker if it sleeps; one load when it does not. */
+static void ticker_wake(void) {
+    if (!__atomic_load_n(&ticker_asleep, __ATOMIC_SEQ_CST)) return;
+    pthread_mutex_lock(&ticker_lock);
+    epoch_advance();
+    __atomic_store_n(&ticker_asleep, 0, __ATOMIC_SEQ_CST);
+    pthread_cond_signal(&ticker_cond);
+    pthread_mutex_unlock(&ticker_lock);
+}
+
 static void *ticker(void *arg) {
-    for (;;) {
+    (void)arg;
+    for (unsigned idle = 0;;) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
-        uint64_t now = monotonic_ms() - ticker_start;
-        __atomic_store_n(&epoch, now, __ATOMIC_SEQ_CST);
+        epoch_advance();
         /* after the store: a wasm_interrupt_all() that came in between is
          * seen here and its end of the epoch put back */
         if (__atomic_load_n(&epoch_ended, __ATOMIC_SEQ_CST)) {
@@ -113,7 +157,11 @@ static void *ticker(void *arg) {
             wasm_jit_poke_all();
             break;
         }
-        wasm_jit_poke_due(now);
+        idle = wasm_jit_poke_due(__atomic_load_n(&epoch, __ATOMIC_SEQ_CST)) ? 0 : idle + 1;
+        if (idle >= IDLE_TICKS) {
+            ticker_sleep();
+            idle = 0;
+        }
     }
     return NULL;
 }
@@ -149,6 +197,8 @@ static void check_at_refresh(void) {
     uint64_t at = deadline < slice_end ? deadline : slice_end;
     check_at = sample_at < at ? sample_at : at;
     wasm_jit_watch_until(check_at);
+    /* after publishing it (see ticker_sleep) */
+    if (check_at != UINT64_MAX) ticker_wake();
 }
 
 /* A new time slice from now, and the next sample a period from now when
@@ -156,9 +206,11 @@ static void check_at_refresh(void) {
  * requests, say) must not make the first check of the next call a sample,
  * or every call's entry would be in the profile. */
 static void check_at_update(void) {
+    uint32_t period = wasm_sample_period();
+    /* a sleeping ticker's epoch stands still: now from the clock then */
+    if (slice || period || deadline != UINT64_MAX) ticker_wake();
     uint64_t now = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
     slice_end = slice ? now + slice : UINT64_MAX;
-    uint32_t period = wasm_sample_period();
     if (!period)
         sample_at = UINT64_MAX;
     else if (sample_at == UINT64_MAX || sample_at <= now)
@@ -278,6 +330,7 @@ void wasm_exec_load(const wasm_exec_state *s) {
     observer = s->observer;
     observer_arg = s->observer_arg;
     wasm_jit_watch_until(check_at);
+    if (check_at != UINT64_MAX) ticker_wake();
     wasm_jit_watch(s->jit_ctx);
     wasm_trap_swap(s->trap);
 }
@@ -1489,6 +1542,7 @@ void wasm_interrupt_all(void) {
      * (a deadline computed from it wraps around to a small number) */
     __atomic_store_n(&epoch, UINT64_MAX, __ATOMIC_SEQ_CST);
     wasm_jit_poke_all();
+    ticker_wake(); /* to end */
 }
 
 bool wasm_epoch_ended(void) {

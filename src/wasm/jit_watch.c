@@ -92,30 +92,40 @@ wasm_jit_ctx *wasm_jit_watching(void) {
     return self.ctx;
 }
 
-/* Relaxed: the ticker pokes for as long as the point stays passed, so
- * seeing a new one a tick late costs nothing; wasm_jit_enter compares the
- * thread's own value itself. */
+/* The ticker pokes for as long as the point stays passed, so seeing a new
+ * one a tick late costs nothing; wasm_jit_enter compares the thread's own
+ * value itself. Sequentially consistent all the same, for the ticker's
+ * sleep (interp.c): a thread stores its point, then looks whether the
+ * ticker sleeps; the ticker says it sleeps, then looks at every point.
+ * One of the two sees the other's store. Every thread that publishes a
+ * point is listed, interpreted or not, so that the ticker sees it. */
 void wasm_jit_watch_until(uint64_t check_at) {
-    __atomic_store_n(&self.check_at, check_at, __ATOMIC_RELAXED);
+    if (!self.listed) enlist();
+    __atomic_store_n(&self.check_at, check_at, __ATOMIC_SEQ_CST);
 }
 
 /* Pokes the running context of every listed thread for which `due`
- * holds; under list_lock, so no thread leaves meanwhile. */
-static void poke_where(bool all, uint64_t epoch) {
+ * holds; under list_lock, so no thread leaves meanwhile. Whether any
+ * thread has a check point at all. */
+static bool poke_where(bool all, uint64_t epoch) {
+    bool any = false;
     pthread_mutex_lock(&list_lock);
     for (watch *w = list; w; w = w->next) {
-        if (!all && __atomic_load_n(&w->check_at, __ATOMIC_RELAXED) > epoch) continue;
+        uint64_t at = __atomic_load_n(&w->check_at, __ATOMIC_SEQ_CST);
+        any |= at != UINT64_MAX;
+        if (!all && at > epoch) continue;
         pthread_mutex_lock(&w->lock);
         if (w->ctx) poke(w->ctx);
         pthread_mutex_unlock(&w->lock);
     }
     pthread_mutex_unlock(&list_lock);
+    return any;
 }
 
-void wasm_jit_poke_due(uint64_t epoch) {
-    poke_where(false, epoch);
+bool wasm_jit_poke_due(uint64_t epoch) {
+    return poke_where(false, epoch);
 }
 
 void wasm_jit_poke_all(void) {
-    poke_where(true, 0);
+    (void)poke_where(true, 0);
 }

@@ -92,6 +92,46 @@ BOTH_TIERS(exec_deadline_stops_infinite_loop) {
     unload(&l);
 }
 
+/* The engine's ticker sleeps after 100 ms without a timed call anywhere
+ * (the epoch then stands still): the first deadline after such a pause
+ * must wake it, or the loop would run on for ever. */
+typedef struct watchdog {
+    wasm_instance *inst;
+    int done, fired;
+} watchdog;
+
+/* Interrupts the call after 10 s if it has not ended by then: a deadline
+ * that is never noticed then fails the test instead of hanging it. */
+static void *watch_call(void *arg) {
+    watchdog *w = arg;
+    for (int i = 0; i < 1000 && !__atomic_load_n(&w->done, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    if (!__atomic_load_n(&w->done, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&w->fired, 1, __ATOMIC_SEQ_CST);
+        wasm_interrupt(w->inst);
+    }
+    return NULL;
+}
+
+BOTH_TIERS(exec_deadline_after_the_ticker_slept) {
+    loaded l;
+    REQUIRE(load(&l, loop_mod, sizeof loop_mod, NULL));
+    wasm_call_opts opts = {.deadline_ms = 20};
+    for (int i = 0; i < 3; i++) {
+        usleep(300000);
+        watchdog w = {.inst = l.inst};
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, watch_call, &w) == 0);
+        double t0 = now_ms();
+        CHECK_EQ_S64(wasm_call_ex(l.f, NULL, NULL, &opts), WASM_TRAP_INTERRUPTED);
+        CHECK(now_ms() - t0 >= 19.0);
+        __atomic_store_n(&w.done, 1, __ATOMIC_SEQ_CST);
+        pthread_join(th, NULL);
+        CHECK(!w.fired); /* the deadline ended it, not the watchdog */
+    }
+    unload(&l);
+}
+
 static void *interrupt_later(void *arg) {
     usleep(30000);
     wasm_interrupt(arg);
