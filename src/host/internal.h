@@ -114,6 +114,12 @@ bool host_kv_parse_i64(const void *s, size_t len, int64_t *out);
  * waits for another connection's lock in short sleeps, up to 5 s in all
  * and never past the running guest call's deadline (sql_sqlite.c). */
 int host_sqlite_busy(void *ctx, int count);
+struct sqlite3;
+/* sqlite3_exec for a connection's setup, run again while SQLite refuses
+ * it as busy without waiting (a deadlock it avoided), as long as
+ * host_sqlite_busy would wait. */
+int host_sqlite_exec_retry(struct sqlite3 *db, const char *sql,
+                           int (*cb)(void *, int, char **, char **), void *arg, char **msg);
 
 #define HOST_SQL_MAX_PARAMS 1000
 #define HOST_SQL_MAX_SQL (1u << 20)

@@ -375,7 +375,7 @@ static int read_mode(void *out, int ncol, char **vals, char **names) {
 static bool setup_exec(kv_sqlite *s, const char *sql, int (*cb)(void *, int, char **, char **),
                        void *arg, const char *what, char *err, size_t errlen) {
     char *msg = NULL;
-    int rc = sqlite3_exec(s->db, sql, cb, arg, &msg);
+    int rc = host_sqlite_exec_retry(s->db, sql, cb, arg, &msg);
     if (rc == SQLITE_OK) return true;
     host_kv_fail(s->base.name, err, errlen, "%s %s: %s", what, s->path,
                  msg ? msg : sqlite3_errstr(rc));

@@ -153,6 +153,24 @@ int host_sqlite_busy(void *ctx, int count) {
     return 1;
 }
 
+/* SQLite answers SQLITE_BUSY at once, without calling the busy handler,
+ * where waiting could deadlock: two connections that have both read a
+ * file and then both want to write it. Two workers opening a new database
+ * at the same moment do exactly that when each switches it to WAL (a
+ * third of the time, measured with two threads). The one refused backs
+ * off and runs its setup again; setup statements are idempotent. */
+int host_sqlite_exec_retry(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **),
+                           void *arg, char **msg) {
+    for (int count = 0;; count++) {
+        int rc = sqlite3_exec(db, sql, cb, arg, msg);
+        if ((rc & 0xff) != SQLITE_BUSY || !host_sqlite_busy(NULL, count)) return rc;
+        if (msg) {
+            sqlite3_free(*msg);
+            *msg = NULL;
+        }
+    }
+}
+
 /* One hardening step, its name for a message. */
 static bool harden(sqlite3 *db, char *what, size_t whatlen) {
     static const struct {
@@ -213,10 +231,10 @@ static host_sql_conn *sq_connect(const host_sql_config *cfg, char *err, size_t e
     char what[64] = "";
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(s->db, 1);
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                          "PRAGMA temp_store=FILE; PRAGMA cache_size=-2000;",
-                          NULL, NULL, NULL);
+        rc = host_sqlite_exec_retry(s->db,
+                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                                    "PRAGMA temp_store=FILE; PRAGMA cache_size=-2000;",
+                                    NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK && !harden(s->db, what, sizeof what)) rc = SQLITE_ERROR;
     if (rc != SQLITE_OK) {

@@ -751,6 +751,56 @@ TEST(sql_sqlite_suite) {
     remove_tree(dir);
 }
 
+/* Two databases opened on a new file at the same moment (two servers'
+ * first requests): SQLite refuses one of the two switches to WAL as a
+ * possible deadlock, without waiting, and the connection must try again
+ * rather than fail. */
+typedef struct first_conn {
+    const host_sql_config *cfg;
+    pthread_barrier_t *go;
+    bool ok;
+    char err[512];
+} first_conn;
+
+static void *connect_at_once(void *arg) {
+    first_conn *f = arg;
+    pthread_barrier_wait(f->go);
+    host_sql_db *db = host_sql_open(f->cfg, f->err, sizeof f->err);
+    host_sql_conn *c = db ? host_sql_acquire(db, f->err, sizeof f->err) : NULL;
+    f->ok = c != NULL;
+    if (c) host_sql_release(c);
+    if (db) host_sql_close(db);
+    return NULL;
+}
+
+TEST(sql_sqlite_first_opens_at_once) {
+    char dir[] = "/tmp/wasp_sql_XXXXXX";
+    if (!mkdtemp(dir)) {
+        unit_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+        return;
+    }
+    char path[64];
+    host_sql_config cfg = {.name = "app", .backend = HOST_SQL_SQLITE, .path = path};
+    int failed = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        snprintf(path, sizeof path, "%s/t%d.db", dir, trial);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        first_conn f[2] = {{&cfg, &go, false, ""}, {&cfg, &go, false, ""}};
+        pthread_t t[2];
+        REQUIRE(pthread_create(&t[0], NULL, connect_at_once, &f[0]) == 0);
+        REQUIRE(pthread_create(&t[1], NULL, connect_at_once, &f[1]) == 0);
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], NULL);
+            if (!f[i].ok && failed++ == 0)
+                unit_fail(__FILE__, __LINE__, "trial %d: %s", trial, f[i].err);
+        }
+        pthread_barrier_destroy(&go);
+    }
+    CHECK_EQ_S64(failed, 0);
+    remove_tree(dir);
+}
+
 /* ---- PostgreSQL ------------------------------------------------------------ */
 
 typedef struct pg_server {
