@@ -649,7 +649,6 @@ static void stream_end(srv_call *call, bool ok, const srv_response *resp) {
     if (!st->in_flight) h2o_send(req, &st->end_data, st->end_data.len ? 1 : 0, st->end);
 }
 
-/* On the call's fiber: the handler, start to finish (waits included). */
 /* On the call's fiber: the handler, start to finish (waits included); its
  * host calls go into the request's timeline. */
 static void call_run(void *arg) {

@@ -11,6 +11,7 @@
  * argument selects no test, so a typo does not pass silently).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,35 @@ static size_t nlost; /* registrations beyond MAX_TESTS */
 
 static const unit_test *current;
 static unsigned current_failures;
+
+typedef struct at_once {
+    pthread_barrier_t *go;
+    void *(*fn)(void *);
+    void *arg;
+} at_once;
+
+static void *run_at_once(void *p) {
+    at_once *o = p;
+    pthread_barrier_wait(o->go);
+    return o->fn(o->arg);
+}
+
+bool unit_at_once(void *(*fn)(void *), void *a, void *b) {
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, 2);
+    /* two new threads, both woken by the barrier: a caller that went
+     * straight on would be ahead of the other most of the time */
+    at_once o[2] = {{&go, fn, a}, {&go, fn, b}};
+    pthread_t t[2];
+    int started = 0;
+    while (started < 2 && pthread_create(&t[started], NULL, run_at_once, &o[started]) == 0)
+        started++;
+    if (started == 1) run_at_once(&o[1]); /* releases the first all the same */
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    return started == 2 || unit_fail(__FILE__, __LINE__, "unit_at_once: pthread_create failed");
+}
 
 void unit_register(const char *name, const char *file, unit_fn fn) {
     if (ntests == MAX_TESTS) {

@@ -469,14 +469,12 @@ TEST(kv_sqlite_suite) {
  * must try again rather than fail. */
 typedef struct first_open {
     const host_kv_config *cfg;
-    pthread_barrier_t *go;
     bool ok;
     char err[sizeof err];
 } first_open;
 
 static void *open_and_set(void *arg) {
     first_open *f = arg;
-    pthread_barrier_wait(f->go);
     host_kv *kv = host_kv_open(f->cfg, f->err, sizeof f->err);
     f->ok = kv && host_kv_set(kv, "k", 1, "v", 1, 0, f->err, sizeof f->err) == HOST_OK;
     if (kv) host_kv_close(kv);
@@ -497,18 +495,11 @@ TEST(kv_sqlite_first_opens_at_once) {
             snprintf(p, sizeof p, "%s%s", path, sfx[i]);
             unlink(p);
         }
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, 2);
-        first_open f[2] = {{&cfg, &go, false, ""}, {&cfg, &go, false, ""}};
-        pthread_t t[2];
-        REQUIRE(pthread_create(&t[0], NULL, open_and_set, &f[0]) == 0);
-        REQUIRE(pthread_create(&t[1], NULL, open_and_set, &f[1]) == 0);
-        for (int i = 0; i < 2; i++) {
-            pthread_join(t[i], NULL);
+        first_open f[2] = {{.cfg = &cfg}, {.cfg = &cfg}};
+        REQUIRE(unit_at_once(open_and_set, &f[0], &f[1]));
+        for (int i = 0; i < 2; i++)
             if (!f[i].ok && failed++ == 0)
                 unit_fail(__FILE__, __LINE__, "trial %d: %s", trial, f[i].err);
-        }
-        pthread_barrier_destroy(&go);
     }
     CHECK_EQ_S64(failed, 0);
     remove_dir(&d);

@@ -757,14 +757,12 @@ TEST(sql_sqlite_suite) {
  * rather than fail. */
 typedef struct first_conn {
     const host_sql_config *cfg;
-    pthread_barrier_t *go;
     bool ok;
     char err[512];
 } first_conn;
 
 static void *connect_at_once(void *arg) {
     first_conn *f = arg;
-    pthread_barrier_wait(f->go);
     host_sql_db *db = host_sql_open(f->cfg, f->err, sizeof f->err);
     host_sql_conn *c = db ? host_sql_acquire(db, f->err, sizeof f->err) : NULL;
     f->ok = c != NULL;
@@ -784,18 +782,11 @@ TEST(sql_sqlite_first_opens_at_once) {
     int failed = 0;
     for (int trial = 0; trial < 30; trial++) {
         snprintf(path, sizeof path, "%s/t%d.db", dir, trial);
-        pthread_barrier_t go;
-        pthread_barrier_init(&go, NULL, 2);
-        first_conn f[2] = {{&cfg, &go, false, ""}, {&cfg, &go, false, ""}};
-        pthread_t t[2];
-        REQUIRE(pthread_create(&t[0], NULL, connect_at_once, &f[0]) == 0);
-        REQUIRE(pthread_create(&t[1], NULL, connect_at_once, &f[1]) == 0);
-        for (int i = 0; i < 2; i++) {
-            pthread_join(t[i], NULL);
+        first_conn f[2] = {{.cfg = &cfg}, {.cfg = &cfg}};
+        REQUIRE(unit_at_once(connect_at_once, &f[0], &f[1]));
+        for (int i = 0; i < 2; i++)
             if (!f[i].ok && failed++ == 0)
                 unit_fail(__FILE__, __LINE__, "trial %d: %s", trial, f[i].err);
-        }
-        pthread_barrier_destroy(&go);
     }
     CHECK_EQ_S64(failed, 0);
     remove_tree(dir);

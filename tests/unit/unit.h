@@ -48,6 +48,11 @@ bool unit_check_str(const char *file, int line, const char *what, const char *go
 bool unit_check_mem(const char *file, int line, const char *what, const void *got, const void *want,
                     size_t n);
 
+/* Runs fn(a) and fn(b) on two threads released at the same moment, and
+ * waits for both: for races on first use (two workers opening one new
+ * file, say). False, with a failure reported, when a thread cannot start. */
+bool unit_at_once(void *(*fn)(void *), void *a, void *b);
+
 /* Assembles `wat` (text format) with wat2wasm and loads it; NULL, with a
  * failure reported, when that does not work. The caller frees it. */
 struct wasm_module;
