@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (also under ASan+UBSan)
 #   make run        install what is missing, build, run the examples and serve the HTTP ones on :8080
 #   make bench      run the benchmarks (bench/)
-#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing, ingest lines, traceparent and metrics text, compiled-code loader, native tier against interpreter) for FUZZ_SECONDS (default 60)
+#   make fuzz       run each fuzz target (decoder, engine, WAGI output, SQL parameters, WASI, request framing, ingest lines, traceparent and metrics text, log lines, compiled-code loader, native tier against interpreter) for FUZZ_SECONDS (default 60)
 #   make lint       clang-format check and cppcheck
 #   make clean      remove build/
 #
@@ -270,7 +270,7 @@ run: setup
 # inputs, made once; it loads libLLVM, whose dynamic TLS LeakSanitizer must
 # not walk (see asan-test), and has 10 s per input rather than 1: LLVM
 # compiles a module in 50-100 ms, but up to a second under ASan's allocator.
-FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing lines trace jit_load diff
+FUZZ_TARGETS ?= decode exec cgi sqlparams wasi framing lines trace log jit_load diff
 fuzz: setup $(FUZZ_TARGETS:%=$(B)/fuzz_%)
 	@mkdir -p $(B)/fuzz-artifacts $(B)/fuzz-seeds-jit_load $(B)/fuzz-seeds-diff
 	@[ -n "$$(ls -A $(B)/fuzz-seeds-diff)" ] || for i in $$(seq 16); do \
