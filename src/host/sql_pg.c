@@ -107,6 +107,9 @@ typedef struct sql_pg {
     bool resetting;      /* the reset was sent at release; its results are unread */
     bool reset_prepared; /* reset_stmts are prepared on the connection */
     bool sent;           /* a query was just sent: await_result waits before reading */
+    /* the statement in flight was cancelled: when its answer stops being
+     * awaited, and when the cancel is sent again (await_result) */
+    int64_t grace_end, recancel;
 } sql_pg;
 
 static void ignore_notice(void *arg, const char *message) {}
@@ -381,16 +384,24 @@ static void cancel(sql_pg *s) {
 /* How long a cancelled query may take to answer before the connection is
  * given up (the server may be hung, or the network gone). */
 #define CANCEL_GRACE_MS 2000
+/* A cancel can be lost: the server ignores one that arrives while the
+ * backend is between protocol messages (reading the next one), and
+ * PQcancel itself can fail. A connection given up at the end of the grace
+ * leaves its backend running the statement (the server does not notice a
+ * closed client until it next talks to it), so the cancel is sent again at
+ * this interval until the answer comes; once the statement has ended, a
+ * cancel is ignored. */
+#define CANCEL_REPEAT_MS 200
 /* The longest single wait, so that wasm_interrupt() is noticed too. */
 #define WAIT_SLICE_MS 50
 
 /* Waits until the next result of the query in flight can be read without
  * blocking, but never past the guest call's deadline: then the query is
- * cancelled (once; *cancelled tells) and its answer awaited for at most
- * CANCEL_GRACE_MS. False when the connection failed or the cancelled
- * query never answered: the connection is then marked broken. */
+ * cancelled (*cancelled tells; the caller's flag starts false for each
+ * statement) and its answer awaited for at most CANCEL_GRACE_MS. False
+ * when the connection failed or the cancelled query never answered: the
+ * connection is then marked broken. */
 static bool await_result(sql_pg *s, bool *cancelled) {
-    int64_t grace_end = 0;
     /* Just after a send the answer cannot be in yet: a read would only say
      * EAGAIN, a system call for nothing, so the wait comes first. */
     bool wait_first = s->sent;
@@ -409,17 +420,24 @@ static bool await_result(sql_pg *s, bool *cancelled) {
         wait_first = false;
         int wait = WAIT_SLICE_MS;
         if (!*cancelled && wasm_call_should_stop(NULL)) {
-            cancel(s);
             *cancelled = true;
-            grace_end = (int64_t)util_mono_ms() + CANCEL_GRACE_MS;
+            s->grace_end = (int64_t)util_mono_ms() + CANCEL_GRACE_MS;
+            s->recancel = 0;
         }
         if (*cancelled) {
-            int64_t left = grace_end - (int64_t)util_mono_ms();
-            if (left <= 0) {
+            /* the grace runs across calls: a statement's later results
+             * are awaited within the same one */
+            int64_t now = (int64_t)util_mono_ms();
+            if (now >= s->grace_end) {
                 s->base.broken = true;
                 return false;
             }
-            if (left < wait) wait = (int)left;
+            if (now >= s->recancel) {
+                cancel(s);
+                s->recancel = now + CANCEL_REPEAT_MS;
+            }
+            int64_t until = s->recancel < s->grace_end ? s->recancel : s->grace_end;
+            if (until - now < wait) wait = (int)(until - now);
         } else {
             int64_t left = wasm_call_time_left_ms();
             if (left >= 0 && left < wait) wait = (int)left;

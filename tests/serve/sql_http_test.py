@@ -623,6 +623,27 @@ def test_pg_deadline():
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND state = 'active' "
                 "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
             R.eq("F02: the statement was cancelled on the server too", "0", active)
+            # A cancel can be lost (the server ignores one that arrives
+            # between protocol messages); this function stands for that: it
+            # shrugs off the first interrupts (the statement_timeout
+            # backstop and wasp's cancel). Sent again, the cancel stops it
+            # within the grace, instead of the connection being dropped with
+            # its backend still sleeping. (Five sleeps: the first two
+            # interrupts can land as one.)
+            a = sql(p, "/db", "pg", "CREATE FUNCTION stubborn() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+                    "FOR i IN 1..5 LOOP BEGIN PERFORM pg_sleep(30); EXCEPTION WHEN query_canceled THEN "
+                    "NULL; END; END LOOP; RETURN 0; END $$")
+            R.eq("a function that ignores cancels is created", 200, a.status, [S.short(a.body)])
+            t0 = time.monotonic()
+            a = sql(p, "/db", "pg", "SELECT stubborn()")
+            took = time.monotonic() - t0
+            R.eq("SELECT stubborn() under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
+            R.check(took < 3 * S.SLOW, "... answered within the cancel's grace", f"< {3 * S.SLOW} s",
+                    f"{took:.2f} s")
+            active = wait_until_value(lambda: pg.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%stubborn()%' AND state = 'active' "
+                "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
+            R.eq("... the cancel, sent again, stopped it on the server (not left running)", "0", active)
             a = sql(p, "/db", "pg", "SHOW statement_timeout")
             R.eq("the server-side statement_timeout is the app's deadline (a backstop)", [[["t", "500ms"]]],
                  rows(a))
