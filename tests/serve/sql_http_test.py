@@ -613,16 +613,23 @@ def test_pg_deadline():
             p = s.port
             R.check("superuser" in s.text(), "a superuser role is warned about at start-up",
                     "'warning: database pg: the role wasp connects as is a superuser...'", s.tail(4))
-            t0 = time.monotonic()
-            a = sql(p, "/db", "pg", "SELECT pg_sleep(5)")
-            took = time.monotonic() - t0
-            R.eq("F02: SELECT pg_sleep(5) under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
-            R.check(took < 3 * S.SLOW, "F02: ... answered soon after the deadline", f"< {3 * S.SLOW} s",
-                    f"{took:.2f} s")
-            active = wait_until_value(lambda: pg.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND state = 'active' "
-                "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
-            R.eq("F02: the statement was cancelled on the server too", "0", active)
+
+            def past_deadline(stmt, what, cancelled):
+                """Runs stmt (past the deadline) and checks its 504, when it
+                came, and that its statement ended on the server."""
+                t0 = time.monotonic()
+                a = sql(p, "/db", "pg", stmt)
+                took = time.monotonic() - t0
+                R.eq(f"{what}: {stmt} under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
+                R.check(took < 3 * S.SLOW, f"{what}: ... answered within the cancel's grace",
+                        f"< {3 * S.SLOW} s", f"{took:.2f} s")
+                like = stmt.replace("SELECT ", "%") + "%"
+                active = wait_until_value(lambda: pg.query(
+                    f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '{like}' AND state = 'active' "
+                    "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
+                R.eq(f"{what}: {cancelled}", "0", active)
+
+            past_deadline("SELECT pg_sleep(5)", "F02", "the statement was cancelled on the server too")
             # A cancel can be lost (the server ignores one that arrives
             # between protocol messages); this function stands for that: it
             # shrugs off the first interrupts (the statement_timeout
@@ -634,16 +641,8 @@ def test_pg_deadline():
                     "FOR i IN 1..5 LOOP BEGIN PERFORM pg_sleep(30); EXCEPTION WHEN query_canceled THEN "
                     "NULL; END; END LOOP; RETURN 0; END $$")
             R.eq("a function that ignores cancels is created", 200, a.status, [S.short(a.body)])
-            t0 = time.monotonic()
-            a = sql(p, "/db", "pg", "SELECT stubborn()")
-            took = time.monotonic() - t0
-            R.eq("SELECT stubborn() under deadline_ms 500: status", 504, a.status, [S.short(a.body)])
-            R.check(took < 3 * S.SLOW, "... answered within the cancel's grace", f"< {3 * S.SLOW} s",
-                    f"{took:.2f} s")
-            active = wait_until_value(lambda: pg.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%stubborn()%' AND state = 'active' "
-                "AND pid <> pg_backend_pid()", check=False), "0", 5 * S.SLOW)
-            R.eq("... the cancel, sent again, stopped it on the server (not left running)", "0", active)
+            past_deadline("SELECT stubborn()", "lost cancels",
+                          "the cancel, sent again, stopped it on the server (not left running)")
             a = sql(p, "/db", "pg", "SHOW statement_timeout")
             R.eq("the server-side statement_timeout is the app's deadline (a backstop)", [[["t", "500ms"]]],
                  rows(a))
