@@ -28,20 +28,7 @@ trap 'rm -rf "$T"' EXIT
 
 # A sanitizer's report must not pass for "exit 1, module rejected": give it
 # an exit status of its own, and look for its words on stderr as well.
-SAN_EXIT=86
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=$SAN_EXIT:detect_leaks=1"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:exitcode=$SAN_EXIT"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$SAN_EXIT"
-
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $1" >&2
-    shift
-    for line in "$@"; do echo "      $line" >&2; done
-}
+. "$ROOT/tests/lib.sh"
 
 # run ARGS...: runs wasp with a time limit; sets RC, OUT (stdout file) and
 # ERR (stderr file).
@@ -82,13 +69,6 @@ expect() {
     else
         pass
     fi
-}
-
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() {
-    local name=$1
-    shift
-    if "$@"; then pass; else fail "$name" "failed: $*"; fi
 }
 
 # ---- module building helpers -------------------------------------------
@@ -1030,5 +1010,4 @@ run audit --help
 expect "audit --help exits 0" 0
 check "audit --help describes the exit statuses" grep -q 'exit status: 0 nothing blocks it' "$OUT"
 
-echo "cli: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary cli

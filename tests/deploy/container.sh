@@ -15,26 +15,13 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WASP=$(readlink -f "${1:-$ROOT/build/wasp}")
 WORK=$ROOT/build/deploy-test/container
 TAG=localhost/wasp:test
-PASSED=0 FAILED=0
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $1" >&2
-    shift
-    for l in "$@"; do echo "      $l" >&2; done
-}
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what" "failed: $*"; fi
-}
+. "$ROOT/tests/lib.sh"
 finish() {
     [ -n "${PID:-}" ] && kill -9 "$PID" 2>/dev/null
     for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null; done
     [ -n "${CID:-}" ] && podman rm -f "$CID" >/dev/null 2>&1
     podman rmi -f "$TAG" >/dev/null 2>&1
-    echo "container: $PASSED passed, $FAILED failed"
-    [ "$FAILED" -eq 0 ]
+    summary container
 }
 trap 'finish; exit $?' EXIT
 

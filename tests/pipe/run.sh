@@ -33,19 +33,7 @@ TIER=${WASP_TEST_TIER:-interp}
 T=$(mktemp -d "${TMPDIR:-/tmp}/wasp-pipe-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-SAN_EXIT=86
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=$SAN_EXIT"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:exitcode=$SAN_EXIT"
-
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $1" >&2
-    shift
-    for line in "$@"; do echo "      $line" >&2; done
-}
+. "$ROOT/tests/lib.sh"
 
 for f in access2json keep5xx redact; do
     if [ ! -f "$EX/$f.wasm" ]; then
@@ -74,7 +62,8 @@ wait_lines() {
     return 1
 }
 # check NAME COND...: passes when the command COND... succeeds (its
-# output is not shown)
+# output is not shown; a failure shows wasp's last exit and stderr): lib.sh's
+# check, replaced
 check() {
     local name=$1
     shift
@@ -529,5 +518,4 @@ RC=$?
 check "serve refuses a filter, saying what it is" \
     bash -c "[ $RC -eq 1 ] && grep -q 'is a filter (it exports wasp_filter), not an HTTP handler' '$ERR'"
 
-echo "pipe: $TIER tier: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary "pipe: $TIER tier"

@@ -61,29 +61,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A sanitizer's report must not pass for a guest's exit status.
-SAN_EXIT=86
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=$SAN_EXIT:detect_leaks=1"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1:exitcode=$SAN_EXIT"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=$SAN_EXIT"
+# A sanitizer's report must not pass for a guest's exit status: lib.sh
+# gives it SAN_EXIT.
+. "$ROOT/tests/lib.sh"
 # A host variable no guest may see unless it inherits the environment.
 export WASP_TEST_SECRET=leaked
 
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); }
-fail() {
-    FAILED=$((FAILED + 1))
-    echo "FAIL: $1" >&2
-    shift
-    for line in "$@"; do echo "      $line" >&2; done
-}
-# check DESCRIPTION COMMAND...: passes when the command succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then pass; else fail "$what" "command: $*"; fi
-}
 selected() { [ -z "$FILTER" ] || [[ $1 == *"$FILTER"* ]]; }
 
 # --- building the guests ------------------------------------------------------
@@ -827,5 +810,4 @@ if selected grants; then
 fi
 
 cd "$ROOT" || exit 1
-echo "wasi: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+summary wasi
