@@ -27,7 +27,7 @@
 /* ---- interned names ------------------------------------------------------- */
 
 static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
-static const char *interned[SRV_MAX_APPS * 4];
+static const char *interned[SRV_MAX_INTERNED];
 static int ninterned;
 
 const char *srv_intern(const char *s) {

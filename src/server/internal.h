@@ -70,7 +70,9 @@ void srv_gen_unref(srv_gen *g);
 int srv_route(const srv_gen *g, const char *path, size_t len);
 
 /* A stable copy of `s` that lives until exit: app names, for metrics that
- * outlive reloads. Thread-safe. srv_intern_list gives them all. */
+ * outlive reloads. Thread-safe. srv_intern_list gives them all, at most
+ * SRV_MAX_INTERNED (room for apps renamed across a few reloads). */
+#define SRV_MAX_INTERNED (SRV_MAX_APPS * 4)
 const char *srv_intern(const char *s);
 int srv_intern_list(const char **out, int max);
 

@@ -210,7 +210,7 @@ static const struct memory_family {
 };
 
 static void put_memory(srv_text *o, srv_stats *const *ws, int n, const char **names, int nnames) {
-    app_memory mem[SRV_MAX_APPS * 4];
+    app_memory mem[SRV_MAX_INTERNED];
     for (int a = 0; a < nnames; a++)
         mem[a] = memory_of(ws, n, names[a]);
     for (size_t f = 0; f < sizeof memory_families / sizeof *memory_families; f++) {
@@ -242,8 +242,8 @@ static uint64_t rss_bytes(void) {
 
 char *srv_memory_render(srv_stats *const *ws, int n, size_t *len) {
     srv_text o = {0};
-    const char *names[SRV_MAX_APPS * 4];
-    int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
+    const char *names[SRV_MAX_INTERNED];
+    int nnames = srv_intern_list(names, SRV_MAX_INTERNED);
     if (n > 64) n = 64;
     srv_text_put(&o, "{\"process\":{\"rss_bytes\":%llu},\"apps\":[",
                  (unsigned long long)rss_bytes());
@@ -277,8 +277,8 @@ char *srv_memory_render(srv_stats *const *ws, int n, size_t *len) {
 char *srv_metrics_render(srv_stats *const *ws, int n, uint64_t reloads, int64_t bodies_held,
                          size_t *len) {
     srv_text o = {0};
-    const char *names[SRV_MAX_APPS * 4];
-    int nnames = srv_intern_list(names, SRV_MAX_APPS * 4);
+    const char *names[SRV_MAX_INTERNED];
+    int nnames = srv_intern_list(names, SRV_MAX_INTERNED);
     srv_app_stats *rows[64];
     if (n > 64) n = 64;
 
