@@ -240,9 +240,7 @@ class Redis:
             self.logf = None
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        S.end_process(self.proc, signal.SIGKILL)
         self.stop()
 
 

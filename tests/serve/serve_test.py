@@ -432,9 +432,7 @@ class Server:
         return True
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc, signal.SIGKILL)
         if getattr(self, "logf", None):
             self.logf.close()
             self.logf = None
