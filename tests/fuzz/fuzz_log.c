@@ -74,13 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *key = json ? ",\"v\":" : " v=";
     const char *end = l.buf + l.len - (json ? 2 : 1);
     if (json && end[0] != '}') abort();
-    const char *at = NULL;
-    for (const char *p = l.buf; p + strlen(key) <= end; p++)
-        if (!memcmp(p, key, strlen(key))) {
-            at = p + strlen(key);
-            break; /* the first: the timestamp holds no key */
-        }
+    /* the first: the timestamp holds no key */
+    const char *at = memmem(l.buf, (size_t)(end - l.buf), key, strlen(key));
     if (!at) abort();
+    at += strlen(key);
     char *out = malloc(vlen + 1);
     if (!out) abort();
     long n = decode(json, at, end, out);
